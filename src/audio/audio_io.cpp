@@ -1,0 +1,93 @@
+#include "audio/audio_io.hpp"
+
+#include <samplerate.h>
+#include <sndfile.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "common/error.hpp"
+
+namespace sedenergy::audio {
+
+Audio read_audio(const std::string& path, ChannelPolicy policy) {
+  if (!std::filesystem::exists(path)) throw file_error(path, 0, "audio file not found");
+  SF_INFO info{};
+  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+  if (!f) throw file_error(path, 0, std::string("cannot read audio: ") + sf_strerror(nullptr));
+  if (info.frames <= 0 || info.channels <= 0) {
+    sf_close(f);
+    throw file_error(path, 0, "audio file holds no samples");
+  }
+  std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
+  sf_count_t got = sf_readf_float(f, interleaved.data(), info.frames);
+  sf_close(f);
+  if (got <= 0) throw file_error(path, 0, "audio file is truncated (no frames could be decoded)");
+  Audio a;
+  a.sample_rate = info.samplerate;
+  a.channels_in_file = info.channels;
+  a.samples.resize(static_cast<std::size_t>(got));
+  for (sf_count_t i = 0; i < got; ++i) {
+    const float* frame = &interleaved[static_cast<std::size_t>(i) * info.channels];
+    float v = frame[0];
+    if (policy == ChannelPolicy::kMean) {
+      double s = 0;
+      for (int c = 0; c < info.channels; ++c) s += frame[c];
+      v = static_cast<float>(s / info.channels);
+    }
+    if (!std::isfinite(v)) {
+      throw file_error(path, 0, "audio holds a NaN or infinite sample at frame " + std::to_string(i));
+    }
+    a.samples[static_cast<std::size_t>(i)] = v;
+  }
+  return a;
+}
+
+void write_audio(const std::string& path, const std::vector<float>& samples, int sample_rate) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  int major = SF_FORMAT_WAV;
+  int sub = SF_FORMAT_PCM_16;
+  if (ext == ".flac") {
+    major = SF_FORMAT_FLAC;
+  } else if (ext == ".ogg") {
+    major = SF_FORMAT_OGG;
+    sub = SF_FORMAT_VORBIS;
+  } else if (ext != ".wav") {
+    throw file_error(path, 0, "unsupported audio extension '" + ext + "' (use .wav, .flac or .ogg)");
+  }
+  SF_INFO info{};
+  info.samplerate = sample_rate;
+  info.channels = 1;
+  info.format = major | sub;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  if (!f) throw file_error(path, 0, std::string("cannot write audio: ") + sf_strerror(nullptr));
+  // Clip rather than wrap: 16-bit PCM cannot hold |x| > 1.
+  int clip = SF_TRUE;
+  sf_command(f, SFC_SET_CLIPPING, &clip, sizeof clip);
+  sf_count_t n = static_cast<sf_count_t>(samples.size());
+  sf_count_t wrote = sf_writef_float(f, samples.data(), n);
+  sf_close(f);
+  if (wrote != n) throw file_error(path, 0, "short write (disk full?)");
+}
+
+std::vector<float> resample(const std::vector<float>& in, int from_rate, int to_rate) {
+  if (from_rate == to_rate || in.empty()) return in;
+  if (from_rate <= 0 || to_rate <= 0) throw InputError("resample: sample rates must be positive");
+  double ratio = static_cast<double>(to_rate) / from_rate;
+  std::vector<float> out(static_cast<std::size_t>(std::ceil(in.size() * ratio)) + 16);
+  SRC_DATA d{};
+  d.data_in = in.data();
+  d.input_frames = static_cast<long>(in.size());
+  d.data_out = out.data();
+  d.output_frames = static_cast<long>(out.size());
+  d.src_ratio = ratio;
+  d.end_of_input = 1;
+  int err = src_simple(&d, SRC_SINC_BEST_QUALITY, 1);
+  if (err) throw Error(std::string("resampling failed: ") + src_strerror(err));
+  out.resize(static_cast<std::size_t>(d.output_frames_gen));
+  return out;
+}
+
+void fit_length(std::vector<float>& samples, std::size_t length) { samples.resize(length, 0.0f); }
+
+}  // namespace sedenergy::audio

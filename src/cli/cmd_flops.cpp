@@ -1,0 +1,94 @@
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "compute/accounting.hpp"
+#include "models/grids.hpp"
+
+namespace sedenergy::cli {
+namespace {
+
+nlohmann::json counts_json(const compute::Counts& c) {
+  return {{"macs", c.macs}, {"bias", c.bias}, {"elementwise", c.elementwise}, {"transcendental", c.transcendental},
+          {"flops", c.flops()}};
+}
+
+}  // namespace
+
+void setup_flops(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::vector<std::string> specs;
+    int batch = 1, mels = 128, frames = 64;
+    bool json = false, layers = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* sub = app.add_subcommand("flops",
+                                 "Count parameters, MACs and FLOPs (forward, backward, Adam) of configurations.\n"
+                                 "Examples:\n  sedenergy flops mlp:1x512 crnn:1x1:64x64 --batch 8\n"
+                                 "  sedenergy flops paper43 --json");
+  sub->add_option("specs", a->specs, "specs (mlp:4x1024, cnn:2x128, rnn:1x512, crnn:1x2:512x256) or a grid name")
+      ->required();
+  sub->add_option("--batch", a->batch, "batch size")->capture_default_str();
+  sub->add_option("--mels", a->mels, "mel bands")->capture_default_str();
+  sub->add_option("--frames", a->frames, "frames")->capture_default_str();
+  sub->add_flag("--json", a->json, "JSON output");
+  sub->add_flag("--layers", a->layers, "per-layer breakdown");
+  sub->callback([a, &exit_code] {
+    std::vector<models::ModelSpec> specs;
+    for (const auto& s : a->specs) {
+      auto g = models::resolve_grid(s);
+      specs.insert(specs.end(), g.begin(), g.end());
+    }
+    models::InputShape shape{a->batch, a->mels, a->frames};
+    nlohmann::json out = nlohmann::json::array();
+    if (!a->json) {
+      std::cout << std::left << std::setw(20) << "config" << std::right << std::setw(14) << "params" << std::setw(16)
+                << "fwd MACs" << std::setw(16) << "fwd FLOPs" << std::setw(16) << "train FLOPs" << std::setw(14)
+                << "act. bytes" << "   (batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
+    }
+    for (const auto& spec : specs) {
+      auto c = compute::count(spec, shape);
+      if (a->json) {
+        nlohmann::json j = {{"config", spec.name()},
+                            {"family", models::family_name(spec.family)},
+                            {"batch", a->batch},
+                            {"mels", a->mels},
+                            {"frames", a->frames},
+                            {"params", c.params},
+                            {"forward", counts_json(c.forward)},
+                            {"backward", counts_json(c.backward)},
+                            {"optimizer", counts_json(c.optimizer)},
+                            {"train_step_flops", c.train_step_flops()},
+                            {"test_step_flops", c.test_step_flops()},
+                            {"weight_bytes", c.weight_bytes()},
+                            {"activation_bytes", c.activation_bytes}};
+        if (a->layers) {
+          for (const auto& l : c.layers) {
+            j["layers"].push_back({{"name", l.name},
+                                   {"params", l.params},
+                                   {"forward", counts_json(l.forward)},
+                                   {"backward", counts_json(l.backward)}});
+          }
+        }
+        out.push_back(j);
+        continue;
+      }
+      std::cout << std::left << std::setw(20) << spec.name() << std::right << std::setw(14) << c.params
+                << std::setw(16) << std::setprecision(6) << c.forward.macs << std::setw(16) << c.forward.flops()
+                << std::setw(16) << c.train_step_flops() << std::setw(14) << c.activation_bytes << "\n";
+      if (a->layers) {
+        for (const auto& l : c.layers) {
+          std::cout << "    " << std::left << std::setw(28) << l.name << std::right << std::setw(12) << l.params
+                    << std::setw(16) << l.forward.macs << std::setw(16) << l.forward.flops() << std::setw(16)
+                    << l.backward.flops() << "\n";
+        }
+      }
+    }
+    if (a->json) std::cout << out.dump(2) << "\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace sedenergy::cli

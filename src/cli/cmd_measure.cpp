@@ -1,0 +1,187 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "energy/emissions.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sedenergy::cli {
+namespace {
+
+volatile sig_atomic_t g_child = 0;
+
+// Forwards signals sent to sedenergy (kill, a job scheduler) to the measured program. Signals from the
+// terminal (si_code SI_KERNEL) already reach the whole foreground process group, child included.
+void forward_signal(int sig, siginfo_t* info, void*) {
+  if (g_child > 0 && (!info || info->si_code != SI_KERNEL)) kill(g_child, sig);
+}
+
+// Runs argv without a shell; returns its exit status (128 + signal when killed); 127 if it cannot start.
+int run_child(const std::vector<std::string>& args, std::string& start_error) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) throw Error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(pipefd[0]);
+    execvp(argv[0], argv.data());
+    int e = errno;
+    if (write(pipefd[1], &e, sizeof e) < 0) _exit(127);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  g_child = pid;
+  struct sigaction sa {};
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(pipefd[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  g_child = 0;
+  if (n == sizeof child_errno) {
+    start_error = "cannot run '" + args[0] + "': " + std::strerror(child_errno);
+    return 127;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+void setup_measure(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::vector<std::string> command;
+    std::string out = ".", project = "sedenergy", experiment, country, gpus;
+    double carbon = -1, period = 0.1, idle = 0;
+    bool no_gpu = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* sub = app.add_subcommand(
+      "measure",
+      "Run a program (no shell) and measure it as one window; append a CodeCarbon-compatible emissions.csv and\n"
+      "write a JSON record with the timeline. The program's exit code is returned.\n"
+      "Examples:\n  sedenergy measure -- python3 train.py --epochs 10\n"
+      "  sedenergy measure --out energy --country FRA --experiment-id baseline -- ./my_system test");
+  sub->add_option("--out", a->out, "folder for emissions.csv and the JSON record")->capture_default_str();
+  sub->add_option("--project-name", a->project, "project_name column")->capture_default_str();
+  sub->add_option("--experiment-id", a->experiment, "experiment_id column");
+  sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (FRA, USA, IND)");
+  sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
+  sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
+  sub->add_option("--gpus", a->gpus, "NVML GPU indices to measure, e.g. 0,1 (default: all)");
+  sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
+  sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
+  sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
+  sub->callback([a, &exit_code] {
+    if (!(a->period >= 0.01)) throw InputError("--period must be at least 0.01 s");
+    if (a->idle < 0) throw InputError("--idle must be >= 0");
+    if (!a->country.empty() && a->carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
+    energy::EmissionsContext ctx;
+    ctx.project_name = a->project;
+    ctx.experiment_id = a->experiment;
+    if (!a->country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a->country);
+    if (a->carbon >= 0) ctx.carbon = energy::carbon_intensity_value(a->carbon);
+    energy::MeterOptions mo;
+    mo.period_s = a->period;
+    mo.use_gpus = !a->no_gpu;
+    if (!a->gpus.empty()) {
+      for (const auto& part : split(a->gpus, ',')) {
+        long long v = 0;
+        if (!parse_int(trim(part), v) || v < 0) throw InputError("--gpus '" + a->gpus + "': expected indices like 0,1");
+        mo.gpu_indices.push_back(static_cast<unsigned>(v));
+      }
+    }
+    // Check the outputs before running anything, so a measurement is never lost at the end.
+    std::error_code ec;
+    fs::create_directories(a->out, ec);
+    if (ec) throw InputError("--out '" + a->out + "': " + ec.message());
+    const std::string csv = (fs::path(a->out) / "emissions.csv").string();
+    {
+      std::ofstream probe(csv, std::ios::app);
+      if (!probe) throw InputError("--out: cannot write " + csv);
+    }
+    energy::Meter meter(mo);
+    for (unsigned idx : mo.gpu_indices) {
+      bool found = false;
+      for (const auto& g : meter.gpus()) found |= g.index == idx;
+      if (!found) throw InputError("--gpus: no GPU with NVML index " + std::to_string(idx));
+    }
+    ctx.host = read_host_info();
+    for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);
+    ctx.run_id = energy::random_uuid();
+    meter.start();
+    nlohmann::json idle_json;
+    if (a->idle > 0) idle_json = meter.measure_idle(a->idle).to_json();
+    const double t0 = monotonic_s();
+    auto w = meter.begin(join(a->command, " "));
+    std::string start_error;
+    int rc = run_child(a->command, start_error);
+    auto result = meter.end(w);
+    meter.stop();
+    if (!start_error.empty()) {
+      std::cerr << "sedenergy: error: " << start_error << "\n";
+      exit_code = rc;
+      return;
+    }
+    energy::append_emissions_csv(csv, result, ctx);
+    nlohmann::json rec;
+    rec["run_id"] = ctx.run_id;
+    rec["command"] = a->command;
+    rec["exit_code"] = rc;
+    rec["window"] = result.to_json();
+    if (!idle_json.is_null()) rec["idle"] = idle_json;
+    rec["carbon_intensity_g_per_kwh"] = ctx.carbon.g_per_kwh;
+    rec["carbon_intensity_source"] = ctx.carbon.source;
+    for (const auto& s : meter.sensors()) {
+      rec["sensors"].push_back({{"name", s.name}, {"domain", s.domain}, {"available", s.available},
+                                {"estimated", s.estimated}, {"detail", s.detail}});
+    }
+    for (const auto& s : meter.timeline(t0, t0 + result.duration_s + 1)) {
+      nlohmann::json row = {{"t_s", s.t - t0}, {"cpu_load", s.cpu_load}};
+      for (const auto& g : s.gpus) {
+        row["gpus"].push_back({{"power_avg_w", g.power_avg_w}, {"power_instant_w", g.power_instant_w},
+                               {"util_gpu_pct", g.util_gpu_pct}, {"util_mem_pct", g.util_mem_pct},
+                               {"mem_used_gb", g.mem_used_gb}, {"sm_clock_mhz", g.sm_clock_mhz}});
+      }
+      rec["timeline"].push_back(row);
+    }
+    const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
+    {
+      std::ofstream j(json_path + ".tmp");
+      j << rec.dump(1) << "\n";
+      if (!j) throw InputError("cannot write " + json_path);
+    }
+    fs::rename(json_path + ".tmp", json_path);
+    std::cerr << "sedenergy: " << result.duration_s << " s, " << result.total_energy_j() << " J (";
+    for (std::size_t i = 0; i < result.domains.size(); ++i) {
+      const auto& d = result.domains[i];
+      std::cerr << (i ? ", " : "") << d.domain << " " << d.energy_j << " J" << (d.estimated ? " estimated" : "");
+    }
+    std::cerr << ")\nsedenergy: wrote " << csv << " and " << json_path << "\n";
+    exit_code = rc;
+  });
+}
+
+}  // namespace sedenergy::cli

@@ -1,0 +1,49 @@
+// sedenergy: measure, explain and predict the energy of training and testing SED networks.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "common/error.hpp"
+#include "sedenergy/build_info.hpp"
+
+std::string& sedenergy::cli::command_line() {
+  static std::string line;
+  return line;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sedenergy: measure, explain and predict the energy used to train and test sound event detection networks.\n"
+      "\nExamples:\n"
+      "  sedenergy study                              # the study on a generated dataset (quick grid on CPU)\n"
+      "  sedenergy study --grid paper43 --device cuda # the study's 43 configurations on a GPU\n"
+      "  sedenergy synth --out data/synth --clips 100 # a DESED-format synthetic dataset\n"
+      "  sedenergy flops mlp:1x512 crnn:1x1:64x64     # parameters and FLOPs of configurations\n"
+      "  sedenergy sensors                            # which energy sensors this machine has\n"
+      "  sedenergy measure -- python3 train.py        # energy of any program, CodeCarbon-compatible CSV\n"
+      "  sedenergy report sedenergy-out/results.db -o report\n",
+      "sedenergy"};
+  app.set_version_flag("--version", std::string(sedenergy::build::kVersion) + " (" + sedenergy::build::kGitRevision + ")");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  for (int i = 0; i < argc; ++i) sedenergy::cli::command_line() += (i ? " " : "") + std::string(argv[i]);
+  sedenergy::cli::setup_study(app, exit_code);
+  sedenergy::cli::setup_synth(app, exit_code);
+  sedenergy::cli::setup_features(app, exit_code);
+  sedenergy::cli::setup_flops(app, exit_code);
+  sedenergy::cli::setup_sensors(app, exit_code);
+  sedenergy::cli::setup_measure(app, exit_code);
+  sedenergy::cli::setup_report(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors print their message; every one exits with 2 (--help and --version with 0).
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const sedenergy::InputError& e) {
+    std::cerr << "sedenergy: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sedenergy: error: " << e.what() << "\n";
+    return 1;
+  }
+  return exit_code;
+}

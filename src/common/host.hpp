@@ -1,0 +1,31 @@
+// What machine the numbers come from: recorded with every session of results.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace sedenergy {
+
+struct HostInfo {
+  std::string hostname;
+  std::string os;         // "Linux 6.1.0 x86_64"
+  std::string distro;     // PRETTY_NAME of /etc/os-release
+  std::string cpu_model;  // "model name" of /proc/cpuinfo
+  int cpu_count = 0;      // logical CPUs online
+  double ram_total_gb = 0;
+};
+
+HostInfo read_host_info();
+
+// CPU time counters of /proc/stat (all CPUs), to derive the machine's load over a window.
+struct CpuTimes {
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+};
+CpuTimes read_cpu_times(const std::string& proc_stat = "/proc/stat");
+// Busy fraction between two readings, in [0, 1].
+double cpu_load_between(const CpuTimes& a, const CpuTimes& b);
+
+// Monotonic seconds since an arbitrary origin.
+double monotonic_s();
+
+}  // namespace sedenergy

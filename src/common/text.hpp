@@ -1,0 +1,23 @@
+// Small string helpers shared by parsers and writers.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sedenergy {
+
+std::vector<std::string> split(std::string_view text, char sep);
+std::string trim(std::string_view text);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+bool starts_with(std::string_view text, std::string_view prefix);
+// Parses a whole string as a number; returns false on trailing garbage or overflow.
+bool parse_double(std::string_view text, double& out);
+bool parse_int(std::string_view text, long long& out);
+// Escapes a string for CSV (RFC 4180 quoting when needed).
+std::string csv_escape(std::string_view text);
+// Escapes a string for HTML text and attributes.
+std::string html_escape(std::string_view text);
+// UTC time as ISO 8601 ("2026-11-27T01:46:17Z").
+std::string utc_now_iso();
+
+}  // namespace sedenergy

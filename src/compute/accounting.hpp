@@ -1,0 +1,44 @@
+// Analytic compute accounting from a ModelSpec (REFERENCE.md §6): parameters, MACs and FLOPs split into
+// GEMM, bias, element-wise and transcendental parts, for forward, backward and the Adam step.
+// GEMM and bias terms are exact; element-wise terms of backward passes follow the stated conventions.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/spec.hpp"
+
+namespace sedenergy::compute {
+
+struct Counts {
+  double macs = 0;            // multiply-accumulates of GEMMs / convolutions
+  double bias = 0;            // bias additions
+  double elementwise = 0;     // other element-wise ops (activations, gates, compares, optimizer)
+  double transcendental = 0;  // exp, tanh, sigmoid, sqrt (counted separately, not in flops())
+  double flops() const { return 2 * macs + bias + elementwise; }
+  Counts& operator+=(const Counts& o);
+};
+
+struct LayerCount {
+  std::string name;      // "linear 8192->512", "gru 64->64 x1"
+  long long params = 0;
+  Counts forward, backward;
+  double activation_elements = 0;  // output elements per step (all samples)
+};
+
+struct ModelCount {
+  models::ModelSpec spec;
+  models::InputShape input;
+  long long params = 0;
+  std::vector<LayerCount> layers;
+  Counts forward;    // one step at input.batch
+  Counts backward;   // one step at input.batch
+  Counts optimizer;  // Adam, one step
+  double train_step_flops() const { return forward.flops() + backward.flops() + optimizer.flops(); }
+  double test_step_flops() const { return forward.flops(); }
+  double weight_bytes() const { return 4.0 * params; }  // float32
+  double activation_bytes = 0;                           // outputs kept for backward, one step
+};
+
+ModelCount count(const models::ModelSpec& spec, const models::InputShape& input);
+
+}  // namespace sedenergy::compute

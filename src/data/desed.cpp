@@ -1,0 +1,210 @@
+#include "data/desed.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sedenergy::data {
+
+int class_index(std::string_view name) {
+  for (int i = 0; i < kNumClasses; ++i) {
+    if (kClasses[i] == name) return i;
+  }
+  return -1;
+}
+
+namespace {
+
+// Reads a TSV with a header; calls fn(fields, line_number) for each non-empty data line.
+template <typename Fn>
+void for_each_tsv_row(const std::string& path, std::size_t min_columns, Fn fn) {
+  std::ifstream in(path);
+  if (!in) throw file_error(path, 0, "cannot open metadata file");
+  std::string line;
+  std::size_t n = 0;
+  if (!std::getline(in, line)) throw file_error(path, 1, "empty metadata file (a header line is expected)");
+  ++n;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (trim(line).empty()) continue;
+    auto fields = split(line, '\t');
+    if (fields.size() < min_columns) {
+      throw file_error(path, n, "expected " + std::to_string(min_columns) + " tab-separated columns, found " +
+                                    std::to_string(fields.size()));
+    }
+    fn(fields, n);
+  }
+}
+
+int parse_label(const std::string& name, const std::string& path, std::size_t line) {
+  int idx = class_index(trim(name));
+  if (idx < 0) throw file_error(path, line, "unknown class '" + trim(name) + "'");
+  return idx;
+}
+
+double parse_time(const std::string& text, const std::string& what, const std::string& path, std::size_t line) {
+  double v = 0;
+  if (!parse_double(trim(text), v)) throw file_error(path, line, what + " '" + text + "' is not a number");
+  if (v < 0) throw file_error(path, line, what + " is negative (" + text + ")");
+  return v;
+}
+
+}  // namespace
+
+void check_relative_name(const std::string& name, const std::string& tsv, std::size_t line) {
+  if (name.empty()) throw file_error(tsv, line, "empty file name");
+  fs::path p(name);
+  if (p.is_absolute()) throw file_error(tsv, line, "file name '" + name + "' is absolute");
+  for (const auto& part : p) {
+    if (part == "..") throw file_error(tsv, line, "file name '" + name + "' escapes the dataset folder");
+  }
+}
+
+std::vector<Clip> read_weak_tsv(const std::string& path) {
+  std::vector<Clip> clips;
+  std::set<std::string> seen;
+  for_each_tsv_row(path, 1, [&](const std::vector<std::string>& f, std::size_t line) {
+    Clip c;
+    c.filename = trim(f[0]);
+    check_relative_name(c.filename, path, line);
+    if (!seen.insert(c.filename).second) throw file_error(path, line, "clip '" + c.filename + "' listed twice");
+    if (f.size() >= 2 && !trim(f[1]).empty()) {
+      for (const auto& l : split(f[1], ',')) c.labels.push_back(parse_label(l, path, line));
+    }
+    std::sort(c.labels.begin(), c.labels.end());
+    c.labels.erase(std::unique(c.labels.begin(), c.labels.end()), c.labels.end());
+    clips.push_back(std::move(c));
+  });
+  return clips;
+}
+
+std::vector<Clip> read_strong_tsv(const std::string& path) {
+  std::vector<Clip> clips;
+  std::map<std::string, std::size_t> index;
+  for_each_tsv_row(path, 1, [&](const std::vector<std::string>& f, std::size_t line) {
+    std::string name = trim(f[0]);
+    check_relative_name(name, path, line);
+    auto it = index.find(name);
+    if (it == index.end()) {
+      it = index.emplace(name, clips.size()).first;
+      clips.push_back(Clip{name, {}, {}});
+    }
+    Clip& c = clips[it->second];
+    // A clip with no event has empty onset/offset/label columns.
+    bool has_event = f.size() >= 4 && !trim(f[3]).empty();
+    if (!has_event) return;
+    StrongEvent e;
+    e.onset_s = parse_time(f[1], "onset", path, line);
+    e.offset_s = parse_time(f[2], "offset", path, line);
+    if (e.onset_s > e.offset_s) throw file_error(path, line, "onset is after offset");
+    e.label = parse_label(f[3], path, line);
+    c.events.push_back(e);
+    if (std::find(c.labels.begin(), c.labels.end(), e.label) == c.labels.end()) {
+      c.labels.push_back(e.label);
+      std::sort(c.labels.begin(), c.labels.end());
+    }
+  });
+  return clips;
+}
+
+std::map<std::string, double> read_durations_tsv(const std::string& path) {
+  std::map<std::string, double> d;
+  for_each_tsv_row(path, 2, [&](const std::vector<std::string>& f, std::size_t line) {
+    std::string name = trim(f[0]);
+    check_relative_name(name, path, line);
+    d[name] = parse_time(f[1], "duration", path, line);
+  });
+  return d;
+}
+
+namespace {
+std::ofstream open_for_write(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw file_error(path, 0, "cannot write file");
+  return out;
+}
+std::string label_names(const std::vector<int>& labels) {
+  std::vector<std::string> names;
+  for (int l : labels) names.emplace_back(kClasses[l]);
+  return join(names, ",");
+}
+}  // namespace
+
+void write_weak_tsv(const std::string& path, const std::vector<Clip>& clips) {
+  auto out = open_for_write(path);
+  out << "filename\tevent_labels\n";
+  for (const auto& c : clips) out << c.filename << '\t' << label_names(c.labels) << '\n';
+}
+
+void write_strong_tsv(const std::string& path, const std::vector<Clip>& clips) {
+  auto out = open_for_write(path);
+  out << "filename\tonset\toffset\tevent_label\n" << std::fixed << std::setprecision(3);
+  for (const auto& c : clips) {
+    if (c.events.empty()) out << c.filename << "\t\t\t\n";
+    for (const auto& e : c.events) {
+      out << c.filename << '\t' << e.onset_s << '\t' << e.offset_s << '\t' << kClasses[e.label] << '\n';
+    }
+  }
+}
+
+void write_durations_tsv(const std::string& path, const std::vector<std::pair<std::string, double>>& d) {
+  auto out = open_for_write(path);
+  out << "filename\tduration\n" << std::fixed << std::setprecision(3);
+  for (const auto& [name, dur] : d) out << name << '\t' << dur << '\n';
+}
+
+DatasetPaths locate_train_set(const std::string& root) {
+  if (!fs::exists(root)) throw InputError("--data: folder '" + root + "' does not exist");
+  if (!fs::is_directory(root)) throw InputError("--data: '" + root + "' is not a folder");
+  DatasetPaths p;
+  p.root = root;
+  p.audio_dir = (fs::path(root) / "audio/train/weak").string();
+  fs::path meta = fs::path(root) / "metadata/train";
+  if (fs::exists(meta / "weak.tsv")) p.weak_tsv = (meta / "weak.tsv").string();
+  if (fs::exists(meta / "strong.tsv")) p.strong_tsv = (meta / "strong.tsv").string();
+  if (!fs::is_directory(p.audio_dir)) {
+    throw InputError("--data: '" + root + "' is not a DESED folder: audio/train/weak/ is missing");
+  }
+  if (p.weak_tsv.empty() && p.strong_tsv.empty()) {
+    throw InputError("--data: '" + root + "' has no metadata/train/weak.tsv (nor strong.tsv)");
+  }
+  return p;
+}
+
+std::vector<Clip> load_clips(const DatasetPaths& paths) {
+  std::vector<Clip> clips;
+  if (!paths.weak_tsv.empty()) {
+    clips = read_weak_tsv(paths.weak_tsv);
+    if (!paths.strong_tsv.empty()) {
+      // Attach strong events to the weak clips that have them.
+      auto strong = read_strong_tsv(paths.strong_tsv);
+      std::map<std::string, std::vector<StrongEvent>> ev;
+      for (auto& s : strong) ev[s.filename] = std::move(s.events);
+      for (auto& c : clips) {
+        auto it = ev.find(c.filename);
+        if (it != ev.end()) c.events = it->second;
+      }
+    }
+  } else {
+    clips = read_strong_tsv(paths.strong_tsv);
+  }
+  const std::string& tsv = paths.weak_tsv.empty() ? paths.strong_tsv : paths.weak_tsv;
+  if (clips.empty()) throw file_error(tsv, 0, "lists no clips");
+  for (const auto& c : clips) {
+    if (!fs::exists(fs::path(paths.audio_dir) / c.filename)) {
+      throw file_error(tsv, 0, "lists '" + c.filename + "' but " + paths.audio_dir + "/" + c.filename + " is missing");
+    }
+  }
+  return clips;
+}
+
+}  // namespace sedenergy::data

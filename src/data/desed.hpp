@@ -1,0 +1,61 @@
+// DESED dataset format: the 10 classes, the TSV metadata files, and dataset folders.
+#pragma once
+#include <array>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sedenergy::data {
+
+inline constexpr std::array<std::string_view, 10> kClasses = {
+    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
+    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner"};
+inline constexpr int kNumClasses = static_cast<int>(kClasses.size());
+
+// Index of a class name, or -1.
+int class_index(std::string_view name);
+
+struct StrongEvent {
+  double onset_s = 0;
+  double offset_s = 0;
+  int label = -1;
+};
+
+struct Clip {
+  std::string filename;               // relative to the audio folder
+  std::vector<int> labels;            // weak (clip-level) labels, class indices, sorted, unique
+  std::vector<StrongEvent> events;    // strong labels when known
+};
+
+// Reads a weak TSV (`filename<TAB>event_labels`). Throws InputError naming file and line.
+std::vector<Clip> read_weak_tsv(const std::string& path);
+// Reads a strong TSV (`filename<TAB>onset<TAB>offset<TAB>event_label`); clips keep file order and
+// get weak labels derived from their events.
+std::vector<Clip> read_strong_tsv(const std::string& path);
+// Reads a durations TSV (`filename<TAB>duration`).
+std::map<std::string, double> read_durations_tsv(const std::string& path);
+
+void write_weak_tsv(const std::string& path, const std::vector<Clip>& clips);
+void write_strong_tsv(const std::string& path, const std::vector<Clip>& clips);
+void write_durations_tsv(const std::string& path, const std::vector<std::pair<std::string, double>>& d);
+
+// Rejects names that are absolute or escape the dataset folder ("../x.wav").
+void check_relative_name(const std::string& name, const std::string& tsv, std::size_t line);
+
+// A DESED-format dataset folder: audio directory + metadata TSV.
+struct DatasetPaths {
+  std::string root;
+  std::string audio_dir;
+  std::string weak_tsv;    // may be empty when only strong labels exist
+  std::string strong_tsv;  // may be empty
+};
+
+// Finds the training set in a DESED root: audio/train/weak + metadata/train/weak.tsv (or a strong
+// TSV beside it). Throws InputError explaining what was looked for.
+DatasetPaths locate_train_set(const std::string& root);
+
+// Loads the clip list of a dataset, checking that every listed audio file exists.
+std::vector<Clip> load_clips(const DatasetPaths& paths);
+
+}  // namespace sedenergy::data

@@ -1,0 +1,175 @@
+#include "energy/emissions.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::energy {
+
+CarbonIntensity carbon_intensity_for_country(const std::string& iso_in) {
+  std::string iso = iso_in;
+  std::transform(iso.begin(), iso.end(), iso.begin(), [](unsigned char c) { return std::toupper(c); });
+  struct Entry {
+    const char* iso;
+    const char* name;
+    double g;
+  };
+  // REFERENCE.md §5 (values CodeCarbon uses).
+  static const Entry table[] = {{"FRA", "France", 56}, {"USA", "United States", 369}, {"IND", "India", 713}};
+  for (const auto& e : table) {
+    if (iso == e.iso) return {e.g, e.name, e.iso, std::string("country table: ") + e.iso};
+  }
+  std::string known;
+  for (const auto& e : table) known += std::string(known.empty() ? "" : ", ") + e.iso;
+  throw InputError("--country: unknown country code '" + iso_in + "' (known: " + known +
+                   "; or give --carbon-intensity G_PER_KWH)");
+}
+
+CarbonIntensity carbon_intensity_value(double g) {
+  if (!(g >= 0) || g > 5000) throw InputError("--carbon-intensity must be in [0, 5000] g CO2eq/kWh");
+  CarbonIntensity c;
+  c.g_per_kwh = g;
+  c.country_name = "";
+  c.source = "--carbon-intensity";
+  return c;
+}
+
+const std::vector<std::string>& emissions_columns() {
+  static const std::vector<std::string> cols = {
+      "timestamp",       "project_name",     "run_id",          "experiment_id",
+      "duration",        "emissions",        "emissions_rate",  "cpu_power",
+      "gpu_power",       "ram_power",        "cpu_energy",      "gpu_energy",
+      "ram_energy",      "energy_consumed",  "water_consumed",  "country_name",
+      "country_iso_code", "region",          "cloud_provider",  "cloud_region",
+      "os",              "python_version",   "codecarbon_version", "cpu_count",
+      "cpu_model",       "gpu_count",        "gpu_model",       "longitude",
+      "latitude",        "ram_total_size",   "tracking_mode",   "cpu_utilization_percent",
+      "gpu_utilization_percent", "ram_utilization_percent", "ram_used_gb", "on_cloud",
+      "pue",             "wue"};
+  return cols;
+}
+
+std::string random_uuid() {
+  std::random_device rd;
+  std::mt19937_64 g((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::uint64_t a = g(), b = g();
+  a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x4000ull;          // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 1
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
+namespace {
+std::string num(double v) {
+  std::ostringstream s;
+  s.precision(12);
+  s << v;
+  return s.str();
+}
+constexpr double kJoulesPerKwh = 3.6e6;
+
+double mean_power(const WindowResult& w, const std::string& domain) {
+  double p = 0;
+  for (const auto& d : w.domains) {
+    if (d.domain == domain) p += d.mean_power_w;
+  }
+  return p;
+}
+
+double ram_used_gb() {
+  std::ifstream in("/proc/meminfo");
+  double total = 0, avail = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream s(line);
+    std::string k;
+    double v = 0;
+    s >> k >> v;
+    if (k == "MemTotal:") total = v;
+    if (k == "MemAvailable:") avail = v;
+  }
+  return (total - avail) / (1024.0 * 1024.0);
+}
+}  // namespace
+
+std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx) {
+  const double cpu_kwh = w.energy_j("cpu") / kJoulesPerKwh, gpu_kwh = w.energy_j("gpu") / kJoulesPerKwh;
+  const double ram_kwh = w.energy_j("ram") / kJoulesPerKwh;
+  const double total_kwh = (cpu_kwh + gpu_kwh + ram_kwh) * ctx.pue;
+  const double kg = total_kwh * ctx.carbon.g_per_kwh / 1000.0;
+  const double used = ram_used_gb();
+  std::string gpu_model = join(ctx.gpu_models, ", ");
+  return {utc_now_iso(),
+          ctx.project_name,
+          ctx.run_id.empty() ? random_uuid() : ctx.run_id,
+          ctx.experiment_id,
+          num(w.duration_s),
+          num(kg),
+          num(w.duration_s > 0 ? kg / w.duration_s : 0),
+          num(mean_power(w, "cpu")),
+          num(mean_power(w, "gpu")),
+          num(mean_power(w, "ram")),
+          num(cpu_kwh),
+          num(gpu_kwh),
+          num(ram_kwh),
+          num(total_kwh),
+          "0",
+          ctx.carbon.country_name,
+          ctx.carbon.country_iso,
+          "",
+          "",
+          "",
+          ctx.host.os,
+          "",
+          "sedenergy",  // not CodeCarbon: says which tool wrote the row
+          std::to_string(ctx.host.cpu_count),
+          ctx.host.cpu_model,
+          std::to_string(ctx.gpu_models.size()),
+          gpu_model,
+          "",
+          "",
+          num(ctx.host.ram_total_gb),
+          "machine",
+          num(100.0 * w.cpu_load),
+          w.gpu_util_pct >= 0 ? num(w.gpu_util_pct) : "0",
+          num(ctx.host.ram_total_gb > 0 ? 100.0 * used / ctx.host.ram_total_gb : 0),
+          num(used),
+          "N",
+          num(ctx.pue),
+          "0"};
+}
+
+void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx) {
+  std::string header = join(emissions_columns(), ",");
+  bool need_header = true;
+  {
+    std::ifstream in(path);
+    std::string first;
+    if (in && std::getline(in, first)) {
+      if (first != header) throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
+      need_header = false;
+    }
+  }
+  std::vector<std::string> escaped;
+  for (const auto& v : emissions_row(w, ctx)) escaped.push_back(csv_escape(v));
+  std::string text = (need_header ? header + "\n" : "") + join(escaped, ",") + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) throw file_error(path, 0, "cannot open for writing");
+  ssize_t n = ::write(fd, text.data(), text.size());
+  bool ok = n == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw file_error(path, 0, "write failed (disk full?)");
+}
+
+}  // namespace sedenergy::energy

@@ -1,0 +1,45 @@
+// CodeCarbon-compatible emissions.csv (REFERENCE.md §5): the exact columns, order and units, so DCASE
+// submissions can use sedenergy's measurements directly.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/host.hpp"
+#include "energy/meter.hpp"
+
+namespace sedenergy::energy {
+
+struct CarbonIntensity {
+  double g_per_kwh = 475.0;  // world average
+  std::string country_name = "World";
+  std::string country_iso = "";
+  std::string source = "world average";
+};
+
+// Known countries (ISO 3166 alpha-3, case-insensitive). Throws InputError for an unknown code.
+CarbonIntensity carbon_intensity_for_country(const std::string& iso);
+CarbonIntensity carbon_intensity_value(double g_per_kwh);
+
+const std::vector<std::string>& emissions_columns();
+
+struct EmissionsContext {
+  std::string project_name = "sedenergy";
+  std::string run_id;         // UUID; generated when empty
+  std::string experiment_id;  // free text
+  CarbonIntensity carbon;
+  HostInfo host;
+  std::vector<std::string> gpu_models;
+  double pue = 1.0;
+};
+
+// One row of values, in emissions_columns() order.
+std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx);
+
+// Appends a row to `path`, writing the header first when the file is new or empty. The row is written
+// in one write() and fsync'ed, so the file never holds half a row. Throws InputError when the file
+// cannot be written or has a different header.
+void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx);
+
+std::string random_uuid();
+
+}  // namespace sedenergy::energy

@@ -1,0 +1,342 @@
+#include "energy/meter.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace sedenergy::energy {
+
+namespace {
+
+std::string gpu_device_name(const GpuInfo& g) { return "gpu" + std::to_string(g.index) + " " + g.name; }
+std::string key(const std::string& domain, const std::string& device) { return domain + "/" + device; }
+
+// Mean and peak of finite values.
+std::pair<double, double> mean_peak(const std::vector<double>& v) {
+  double s = 0, peak = 0;
+  int n = 0;
+  for (double x : v) {
+    if (!std::isfinite(x)) continue;
+    s += x;
+    peak = std::max(peak, x);
+    ++n;
+  }
+  return {n ? s / n : std::nan(""), n ? peak : std::nan("")};
+}
+
+}  // namespace
+
+double WindowResult::energy_j(const std::string& domain) const {
+  double s = 0;
+  for (const auto& d : domains) {
+    if (d.domain == domain) s += d.energy_j;
+  }
+  return s;
+}
+
+double WindowResult::total_energy_j() const {
+  double s = 0;
+  for (const auto& d : domains) s += d.energy_j;
+  return s;
+}
+
+bool WindowResult::has_measured(const std::string& domain) const {
+  return std::any_of(domains.begin(), domains.end(),
+                     [&](const DomainEnergy& d) { return d.domain == domain && !d.estimated; });
+}
+
+nlohmann::json WindowResult::to_json() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["duration_s"] = duration_s;
+  j["samples"] = samples;
+  j["cpu_load"] = cpu_load;
+  if (gpu_util_pct >= 0) j["gpu_utilization_pct"] = gpu_util_pct;
+  if (mem_util_pct >= 0) j["gpu_memory_utilization_pct"] = mem_util_pct;
+  j["flags"] = flags;
+  j["total_energy_j"] = total_energy_j();
+  for (const auto& d : domains) {
+    nlohmann::json e = {{"domain", d.domain},     {"device", d.device},           {"method", d.method},
+                        {"estimated", d.estimated}, {"energy_j", d.energy_j},     {"mean_power_w", d.mean_power_w},
+                        {"peak_power_w", d.peak_power_w}};
+    if (d.integral_energy_j >= 0) e["integral_energy_j"] = d.integral_energy_j;
+    if (d.uncertainty_j >= 0) e["uncertainty_j"] = d.uncertainty_j;
+    if (d.idle_power_w >= 0) {
+      e["idle_power_w"] = d.idle_power_w;
+      e["net_energy_j"] = d.net_energy_j;
+    }
+    j["domains"].push_back(e);
+  }
+  return j;
+}
+
+Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
+  HostInfo host = read_host_info();
+  cpu_model_ = cpu_power_model(host.cpu_model, opt_.cpu_tdp_w);
+  ram_gb_ = host.ram_total_gb;
+  if (opt_.use_gpus) {
+    auto api = opt_.nvml_api ? opt_.nvml_api : load_nvml(nvml_why_);
+    if (api) {
+      nvml_ = std::make_unique<Nvml>(api);
+      if (!nvml_->available()) nvml_why_ = nvml_->why();
+      for (const auto& g : nvml_->gpus()) {
+        bool wanted = opt_.gpu_indices.empty() ||
+                      std::find(opt_.gpu_indices.begin(), opt_.gpu_indices.end(), g.index) != opt_.gpu_indices.end();
+        if (wanted) gpus_.push_back(g);
+      }
+    }
+  } else {
+    nvml_why_ = "GPU sensors not requested";
+  }
+}
+
+Meter::~Meter() { stop(); }
+
+std::vector<SensorInfo> Meter::sensors() const {
+  std::vector<SensorInfo> out;
+  if (gpus_.empty()) {
+    out.push_back({"nvml", "gpu", false, false, nvml_why_.empty() ? "no GPU selected" : nvml_why_});
+  }
+  for (const auto& g : gpus_) {
+    std::string detail = g.name + " (" + g.pci_bus_id + ", driver " + nvml_->driver_version() + ")";
+    detail += g.has_energy_counter ? "; energy counter" : "; NO energy counter: power integrated instead";
+    detail += g.has_instant_power ? "; instantaneous power" : "; averaged power only";
+    if (g.power_limit_w > 0) detail += "; power limit " + std::to_string(static_cast<int>(g.power_limit_w)) + " W";
+    out.push_back({"nvml gpu" + std::to_string(g.index), "gpu", true, false, detail});
+  }
+  if (rapl_.available()) {
+    for (const auto& d : rapl_.domains()) {
+      out.push_back({"rapl " + d.name, d.name == "dram" ? "ram" : "cpu", true, false, d.path});
+    }
+  } else {
+    out.push_back({"rapl", "cpu", false, false, rapl_.why()});
+  }
+  bool rapl_pkg = false, rapl_dram = false;
+  for (const auto& d : rapl_.domains()) {
+    rapl_pkg |= d.name.rfind("package", 0) == 0;
+    rapl_dram |= d.name == "dram";
+  }
+  if (!rapl_pkg) {
+    out.push_back({"cpu model", "cpu", true, true,
+                   "estimated: TDP x (0.1 + 0.9 x load^3), TDP " + std::to_string(static_cast<int>(cpu_model_.tdp_w)) +
+                       " W from " + cpu_model_.source});
+  }
+  if (!rapl_dram) {
+    out.push_back({"ram model", "ram", true, true,
+                   "estimated: 3 W per 8 GB of RAM (" + std::to_string(static_cast<int>(std::round(ram_gb_))) +
+                       " GB here)"});
+  }
+  return out;
+}
+
+Sample Meter::take_sample(CpuTimes& last) {
+  Sample s;
+  s.t = monotonic_s();
+  for (const auto& g : gpus_) s.gpus.push_back(nvml_->sample(g));
+  CpuTimes now = read_cpu_times(opt_.proc_stat);
+  s.cpu_load = cpu_load_between(last, now);
+  last = now;
+  return s;
+}
+
+void Meter::sampler_loop() {
+  CpuTimes last = read_cpu_times(opt_.proc_stat);
+  auto next = std::chrono::steady_clock::now();
+  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(opt_.period_s));
+  while (running_) {
+    next += period;
+    std::this_thread::sleep_until(next);
+    if (!running_) break;
+    Sample s = take_sample(last);
+    std::lock_guard lock(mu_);
+    samples_.push_back(std::move(s));
+  }
+}
+
+void Meter::start() {
+  if (running_.exchange(true)) return;
+  thread_ = std::thread([this] { sampler_loop(); });
+}
+
+void Meter::stop() {
+  if (!running_.exchange(false)) return;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<Sample> Meter::timeline(double t0, double t1) const {
+  std::lock_guard lock(mu_);
+  std::vector<Sample> out;
+  for (const auto& s : samples_) {
+    if (s.t >= t0 && s.t <= t1) out.push_back(s);
+  }
+  return out;
+}
+
+Window Meter::begin(const std::string& name) {
+  if (opt_.sync) opt_.sync();
+  Window w;
+  w.name_ = name;
+  w.cpu0_ = read_cpu_times(opt_.proc_stat);
+  for (const auto& g : gpus_) {
+    double j = 0;
+    std::string err;
+    bool ok = g.has_energy_counter && nvml_->energy_j(g, j, err);
+    w.gpu_j_.push_back(j);
+    w.gpu_ok_.push_back(ok);
+  }
+  for (const auto& d : rapl_.domains()) {
+    double j = 0;
+    std::string err;
+    bool ok = rapl_.read_j(d, j, err);
+    w.rapl_j_.push_back(j);
+    w.rapl_ok_.push_back(ok);
+  }
+  w.t0_ = monotonic_s();
+  w.open_ = true;
+  return w;
+}
+
+WindowResult Meter::end(Window& w) {
+  if (opt_.sync) opt_.sync();
+  const double t1 = monotonic_s();
+  WindowResult r;
+  r.name = w.name_;
+  r.duration_s = t1 - w.t0_;
+  w.open_ = false;
+  const CpuTimes cpu1 = read_cpu_times(opt_.proc_stat);
+  const auto samples = timeline(w.t0_, t1);
+  r.samples = static_cast<int>(samples.size());
+
+  // GPUs: energy counter delta; mean instantaneous power x duration as the cross-check.
+  std::vector<double> util_gpu, util_mem;
+  for (std::size_t i = 0; i < gpus_.size(); ++i) {
+    const GpuInfo& g = gpus_[i];
+    DomainEnergy d;
+    d.domain = "gpu";
+    d.device = gpu_device_name(g);
+    std::vector<double> inst, avg;
+    for (const auto& s : samples) {
+      inst.push_back(s.gpus[i].power_instant_w);
+      avg.push_back(s.gpus[i].power_avg_w);
+      util_gpu.push_back(s.gpus[i].util_gpu_pct);
+      util_mem.push_back(s.gpus[i].util_mem_pct);
+    }
+    auto [inst_mean, inst_peak] = mean_peak(inst);
+    auto [avg_mean, avg_peak] = mean_peak(avg);
+    const bool have_inst = std::isfinite(inst_mean);
+    double j1 = 0;
+    std::string err;
+    bool counter = w.gpu_ok_[i] && nvml_->energy_j(g, j1, err);
+    if (counter && j1 >= w.gpu_j_[i]) {
+      d.energy_j = j1 - w.gpu_j_[i];
+      d.method = "nvml total-energy counter delta";
+      d.mean_power_w = r.duration_s > 0 ? d.energy_j / r.duration_s : 0;
+      // The counter steps every counter_step_s: each end of the window may miss up to one step.
+      d.uncertainty_j = 2.0 * d.mean_power_w * opt_.counter_step_s;
+      if (have_inst) d.integral_energy_j = inst_mean * r.duration_s;
+    } else {
+      if (counter) r.flags.push_back("gpu" + std::to_string(g.index) + ": energy counter went backwards (reset?)");
+      if (!err.empty()) r.flags.push_back("gpu" + std::to_string(g.index) + ": " + err);
+      double p = have_inst ? inst_mean : avg_mean;
+      d.method = have_inst ? "nvml instantaneous power x duration" : "nvml averaged power x duration";
+      d.energy_j = std::isfinite(p) ? p * r.duration_s : 0;
+      d.mean_power_w = std::isfinite(p) ? p : 0;
+      if (!std::isfinite(p)) r.flags.push_back("gpu" + std::to_string(g.index) + ": no power reading in window");
+    }
+    double peak = have_inst ? inst_peak : avg_peak;
+    d.peak_power_w = std::isfinite(peak) ? peak : d.mean_power_w;
+    if (d.integral_energy_j > 0 && d.energy_j > 0 &&
+        std::abs(d.integral_energy_j - d.energy_j) > 0.05 * d.energy_j) {
+      r.flags.push_back("gpu" + std::to_string(g.index) + ": counter and power integral differ by more than 5%");
+    }
+    r.domains.push_back(d);
+  }
+  auto [gu, gu_peak] = mean_peak(util_gpu);
+  auto [mu, mu_peak] = mean_peak(util_mem);
+  (void)gu_peak;
+  (void)mu_peak;
+  if (std::isfinite(gu)) r.gpu_util_pct = gu;
+  if (std::isfinite(mu)) r.mem_util_pct = mu;
+
+  // CPU and RAM: RAPL counters when present, labelled estimates otherwise.
+  bool pkg = false, dram = false;
+  const auto& domains = rapl_.domains();
+  for (std::size_t i = 0; i < domains.size(); ++i) {
+    const auto& rd = domains[i];
+    const bool is_pkg = rd.name.rfind("package", 0) == 0, is_dram = rd.name == "dram";
+    if (!is_pkg && !is_dram) continue;  // core/uncore are inside the package
+    double j1 = 0;
+    std::string err;
+    if (!w.rapl_ok_[i] || !rapl_.read_j(rd, j1, err)) {
+      r.flags.push_back("rapl " + rd.name + ": " + (err.empty() ? "unreadable at window start" : err));
+      continue;
+    }
+    DomainEnergy d;
+    d.domain = is_dram ? "ram" : "cpu";
+    d.device = rd.name;
+    d.method = "rapl energy counter delta";
+    d.energy_j = Rapl::delta_j(w.rapl_j_[i], j1, rd.max_range_j);
+    d.mean_power_w = d.peak_power_w = r.duration_s > 0 ? d.energy_j / r.duration_s : 0;
+    d.uncertainty_j = 0.001 * d.energy_j;
+    r.domains.push_back(d);
+    pkg |= is_pkg;
+    dram |= is_dram;
+  }
+  std::vector<double> loads;
+  for (const auto& s : samples) loads.push_back(s.cpu_load);
+  if (loads.empty()) loads.push_back(cpu_load_between(w.cpu0_, cpu1));
+  double load_sum = 0, p_sum = 0, p_peak = 0;
+  for (double l : loads) {
+    load_sum += l;
+    double p = cpu_model_.power_w(l);
+    p_sum += p;
+    p_peak = std::max(p_peak, p);
+  }
+  r.cpu_load = load_sum / loads.size();
+  if (!pkg) {
+    DomainEnergy d;
+    d.domain = "cpu";
+    d.device = "host";
+    d.method = "estimated: TDP x (0.1 + 0.9 x load^3), TDP " + std::to_string(static_cast<int>(cpu_model_.tdp_w)) + " W";
+    d.estimated = true;
+    d.mean_power_w = p_sum / loads.size();
+    d.peak_power_w = p_peak;
+    d.energy_j = d.mean_power_w * r.duration_s;
+    r.domains.push_back(d);
+    r.flags.push_back("cpu energy estimated (no RAPL)");
+  }
+  if (!dram) {
+    DomainEnergy d;
+    d.domain = "ram";
+    d.device = "host";
+    d.method = "estimated: 3 W per 8 GB of RAM";
+    d.estimated = true;
+    d.mean_power_w = d.peak_power_w = ram_power_w(ram_gb_);
+    d.energy_j = d.mean_power_w * r.duration_s;
+    r.domains.push_back(d);
+    r.flags.push_back("ram energy estimated (no RAPL dram domain)");
+  }
+  if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {
+    r.flags.push_back("window shorter than 5 counter steps: energy is badly quantised");
+  }
+  if (r.samples == 0 && running_) r.flags.push_back("no sampler sample inside the window");
+  for (auto& d : r.domains) {
+    auto it = idle_w_.find(key(d.domain, d.device));
+    if (it == idle_w_.end()) continue;
+    d.idle_power_w = it->second;
+    d.net_energy_j = std::max(0.0, d.energy_j - it->second * r.duration_s);
+  }
+  return r;
+}
+
+WindowResult Meter::measure_idle(double seconds) {
+  Window w = begin("idle");
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  WindowResult r = end(w);
+  idle_w_.clear();
+  for (const auto& d : r.domains) idle_w_[key(d.domain, d.device)] = d.mean_power_w;
+  return r;
+}
+
+}  // namespace sedenergy::energy

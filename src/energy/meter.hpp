@@ -1,0 +1,163 @@
+// The energy meter: sensors (NVML, RAPL, estimates), a sampler thread, and named measurement windows.
+//
+//   energy::Meter meter;                 // finds sensors; a missing one is data, not an error
+//   meter.start();                       // sampler thread (default 100 ms)
+//   meter.measure_idle(5.0);             // optional idle baseline
+//   auto w = meter.begin("train");       // synchronises the GPU first (MeterOptions::sync)
+//   ... work ...
+//   energy::WindowResult r = meter.end(w);
+//
+// Energy comes from counters where they exist (NVML total energy, RAPL) and from labelled models
+// otherwise; each DomainEnergy says its method. Windows may nest and overlap.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/host.hpp"
+#include "energy/cpu_model.hpp"
+#include "energy/nvml.hpp"
+#include "energy/rapl.hpp"
+
+namespace sedenergy::energy {
+
+struct MeterOptions {
+  bool use_gpus = true;
+  std::vector<unsigned> gpu_indices;  // NVML indices; empty: all
+  double period_s = 0.1;
+  double counter_step_s = 0.1;        // NVML energy counter update period (H100: ~100 ms)
+  double cpu_tdp_w = 0;               // 0: from the CPU table
+  std::string rapl_root = "/sys/class/powercap";
+  std::string proc_stat = "/proc/stat";
+  std::shared_ptr<NvmlApi> nvml_api;  // null: load libnvidia-ml.so.1
+  std::function<void()> sync;         // called before window boundaries (e.g. CUDA synchronize)
+};
+
+struct SensorInfo {
+  std::string name;    // "nvml gpu0", "rapl package-0", "cpu model", "ram model"
+  std::string domain;  // gpu, cpu, ram
+  bool available = false;
+  bool estimated = false;
+  std::string detail;  // device name, or why it is unavailable
+};
+
+struct Sample {
+  double t = 0;  // monotonic seconds
+  std::vector<GpuSample> gpus;
+  double cpu_load = 0;  // busy fraction since the previous sample
+};
+
+struct DomainEnergy {
+  std::string domain;  // gpu, cpu, ram
+  std::string device;  // "gpu0 NVIDIA H100 80GB HBM3", "package-0", "host"
+  std::string method;  // how energy_j was obtained
+  bool estimated = false;
+  double energy_j = 0;
+  double mean_power_w = 0;
+  double peak_power_w = 0;
+  double integral_energy_j = -1;  // power-integral cross-check; < 0 when not available
+  double uncertainty_j = -1;      // < 0 when unknown (estimates)
+  double idle_power_w = -1;       // < 0 when no baseline
+  double net_energy_j = -1;       // energy above the idle baseline; < 0 when no baseline
+};
+
+struct WindowResult {
+  std::string name;
+  double duration_s = 0;
+  std::vector<DomainEnergy> domains;
+  double gpu_util_pct = -1;  // mean over samples; < 0 when no GPU
+  double mem_util_pct = -1;
+  double cpu_load = 0;
+  int samples = 0;
+  std::vector<std::string> flags;
+  double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
+  double total_energy_j() const;
+  bool has_measured(const std::string& domain) const;
+  nlohmann::json to_json() const;
+};
+
+class Window {
+ public:
+  const std::string& name() const { return name_; }
+  bool open() const { return open_; }
+
+ private:
+  friend class Meter;
+  std::string name_;
+  double t0_ = 0;
+  std::vector<double> gpu_j_;   // counter at begin (NaN-free only when read succeeded)
+  std::vector<bool> gpu_ok_;
+  std::vector<double> rapl_j_;
+  std::vector<bool> rapl_ok_;
+  CpuTimes cpu0_;
+  bool open_ = false;
+};
+
+class Meter {
+ public:
+  explicit Meter(MeterOptions opt = {});
+  ~Meter();
+  Meter(const Meter&) = delete;
+  Meter& operator=(const Meter&) = delete;
+
+  std::vector<SensorInfo> sensors() const;
+  bool has_gpu() const { return !gpus_.empty(); }
+  const std::vector<GpuInfo>& gpus() const { return gpus_; }
+  std::string gpu_driver() const { return nvml_ ? nvml_->driver_version() : ""; }
+  const CpuPowerModel& cpu_model() const { return cpu_model_; }
+  const MeterOptions& options() const { return opt_; }
+
+  void start();  // starts the sampler thread (idempotent)
+  void stop();
+
+  Window begin(const std::string& name);
+  WindowResult end(Window& w);
+
+  // Measures idle power for `seconds` and uses it as baseline of every later window.
+  WindowResult measure_idle(double seconds);
+  const std::map<std::string, double>& idle_power_w() const { return idle_w_; }
+
+  // Samples with t in [t0, t1].
+  std::vector<Sample> timeline(double t0, double t1) const;
+
+ private:
+  void sampler_loop();
+  Sample take_sample(CpuTimes& last);
+
+  MeterOptions opt_;
+  std::unique_ptr<Nvml> nvml_;
+  std::string nvml_why_;
+  std::vector<GpuInfo> gpus_;
+  Rapl rapl_;
+  CpuPowerModel cpu_model_;
+  double ram_gb_ = 0;
+  std::map<std::string, double> idle_w_;  // key: domain + "/" + device
+
+  mutable std::mutex mu_;
+  std::vector<Sample> samples_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+};
+
+// Ends a window when it goes out of scope, storing the result.
+class ScopedWindow {
+ public:
+  ScopedWindow(Meter& m, const std::string& name, WindowResult& out) : m_(m), w_(m.begin(name)), out_(out) {}
+  ~ScopedWindow() {
+    if (w_.open()) out_ = m_.end(w_);
+  }
+
+ private:
+  Meter& m_;
+  Window w_;
+  WindowResult& out_;
+};
+
+}  // namespace sedenergy::energy

@@ -1,0 +1,177 @@
+#include "energy/nvml.hpp"
+
+#include <dlfcn.h>
+
+#include <cmath>
+#include <limits>
+
+namespace sedenergy::energy {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+template <typename Fn>
+Fn* symbol(void* lib, const char* name, std::string& missing) {
+  void* p = dlsym(lib, name);
+  if (!p) missing += std::string(missing.empty() ? "" : ", ") + name;
+  return reinterpret_cast<Fn*>(p);
+}
+
+// Reads a field value whatever its declared type (nvmlValueType_t).
+double field_as_double(const NvmlFieldValue& f) {
+  switch (f.value_type) {
+    case 0: return f.value.d;
+    case 1: return f.value.ui;
+    case 2: return static_cast<double>(f.value.ul);
+    case 3: return static_cast<double>(f.value.ull);
+    case 4: return static_cast<double>(f.value.sll);
+    case 5: return f.value.si;
+    case 6: return f.value.us;
+    default: return kNaN;
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<NvmlApi> load_nvml(std::string& why) {
+  void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    why = "NVML not found (libnvidia-ml.so.1 could not be loaded: no NVIDIA driver on this machine)";
+    return nullptr;
+  }
+  std::string missing;
+  auto api = std::make_shared<NvmlApi>();
+  auto init = symbol<int()>(lib, "nvmlInit_v2", missing);
+  auto shutdown = symbol<int()>(lib, "nvmlShutdown", missing);
+  auto err = symbol<const char*(int)>(lib, "nvmlErrorString", missing);
+  auto drv = symbol<int(char*, unsigned)>(lib, "nvmlSystemGetDriverVersion", missing);
+  auto count = symbol<int(unsigned*)>(lib, "nvmlDeviceGetCount_v2", missing);
+  auto handle = symbol<int(unsigned, NvmlDevice*)>(lib, "nvmlDeviceGetHandleByIndex_v2", missing);
+  auto name = symbol<int(NvmlDevice, char*, unsigned)>(lib, "nvmlDeviceGetName", missing);
+  auto uuid = symbol<int(NvmlDevice, char*, unsigned)>(lib, "nvmlDeviceGetUUID", missing);
+  auto pci = symbol<int(NvmlDevice, NvmlPciInfo*)>(lib, "nvmlDeviceGetPciInfo_v3", missing);
+  auto energy = symbol<int(NvmlDevice, unsigned long long*)>(lib, "nvmlDeviceGetTotalEnergyConsumption", missing);
+  auto power = symbol<int(NvmlDevice, unsigned*)>(lib, "nvmlDeviceGetPowerUsage", missing);
+  auto fields = symbol<int(NvmlDevice, int, NvmlFieldValue*)>(lib, "nvmlDeviceGetFieldValues", missing);
+  auto util = symbol<int(NvmlDevice, NvmlUtilization*)>(lib, "nvmlDeviceGetUtilizationRates", missing);
+  auto mem = symbol<int(NvmlDevice, NvmlMemory*)>(lib, "nvmlDeviceGetMemoryInfo", missing);
+  auto clock = symbol<int(NvmlDevice, int, unsigned*)>(lib, "nvmlDeviceGetClockInfo", missing);
+  auto temp = symbol<int(NvmlDevice, int, unsigned*)>(lib, "nvmlDeviceGetTemperature", missing);
+  auto limit = symbol<int(NvmlDevice, unsigned*)>(lib, "nvmlDeviceGetEnforcedPowerLimit", missing);
+  if (!missing.empty()) {
+    why = "NVML is too old: missing " + missing;
+    dlclose(lib);
+    return nullptr;
+  }
+  api->init = init;
+  api->shutdown = shutdown;
+  api->error_string = err;
+  api->driver_version = drv;
+  api->device_count = count;
+  api->handle_by_index = handle;
+  api->name = name;
+  api->uuid = uuid;
+  api->pci_info = pci;
+  api->total_energy_mj = energy;
+  api->power_mw = power;
+  api->field_values = fields;
+  api->utilization = util;
+  api->memory = mem;
+  api->clock_mhz = clock;
+  api->temperature_c = temp;
+  api->power_limit_mw = limit;
+  return api;  // the library stays loaded for the life of the process
+}
+
+std::string Nvml::error_text(int code) const {
+  const char* s = api_ && api_->error_string ? api_->error_string(code) : nullptr;
+  return s ? std::string(s) + " (NVML error " + std::to_string(code) + ")" : "NVML error " + std::to_string(code);
+}
+
+Nvml::Nvml(std::shared_ptr<NvmlApi> api) : api_(std::move(api)) {
+  if (!api_) {
+    why_ = "NVML not loaded";
+    return;
+  }
+  int rc = api_->init();
+  if (rc != kNvmlSuccess) {
+    why_ = "nvmlInit failed: " + error_text(rc);
+    api_.reset();
+    return;
+  }
+  char buf[96] = {0};
+  if (api_->driver_version(buf, sizeof buf) == kNvmlSuccess) driver_ = buf;
+  unsigned n = 0;
+  rc = api_->device_count(&n);
+  if (rc != kNvmlSuccess) {
+    why_ = "nvmlDeviceGetCount failed: " + error_text(rc);
+    return;
+  }
+  if (n == 0) {
+    why_ = "NVML found no GPU";
+    return;
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    GpuInfo g;
+    g.index = i;
+    rc = api_->handle_by_index(i, &g.handle);
+    if (rc != kNvmlSuccess) continue;
+    char text[96] = {0};
+    if (api_->name(g.handle, text, sizeof text) == kNvmlSuccess) g.name = text;
+    std::fill(std::begin(text), std::end(text), 0);
+    if (api_->uuid(g.handle, text, sizeof text) == kNvmlSuccess) g.uuid = text;
+    NvmlPciInfo pci{};
+    if (api_->pci_info(g.handle, &pci) == kNvmlSuccess) g.pci_bus_id = pci.bus_id;
+    unsigned long long mj = 0;
+    g.has_energy_counter = api_->total_energy_mj(g.handle, &mj) == kNvmlSuccess;
+    NvmlFieldValue fv{};
+    fv.field_id = kFieldPowerInstant;
+    g.has_instant_power = api_->field_values(g.handle, 1, &fv) == kNvmlSuccess && fv.nvml_return == kNvmlSuccess;
+    unsigned mw = 0;
+    if (api_->power_limit_mw(g.handle, &mw) == kNvmlSuccess) g.power_limit_w = mw / 1000.0;
+    gpus_.push_back(g);
+  }
+  ok_ = !gpus_.empty();
+  if (!ok_) why_ = "no GPU handle could be opened";
+}
+
+Nvml::~Nvml() {
+  if (api_ && api_->shutdown) api_->shutdown();
+}
+
+bool Nvml::energy_j(const GpuInfo& g, double& joules, std::string& error) const {
+  unsigned long long mj = 0;
+  int rc = api_->total_energy_mj(g.handle, &mj);
+  if (rc != kNvmlSuccess) {
+    error = error_text(rc);
+    return false;
+  }
+  joules = static_cast<double>(mj) / 1000.0;
+  return true;
+}
+
+GpuSample Nvml::sample(const GpuInfo& g) const {
+  GpuSample s{kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+  unsigned v = 0;
+  if (api_->power_mw(g.handle, &v) == kNvmlSuccess) s.power_avg_w = v / 1000.0;
+  if (g.has_instant_power) {
+    NvmlFieldValue fv{};
+    fv.field_id = kFieldPowerInstant;
+    if (api_->field_values(g.handle, 1, &fv) == kNvmlSuccess && fv.nvml_return == kNvmlSuccess) {
+      s.power_instant_w = field_as_double(fv) / 1000.0;
+    }
+  }
+  NvmlUtilization u{};
+  if (api_->utilization(g.handle, &u) == kNvmlSuccess) {
+    s.util_gpu_pct = u.gpu;
+    s.util_mem_pct = u.memory;
+  }
+  NvmlMemory m{};
+  if (api_->memory(g.handle, &m) == kNvmlSuccess) s.mem_used_gb = m.used / 1e9;
+  if (api_->clock_mhz(g.handle, 1, &v) == kNvmlSuccess) s.sm_clock_mhz = v;
+  if (api_->clock_mhz(g.handle, 2, &v) == kNvmlSuccess) s.mem_clock_mhz = v;
+  if (api_->temperature_c(g.handle, 0, &v) == kNvmlSuccess) s.temperature_c = v;
+  return s;
+}
+
+}  // namespace sedenergy::energy

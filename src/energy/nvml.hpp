@@ -1,0 +1,127 @@
+// NVIDIA GPUs through NVML, loaded at run time with dlopen (no build dependency on the driver).
+// Every call goes through NvmlApi, a table of functions, so tests can substitute a fake driver.
+// Struct layouts follow NVIDIA's public NVML documentation.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sedenergy::energy {
+
+// NVML return codes used here.
+inline constexpr int kNvmlSuccess = 0;
+inline constexpr int kNvmlErrorNotSupported = 3;
+inline constexpr int kNvmlErrorNoPermission = 4;
+inline constexpr int kNvmlErrorGpuIsLost = 15;
+
+// nvmlFieldValue_t
+struct NvmlFieldValue {
+  unsigned int field_id;
+  unsigned int scope_id;
+  long long timestamp;
+  long long latency_usec;
+  int value_type;
+  int nvml_return;
+  union {
+    double d;
+    unsigned int ui;
+    unsigned long ul;
+    unsigned long long ull;
+    long long sll;
+    int si;
+    unsigned short us;
+  } value;
+};
+static_assert(sizeof(NvmlFieldValue) == 40, "nvmlFieldValue_t layout");
+
+struct NvmlUtilization {
+  unsigned int gpu;
+  unsigned int memory;
+};
+struct NvmlMemory {
+  unsigned long long total, free, used;
+};
+// nvmlPciInfo_t (v3)
+struct NvmlPciInfo {
+  char bus_id_legacy[16];
+  unsigned int domain, bus, device, pci_device_id, pci_subsystem_id;
+  char bus_id[32];
+};
+
+inline constexpr unsigned kFieldPowerAverage = 185;  // NVML_FI_DEV_POWER_AVERAGE (mW)
+inline constexpr unsigned kFieldPowerInstant = 186;  // NVML_FI_DEV_POWER_INSTANT (mW)
+
+using NvmlDevice = void*;
+
+struct NvmlApi {
+  std::function<int()> init;
+  std::function<int()> shutdown;
+  std::function<const char*(int)> error_string;
+  std::function<int(char*, unsigned)> driver_version;
+  std::function<int(unsigned*)> device_count;
+  std::function<int(unsigned, NvmlDevice*)> handle_by_index;
+  std::function<int(NvmlDevice, char*, unsigned)> name;
+  std::function<int(NvmlDevice, char*, unsigned)> uuid;
+  std::function<int(NvmlDevice, NvmlPciInfo*)> pci_info;
+  std::function<int(NvmlDevice, unsigned long long*)> total_energy_mj;
+  std::function<int(NvmlDevice, unsigned*)> power_mw;  // trailing 1 s average on recent GPUs
+  std::function<int(NvmlDevice, int, NvmlFieldValue*)> field_values;
+  std::function<int(NvmlDevice, NvmlUtilization*)> utilization;
+  std::function<int(NvmlDevice, NvmlMemory*)> memory;
+  std::function<int(NvmlDevice, int, unsigned*)> clock_mhz;  // 1: SM, 2: memory
+  std::function<int(NvmlDevice, int, unsigned*)> temperature_c;
+  std::function<int(NvmlDevice, unsigned*)> power_limit_mw;
+};
+
+// Loads libnvidia-ml.so.1. Returns nullptr and sets `why` when it cannot.
+std::shared_ptr<NvmlApi> load_nvml(std::string& why);
+
+struct GpuInfo {
+  unsigned index = 0;
+  NvmlDevice handle = nullptr;
+  std::string name, uuid, pci_bus_id;
+  bool has_energy_counter = false;
+  bool has_instant_power = false;
+  double power_limit_w = 0;
+};
+
+// One sample of a GPU's state; NaN where a reading failed.
+struct GpuSample {
+  double power_avg_w;
+  double power_instant_w;
+  double util_gpu_pct;
+  double util_mem_pct;
+  double mem_used_gb;
+  double sm_clock_mhz;
+  double mem_clock_mhz;
+  double temperature_c;
+};
+
+// An initialised NVML session with its devices.
+class Nvml {
+ public:
+  // Initialises NVML through `api`; on failure available() is false and why() says why.
+  explicit Nvml(std::shared_ptr<NvmlApi> api);
+  ~Nvml();
+  Nvml(const Nvml&) = delete;
+  Nvml& operator=(const Nvml&) = delete;
+
+  bool available() const { return ok_; }
+  const std::string& why() const { return why_; }
+  const std::string& driver_version() const { return driver_; }
+  const std::vector<GpuInfo>& gpus() const { return gpus_; }
+  // Cumulative energy in joules; returns false on failure (and fills `error`).
+  bool energy_j(const GpuInfo& g, double& joules, std::string& error) const;
+  GpuSample sample(const GpuInfo& g) const;
+  std::string error_text(int code) const;
+
+ private:
+  std::shared_ptr<NvmlApi> api_;
+  bool ok_ = false;
+  std::string why_, driver_;
+  std::vector<GpuInfo> gpus_;
+};
+
+}  // namespace sedenergy::energy

@@ -1,0 +1,49 @@
+#include "models/grids.hpp"
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::models {
+
+std::vector<ModelSpec> paper43() {
+  // REFERENCE.md §1.2, in the study's order.
+  const char* specs[] = {
+      "mlp:1x512",  "mlp:1x1024",  "mlp:1x2048",  "mlp:4x1024",  "mlp:4x2048",  "mlp:4x4096",
+      "mlp:6x4096", "mlp:10x4096", "mlp:16x4096", "mlp:32x4096",
+      "cnn:1x128",  "cnn:1x256",   "cnn:1x512",   "cnn:1x1024",  "cnn:2x128",   "cnn:2x256",
+      "cnn:2x384",  "cnn:2x512",   "cnn:2x768",   "cnn:2x1024",  "cnn:6x384",   "cnn:6x768",
+      "rnn:1x128",  "rnn:1x512",   "rnn:1x1024",  "rnn:1x2048",  "rnn:4x1024",  "rnn:4x2048",
+      "rnn:6x1024", "rnn:6x2048",  "rnn:2x2048",  "rnn:10x2048", "rnn:14x2048",
+      "crnn:1x1:64x64",   "crnn:2x1:64x64",   "crnn:1x2:64x64",   "crnn:1x1:256x64",  "crnn:1x1:512x256",
+      "crnn:1x2:512x256", "crnn:2x1:512x256", "crnn:1x2:1024x256", "crnn:2x2:728x256", "crnn:2x2:1024x256"};
+  std::vector<ModelSpec> out;
+  for (const char* s : specs) out.push_back(parse_spec(s));
+  return out;
+}
+
+std::vector<ModelSpec> quick_grid() {
+  // Two small configurations per family from paper43: minutes on two CPU cores.
+  const char* specs[] = {"mlp:1x512",  "mlp:4x1024",     "cnn:1x128",      "cnn:2x128",
+                         "rnn:1x128",  "rnn:1x512",      "crnn:1x1:64x64", "crnn:2x1:64x64"};
+  std::vector<ModelSpec> out;
+  for (const char* s : specs) out.push_back(parse_spec(s));
+  return out;
+}
+
+std::vector<ModelSpec> resolve_grid(const std::string& name) {
+  if (name == "paper43") return paper43();
+  if (name == "quick") return quick_grid();
+  if (name.find(':') == std::string::npos) {
+    throw InputError("unknown grid '" + name + "' (known: paper43, quick, or a comma-separated list of specs "
+                     "such as mlp:1x512,cnn:2x128)");
+  }
+  std::vector<ModelSpec> out;
+  for (const auto& part : split(name, ',')) {
+    if (trim(part).empty()) continue;
+    out.push_back(parse_spec(part));
+  }
+  if (out.empty()) throw InputError("grid '" + name + "' lists no model");
+  return out;
+}
+
+}  // namespace sedenergy::models

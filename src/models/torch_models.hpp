@@ -1,0 +1,28 @@
+// LibTorch modules built from a ModelSpec's execution plan (models/spec.hpp).
+#pragma once
+#include <torch/torch.h>
+
+#include "models/spec.hpp"
+
+namespace sedenergy::models {
+
+class SedNetImpl : public torch::nn::Module {
+ public:
+  SedNetImpl(const ModelSpec& spec, const InputShape& input);
+  // x: (batch, 1, mels, frames) -> (batch, 10) class probabilities (softmax over classes, as the study).
+  torch::Tensor forward(torch::Tensor x);
+  long long parameter_count() const;
+  const ModelSpec& spec() const { return spec_; }
+
+ private:
+  ModelSpec spec_;
+  std::vector<Op> ops_;
+  std::vector<torch::nn::Linear> linears_;
+  std::vector<torch::nn::Conv2d> convs_;
+  std::vector<torch::nn::GRU> grus_;
+};
+TORCH_MODULE(SedNet);
+
+std::string libtorch_version();
+
+}  // namespace sedenergy::models

@@ -1,0 +1,426 @@
+#include "runner/study.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "audio/synth.hpp"
+#include "common/error.hpp"
+#include "common/host.hpp"
+#include "common/text.hpp"
+#include "compute/accounting.hpp"
+#include "data/dataset.hpp"
+#include "energy/meter.hpp"
+#include "models/grids.hpp"
+#include "models/torch_models.hpp"
+#include "report/report.hpp"
+#include "sedenergy/build_info.hpp"
+#include "store/store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sedenergy::runner {
+namespace {
+
+struct DeviceChoice {
+  torch::Device device = torch::kCPU;
+  bool cuda = false;
+  int index = 0;
+};
+
+DeviceChoice parse_device(const std::string& text) {
+  DeviceChoice d;
+  if (text == "cpu") return d;
+  if (text == "auto") {
+    if (torch::cuda::is_available()) {
+      d.cuda = true;
+      d.device = torch::Device(torch::kCUDA, 0);
+    }
+    return d;
+  }
+  if (text == "cuda" || starts_with(text, "cuda:")) {
+    long long idx = 0;
+    if (text.size() > 5 && !parse_int(text.substr(5), idx)) {
+      throw InputError("--device '" + text + "': expected cpu, cuda or cuda:N");
+    }
+    if (!torch::cuda::is_available()) {
+      throw InputError("--device " + text + ": no CUDA device is available (this LibTorch " +
+                       models::libtorch_version() + " has no CUDA support or no GPU is visible); use --device cpu");
+    }
+    const long long count = static_cast<long long>(torch::cuda::device_count());
+    if (idx < 0 || idx >= count) {
+      throw InputError("--device " + text + ": only " + std::to_string(count) + " CUDA device(s) visible");
+    }
+    d.cuda = true;
+    d.index = static_cast<int>(idx);
+    d.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(idx));
+    return d;
+  }
+  throw InputError("--device '" + text + "': expected auto, cpu, cuda or cuda:N");
+}
+
+void ensure_writable_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError("--out '" + dir + "': cannot create folder (" + ec.message() + ")");
+  fs::path probe = fs::path(dir) / ".sedenergy-write-test";
+  {
+    std::ofstream f(probe);
+    if (!f || !(f << "ok") || !f.flush()) throw InputError("--out '" + dir + "': folder is not writable");
+  }
+  fs::remove(probe, ec);
+}
+
+std::string clock_text(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  int t = static_cast<int>(std::lround(s));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+// One phase measured as a window, repeating whole epochs until the window is long enough.
+struct PhaseOutcome {
+  energy::WindowResult window;
+  int epochs = 0;
+  double loss = -1;
+};
+
+class Trainer {
+ public:
+  Trainer(const data::FeatureSet& fs, const DeviceChoice& dev, const StudyOptions& opt)
+      : dev_(dev), opt_(opt), n_(fs.n_clips) {
+    x_ = torch::from_blob(const_cast<float*>(fs.features.data()), {fs.n_clips, 1, fs.n_mels, fs.frames},
+                          torch::kFloat32)
+             .clone();
+    y_ = torch::from_blob(const_cast<float*>(fs.targets.data()), {fs.n_clips, data::kNumClasses}, torch::kFloat32)
+             .clone();
+    if (dev.cuda) {
+      x_ = x_.pin_memory();
+      y_ = y_.pin_memory();
+    }
+  }
+
+  int steps_per_epoch() const { return static_cast<int>((n_ + opt_.batch - 1) / opt_.batch); }
+
+  // Trains `steps` steps (all of an epoch when steps < 0); returns the mean loss as a device tensor.
+  torch::Tensor train_epoch(models::SedNet& model, torch::optim::Optimizer& optim, int steps = -1) {
+    model->train();
+    auto perm = torch::randperm(n_, torch::TensorOptions().dtype(torch::kLong));
+    torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(dev_.device));
+    int done = 0;
+    for (int64_t i = 0; i < n_ && (steps < 0 || done < steps); i += opt_.batch, ++done) {
+      auto idx = perm.slice(0, i, std::min<int64_t>(i + opt_.batch, n_));
+      auto xb = x_.index_select(0, idx).to(dev_.device, /*non_blocking=*/true);
+      auto yb = y_.index_select(0, idx).to(dev_.device, /*non_blocking=*/true);
+      optim.zero_grad();
+      auto out = model->forward(xb);
+      auto loss = torch::binary_cross_entropy(out, yb);  // BCE on softmax outputs, as the study
+      loss.backward();
+      optim.step();
+      total += loss.detach();
+    }
+    return total / std::max(1, done);
+  }
+
+  void test_epoch(models::SedNet& model) {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < n_; i += opt_.batch) {
+      auto xb = x_.slice(0, i, std::min<int64_t>(i + opt_.batch, n_)).to(dev_.device, true);
+      auto out = model->forward(xb);
+      (void)out;
+    }
+  }
+
+ private:
+  DeviceChoice dev_;
+  const StudyOptions& opt_;
+  int64_t n_;
+  torch::Tensor x_, y_;
+};
+
+store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
+  store::PhaseRecord p;
+  const auto& w = o.window;
+  const double e = std::max(1, o.epochs);
+  p.phase = name;
+  p.epochs = o.epochs;
+  p.window_s = w.duration_s;
+  p.duration_s = w.duration_s / e;
+  p.energy_j = w.total_energy_j() / e;
+  p.gpu_energy_j = w.energy_j("gpu") / e;
+  p.cpu_energy_j = w.energy_j("cpu") / e;
+  p.ram_energy_j = w.energy_j("ram") / e;
+  p.loss = o.loss;
+  double unc = 0, net = 0;
+  bool has_net = false;
+  for (const auto& d : w.domains) {
+    if (d.estimated) p.estimated = true;
+    std::string& method = d.domain == "gpu" ? p.gpu_method : d.domain == "cpu" ? p.cpu_method : p.ram_method;
+    if (method.empty()) method = d.method;
+    if (d.domain == "gpu") {
+      p.gpu_power_w += d.mean_power_w;
+      if (d.uncertainty_j >= 0) unc += d.uncertainty_j;
+      if (d.net_energy_j >= 0) {
+        net += d.net_energy_j;
+        has_net = true;
+      }
+    }
+  }
+  if (!p.gpu_method.empty()) p.uncertainty_j = unc / e;
+  if (has_net) p.net_gpu_energy_j = net / e;
+  p.gpu_util_pct = w.gpu_util_pct;
+  p.mem_util_pct = w.mem_util_pct;
+  p.cpu_load = w.cpu_load;
+  p.flags = join(w.flags, "; ");
+  p.window_json = w.to_json().dump();
+  return p;
+}
+
+}  // namespace
+
+StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
+  StudyOptions opt = opt_in;
+  const double t_start = monotonic_s();
+  // ---- validate everything before any long work ----
+  if (opt.batch <= 0) throw InputError("--batch must be positive");
+  if (!(opt.lr > 0)) throw InputError("--lr must be positive");
+  if (opt.epochs <= 0) throw InputError("--epochs must be positive");
+  if (opt.min_window_s < 0) throw InputError("--min-window must be >= 0");
+  if (!(opt.period_s >= 0.01)) throw InputError("--sample-period must be >= 0.01 s");
+  const DeviceChoice dev = parse_device(opt.device);
+  if (opt.grid == "auto") opt.grid = dev.cuda ? "paper43" : "quick";
+  const auto specs = models::resolve_grid(opt.grid);
+  const auto params = features::preset("paper");
+  const models::InputShape shape{opt.batch, params.n_mels, params.max_frames};
+  for (const auto& s : specs) models::plan(s, shape);  // rejects invalid specs now
+  data::DatasetPaths paths;
+  if (!opt.data_dir.empty()) paths = data::locate_train_set(opt.data_dir);
+  ensure_writable_dir(opt.out_dir);
+  if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;
+  if (opt.cooldown_s < 0) opt.cooldown_s = dev.cuda ? 2.0 : 0.0;
+
+  // ---- dataset ----
+  std::vector<data::Clip> clips;
+  if (opt.data_dir.empty()) {
+    audio::SynthOptions so;
+    so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
+    so.seed = opt.seed;
+    std::string root = (fs::path(opt.out_dir) / "data" / ("synth-" + std::to_string(so.clips) + "-seed" +
+                                                           std::to_string(so.seed))).string();
+    if (audio::synthetic_dataset_matches(root, so)) {
+      log << "dataset: reusing synthetic DESED-format set " << root << "\n";
+      paths = data::locate_train_set(root);
+    } else {
+      log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
+      auto res = audio::synthesize_dataset(root, so);
+      paths = res.paths;
+    }
+  }
+  clips = data::load_clips(paths);
+
+  // ---- features (the study's mel spectrogram, first 64 frames) ----
+  log << "features: " << features::describe(params) << "\n";
+  data::ExtractOptions eo;
+  eo.threads = opt.threads;
+  auto fset = data::extract_features(paths, clips, params, eo);
+  log << "features: " << fset.n_clips << " clips -> " << fset.n_mels << "x" << fset.frames << " in "
+      << std::fixed << std::setprecision(1) << fset.extract_seconds << " s\n";
+  log.unsetf(std::ios::fixed);
+
+  // ---- meter, store, session ----
+  energy::MeterOptions mo;
+  mo.use_gpus = dev.cuda;
+  mo.period_s = opt.period_s;
+  mo.cpu_tdp_w = opt.cpu_tdp_w;
+  if (dev.cuda) {
+    // CUDA and NVML orders agree when CUDA_DEVICE_ORDER=PCI_BUS_ID or a single GPU is visible.
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    long long nvml_index = dev.index;
+    if (visible && *visible) {
+      auto parts = split(visible, ',');
+      long long v = 0;
+      if (dev.index < static_cast<int>(parts.size()) && parse_int(trim(parts[dev.index]), v)) nvml_index = v;
+    }
+    mo.gpu_indices = {static_cast<unsigned>(nvml_index)};
+    const int idx = dev.index;
+    mo.sync = [idx] { torch::cuda::synchronize(idx); };
+  }
+  energy::Meter meter(mo);
+  if (dev.cuda && !meter.has_gpu()) {
+    log << "warning: CUDA device in use but no NVML GPU sensor: GPU energy is not measured\n";
+  }
+  for (const auto& s : meter.sensors()) {
+    log << "sensor: " << s.name << (s.available ? (s.estimated ? " [estimate] " : " [measured] ") : " [unavailable] ")
+        << s.detail << "\n";
+  }
+  meter.start();
+
+  const std::string db_path = (fs::path(opt.out_dir) / "results.db").string();
+  store::Store db(db_path);
+  HostInfo host = read_host_info();
+  store::SessionRecord sess;
+  sess.started_at = utc_now_iso();
+  sess.command = opt.command_line;
+  sess.hostname = host.hostname;
+  sess.os = host.os + (host.distro.empty() ? "" : " (" + host.distro + ")");
+  sess.cpu_model = host.cpu_model;
+  sess.cpu_count = host.cpu_count;
+  sess.ram_gb = host.ram_total_gb;
+  if (meter.has_gpu()) sess.gpu_name = meter.gpus().front().name;
+  sess.gpu_driver = meter.gpu_driver();
+  sess.libtorch_version = models::libtorch_version();
+  sess.sedenergy_version = build::kVersion;
+  sess.git_revision = build::kGitRevision;
+  sess.device = dev.cuda ? "cuda:" + std::to_string(dev.index) : "cpu";
+  sess.grid = opt.grid;
+  sess.dataset = paths.root + " (" + std::to_string(fset.n_clips) + " clips)";
+  sess.features = features::describe(params);
+  sess.config_json = nlohmann::json{{"batch", opt.batch},
+                                    {"lr", opt.lr},
+                                    {"epochs", opt.epochs},
+                                    {"min_window_s", opt.min_window_s},
+                                    {"warmup_steps", opt.warmup_steps},
+                                    {"idle_s", opt.idle_s},
+                                    {"cooldown_s", opt.cooldown_s},
+                                    {"period_s", opt.period_s},
+                                    {"seed", opt.seed},
+                                    {"loss", "bce-on-softmax"},
+                                    {"optimizer", "adam"},
+                                    {"feature_mode", "cached"},
+                                    {"specs", [&] {
+                                       std::vector<std::string> v;
+                                       for (const auto& s : specs) v.push_back(s.name());
+                                       return v;
+                                     }()}}
+                         .dump();
+  if (opt.idle_s > 0) {
+    log << "idle baseline: " << opt.idle_s << " s ...\n";
+    auto idle = meter.measure_idle(opt.idle_s);
+    sess.idle_json = idle.to_json().dump();
+    for (const auto& d : idle.domains) {
+      log << "idle: " << d.domain << " " << d.device << " " << std::setprecision(4) << d.mean_power_w << " W ("
+          << (d.estimated ? "estimated" : d.method) << ")\n";
+    }
+  }
+  const auto session_id = db.begin_session(sess);
+
+  // ---- the runs ----
+  Trainer trainer(fset, dev, opt);
+  StudySummary sum;
+  sum.db_path = db_path;
+  const double t_runs = monotonic_s();
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    const auto& spec = specs[k];
+    const double elapsed = monotonic_s() - t_runs;
+    const double eta = k ? elapsed / k * (specs.size() - k) : NAN;
+    std::ostringstream line;
+    line << "[" << k + 1 << "/" << specs.size() << "] " << spec.name() << "  done " << k << "/" << specs.size()
+         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta);
+    log << line.str() << "\n" << std::flush;
+
+    store::RunRecord rec;
+    rec.session_id = session_id;
+    rec.config = spec.name();
+    rec.family = models::family_name(spec.family);
+    rec.spec_json = nlohmann::json{{"spec", spec.name()}, {"batch", opt.batch}, {"mels", shape.mels},
+                                   {"frames", shape.frames}}
+                        .dump();
+    rec.batch = opt.batch;
+    rec.clips = fset.n_clips;
+    rec.steps_per_epoch = trainer.steps_per_epoch();
+    rec.started_at = utc_now_iso();
+    auto counts = compute::count(spec, shape);
+    // Per-epoch FLOPs: full batches plus the last partial one.
+    auto last_shape = shape;
+    const int rem = fset.n_clips % opt.batch;
+    const int full = fset.n_clips / opt.batch;
+    rec.train_flops_per_step = counts.train_step_flops();
+    rec.test_flops_per_step = counts.test_step_flops();
+    rec.train_flops_per_epoch = full * counts.train_step_flops();
+    rec.test_flops_per_epoch = full * counts.test_step_flops();
+    if (rem) {
+      last_shape.batch = rem;
+      auto c = compute::count(spec, last_shape);
+      rec.train_flops_per_epoch += c.train_step_flops();
+      rec.test_flops_per_epoch += c.test_step_flops();
+    }
+    try {
+      torch::manual_seed(opt.seed);
+      models::SedNet model(spec, shape);
+      model->to(dev.device);
+      rec.params = model->parameter_count();
+      if (rec.params != counts.params) {
+        throw Error("internal: module has " + std::to_string(rec.params) + " parameters, accounting says " +
+                    std::to_string(counts.params));
+      }
+      torch::optim::Adam optim(model->parameters(), torch::optim::AdamOptions(opt.lr));
+      if (opt.warmup_steps > 0) trainer.train_epoch(model, optim, opt.warmup_steps);
+      PhaseOutcome train, test;
+      {
+        auto w = meter.begin(spec.name() + "/train");
+        const double t0 = monotonic_s();
+        torch::Tensor loss;
+        do {
+          loss = trainer.train_epoch(model, optim);
+          ++train.epochs;
+        } while (train.epochs < opt.epochs || monotonic_s() - t0 < opt.min_window_s);
+        train.window = meter.end(w);
+        train.loss = loss.item<double>();
+      }
+      if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf)");
+      {
+        auto w = meter.begin(spec.name() + "/test");
+        const double t0 = monotonic_s();
+        do {
+          trainer.test_epoch(model);
+          ++test.epochs;
+        } while (test.epochs < opt.epochs || monotonic_s() - t0 < opt.min_window_s);
+        test.window = meter.end(w);
+      }
+      rec.phases = {to_phase("train", train), to_phase("test", test)};
+      for (const auto& ph : {train, test}) {
+        sum.gpu_energy_j += ph.window.energy_j("gpu");
+        sum.energy_j += ph.window.total_energy_j();
+      }
+      const auto& tp = rec.phases[0];
+      log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
+          << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
+          << rec.phases[1].energy_j << " J; loss " << train.loss << "\n";
+      ++sum.runs_ok;
+    } catch (const std::exception& e) {
+      rec.status = "failed";
+      rec.error = e.what();
+      auto nl = rec.error.find('\n');
+      if (nl != std::string::npos) rec.error = rec.error.substr(0, nl);
+      log << "    FAILED: " << rec.error << "\n";
+      ++sum.runs_failed;
+    }
+    rec.finished_at = utc_now_iso();
+    db.add_run(rec);
+    if (opt.cooldown_s > 0 && k + 1 < specs.size()) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(opt.cooldown_s));
+    }
+  }
+  meter.stop();
+  db.finish_session(session_id);
+  sum.gpu_measured = meter.has_gpu();
+  auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
+  sum.csv_path = files.csv;
+  sum.html_path = files.html;
+  sum.total_s = monotonic_s() - t_start;
+  return sum;
+}
+
+}  // namespace sedenergy::runner

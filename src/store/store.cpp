@@ -1,0 +1,291 @@
+#include "store/store.hpp"
+
+#include <sqlite3.h>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::store {
+namespace {
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL, finished_at TEXT, command TEXT,
+  hostname TEXT, os TEXT, cpu_model TEXT, cpu_count INTEGER, ram_gb REAL,
+  gpu_name TEXT, gpu_driver TEXT, libtorch_version TEXT, sedenergy_version TEXT, git_revision TEXT,
+  device TEXT, grid TEXT, dataset TEXT, features TEXT, config_json TEXT, idle_json TEXT);
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL REFERENCES sessions(id),
+  config TEXT NOT NULL, family TEXT NOT NULL, spec_json TEXT,
+  status TEXT NOT NULL, error TEXT,
+  params INTEGER, train_flops_per_step REAL, test_flops_per_step REAL,
+  train_flops_per_epoch REAL, test_flops_per_epoch REAL,
+  batch INTEGER, clips INTEGER, steps_per_epoch INTEGER,
+  started_at TEXT, finished_at TEXT);
+CREATE TABLE IF NOT EXISTS phases(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  phase TEXT NOT NULL, epochs INTEGER, window_s REAL,
+  duration_s REAL, energy_j REAL, gpu_energy_j REAL, cpu_energy_j REAL, ram_energy_j REAL,
+  net_gpu_energy_j REAL, uncertainty_j REAL,
+  gpu_method TEXT, cpu_method TEXT, ram_method TEXT, estimated INTEGER,
+  gpu_power_w REAL, gpu_util_pct REAL, mem_util_pct REAL, cpu_load REAL, loss REAL,
+  flags TEXT, window_json TEXT);
+CREATE INDEX IF NOT EXISTS runs_by_session ON runs(session_id);
+CREATE INDEX IF NOT EXISTS phases_by_run ON phases(run_id);
+)sql";
+
+// A prepared statement with positional binding helpers.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
+      throw Error(std::string("sqlite: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& bind(const std::string& v) {
+    sqlite3_bind_text(s_, ++i_, v.c_str(), -1, SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(const char* v) { return bind(std::string(v)); }
+  Stmt& bind(double v) {
+    sqlite3_bind_double(s_, ++i_, v);
+    return *this;
+  }
+  Stmt& bind(long long v) {
+    sqlite3_bind_int64(s_, ++i_, v);
+    return *this;
+  }
+  Stmt& bind(int v) { return bind(static_cast<long long>(v)); }
+  Stmt& bind(bool v) { return bind(static_cast<long long>(v ? 1 : 0)); }
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int c) const {
+    auto p = sqlite3_column_text(s_, c);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  double real(int c) const { return sqlite3_column_double(s_, c); }
+  long long integer(int c) const { return sqlite3_column_int64(s_, c); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int i_ = 0;
+};
+
+}  // namespace
+
+Store::Store(const std::string& path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw file_error(path, 0, "cannot open results database: " + msg);
+  }
+  // Several sweeps may write one database: wait for each other's transactions.
+  sqlite3_busy_timeout(db_, 30000);
+  try {
+    exec("PRAGMA journal_mode=WAL;");
+    exec("PRAGMA foreign_keys=ON;");
+    Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+    check.step();
+    if (check.integer(0) == 1) {
+      int v = schema_version();
+      if (v > kSchemaVersion) {
+        throw file_error(path, 0, "written by a newer sedenergy (schema " + std::to_string(v) +
+                                      ", this one reads up to " + std::to_string(kSchemaVersion) + ")");
+      }
+    }
+    exec("BEGIN IMMEDIATE;");
+    exec(kSchema);
+    exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "');");
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+void Store::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    if (msg.find("not a database") != std::string::npos || msg.find("malformed") != std::string::npos) {
+      throw file_error(path_, 0, "is not a sedenergy results database (" + msg + ")");
+    }
+    throw Error("sqlite (" + path_ + "): " + msg);
+  }
+}
+
+int Store::schema_version() const {
+  Stmt s(db_, "SELECT value FROM meta WHERE key='schema_version'");
+  if (!s.step()) return 0;
+  long long v = 0;
+  parse_int(s.text(0), v);
+  return static_cast<int>(v);
+}
+
+std::int64_t Store::begin_session(const SessionRecord& r) {
+  Stmt s(db_,
+         "INSERT INTO sessions(started_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
+         "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json) "
+         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  s.bind(r.started_at).bind(r.command).bind(r.hostname).bind(r.os).bind(r.cpu_model).bind(r.cpu_count).bind(r.ram_gb);
+  s.bind(r.gpu_name).bind(r.gpu_driver).bind(r.libtorch_version).bind(r.sedenergy_version).bind(r.git_revision);
+  s.bind(r.device).bind(r.grid).bind(r.dataset).bind(r.features).bind(r.config_json).bind(r.idle_json);
+  s.step();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void Store::finish_session(std::int64_t id) {
+  Stmt s(db_, "UPDATE sessions SET finished_at=? WHERE id=?");
+  s.bind(utc_now_iso()).bind(static_cast<long long>(id));
+  s.step();
+}
+
+std::int64_t Store::add_run(const RunRecord& r) {
+  exec("BEGIN IMMEDIATE;");
+  try {
+    Stmt s(db_,
+           "INSERT INTO runs(session_id, config, family, spec_json, status, error, params, train_flops_per_step, "
+           "test_flops_per_step, train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, "
+           "started_at, finished_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.bind(static_cast<long long>(r.session_id)).bind(r.config).bind(r.family).bind(r.spec_json).bind(r.status);
+    s.bind(r.error).bind(r.params).bind(r.train_flops_per_step).bind(r.test_flops_per_step);
+    s.bind(r.train_flops_per_epoch).bind(r.test_flops_per_epoch).bind(r.batch).bind(r.clips);
+    s.bind(r.steps_per_epoch).bind(r.started_at).bind(r.finished_at);
+    s.step();
+    std::int64_t run_id = sqlite3_last_insert_rowid(db_);
+    for (const auto& p : r.phases) {
+      Stmt q(db_,
+             "INSERT INTO phases(run_id, phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, "
+             "ram_energy_j, net_gpu_energy_j, uncertainty_j, gpu_method, cpu_method, ram_method, estimated, "
+             "gpu_power_w, gpu_util_pct, mem_util_pct, cpu_load, loss, flags, window_json) "
+             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      q.bind(static_cast<long long>(run_id)).bind(p.phase).bind(p.epochs).bind(p.window_s).bind(p.duration_s);
+      q.bind(p.energy_j).bind(p.gpu_energy_j).bind(p.cpu_energy_j).bind(p.ram_energy_j).bind(p.net_gpu_energy_j);
+      q.bind(p.uncertainty_j).bind(p.gpu_method).bind(p.cpu_method).bind(p.ram_method).bind(p.estimated);
+      q.bind(p.gpu_power_w).bind(p.gpu_util_pct).bind(p.mem_util_pct).bind(p.cpu_load).bind(p.loss);
+      q.bind(p.flags).bind(p.window_json);
+      q.step();
+    }
+    exec("COMMIT;");
+    return run_id;
+  } catch (...) {
+    char* err = nullptr;
+    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, &err);
+    sqlite3_free(err);
+    throw;
+  }
+}
+
+std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
+  std::string sql =
+      "SELECT r.id, r.session_id, r.config, r.family, r.status, r.error, r.params, "
+      "r.train_flops_per_step, r.test_flops_per_step, r.train_flops_per_epoch, r.test_flops_per_epoch, r.batch, "
+      "r.clips, p.phase, p.epochs, p.window_s, p.duration_s, p.energy_j, p.gpu_energy_j, p.cpu_energy_j, "
+      "p.ram_energy_j, p.net_gpu_energy_j, p.uncertainty_j, p.gpu_method, p.cpu_method, p.ram_method, p.estimated, "
+      "p.gpu_power_w, p.gpu_util_pct, p.mem_util_pct, p.cpu_load, p.loss, p.flags, p.window_json, "
+      "s.device, s.gpu_name, s.hostname "
+      "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
+  if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
+  sql += "ORDER BY r.id, p.id";
+  Stmt s(db_, sql);
+  std::vector<RunPhaseRow> out;
+  while (s.step()) {
+    RunPhaseRow row;
+    int c = 0;
+    row.run_id = s.integer(c++);
+    row.session_id = s.integer(c++);
+    row.config = s.text(c++);
+    row.family = s.text(c++);
+    row.status = s.text(c++);
+    row.error = s.text(c++);
+    row.params = s.integer(c++);
+    double train_step = s.real(c++), test_step = s.real(c++), train_epoch = s.real(c++), test_epoch = s.real(c++);
+    row.batch = static_cast<int>(s.integer(c++));
+    row.clips = static_cast<int>(s.integer(c++));
+    PhaseRecord& p = row.phase;
+    p.phase = s.text(c++);
+    p.epochs = static_cast<int>(s.integer(c++));
+    p.window_s = s.real(c++);
+    p.duration_s = s.real(c++);
+    p.energy_j = s.real(c++);
+    p.gpu_energy_j = s.real(c++);
+    p.cpu_energy_j = s.real(c++);
+    p.ram_energy_j = s.real(c++);
+    p.net_gpu_energy_j = s.real(c++);
+    p.uncertainty_j = s.real(c++);
+    p.gpu_method = s.text(c++);
+    p.cpu_method = s.text(c++);
+    p.ram_method = s.text(c++);
+    p.estimated = s.integer(c++) != 0;
+    p.gpu_power_w = s.real(c++);
+    p.gpu_util_pct = s.real(c++);
+    p.mem_util_pct = s.real(c++);
+    p.cpu_load = s.real(c++);
+    p.loss = s.real(c++);
+    p.flags = s.text(c++);
+    p.window_json = s.text(c++);
+    row.device = s.text(c++);
+    row.gpu_name = s.text(c++);
+    row.hostname = s.text(c++);
+    const bool train = p.phase == "train";
+    row.flops_per_step = train ? train_step : test_step;
+    row.flops_per_epoch = train ? train_epoch : test_epoch;
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<SessionRecord> Store::sessions() const {
+  Stmt s(db_,
+         "SELECT started_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
+         "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json "
+         "FROM sessions ORDER BY id");
+  std::vector<SessionRecord> out;
+  while (s.step()) {
+    SessionRecord r;
+    int c = 0;
+    r.started_at = s.text(c++);
+    r.command = s.text(c++);
+    r.hostname = s.text(c++);
+    r.os = s.text(c++);
+    r.cpu_model = s.text(c++);
+    r.cpu_count = static_cast<int>(s.integer(c++));
+    r.ram_gb = s.real(c++);
+    r.gpu_name = s.text(c++);
+    r.gpu_driver = s.text(c++);
+    r.libtorch_version = s.text(c++);
+    r.sedenergy_version = s.text(c++);
+    r.git_revision = s.text(c++);
+    r.device = s.text(c++);
+    r.grid = s.text(c++);
+    r.dataset = s.text(c++);
+    r.features = s.text(c++);
+    r.config_json = s.text(c++);
+    r.idle_json = s.text(c++);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+int Store::run_count() const {
+  Stmt s(db_, "SELECT count(*) FROM runs");
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+}  // namespace sedenergy::store

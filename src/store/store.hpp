@@ -1,0 +1,93 @@
+// Results store: one SQLite file per study (or merged), with a schema version. Each finished run
+// (a configuration's train and test phases) is written in one transaction, so a crash never leaves a
+// half-written run.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace sedenergy::store {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct SessionRecord {
+  std::string started_at;
+  std::string command;
+  std::string hostname, os, cpu_model;
+  int cpu_count = 0;
+  double ram_gb = 0;
+  std::string gpu_name, gpu_driver;
+  std::string libtorch_version, sedenergy_version, git_revision;
+  std::string device, grid, dataset, features;
+  std::string config_json;  // every option of the session
+  std::string idle_json;    // idle baseline window
+};
+
+struct PhaseRecord {
+  std::string phase;  // train, test
+  int epochs = 0;     // epochs inside the measurement window
+  double window_s = 0;
+  // Per epoch (window totals divided by epochs).
+  double duration_s = 0;
+  double energy_j = 0, gpu_energy_j = 0, cpu_energy_j = 0, ram_energy_j = 0;
+  double net_gpu_energy_j = -1;
+  double uncertainty_j = -1;
+  std::string gpu_method, cpu_method, ram_method;
+  bool estimated = false;  // any domain estimated
+  double gpu_power_w = 0, gpu_util_pct = -1, mem_util_pct = -1, cpu_load = 0;
+  double loss = -1;
+  std::string flags;        // "; "-separated validity flags
+  std::string window_json;  // the full window record
+};
+
+struct RunRecord {
+  std::int64_t session_id = 0;
+  std::string config, family, spec_json;
+  std::string status = "ok";  // ok, failed
+  std::string error;
+  long long params = 0;
+  double train_flops_per_step = 0, test_flops_per_step = 0;
+  double train_flops_per_epoch = 0, test_flops_per_epoch = 0;
+  int batch = 0, clips = 0, steps_per_epoch = 0;
+  std::string started_at, finished_at;
+  std::vector<PhaseRecord> phases;
+};
+
+// A run with one of its phases, flattened for reports.
+struct RunPhaseRow {
+  std::int64_t run_id = 0, session_id = 0;
+  std::string config, family, status, error;
+  long long params = 0;
+  double flops_per_step = 0, flops_per_epoch = 0;
+  int batch = 0, clips = 0;
+  PhaseRecord phase;
+  std::string device, gpu_name, hostname;
+};
+
+class Store {
+ public:
+  // Opens or creates the database; migrates older schemas; refuses newer ones with an InputError.
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+  int schema_version() const;
+  std::int64_t begin_session(const SessionRecord& s);
+  void finish_session(std::int64_t id);
+  std::int64_t add_run(const RunRecord& r);  // one transaction
+  std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
+  std::vector<SessionRecord> sessions() const;
+  int run_count() const;
+
+ private:
+  void exec(const std::string& sql) const;
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace sedenergy::store

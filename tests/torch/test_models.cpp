@@ -1,0 +1,59 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "compute/accounting.hpp"
+#include "models/grids.hpp"
+#include "models/torch_models.hpp"
+
+using namespace sedenergy;
+
+// Every paper43 configuration: the built module has the parameters the accounting counts, and maps
+// (batch, 1, 128, 64) to (batch, 10) probabilities.
+TEST(Models, Paper43ParametersAndOutputShapes) {
+  torch::NoGradGuard no_grad;
+  const models::InputShape shape{2, 128, 64};
+  auto x = torch::rand({2, 1, 128, 64});
+  for (const auto& spec : models::paper43()) {
+    models::SedNet net(spec, shape);
+    EXPECT_EQ(net->parameter_count(), compute::count(spec, shape).params) << spec.name();
+    auto y = net->forward(x);
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 10})) << spec.name();
+    auto sums = y.sum(1);
+    EXPECT_TRUE(torch::allclose(sums, torch::ones({2}), 1e-4, 1e-4)) << spec.name();
+  }
+}
+
+TEST(Models, KnownParameterCounts) {
+  const models::InputShape shape{1, 128, 64};
+  EXPECT_EQ(models::SedNet(models::parse_spec("mlp:1x512"), shape)->parameter_count(), 4199946);
+  EXPECT_EQ(models::SedNet(models::parse_spec("cnn:2x128"), shape)->parameter_count(), 804234);
+  EXPECT_EQ(models::SedNet(models::parse_spec("crnn:1x1:64x64"), shape)->parameter_count(), 26250);
+}
+
+TEST(Models, CrnnReadsConvOutputAsSequenceWithoutPermuting) {
+  // With one conv block on 128x64, the GRU sees 64*32 steps of C features taken from raw memory.
+  torch::manual_seed(0);
+  models::SedNet net(models::parse_spec("crnn:1x1:4x3"), models::InputShape{1, 128, 64});
+  auto x = torch::rand({1, 1, 128, 64});
+  auto y = net->forward(x);
+  EXPECT_EQ(y.size(1), 10);
+}
+
+TEST(Models, OneTrainingStepLowersTheLossOnAFixedBatch) {
+  torch::manual_seed(1);
+  models::SedNet net(models::parse_spec("cnn:1x16"), models::InputShape{8, 128, 64});
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
+  auto x = torch::rand({8, 1, 128, 64});
+  auto y = torch::zeros({8, 10});
+  y.index_put_({torch::indexing::Slice(), 3}, 1.0);
+  double first = 0, last = 0;
+  for (int i = 0; i < 20; ++i) {
+    opt.zero_grad();
+    auto loss = torch::binary_cross_entropy(net->forward(x), y);
+    loss.backward();
+    opt.step();
+    if (i == 0) first = loss.item<double>();
+    last = loss.item<double>();
+  }
+  EXPECT_LT(last, first);
+}

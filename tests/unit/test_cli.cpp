@@ -1,0 +1,185 @@
+// The CLI as a user runs it: real processes, real files, exit codes and messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/text.hpp"
+#include "store/store.hpp"
+#include "test_util.hpp"
+
+using namespace sedenergy;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int rc = -1;
+  std::string out;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  Result r;
+  std::string cmd = std::string(SEDENERGY_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+  int status = pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST(Cli, HelpListsSubcommandsWithExamples) {
+  auto r = run("--help");
+  EXPECT_EQ(r.rc, 0);
+  for (const char* sub : {"study", "synth", "features", "flops", "sensors", "measure", "report"}) {
+    EXPECT_TRUE(contains(r.out, sub)) << sub;
+  }
+  EXPECT_TRUE(contains(r.out, "Examples"));
+  EXPECT_EQ(run("").rc, 2);
+  EXPECT_EQ(run("frobnicate").rc, 2);
+}
+
+TEST(Cli, FlopsPrintsTheStudysParameterCounts) {
+  auto r = run("flops mlp:1x512 cnn:2x128 crnn:1x1:64x64 mlp:32x4096");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* n : {"4199946", "804234", "26250", "553820170"}) EXPECT_TRUE(contains(r.out, n)) << n;
+  auto j = run("flops paper43 --json");
+  ASSERT_EQ(j.rc, 0);
+  EXPECT_TRUE(contains(j.out, "\"crnn:2x2:1024x256\""));
+  auto bad = run("flops cnn:7x8");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "pooling")) << bad.out;
+  EXPECT_EQ(run("flops mlp:abc").rc, 2);
+}
+
+TEST(Cli, StudyRejectsBadInputWithClearMessages) {
+  auto dir = test::temp_dir();
+  auto missing = run("study --data " + (dir / "nope").string() + " --out " + (dir / "o").string());
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_TRUE(contains(missing.out, "does not exist")) << missing.out;
+  auto grid = run("study --grid paper44 --out " + (dir / "o").string());
+  EXPECT_EQ(grid.rc, 2);
+  EXPECT_TRUE(contains(grid.out, "unknown grid 'paper44'")) << grid.out;
+  test::write_text(dir / "file", "x");
+  auto out = run("study --grid quick --device cpu --out " + (dir / "file" / "sub").string());
+  EXPECT_EQ(out.rc, 2);
+  EXPECT_TRUE(contains(out.out, "--out")) << out.out;
+  auto bad_spec = run("study --grid mlp:0x5 --out " + (dir / "o").string());
+  EXPECT_EQ(bad_spec.rc, 2);
+  EXPECT_EQ(run("study --batch 0 --out " + (dir / "o").string()).rc, 2);
+#if SEDENERGY_HAS_TORCH
+  // No GPU on the test machines: asking for one must fail cleanly (skipped where CUDA exists).
+  if (!fs::exists("/dev/nvidia0")) {
+    auto cuda = run("study --device cuda --out " + (dir / "o").string());
+    EXPECT_EQ(cuda.rc, 2);
+    EXPECT_TRUE(contains(cuda.out, "no CUDA device")) << cuda.out;
+  }
+#endif
+}
+
+TEST(Cli, SynthThenFeaturesWithNpyExport) {
+  auto dir = test::temp_dir();
+  auto s = run("synth --out " + (dir / "ds").string() + " --clips 4 --seconds 2 --rate 16000 --seed 3");
+  ASSERT_EQ(s.rc, 0) << s.out;
+  EXPECT_TRUE(fs::exists(dir / "ds/metadata/train/weak.tsv"));
+  auto f = run("features --data " + (dir / "ds").string() + " --preset librosa --export npy --out " +
+               (dir / "npy").string());
+  ASSERT_EQ(f.rc, 0) << f.out;
+  EXPECT_TRUE(contains(f.out, "4 clips -> 128 mels x 626 frames")) << f.out;  // 10 s at 16 kHz after padding
+  EXPECT_TRUE(fs::exists(dir / "npy/synth_00000.npy"));
+  auto bad = run("features --data " + (dir / "ds").string() + " --preset nope");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "unknown feature preset")) << bad.out;
+  auto zero = run("synth --out " + (dir / "z").string() + " --clips 0");
+  EXPECT_EQ(zero.rc, 2);
+}
+
+TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "m").string();
+  auto r = run("measure --out " + out + " --country USA --period 0.05 -- sh -c 'sleep 0.3; exit 3'");
+  EXPECT_EQ(r.rc, 3) << r.out;  // the program's exit code
+  auto csv = test::read_text(fs::path(out) / "emissions.csv");
+  auto lines = split(csv, '\n');
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(split(lines[0], ',').size(), 38u);
+  EXPECT_TRUE(contains(lines[1], "United States"));
+  int json_files = 0;
+  for (const auto& e : fs::directory_iterator(out)) json_files += e.path().extension() == ".json";
+  EXPECT_EQ(json_files, 1);
+  auto missing = run("measure --out " + out + " -- /no/such/program");
+  EXPECT_EQ(missing.rc, 127);
+  EXPECT_TRUE(contains(missing.out, "cannot run '/no/such/program'")) << missing.out;
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), lines.size());  // no row added
+  auto period = run("measure --period 0 -- true");
+  EXPECT_EQ(period.rc, 2);
+  EXPECT_TRUE(contains(period.out, "--period")) << period.out;
+  test::write_text(dir / "file", "x");
+  auto unwritable = run("measure --out " + (dir / "file" / "x").string() + " -- true");
+  EXPECT_EQ(unwritable.rc, 2);
+  EXPECT_EQ(run("measure --gpus 7 -- true").rc, 2);
+  EXPECT_EQ(run("measure --country XYZ -- true").rc, 2);
+}
+
+TEST(Cli, SensorsListsEverySensorWithItsState) {
+  auto r = run("sensors --probe 0.2");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "nvml"));
+  EXPECT_TRUE(contains(r.out, "rapl"));
+  EXPECT_TRUE(contains(r.out, "cpu model"));
+}
+
+TEST(Cli, ReportOnMissingDatabase) {
+  auto dir = test::temp_dir();
+  auto r = run("report " + (dir / "none.db").string() + " -o " + (dir / "r").string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(contains(r.out, "does not exist")) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "none.db"));  // no empty database created by mistake
+}
+
+#if SEDENERGY_HAS_TORCH
+TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string args = "study --device cpu --grid mlp:1x512,cnn:1x128,rnn:1x128,crnn:1x1:64x64 --clips 16 "
+                           "--min-window 0.2 --warmup-steps 1 --out " + out;
+  auto r = run(args);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "[4/4] crnn:1x1:64x64")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ESTIMATED"));
+  EXPECT_TRUE(contains(r.out, "database: " + out + "/results.db"));
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 8u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.status, "ok");
+    EXPECT_GT(row.phase.energy_j, 0);
+    EXPECT_GT(row.phase.duration_s, 0);
+    EXPECT_GE(row.phase.window_s, 0.2);
+    EXPECT_TRUE(row.phase.estimated);
+    EXPECT_GT(row.flops_per_epoch, 0);
+    EXPECT_EQ(row.clips, 16);
+  }
+  EXPECT_EQ(rows[0].params, 4199946);
+  auto sessions = db.sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_FALSE(sessions[0].git_revision.empty());
+  EXPECT_FALSE(sessions[0].libtorch_version.empty());
+  EXPECT_TRUE(contains(sessions[0].config_json, "crnn:1x1:64x64"));
+  auto html = test::read_text(fs::path(out) / "report/report.html");
+  EXPECT_TRUE(contains(html, "data-points=\"4\""));
+
+  // A second run reuses the generated dataset and appends a session to the same database.
+  auto again = run(args);
+  ASSERT_EQ(again.rc, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "reusing synthetic")) << again.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 8);
+}
+#endif

@@ -1,0 +1,376 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "energy/emissions.hpp"
+#include "energy/meter.hpp"
+#include "test_util.hpp"
+
+using namespace sedenergy;
+using namespace sedenergy::energy;
+
+namespace {
+
+// A fake NVML driver: GPUs drawing a constant power, whose energy counter steps every 100 ms.
+struct FakeDriver {
+  std::mutex mu;
+  double watts = 200.0;
+  double t0 = monotonic_s();
+  int init_rc = kNvmlSuccess;
+  int energy_rc = kNvmlSuccess;     // set to kNvmlErrorGpuIsLost to lose the device
+  double counter_offset_j = 0;      // negative values simulate a counter reset
+  unsigned gpus = 2;
+
+  std::shared_ptr<NvmlApi> api() {
+    auto a = std::make_shared<NvmlApi>();
+    a->init = [this] { return init_rc; };
+    a->shutdown = [] { return kNvmlSuccess; };
+    a->error_string = [](int rc) { return rc == kNvmlErrorGpuIsLost ? "GPU is lost" : "fake error"; };
+    a->driver_version = [](char* buf, unsigned n) {
+      std::strncpy(buf, "580.00-fake", n);
+      return kNvmlSuccess;
+    };
+    a->device_count = [this](unsigned* n) {
+      *n = gpus;
+      return kNvmlSuccess;
+    };
+    a->handle_by_index = [](unsigned i, NvmlDevice* h) {
+      *h = reinterpret_cast<NvmlDevice>(static_cast<std::uintptr_t>(i + 1));
+      return kNvmlSuccess;
+    };
+    a->name = [](NvmlDevice, char* buf, unsigned n) {
+      std::strncpy(buf, "Fake GPU", n);
+      return kNvmlSuccess;
+    };
+    a->uuid = [](NvmlDevice h, char* buf, unsigned n) {
+      std::snprintf(buf, n, "GPU-fake-%zu", reinterpret_cast<std::uintptr_t>(h));
+      return kNvmlSuccess;
+    };
+    a->pci_info = [](NvmlDevice h, NvmlPciInfo* p) {
+      std::snprintf(p->bus_id, sizeof p->bus_id, "00000000:%02zu:00.0", reinterpret_cast<std::uintptr_t>(h));
+      return kNvmlSuccess;
+    };
+    a->total_energy_mj = [this](NvmlDevice, unsigned long long* mj) {
+      std::lock_guard lock(mu);
+      if (energy_rc != kNvmlSuccess) return energy_rc;
+      double t = std::floor((monotonic_s() - t0) / 0.1) * 0.1;  // 100 ms steps
+      *mj = static_cast<unsigned long long>(1000.0 * (1000.0 + counter_offset_j + watts * t));
+      return kNvmlSuccess;
+    };
+    a->power_mw = [this](NvmlDevice, unsigned* mw) {
+      *mw = static_cast<unsigned>(watts * 1000);
+      return kNvmlSuccess;
+    };
+    a->field_values = [this](NvmlDevice, int n, NvmlFieldValue* f) {
+      for (int i = 0; i < n; ++i) {
+        f[i].nvml_return = kNvmlSuccess;
+        f[i].value_type = 1;
+        f[i].value.ui = static_cast<unsigned>(watts * 1000);
+      }
+      return kNvmlSuccess;
+    };
+    a->utilization = [](NvmlDevice, NvmlUtilization* u) {
+      u->gpu = 50;
+      u->memory = 20;
+      return kNvmlSuccess;
+    };
+    a->memory = [](NvmlDevice, NvmlMemory* m) {
+      m->total = 80'000'000'000ull;
+      m->used = 1'000'000'000ull;
+      m->free = m->total - m->used;
+      return kNvmlSuccess;
+    };
+    a->clock_mhz = [](NvmlDevice, int, unsigned* v) {
+      *v = 1980;
+      return kNvmlSuccess;
+    };
+    a->temperature_c = [](NvmlDevice, int, unsigned* v) {
+      *v = 40;
+      return kNvmlSuccess;
+    };
+    a->power_limit_mw = [](NvmlDevice, unsigned* v) {
+      *v = 700000;
+      return kNvmlSuccess;
+    };
+    return a;
+  }
+};
+
+MeterOptions fake_options(FakeDriver& d, const std::string& rapl_root = "/nonexistent-powercap") {
+  MeterOptions o;
+  o.nvml_api = d.api();
+  o.period_s = 0.02;
+  o.rapl_root = rapl_root;
+  return o;
+}
+
+void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+
+const DomainEnergy* find(const WindowResult& r, const std::string& domain, const std::string& device_prefix = "") {
+  for (const auto& d : r.domains)
+    if (d.domain == domain && d.device.rfind(device_prefix, 0) == 0) return &d;
+  return nullptr;
+}
+
+bool has_flag(const WindowResult& r, const std::string& fragment) {
+  for (const auto& f : r.flags)
+    if (f.find(fragment) != std::string::npos) return true;
+  return false;
+}
+
+void write_rapl_zone(const std::filesystem::path& p, const std::string& name, double uj, double max_uj) {
+  test::write_text(p / "name", name + "\n");
+  test::write_text(p / "energy_uj", std::to_string(static_cast<long long>(uj)) + "\n");
+  test::write_text(p / "max_energy_range_uj", std::to_string(static_cast<long long>(max_uj)) + "\n");
+}
+
+}  // namespace
+
+TEST(Nvml, FakeDriverListsDevicesAndCapabilities) {
+  FakeDriver d;
+  Nvml nvml(d.api());
+  ASSERT_TRUE(nvml.available());
+  ASSERT_EQ(nvml.gpus().size(), 2u);
+  EXPECT_EQ(nvml.driver_version(), "580.00-fake");
+  EXPECT_TRUE(nvml.gpus()[0].has_energy_counter);
+  EXPECT_TRUE(nvml.gpus()[0].has_instant_power);
+  EXPECT_DOUBLE_EQ(nvml.gpus()[0].power_limit_w, 700.0);
+  auto s = nvml.sample(nvml.gpus()[1]);
+  EXPECT_DOUBLE_EQ(s.power_instant_w, 200.0);
+  EXPECT_DOUBLE_EQ(s.util_gpu_pct, 50.0);
+}
+
+TEST(Nvml, InitFailureIsReportedNotThrown) {
+  FakeDriver d;
+  d.init_rc = 9;
+  Meter m(fake_options(d));
+  EXPECT_FALSE(m.has_gpu());
+  auto sensors = m.sensors();
+  ASSERT_FALSE(sensors.empty());
+  EXPECT_EQ(sensors[0].name, "nvml");
+  EXPECT_FALSE(sensors[0].available);
+  EXPECT_NE(sensors[0].detail.find("nvmlInit failed"), std::string::npos);
+}
+
+TEST(Meter, CounterDeltaMatchesConstantPower) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  ASSERT_EQ(m.gpus().size(), 2u);
+  m.start();
+  auto w = m.begin("work");
+  sleep_s(1.0);
+  auto r = m.end(w);
+  const DomainEnergy* g = find(r, "gpu", "gpu0");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->method, "nvml total-energy counter delta");
+  EXPECT_FALSE(g->estimated);
+  // Two 100 ms steps of 200 W at most lost or gained at the window's ends.
+  EXPECT_NEAR(g->energy_j, 200.0 * r.duration_s, 40.0 + 1e-9);
+  EXPECT_NEAR(g->integral_energy_j, 200.0 * r.duration_s, 1e-6);
+  EXPECT_GT(g->uncertainty_j, 0);
+  EXPECT_NEAR(r.gpu_util_pct, 50.0, 1e-9);
+  EXPECT_NEAR(r.mem_util_pct, 20.0, 1e-9);
+  EXPECT_GT(r.samples, 10);
+  EXPECT_NEAR(r.energy_j("gpu"), 2 * 200.0 * r.duration_s, 80.0);
+  // Without RAPL, CPU and RAM are present and labelled estimated.
+  ASSERT_NE(find(r, "cpu"), nullptr);
+  EXPECT_TRUE(find(r, "cpu")->estimated);
+  EXPECT_TRUE(find(r, "ram")->estimated);
+  EXPECT_TRUE(has_flag(r, "cpu energy estimated"));
+  auto j = r.to_json();
+  EXPECT_EQ(j["domains"].size(), r.domains.size());
+}
+
+TEST(Meter, ShortWindowIsFlaggedAndNestedWindowsWork) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  m.start();
+  auto outer = m.begin("outer");
+  auto inner = m.begin("inner");
+  sleep_s(0.1);
+  auto ri = m.end(inner);
+  sleep_s(0.5);
+  auto ro = m.end(outer);
+  EXPECT_TRUE(has_flag(ri, "shorter than 5 counter steps"));
+  EXPECT_FALSE(has_flag(ro, "shorter than 5 counter steps"));
+  EXPECT_GT(ro.duration_s, ri.duration_s);
+}
+
+TEST(Meter, DeviceLostMidWindowFallsBackToPowerAndSaysSo) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  m.start();
+  auto w = m.begin("lost");
+  sleep_s(0.5);
+  d.energy_rc = kNvmlErrorGpuIsLost;
+  auto r = m.end(w);
+  const DomainEnergy* g = find(r, "gpu", "gpu0");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->method, "nvml instantaneous power x duration");
+  EXPECT_NEAR(g->energy_j, 200.0 * r.duration_s, 1e-6);
+  EXPECT_TRUE(has_flag(r, "GPU is lost"));
+}
+
+TEST(Meter, CounterResetIsDetected) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  m.start();
+  auto w = m.begin("reset");
+  sleep_s(0.3);
+  d.counter_offset_j = -900;  // the counter restarted near zero
+  auto r = m.end(w);
+  EXPECT_TRUE(has_flag(r, "went backwards"));
+  EXPECT_EQ(find(r, "gpu", "gpu0")->method, "nvml instantaneous power x duration");
+}
+
+TEST(Meter, SelectsGpusByIndexAndSyncsAtBoundaries) {
+  FakeDriver d;
+  auto o = fake_options(d);
+  o.gpu_indices = {1};
+  int syncs = 0;
+  o.sync = [&] { ++syncs; };
+  Meter m(o);
+  ASSERT_EQ(m.gpus().size(), 1u);
+  EXPECT_EQ(m.gpus()[0].index, 1u);
+  auto w = m.begin("x");
+  auto r = m.end(w);
+  EXPECT_EQ(syncs, 2);
+  EXPECT_NE(find(r, "gpu", "gpu1"), nullptr);
+  EXPECT_EQ(find(r, "gpu", "gpu0"), nullptr);
+}
+
+TEST(Meter, IdleBaselineGivesNetEnergy) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  m.start();
+  auto idle = m.measure_idle(0.5);
+  EXPECT_NEAR(find(idle, "gpu", "gpu0")->mean_power_w, 200.0, 200.0 * 0.2 / 0.5 + 1e-9);
+  d.watts = 300.0;
+  auto w = m.begin("load");
+  sleep_s(1.0);
+  auto r = m.end(w);
+  const DomainEnergy* g = find(r, "gpu", "gpu0");
+  ASSERT_GE(g->idle_power_w, 0);
+  EXPECT_NEAR(g->net_energy_j, g->energy_j - g->idle_power_w * r.duration_s, 1e-9);
+  EXPECT_GT(g->net_energy_j, 0);
+}
+
+TEST(Rapl, FakeSysfsDomainsWrapAndErrors) {
+  auto dir = test::temp_dir();
+  write_rapl_zone(dir / "intel-rapl:0", "package-0", 1'000'000, 262'143'328'850);
+  write_rapl_zone(dir / "intel-rapl:0" / "intel-rapl:0:0", "core", 500'000, 262'143'328'850);
+  write_rapl_zone(dir / "intel-rapl:0" / "intel-rapl:0:1", "dram", 2'000'000, 65'712'999'613);
+  Rapl rapl(dir.string());
+  ASSERT_TRUE(rapl.available());
+  ASSERT_EQ(rapl.domains().size(), 3u);
+  EXPECT_EQ(rapl.domains()[0].name, "package-0");
+  double j = 0;
+  std::string err;
+  ASSERT_TRUE(rapl.read_j(rapl.domains()[0], j, err));
+  EXPECT_DOUBLE_EQ(j, 1.0);
+  // Wraparound: 10 J before the maximum, then 5 J after zero.
+  EXPECT_DOUBLE_EQ(Rapl::delta_j(100.0 - 10.0, 5.0, 100.0), 15.0);
+  EXPECT_DOUBLE_EQ(Rapl::delta_j(3.0, 7.5, 100.0), 4.5);
+
+  Rapl none((dir / "absent").string());
+  EXPECT_FALSE(none.available());
+  EXPECT_NE(none.why().find("no RAPL here"), std::string::npos);
+
+  // An unreadable counter (here a folder where a file should be) is explained, not fatal.
+  auto bad = test::temp_dir() / "bad";
+  std::filesystem::create_directories(bad / "intel-rapl:0" / "energy_uj");
+  test::write_text(bad / "intel-rapl:0" / "name", "package-0\n");
+  test::write_text(bad / "intel-rapl:0" / "max_energy_range_uj", "1000\n");
+  Rapl unreadable(bad.string());
+  EXPECT_FALSE(unreadable.available());
+  EXPECT_FALSE(unreadable.why().empty());
+}
+
+TEST(Meter, RaplReplacesEstimatesAndSurvivesAVanishingSensor) {
+  auto dir = test::temp_dir();
+  write_rapl_zone(dir / "intel-rapl:0", "package-0", 99'000'000, 100'000'000);  // 99 J of a 100 J range
+  write_rapl_zone(dir / "intel-rapl:0" / "intel-rapl:0:1", "dram", 1'000'000, 100'000'000);
+  FakeDriver d;
+  auto o = fake_options(d, dir.string());
+  Meter m(o);
+  auto w = m.begin("rapl");
+  // The package counter wraps: 99 J -> 100 J (wrap) -> 4 J, so 5 J were used; DRAM used 2 J.
+  test::write_text(dir / "intel-rapl:0" / "energy_uj", "4000000\n");
+  test::write_text(dir / "intel-rapl:0" / "intel-rapl:0:1" / "energy_uj", "3000000\n");
+  auto r = m.end(w);
+  const DomainEnergy* cpu = find(r, "cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_FALSE(cpu->estimated);
+  EXPECT_EQ(cpu->method, "rapl energy counter delta");
+  EXPECT_DOUBLE_EQ(cpu->energy_j, 5.0);
+  EXPECT_DOUBLE_EQ(find(r, "ram")->energy_j, 2.0);
+  EXPECT_FALSE(has_flag(r, "estimated"));
+
+  auto w2 = m.begin("vanish");
+  std::filesystem::remove_all(dir / "intel-rapl:0" / "intel-rapl:0:1");
+  auto r2 = m.end(w2);
+  EXPECT_TRUE(has_flag(r2, "rapl dram"));
+  EXPECT_TRUE(find(r2, "ram")->estimated);  // falls back to the labelled estimate
+}
+
+TEST(CpuModel, CodeCarbonFormula) {
+  auto m = cpu_power_model("Some Unknown CPU");
+  EXPECT_DOUBLE_EQ(m.tdp_w, 85.0);
+  EXPECT_DOUBLE_EQ(m.power_w(0.0), 8.5);
+  EXPECT_DOUBLE_EQ(m.power_w(1.0), 85.0);
+  EXPECT_DOUBLE_EQ(m.power_w(0.5), 85.0 * (0.1 + 0.9 * 0.125));
+  EXPECT_DOUBLE_EQ(cpu_power_model("Intel(R) Xeon(R) Platinum 8480+").tdp_w, 350.0);
+  EXPECT_DOUBLE_EQ(cpu_power_model("x", 120).tdp_w, 120.0);
+  EXPECT_DOUBLE_EQ(ram_power_w(16.0), 6.0);
+}
+
+TEST(Emissions, ExactCodeCarbonColumnsAndUnits) {
+  const std::string expected =
+      "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,"
+      "cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,"
+      "cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,"
+      "longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
+      "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
+  EXPECT_EQ(join(emissions_columns(), ","), expected);
+
+  WindowResult w;
+  w.duration_s = 3600;
+  w.domains = {{"gpu", "gpu0 X", "nvml", false, 3.6e6, 1000, 1000},
+               {"cpu", "host", "estimated", true, 1.8e6, 500, 500},
+               {"ram", "host", "estimated", true, 0.36e6, 100, 100}};
+  EmissionsContext ctx;
+  ctx.carbon = carbon_intensity_for_country("fra");
+  ctx.gpu_models = {"X"};
+  auto row = emissions_row(w, ctx);
+  ASSERT_EQ(row.size(), emissions_columns().size());
+  auto col = [&](const std::string& name) {
+    for (std::size_t i = 0; i < row.size(); ++i)
+      if (emissions_columns()[i] == name) return row[i];
+    return std::string("?");
+  };
+  EXPECT_EQ(col("gpu_energy"), "1");       // kWh
+  EXPECT_EQ(col("cpu_energy"), "0.5");
+  EXPECT_EQ(col("energy_consumed"), "1.6");
+  EXPECT_EQ(col("emissions"), "0.0896");   // 1.6 kWh x 56 g/kWh in kg
+  EXPECT_EQ(col("gpu_power"), "1000");     // W
+  EXPECT_EQ(col("country_iso_code"), "FRA");
+  EXPECT_EQ(col("gpu_count"), "1");
+
+  auto dir = test::temp_dir();
+  auto csv = (dir / "emissions.csv").string();
+  append_emissions_csv(csv, w, ctx);
+  append_emissions_csv(csv, w, ctx);
+  auto lines = split(test::read_text(csv), '\n');
+  ASSERT_EQ(lines.size(), 4u);  // header, two rows, final newline
+  EXPECT_EQ(lines[0], expected);
+  test::write_text(dir / "other.csv", "a,b,c\n1,2,3\n");
+  EXPECT_THROW(append_emissions_csv((dir / "other.csv").string(), w, ctx), InputError);
+  EXPECT_THROW(carbon_intensity_for_country("XYZ"), InputError);
+  EXPECT_THROW(carbon_intensity_value(-1), InputError);
+}

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include "common/error.hpp"
+#include "compute/accounting.hpp"
+#include "models/grids.hpp"
+
+using namespace sedenergy;
+
+TEST(Spec, ParsesAndPrintsCanonicalNames) {
+  for (const char* s : {"mlp:4x1024", "cnn:2x128", "rnn:1x512", "crnn:1x2:512x256"}) {
+    EXPECT_EQ(models::parse_spec(s).name(), s);
+  }
+  auto c = models::parse_spec(" CRNN:2x1:64x32 ");
+  EXPECT_EQ(c.family, models::Family::kCrnn);
+  EXPECT_EQ(c.layers, 2);
+  EXPECT_EQ(c.rnn_layers, 1);
+  EXPECT_EQ(c.width, 64);
+  EXPECT_EQ(c.rnn_hidden, 32);
+}
+
+TEST(Spec, BadSpecsAreRejectedWithTheSpecNamed) {
+  for (const char* s : {"", "mlp", "mlp:4", "mlp:0x10", "mlp:-1x10", "lstm:1x1", "crnn:1x1", "cnn:2xabc", "mlp:1x1x1"}) {
+    try {
+      models::parse_spec(s);
+      FAIL() << "accepted '" << s << "'";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("model spec"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Spec, TooMuchPoolingIsRefusedBeforeAllocation) {
+  // 64 frames allow 6 pooling layers (64 / 2^6 = 1); a 7th would need 128.
+  EXPECT_NO_THROW(models::plan(models::parse_spec("cnn:6x8"), {1, 128, 64}));
+  try {
+    models::plan(models::parse_spec("cnn:7x8"), {1, 128, 64});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cnn:7x8"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("pooling"), std::string::npos);
+  }
+  EXPECT_THROW(models::plan(models::parse_spec("mlp:1x8"), {0, 128, 64}), InputError);
+}
+
+TEST(Grids, Paper43HasTheStudysConfigurations) {
+  auto g = models::paper43();
+  ASSERT_EQ(g.size(), 43u);
+  int per_family[4] = {0, 0, 0, 0};
+  for (const auto& s : g) per_family[static_cast<int>(s.family)]++;
+  EXPECT_EQ(per_family[0], 10);  // MLP
+  EXPECT_EQ(per_family[1], 12);  // CNN
+  EXPECT_EQ(per_family[2], 11);  // RNN
+  EXPECT_EQ(per_family[3], 10);  // CRNN
+  for (std::size_t i = 0; i < g.size(); ++i)
+    for (std::size_t j = i + 1; j < g.size(); ++j) EXPECT_NE(g[i].name(), g[j].name());
+  EXPECT_EQ(models::resolve_grid("quick").size(), 8u);
+  EXPECT_EQ(models::resolve_grid("mlp:1x512, cnn:2x128").size(), 2u);
+  EXPECT_THROW(models::resolve_grid("paper44"), InputError);
+}
+
+TEST(Accounting, ParameterCountsOfTheStudy) {
+  const models::InputShape in{1, 128, 64};
+  EXPECT_EQ(compute::count(models::parse_spec("mlp:1x512"), in).params, 4199946);
+  EXPECT_EQ(compute::count(models::parse_spec("cnn:2x128"), in).params, 804234);
+  EXPECT_EQ(compute::count(models::parse_spec("crnn:1x1:64x64"), in).params, 26250);
+  EXPECT_EQ(compute::count(models::parse_spec("mlp:32x4096"), in).params, 553820170);
+  long long lo = 1LL << 62, hi = 0;
+  for (const auto& s : models::paper43()) {
+    auto p = compute::count(s, in).params;
+    lo = std::min(lo, p);
+    hi = std::max(hi, p);
+  }
+  EXPECT_EQ(lo, 26250);
+  EXPECT_EQ(hi, 553820170);
+}
+
+TEST(Accounting, LinearAndConvCountsByHand) {
+  // MLP 1x512 at batch 8: Linear(8192, 512) then Linear(512, 10).
+  auto c = compute::count(models::parse_spec("mlp:1x512"), {8, 128, 64});
+  EXPECT_DOUBLE_EQ(c.forward.macs, 8.0 * (8192 * 512 + 512 * 10));
+  EXPECT_DOUBLE_EQ(c.forward.bias, 8.0 * (512 + 10));
+  // Backward: dW for both layers, dX only for the second (the first layer's input needs no gradient).
+  EXPECT_DOUBLE_EQ(c.backward.macs, 8.0 * (8192 * 512 + 2 * 512 * 10));
+  EXPECT_DOUBLE_EQ(c.optimizer.elementwise, 13.0 * c.params);
+  // CNN 1x128: conv 1->128 3x3 on 128x64 positions, then Linear(128*64*32, 10).
+  auto k = compute::count(models::parse_spec("cnn:1x128"), {1, 128, 64});
+  EXPECT_DOUBLE_EQ(k.forward.macs, 128.0 * 64 * 128 * 9 + 128.0 * 64 * 32 * 10);
+}
+
+TEST(Accounting, GruFollowsTheReferenceFormula) {
+  // RNN 1xH on a single step of I = 8192 features: B*T*[2*3H*(I+H) + 13H] FLOPs + linear head.
+  const double B = 4, I = 8192, H = 128;
+  auto c = compute::count(models::parse_spec("rnn:1x128"), {4, 128, 64});
+  const double gru = B * (2 * 3 * H * (I + H) + 13 * H);
+  const double head = 2 * B * H * 10 + B * 10;
+  const double softmax = 3 * B * 10;
+  EXPECT_DOUBLE_EQ(c.forward.flops(), gru + head + softmax);
+  EXPECT_DOUBLE_EQ(c.forward.transcendental, B * 3 * H + B * 10);
+  EXPECT_EQ(c.params, static_cast<long long>(3 * H * I + 3 * H * H + 6 * H + H * 10 + 10));
+}
