@@ -141,19 +141,30 @@ std::vector<std::vector<double>> mel_filterbank(const FeatureParams& p) {
 
 struct MelExtractor::Impl {
   std::vector<float> window;
-  kiss_fftr_cfg cfg = nullptr;
   // Sparse filterbank: for each mel band, the first bin and its weights.
   std::vector<int> first_bin;
   std::vector<std::vector<float>> weights;
-  ~Impl() { kiss_fftr_free(cfg); }
 };
+
+namespace {
+// kiss_fftr keeps a scratch buffer inside its plan, so a plan must never be shared between threads:
+// each compute() call owns one (planning a 2048-point FFT costs tens of microseconds).
+struct FftPlan {
+  explicit FftPlan(int n) : cfg(kiss_fftr_alloc(n, 0, nullptr, nullptr)) {
+    if (!cfg) throw Error("kissfft: cannot plan a real FFT of size " + std::to_string(n));
+  }
+  ~FftPlan() { kiss_fftr_free(cfg); }
+  FftPlan(const FftPlan&) = delete;
+  FftPlan& operator=(const FftPlan&) = delete;
+  kiss_fftr_cfg cfg;
+};
+}  // namespace
 
 MelExtractor::MelExtractor(const FeatureParams& p) : p_(p), impl_(std::make_unique<Impl>()) {
   validate(p_);
   auto w = make_window(p_);
   impl_->window.assign(w.begin(), w.end());
-  impl_->cfg = kiss_fftr_alloc(p_.n_fft, 0, nullptr, nullptr);
-  if (!impl_->cfg) throw Error("kissfft: cannot plan a real FFT of size " + std::to_string(p_.n_fft));
+  FftPlan check(p_.n_fft);  // fail at construction, not in a worker thread
   auto fb = mel_filterbank(p_);
   const int n_freqs = p_.n_fft / 2 + 1;
   impl_->first_bin.assign(p_.n_mels, 0);
@@ -188,6 +199,7 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   const int frames = output_frames(x.size());
   if (frames_out) *frames_out = frames;
   std::vector<float> out(static_cast<std::size_t>(p_.n_mels) * frames, 0.0f);
+  FftPlan plan(n_fft);
   std::vector<float> buf(n_fft);
   std::vector<kiss_fft_cpx> spec(n_freqs);
   std::vector<float> mag(n_freqs);
@@ -200,7 +212,7 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   for (int t = 0; t < frames; ++t) {
     long long start = static_cast<long long>(t) * p_.hop_length - pad;
     for (int i = 0; i < n_fft; ++i) buf[i] = sample_at(start + i) * impl_->window[i];
-    kiss_fftr(impl_->cfg, buf.data(), spec.data());
+    kiss_fftr(plan.cfg, buf.data(), spec.data());
     for (int k = 0; k < n_freqs; ++k) {
       float pw = spec[k].r * spec[k].r + spec[k].i * spec[k].i;
       mag[k] = p_.power == 2.0 ? pw : std::sqrt(pw);

@@ -6,6 +6,13 @@ namespace sedenergy::models {
 
 std::string libtorch_version() { return TORCH_VERSION; }
 
+torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
+  // PyTorch's own BCE (its backward is finite where p is exactly 0 or 1); NaNs are replaced before the
+  // kernel sees them and the loss is then NaN, so divergence is still reported.
+  auto loss = torch::binary_cross_entropy(torch::nan_to_num(p, 0.0), target);
+  return torch::where(torch::isfinite(p).all(), loss, torch::full_like(loss, NAN));
+}
+
 SedNetImpl::SedNetImpl(const ModelSpec& spec, const InputShape& input) : spec_(spec), ops_(plan(spec, input)) {
   for (const Op& op : ops_) {
     switch (op.kind) {

@@ -125,7 +125,7 @@ class Trainer {
       auto yb = y_.index_select(0, idx).to(dev_.device, /*non_blocking=*/true);
       optim.zero_grad();
       auto out = model->forward(xb);
-      auto loss = torch::binary_cross_entropy(out, yb);  // BCE on softmax outputs, as the study
+      auto loss = models::bce_on_probabilities(out, yb);  // BCE on softmax outputs, as the study
       loss.backward();
       optim.step();
       total += loss.detach();
@@ -367,19 +367,34 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       }
       torch::optim::Adam optim(model->parameters(), torch::optim::AdamOptions(opt.lr));
       if (opt.warmup_steps > 0) trainer.train_epoch(model, optim, opt.warmup_steps);
+      // Every measured epoch starts from the same weights: each repetition is the study's workload (one
+      // epoch from one starting point), and a long window cannot drift into divergence. Restoring is one
+      // device copy of the weights per epoch, inside the window (negligible next to an epoch).
+      std::vector<torch::Tensor> start;
+      {
+        torch::NoGradGuard no_grad;
+        for (const auto& p : model->parameters()) start.push_back(p.detach().clone());
+      }
+      auto restore = [&] {
+        torch::NoGradGuard no_grad;
+        auto params = model->parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
+      };
       PhaseOutcome train, test;
       {
         auto w = meter.begin(spec.name() + "/train");
         const double t0 = monotonic_s();
         torch::Tensor loss;
         do {
+          if (train.epochs > 0) restore();
           loss = trainer.train_epoch(model, optim);
           ++train.epochs;
         } while (train.epochs < opt.epochs || monotonic_s() - t0 < opt.min_window_s);
         train.window = meter.end(w);
         train.loss = loss.item<double>();
       }
-      if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf)");
+      start.clear();
+      if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
       {
         auto w = meter.begin(spec.name() + "/test");
         const double t0 = monotonic_s();

@@ -57,3 +57,16 @@ TEST(Models, OneTrainingStepLowersTheLossOnAFixedBatch) {
   }
   EXPECT_LT(last, first);
 }
+
+TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
+  torch::manual_seed(2);
+  auto p = torch::softmax(torch::randn({8, 10}) * 30, 1);  // saturated: exact 0s and 1s included
+  auto y = (torch::rand({8, 10}) > 0.7).to(torch::kFloat32);
+  auto ours = models::bce_on_probabilities(p, y).item<double>();
+  auto theirs = torch::binary_cross_entropy(p, y).item<double>();
+  EXPECT_NEAR(ours, theirs, 1e-5 * std::max(1.0, std::abs(theirs)));
+  // A NaN gives a NaN loss rather than an error (a CUDA assert would poison the whole process).
+  auto bad = p.clone();
+  bad.index_put_({0, 0}, NAN);
+  EXPECT_TRUE(std::isnan(models::bce_on_probabilities(bad, y).item<double>()));
+}

@@ -170,6 +170,14 @@ TEST(Features, DatasetExtractionShapesAndTargets) {
     for (int c = 0; c < 10; ++c) EXPECT_EQ(fs.targets[i * 10 + c], mh[c]);
   }
   for (float v : fs.features) ASSERT_TRUE(std::isfinite(v) && v >= 0);
+  // Threads share one extractor: the result must not depend on how many there are.
+  data::ExtractOptions one, many;
+  one.threads = 1;
+  many.threads = 5;
+  auto a = data::extract_features(paths, clips, features::preset("paper"), one);
+  for (int rep = 0; rep < 3; ++rep) {
+    EXPECT_EQ(data::extract_features(paths, clips, features::preset("paper"), many).features, a.features);
+  }
 
   // A corrupt file stops extraction by default and is listed with --on-error skip.
   test::write_text(dir / "audio/train/weak" / clips[2].filename, "garbage");
