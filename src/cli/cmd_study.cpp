@@ -1,20 +1,29 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/feature_options.hpp"
 #include "runner/study.hpp"
 
 namespace sedenergy::cli {
 
 void setup_study(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<runner::StudyOptions>();
+  auto feats = std::make_shared<FeatureCli>();
   auto* sub = app.add_subcommand(
       "study",
       "Run the study: train and test each configuration in measurement windows, store results, write a report.\n"
       "Examples:\n"
       "  sedenergy study                                  # quick grid on CPU, generated data\n"
       "  sedenergy study --grid paper43 --device cuda     # the study's 43 configurations\n"
-      "  sedenergy study --data /data/DESED --grid mlp:1x512,cnn:2x128 --out runs/desed");
+      "  sedenergy study --data /data/DESED --grid mlp:1x512,cnn:2x128 --out runs/desed\n"
+      "  sedenergy study --frames 0 --feature-mode on-the-fly   # full-length input, features per batch");
   sub->add_option("--data", opt->data_dir, "DESED root (audio/train/weak + metadata/train/weak.tsv); default: generated");
+  sub->add_option("--test-data", opt->test_data_dir, "a separate DESED root to test on (default: the training set)");
+  sub->add_option("--holdout", opt->holdout, "test on this seeded fraction of the data instead (e.g. 0.2)");
+  sub->add_option("--feature-mode", opt->feature_mode,
+                  "cached (computed once, memory-mapped cache) or on-the-fly (per batch on the CPU, as the study)")
+      ->check(CLI::IsMember({"cached", "on-the-fly"}))->capture_default_str();
+  sub->add_option("--cache", opt->cache_dir, "feature cache folder (default OUT/cache)");
   sub->add_option("--out", opt->out_dir, "output folder (results.db, report/, data/)")->capture_default_str();
   sub->add_option("--grid", opt->grid, "auto, paper43, quick, or specs like mlp:1x512,crnn:1x1:64x64")->capture_default_str();
   sub->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
@@ -31,8 +40,11 @@ void setup_study(CLI::App& app, int& exit_code) {
   sub->add_option("--cpu-tdp", opt->cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)");
   sub->add_option("--seed", opt->seed, "seed for data generation and training")->capture_default_str();
   sub->add_option("--threads", opt->threads, "feature extraction threads (0: all cores)");
-  sub->callback([opt, &exit_code] {
+  feats->add_to(sub, "paper");
+  sub->callback([opt, feats, &exit_code] {
     opt->command_line = command_line();
+    opt->features = feats->params();
+    opt->extract = feats->extract_options();
     auto s = runner::run_study(*opt, std::cout);
     std::cout << "\nfinished: " << s.runs_ok << " runs ok, " << s.runs_failed << " failed, " << s.total_s << " s in all\n";
     if (s.gpu_measured) {

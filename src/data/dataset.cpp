@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "common/error.hpp"
@@ -17,6 +18,25 @@ std::vector<float> multi_hot(const std::vector<int>& labels) {
   std::vector<float> v(kNumClasses, 0.0f);
   for (int l : labels) v.at(l) = 1.0f;
   return v;
+}
+
+std::vector<float> load_clip_audio(const std::string& path, const features::FeatureParams& params,
+                                   const ExtractOptions& opt, std::size_t index) {
+  auto a = audio::read_audio(path, opt.channels);
+  auto s = audio::resample(a.samples, a.sample_rate, params.sample_rate);
+  const std::size_t length = static_cast<std::size_t>(params.clip_seconds * params.sample_rate);
+  if (s.size() > length && opt.crop == Crop::kRandom) {
+    std::mt19937_64 rng(opt.seed * 0x9E3779B97F4A7C15ull + index);
+    std::size_t offset = std::uniform_int_distribution<std::size_t>(0, s.size() - length)(rng);
+    s.erase(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(offset));
+  }
+  audio::fit_length(s, length);
+  return s;
+}
+
+std::string describe(const ExtractOptions& opt) {
+  return std::string("channels=") + (opt.channels == audio::ChannelPolicy::kFirst ? "first" : "mean") +
+         " crop=" + (opt.crop == Crop::kStart ? "start" : "random seed " + std::to_string(opt.seed));
 }
 
 FeatureSet extract_features(const DatasetPaths& paths, const std::vector<Clip>& clips,
@@ -37,10 +57,7 @@ FeatureSet extract_features(const DatasetPaths& paths, const std::vector<Clip>& 
     for (std::size_t i = next++; i < clips.size(); i = next++) {
       const std::string path = (fs::path(paths.audio_dir) / clips[i].filename).string();
       try {
-        auto a = audio::read_audio(path, opt.channels);
-        auto s = audio::resample(a.samples, a.sample_rate, params.sample_rate);
-        audio::fit_length(s, length);
-        feats[i] = mel.compute(s);
+        feats[i] = mel.compute(load_clip_audio(path, params, opt, i));
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }

@@ -1,6 +1,8 @@
 #include "data/desed.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -180,7 +182,7 @@ DatasetPaths locate_train_set(const std::string& root) {
   return p;
 }
 
-std::vector<Clip> load_clips(const DatasetPaths& paths) {
+std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error, std::vector<std::string>* problems) {
   std::vector<Clip> clips;
   if (!paths.weak_tsv.empty()) {
     clips = read_weak_tsv(paths.weak_tsv);
@@ -199,12 +201,61 @@ std::vector<Clip> load_clips(const DatasetPaths& paths) {
   }
   const std::string& tsv = paths.weak_tsv.empty() ? paths.strong_tsv : paths.weak_tsv;
   if (clips.empty()) throw file_error(tsv, 0, "lists no clips");
-  for (const auto& c : clips) {
+  std::vector<std::string> found;
+  auto report = [&](const std::string& message) {
+    if (on_error == OnError::kStop) throw file_error(tsv, 0, message + " (use --on-error skip to leave such clips out)");
+    found.push_back(tsv + ": " + message);
+  };
+  std::vector<Clip> kept;
+  std::set<std::string> listed;
+  for (auto& c : clips) {
+    listed.insert(c.filename);
     if (!fs::exists(fs::path(paths.audio_dir) / c.filename)) {
-      throw file_error(tsv, 0, "lists '" + c.filename + "' but " + paths.audio_dir + "/" + c.filename + " is missing");
+      report("lists '" + c.filename + "' but " + paths.audio_dir + "/" + c.filename + " is missing");
+      continue;
+    }
+    kept.push_back(std::move(c));
+  }
+  static const std::set<std::string> audio_ext = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"};
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(paths.audio_dir, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file() || !audio_ext.count(it->path().extension().string())) continue;
+    std::string rel = fs::relative(it->path(), paths.audio_dir).string();
+    if (!listed.count(rel)) report("does not list audio file " + (fs::path(paths.audio_dir) / rel).string());
+  }
+  if (kept.empty()) throw file_error(tsv, 0, "no listed clip has its audio file");
+  if (problems) problems->insert(problems->end(), found.begin(), found.end());
+  return kept;
+}
+
+std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s) {
+  std::vector<float> t(static_cast<std::size_t>(frames) * kNumClasses, 0.0f);
+  for (const auto& e : clip.events) {
+    for (int f = 0; f < frames; ++f) {
+      const double centre = f * hop_s;
+      if (centre >= e.onset_s && centre < e.offset_s) t[static_cast<std::size_t>(f) * kNumClasses + e.label] = 1.0f;
     }
   }
-  return clips;
+  return t;
+}
+
+std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,
+                                                             std::uint64_t seed) {
+  if (!(fraction > 0 && fraction < 1)) throw InputError("--holdout must be in (0, 1)");
+  if (clips.size() < 2) throw InputError("--holdout needs at least two clips");
+  std::vector<std::size_t> order(clips.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::size_t n_test = static_cast<std::size_t>(std::lround(fraction * clips.size()));
+  n_test = std::clamp<std::size_t>(n_test, 1, clips.size() - 1);
+  std::vector<bool> is_test(clips.size(), false);
+  for (std::size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
+  std::pair<std::vector<Clip>, std::vector<Clip>> out;
+  for (std::size_t i = 0; i < clips.size(); ++i) (is_test[i] ? out.second : out.first).push_back(clips[i]);
+  return out;
 }
 
 }  // namespace sedenergy::data

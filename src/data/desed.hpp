@@ -1,6 +1,8 @@
 // DESED dataset format: the 10 classes, the TSV metadata files, and dataset folders.
 #pragma once
 #include <array>
+#include <cstdint>
+#include <utility>
 #include <map>
 #include <string>
 #include <string_view>
@@ -55,7 +57,19 @@ struct DatasetPaths {
 // TSV beside it). Throws InputError explaining what was looked for.
 DatasetPaths locate_train_set(const std::string& root);
 
-// Loads the clip list of a dataset, checking that every listed audio file exists.
-std::vector<Clip> load_clips(const DatasetPaths& paths);
+enum class OnError { kStop, kSkip };
+
+// Loads the clip list of a dataset. Every listed audio file must exist and every audio file in the folder
+// must be listed; with OnError::kSkip such clips are left out and described in `problems` instead.
+std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error = OnError::kStop,
+                             std::vector<std::string>* problems = nullptr);
+
+// Frame-level targets [frames][kNumClasses] from strong labels: frame t (centred at t * hop_s) is active
+// for a class when an event of that class covers its centre.
+std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s);
+
+// A seeded split: `fraction` of the clips (at least one, at most all but one) go to the second list.
+std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,
+                                                             std::uint64_t seed);
 
 }  // namespace sedenergy::data

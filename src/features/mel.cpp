@@ -2,6 +2,8 @@
 
 #include <kiss_fftr.h>
 
+#include "features/fft.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -141,6 +143,7 @@ std::vector<std::vector<double>> mel_filterbank(const FeatureParams& p) {
 
 struct MelExtractor::Impl {
   std::vector<float> window;
+  std::unique_ptr<BatchedRealFft> batched;  // power-of-two n_fft: 4 frames per FFT pass
   // Sparse filterbank: for each mel band, the first bin and its weights.
   std::vector<int> first_bin;
   std::vector<std::vector<float>> weights;
@@ -165,6 +168,7 @@ MelExtractor::MelExtractor(const FeatureParams& p) : p_(p), impl_(std::make_uniq
   auto w = make_window(p_);
   impl_->window.assign(w.begin(), w.end());
   FftPlan check(p_.n_fft);  // fail at construction, not in a worker thread
+  if (BatchedRealFft::supports(p_.n_fft)) impl_->batched = std::make_unique<BatchedRealFft>(p_.n_fft);
   auto fb = mel_filterbank(p_);
   const int n_freqs = p_.n_fft / 2 + 1;
   impl_->first_bin.assign(p_.n_mels, 0);
@@ -190,6 +194,47 @@ int MelExtractor::output_frames(std::size_t n_samples) const {
   return p_.max_frames > 0 ? std::min(total, p_.max_frames) : total;
 }
 
+template <typename SampleAt>
+void MelExtractor::compute_batched(const std::vector<float>& x, SampleAt sample_at, int frames,
+                                   std::vector<float>& out) const {
+  using Vec = BatchedRealFft::Vec;
+  constexpr int L = BatchedRealFft::kLanes;
+  const int n_fft = p_.n_fft, n_freqs = n_fft / 2 + 1, pad = p_.center ? n_fft / 2 : 0;
+  const long long n = static_cast<long long>(x.size());
+  std::vector<Vec> in(n_fft), spec(n_freqs), scratch(n_fft);
+  // Scalar views of the vectors: element access through Vec subscripts compiles to slow lane inserts.
+  float* in_f = reinterpret_cast<float*>(in.data());
+  float* spec_f = reinterpret_cast<float*>(spec.data());
+  const float* win = impl_->window.data();
+  for (int t0 = 0; t0 < frames; t0 += L) {
+    const int lanes = std::min(L, frames - t0);
+    for (int l = 0; l < L; ++l) {
+      const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
+      const long long start = static_cast<long long>(t) * p_.hop_length - pad;
+      if (start >= 0 && start + n_fft <= n) {
+        const float* src = x.data() + start;
+        for (int i = 0; i < n_fft; ++i) in_f[i * L + l] = src[i] * win[i];
+      } else {
+        for (int i = 0; i < n_fft; ++i) in_f[i * L + l] = sample_at(start + i) * win[i];
+      }
+    }
+    impl_->batched->power_spectrum(in.data(), spec.data(), scratch.data());
+    if (p_.power == 1.0) {
+      for (int i = 0; i < n_freqs * L; ++i) spec_f[i] = std::sqrt(spec_f[i]);
+    }
+    for (int m = 0; m < p_.n_mels; ++m) {
+      const auto& w = impl_->weights[m];
+      const Vec* s = spec.data() + impl_->first_bin[m];
+      Vec acc = {};
+      for (std::size_t j = 0; j < w.size(); ++j) acc += w[j] * s[j];
+      float lanes_out[L];
+      __builtin_memcpy(lanes_out, &acc, sizeof lanes_out);
+      float* dst = out.data() + static_cast<std::size_t>(m) * frames + t0;
+      for (int l = 0; l < lanes; ++l) dst[l] = lanes_out[l];
+    }
+  }
+}
+
 std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frames_out) const {
   const int n_fft = p_.n_fft, n_freqs = n_fft / 2 + 1, pad = p_.center ? n_fft / 2 : 0;
   const long long n = static_cast<long long>(x.size());
@@ -199,30 +244,33 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   const int frames = output_frames(x.size());
   if (frames_out) *frames_out = frames;
   std::vector<float> out(static_cast<std::size_t>(p_.n_mels) * frames, 0.0f);
-  FftPlan plan(n_fft);
-  std::vector<float> buf(n_fft);
-  std::vector<kiss_fft_cpx> spec(n_freqs);
-  std::vector<float> mag(n_freqs);
   auto sample_at = [&](long long i) -> float {
     if (i >= 0 && i < n) return x[i];
     if (p_.pad_mode == PadMode::kConstant) return 0.0f;
     if (i < 0) return x[-i];      // reflect without repeating the edge sample
     return x[2 * (n - 1) - i];
   };
-  for (int t = 0; t < frames; ++t) {
-    long long start = static_cast<long long>(t) * p_.hop_length - pad;
-    for (int i = 0; i < n_fft; ++i) buf[i] = sample_at(start + i) * impl_->window[i];
-    kiss_fftr(plan.cfg, buf.data(), spec.data());
-    for (int k = 0; k < n_freqs; ++k) {
-      float pw = spec[k].r * spec[k].r + spec[k].i * spec[k].i;
-      mag[k] = p_.power == 2.0 ? pw : std::sqrt(pw);
-    }
-    for (int m = 0; m < p_.n_mels; ++m) {
-      const auto& w = impl_->weights[m];
-      const float* s = mag.data() + impl_->first_bin[m];
-      float acc = 0.0f;
-      for (std::size_t j = 0; j < w.size(); ++j) acc += w[j] * s[j];
-      out[static_cast<std::size_t>(m) * frames + t] = acc;
+  if (impl_->batched) {
+    compute_batched(x, sample_at, frames, out);
+  } else {
+    FftPlan plan(n_fft);
+    std::vector<float> buf(n_fft), mag(n_freqs);
+    std::vector<kiss_fft_cpx> spec(n_freqs);
+    for (int t = 0; t < frames; ++t) {
+      long long start = static_cast<long long>(t) * p_.hop_length - pad;
+      for (int i = 0; i < n_fft; ++i) buf[i] = sample_at(start + i) * impl_->window[i];
+      kiss_fftr(plan.cfg, buf.data(), spec.data());
+      for (int k = 0; k < n_freqs; ++k) {
+        float pw = spec[k].r * spec[k].r + spec[k].i * spec[k].i;
+        mag[k] = p_.power == 2.0 ? pw : std::sqrt(pw);
+      }
+      for (int m = 0; m < p_.n_mels; ++m) {
+        const auto& w = impl_->weights[m];
+        const float* s = mag.data() + impl_->first_bin[m];
+        float acc = 0.0f;
+        for (std::size_t j = 0; j < w.size(); ++j) acc += w[j] * s[j];
+        out[static_cast<std::size_t>(m) * frames + t] = acc;
+      }
     }
   }
   if (p_.log) {

@@ -68,6 +68,9 @@ class MelExtractor {
   int output_frames(std::size_t n_samples) const;
 
  private:
+  template <typename SampleAt>
+  void compute_batched(const std::vector<float>& x, SampleAt sample_at, int frames, std::vector<float>& out) const;
+
   struct Impl;
   FeatureParams p_;
   std::unique_ptr<Impl> impl_;

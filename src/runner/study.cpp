@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -20,6 +21,7 @@
 #include "common/text.hpp"
 #include "compute/accounting.hpp"
 #include "data/dataset.hpp"
+#include "data/feature_cache.hpp"
 #include "energy/meter.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
@@ -96,33 +98,83 @@ struct PhaseOutcome {
   double loss = -1;
 };
 
-class Trainer {
+// Batches of (features, targets) on the CPU, from cached features or computed per batch as the study did
+// (its data loader computed each item's mel spectrogram on the CPU, with no worker processes).
+class BatchSource {
  public:
-  Trainer(const data::FeatureSet& fs, const DeviceChoice& dev, const StudyOptions& opt)
-      : dev_(dev), opt_(opt), n_(fs.n_clips) {
-    x_ = torch::from_blob(const_cast<float*>(fs.features.data()), {fs.n_clips, 1, fs.n_mels, fs.frames},
-                          torch::kFloat32)
-             .clone();
-    y_ = torch::from_blob(const_cast<float*>(fs.targets.data()), {fs.n_clips, data::kNumClasses}, torch::kFloat32)
-             .clone();
-    if (dev.cuda) {
-      x_ = x_.pin_memory();
-      y_ = y_.pin_memory();
+  // Cached: every clip's features in memory (or mapped from the cache).
+  BatchSource(const data::FeatureSet& fs, bool pin) : size_(fs.n_clips), mels_(fs.n_mels), frames_(fs.frames) {
+    x_ = torch::from_blob(const_cast<float*>(fs.data()), {fs.n_clips, 1, fs.n_mels, fs.frames}, torch::kFloat32).clone();
+    y_ = targets(fs.targets, fs.n_clips);
+    if (pin) x_ = x_.pin_memory();
+  }
+  // On the fly: features computed from the audio files for each batch.
+  BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips, const features::FeatureParams& p,
+              const data::ExtractOptions& opt)
+      : size_(static_cast<int64_t>(clips.size())), paths_(paths), opt_(opt), params_(p),
+        mel_(std::make_shared<features::MelExtractor>(p)) {
+    mels_ = p.n_mels;
+    frames_ = mel_->output_frames(static_cast<std::size_t>(p.clip_seconds * p.sample_rate));
+    std::vector<float> t;
+    for (const auto& c : clips) {
+      files_.push_back((fs::path(paths.audio_dir) / c.filename).string());
+      auto mh = data::multi_hot(c.labels);
+      t.insert(t.end(), mh.begin(), mh.end());
     }
+    y_ = targets(t, size_);
   }
 
-  int steps_per_epoch() const { return static_cast<int>((n_ + opt_.batch - 1) / opt_.batch); }
+  int64_t size() const { return size_; }
+  int mels() const { return mels_; }
+  int frames() const { return frames_; }
+
+  std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx) const {
+    auto y = y_.index_select(0, idx);
+    if (!mel_) return {x_.index_select(0, idx), y};
+    const int64_t b = idx.size(0);
+    auto x = torch::empty({b, 1, mels_, frames_}, torch::kFloat32);
+    float* dst = x.data_ptr<float>();
+    const auto* ids = idx.data_ptr<int64_t>();
+    const std::size_t per = static_cast<std::size_t>(mels_) * frames_;
+    for (int64_t i = 0; i < b; ++i) {
+      auto f = mel_->compute(data::load_clip_audio(files_[ids[i]], params_, opt_, static_cast<std::size_t>(ids[i])));
+      std::copy(f.begin(), f.end(), dst + i * per);
+    }
+    return {x, y};
+  }
+
+ private:
+  static torch::Tensor targets(const std::vector<float>& t, int64_t n) {
+    return torch::from_blob(const_cast<float*>(t.data()), {n, data::kNumClasses}, torch::kFloat32).clone();
+  }
+  int64_t size_;
+  int mels_ = 0, frames_ = 0;
+  torch::Tensor x_, y_;
+  data::DatasetPaths paths_;
+  data::ExtractOptions opt_;
+  features::FeatureParams params_;
+  std::shared_ptr<features::MelExtractor> mel_;
+  std::vector<std::string> files_;
+};
+
+class Trainer {
+ public:
+  Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt)
+      : train_(train), test_(test), dev_(dev), opt_(opt) {}
+
+  int steps_per_epoch() const { return static_cast<int>((train_.size() + opt_.batch - 1) / opt_.batch); }
 
   // Trains `steps` steps (all of an epoch when steps < 0); returns the mean loss as a device tensor.
   torch::Tensor train_epoch(models::SedNet& model, torch::optim::Optimizer& optim, int steps = -1) {
     model->train();
-    auto perm = torch::randperm(n_, torch::TensorOptions().dtype(torch::kLong));
+    const int64_t n = train_.size();
+    auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(dev_.device));
     int done = 0;
-    for (int64_t i = 0; i < n_ && (steps < 0 || done < steps); i += opt_.batch, ++done) {
-      auto idx = perm.slice(0, i, std::min<int64_t>(i + opt_.batch, n_));
-      auto xb = x_.index_select(0, idx).to(dev_.device, /*non_blocking=*/true);
-      auto yb = y_.index_select(0, idx).to(dev_.device, /*non_blocking=*/true);
+    for (int64_t i = 0; i < n && (steps < 0 || done < steps); i += opt_.batch, ++done) {
+      auto [xc, yc] = train_.batch(perm.slice(0, i, std::min<int64_t>(i + opt_.batch, n)));
+      auto xb = xc.to(dev_.device, /*non_blocking=*/true);
+      auto yb = yc.to(dev_.device, /*non_blocking=*/true);
       optim.zero_grad();
       auto out = model->forward(xb);
       auto loss = models::bce_on_probabilities(out, yb);  // BCE on softmax outputs, as the study
@@ -136,18 +188,20 @@ class Trainer {
   void test_epoch(models::SedNet& model) {
     model->eval();
     torch::NoGradGuard no_grad;
-    for (int64_t i = 0; i < n_; i += opt_.batch) {
-      auto xb = x_.slice(0, i, std::min<int64_t>(i + opt_.batch, n_)).to(dev_.device, true);
+    const int64_t n = test_.size();
+    for (int64_t i = 0; i < n; i += opt_.batch) {
+      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
+      auto xb = test_.batch(idx).first.to(dev_.device, true);
       auto out = model->forward(xb);
       (void)out;
     }
   }
 
  private:
+  const BatchSource& train_;
+  const BatchSource& test_;
   DeviceChoice dev_;
   const StudyOptions& opt_;
-  int64_t n_;
-  torch::Tensor x_, y_;
 };
 
 store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
@@ -202,17 +256,25 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   const DeviceChoice dev = parse_device(opt.device);
   if (opt.grid == "auto") opt.grid = dev.cuda ? "paper43" : "quick";
   const auto specs = models::resolve_grid(opt.grid);
-  const auto params = features::preset("paper");
-  const models::InputShape shape{opt.batch, params.n_mels, params.max_frames};
+  const auto params = opt.features;
+  features::validate(params);
+  if (opt.feature_mode != "cached" && opt.feature_mode != "on-the-fly") {
+    throw InputError("--feature-mode '" + opt.feature_mode + "': expected cached or on-the-fly");
+  }
+  if (opt.holdout != 0 && !opt.test_data_dir.empty()) throw InputError("give --holdout or --test-data, not both");
+  const int frames = features::MelExtractor(params).output_frames(
+      static_cast<std::size_t>(params.clip_seconds * params.sample_rate));
+  const models::InputShape shape{opt.batch, params.n_mels, frames};
   for (const auto& s : specs) models::plan(s, shape);  // rejects invalid specs now
-  data::DatasetPaths paths;
+  data::DatasetPaths paths, test_paths;
   if (!opt.data_dir.empty()) paths = data::locate_train_set(opt.data_dir);
+  if (!opt.test_data_dir.empty()) test_paths = data::locate_train_set(opt.test_data_dir);
   ensure_writable_dir(opt.out_dir);
+  if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;
   if (opt.cooldown_s < 0) opt.cooldown_s = dev.cuda ? 2.0 : 0.0;
 
   // ---- dataset ----
-  std::vector<data::Clip> clips;
   if (opt.data_dir.empty()) {
     audio::SynthOptions so;
     so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
@@ -224,20 +286,50 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       paths = data::locate_train_set(root);
     } else {
       log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
-      auto res = audio::synthesize_dataset(root, so);
-      paths = res.paths;
+      paths = audio::synthesize_dataset(root, so).paths;
     }
   }
-  clips = data::load_clips(paths);
+  std::vector<std::string> problems;
+  auto clips = data::load_clips(paths, opt.extract.on_error, &problems);
+  std::vector<data::Clip> test_clips;
+  std::string test_desc = "the training set (as the study)";
+  if (!opt.test_data_dir.empty()) {
+    test_clips = data::load_clips(test_paths, opt.extract.on_error, &problems);
+    test_desc = test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
+  } else if (opt.holdout > 0) {
+    std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed);
+    test_paths = paths;
+    test_desc = "held-out " + std::to_string(test_clips.size()) + " clips (fraction " + std::to_string(opt.holdout) + ")";
+  }
 
-  // ---- features (the study's mel spectrogram, first 64 frames) ----
-  log << "features: " << features::describe(params) << "\n";
-  data::ExtractOptions eo;
+  // ---- features ----
+  log << "features: " << features::describe(params) << " (" << opt.feature_mode << ")\n";
+  data::ExtractOptions eo = opt.extract;
   eo.threads = opt.threads;
-  auto fset = data::extract_features(paths, clips, params, eo);
-  log << "features: " << fset.n_clips << " clips -> " << fset.n_mels << "x" << fset.frames << " in "
-      << std::fixed << std::setprecision(1) << fset.extract_seconds << " s\n";
-  log.unsetf(std::ios::fixed);
+  eo.seed = opt.seed;
+  std::unique_ptr<BatchSource> train_src, test_src;
+  std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
+  auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) {
+    if (opt.feature_mode == "on-the-fly") return std::make_unique<BatchSource>(p, cl, params, eo);
+    std::string note;
+    keep.push_back(data::cached_features(opt.cache_dir, p, cl, params, eo, note));
+    const auto& f = keep.back();
+    log << note << "\n" << "features: " << f.n_clips << " clips -> " << f.n_mels << "x" << f.frames << " in "
+        << std::fixed << std::setprecision(2) << f.extract_seconds << " s\n";
+    log.unsetf(std::ios::fixed);
+    problems.insert(problems.end(), f.skipped.begin(), f.skipped.end());
+    return std::make_unique<BatchSource>(f, dev.cuda);
+  };
+  train_src = make_source(paths, clips);
+  test_src = test_clips.empty() ? nullptr : make_source(test_paths, test_clips);
+  const BatchSource& test_source = test_src ? *test_src : *train_src;
+  if (!problems.empty()) {
+    const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
+    std::ofstream rep(list);
+    for (const auto& pr : problems) rep << pr << "\n";
+    log << "skipped " << problems.size() << " bad clips (--on-error skip); list in " << list << "\n";
+  }
+  keep.clear();  // the sources hold their own copies now
 
   // ---- meter, store, session ----
   energy::MeterOptions mo;
@@ -285,7 +377,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   sess.git_revision = build::kGitRevision;
   sess.device = dev.cuda ? "cuda:" + std::to_string(dev.index) : "cpu";
   sess.grid = opt.grid;
-  sess.dataset = paths.root + " (" + std::to_string(fset.n_clips) + " clips)";
+  sess.dataset = paths.root + " (" + std::to_string(train_src->size()) + " clips); test: " + test_desc;
   sess.features = features::describe(params);
   sess.config_json = nlohmann::json{{"batch", opt.batch},
                                     {"lr", opt.lr},
@@ -298,7 +390,9 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
                                     {"seed", opt.seed},
                                     {"loss", "bce-on-softmax"},
                                     {"optimizer", "adam"},
-                                    {"feature_mode", "cached"},
+                                    {"feature_mode", opt.feature_mode},
+                                    {"extraction", data::describe(eo)},
+                                    {"skipped", problems},
                                     {"specs", [&] {
                                        std::vector<std::string> v;
                                        for (const auto& s : specs) v.push_back(s.name());
@@ -317,7 +411,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   const auto session_id = db.begin_session(sess);
 
   // ---- the runs ----
-  Trainer trainer(fset, dev, opt);
+  Trainer trainer(*train_src, test_source, dev, opt);
   StudySummary sum;
   sum.db_path = db_path;
   const double t_runs = monotonic_s();
@@ -338,24 +432,25 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
                                    {"frames", shape.frames}}
                         .dump();
     rec.batch = opt.batch;
-    rec.clips = fset.n_clips;
+    rec.clips = static_cast<int>(train_src->size());
     rec.steps_per_epoch = trainer.steps_per_epoch();
     rec.started_at = utc_now_iso();
     auto counts = compute::count(spec, shape);
-    // Per-epoch FLOPs: full batches plus the last partial one.
-    auto last_shape = shape;
-    const int rem = fset.n_clips % opt.batch;
-    const int full = fset.n_clips / opt.batch;
+    // Per-epoch FLOPs: full batches plus the last partial one, for each phase's own set.
     rec.train_flops_per_step = counts.train_step_flops();
     rec.test_flops_per_step = counts.test_step_flops();
-    rec.train_flops_per_epoch = full * counts.train_step_flops();
-    rec.test_flops_per_epoch = full * counts.test_step_flops();
-    if (rem) {
-      last_shape.batch = rem;
-      auto c = compute::count(spec, last_shape);
-      rec.train_flops_per_epoch += c.train_step_flops();
-      rec.test_flops_per_epoch += c.test_step_flops();
-    }
+    auto epoch_flops = [&](int64_t n, bool train) {
+      double total = static_cast<double>(n / opt.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
+      if (n % opt.batch) {
+        auto last = shape;
+        last.batch = static_cast<int>(n % opt.batch);
+        auto c = compute::count(spec, last);
+        total += train ? c.train_step_flops() : c.test_step_flops();
+      }
+      return total;
+    };
+    rec.train_flops_per_epoch = epoch_flops(train_src->size(), true);
+    rec.test_flops_per_epoch = epoch_flops(test_source.size(), false);
     try {
       torch::manual_seed(opt.seed);
       models::SedNet model(spec, shape);

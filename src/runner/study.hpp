@@ -5,10 +5,19 @@
 #include <ostream>
 #include <string>
 
+#include "data/dataset.hpp"
+#include "features/mel.hpp"
+
 namespace sedenergy::runner {
 
 struct StudyOptions {
   std::string data_dir;                 // DESED root; empty: a synthetic dataset under out_dir/data
+  std::string test_data_dir;            // separate test set (DESED root); empty: test on the training set
+  double holdout = 0;                   // > 0: this seeded fraction of the data is the test set
+  features::FeatureParams features = features::preset("paper");
+  data::ExtractOptions extract;         // channels, crop, error policy
+  std::string feature_mode = "cached";  // cached (computed once, memory-mapped) or on-the-fly (per batch, CPU)
+  std::string cache_dir;                // empty: out_dir/cache
   std::string out_dir = "sedenergy-out";
   std::string grid = "auto";            // auto (paper43 on CUDA, quick on CPU), paper43, quick, or spec list
   std::string device = "auto";          // auto, cpu, cuda, cuda:N

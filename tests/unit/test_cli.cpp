@@ -99,6 +99,30 @@ TEST(Cli, SynthThenFeaturesWithNpyExport) {
   EXPECT_TRUE(contains(bad.out, "unknown feature preset")) << bad.out;
   auto zero = run("synth --out " + (dir / "z").string() + " --clips 0");
   EXPECT_EQ(zero.rc, 2);
+
+  // A corrupt clip: stops by default naming the file; --on-error skip lists it in skipped.txt.
+  test::write_text(dir / "ds/audio/train/weak/synth_00002.wav", "not audio");
+  auto stop = run("features --data " + (dir / "ds").string());
+  EXPECT_EQ(stop.rc, 2);
+  EXPECT_TRUE(contains(stop.out, "synth_00002.wav")) << stop.out;
+  auto skip = run("features --data " + (dir / "ds").string() + " --on-error skip --out " + (dir / "rep").string() +
+                  " --hop 512 --mels 64 --window hann --log power-db --frames 10");
+  ASSERT_EQ(skip.rc, 0) << skip.out;
+  EXPECT_TRUE(contains(skip.out, "3 clips -> 64 mels x 10 frames")) << skip.out;
+  EXPECT_TRUE(contains(test::read_text(dir / "rep/skipped.txt"), "synth_00002.wav"));
+  auto bad_hop = run("features --data " + (dir / "ds").string() + " --hop -3");
+  EXPECT_EQ(bad_hop.rc, 2);
+}
+
+TEST(Cli, FeaturesCacheIsReusedAcrossRuns) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 3 --seconds 2 --rate 16000").rc, 0);
+  const std::string args = "features --data " + (dir / "ds").string() + " --cache " + (dir / "cache").string();
+  auto first = run(args);
+  ASSERT_EQ(first.rc, 0) << first.out;
+  EXPECT_TRUE(contains(first.out, "computed (no cache yet)")) << first.out;
+  auto second = run(args);
+  EXPECT_TRUE(contains(second.out, "loaded from cache")) << second.out;
 }
 
 TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
@@ -181,5 +205,25 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   ASSERT_EQ(again.rc, 0) << again.out;
   EXPECT_TRUE(contains(again.out, "reusing synthetic")) << again.out;
   EXPECT_EQ(store::Store(out + "/results.db").run_count(), 8);
+  EXPECT_TRUE(contains(again.out, "loaded from cache")) << again.out;
+}
+
+TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  auto r = run("study --device cpu --grid mlp:1x64 --clips 10 --min-window 0 --warmup-steps 0 --feature-mode on-the-fly "
+               "--holdout 0.3 --frames 0 --seconds 2 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "(on-the-fly)")) << r.out;
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].clips, 7);  // 3 of 10 clips held out for testing
+  EXPECT_TRUE(contains(db.sessions()[0].dataset, "held-out 3 clips"));
+  EXPECT_TRUE(contains(db.sessions()[0].config_json, "on-the-fly"));
+  // Full-length input: 2 s at 44.1 kHz, hop 256 -> 345 frames; FLOPs follow the input size.
+  auto flops_64 = run("flops mlp:1x64 --frames 345 --json");
+  EXPECT_TRUE(contains(flops_64.out, std::to_string(128 * 345 * 64 + 64 + 64 * 10 + 10)));
+  EXPECT_EQ(rows[0].params, 128LL * 345 * 64 + 64 + 64 * 10 + 10);
 }
 #endif

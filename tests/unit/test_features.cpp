@@ -200,3 +200,42 @@ TEST(Features, NpyRoundTrip) {
   auto raw = test::read_text(dir / "a.npy");
   EXPECT_EQ((raw.size() - 6 * 4) % 64, 0u);  // header padded to 64 bytes, as NumPy requires
 }
+
+// Sizes that are not powers of two take the kissfft path: check it against a direct DFT in double.
+TEST(Features, NonPowerOfTwoFftMatchesDirectDft) {
+  FeatureParams p = features::preset("paper");
+  p.n_fft = p.win_length = 1536;
+  p.sample_rate = 16000;
+  p.f_max = 8000;
+  p.n_mels = 40;
+  p.max_frames = 3;
+  std::vector<float> x(16000);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.037 * i) + 0.5 * std::cos(0.0021 * i * i / 50.0));
+  features::MelExtractor mel(p);
+  int frames = 0;
+  auto got = mel.compute(x, &frames);
+  ASSERT_EQ(frames, 3);
+  auto fb = features::mel_filterbank(p);
+  const int n = p.n_fft, nf = n / 2 + 1;
+  for (int t = 0; t < frames; ++t) {
+    std::vector<double> frame(n), mag(nf);
+    for (int i = 0; i < n; ++i) {
+      long long j = (long long)t * p.hop_length - n / 2 + i;
+      double s = j < 0 ? x[-j] : x[j];  // reflect padding at the start
+      frame[i] = s * (0.54 - 0.46 * std::cos(2 * M_PI * i / (n - 1)));
+    }
+    for (int k = 0; k < nf; ++k) {
+      double re = 0, im = 0;
+      for (int i = 0; i < n; ++i) {
+        re += frame[i] * std::cos(2 * M_PI * k * i / n);
+        im -= frame[i] * std::sin(2 * M_PI * k * i / n);
+      }
+      mag[k] = std::sqrt(re * re + im * im);
+    }
+    for (int m = 0; m < p.n_mels; ++m) {
+      double want = 0;
+      for (int k = 0; k < nf; ++k) want += fb[k][m] * mag[k];
+      EXPECT_NEAR(got[m * frames + t], want, 1e-4 * std::max(1.0, want)) << "mel " << m << " frame " << t;
+    }
+  }
+}
