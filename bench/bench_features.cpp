@@ -5,7 +5,11 @@
 #include <cmath>
 #include <random>
 
+#include "audio/synth.hpp"
+#include "data/dataset.hpp"
 #include "features/mel.hpp"
+
+#include <filesystem>
 
 using namespace sedenergy;
 
@@ -46,6 +50,25 @@ void BM_PaperMel_full_10s_44k(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(mel.compute(x));
 }
 BENCHMARK(BM_PaperMel_full_10s_44k)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
+// A whole dataset (64 generated 10 s clips at 44.1 kHz: read, resample to 16 kHz, log-mel) with 1..N
+// threads: extraction scales with cores.
+void BM_ExtractDataset(benchmark::State& state) {
+  static const std::string root = [] {
+    auto dir = (std::filesystem::temp_directory_path() / "sedenergy-bench-dataset").string();
+    audio::SynthOptions o;
+    o.clips = 64;
+    if (!audio::synthetic_dataset_matches(dir, o)) audio::synthesize_dataset(dir, o);
+    return dir;
+  }();
+  auto paths = data::locate_train_set(root);
+  auto clips = data::load_clips(paths);
+  data::ExtractOptions opt;
+  opt.threads = static_cast<int>(state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(data::extract_features(paths, clips, features::preset("librosa"), opt));
+  state.SetItemsProcessed(state.iterations() * static_cast<long>(clips.size()));
+}
+BENCHMARK(BM_ExtractDataset)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace
 

@@ -82,7 +82,8 @@ std::vector<float> resample(const std::vector<float>& in, int from_rate, int to_
   d.output_frames = static_cast<long>(out.size());
   d.src_ratio = ratio;
   d.end_of_input = 1;
-  int err = src_simple(&d, SRC_SINC_BEST_QUALITY, 1);
+  // Medium-quality sinc: ~120 dB SNR, several times faster than the best-quality converter.
+  int err = src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1);
   if (err) throw Error(std::string("resampling failed: ") + src_strerror(err));
   out.resize(static_cast<std::size_t>(d.output_frames_gen));
   return out;

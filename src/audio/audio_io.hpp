@@ -21,7 +21,7 @@ Audio read_audio(const std::string& path, ChannelPolicy policy = ChannelPolicy::
 // Writes mono 16-bit PCM; the format follows the extension (.wav, .flac, .ogg).
 void write_audio(const std::string& path, const std::vector<float>& samples, int sample_rate);
 
-// High-quality band-limited resampling (libsamplerate, SRC_SINC_BEST_QUALITY).
+// Band-limited resampling (libsamplerate, SRC_SINC_MEDIUM_QUALITY: ~120 dB SNR).
 std::vector<float> resample(const std::vector<float>& in, int from_rate, int to_rate);
 
 // Zero-pads or crops (from the start) to exactly `length` samples.

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -41,6 +44,26 @@ std::vector<double> make_window(const FeatureParams& p) {
     w[offset + i] = hann ? 0.5 - 0.5 * c : 0.54 - 0.46 * c;
   }
   return w;
+}
+
+// log2 of a positive normal float to ~1e-8: exponent + atanh series of the mantissa in [sqrt(1/2), sqrt(2)).
+// Pure arithmetic, so the compiler vectorises the loops that call it (std::log10 is a library call).
+inline float log2_fast(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  int e = static_cast<int>((bits >> 23) & 0xFF) - 127;
+  bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+  float m;
+  std::memcpy(&m, &bits, 4);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    e += 1;
+  }
+  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  const float series = 2.8853900817779268f +
+                       t2 * (0.9617966939259756f + t2 * (0.5770780163555854f + t2 * (0.4121985831111324f +
+                                                                                  t2 * 0.3205988979753252f)));
+  return static_cast<float>(e) + t * series;
 }
 
 }  // namespace
@@ -208,13 +231,20 @@ void MelExtractor::compute_batched(const std::vector<float>& x, SampleAt sample_
   const float* win = impl_->window.data();
   for (int t0 = 0; t0 < frames; t0 += L) {
     const int lanes = std::min(L, frames - t0);
-    for (int l = 0; l < L; ++l) {
-      const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
-      const long long start = static_cast<long long>(t) * p_.hop_length - pad;
-      if (start >= 0 && start + n_fft <= n) {
-        const float* src = x.data() + start;
-        for (int i = 0; i < n_fft; ++i) in_f[i * L + l] = src[i] * win[i];
-      } else {
+    const long long first = static_cast<long long>(t0) * p_.hop_length - pad;
+    const long long last = static_cast<long long>(t0 + lanes - 1) * p_.hop_length - pad;
+    if (lanes == L && first >= 0 && last + n_fft <= n) {
+      // Interior frames: read L streams, write each vector contiguously.
+      const float* src[L];
+      for (int l = 0; l < L; ++l) src[l] = x.data() + first + static_cast<long long>(l) * p_.hop_length;
+      for (int i = 0; i < n_fft; ++i) {
+        const float w = win[i];
+        for (int l = 0; l < L; ++l) in_f[i * L + l] = src[l][i] * w;
+      }
+    } else {
+      for (int l = 0; l < L; ++l) {
+        const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
+        const long long start = static_cast<long long>(t) * p_.hop_length - pad;
         for (int i = 0; i < n_fft; ++i) in_f[i * L + l] = sample_at(start + i) * win[i];
       }
     }
@@ -274,11 +304,12 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
     }
   }
   if (p_.log) {
+    // multiplier * log10(max(v, amin)); the floor also keeps denormals out of log2_fast.
+    const float floor_v = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
+    const float scale = static_cast<float>(p_.log_multiplier * std::log10(2.0));
+    for (auto& v : out) v = scale * log2_fast(std::max(v, floor_v));
     float peak = -INFINITY;
-    for (auto& v : out) {
-      v = static_cast<float>(p_.log_multiplier * std::log10(std::max<double>(v, p_.amin)));
-      peak = std::max(peak, v);
-    }
+    for (float v : out) peak = std::max(peak, v);
     for (auto& v : out) {
       if (p_.top_db > 0) v = std::max(v, static_cast<float>(peak - p_.top_db));
       if (p_.clamp) v = std::clamp(v, static_cast<float>(p_.clamp_min), static_cast<float>(p_.clamp_max));
