@@ -53,7 +53,7 @@ void setup_features(CLI::App& app, int& exit_code) {
       hi = std::max<double>(hi, v[i]);
       sum += v[i];
     }
-    std::cout << "features: " << features::describe(p) << "\n";
+    std::cout << "features: " << features::describe(p) << " [" << features::MelExtractor(p).kernel_name() << "]\n";
     if (!note.empty()) std::cout << note << "\n";
     std::cout << fs_.n_clips << " clips -> " << fs_.n_mels << " mels x " << fs_.frames << " frames in "
               << fs_.extract_seconds << " s (" << 1000.0 * fs_.extract_seconds / std::max(1, fs_.n_clips)

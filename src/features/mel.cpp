@@ -2,7 +2,7 @@
 
 #include <kiss_fftr.h>
 
-#include "features/fft.hpp"
+#include "features/mel_kernel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -44,26 +44,6 @@ std::vector<double> make_window(const FeatureParams& p) {
     w[offset + i] = hann ? 0.5 - 0.5 * c : 0.54 - 0.46 * c;
   }
   return w;
-}
-
-// log2 of a positive normal float to ~1e-8: exponent + atanh series of the mantissa in [sqrt(1/2), sqrt(2)).
-// Pure arithmetic, so the compiler vectorises the loops that call it (std::log10 is a library call).
-inline float log2_fast(float x) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  int e = static_cast<int>((bits >> 23) & 0xFF) - 127;
-  bits = (bits & 0x007FFFFFu) | 0x3F800000u;
-  float m;
-  std::memcpy(&m, &bits, 4);
-  if (m > 1.41421356f) {
-    m *= 0.5f;
-    e += 1;
-  }
-  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-  const float series = 2.8853900817779268f +
-                       t2 * (0.9617966939259756f + t2 * (0.5770780163555854f + t2 * (0.4121985831111324f +
-                                                                                  t2 * 0.3205988979753252f)));
-  return static_cast<float>(e) + t * series;
 }
 
 }  // namespace
@@ -166,7 +146,7 @@ std::vector<std::vector<double>> mel_filterbank(const FeatureParams& p) {
 
 struct MelExtractor::Impl {
   std::vector<float> window;
-  std::unique_ptr<BatchedRealFft> batched;  // power-of-two n_fft: 4 frames per FFT pass
+  std::unique_ptr<MelKernel> kernel;  // power-of-two n_fft: several frames per FFT pass (SIMD lanes)
   // Sparse filterbank: for each mel band, the first bin and its weights.
   std::vector<int> first_bin;
   std::vector<std::vector<float>> weights;
@@ -191,7 +171,7 @@ MelExtractor::MelExtractor(const FeatureParams& p) : p_(p), impl_(std::make_uniq
   auto w = make_window(p_);
   impl_->window.assign(w.begin(), w.end());
   FftPlan check(p_.n_fft);  // fail at construction, not in a worker thread
-  if (BatchedRealFft::supports(p_.n_fft)) impl_->batched = std::make_unique<BatchedRealFft>(p_.n_fft);
+  impl_->kernel = make_mel_kernel(p_.n_fft);
   auto fb = mel_filterbank(p_);
   const int n_freqs = p_.n_fft / 2 + 1;
   impl_->first_bin.assign(p_.n_mels, 0);
@@ -212,57 +192,11 @@ MelExtractor::MelExtractor(const FeatureParams& p) : p_(p), impl_(std::make_uniq
 
 MelExtractor::~MelExtractor() = default;
 
+std::string MelExtractor::kernel_name() const { return impl_->kernel ? impl_->kernel->name() : "kissfft"; }
+
 int MelExtractor::output_frames(std::size_t n_samples) const {
   int total = frame_count(p_, n_samples);
   return p_.max_frames > 0 ? std::min(total, p_.max_frames) : total;
-}
-
-template <typename SampleAt>
-void MelExtractor::compute_batched(const std::vector<float>& x, SampleAt sample_at, int frames,
-                                   std::vector<float>& out) const {
-  using Vec = BatchedRealFft::Vec;
-  constexpr int L = BatchedRealFft::kLanes;
-  const int n_fft = p_.n_fft, n_freqs = n_fft / 2 + 1, pad = p_.center ? n_fft / 2 : 0;
-  const long long n = static_cast<long long>(x.size());
-  std::vector<Vec> in(n_fft), spec(n_freqs), scratch(n_fft);
-  // Scalar views of the vectors: element access through Vec subscripts compiles to slow lane inserts.
-  float* in_f = reinterpret_cast<float*>(in.data());
-  float* spec_f = reinterpret_cast<float*>(spec.data());
-  const float* win = impl_->window.data();
-  for (int t0 = 0; t0 < frames; t0 += L) {
-    const int lanes = std::min(L, frames - t0);
-    const long long first = static_cast<long long>(t0) * p_.hop_length - pad;
-    const long long last = static_cast<long long>(t0 + lanes - 1) * p_.hop_length - pad;
-    if (lanes == L && first >= 0 && last + n_fft <= n) {
-      // Interior frames: read L streams, write each vector contiguously.
-      const float* src[L];
-      for (int l = 0; l < L; ++l) src[l] = x.data() + first + static_cast<long long>(l) * p_.hop_length;
-      for (int i = 0; i < n_fft; ++i) {
-        const float w = win[i];
-        for (int l = 0; l < L; ++l) in_f[i * L + l] = src[l][i] * w;
-      }
-    } else {
-      for (int l = 0; l < L; ++l) {
-        const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
-        const long long start = static_cast<long long>(t) * p_.hop_length - pad;
-        for (int i = 0; i < n_fft; ++i) in_f[i * L + l] = sample_at(start + i) * win[i];
-      }
-    }
-    impl_->batched->power_spectrum(in.data(), spec.data(), scratch.data());
-    if (p_.power == 1.0) {
-      for (int i = 0; i < n_freqs * L; ++i) spec_f[i] = std::sqrt(spec_f[i]);
-    }
-    for (int m = 0; m < p_.n_mels; ++m) {
-      const auto& w = impl_->weights[m];
-      const Vec* s = spec.data() + impl_->first_bin[m];
-      Vec acc = {};
-      for (std::size_t j = 0; j < w.size(); ++j) acc += w[j] * s[j];
-      float lanes_out[L];
-      __builtin_memcpy(lanes_out, &acc, sizeof lanes_out);
-      float* dst = out.data() + static_cast<std::size_t>(m) * frames + t0;
-      for (int l = 0; l < lanes; ++l) dst[l] = lanes_out[l];
-    }
-  }
 }
 
 std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frames_out) const {
@@ -274,15 +208,30 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   const int frames = output_frames(x.size());
   if (frames_out) *frames_out = frames;
   std::vector<float> out(static_cast<std::size_t>(p_.n_mels) * frames, 0.0f);
-  auto sample_at = [&](long long i) -> float {
-    if (i >= 0 && i < n) return x[i];
-    if (p_.pad_mode == PadMode::kConstant) return 0.0f;
-    if (i < 0) return x[-i];      // reflect without repeating the edge sample
-    return x[2 * (n - 1) - i];
-  };
-  if (impl_->batched) {
-    compute_batched(x, sample_at, frames, out);
+  if (impl_->kernel) {
+    MelKernelJob job;
+    job.x = x.data();
+    job.n = n;
+    job.frames = frames;
+    job.hop = p_.hop_length;
+    job.pad = pad;
+    job.reflect = p_.pad_mode == PadMode::kReflect;
+    job.magnitude = p_.power == 1.0;
+    job.window = impl_->window.data();
+    job.first_bin = &impl_->first_bin;
+    job.weights = &impl_->weights;
+    job.out = out.data();
+    job.log = p_.log;
+    job.log_floor = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
+    job.log_scale = static_cast<float>(p_.log_multiplier * std::log10(2.0));
+    impl_->kernel->run(job);
   } else {
+    auto sample_at = [&](long long i) -> float {
+      if (i >= 0 && i < n) return x[i];
+      if (p_.pad_mode == PadMode::kConstant) return 0.0f;
+      if (i < 0) return x[-i];  // reflect without repeating the edge sample
+      return x[2 * (n - 1) - i];
+    };
     FftPlan plan(n_fft);
     std::vector<float> buf(n_fft), mag(n_freqs);
     std::vector<kiss_fft_cpx> spec(n_freqs);
@@ -304,10 +253,11 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
     }
   }
   if (p_.log) {
-    // multiplier * log10(max(v, amin)); the floor also keeps denormals out of log2_fast.
-    const float floor_v = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
-    const float scale = static_cast<float>(p_.log_multiplier * std::log10(2.0));
-    for (auto& v : out) v = scale * log2_fast(std::max(v, floor_v));
+    if (!impl_->kernel) {
+      // multiplier * log10(max(v, amin)); the SIMD kernels already did this step.
+      const float floor_v = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
+      for (auto& v : out) v = static_cast<float>(p_.log_multiplier * std::log10(static_cast<double>(std::max(v, floor_v))));
+    }
     float peak = -INFINITY;
     for (float v : out) peak = std::max(peak, v);
     for (auto& v : out) {

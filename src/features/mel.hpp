@@ -66,11 +66,10 @@ class MelExtractor {
   // Output shape [n_mels][frames] (row-major), frames = min(max_frames, frame_count) or all.
   std::vector<float> compute(const std::vector<float>& samples, int* frames_out = nullptr) const;
   int output_frames(std::size_t n_samples) const;
+  // The code path in use: "avx2-8", "simd-4" or "kissfft" (sizes that are not powers of two).
+  std::string kernel_name() const;
 
  private:
-  template <typename SampleAt>
-  void compute_batched(const std::vector<float>& x, SampleAt sample_at, int frames, std::vector<float>& out) const;
-
   struct Impl;
   FeatureParams p_;
   std::unique_ptr<Impl> impl_;

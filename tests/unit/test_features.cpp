@@ -239,3 +239,20 @@ TEST(Features, NonPowerOfTwoFftMatchesDirectDft) {
     }
   }
 }
+
+// Both SIMD builds of the kernel compute the same features (the 8-lane one only where the CPU has AVX2).
+TEST(Features, SimdKernelsAgree) {
+  auto x = audio_of("golden_16k.wav");
+  auto p = features::preset("librosa");
+  p.clip_seconds = 3.0;
+  setenv("SEDENERGY_SIMD", "sse", 1);
+  features::MelExtractor four(p);
+  unsetenv("SEDENERGY_SIMD");
+  features::MelExtractor best(p);
+  EXPECT_EQ(four.kernel_name(), "simd-4");
+  auto a = four.compute(x), b = best.compute(x);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << i << " with " << best.kernel_name();
+  p.n_fft = p.win_length = 1000;  // not a power of two
+  EXPECT_EQ(features::MelExtractor(p).kernel_name(), "kissfft");
+}

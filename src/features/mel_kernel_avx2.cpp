@@ -1,0 +1,21 @@
+// 8-lane build of the mel kernel, compiled with -mavx2 -mfma; used only where the CPU has both.
+#if defined(__AVX2__) && defined(__FMA__)
+#define SEDENERGY_SIMD_NS lanes8
+#define SEDENERGY_LANES 8
+#include "features/mel_kernel_impl.hpp"
+
+namespace sedenergy::features {
+
+std::unique_ptr<MelKernel> make_mel_kernel_avx2(int n) {
+  if (!mel_kernel_supports(n) || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return nullptr;
+  return std::make_unique<lanes8::Kernel>(n, "avx2-8");
+}
+
+}  // namespace sedenergy::features
+#else
+#include "features/mel_kernel.hpp"
+
+namespace sedenergy::features {
+std::unique_ptr<MelKernel> make_mel_kernel_avx2(int) { return nullptr; }
+}  // namespace sedenergy::features
+#endif
