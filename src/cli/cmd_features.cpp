@@ -17,7 +17,7 @@ namespace sedenergy::cli {
 void setup_features(CLI::App& app, int& exit_code) {
   struct Args {
     FeatureCli f;
-    std::string data, exp, out, cache;
+    std::string data, tsv, exp, out, cache;
     int threads = 0;
   };
   auto a = std::make_shared<Args>();
@@ -27,7 +27,8 @@ void setup_features(CLI::App& app, int& exit_code) {
                                  "  sedenergy features --data data/synth --preset librosa --export npy --out feats\n"
                                  "  sedenergy features --data /data/DESED --preset paper --frames 0 --cache cache/\n"
                                  "  sedenergy features --data d --preset dcase --hop 320 --mels 64 --on-error skip");
-  sub->add_option("--data", a->data, "DESED root")->required();
+  sub->add_option("--data", a->data, "DESED root (or, with --tsv, the audio folder)")->required();
+  sub->add_option("--tsv", a->tsv, "metadata TSV of the clips in --data (weak, strong or unlabeled)");
   a->f.add_to(sub, "paper");
   sub->add_option("--export", a->exp, "npy: one .npy file per clip, named after its audio file")
       ->check(CLI::IsMember({"npy"}));
@@ -39,7 +40,7 @@ void setup_features(CLI::App& app, int& exit_code) {
     auto eo = a->f.extract_options();
     eo.threads = a->threads;
     if (!a->exp.empty() && a->out.empty()) throw InputError("--export needs --out FOLDER");
-    auto paths = data::locate_train_set(a->data);
+    auto paths = data::open_dataset(a->data, a->tsv);
     std::vector<std::string> problems;
     auto clips = data::load_clips(paths, eo.on_error, &problems);
     std::string note;

@@ -18,7 +18,9 @@ void setup_study(CLI::App& app, int& exit_code) {
       "  sedenergy study --data /data/DESED --grid mlp:1x512,cnn:2x128 --out runs/desed\n"
       "  sedenergy study --frames 0 --feature-mode on-the-fly   # full-length input, features per batch");
   sub->add_option("--data", opt->data_dir, "DESED root (audio/train/weak + metadata/train/weak.tsv); default: generated");
+  sub->add_option("--tsv", opt->data_tsv, "metadata TSV of --data when --data is an audio folder, not a DESED root");
   sub->add_option("--test-data", opt->test_data_dir, "a separate DESED root to test on (default: the training set)");
+  sub->add_option("--test-tsv", opt->test_tsv, "metadata TSV of --test-data when it is an audio folder");
   sub->add_option("--holdout", opt->holdout, "test on this seeded fraction of the data instead (e.g. 0.2)");
   sub->add_option("--feature-mode", opt->feature_mode,
                   "cached (computed once, memory-mapped cache) or on-the-fly (per batch on the CPU, as the study)")

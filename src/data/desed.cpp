@@ -182,6 +182,22 @@ DatasetPaths locate_train_set(const std::string& root) {
   return p;
 }
 
+DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv) {
+  if (!fs::is_directory(audio_dir)) throw InputError("--audio: folder '" + audio_dir + "' does not exist");
+  std::ifstream in(tsv);
+  std::string header;
+  if (!in || !std::getline(in, header)) throw file_error(tsv, 0, "cannot read metadata file");
+  DatasetPaths p;
+  p.root = audio_dir;
+  p.audio_dir = audio_dir;
+  (header.find("onset") != std::string::npos ? p.strong_tsv : p.weak_tsv) = tsv;
+  return p;
+}
+
+DatasetPaths open_dataset(const std::string& dir, const std::string& tsv) {
+  return tsv.empty() ? locate_train_set(dir) : dataset_from_tsv(dir, tsv);
+}
+
 std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error, std::vector<std::string>* problems) {
   std::vector<Clip> clips;
   if (!paths.weak_tsv.empty()) {

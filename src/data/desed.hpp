@@ -59,6 +59,13 @@ DatasetPaths locate_train_set(const std::string& root);
 
 enum class OnError { kStop, kSkip };
 
+// Any folder of audio plus one TSV (weak, strong or unlabeled; the header tells which), e.g. DESED's
+// audio/validation/validation + metadata/validation/validation.tsv.
+DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv);
+
+// `--data DIR` alone: a DESED root; with `--tsv FILE`: DIR is the audio folder that TSV describes.
+DatasetPaths open_dataset(const std::string& dir, const std::string& tsv);
+
 // Loads the clip list of a dataset. Every listed audio file must exist and every audio file in the folder
 // must be listed; with OnError::kSkip such clips are left out and described in `problems` instead.
 std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error = OnError::kStop,

@@ -267,8 +267,8 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   const models::InputShape shape{opt.batch, params.n_mels, frames};
   for (const auto& s : specs) models::plan(s, shape);  // rejects invalid specs now
   data::DatasetPaths paths, test_paths;
-  if (!opt.data_dir.empty()) paths = data::locate_train_set(opt.data_dir);
-  if (!opt.test_data_dir.empty()) test_paths = data::locate_train_set(opt.test_data_dir);
+  if (!opt.data_dir.empty()) paths = data::open_dataset(opt.data_dir, opt.data_tsv);
+  if (!opt.test_data_dir.empty()) test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv);
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;

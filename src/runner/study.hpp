@@ -12,7 +12,9 @@ namespace sedenergy::runner {
 
 struct StudyOptions {
   std::string data_dir;                 // DESED root; empty: a synthetic dataset under out_dir/data
+  std::string data_tsv;                 // with data_dir: the TSV describing that audio folder
   std::string test_data_dir;            // separate test set (DESED root); empty: test on the training set
+  std::string test_tsv;
   double holdout = 0;                   // > 0: this seeded fraction of the data is the test set
   features::FeatureParams features = features::preset("paper");
   data::ExtractOptions extract;         // channels, crop, error policy

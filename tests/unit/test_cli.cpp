@@ -114,6 +114,20 @@ TEST(Cli, SynthThenFeaturesWithNpyExport) {
   EXPECT_EQ(bad_hop.rc, 2);
 }
 
+TEST(Cli, FeaturesOfAnAudioFolderWithItsTsv) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 3 --seconds 2 --rate 16000").rc, 0);
+  // DESED's validation layout: audio/validation/validation + metadata/validation/validation.tsv (strong).
+  fs::create_directories(dir / "val/audio/validation");
+  fs::rename(dir / "ds/audio/train/weak", dir / "val/audio/validation/validation");
+  auto r = run("features --data " + (dir / "val/audio/validation/validation").string() + " --tsv " +
+               (dir / "ds/metadata/train/strong.tsv").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "3 clips")) << r.out;
+  auto bad = run("features --data " + (dir / "nope").string() + " --tsv " + (dir / "ds/metadata/train/weak.tsv").string());
+  EXPECT_EQ(bad.rc, 2);
+}
+
 TEST(Cli, FeaturesCacheIsReusedAcrossRuns) {
   auto dir = test::temp_dir();
   ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 3 --seconds 2 --rate 16000").rc, 0);
