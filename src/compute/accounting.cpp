@@ -25,6 +25,33 @@ void gemm_layer(LayerCount& L, double m, double i, double o, bool first) {
 
 }  // namespace
 
+namespace {
+
+// One recurrent layer stack (GRU or LSTM, one or two directions), REFERENCE.md §6.
+void recurrent(LayerCount& L, const models::Op& op, double batch) {
+  const bool lstm = op.cell == models::Cell::kLstm;
+  const double gates = lstm ? 4 : 3;  // weight blocks per layer
+  const double H = op.out, steps = batch * op.seq_len, dirs = op.bidirectional ? 2 : 1;
+  L.name = std::string(lstm ? "lstm " : "gru ") + std::to_string(op.in) + "->" + std::to_string(op.out) + " x" +
+           std::to_string(op.rnn_layers) + (op.bidirectional ? " bi" : "") + " over " + std::to_string(op.seq_len);
+  for (int l = 0; l < op.rnn_layers; ++l) {
+    const double I = l == 0 ? op.in : dirs * H;
+    L.params += static_cast<long long>(dirs * (gates * H * I + gates * H * H + 2 * gates * H));
+    L.forward.macs += dirs * steps * gates * H * (I + H);
+    L.forward.bias += dirs * steps * 2 * gates * H;
+    // GRU: 13H non-GEMM FLOPs = 6H bias + 7H gate arithmetic, 3H transcendentals;
+    // LSTM: 16H = 8H bias + 8H gate arithmetic, 5H transcendentals.
+    L.forward.elementwise += dirs * steps * (lstm ? 8 : 7) * H;
+    L.forward.transcendental += dirs * steps * (lstm ? 5 : 3) * H;
+    const bool skip_input_grad = op.first_trainable && l == 0;
+    L.backward.macs += dirs * (steps * gates * H * (I + H) + steps * gates * H * ((skip_input_grad ? 0 : I) + H));
+    L.backward.bias += dirs * steps * 2 * gates * H;
+    L.backward.elementwise += 2 * dirs * steps * (lstm ? 8 : 7) * H;
+  }
+}
+
+}  // namespace
+
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input) {
   ModelCount mc;
   mc.spec = spec;
@@ -32,11 +59,14 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
   const double B = input.batch;
   for (const Op& op : models::plan(spec, input)) {
     LayerCount L;
+    const double E = B * op.in_elements;  // input elements of the step
+    bool train_differs = false;
     switch (op.kind) {
       case OpKind::kLinear:
-        L.name = "linear " + std::to_string(op.in) + "->" + std::to_string(op.out);
+        L.name = "linear " + std::to_string(op.in) + "->" + std::to_string(op.out) +
+                 (op.positions > 1 ? " at " + std::to_string(op.positions) + " steps" : "");
         L.params = op.in * op.out + op.out;
-        gemm_layer(L, B, op.in, op.out, op.first_trainable);
+        gemm_layer(L, B * op.positions, op.in, op.out, op.first_trainable);
         break;
       case OpKind::kConv2d: {
         L.name = "conv3x3 " + std::to_string(op.in) + "->" + std::to_string(op.out);
@@ -45,46 +75,80 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         gemm_layer(L, positions, op.in * 9.0, op.out, op.first_trainable);
         break;
       }
+      case OpKind::kBatchNorm2d:
+        // Eval: scale and shift (2 per element). Training: batch mean and variance (3 per element), then
+        // normalise, scale and shift (4 per element), one sqrt per channel. Backward: ~8 per element.
+        L.name = "batchnorm " + std::to_string(op.c);
+        L.params = 2 * op.c;
+        L.forward.elementwise = 2 * E;
+        L.forward_train.elementwise = 7 * E;
+        L.forward_train.transcendental = static_cast<double>(op.c);
+        L.backward.elementwise = 8 * E;
+        train_differs = true;
+        break;
       case OpKind::kRelu:
         L.name = "relu";
-        L.forward.elementwise = B * op.in_elements;
-        L.backward.elementwise = B * op.in_elements;
+        L.forward.elementwise = E;
+        L.backward.elementwise = E;
+        break;
+      case OpKind::kGlu: {
+        // Linear(C, C) over channels at every position, times sigmoid(x).
+        L.name = "glu " + std::to_string(op.c);
+        L.params = op.c * op.c + op.c;
+        gemm_layer(L, B * op.h * op.w, op.c, op.c, false);
+        L.forward.elementwise = 2 * E;  // 1 / (1 + exp(-x)) and the product
+        L.forward.transcendental = E;
+        L.backward.elementwise += 4 * E;
+        break;
+      }
+      case OpKind::kDropout:
+        L.name = "dropout";
+        L.forward_train.elementwise = 2 * E;  // draw the mask, apply it
+        L.backward.elementwise = E;
+        train_differs = true;
         break;
       case OpKind::kMaxPool2d:
         L.name = "maxpool2x2";
         L.forward.elementwise = 3.0 * B * op.out_elements;  // 3 compares per 2x2 window
         L.backward.elementwise = B * op.out_elements;
         break;
+      case OpKind::kAvgPool2d:
+        L.name = "avgpool" + std::to_string(op.pool_h) + "x" + std::to_string(op.pool_w);
+        L.forward.elementwise = static_cast<double>(op.pool_h * op.pool_w) * B * op.out_elements;
+        L.backward.elementwise = E;
+        break;
       case OpKind::kSoftmax:
         L.name = "softmax";
-        L.forward.elementwise = 3.0 * B * op.in_elements;
-        L.forward.transcendental = B * op.in_elements;
-        L.backward.elementwise = 3.0 * B * op.in_elements;
+        L.forward.elementwise = 3.0 * E;
+        L.forward.transcendental = E;
+        L.backward.elementwise = 3.0 * E;
         break;
-      case OpKind::kGru: {
-        L.name = "gru " + std::to_string(op.in) + "->" + std::to_string(op.out) + " x" + std::to_string(op.gru_layers);
-        const double H = op.out, steps = B * op.seq_len;
-        for (int l = 0; l < op.gru_layers; ++l) {
-          const double I = l == 0 ? op.in : op.out;
-          L.params += static_cast<long long>(3 * H * I + 3 * H * H + 6 * H);
-          L.forward.macs += steps * 3 * H * (I + H);
-          L.forward.bias += steps * 6 * H;
-          L.forward.elementwise += steps * 7 * H;  // 13H non-GEMM FLOPs = 6H bias + 7H gate arithmetic
-          L.forward.transcendental += steps * 3 * H;
-          const bool skip_input_grad = op.first_trainable && l == 0;
-          L.backward.macs += steps * 3 * H * (I + H) + steps * 3 * H * ((skip_input_grad ? 0 : I) + H);
-          L.backward.bias += steps * 6 * H;
-          L.backward.elementwise += 2 * steps * 7 * H;
-        }
+      case OpKind::kRnn:
+        recurrent(L, op, B);
+        break;
+      case OpKind::kAttentionHeads: {
+        // Two Linear(in, 10) at every step; sigmoid frame probabilities; softmax over classes, clamped;
+        // weak = sum_t(strong * att) / sum_t(att).
+        L.name = "attention heads " + std::to_string(op.in) + "->10 at " + std::to_string(op.positions) + " steps";
+        L.params = 2 * (op.in * 10 + 10);
+        gemm_layer(L, B * op.positions, op.in, 20, false);
+        const double P = B * op.positions * 10;
+        L.forward.elementwise = 2 * P + 3 * P + P + 3 * P + B * 10;
+        L.forward.transcendental = 2 * P;
+        L.backward.elementwise = 9 * P;
         break;
       }
       case OpKind::kFlatten:
+      case OpKind::kSwapAxes:
       case OpKind::kToSequence:
-        continue;  // views: no compute, no new tensor
+      case OpKind::kPermuteToSequence:
+        continue;  // views and layout changes: no arithmetic
     }
+    if (!train_differs) L.forward_train = L.forward;
     L.activation_elements = B * op.out_elements;
     mc.params += L.params;
     mc.forward += L.forward;
+    mc.forward_train += L.forward_train;
     mc.backward += L.backward;
     mc.activation_bytes += 4.0 * L.activation_elements;
     mc.layers.push_back(L);

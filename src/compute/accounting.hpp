@@ -1,6 +1,7 @@
 // Analytic compute accounting from a ModelSpec (REFERENCE.md §6): parameters, MACs and FLOPs split into
 // GEMM, bias, element-wise and transcendental parts, for forward, backward and the Adam step.
-// GEMM and bias terms are exact; element-wise terms of backward passes follow the stated conventions.
+// GEMM and bias terms are exact; element-wise terms of backward passes, batch norm and attention follow the
+// stated conventions (counts per element written next to each layer in accounting.cpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -21,7 +22,9 @@ struct Counts {
 struct LayerCount {
   std::string name;      // "linear 8192->512", "gru 64->64 x1"
   long long params = 0;
-  Counts forward, backward;
+  Counts forward;        // inference (eval mode: dropout off, batch norm with running statistics)
+  Counts forward_train;  // training mode (dropout masks, batch statistics)
+  Counts backward;
   double activation_elements = 0;  // output elements per step (all samples)
 };
 
@@ -30,10 +33,11 @@ struct ModelCount {
   models::InputShape input;
   long long params = 0;
   std::vector<LayerCount> layers;
-  Counts forward;    // one step at input.batch
-  Counts backward;   // one step at input.batch
-  Counts optimizer;  // Adam, one step
-  double train_step_flops() const { return forward.flops() + backward.flops() + optimizer.flops(); }
+  Counts forward;        // one test step at input.batch (eval mode)
+  Counts forward_train;  // the forward pass of one training step
+  Counts backward;       // one step at input.batch
+  Counts optimizer;      // Adam, one step
+  double train_step_flops() const { return forward_train.flops() + backward.flops() + optimizer.flops(); }
   double test_step_flops() const { return forward.flops(); }
   double weight_bytes() const { return 4.0 * params; }  // float32
   double activation_bytes = 0;                           // outputs kept for backward, one step

@@ -30,12 +30,23 @@ std::vector<ModelSpec> quick_grid() {
   return out;
 }
 
+std::vector<ModelSpec> variants_grid() {
+  // The realistic variants beyond the study, with the DCASE baseline as the reference model.
+  const char* specs[] = {"rnn:1x512+time",      "rnn:2x256+time+bi",     "rnn:2x256+time+lstm",
+                         "crnn:2x1:64x64+time", "crnn:2x2:128x128+time+bi+bn", "crnn:2x1:64x64+lstm",
+                         "cnn:2x128+bn",        "dcase-baseline"};
+  std::vector<ModelSpec> out;
+  for (const char* s : specs) out.push_back(parse_spec(s));
+  return out;
+}
+
 std::vector<ModelSpec> resolve_grid(const std::string& name) {
   if (name == "paper43") return paper43();
   if (name == "quick") return quick_grid();
-  if (name.find(':') == std::string::npos) {
-    throw InputError("unknown grid '" + name + "' (known: paper43, quick, or a comma-separated list of specs "
-                     "such as mlp:1x512,cnn:2x128)");
+  if (name == "variants") return variants_grid();
+  if (name.find(':') == std::string::npos && name.find("dcase-baseline") == std::string::npos) {
+    throw InputError("unknown grid '" + name + "' (known: paper43, quick, variants, or a comma-separated list of "
+                     "specs such as mlp:1x512,cnn:2x128,dcase-baseline)");
   }
   std::vector<ModelSpec> out;
   for (const auto& part : split(name, ',')) {

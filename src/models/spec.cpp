@@ -15,19 +15,26 @@ const char* family_name(Family f) {
     case Family::kCnn: return "CNN";
     case Family::kRnn: return "RNN";
     case Family::kCrnn: return "CRNN";
+    case Family::kDcaseBaseline: return "DCASE";
   }
   return "?";
 }
 
 std::string ModelSpec::name() const {
   auto n = [](long long v) { return std::to_string(v); };
+  std::string s;
   switch (family) {
-    case Family::kMlp: return "mlp:" + n(layers) + "x" + n(width);
-    case Family::kCnn: return "cnn:" + n(layers) + "x" + n(width);
-    case Family::kRnn: return "rnn:" + n(layers) + "x" + n(width);
-    case Family::kCrnn: return "crnn:" + n(layers) + "x" + n(rnn_layers) + ":" + n(width) + "x" + n(rnn_hidden);
+    case Family::kMlp: s = "mlp:" + n(layers) + "x" + n(width); break;
+    case Family::kCnn: s = "cnn:" + n(layers) + "x" + n(width); break;
+    case Family::kRnn: s = "rnn:" + n(layers) + "x" + n(width); break;
+    case Family::kCrnn: s = "crnn:" + n(layers) + "x" + n(rnn_layers) + ":" + n(width) + "x" + n(rnn_hidden); break;
+    case Family::kDcaseBaseline: return "dcase-baseline";
   }
-  return "?";
+  if (time_steps) s += "+time";
+  if (bidirectional) s += "+bi";
+  if (cell == Cell::kLstm) s += "+lstm";
+  if (batch_norm) s += "+bn";
+  return s;
 }
 
 namespace {
@@ -49,9 +56,15 @@ ModelSpec parse_spec(const std::string& raw) {
   std::string text = trim(raw);
   std::string lower = text;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  auto parts = split(lower, ':');
   ModelSpec s;
-  const std::string usage = " (expected mlp:LxH, cnn:LxC, rnn:LxH or crnn:LcxLr:CxH)";
+  if (lower == "dcase-baseline") {
+    s.family = Family::kDcaseBaseline;
+    return s;
+  }
+  auto mods = split(lower, '+');
+  auto parts = split(mods[0], ':');
+  const std::string usage = " (expected mlp:LxH, cnn:LxC, rnn:LxH, crnn:LcxLr:CxH or dcase-baseline, "
+                            "optionally +time, +bi, +lstm, +bn)";
   if (parts.size() == 2 && (parts[0] == "mlp" || parts[0] == "cnn" || parts[0] == "rnn")) {
     s.family = parts[0] == "mlp" ? Family::kMlp : parts[0] == "cnn" ? Family::kCnn : Family::kRnn;
     std::tie(s.layers, s.width) = parse_pair(parts[1], text);
@@ -62,6 +75,20 @@ ModelSpec parse_spec(const std::string& raw) {
   } else {
     throw InputError("model spec '" + text + "' does not parse" + usage);
   }
+  const bool recurrent = s.family == Family::kRnn || s.family == Family::kCrnn;
+  const bool convolutional = s.family == Family::kCnn || s.family == Family::kCrnn;
+  for (std::size_t i = 1; i < mods.size(); ++i) {
+    const std::string& m = mods[i];
+    bool ok = false;
+    if (m == "time") ok = recurrent, s.time_steps = true;
+    if (m == "bi") ok = recurrent, s.bidirectional = true;
+    if (m == "lstm") ok = recurrent, s.cell = Cell::kLstm;
+    if (m == "bn") ok = convolutional, s.batch_norm = true;
+    if (!ok) {
+      throw InputError("model spec '" + text + "': modifier '+" + m + "' does not apply to " + family_name(s.family) +
+                       usage);
+    }
+  }
   return s;
 }
 
@@ -70,50 +97,74 @@ std::vector<Op> plan(const ModelSpec& s, const InputShape& in) {
   if (in.batch <= 0 || in.mels <= 0 || in.frames <= 0) {
     throw InputError(who + ": input sizes must be positive (batch, mels, frames)");
   }
-  if (s.layers <= 0 || s.width <= 0 || (s.family == Family::kCrnn && (s.rnn_layers <= 0 || s.rnn_hidden <= 0))) {
+  if (s.family != Family::kDcaseBaseline &&
+      (s.layers <= 0 || s.width <= 0 || (s.family == Family::kCrnn && (s.rnn_layers <= 0 || s.rnn_hidden <= 0)))) {
     throw InputError(who + ": layer counts and widths must be positive");
   }
   std::vector<Op> ops;
   bool first = true;
-  auto linear = [&](long long i, long long o) {
-    Op op{OpKind::kLinear};
-    op.in = i, op.out = o, op.in_elements = i, op.out_elements = o, op.first_trainable = first;
-    first = false;
-    ops.push_back(op);
-  };
+  long long c = 1, h = in.mels, w = in.frames;
   auto elementwise = [&](OpKind k, long long n) {
     Op op{k};
     op.in_elements = op.out_elements = n;
+    op.c = c, op.h = h, op.w = w;
     ops.push_back(op);
+    return &ops.back();
   };
-  long long c = 1, h = in.mels, w = in.frames;
-  auto conv_blocks = [&](int count, long long channels) {
-    for (int l = 0; l < count; ++l) {
-      if (h < 2 || w < 2) {
-        throw InputError(who + ": " + std::to_string(count) + " pooling layers need an input of at least " +
-                         std::to_string(1LL << count) + " mels and frames (input " + std::to_string(in.mels) +
-                         "x" + std::to_string(in.frames) + ")");
-      }
-      Op conv{OpKind::kConv2d};
-      conv.in = c, conv.out = channels, conv.c = c, conv.h = h, conv.w = w;
-      conv.in_elements = c * h * w, conv.out_elements = channels * h * w, conv.first_trainable = first;
-      first = false;
-      ops.push_back(conv);
-      elementwise(OpKind::kRelu, channels * h * w);
-      Op pool{OpKind::kMaxPool2d};
-      pool.c = channels, pool.h = h, pool.w = w;
-      pool.in_elements = channels * h * w;
-      c = channels, h /= 2, w /= 2;
-      pool.out_elements = c * h * w;
-      ops.push_back(pool);
-    }
-  };
-  auto gru = [&](long long seq, long long input, long long hidden, int layers) {
-    Op op{OpKind::kGru};
-    op.in = input, op.out = hidden, op.gru_layers = layers, op.seq_len = seq;
-    op.in_elements = seq * input, op.out_elements = hidden, op.first_trainable = first;
+  auto linear = [&](long long i, long long o, long long positions = 1) {
+    Op op{OpKind::kLinear};
+    op.in = i, op.out = o, op.positions = positions;
+    op.in_elements = i * positions, op.out_elements = o * positions, op.first_trainable = first;
     first = false;
     ops.push_back(op);
+  };
+  auto conv = [&](long long channels) {
+    Op op{OpKind::kConv2d};
+    op.in = c, op.out = channels, op.c = c, op.h = h, op.w = w;
+    op.in_elements = c * h * w, op.out_elements = channels * h * w, op.first_trainable = first;
+    first = false;
+    ops.push_back(op);
+    c = channels;
+  };
+  auto batch_norm = [&](double eps, double momentum) {
+    Op* op = elementwise(OpKind::kBatchNorm2d, c * h * w);
+    op->eps = eps, op->momentum = momentum;
+  };
+  auto pool = [&](OpKind kind, int ph, int pw, int blocks) {
+    if (h < ph || w < pw) {
+      throw InputError(who + ": " + std::to_string(blocks) + " pooling layers need a larger input than " +
+                       std::to_string(in.mels) + "x" + std::to_string(in.frames) + " (mels x frames)");
+    }
+    Op op{kind};
+    op.c = c, op.h = h, op.w = w, op.pool_h = ph, op.pool_w = pw;
+    op.in_elements = c * h * w;
+    h /= ph, w /= pw;
+    op.out_elements = c * h * w;
+    ops.push_back(op);
+  };
+  auto conv_blocks = [&](int count, long long channels) {
+    for (int l = 0; l < count; ++l) {
+      if (h < 2 || w < 2) pool(OpKind::kMaxPool2d, 2, 2, count);  // reports the error
+      conv(channels);
+      if (s.batch_norm) batch_norm(1e-5, 0.1);
+      elementwise(OpKind::kRelu, c * h * w);
+      pool(OpKind::kMaxPool2d, 2, 2, count);
+    }
+  };
+  auto rnn = [&](long long seq, long long input, long long hidden, int layers, bool all_steps) {
+    Op op{OpKind::kRnn};
+    op.in = input, op.out = hidden, op.rnn_layers = layers, op.seq_len = seq;
+    op.cell = s.cell, op.bidirectional = s.bidirectional, op.all_steps = all_steps;
+    const long long dirs = s.bidirectional ? 2 : 1;
+    op.in_elements = seq * input, op.out_elements = (all_steps ? seq : 1) * dirs * hidden;
+    op.first_trainable = first;
+    first = false;
+    ops.push_back(op);
+    return dirs * hidden;
+  };
+  auto to_sequence = [&](OpKind kind, long long steps, long long features, int time_axis) {
+    Op* op = elementwise(kind, c * h * w);
+    op->seq_len = steps, op->in = features, op->time_axis = time_axis;
   };
   const long long flat = static_cast<long long>(in.mels) * in.frames;
   switch (s.family) {
@@ -132,17 +183,59 @@ std::vector<Op> plan(const ModelSpec& s, const InputShape& in) {
       elementwise(OpKind::kFlatten, c * h * w);
       linear(c * h * w, 10);
       break;
-    case Family::kRnn:
-      elementwise(OpKind::kToSequence, flat);  // the whole spectrogram is one time step
-      gru(1, flat, s.width, s.layers);
-      linear(s.width, 10);
+    case Family::kRnn: {
+      long long out = 0;
+      if (s.time_steps) {
+        to_sequence(OpKind::kPermuteToSequence, in.frames, in.mels, 3);  // frames as steps
+        out = rnn(in.frames, in.mels, s.width, s.layers, false);
+      } else {
+        to_sequence(OpKind::kToSequence, 1, flat, 3);  // the whole spectrogram is one time step
+        out = rnn(1, flat, s.width, s.layers, false);
+      }
+      linear(out, 10);
       break;
-    case Family::kCrnn:
+    }
+    case Family::kCrnn: {
       conv_blocks(s.layers, s.width);
-      elementwise(OpKind::kToSequence, c * h * w);  // (C, H, W) memory read as H*W steps of C features
-      gru(h * w, c, s.rnn_hidden, s.rnn_layers);
-      linear(s.rnn_hidden, 10);
+      long long out = 0;
+      if (s.time_steps) {
+        to_sequence(OpKind::kPermuteToSequence, w, c * h, 3);  // time-major: frames (W) as steps
+        out = rnn(w, c * h, s.rnn_hidden, s.rnn_layers, false);
+      } else {
+        to_sequence(OpKind::kToSequence, h * w, c, 3);  // (C, H, W) memory read as H*W steps of C features
+        out = rnn(h * w, c, s.rnn_hidden, s.rnn_layers, false);
+      }
+      linear(out, 10);
       break;
+    }
+    case Family::kDcaseBaseline: {
+      // Input (B, 1, frames, mels): time first, as the baseline.
+      elementwise(OpKind::kSwapAxes, flat);
+      std::swap(h, w);
+      const long long filters[] = {16, 32, 64, 128, 128, 128, 128};
+      const int pool_t[] = {2, 2, 1, 1, 1, 1, 1};
+      for (int i = 0; i < 7; ++i) {
+        conv(filters[i]);
+        batch_norm(1e-3, 0.99);
+        elementwise(OpKind::kGlu, c * h * w);
+        elementwise(OpKind::kDropout, c * h * w)->dropout = 0.5;
+        pool(OpKind::kAvgPool2d, pool_t[i], 2, 7);
+      }
+      to_sequence(OpKind::kPermuteToSequence, h, c * w, 2);  // time on H, (C x freq) features
+      const long long steps = h;
+      const long long feats = c * w;
+      Op op{OpKind::kRnn};
+      op.in = feats, op.out = 128, op.rnn_layers = 2, op.seq_len = steps, op.cell = Cell::kGru;
+      op.bidirectional = true, op.all_steps = true;
+      op.in_elements = steps * feats, op.out_elements = steps * 256;
+      ops.push_back(op);
+      elementwise(OpKind::kDropout, steps * 256)->dropout = 0.5;
+      Op heads{OpKind::kAttentionHeads};
+      heads.in = 256, heads.out = 10, heads.positions = steps;
+      heads.in_elements = steps * 256, heads.out_elements = 10;
+      ops.push_back(heads);
+      return ops;  // the heads end in probabilities
+    }
   }
   elementwise(OpKind::kSoftmax, 10);
   return ops;

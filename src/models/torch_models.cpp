@@ -13,21 +13,83 @@ torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& 
   return torch::where(torch::isfinite(p).all(), loss, torch::full_like(loss, NAN));
 }
 
+namespace {
+
+// A recurrent stack returning its output sequence; GRU and LSTM behind one interface.
+struct RecurrentImpl : torch::nn::Module {
+  explicit RecurrentImpl(const Op& op) {
+    if (op.cell == Cell::kLstm) {
+      lstm = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(op.in, op.out)
+                                                         .num_layers(op.rnn_layers)
+                                                         .batch_first(true)
+                                                         .bidirectional(op.bidirectional)));
+    } else {
+      gru = register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(op.in, op.out)
+                                                      .num_layers(op.rnn_layers)
+                                                      .batch_first(true)
+                                                      .bidirectional(op.bidirectional)));
+    }
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    return lstm ? std::get<0>(lstm->forward(x)) : std::get<0>(gru->forward(x));
+  }
+  torch::nn::GRU gru{nullptr};
+  torch::nn::LSTM lstm{nullptr};
+};
+TORCH_MODULE(Recurrent);
+
+// DCASE baseline heads: strong = sigmoid(dense(x)); att = clamp(softmax_classes(dense_softmax(x)));
+// weak = sum_t(strong * att) / sum_t(att).
+struct AttentionHeadsImpl : torch::nn::Module {
+  explicit AttentionHeadsImpl(long long in) {
+    dense = register_module("dense", torch::nn::Linear(in, 10));
+    dense_softmax = register_module("dense_softmax", torch::nn::Linear(in, 10));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    auto strong = torch::sigmoid(dense->forward(x));
+    auto att = torch::clamp(torch::softmax(dense_softmax->forward(x), -1), 1e-7, 1.0);
+    return (strong * att).sum(1) / att.sum(1);
+  }
+  torch::nn::Linear dense{nullptr}, dense_softmax{nullptr};
+};
+TORCH_MODULE(AttentionHeads);
+
+// The DCASE baseline's gated linear unit: Linear over channels times sigmoid(x).
+struct GluImpl : torch::nn::Module {
+  explicit GluImpl(long long c) { linear = register_module("linear", torch::nn::Linear(c, c)); }
+  torch::Tensor forward(torch::Tensor x) {
+    auto lin = linear->forward(x.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
+    return lin * torch::sigmoid(x);
+  }
+  torch::nn::Linear linear{nullptr};
+};
+TORCH_MODULE(Glu);
+
+}  // namespace
+
 SedNetImpl::SedNetImpl(const ModelSpec& spec, const InputShape& input) : spec_(spec), ops_(plan(spec, input)) {
   for (const Op& op : ops_) {
+    const std::string name = "layer" + std::to_string(modules_.size());
     switch (op.kind) {
       case OpKind::kLinear:
-        linears_.push_back(register_module("linear" + std::to_string(linears_.size()),
-                                           torch::nn::Linear(op.in, op.out)));
+        modules_.emplace_back(register_module(name, torch::nn::Linear(op.in, op.out)));
         break;
       case OpKind::kConv2d:
-        convs_.push_back(register_module("conv" + std::to_string(convs_.size()),
-                                         torch::nn::Conv2d(torch::nn::Conv2dOptions(op.in, op.out, 3).stride(1).padding(1))));
+        modules_.emplace_back(register_module(
+            name, torch::nn::Conv2d(torch::nn::Conv2dOptions(op.in, op.out, 3).stride(1).padding(1))));
         break;
-      case OpKind::kGru:
-        grus_.push_back(register_module(
-            "gru" + std::to_string(grus_.size()),
-            torch::nn::GRU(torch::nn::GRUOptions(op.in, op.out).num_layers(op.gru_layers).batch_first(true))));
+      case OpKind::kBatchNorm2d:
+        modules_.emplace_back(register_module(
+            name, torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(op.c).eps(op.eps).momentum(op.momentum))));
+        break;
+      case OpKind::kGlu:
+        modules_.emplace_back(register_module(name, Glu(op.c)));
+        break;
+      case OpKind::kRnn:
+        modules_.emplace_back(register_module(name, Recurrent(op)));
+        break;
+      case OpKind::kAttentionHeads:
+        modules_.emplace_back(register_module(name, AttentionHeads(op.in)));
         break;
       default:
         break;
@@ -36,27 +98,36 @@ SedNetImpl::SedNetImpl(const ModelSpec& spec, const InputShape& input) : spec_(s
 }
 
 torch::Tensor SedNetImpl::forward(torch::Tensor x) {
-  std::size_t li = 0, ci = 0, gi = 0;
+  std::size_t mi = 0;
   const auto batch = x.size(0);
-  for (std::size_t i = 0; i < ops_.size(); ++i) {
-    const Op& op = ops_[i];
+  for (const Op& op : ops_) {
     switch (op.kind) {
-      case OpKind::kLinear: x = linears_[li++]->forward(x); break;
-      case OpKind::kConv2d: x = convs_[ci++]->forward(x); break;
+      case OpKind::kLinear:
+      case OpKind::kConv2d:
+      case OpKind::kBatchNorm2d:
+      case OpKind::kGlu:
+      case OpKind::kAttentionHeads:
+        x = modules_[mi++].forward(x);
+        break;
+      case OpKind::kRnn: {
+        auto out = modules_[mi++].forward(x);
+        x = op.all_steps ? out : out.select(1, out.size(1) - 1);  // last time step
+        break;
+      }
       case OpKind::kRelu: x = torch::relu(x); break;
+      case OpKind::kDropout: x = torch::dropout(x, op.dropout, is_training()); break;
       case OpKind::kMaxPool2d: x = torch::max_pool2d(x, 2); break;
+      case OpKind::kAvgPool2d: x = torch::avg_pool2d(x, {op.pool_h, op.pool_w}); break;
       case OpKind::kFlatten: x = x.flatten(1); break;
-      case OpKind::kToSequence: {
+      case OpKind::kSwapAxes: x = x.transpose(2, 3); break;
+      case OpKind::kToSequence:
         // Reinterpret the memory as (batch, steps, features) without permuting (the study's CRNN).
-        const Op& g = ops_.at(i + 1);
-        x = x.contiguous().view({batch, g.seq_len, g.in});
+        x = x.contiguous().view({batch, op.seq_len, op.in});
         break;
-      }
-      case OpKind::kGru: {
-        auto out = std::get<0>(grus_[gi++]->forward(x));
-        x = out.select(1, out.size(1) - 1);  // last time step
+      case OpKind::kPermuteToSequence:
+        // Time on axis 3 (W) or 2 (H) becomes the step axis; the rest are features.
+        x = (op.time_axis == 3 ? x.permute({0, 3, 1, 2}) : x.permute({0, 2, 1, 3})).reshape({batch, op.seq_len, op.in});
         break;
-      }
       case OpKind::kSoftmax: x = torch::softmax(x, 1); break;
     }
   }

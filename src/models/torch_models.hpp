@@ -9,7 +9,8 @@ namespace sedenergy::models {
 class SedNetImpl : public torch::nn::Module {
  public:
   SedNetImpl(const ModelSpec& spec, const InputShape& input);
-  // x: (batch, 1, mels, frames) -> (batch, 10) class probabilities (softmax over classes, as the study).
+  // x: (batch, 1, mels, frames) -> (batch, 10) class probabilities (softmax over classes for the study's
+  // families, attention-pooled sigmoid outputs for the DCASE baseline).
   torch::Tensor forward(torch::Tensor x);
   long long parameter_count() const;
   const ModelSpec& spec() const { return spec_; }
@@ -17,9 +18,7 @@ class SedNetImpl : public torch::nn::Module {
  private:
   ModelSpec spec_;
   std::vector<Op> ops_;
-  std::vector<torch::nn::Linear> linears_;
-  std::vector<torch::nn::Conv2d> convs_;
-  std::vector<torch::nn::GRU> grus_;
+  std::vector<torch::nn::AnyModule> modules_;  // one per op that owns parameters, in op order
 };
 TORCH_MODULE(SedNet);
 

@@ -98,3 +98,36 @@ TEST(Accounting, GruFollowsTheReferenceFormula) {
   EXPECT_DOUBLE_EQ(c.forward.transcendental, B * 3 * H + B * 10);
   EXPECT_EQ(c.params, static_cast<long long>(3 * H * I + 3 * H * H + 6 * H + H * 10 + 10));
 }
+
+TEST(Spec, VariantModifiersParseAndPrint) {
+  auto s = models::parse_spec("CRNN:2x2:128x128+time+bi+bn");
+  EXPECT_TRUE(s.time_steps);
+  EXPECT_TRUE(s.bidirectional);
+  EXPECT_TRUE(s.batch_norm);
+  EXPECT_EQ(s.name(), "crnn:2x2:128x128+time+bi+bn");
+  EXPECT_EQ(models::parse_spec("rnn:1x64+lstm").cell, models::Cell::kLstm);
+  EXPECT_EQ(models::parse_spec("dcase-baseline").family, models::Family::kDcaseBaseline);
+  EXPECT_THROW(models::parse_spec("mlp:1x8+time"), InputError);
+  EXPECT_THROW(models::parse_spec("rnn:1x8+bn"), InputError);
+  EXPECT_THROW(models::parse_spec("cnn:1x8+fast"), InputError);
+  EXPECT_EQ(models::resolve_grid("variants").size(), 8u);
+}
+
+TEST(Accounting, LstmAndBidirectionalFollowTheReferenceFormulas) {
+  // LSTM per layer and direction: B*T*[2*4H*(I+H) + 16H] FLOPs, params 4H*I + 4H*H + 8H.
+  const double B = 2, T = 64, I = 128, H = 32;
+  auto c = compute::count(models::parse_spec("rnn:1x32+time+lstm+bi"), {2, 128, 64});
+  const double lstm = 2 * B * T * (2 * 4 * H * (I + H) + 16 * H);
+  const double head = 2 * B * (2 * H) * 10 + B * 10;
+  EXPECT_DOUBLE_EQ(c.forward.flops(), lstm + head + 3 * B * 10);
+  EXPECT_EQ(c.params, static_cast<long long>(2 * (4 * H * I + 4 * H * H + 8 * H) + 2 * H * 10 + 10));
+}
+
+TEST(Accounting, DcaseBaselineNearTheQuotedSize) {
+  // REFERENCE §1.3: about 1.1 M parameters and 930.9 M MACs for 10 s (626 frames). GEMM MACs here.
+  auto c = compute::count(models::parse_spec("dcase-baseline"), {1, 128, 626});
+  EXPECT_EQ(c.params, 1112420);
+  EXPECT_NEAR(c.forward.macs, 930.9e6, 0.02 * 930.9e6);
+  // Dropout and batch statistics only in training.
+  EXPECT_GT(c.forward_train.elementwise, c.forward.elementwise);
+}
