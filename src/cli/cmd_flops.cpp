@@ -46,7 +46,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
     if (!a->json) {
       std::cout << std::left << std::setw(20) << "config" << std::right << std::setw(14) << "params" << std::setw(16)
                 << "fwd MACs" << std::setw(16) << "fwd FLOPs" << std::setw(16) << "train FLOPs" << std::setw(14)
-                << "act. bytes" << "   (batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
+                << "act. bytes" << std::setw(12) << "train GB" << "   (batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
     }
     for (const auto& spec : specs) {
       auto c = compute::count(spec, shape);
@@ -63,7 +63,8 @@ void setup_flops(CLI::App& app, int& exit_code) {
                             {"train_step_flops", c.train_step_flops()},
                             {"test_step_flops", c.test_step_flops()},
                             {"weight_bytes", c.weight_bytes()},
-                            {"activation_bytes", c.activation_bytes}};
+                            {"activation_bytes", c.activation_bytes},
+                            {"training_memory_bytes", compute::training_memory(c).total()}};
         if (a->layers) {
           for (const auto& l : c.layers) {
             j["layers"].push_back({{"name", l.name},
@@ -77,7 +78,8 @@ void setup_flops(CLI::App& app, int& exit_code) {
       }
       std::cout << std::left << std::setw(20) << spec.name() << std::right << std::setw(14) << c.params
                 << std::setw(16) << std::setprecision(6) << c.forward.macs << std::setw(16) << c.forward.flops()
-                << std::setw(16) << c.train_step_flops() << std::setw(14) << c.activation_bytes << "\n";
+                << std::setw(16) << c.train_step_flops() << std::setw(14) << c.activation_bytes << std::setw(12)
+                << compute::training_memory(c).total() / 1e9 << "\n";
       if (a->layers) {
         for (const auto& l : c.layers) {
           std::cout << "    " << std::left << std::setw(28) << l.name << std::right << std::setw(12) << l.params

@@ -146,6 +146,11 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
     }
     if (!train_differs) L.forward_train = L.forward;
     L.activation_elements = B * op.out_elements;
+    if (op.kind == OpKind::kRnn) {
+      // Saved for backward at every step of every layer and direction: the gates and the hidden state.
+      const double gates = op.cell == models::Cell::kLstm ? 4 : 3, dirs = op.bidirectional ? 2 : 1;
+      L.activation_elements = B * op.seq_len * op.rnn_layers * dirs * (gates + 1) * op.out;
+    }
     mc.params += L.params;
     mc.forward += L.forward;
     mc.forward_train += L.forward_train;
@@ -157,6 +162,16 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
   mc.optimizer.elementwise = 13.0 * mc.params;
   mc.optimizer.transcendental = static_cast<double>(mc.params);
   return mc;
+}
+
+MemoryEstimate training_memory(const ModelCount& c) {
+  MemoryEstimate m;
+  m.weights = 4.0 * c.params;
+  m.gradients = 4.0 * c.params;
+  m.optimizer = 8.0 * c.params;
+  m.activations = 2.0 * c.activation_bytes;
+  m.input = 4.0 * c.input.batch * c.input.mels * c.input.frames;
+  return m;
 }
 
 }  // namespace sedenergy::compute

@@ -45,4 +45,13 @@ struct ModelCount {
 
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input);
 
+// Memory one training step needs, estimated before anything is allocated: weights, gradients and Adam's
+// two moments (4 x 4 bytes per parameter), every layer output kept for backward plus its gradient
+// (2 x 4 bytes per activation element), and the input batch.
+struct MemoryEstimate {
+  double weights = 0, gradients = 0, optimizer = 0, activations = 0, input = 0;
+  double total() const { return weights + gradients + optimizer + activations + input; }
+};
+MemoryEstimate training_memory(const ModelCount& c);
+
 }  // namespace sedenergy::compute

@@ -110,6 +110,8 @@ class Meter {
   std::vector<SensorInfo> sensors() const;
   bool has_gpu() const { return !gpus_.empty(); }
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
+  // A reading of selected GPU i now (outside the sampler).
+  GpuSample gpu_sample(std::size_t i) const { return nvml_->sample(gpus_.at(i)); }
   std::string gpu_driver() const { return nvml_ ? nvml_->driver_version() : ""; }
   const CpuPowerModel& cpu_model() const { return cpu_model_; }
   const MeterOptions& options() const { return opt_; }

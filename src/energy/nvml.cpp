@@ -151,7 +151,7 @@ bool Nvml::energy_j(const GpuInfo& g, double& joules, std::string& error) const 
 }
 
 GpuSample Nvml::sample(const GpuInfo& g) const {
-  GpuSample s{kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+  GpuSample s{kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
   unsigned v = 0;
   if (api_->power_mw(g.handle, &v) == kNvmlSuccess) s.power_avg_w = v / 1000.0;
   if (g.has_instant_power) {
@@ -167,7 +167,10 @@ GpuSample Nvml::sample(const GpuInfo& g) const {
     s.util_mem_pct = u.memory;
   }
   NvmlMemory m{};
-  if (api_->memory(g.handle, &m) == kNvmlSuccess) s.mem_used_gb = m.used / 1e9;
+  if (api_->memory(g.handle, &m) == kNvmlSuccess) {
+    s.mem_used_gb = m.used / 1e9;
+    s.mem_free_gb = m.free / 1e9;
+  }
   if (api_->clock_mhz(g.handle, 1, &v) == kNvmlSuccess) s.sm_clock_mhz = v;
   if (api_->clock_mhz(g.handle, 2, &v) == kNvmlSuccess) s.mem_clock_mhz = v;
   if (api_->temperature_c(g.handle, 0, &v) == kNvmlSuccess) s.temperature_c = v;

@@ -94,6 +94,7 @@ struct GpuSample {
   double util_gpu_pct;
   double util_mem_pct;
   double mem_used_gb;
+  double mem_free_gb;
   double sm_clock_mhz;
   double mem_clock_mhz;
   double temperature_c;

@@ -204,6 +204,24 @@ class Trainer {
   const StudyOptions& opt_;
 };
 
+// Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
+double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) {
+  if (dev.cuda) {
+    if (!meter.has_gpu()) return 0;
+    double free = meter.gpu_sample(0).mem_free_gb;
+    return std::isfinite(free) ? free : 0;
+  }
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);) {
+    if (starts_with(line, "MemAvailable:")) {
+      double kb = 0;
+      std::istringstream(line.substr(13)) >> kb;
+      return kb * 1024.0 / 1e9;  // kB in /proc/meminfo are KiB
+    }
+  }
+  return 0;
+}
+
 store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
   store::PhaseRecord p;
   const auto& w = o.window;
@@ -452,6 +470,18 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
     rec.train_flops_per_epoch = epoch_flops(train_src->size(), true);
     rec.test_flops_per_epoch = epoch_flops(test_source.size(), false);
     try {
+      // Refuse what cannot fit before allocating anything (an out-of-memory crash loses the device).
+      const auto need = compute::training_memory(counts);
+      const double free_gb = available_memory_gb(dev, meter);
+      if (free_gb > 0 && need.total() / 1e9 > 0.9 * free_gb) {
+        char msg[256];
+        std::snprintf(msg, sizeof msg,
+                      "does not fit: needs ~%.1f GB (weights+gradients+Adam %.1f GB, activations %.1f GB), "
+                      "%s has %.1f GB free",
+                      need.total() / 1e9, (need.weights + need.gradients + need.optimizer) / 1e9,
+                      need.activations / 1e9, dev.cuda ? "the GPU" : "the host", free_gb);
+        throw Error(msg);
+      }
       torch::manual_seed(opt.seed);
       models::SedNet model(spec, shape);
       model->to(dev.device);

@@ -222,6 +222,21 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   EXPECT_TRUE(contains(again.out, "loaded from cache")) << again.out;
 }
 
+TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  // 8192 x 1,000,000 weights: ~131 GB with gradients and Adam state, far beyond this machine.
+  auto r = run("study --device cpu --grid mlp:1x1000000,mlp:1x16 --clips 8 --min-window 0 --warmup-steps 0 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;  // the sweep goes on
+  EXPECT_TRUE(contains(r.out, "FAILED: does not fit: needs ~131")) << r.out;
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 3u);  // the refused run (no phases) and the next one's two phases
+  EXPECT_EQ(rows[0].status, "failed");
+  EXPECT_TRUE(contains(rows[0].error, "does not fit"));
+  EXPECT_EQ(rows[1].status, "ok");
+}
+
 TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();

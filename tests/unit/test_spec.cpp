@@ -131,3 +131,13 @@ TEST(Accounting, DcaseBaselineNearTheQuotedSize) {
   // Dropout and batch statistics only in training.
   EXPECT_GT(c.forward_train.elementwise, c.forward.elementwise);
 }
+
+TEST(Accounting, TrainingMemoryEstimate) {
+  auto c = compute::count(models::parse_spec("mlp:1x512"), {8, 128, 64});
+  auto m = compute::training_memory(c);
+  EXPECT_DOUBLE_EQ(m.weights, 4.0 * 4199946);
+  EXPECT_DOUBLE_EQ(m.weights + m.gradients + m.optimizer, 16.0 * 4199946);
+  // Outputs kept for backward (and their gradients): 512 (linear) + 512 (relu) + 10 + 10 per sample.
+  EXPECT_DOUBLE_EQ(m.activations, 2.0 * 4.0 * 8 * (512 + 512 + 10 + 10));
+  EXPECT_DOUBLE_EQ(m.input, 4.0 * 8 * 128 * 64);
+}
