@@ -22,6 +22,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
     std::vector<std::string> specs;
     int batch = 1, mels = 128, frames = 64;
     bool json = false, layers = false;
+    std::string convention = "sedenergy";
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("flops",
@@ -35,6 +36,9 @@ void setup_flops(CLI::App& app, int& exit_code) {
   sub->add_option("--frames", a->frames, "frames")->capture_default_str();
   sub->add_flag("--json", a->json, "JSON output");
   sub->add_flag("--layers", a->layers, "per-layer breakdown");
+  sub->add_option("--convention", a->convention,
+                  "sedenergy (exact, default), torch (PyTorch FlopCounterMode) or deepspeed (the study's profiler)")
+      ->capture_default_str();
   sub->callback([a, &exit_code] {
     std::vector<models::ModelSpec> specs;
     for (const auto& s : a->specs) {
@@ -42,14 +46,16 @@ void setup_flops(CLI::App& app, int& exit_code) {
       specs.insert(specs.end(), g.begin(), g.end());
     }
     models::InputShape shape{a->batch, a->mels, a->frames};
+    const auto convention = compute::parse_convention(a->convention);
     nlohmann::json out = nlohmann::json::array();
     if (!a->json) {
       std::cout << std::left << std::setw(20) << "config" << std::right << std::setw(14) << "params" << std::setw(16)
                 << "fwd MACs" << std::setw(16) << "fwd FLOPs" << std::setw(16) << "train FLOPs" << std::setw(14)
-                << "act. bytes" << std::setw(12) << "train GB" << "   (batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
+                << "act. bytes" << std::setw(12) << "train GB" << "   (" << a->convention << " convention, batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
     }
     for (const auto& spec : specs) {
       auto c = compute::count(spec, shape);
+      const auto cc = compute::convention_count(c, convention, spec, shape);
       if (a->json) {
         nlohmann::json j = {{"config", spec.name()},
                             {"family", models::family_name(spec.family)},
@@ -64,7 +70,11 @@ void setup_flops(CLI::App& app, int& exit_code) {
                             {"test_step_flops", c.test_step_flops()},
                             {"weight_bytes", c.weight_bytes()},
                             {"activation_bytes", c.activation_bytes},
-                            {"training_memory_bytes", compute::training_memory(c).total()}};
+                            {"training_memory_bytes", compute::training_memory(c).total()},
+                            {"convention", a->convention},
+                            {"convention_forward_flops", cc.forward_flops},
+                            {"convention_forward_macs", cc.forward_macs},
+                            {"convention_train_step_flops", cc.train_step_flops}};
         if (a->layers) {
           for (const auto& l : c.layers) {
             j["layers"].push_back({{"name", l.name},
@@ -77,8 +87,8 @@ void setup_flops(CLI::App& app, int& exit_code) {
         continue;
       }
       std::cout << std::left << std::setw(20) << spec.name() << std::right << std::setw(14) << c.params
-                << std::setw(16) << std::setprecision(6) << c.forward.macs << std::setw(16) << c.forward.flops()
-                << std::setw(16) << c.train_step_flops() << std::setw(14) << c.activation_bytes << std::setw(12)
+                << std::setw(16) << std::setprecision(6) << cc.forward_macs << std::setw(16) << cc.forward_flops
+                << std::setw(16) << cc.train_step_flops << std::setw(14) << c.activation_bytes << std::setw(12)
                 << compute::training_memory(c).total() / 1e9 << "\n";
       if (a->layers) {
         for (const auto& l : c.layers) {

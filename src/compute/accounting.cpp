@@ -1,5 +1,7 @@
 #include "compute/accounting.hpp"
 
+#include "common/error.hpp"
+
 namespace sedenergy::compute {
 
 using models::Op;
@@ -44,7 +46,10 @@ void recurrent(LayerCount& L, const models::Op& op, double batch) {
     L.forward.elementwise += dirs * steps * (lstm ? 8 : 7) * H;
     L.forward.transcendental += dirs * steps * (lstm ? 5 : 3) * H;
     const bool skip_input_grad = op.first_trainable && l == 0;
-    L.backward.macs += dirs * (steps * gates * H * (I + H) + steps * gates * H * ((skip_input_grad ? 0 : I) + H));
+    // dW over every step; dX unless the input needs no gradient; dh for every step but the first, whose
+    // initial state h0 = 0 is a constant.
+    L.backward.macs += dirs * (steps * gates * H * (I + H) + steps * gates * H * (skip_input_grad ? 0 : I) +
+                               (steps - batch) * gates * H * H);
     L.backward.bias += dirs * steps * 2 * gates * H;
     L.backward.elementwise += 2 * dirs * steps * (lstm ? 8 : 7) * H;
   }
@@ -162,6 +167,62 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
   mc.optimizer.elementwise = 13.0 * mc.params;
   mc.optimizer.transcendental = static_cast<double>(mc.params);
   return mc;
+}
+
+Convention parse_convention(const std::string& name) {
+  if (name == "sedenergy") return Convention::kSedenergy;
+  if (name == "torch") return Convention::kTorch;
+  if (name == "deepspeed") return Convention::kDeepSpeed;
+  throw InputError("unknown FLOP convention '" + name + "' (known: sedenergy, torch, deepspeed)");
+}
+
+ConventionCount convention_count(const ModelCount& c, Convention conv, const models::ModelSpec& spec,
+                                 const models::InputShape& input) {
+  ConventionCount r;
+  if (conv == Convention::kSedenergy) {
+    r.forward_flops = c.forward.flops();
+    r.forward_macs = c.forward.macs;
+    r.train_step_flops = c.train_step_flops();
+    return r;
+  }
+  const double B = input.batch;
+  double fwd_gemm = 0, bwd_gemm = 0;
+  std::size_t li = 0;
+  for (const Op& op : models::plan(spec, input)) {
+    if (op.kind == OpKind::kFlatten || op.kind == OpKind::kSwapAxes || op.kind == OpKind::kToSequence ||
+        op.kind == OpKind::kPermuteToSequence) {
+      continue;  // count() skipped these too, so layers stay aligned
+    }
+    const LayerCount& L = c.layers.at(li++);
+    const double E = B * op.in_elements;
+    const bool lstm = op.kind == OpKind::kRnn && op.cell == models::Cell::kLstm;
+    if (conv == Convention::kTorch) {
+      if (lstm) continue;
+      fwd_gemm += L.forward.macs;
+      bwd_gemm += L.backward.macs;
+      continue;
+    }
+    switch (op.kind) {  // DeepSpeed
+      case OpKind::kLinear: r.forward_flops += 2 * L.forward.macs; r.forward_macs += L.forward.macs; break;
+      case OpKind::kConv2d:
+        r.forward_flops += 2 * L.forward.macs + L.forward.bias;
+        r.forward_macs += L.forward.macs;
+        break;
+      case OpKind::kRelu:
+      case OpKind::kMaxPool2d:
+      case OpKind::kSoftmax: r.forward_flops += E; break;
+      case OpKind::kRnn: r.forward_flops += L.forward.flops(); break;  // FLOPs, but 0 MACs
+      default: r.forward_flops += L.forward.flops(); r.forward_macs += L.forward.macs; break;
+    }
+  }
+  if (conv == Convention::kTorch) {
+    r.forward_flops = 2 * fwd_gemm;
+    r.forward_macs = fwd_gemm;
+    r.train_step_flops = 2 * (fwd_gemm + bwd_gemm);
+  } else {
+    r.train_step_flops = 3 * r.forward_flops;
+  }
+  return r;
 }
 
 MemoryEstimate training_memory(const ModelCount& c) {

@@ -45,6 +45,23 @@ struct ModelCount {
 
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input);
 
+// Conventions of other counters, to compare with numbers reported elsewhere (REFERENCE.md §6).
+//   sedenergy  this file's counts: FLOPs = 2 MACs + bias + element-wise, forward + backward + Adam
+//   torch      PyTorch's FlopCounterMode: 2 x MACs of matrix products and convolutions only, forward and
+//              backward; on the CPU it sees no LSTM arithmetic (fused kernel) and on CUDA no cuDNN RNN
+//              at all, so those layers count 0, as there
+//   deepspeed  the DeepSpeed profiler (the study's counter): Linear 2 x MACs without bias, Conv 2 x MACs
+//              with bias, ReLU / MaxPool / Softmax one FLOP per input element, GRU/LSTM FLOPs (our
+//              formula) with 0 MACs; training taken as 3 x forward, as the study did
+enum class Convention { kSedenergy, kTorch, kDeepSpeed };
+Convention parse_convention(const std::string& name);  // throws InputError
+struct ConventionCount {
+  double forward_flops = 0, forward_macs = 0;
+  double train_step_flops = 0;  // per training step at the input's batch
+};
+ConventionCount convention_count(const ModelCount& c, Convention conv, const models::ModelSpec& spec,
+                                 const models::InputShape& input);
+
 // Memory one training step needs, estimated before anything is allocated: weights, gradients and Adam's
 // two moments (4 x 4 bytes per parameter), every layer output kept for backward plus its gradient
 // (2 x 4 bytes per activation element), and the input batch.

@@ -4,6 +4,9 @@
 #include "compute/accounting.hpp"
 #include "models/grids.hpp"
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 using namespace sedenergy;
 
 TEST(Spec, ParsesAndPrintsCanonicalNames) {
@@ -140,4 +143,45 @@ TEST(Accounting, TrainingMemoryEstimate) {
   // Outputs kept for backward (and their gradients): 512 (linear) + 512 (relu) + 10 + 10 per sample.
   EXPECT_DOUBLE_EQ(m.activations, 2.0 * 4.0 * 8 * (512 + 512 + 10 + 10));
   EXPECT_DOUBLE_EQ(m.input, 4.0 * 8 * 128 * 64);
+}
+
+// Every model against PyTorch's FlopCounterMode (tests/data/flops_torch.json, written by
+// scripts/flops_golden.py with PyTorch 2.11 on the CPU): forward and forward+backward, batch 1 and 8,
+// equal to the unit; parameter counts equal too.
+TEST(Accounting, TorchConventionEqualsFlopCounterMode) {
+  std::ifstream in(std::string(SEDENERGY_TEST_DATA) + "/flops_torch.json");
+  ASSERT_TRUE(in);
+  auto golden = nlohmann::json::parse(in);
+  int checked = 0;
+  for (const auto& [name, by_batch] : golden["configs"].items()) {
+    auto spec = models::parse_spec(name);
+    for (const auto& [batch, want] : by_batch.items()) {
+      models::InputShape shape{std::stoi(batch), 128, 64};
+      auto c = compute::count(spec, shape);
+      auto t = compute::convention_count(c, compute::Convention::kTorch, spec, shape);
+      EXPECT_EQ(c.params, want["params"].get<long long>()) << name;
+      EXPECT_EQ(t.forward_flops, want["forward"].get<double>()) << name << " batch " << batch;
+      EXPECT_EQ(t.train_step_flops, want["forward_backward"].get<double>()) << name << " batch " << batch;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2 * (43 + 6));
+}
+
+TEST(Accounting, DeepSpeedConventionByHand) {
+  const models::InputShape in{1, 128, 64};
+  auto mlp = models::parse_spec("mlp:1x512");
+  auto m = compute::convention_count(compute::count(mlp, in), compute::Convention::kDeepSpeed, mlp, in);
+  // Linear as 2 x MACs without bias, ReLU and Softmax one per input element.
+  EXPECT_DOUBLE_EQ(m.forward_flops, 2.0 * (8192 * 512 + 512 * 10) + 512 + 10);
+  EXPECT_DOUBLE_EQ(m.train_step_flops, 3 * m.forward_flops);
+  auto cnn = models::parse_spec("cnn:1x128");
+  auto k = compute::convention_count(compute::count(cnn, in), compute::Convention::kDeepSpeed, cnn, in);
+  // Conv with bias, ReLU and MaxPool one per input element, Linear without bias.
+  const double conv = 2.0 * 128 * 64 * 128 * 9 + 128.0 * 64 * 128;
+  EXPECT_DOUBLE_EQ(k.forward_flops, conv + 2 * 128.0 * 64 * 128 + 2.0 * 128 * 64 * 32 * 10 + 10);
+  auto rnn = models::parse_spec("rnn:1x128");
+  auto r = compute::convention_count(compute::count(rnn, in), compute::Convention::kDeepSpeed, rnn, in);
+  EXPECT_DOUBLE_EQ(r.forward_macs, 128.0 * 10);  // the GRU's MACs are not reported, only the head's
+  EXPECT_THROW(compute::parse_convention("thop"), InputError);
 }
