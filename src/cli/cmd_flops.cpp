@@ -20,7 +20,7 @@ nlohmann::json counts_json(const compute::Counts& c) {
 void setup_flops(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> specs;
-    int batch = 1, mels = 128, frames = 64;
+    int batch = 1, mels = 128, frames = 64, clips = 0;
     bool json = false, layers = false;
     std::string convention = "sedenergy";
   };
@@ -34,6 +34,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
   sub->add_option("--batch", a->batch, "batch size")->capture_default_str();
   sub->add_option("--mels", a->mels, "mel bands")->capture_default_str();
   sub->add_option("--frames", a->frames, "frames")->capture_default_str();
+  sub->add_option("--clips", a->clips, "dataset size: adds per-epoch totals (the last batch may be partial)");
   sub->add_flag("--json", a->json, "JSON output");
   sub->add_flag("--layers", a->layers, "per-layer breakdown");
   sub->add_option("--convention", a->convention,
@@ -71,10 +72,27 @@ void setup_flops(CLI::App& app, int& exit_code) {
                             {"weight_bytes", c.weight_bytes()},
                             {"activation_bytes", c.activation_bytes},
                             {"training_memory_bytes", compute::training_memory(c).total()},
+                            {"dram_bytes_test_step", compute::dram_traffic(c).test_step_bytes},
+                            {"dram_bytes_train_step", compute::dram_traffic(c).train_step_bytes},
+                            {"intensity_test_flops_per_byte", compute::dram_traffic(c).test_intensity},
+                            {"intensity_train_flops_per_byte", compute::dram_traffic(c).train_intensity},
                             {"convention", a->convention},
                             {"convention_forward_flops", cc.forward_flops},
                             {"convention_forward_macs", cc.forward_macs},
                             {"convention_train_step_flops", cc.train_step_flops}};
+        if (a->clips > 0) {
+          const long long full = a->clips / a->batch, rest = a->clips % a->batch;
+          double train = full * cc.train_step_flops, test = full * cc.forward_flops;
+          if (rest) {
+            models::InputShape last = shape;
+            last.batch = static_cast<int>(rest);
+            auto cl = compute::count(spec, last);
+            auto ccl = compute::convention_count(cl, convention, spec, last);
+            train += ccl.train_step_flops;
+            test += ccl.forward_flops;
+          }
+          j["epoch"] = {{"clips", a->clips}, {"steps", full + (rest ? 1 : 0)}, {"train_flops", train}, {"test_flops", test}};
+        }
         if (a->layers) {
           for (const auto& l : c.layers) {
             j["layers"].push_back({{"name", l.name},

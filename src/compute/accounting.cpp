@@ -225,6 +225,18 @@ ConventionCount convention_count(const ModelCount& c, Convention conv, const mod
   return r;
 }
 
+Traffic dram_traffic(const ModelCount& c) {
+  Traffic t;
+  const double weights = 4.0 * c.params, input = 4.0 * c.input.batch * c.input.mels * c.input.frames;
+  t.test_step_bytes = weights + input + c.activation_bytes;
+  t.train_step_bytes = weights + input + c.activation_bytes  // forward
+                       + c.activation_bytes + weights + weights  // backward: outputs read, weights read, grads written
+                       + 7.0 * weights;                          // Adam
+  t.test_intensity = c.test_step_flops() / t.test_step_bytes;
+  t.train_intensity = c.train_step_flops() / t.train_step_bytes;
+  return t;
+}
+
 MemoryEstimate training_memory(const ModelCount& c) {
   MemoryEstimate m;
   m.weights = 4.0 * c.params;

@@ -71,4 +71,15 @@ struct MemoryEstimate {
 };
 MemoryEstimate training_memory(const ModelCount& c);
 
+// A lower bound of DRAM traffic per step, assuming every tensor moves once: the test step reads the
+// weights and the input and writes each layer output; the training step also writes every output
+// during forward and reads it back in backward, reads the weights again for the input gradients, writes
+// the weight gradients, and Adam reads weights, gradients and both moments and writes three of them
+// (7 x 4 bytes per parameter).
+struct Traffic {
+  double test_step_bytes = 0, train_step_bytes = 0;
+  double test_intensity = 0, train_intensity = 0;  // FLOPs per byte
+};
+Traffic dram_traffic(const ModelCount& c);
+
 }  // namespace sedenergy::compute

@@ -1,5 +1,10 @@
 #include "models/grids.hpp"
 
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -40,13 +45,44 @@ std::vector<ModelSpec> variants_grid() {
   return out;
 }
 
+std::vector<ModelSpec> read_grid_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("grid file '" + path + "' cannot be read");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError("grid file '" + path + "' is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw InputError("grid file '" + path + "': expected an object with a \"models\" list");
+  for (const auto& [key, value] : j.items()) {
+    if (key != "name" && key != "description" && key != "models") {
+      throw InputError("grid file '" + path + "': unknown key '" + key + "' (known: name, description, models)");
+    }
+  }
+  if (!j.contains("models") || !j["models"].is_array() || j["models"].empty()) {
+    throw InputError("grid file '" + path + "': \"models\" must be a non-empty list of model specs");
+  }
+  std::vector<ModelSpec> out;
+  for (const auto& m : j["models"]) {
+    if (!m.is_string()) throw InputError("grid file '" + path + "': every entry of \"models\" must be a string");
+    try {
+      out.push_back(parse_spec(m.get<std::string>()));
+    } catch (const InputError& e) {
+      throw InputError("grid file '" + path + "': " + e.what());
+    }
+  }
+  return out;
+}
+
 std::vector<ModelSpec> resolve_grid(const std::string& name) {
+  if (name.size() > 5 && name.substr(name.size() - 5) == ".json") return read_grid_file(name);
   if (name == "paper43") return paper43();
   if (name == "quick") return quick_grid();
   if (name == "variants") return variants_grid();
   if (name.find(':') == std::string::npos && name.find("dcase-baseline") == std::string::npos) {
-    throw InputError("unknown grid '" + name + "' (known: paper43, quick, variants, or a comma-separated list of "
-                     "specs such as mlp:1x512,cnn:2x128,dcase-baseline)");
+    throw InputError("unknown grid '" + name + "' (known: paper43, quick, variants, a grid file ending in .json, or a "
+                     "comma-separated list of specs such as mlp:1x512,cnn:2x128,dcase-baseline)");
   }
   std::vector<ModelSpec> out;
   for (const auto& part : split(name, ',')) {

@@ -10,7 +10,10 @@ namespace sedenergy::models {
 std::vector<ModelSpec> paper43();
 std::vector<ModelSpec> quick_grid();
 std::vector<ModelSpec> variants_grid();  // realistic variants and the DCASE baseline
-// "paper43", "quick", "variants", or a comma-separated list of specs ("mlp:1x512,cnn:2x128").
+// A grid file: {"name": "...", "description": "...", "models": ["mlp:1x512", "crnn:1x1:64x64+bi"]};
+// unknown keys and bad specs are errors naming the file.
+std::vector<ModelSpec> read_grid_file(const std::string& path);
+// "paper43", "quick", "variants", a grid file (*.json), or a comma-separated list of specs.
 std::vector<ModelSpec> resolve_grid(const std::string& name_or_list);
 
 }  // namespace sedenergy::models

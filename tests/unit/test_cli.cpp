@@ -57,6 +57,12 @@ TEST(Cli, FlopsPrintsTheStudysParameterCounts) {
   EXPECT_EQ(bad.rc, 2);
   EXPECT_TRUE(contains(bad.out, "pooling")) << bad.out;
   EXPECT_EQ(run("flops mlp:abc").rc, 2);
+  // Per epoch: 1578 clips at batch 8 are 197 full steps and one of 2 clips (as the study's runs record).
+  auto epoch = run("flops mlp:1x512 --batch 8 --clips 1578 --json");
+  EXPECT_TRUE(contains(epoch.out, "\"steps\": 198")) << epoch.out;
+  EXPECT_TRUE(contains(epoch.out, "\"train_flops\": 37336941996.0")) << epoch.out;
+  auto ds = run("flops mlp:1x512 --convention deepspeed");
+  EXPECT_TRUE(contains(ds.out, "deepspeed convention")) << ds.out;
 }
 
 TEST(Cli, StudyRejectsBadInputWithClearMessages) {

@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "compute/accounting.hpp"
 #include "models/grids.hpp"
+#include "test_util.hpp"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -184,4 +185,36 @@ TEST(Accounting, DeepSpeedConventionByHand) {
   auto r = compute::convention_count(compute::count(rnn, in), compute::Convention::kDeepSpeed, rnn, in);
   EXPECT_DOUBLE_EQ(r.forward_macs, 128.0 * 10);  // the GRU's MACs are not reported, only the head's
   EXPECT_THROW(compute::parse_convention("thop"), InputError);
+}
+
+TEST(Grids, GridFilesWithClearErrors) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "g.json", R"({"name": "mine", "description": "two", "models": ["mlp:1x64", "crnn:1x1:8x8+bi"]})");
+  auto g = models::resolve_grid((dir / "g.json").string());
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[1].name(), "crnn:1x1:8x8+bi");
+  auto expect_error = [&](const std::string& text, const std::string& fragment) {
+    test::write_text(dir / "bad.json", text);
+    try {
+      models::resolve_grid((dir / "bad.json").string());
+      FAIL() << text;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+    }
+  };
+  expect_error(R"({"models": ["mlp:1x64"], "batch": 8})", "unknown key 'batch'");
+  expect_error(R"({"models": ["mlp:1x0"]})", "mlp:1x0");
+  expect_error(R"({"models": []})", "non-empty");
+  expect_error(R"({"models": ["mlp:1x64"])", "not valid JSON");
+  EXPECT_THROW(models::resolve_grid((dir / "missing.json").string()), InputError);
+}
+
+TEST(Accounting, DramTrafficLowerBoundByHand) {
+  auto c = compute::count(models::parse_spec("mlp:1x512"), {8, 128, 64});
+  auto t = compute::dram_traffic(c);
+  const double w = 4.0 * 4199946, in = 4.0 * 8 * 128 * 64, act = 4.0 * 8 * (512 + 512 + 10 + 10);
+  EXPECT_DOUBLE_EQ(t.test_step_bytes, w + in + act);
+  EXPECT_DOUBLE_EQ(t.train_step_bytes, w + in + act + act + 2 * w + 7 * w);
+  EXPECT_DOUBLE_EQ(t.train_intensity, c.train_step_flops() / t.train_step_bytes);
 }
