@@ -194,10 +194,40 @@ ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
                      energy_label);
   }
   h << "</div>";
-  h << "<h2>Runs</h2><table><tr><th class=l>config</th><th class=l>family</th><th class=l>phase</th><th>params</th>"
+  // Methods and flags shared by every run are said once above the table, so each row shows what is its own.
+  std::map<std::string, int> method_count, flag_count;
+  int ok_rows = 0;
+  for (const auto& r : rows) {
+    if (r.status != "ok") continue;
+    ++ok_rows;
+    ++method_count[join({r.phase.gpu_method, r.phase.cpu_method, r.phase.ram_method}, " | ")];
+    for (const auto& f : split(r.phase.flags, ';')) {
+      if (!trim(f).empty()) ++flag_count[trim(f)];
+    }
+  }
+  std::set<std::string> common_flags;
+  for (const auto& [f, n] : flag_count) {
+    if (n == ok_rows) common_flags.insert(f);
+  }
+  const bool one_method = method_count.size() == 1;
+  h << "<h2>Runs</h2>";
+  if (one_method) {
+    const auto parts = split(method_count.begin()->first, '|');
+    const char* domains[] = {"GPU", "CPU", "RAM"};
+    h << "<p class=note>Energy methods of every run: ";
+    for (std::size_t i = 0; i < parts.size() && i < 3; ++i) {
+      if (!trim(parts[i]).empty()) h << "<b>" << domains[i] << "</b> " << html_escape(trim(parts[i])) << "; ";
+    }
+    h << "</p>";
+  }
+  if (!common_flags.empty()) {
+    h << "<p class=note>Flags of every run: " << html_escape(join({common_flags.begin(), common_flags.end()}, "; "))
+      << ".</p>";
+  }
+  h << "<table><tr><th class=l>config</th><th class=l>family</th><th class=l>phase</th><th>params</th>"
        "<th>FLOPs/epoch</th><th>time/epoch (s)</th><th>energy/epoch (J)</th><th>GPU (J)</th><th>CPU (J)</th>"
        "<th>RAM (J)</th><th>GPU power (W)</th><th>GPU util %</th><th>mem util %</th><th>epochs in window</th>"
-       "<th class=l>methods</th><th class=l>flags</th></tr>";
+    << (one_method ? "" : "<th class=l>methods</th>") << "<th class=l>other flags</th></tr>";
   for (const auto& r : rows) {
     const auto& p = r.phase;
     if (r.status != "ok") {
@@ -205,15 +235,21 @@ ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
         << "</td><td class=l colspan=14>failed: " << html_escape(r.error) << "</td></tr>";
       continue;
     }
+    std::vector<std::string> own_flags;
+    for (const auto& f : split(p.flags, ';')) {
+      if (!trim(f).empty() && !common_flags.count(trim(f))) own_flags.push_back(trim(f));
+    }
     auto opt = [](double v) { return v >= 0 ? num(v, 4) : std::string("–"); };
     h << "<tr><td class=l>" << html_escape(r.config) << "</td><td class=l>" << r.family << "</td><td class=l>"
       << p.phase << "</td><td>" << r.params << "</td><td>" << fmt_si(r.flops_per_epoch) << "</td><td>"
       << num(p.duration_s, 4) << "</td><td>" << num(p.energy_j, 4) << (p.estimated ? " <span class=est>est.</span>" : "")
       << "</td><td>" << (p.gpu_method.empty() ? "–" : num(p.gpu_energy_j, 4)) << "</td><td>" << num(p.cpu_energy_j, 4)
       << "</td><td>" << num(p.ram_energy_j, 4) << "</td><td>" << (p.gpu_method.empty() ? "–" : num(p.gpu_power_w, 4))
-      << "</td><td>" << opt(p.gpu_util_pct) << "</td><td>" << opt(p.mem_util_pct) << "</td><td>" << p.epochs
-      << "</td><td class=l>" << html_escape(join({p.gpu_method, p.cpu_method, p.ram_method}, " | "))
-      << "</td><td class=l>" << html_escape(p.flags) << "</td></tr>";
+      << "</td><td>" << opt(p.gpu_util_pct) << "</td><td>" << opt(p.mem_util_pct) << "</td><td>" << p.epochs << "</td>";
+    if (!one_method) {
+      h << "<td class=l>" << html_escape(join({p.gpu_method, p.cpu_method, p.ram_method}, " | ")) << "</td>";
+    }
+    h << "<td class=l>" << html_escape(join(own_flags, "; ")) << "</td></tr>";
   }
   h << "</table></body></html>\n";
   auto out = open_out(files.html);
