@@ -42,13 +42,18 @@ void setup_study(CLI::App& app, int& exit_code) {
   sub->add_option("--cpu-tdp", opt->cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)");
   sub->add_option("--seed", opt->seed, "seed for data generation and training")->capture_default_str();
   sub->add_option("--threads", opt->threads, "feature extraction threads (0: all cores)");
+  sub->add_flag("--resume", opt->resume,
+                "continue the latest session with the same options in OUT/results.db: finished configurations "
+                "are skipped, the interrupted one is redone");
   feats->add_to(sub, "paper");
   sub->callback([opt, feats, &exit_code] {
     opt->command_line = command_line();
     opt->features = feats->params();
     opt->extract = feats->extract_options();
     auto s = runner::run_study(*opt, std::cout);
-    std::cout << "\nfinished: " << s.runs_ok << " runs ok, " << s.runs_failed << " failed, " << s.total_s << " s in all\n";
+    std::cout << "\n" << (s.interrupted ? "interrupted" : "finished") << ": " << s.runs_ok << " runs ok, " << s.runs_failed
+              << " failed" << (s.runs_skipped ? ", " + std::to_string(s.runs_skipped) + " already done" : "") << ", "
+              << s.total_s << " s in all\n";
     if (s.gpu_measured) {
       std::cout << "energy inside the measurement windows: GPU " << s.gpu_energy_j << " J (NVML), all domains "
                 << s.energy_j << " J\n";
@@ -56,7 +61,7 @@ void setup_study(CLI::App& app, int& exit_code) {
       std::cout << "energy inside the measurement windows: " << s.energy_j << " J (ESTIMATED: no GPU sensor)\n";
     }
     std::cout << "database: " << s.db_path << "\ncsv:      " << s.csv_path << "\nreport:   " << s.html_path << "\n";
-    exit_code = s.runs_failed > 0 && s.runs_ok == 0 ? 1 : 0;
+    exit_code = s.interrupted ? 130 : (s.runs_failed > 0 && s.runs_ok == 0 ? 1 : 0);
   });
 }
 

@@ -186,7 +186,7 @@ void save_feature_cache(const std::string& file, const CacheKey& key, const Feat
   }
   text = h.dump();
   if (16 + text.size() > offset) throw Error("feature cache: header layout did not settle");
-  const std::string tmp = file + ".tmp";
+  const std::string tmp = file + ".tmp." + std::to_string(::getpid());  // concurrent writers never share it
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw InputError("feature cache: cannot write " + tmp);

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <set>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -33,6 +36,14 @@ namespace fs = std::filesystem;
 
 namespace sedenergy::runner {
 namespace {
+
+// Ctrl-C (SIGINT) or SIGTERM: finish the configuration in progress, commit it, write the report, stop.
+// A second signal ends the process at once (the handler is reset to the default).
+std::atomic<bool> g_stop{false};
+void request_stop(int sig) {
+  g_stop = true;
+  std::signal(sig, SIG_DFL);
+}
 
 struct DeviceChoice {
   torch::Device device = torch::kCPU;
@@ -426,7 +437,22 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
           << (d.estimated ? "estimated" : d.method) << ")\n";
     }
   }
-  const auto session_id = db.begin_session(sess);
+  std::int64_t session_id = 0;
+  std::set<std::string> finished;
+  if (opt.resume) {
+    if (auto previous = db.find_session(sess)) {
+      session_id = *previous;
+      for (const auto& c : db.finished_configs(session_id)) finished.insert(c);
+      log << "resume: session " << session_id << " has " << finished.size() << " of " << specs.size()
+          << " configurations finished\n";
+    } else {
+      log << "resume: no earlier session with these options in " << db_path << "; starting a new one\n";
+    }
+  }
+  if (session_id == 0) session_id = db.begin_session(sess);
+  g_stop = false;
+  auto old_int = std::signal(SIGINT, request_stop);
+  auto old_term = std::signal(SIGTERM, request_stop);
 
   // ---- the runs ----
   Trainer trainer(*train_src, test_source, dev, opt);
@@ -435,8 +461,18 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   const double t_runs = monotonic_s();
   for (std::size_t k = 0; k < specs.size(); ++k) {
     const auto& spec = specs[k];
+    if (finished.count(spec.name())) {
+      ++sum.runs_skipped;
+      continue;
+    }
+    if (g_stop) {
+      sum.interrupted = true;
+      log << "interrupted: " << specs.size() - k << " configurations left; continue with --resume\n";
+      break;
+    }
     const double elapsed = monotonic_s() - t_runs;
-    const double eta = k ? elapsed / k * (specs.size() - k) : NAN;
+    const std::size_t done_here = k - static_cast<std::size_t>(sum.runs_skipped);
+    const double eta = done_here ? elapsed / done_here * (specs.size() - k) : NAN;
     std::ostringstream line;
     line << "[" << k + 1 << "/" << specs.size() << "] " << spec.name() << "  done " << k << "/" << specs.size()
          << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta);
@@ -553,8 +589,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       std::this_thread::sleep_for(std::chrono::duration<double>(opt.cooldown_s));
     }
   }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
   meter.stop();
-  db.finish_session(session_id);
+  if (!sum.interrupted) db.finish_session(session_id);
   sum.gpu_measured = meter.has_gpu();
   auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
   sum.csv_path = files.csv;

@@ -35,12 +35,14 @@ struct StudyOptions {
   double cpu_tdp_w = 0;
   std::uint64_t seed = 1;
   int threads = 0;                      // feature extraction threads; 0: all cores
+  bool resume = false;                  // continue the latest session with the same options
   std::string command_line;             // recorded in the session
 };
 
 struct StudySummary {
   std::string db_path, csv_path, html_path;
-  int runs_ok = 0, runs_failed = 0;
+  int runs_ok = 0, runs_failed = 0, runs_skipped = 0;
+  bool interrupted = false;  // Ctrl-C: the run in progress finished, the rest were left for --resume
   double total_s = 0;
   double gpu_energy_j = 0;  // measured, all phases and repetitions inside windows
   double energy_j = 0;      // all domains

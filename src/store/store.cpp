@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -95,9 +98,15 @@ Store::Store(const std::string& path) : path_(path) {
   try {
     exec("PRAGMA journal_mode=WAL;");
     exec("PRAGMA foreign_keys=ON;");
-    Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
-    check.step();
-    if (check.integer(0) == 1) {
+    bool has_meta = false;
+    {
+      // Finalised before the write transaction below: a statement left open keeps a read snapshot, and
+      // in WAL mode that snapshot can never be upgraded once another process has written.
+      Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+      check.step();
+      has_meta = check.integer(0) == 1;
+    }
+    if (has_meta) {
       int v = schema_version();
       if (v > kSchemaVersion) {
         throw file_error(path, 0, "written by a newer sedenergy (schema " + std::to_string(v) +
@@ -118,10 +127,19 @@ Store::Store(const std::string& path) : path_(path) {
 Store::~Store() { sqlite3_close(db_); }
 
 void Store::exec(const std::string& sql) const {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  // SQLite does not always call the busy handler (switching to WAL, lock upgrades), so another writer's
+  // transaction can still answer SQLITE_BUSY: wait and retry for up to the same 30 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return;
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     if (msg.find("not a database") != std::string::npos || msg.find("malformed") != std::string::npos) {
       throw file_error(path_, 0, "is not a sedenergy results database (" + msg + ")");
     }
@@ -279,6 +297,23 @@ std::vector<SessionRecord> Store::sessions() const {
     r.idle_json = s.text(c++);
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+std::optional<std::int64_t> Store::find_session(const SessionRecord& like) const {
+  Stmt s(db_,
+         "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "
+         "ORDER BY id DESC LIMIT 1");
+  s.bind(like.config_json).bind(like.dataset).bind(like.features).bind(like.device).bind(like.grid);
+  if (!s.step()) return std::nullopt;
+  return s.integer(0);
+}
+
+std::vector<std::string> Store::finished_configs(std::int64_t session) const {
+  Stmt s(db_, "SELECT DISTINCT config FROM runs WHERE session_id=? ORDER BY config");
+  s.bind(static_cast<long long>(session));
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
   return out;
 }
 

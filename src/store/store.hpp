@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,10 @@ class Store {
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
   int run_count() const;
+  // The latest session with exactly these options (config, dataset, features, device), if any.
+  std::optional<std::int64_t> find_session(const SessionRecord& like) const;
+  // Configurations with a finished run (ok or failed) in a session.
+  std::vector<std::string> finished_configs(std::int64_t session) const;
 
  private:
   void exec(const std::string& sql) const;

@@ -1,6 +1,8 @@
 // The CLI as a user runs it: real processes, real files, exit codes and messages.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +34,11 @@ Result run(const std::string& args) {
 }
 
 bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+// Runs SQL on a database with the sqlite3 command-line tool (as a user would to inspect or damage it).
+void sqlite3_exec_helper(const std::string& db, const std::string& sql) {
+  ASSERT_EQ(std::system(("sqlite3 '" + db + "' \"" + sql + "\"").c_str()), 0);
+}
 
 }  // namespace
 
@@ -241,6 +248,95 @@ TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
   EXPECT_EQ(rows[0].status, "failed");
   EXPECT_TRUE(contains(rows[0].error, "does not fit"));
   EXPECT_EQ(rows[1].status, "ok");
+}
+
+TEST(Cli, StudyResumesWhereACrashLeftIt) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string args = "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64 --clips 8 --min-window 0 --out " + out;
+  ASSERT_EQ(run(args).rc, 0);
+  // A crash before the last configuration was committed: its run is not in the database.
+  {
+    store::Store db(out + "/results.db");
+    ASSERT_EQ(db.run_count(), 3);
+  }
+  sqlite3_exec_helper(out + "/results.db", "DELETE FROM phases WHERE run_id=3; DELETE FROM runs WHERE id=3;");
+  auto r = run(args + " --resume");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "resume: session 1 has 2 of 3 configurations finished")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[3/3] mlp:1x64")) << r.out;
+  EXPECT_FALSE(contains(r.out, "[1/3]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "2 already done")) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 3);
+  EXPECT_EQ(db.sessions().size(), 1u);
+  // Other options are another session: nothing is skipped.
+  auto other = run("study --device cpu --grid mlp:1x16 --clips 8 --min-window 0 --batch 4 --resume --out " + out);
+  EXPECT_TRUE(contains(other.out, "no earlier session")) << other.out;
+}
+
+TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string grid = "mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--grid", grid.c_str(), "--clips", "8",
+          "--min-window", "1", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[512];
+  bool sent = false;
+  while (ssize_t n = read(fds[0], buf, sizeof buf)) {
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (!sent && contains(text, "[2/6]")) {
+      kill(pid, SIGINT);
+      sent = true;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(sent) << text;
+  ASSERT_TRUE(WIFEXITED(status)) << text;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << text;
+  EXPECT_TRUE(contains(text, "continue with --resume")) << text;
+  EXPECT_TRUE(fs::exists(out + "/report/report.html"));
+  int done = store::Store(out + "/results.db").run_count();
+  EXPECT_GE(done, 2);  // the run in progress when Ctrl-C came was finished and committed
+  EXPECT_LT(done, 6);
+  auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --resume --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 6);
+}
+
+TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
+  const std::string common = std::string(SEDENERGY_BIN) + " study --device cpu --data " + (dir / "ds").string() +
+                             " --min-window 0.3 --out " + (dir / "out").string();
+  const std::string cmd = "(" + common + " --grid mlp:1x16,mlp:1x32,mlp:1x48 > /dev/null 2>&1 & " + common +
+                          " --grid mlp:1x64,mlp:1x80,mlp:1x96 > /dev/null 2>&1 & wait)";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  store::Store db((dir / "out/results.db").string());
+  EXPECT_EQ(db.run_count(), 6);
+  EXPECT_EQ(db.sessions().size(), 2u);
+  EXPECT_EQ(db.rows().size(), 12u);
+  auto check = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "rep").string());
+  EXPECT_EQ(check.rc, 0) << check.out;
+  FILE* p = popen(("sqlite3 " + (dir / "out/results.db").string() + " 'PRAGMA integrity_check'").c_str(), "r");
+  char buf[64] = {0};
+  ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+  pclose(p);
+  EXPECT_EQ(std::string(buf), "ok\n");
 }
 
 TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
