@@ -42,6 +42,8 @@ void setup_study(CLI::App& app, int& exit_code) {
   sub->add_option("--cpu-tdp", opt->cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)");
   sub->add_option("--seed", opt->seed, "seed for data generation and training")->capture_default_str();
   sub->add_option("--threads", opt->threads, "feature extraction threads (0: all cores)");
+  sub->add_option("--shard", opt->shard, "K/N: run the K-th of N disjoint parts of the grid (merge them with "
+                                         "`sedenergy merge`)");
   sub->add_flag("--resume", opt->resume,
                 "continue the latest session with the same options in OUT/results.db: finished configurations "
                 "are skipped, the interrupted one is redone");

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
       "  sedenergy flops mlp:1x512 crnn:1x1:64x64     # parameters and FLOPs of configurations\n"
       "  sedenergy sensors                            # which energy sensors this machine has\n"
       "  sedenergy measure -- python3 train.py        # energy of any program, CodeCarbon-compatible CSV\n"
-      "  sedenergy report sedenergy-out/results.db -o report\n",
+      "  sedenergy report sedenergy-out/results.db -o report\n"
+      "  sedenergy merge all.db a/results.db b/results.db # shards of a sweep into one database\n",
       "sedenergy"};
   app.set_version_flag("--version", std::string(sedenergy::build::kVersion) + " (" + sedenergy::build::kGitRevision + ")");
   app.require_subcommand(1);
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   sedenergy::cli::setup_sensors(app, exit_code);
   sedenergy::cli::setup_measure(app, exit_code);
   sedenergy::cli::setup_report(app, exit_code);
+  sedenergy::cli::setup_merge(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -284,7 +284,21 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   if (!(opt.period_s >= 0.01)) throw InputError("--sample-period must be >= 0.01 s");
   const DeviceChoice dev = parse_device(opt.device);
   if (opt.grid == "auto") opt.grid = dev.cuda ? "paper43" : "quick";
-  const auto specs = models::resolve_grid(opt.grid);
+  auto specs = models::resolve_grid(opt.grid);
+  if (!opt.shard.empty()) {
+    // A deterministic split of the grid, so N machines (a Slurm job array, say) run disjoint parts.
+    auto parts = split(opt.shard, '/');
+    long long k = 0, n = 0;
+    if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
+      throw InputError("--shard '" + opt.shard + "': expected K/N with 1 <= K <= N");
+    }
+    std::vector<models::ModelSpec> mine;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (static_cast<long long>(i % n) == k - 1) mine.push_back(specs[i]);
+    }
+    if (mine.empty()) throw InputError("--shard " + opt.shard + ": no configuration falls in this shard");
+    specs = mine;
+  }
   const auto params = opt.features;
   features::validate(params);
   if (opt.feature_mode != "cached" && opt.feature_mode != "on-the-fly") {
@@ -417,6 +431,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
                                     {"cooldown_s", opt.cooldown_s},
                                     {"period_s", opt.period_s},
                                     {"seed", opt.seed},
+                                    {"shard", opt.shard},
                                     {"loss", "bce-on-softmax"},
                                     {"optimizer", "adam"},
                                     {"feature_mode", opt.feature_mode},

@@ -35,6 +35,7 @@ struct StudyOptions {
   double cpu_tdp_w = 0;
   std::uint64_t seed = 1;
   int threads = 0;                      // feature extraction threads; 0: all cores
+  std::string shard;                    // "K/N": only the configurations i with i % N == K - 1
   bool resume = false;                  // continue the latest session with the same options
   std::string command_line;             // recorded in the session
 };

@@ -317,6 +317,76 @@ std::vector<std::string> Store::finished_configs(std::int64_t session) const {
   return out;
 }
 
+int Store::merge_from(const std::string& other_path) {
+  { Store check(other_path); }  // the other file must be a sedenergy database of a readable schema
+  Stmt attach(db_, "ATTACH DATABASE ? AS other");
+  attach.bind(other_path);
+  attach.step();
+  int added = 0;
+  exec("BEGIN IMMEDIATE;");
+  try {
+    const char* session_cols =
+        "started_at, finished_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
+        "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json";
+    std::vector<std::pair<long long, long long>> session_map;  // other id -> our id
+    {
+      Stmt ids(db_, "SELECT id FROM other.sessions ORDER BY id");
+      while (ids.step()) session_map.emplace_back(ids.integer(0), 0);
+    }
+    for (auto& [theirs, ours] : session_map) {
+      Stmt find(db_,
+                "SELECT s.id FROM sessions s JOIN other.sessions o ON o.id = ? AND s.started_at = o.started_at AND "
+                "s.hostname IS o.hostname AND s.config_json IS o.config_json AND s.device IS o.device");
+      find.bind(theirs);
+      if (find.step()) {
+        ours = find.integer(0);
+        continue;
+      }
+      Stmt ins(db_, std::string("INSERT INTO sessions(") + session_cols + ") SELECT " + session_cols +
+                        " FROM other.sessions WHERE id = ?");
+      ins.bind(theirs);
+      ins.step();
+      ours = sqlite3_last_insert_rowid(db_);
+    }
+    const char* run_cols =
+        "config, family, spec_json, status, error, params, train_flops_per_step, test_flops_per_step, "
+        "train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, started_at, finished_at";
+    const char* phase_cols =
+        "phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, ram_energy_j, net_gpu_energy_j, "
+        "uncertainty_j, gpu_method, cpu_method, ram_method, estimated, gpu_power_w, gpu_util_pct, mem_util_pct, "
+        "cpu_load, loss, flags, window_json";
+    for (const auto& [theirs, ours] : session_map) {
+      std::vector<long long> runs;
+      {
+        Stmt r(db_,
+               "SELECT o.id FROM other.runs o WHERE o.session_id = ? AND NOT EXISTS "
+               "(SELECT 1 FROM runs m WHERE m.session_id = ? AND m.config = o.config) ORDER BY o.id");
+        r.bind(theirs).bind(ours);
+        while (r.step()) runs.push_back(r.integer(0));
+      }
+      for (long long run : runs) {
+        Stmt ins(db_, std::string("INSERT INTO runs(session_id, ") + run_cols + ") SELECT ?, " + run_cols +
+                          " FROM other.runs WHERE id = ?");
+        ins.bind(ours).bind(run);
+        ins.step();
+        const long long new_run = sqlite3_last_insert_rowid(db_);
+        Stmt ph(db_, std::string("INSERT INTO phases(run_id, ") + phase_cols + ") SELECT ?, " + phase_cols +
+                         " FROM other.phases WHERE run_id = ? ORDER BY id");
+        ph.bind(new_run).bind(run);
+        ph.step();
+        ++added;
+      }
+    }
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "DETACH DATABASE other;", nullptr, nullptr, nullptr);
+    throw;
+  }
+  exec("DETACH DATABASE other;");
+  return added;
+}
+
 int Store::run_count() const {
   Stmt s(db_, "SELECT count(*) FROM runs");
   s.step();

@@ -86,6 +86,10 @@ class Store {
   int run_count() const;
   // The latest session with exactly these options (config, dataset, features, device), if any.
   std::optional<std::int64_t> find_session(const SessionRecord& like) const;
+  // Copies another results database in (sessions, runs, phases) in one transaction. A session already
+  // present (same start time, host and options) is matched, and its runs already present are skipped, so
+  // merging the same shard twice adds nothing. Returns the number of runs added.
+  int merge_from(const std::string& other_path);
   // Configurations with a finished run (ok or failed) in a session.
   std::vector<std::string> finished_configs(std::int64_t session) const;
 

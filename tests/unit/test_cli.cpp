@@ -339,6 +339,28 @@ TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
   EXPECT_EQ(std::string(buf), "ok\n");
 }
 
+TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
+  const std::string common = "study --device cpu --data " + (dir / "ds").string() +
+                             " --grid mlp:1x16,mlp:1x32,mlp:1x48 --min-window 0 --out ";
+  auto a = run(common + (dir / "a").string() + " --shard 1/2");
+  auto b = run(common + (dir / "b").string() + " --shard 2/2");
+  ASSERT_EQ(a.rc, 0) << a.out;
+  ASSERT_EQ(b.rc, 0) << b.out;
+  EXPECT_TRUE(contains(a.out, "[2/2] mlp:1x48")) << a.out;  // configurations 1 and 3
+  EXPECT_TRUE(contains(b.out, "[1/1] mlp:1x32")) << b.out;
+  auto m = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string() + " " +
+               (dir / "b/results.db").string());
+  ASSERT_EQ(m.rc, 0) << m.out;
+  EXPECT_TRUE(contains(m.out, "3 runs in 2 sessions")) << m.out;
+  auto again = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string());
+  EXPECT_TRUE(contains(again.out, "0 runs added")) << again.out;
+  EXPECT_EQ(run("merge " + (dir / "all.db").string() + " " + (dir / "none.db").string()).rc, 2);
+  EXPECT_EQ(run(common + (dir / "c").string() + " --shard 3/2").rc, 2);
+  EXPECT_EQ(run(common + (dir / "c").string() + " --shard 4/4").rc, 2);  // 3 configurations, no 4th
+}
+
 TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();

@@ -101,3 +101,31 @@ TEST(Store, FailedTransactionLeavesNoHalfRun) {
   EXPECT_THROW(db.add_run(bad), Error);
   EXPECT_EQ(db.run_count(), 0);
 }
+
+TEST(Store, MergeCopiesSessionsRunsAndPhasesOnce) {
+  auto dir = test::temp_dir();
+  auto make = [&](const std::string& name, const std::string& started, std::vector<std::string> configs) {
+    store::Store db((dir / name).string());
+    store::SessionRecord s;
+    s.started_at = started;
+    s.hostname = "h";
+    s.config_json = "{}";
+    auto id = db.begin_session(s);
+    for (const auto& c : configs) db.add_run(sample_run(id, c, 10.0));
+  };
+  make("a.db", "2026-11-27T00:00:00Z", {"mlp:1x512", "cnn:2x128"});
+  make("b.db", "2026-11-27T01:00:00Z", {"rnn:1x128"});
+  store::Store all((dir / "all.db").string());
+  EXPECT_EQ(all.merge_from((dir / "a.db").string()), 2);
+  EXPECT_EQ(all.merge_from((dir / "b.db").string()), 1);
+  EXPECT_EQ(all.merge_from((dir / "a.db").string()), 0);  // already there
+  EXPECT_EQ(all.run_count(), 3);
+  EXPECT_EQ(all.sessions().size(), 2u);
+  auto rows = all.rows();
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_DOUBLE_EQ(rows[0].phase.energy_j, 10.0);
+  EXPECT_EQ(rows[5].config, "rnn:1x128");
+  test::write_text(dir / "junk.db", std::string(4096, 'j'));
+  EXPECT_THROW(all.merge_from((dir / "junk.db").string()), Error);
+  EXPECT_EQ(all.run_count(), 3);
+}
