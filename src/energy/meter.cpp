@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 namespace sedenergy::energy {
 
@@ -216,7 +217,9 @@ WindowResult Meter::end(Window& w) {
     d.domain = "gpu";
     d.device = gpu_device_name(g);
     std::vector<double> inst, avg;
+    unsigned long long throttled = 0;
     for (const auto& s : samples) {
+      throttled |= s.gpus[i].clock_event_reasons & kThrottleReasonsMask;
       inst.push_back(s.gpus[i].power_instant_w);
       avg.push_back(s.gpus[i].power_avg_w);
       util_gpu.push_back(s.gpus[i].util_gpu_pct);
@@ -243,6 +246,12 @@ WindowResult Meter::end(Window& w) {
       d.energy_j = std::isfinite(p) ? p * r.duration_s : 0;
       d.mean_power_w = std::isfinite(p) ? p : 0;
       if (!std::isfinite(p)) r.flags.push_back("gpu" + std::to_string(g.index) + ": no power reading in window");
+    }
+    if (throttled) {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "0x%llx", throttled);
+      r.flags.push_back("gpu" + std::to_string(g.index) + ": clocks throttled during the window (NVML reasons " +
+                        hex + ": power cap / thermal / hardware slowdown)");
     }
     double peak = have_inst ? inst_peak : avg_peak;
     d.peak_power_w = std::isfinite(peak) ? peak : d.mean_power_w;

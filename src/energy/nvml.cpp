@@ -58,6 +58,10 @@ std::shared_ptr<NvmlApi> load_nvml(std::string& why) {
   auto clock = symbol<int(NvmlDevice, int, unsigned*)>(lib, "nvmlDeviceGetClockInfo", missing);
   auto temp = symbol<int(NvmlDevice, int, unsigned*)>(lib, "nvmlDeviceGetTemperature", missing);
   auto limit = symbol<int(NvmlDevice, unsigned*)>(lib, "nvmlDeviceGetEnforcedPowerLimit", missing);
+  // Optional symbols: the newer name first.
+  void* reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons");
+  if (!reasons) reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+  if (reasons) api->clock_event_reasons = reinterpret_cast<int (*)(NvmlDevice, unsigned long long*)>(reasons);
   if (!missing.empty()) {
     why = "NVML is too old: missing " + missing;
     dlclose(lib);
@@ -174,6 +178,10 @@ GpuSample Nvml::sample(const GpuInfo& g) const {
   if (api_->clock_mhz(g.handle, 1, &v) == kNvmlSuccess) s.sm_clock_mhz = v;
   if (api_->clock_mhz(g.handle, 2, &v) == kNvmlSuccess) s.mem_clock_mhz = v;
   if (api_->temperature_c(g.handle, 0, &v) == kNvmlSuccess) s.temperature_c = v;
+  unsigned long long reasons = 0;
+  if (api_->clock_event_reasons && api_->clock_event_reasons(g.handle, &reasons) == kNvmlSuccess) {
+    s.clock_event_reasons = reasons;
+  }
   return s;
 }
 

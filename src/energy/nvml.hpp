@@ -73,7 +73,13 @@ struct NvmlApi {
   std::function<int(NvmlDevice, int, unsigned*)> clock_mhz;  // 1: SM, 2: memory
   std::function<int(NvmlDevice, int, unsigned*)> temperature_c;
   std::function<int(NvmlDevice, unsigned*)> power_limit_mw;
+  // Optional (older drivers lack it): nvmlDeviceGetCurrentClocksEventReasons / ...ThrottleReasons.
+  std::function<int(NvmlDevice, unsigned long long*)> clock_event_reasons;
 };
+
+// Clock event reasons that slow the GPU down: software power cap (0x4), hardware slowdown (0x8),
+// software thermal (0x20), hardware thermal (0x40), hardware power brake (0x80).
+inline constexpr unsigned long long kThrottleReasonsMask = 0x4 | 0x8 | 0x20 | 0x40 | 0x80;
 
 // Loads libnvidia-ml.so.1. Returns nullptr and sets `why` when it cannot.
 std::shared_ptr<NvmlApi> load_nvml(std::string& why);
@@ -98,6 +104,7 @@ struct GpuSample {
   double sm_clock_mhz;
   double mem_clock_mhz;
   double temperature_c;
+  unsigned long long clock_event_reasons = 0;  // bit set of NVML clock event reasons (0 when unknown)
 };
 
 // An initialised NVML session with its devices.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -26,6 +27,7 @@ struct FakeDriver {
   int energy_rc = kNvmlSuccess;     // set to kNvmlErrorGpuIsLost to lose the device
   double counter_offset_j = 0;      // negative values simulate a counter reset
   unsigned gpus = 2;
+  std::atomic<unsigned long long> reasons{0x1};  // GPU idle: not a slowdown
 
   std::shared_ptr<NvmlApi> api() {
     auto a = std::make_shared<NvmlApi>();
@@ -96,6 +98,10 @@ struct FakeDriver {
     };
     a->power_limit_mw = [](NvmlDevice, unsigned* v) {
       *v = 700000;
+      return kNvmlSuccess;
+    };
+    a->clock_event_reasons = [this](NvmlDevice, unsigned long long* r) {
+      *r = reasons;
       return kNvmlSuccess;
     };
     return a;
@@ -215,6 +221,22 @@ TEST(Meter, DeviceLostMidWindowFallsBackToPowerAndSaysSo) {
   EXPECT_EQ(g->method, "nvml instantaneous power x duration");
   EXPECT_NEAR(g->energy_j, 200.0 * r.duration_s, 1e-6);
   EXPECT_TRUE(has_flag(r, "GPU is lost"));
+}
+
+TEST(Meter, ThrottlingIsFlaggedAndIdleIsNot) {
+  FakeDriver d;
+  Meter m(fake_options(d));
+  m.start();
+  auto w = m.begin("calm");
+  sleep_s(0.2);
+  auto calm = m.end(w);
+  EXPECT_FALSE(has_flag(calm, "throttled"));
+  w = m.begin("hot");
+  sleep_s(0.1);
+  d.reasons = 0x4 | 0x1;  // software power cap
+  sleep_s(0.2);
+  auto hot = m.end(w);
+  EXPECT_TRUE(has_flag(hot, "clocks throttled during the window (NVML reasons 0x4"));
 }
 
 TEST(Meter, CounterResetIsDetected) {
