@@ -90,7 +90,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (FRA, USA, IND)");
   sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
   sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
-  sub->add_option("--gpus", a->gpus, "NVML GPU indices to measure, e.g. 0,1 (default: all)");
+  sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: all)");
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
@@ -107,10 +107,16 @@ void setup_measure(CLI::App& app, int& exit_code) {
     mo.period_s = a->period;
     mo.use_gpus = !a->no_gpu;
     if (!a->gpus.empty()) {
-      for (const auto& part : split(a->gpus, ',')) {
+      for (const auto& raw : split(a->gpus, ',')) {
+        const std::string part = trim(raw);
         long long v = 0;
-        if (!parse_int(trim(part), v) || v < 0) throw InputError("--gpus '" + a->gpus + "': expected indices like 0,1");
-        mo.gpu_indices.push_back(static_cast<unsigned>(v));
+        if (starts_with(part, "GPU-")) {
+          mo.gpu_uuids.push_back(part);
+        } else if (parse_int(part, v) && v >= 0) {
+          mo.gpu_indices.push_back(static_cast<unsigned>(v));
+        } else {
+          throw InputError("--gpus '" + a->gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
+        }
       }
     }
     // Check the outputs before running anything, so a measurement is never lost at the end.
@@ -127,6 +133,11 @@ void setup_measure(CLI::App& app, int& exit_code) {
       bool found = false;
       for (const auto& g : meter.gpus()) found |= g.index == idx;
       if (!found) throw InputError("--gpus: no GPU with NVML index " + std::to_string(idx));
+    }
+    for (const auto& u : mo.gpu_uuids) {
+      bool found = false;
+      for (const auto& g : meter.gpus()) found |= g.uuid.rfind(u, 0) == 0;
+      if (!found) throw InputError("--gpus: no GPU with UUID " + u);
     }
     ctx.host = read_host_info();
     for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);

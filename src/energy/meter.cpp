@@ -81,8 +81,10 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
       nvml_ = std::make_unique<Nvml>(api);
       if (!nvml_->available()) nvml_why_ = nvml_->why();
       for (const auto& g : nvml_->gpus()) {
-        bool wanted = opt_.gpu_indices.empty() ||
-                      std::find(opt_.gpu_indices.begin(), opt_.gpu_indices.end(), g.index) != opt_.gpu_indices.end();
+        const bool all = opt_.gpu_indices.empty() && opt_.gpu_uuids.empty();
+        bool wanted = all || std::find(opt_.gpu_indices.begin(), opt_.gpu_indices.end(), g.index) !=
+                                 opt_.gpu_indices.end();
+        for (const auto& u : opt_.gpu_uuids) wanted |= !u.empty() && g.uuid.rfind(u, 0) == 0;
         if (wanted) gpus_.push_back(g);
       }
     }

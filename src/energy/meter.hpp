@@ -30,7 +30,8 @@ namespace sedenergy::energy {
 
 struct MeterOptions {
   bool use_gpus = true;
-  std::vector<unsigned> gpu_indices;  // NVML indices; empty: all
+  std::vector<unsigned> gpu_indices;  // NVML indices; empty (and no UUIDs): all
+  std::vector<std::string> gpu_uuids;  // NVML UUIDs or unique prefixes ("GPU-8f2a"), as CUDA_VISIBLE_DEVICES takes
   double period_s = 0.1;
   double counter_step_s = 0.1;        // NVML energy counter update period (H100: ~100 ms)
   double cpu_tdp_w = 0;               // 0: from the CPU table

@@ -380,15 +380,23 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   mo.period_s = opt.period_s;
   mo.cpu_tdp_w = opt.cpu_tdp_w;
   if (dev.cuda) {
-    // CUDA and NVML orders agree when CUDA_DEVICE_ORDER=PCI_BUS_ID or a single GPU is visible.
+    // The GPU named by CUDA_VISIBLE_DEVICES (an index or a UUID) for this CUDA device; otherwise the
+    // same index, which CUDA and NVML share when CUDA_DEVICE_ORDER=PCI_BUS_ID or one GPU is visible.
     const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-    long long nvml_index = dev.index;
+    mo.gpu_indices = {static_cast<unsigned>(dev.index)};
     if (visible && *visible) {
       auto parts = split(visible, ',');
       long long v = 0;
-      if (dev.index < static_cast<int>(parts.size()) && parse_int(trim(parts[dev.index]), v)) nvml_index = v;
+      if (dev.index < static_cast<int>(parts.size())) {
+        const std::string entry = trim(parts[dev.index]);
+        if (starts_with(entry, "GPU-")) {
+          mo.gpu_indices.clear();
+          mo.gpu_uuids = {entry};
+        } else if (parse_int(entry, v) && v >= 0) {
+          mo.gpu_indices = {static_cast<unsigned>(v)};
+        }
+      }
     }
-    mo.gpu_indices = {static_cast<unsigned>(nvml_index)};
     const int idx = dev.index;
     mo.sync = [idx] { torch::cuda::synchronize(idx); };
   }

@@ -267,6 +267,17 @@ TEST(Meter, SelectsGpusByIndexAndSyncsAtBoundaries) {
   EXPECT_EQ(find(r, "gpu", "gpu0"), nullptr);
 }
 
+TEST(Meter, SelectsGpusByUuidPrefix) {
+  FakeDriver d;
+  auto o = fake_options(d);
+  o.gpu_uuids = {"GPU-fake-2"};  // the fake's second GPU (handles count from 1)
+  Meter m(o);
+  ASSERT_EQ(m.gpus().size(), 1u);
+  EXPECT_EQ(m.gpus()[0].index, 1u);
+  o.gpu_uuids = {"GPU-none"};
+  EXPECT_TRUE(Meter(o).gpus().empty());
+}
+
 TEST(Meter, IdleBaselineGivesNetEnergy) {
   FakeDriver d;
   Meter m(fake_options(d));
