@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -208,6 +206,9 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   const int frames = output_frames(x.size());
   if (frames_out) *frames_out = frames;
   std::vector<float> out(static_cast<std::size_t>(p_.n_mels) * frames, 0.0f);
+  const bool reflect = p_.pad_mode == PadMode::kReflect;
+  // The floor inside the log also keeps denormals out of the kernels' bit-level log2.
+  const float log_floor = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
   if (impl_->kernel) {
     MelKernelJob job;
     job.x = x.data();
@@ -215,29 +216,23 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
     job.frames = frames;
     job.hop = p_.hop_length;
     job.pad = pad;
-    job.reflect = p_.pad_mode == PadMode::kReflect;
+    job.reflect = reflect;
     job.magnitude = p_.power == 1.0;
     job.window = impl_->window.data();
     job.first_bin = &impl_->first_bin;
     job.weights = &impl_->weights;
     job.out = out.data();
     job.log = p_.log;
-    job.log_floor = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
+    job.log_floor = log_floor;
     job.log_scale = static_cast<float>(p_.log_multiplier * std::log10(2.0));
     impl_->kernel->run(job);
   } else {
-    auto sample_at = [&](long long i) -> float {
-      if (i >= 0 && i < n) return x[i];
-      if (p_.pad_mode == PadMode::kConstant) return 0.0f;
-      if (i < 0) return x[-i];  // reflect without repeating the edge sample
-      return x[2 * (n - 1) - i];
-    };
     FftPlan plan(n_fft);
     std::vector<float> buf(n_fft), mag(n_freqs);
     std::vector<kiss_fft_cpx> spec(n_freqs);
     for (int t = 0; t < frames; ++t) {
       long long start = static_cast<long long>(t) * p_.hop_length - pad;
-      for (int i = 0; i < n_fft; ++i) buf[i] = sample_at(start + i) * impl_->window[i];
+      for (int i = 0; i < n_fft; ++i) buf[i] = padded_sample(x.data(), n, start + i, reflect) * impl_->window[i];
       kiss_fftr(plan.cfg, buf.data(), spec.data());
       for (int k = 0; k < n_freqs; ++k) {
         float pw = spec[k].r * spec[k].r + spec[k].i * spec[k].i;
@@ -255,8 +250,7 @@ std::vector<float> MelExtractor::compute(const std::vector<float>& x, int* frame
   if (p_.log) {
     if (!impl_->kernel) {
       // multiplier * log10(max(v, amin)); the SIMD kernels already did this step.
-      const float floor_v = std::max(static_cast<float>(p_.amin), std::numeric_limits<float>::min());
-      for (auto& v : out) v = static_cast<float>(p_.log_multiplier * std::log10(static_cast<double>(std::max(v, floor_v))));
+      for (auto& v : out) v = static_cast<float>(p_.log_multiplier * std::log10(static_cast<double>(std::max(v, log_floor))));
     }
     float peak = -INFINITY;
     for (float v : out) peak = std::max(peak, v);

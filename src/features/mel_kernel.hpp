@@ -34,6 +34,14 @@ class MelKernel {
   virtual const char* name() const = 0;
 };
 
+// Sample i of a signal of n samples extended at both ends: reflected without repeating the edge sample
+// (torchaudio's and librosa's "reflect"), or zeros.
+inline float padded_sample(const float* x, long long n, long long i, bool reflect) {
+  if (i >= 0 && i < n) return x[i];
+  if (!reflect) return 0.0f;
+  return i < 0 ? x[-i] : x[2 * (n - 1) - i];
+}
+
 bool mel_kernel_supports(int n_fft);  // powers of two >= 16
 std::unique_ptr<MelKernel> make_mel_kernel_sse(int n_fft);
 std::unique_ptr<MelKernel> make_mel_kernel_avx2(int n_fft);  // nullptr where not built or not supported

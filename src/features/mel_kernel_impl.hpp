@@ -63,12 +63,6 @@ class Kernel final : public MelKernel {
     const auto& first_bin = *job.first_bin;
     const auto& weights = *job.weights;
     const int n_mels = static_cast<int>(weights.size());
-    auto sample_at = [&](long long i) -> float {
-      if (i >= 0 && i < job.n) return job.x[i];
-      if (!job.reflect) return 0.0f;
-      if (i < 0) return job.x[-i];  // reflect without repeating the edge sample
-      return job.x[2 * (job.n - 1) - i];
-    };
     for (int t0 = 0; t0 < job.frames; t0 += L) {
       const int lanes = std::min(L, job.frames - t0);
       const long long first = static_cast<long long>(t0) * job.hop - job.pad;
@@ -84,7 +78,7 @@ class Kernel final : public MelKernel {
         for (int l = 0; l < L; ++l) {
           const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
           const long long start = static_cast<long long>(t) * job.hop - job.pad;
-          for (int i = 0; i < n_; ++i) in_f[i * L + l] = sample_at(start + i) * job.window[i];
+          for (int i = 0; i < n_; ++i) in_f[i * L + l] = padded_sample(job.x, job.n, start + i, job.reflect) * job.window[i];
         }
       }
       power_spectrum(in.data(), spec.data(), scratch.data());
