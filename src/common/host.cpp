@@ -34,17 +34,22 @@ HostInfo read_host_info() {
     }
   }
   h.cpu_count = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  std::ifstream mem("/proc/meminfo");
-  for (std::string line; std::getline(mem, line);) {
-    if (starts_with(line, "MemTotal:")) {
-      std::istringstream ss(line.substr(9));
-      double kb = 0;
-      ss >> kb;
-      h.ram_total_gb = kb / (1024.0 * 1024.0);
-      break;
-    }
-  }
+  h.ram_total_gb = read_memory_info().total_kib / (1024.0 * 1024.0);
   return h;
+}
+
+MemoryInfo read_memory_info(const std::string& meminfo) {
+  MemoryInfo m;
+  std::ifstream in(meminfo);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ss(line);
+    std::string key;
+    double kib = 0;
+    ss >> key >> kib;
+    if (key == "MemTotal:") m.total_kib = kib;
+    if (key == "MemAvailable:") m.available_kib = kib;
+  }
+  return m;
 }
 
 CpuTimes read_cpu_times(const std::string& proc_stat) {

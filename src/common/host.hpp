@@ -16,6 +16,13 @@ struct HostInfo {
 
 HostInfo read_host_info();
 
+// /proc/meminfo as it reports it, in KiB: total and available (what allocations can get without swapping).
+struct MemoryInfo {
+  double total_kib = 0;
+  double available_kib = 0;
+};
+MemoryInfo read_memory_info(const std::string& meminfo = "/proc/meminfo");
+
 // CPU time counters of /proc/stat (all CPUs), to derive the machine's load over a window.
 struct CpuTimes {
   std::uint64_t busy = 0;

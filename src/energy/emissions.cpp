@@ -88,19 +88,6 @@ double mean_power(const WindowResult& w, const std::string& domain) {
   return p;
 }
 
-double ram_used_gb() {
-  std::ifstream in("/proc/meminfo");
-  double total = 0, avail = 0;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream s(line);
-    std::string k;
-    double v = 0;
-    s >> k >> v;
-    if (k == "MemTotal:") total = v;
-    if (k == "MemAvailable:") avail = v;
-  }
-  return (total - avail) / (1024.0 * 1024.0);
-}
 }  // namespace
 
 std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx) {
@@ -108,7 +95,8 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
   const double ram_kwh = w.energy_j("ram") / kJoulesPerKwh;
   const double total_kwh = (cpu_kwh + gpu_kwh + ram_kwh) * ctx.pue;
   const double kg = total_kwh * ctx.carbon.g_per_kwh / 1000.0;
-  const double used = ram_used_gb();
+  const MemoryInfo mem = read_memory_info();
+  const double used = (mem.total_kib - mem.available_kib) / (1024.0 * 1024.0);
   std::string gpu_model = join(ctx.gpu_models, ", ");
   return {utc_now_iso(),
           ctx.project_name,

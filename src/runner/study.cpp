@@ -222,15 +222,7 @@ double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) 
     double free = meter.gpu_sample(0).mem_free_gb;
     return std::isfinite(free) ? free : 0;
   }
-  std::ifstream in("/proc/meminfo");
-  for (std::string line; std::getline(in, line);) {
-    if (starts_with(line, "MemAvailable:")) {
-      double kb = 0;
-      std::istringstream(line.substr(13)) >> kb;
-      return kb * 1024.0 / 1e9;  // kB in /proc/meminfo are KiB
-    }
-  }
-  return 0;
+  return read_memory_info().available_kib * 1024.0 / 1e9;
 }
 
 store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
