@@ -10,9 +10,17 @@
 
 namespace sedenergy::models {
 
+namespace {
+std::vector<ModelSpec> parse_all(std::initializer_list<const char*> specs) {
+  std::vector<ModelSpec> out;
+  for (const char* s : specs) out.push_back(parse_spec(s));
+  return out;
+}
+}  // namespace
+
 std::vector<ModelSpec> paper43() {
   // REFERENCE.md §1.2, in the study's order.
-  const char* specs[] = {
+  return parse_all({
       "mlp:1x512",  "mlp:1x1024",  "mlp:1x2048",  "mlp:4x1024",  "mlp:4x2048",  "mlp:4x4096",
       "mlp:6x4096", "mlp:10x4096", "mlp:16x4096", "mlp:32x4096",
       "cnn:1x128",  "cnn:1x256",   "cnn:1x512",   "cnn:1x1024",  "cnn:2x128",   "cnn:2x256",
@@ -20,29 +28,19 @@ std::vector<ModelSpec> paper43() {
       "rnn:1x128",  "rnn:1x512",   "rnn:1x1024",  "rnn:1x2048",  "rnn:4x1024",  "rnn:4x2048",
       "rnn:6x1024", "rnn:6x2048",  "rnn:2x2048",  "rnn:10x2048", "rnn:14x2048",
       "crnn:1x1:64x64",   "crnn:2x1:64x64",   "crnn:1x2:64x64",   "crnn:1x1:256x64",  "crnn:1x1:512x256",
-      "crnn:1x2:512x256", "crnn:2x1:512x256", "crnn:1x2:1024x256", "crnn:2x2:728x256", "crnn:2x2:1024x256"};
-  std::vector<ModelSpec> out;
-  for (const char* s : specs) out.push_back(parse_spec(s));
-  return out;
+      "crnn:1x2:512x256", "crnn:2x1:512x256", "crnn:1x2:1024x256", "crnn:2x2:728x256", "crnn:2x2:1024x256"});
 }
 
 std::vector<ModelSpec> quick_grid() {
   // Two small configurations per family from paper43: minutes on two CPU cores.
-  const char* specs[] = {"mlp:1x512",  "mlp:4x1024",     "cnn:1x128",      "cnn:2x128",
-                         "rnn:1x128",  "rnn:1x512",      "crnn:1x1:64x64", "crnn:2x1:64x64"};
-  std::vector<ModelSpec> out;
-  for (const char* s : specs) out.push_back(parse_spec(s));
-  return out;
+  return parse_all({"mlp:1x512", "mlp:4x1024", "cnn:1x128", "cnn:2x128",
+                    "rnn:1x128", "rnn:1x512", "crnn:1x1:64x64", "crnn:2x1:64x64"});
 }
 
 std::vector<ModelSpec> variants_grid() {
   // The realistic variants beyond the study, with the DCASE baseline as the reference model.
-  const char* specs[] = {"rnn:1x512+time",      "rnn:2x256+time+bi",     "rnn:2x256+time+lstm",
-                         "crnn:2x1:64x64+time", "crnn:2x2:128x128+time+bi+bn", "crnn:2x1:64x64+lstm",
-                         "cnn:2x128+bn",        "dcase-baseline"};
-  std::vector<ModelSpec> out;
-  for (const char* s : specs) out.push_back(parse_spec(s));
-  return out;
+  return parse_all({"rnn:1x512+time", "rnn:2x256+time+bi", "rnn:2x256+time+lstm", "crnn:2x1:64x64+time",
+                    "crnn:2x2:128x128+time+bi+bn", "crnn:2x1:64x64+lstm", "cnn:2x128+bn", "dcase-baseline"});
 }
 
 std::vector<ModelSpec> read_grid_file(const std::string& path) {

@@ -122,7 +122,7 @@ class BatchSource {
   // On the fly: features computed from the audio files for each batch.
   BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips, const features::FeatureParams& p,
               const data::ExtractOptions& opt)
-      : size_(static_cast<int64_t>(clips.size())), paths_(paths), opt_(opt), params_(p),
+      : size_(static_cast<int64_t>(clips.size())), opt_(opt), params_(p),
         mel_(std::make_shared<features::MelExtractor>(p)) {
     mels_ = p.n_mels;
     frames_ = mel_->output_frames(static_cast<std::size_t>(p.clip_seconds * p.sample_rate));
@@ -136,8 +136,6 @@ class BatchSource {
   }
 
   int64_t size() const { return size_; }
-  int mels() const { return mels_; }
-  int frames() const { return frames_; }
 
   std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx) const {
     auto y = y_.index_select(0, idx);
@@ -161,7 +159,6 @@ class BatchSource {
   int64_t size_;
   int mels_ = 0, frames_ = 0;
   torch::Tensor x_, y_;
-  data::DatasetPaths paths_;
   data::ExtractOptions opt_;
   features::FeatureParams params_;
   std::shared_ptr<features::MelExtractor> mel_;
