@@ -38,7 +38,8 @@ void setup_flops(CLI::App& app, int& exit_code) {
   sub->add_flag("--json", a->json, "JSON output");
   sub->add_flag("--layers", a->layers, "per-layer breakdown");
   sub->add_option("--convention", a->convention,
-                  "sedenergy (exact, default), torch (PyTorch FlopCounterMode) or deepspeed (the study's profiler)")
+                  "sedenergy (exact, default), torch (PyTorch FlopCounterMode), deepspeed (the study's profiler), "
+                  "thop or fvcore (both print MACs as 'FLOPs': see fwd MACs)")
       ->capture_default_str();
   sub->callback([a, &exit_code] {
     std::vector<models::ModelSpec> specs;

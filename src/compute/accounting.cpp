@@ -173,8 +173,29 @@ Convention parse_convention(const std::string& name) {
   if (name == "sedenergy") return Convention::kSedenergy;
   if (name == "torch") return Convention::kTorch;
   if (name == "deepspeed") return Convention::kDeepSpeed;
-  throw InputError("unknown FLOP convention '" + name + "' (known: sedenergy, torch, deepspeed)");
+  if (name == "thop") return Convention::kThop;
+  if (name == "fvcore") return Convention::kFvcore;
+  throw InputError("unknown FLOP convention '" + name + "' (known: sedenergy, torch, deepspeed, thop, fvcore)");
 }
+
+namespace {
+
+// thop's GRU/LSTM rule for one cell and one step: every gate's input and hidden products plus both biases,
+// and the gate arithmetic as one op per element (rnn_hooks in thop).
+double thop_cell(double in, double hidden, bool lstm) {
+  const double gate = (in + hidden) * hidden + hidden + 2 * hidden;
+  return lstm ? 4 * gate + 4 * hidden : 3 * gate + 4 * hidden;
+}
+
+double thop_recurrent(const models::Op& op, double batch) {
+  const double dirs = op.bidirectional ? 2 : 1;
+  const bool lstm = op.cell == models::Cell::kLstm;
+  double per_step = 0;
+  for (int l = 0; l < op.rnn_layers; ++l) per_step += dirs * thop_cell(l == 0 ? op.in : dirs * op.out, op.out, lstm);
+  return per_step * op.seq_len * batch;
+}
+
+}  // namespace
 
 ConventionCount convention_count(const ModelCount& c, Convention conv, const models::ModelSpec& spec,
                                  const models::InputShape& input) {
@@ -187,6 +208,7 @@ ConventionCount convention_count(const ModelCount& c, Convention conv, const mod
   }
   const double B = input.batch;
   double fwd_gemm = 0, bwd_gemm = 0;
+  double tool_macs = 0;  // thop / fvcore: the number the tool prints (MACs, which both call FLOPs)
   std::size_t li = 0;
   for (const Op& op : models::plan(spec, input)) {
     if (op.kind == OpKind::kFlatten || op.kind == OpKind::kSwapAxes || op.kind == OpKind::kToSequence ||
@@ -196,29 +218,58 @@ ConventionCount convention_count(const ModelCount& c, Convention conv, const mod
     const LayerCount& L = c.layers.at(li++);
     const double E = B * op.in_elements;
     const bool lstm = op.kind == OpKind::kRnn && op.cell == models::Cell::kLstm;
-    if (conv == Convention::kTorch) {
-      if (lstm) continue;
-      fwd_gemm += L.forward.macs;
-      bwd_gemm += L.backward.macs;
-      continue;
-    }
-    switch (op.kind) {  // DeepSpeed
-      case OpKind::kLinear: r.forward_flops += 2 * L.forward.macs; r.forward_macs += L.forward.macs; break;
-      case OpKind::kConv2d:
-        r.forward_flops += 2 * L.forward.macs + L.forward.bias;
-        r.forward_macs += L.forward.macs;
+    switch (conv) {
+      case Convention::kTorch:
+        if (!lstm) fwd_gemm += L.forward.macs, bwd_gemm += L.backward.macs;
         break;
-      case OpKind::kRelu:
-      case OpKind::kMaxPool2d:
-      case OpKind::kSoftmax: r.forward_flops += E; break;
-      case OpKind::kRnn: r.forward_flops += L.forward.flops(); break;  // FLOPs, but 0 MACs
-      default: r.forward_flops += L.forward.flops(); r.forward_macs += L.forward.macs; break;
+      case Convention::kThop:  // module hooks in eval mode: weights' MACs, no bias; ReLU/pools/dropout free
+        switch (op.kind) {
+          case OpKind::kLinear:
+          case OpKind::kConv2d:
+          case OpKind::kGlu: tool_macs += L.forward.macs; break;  // GLU: its Linear; nn.Sigmoid has no rule
+          case OpKind::kBatchNorm2d: tool_macs += 4 * E; break;    // 2 per element, x2 when affine
+          case OpKind::kAvgPool2d: tool_macs += B * op.out_elements; break;
+          case OpKind::kSoftmax: tool_macs += E / 10 * (3 * 10 - 1); break;  // exp, add, divide over 10 classes
+          case OpKind::kAttentionHeads:  // two Linear(in, 10) and an nn.Softmax over the 10 classes per step
+            tool_macs += L.forward.macs + B * op.positions * (3 * 10 - 1);
+            break;
+          case OpKind::kRnn: tool_macs += thop_recurrent(op, B); break;
+          default: break;
+        }
+        break;
+      case Convention::kFvcore:  // traced aten ops, one MAC = one flop: linear, convolution, batch_norm
+        switch (op.kind) {
+          case OpKind::kLinear:
+          case OpKind::kConv2d:
+          case OpKind::kGlu:
+          case OpKind::kAttentionHeads: tool_macs += L.forward.macs; break;
+          case OpKind::kBatchNorm2d: tool_macs += 2 * E; break;  // eval mode, affine
+          default: break;  // relu, pools, softmax, sigmoid and aten::gru/lstm have no handle: 0
+        }
+        break;
+      default:  // DeepSpeed
+        switch (op.kind) {
+          case OpKind::kLinear: r.forward_flops += 2 * L.forward.macs; r.forward_macs += L.forward.macs; break;
+          case OpKind::kConv2d:
+            r.forward_flops += 2 * L.forward.macs + L.forward.bias;
+            r.forward_macs += L.forward.macs;
+            break;
+          case OpKind::kRelu:
+          case OpKind::kMaxPool2d:
+          case OpKind::kSoftmax: r.forward_flops += E; break;
+          case OpKind::kRnn: r.forward_flops += L.forward.flops(); break;  // FLOPs, but 0 MACs
+          default: r.forward_flops += L.forward.flops(); r.forward_macs += L.forward.macs; break;
+        }
     }
   }
   if (conv == Convention::kTorch) {
     r.forward_flops = 2 * fwd_gemm;
     r.forward_macs = fwd_gemm;
     r.train_step_flops = 2 * (fwd_gemm + bwd_gemm);
+  } else if (conv == Convention::kThop || conv == Convention::kFvcore) {
+    r.forward_macs = tool_macs;
+    r.forward_flops = 2 * tool_macs;
+    r.train_step_flops = 3 * r.forward_flops;
   } else {
     r.train_step_flops = 3 * r.forward_flops;
   }

@@ -53,7 +53,14 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
 //   deepspeed  the DeepSpeed profiler (the study's counter): Linear 2 x MACs without bias, Conv 2 x MACs
 //              with bias, ReLU / MaxPool / Softmax one FLOP per input element, GRU/LSTM FLOPs (our
 //              formula) with 0 MACs; training taken as 3 x forward, as the study did
-enum class Convention { kSedenergy, kTorch, kDeepSpeed };
+//   thop       thop's module hooks (eval mode): MACs of Linear / Conv without bias, BatchNorm 4 per
+//              element, nn.Softmax 3n-1 per row, ReLU / MaxPool / Dropout / Sigmoid 0, GRU / LSTM by
+//              its cell formula (gate products, biases and one op per gate element)
+//   fvcore     fvcore's FlopCountAnalysis: one MAC = one flop for aten::linear / convolution, batch norm
+//              2 per element in eval mode, everything else (activations, pools, aten::gru / lstm) 0
+//   thop and fvcore print MACs and call them FLOPs: forward_macs holds that number, forward_flops 2x it;
+//   neither counts training, so a training step is taken as 3 x forward, as with deepspeed.
+enum class Convention { kSedenergy, kTorch, kDeepSpeed, kThop, kFvcore };
 Convention parse_convention(const std::string& name);  // throws InputError
 struct ConventionCount {
   double forward_flops = 0, forward_macs = 0;

@@ -184,7 +184,42 @@ TEST(Accounting, DeepSpeedConventionByHand) {
   auto rnn = models::parse_spec("rnn:1x128");
   auto r = compute::convention_count(compute::count(rnn, in), compute::Convention::kDeepSpeed, rnn, in);
   EXPECT_DOUBLE_EQ(r.forward_macs, 128.0 * 10);  // the GRU's MACs are not reported, only the head's
-  EXPECT_THROW(compute::parse_convention("thop"), InputError);
+  EXPECT_THROW(compute::parse_convention("ptflops"), InputError);
+}
+
+// thop and fvcore print MACs (and call them FLOPs); values below are their rules worked by hand.
+TEST(Accounting, ThopAndFvcoreConventionsByHand) {
+  using compute::Convention;
+  auto macs = [](const std::string& s, Convention conv, int batch) {
+    const models::InputShape in{batch, 128, 64};
+    auto spec = models::parse_spec(s);
+    auto c = compute::convention_count(compute::count(spec, in), conv, spec, in);
+    EXPECT_DOUBLE_EQ(c.forward_flops, 2 * c.forward_macs) << s;
+    EXPECT_DOUBLE_EQ(c.train_step_flops, 3 * c.forward_flops) << s;
+    return c.forward_macs;
+  };
+  const double softmax_row = 10 + 9 + 10;  // thop's nn.Softmax: exp, add and divide over 10 classes
+  // MLP: Linear weights only (no bias), ReLU free.
+  EXPECT_DOUBLE_EQ(macs("mlp:1x512", Convention::kThop, 1), 8192.0 * 512 + 512 * 10 + softmax_row);
+  EXPECT_DOUBLE_EQ(macs("mlp:1x512", Convention::kFvcore, 1), 8192.0 * 512 + 512 * 10);
+  EXPECT_DOUBLE_EQ(macs("mlp:1x512", Convention::kThop, 8), 8 * (8192.0 * 512 + 512 * 10 + softmax_row));
+  // CNN: output elements x in_channels x 3 x 3, no bias; MaxPool free.
+  const double conv = 128.0 * 64 * 128 * 9, head = 128.0 * 64 * 32 * 10;
+  EXPECT_DOUBLE_EQ(macs("cnn:1x128", Convention::kThop, 1), conv + head + softmax_row);
+  EXPECT_DOUBLE_EQ(macs("cnn:1x128", Convention::kFvcore, 1), conv + head);
+  // BatchNorm (eval, affine): thop 4 per element, fvcore 2.
+  const double bn = 2.0 * 8 * 128 * 64, conv8 = 2.0 * 128 * 64 * 8 * 9, head8 = 2.0 * 8 * 64 * 32 * 10;
+  EXPECT_DOUBLE_EQ(macs("cnn:1x8+bn", Convention::kThop, 2), conv8 + 4 * bn + head8 + 2 * softmax_row);
+  EXPECT_DOUBLE_EQ(macs("cnn:1x8+bn", Convention::kFvcore, 2), conv8 + 2 * bn + head8);
+  // GRU (the study's one step of 8192 features): thop's cell = 3 gates x ((I + H) H + H + 2H) + 4H.
+  auto gate = [](double i, double h) { return (i + h) * h + h + 2 * h; };
+  EXPECT_DOUBLE_EQ(macs("rnn:1x128", Convention::kThop, 1), 3 * gate(8192, 128) + 4 * 128 + 1280 + softmax_row);
+  EXPECT_DOUBLE_EQ(macs("rnn:1x128", Convention::kFvcore, 1), 1280);  // aten::gru has no handle
+  // LSTM cell: 4 gates + 4H; two layers: the second takes H inputs.
+  EXPECT_DOUBLE_EQ(macs("rnn:2x16+lstm", Convention::kThop, 1),
+                   4 * gate(8192, 16) + 4 * 16 + 4 * gate(16, 16) + 4 * 16 + 160 + softmax_row);
+  EXPECT_EQ(compute::parse_convention("thop"), Convention::kThop);
+  EXPECT_EQ(compute::parse_convention("fvcore"), Convention::kFvcore);
 }
 
 TEST(Grids, GridFilesWithClearErrors) {
