@@ -3,11 +3,14 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace sedenergy::cli {
 
 // The full command line, recorded with results.
 std::string& command_line();
+// The arguments after the program name, as given.
+std::vector<std::string>& arguments();
 
 void setup_synth(CLI::App& app, int& exit_code);
 void setup_features(CLI::App& app, int& exit_code);

@@ -10,6 +10,11 @@ std::string& sedenergy::cli::command_line() {
   return line;
 }
 
+std::vector<std::string>& sedenergy::cli::arguments() {
+  static std::vector<std::string> args;
+  return args;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       "sedenergy: measure, explain and predict the energy used to train and test sound event detection networks.\n"
@@ -27,6 +32,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   for (int i = 0; i < argc; ++i) sedenergy::cli::command_line() += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 1; i < argc; ++i) sedenergy::cli::arguments().push_back(argv[i]);
   sedenergy::cli::setup_study(app, exit_code);
   sedenergy::cli::setup_synth(app, exit_code);
   sedenergy::cli::setup_features(app, exit_code);

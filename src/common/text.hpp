@@ -13,6 +13,8 @@ bool starts_with(std::string_view text, std::string_view prefix);
 // Parses a whole string as a number; returns false on trailing garbage or overflow.
 bool parse_double(std::string_view text, double& out);
 bool parse_int(std::string_view text, long long& out);
+// Shortest text that reads back as the same double ("0.5", "1e-05").
+std::string format_number(double v);
 // Escapes a string for CSV (RFC 4180 quoting when needed).
 std::string csv_escape(std::string_view text);
 // Escapes a string for HTML text and attributes.

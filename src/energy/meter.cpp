@@ -53,6 +53,7 @@ nlohmann::json WindowResult::to_json() const {
   j["samples"] = samples;
   j["cpu_load"] = cpu_load;
   if (gpu_util_pct >= 0) j["gpu_utilization_pct"] = gpu_util_pct;
+  for (const auto& [k, v] : gpu_activity) j["gpu_activity"][k] = v;
   if (mem_util_pct >= 0) j["gpu_memory_utilization_pct"] = mem_util_pct;
   j["flags"] = flags;
   j["total_energy_j"] = total_energy_j();
@@ -81,10 +82,13 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
       nvml_ = std::make_unique<Nvml>(api);
       if (!nvml_->available()) nvml_why_ = nvml_->why();
       for (const auto& g : nvml_->gpus()) {
-        const bool all = opt_.gpu_indices.empty() && opt_.gpu_uuids.empty();
+        const bool all = opt_.gpu_indices.empty() && opt_.gpu_uuids.empty() && opt_.gpu_pci_bus_ids.empty();
         bool wanted = all || std::find(opt_.gpu_indices.begin(), opt_.gpu_indices.end(), g.index) !=
                                  opt_.gpu_indices.end();
         for (const auto& u : opt_.gpu_uuids) wanted |= !u.empty() && g.uuid.rfind(u, 0) == 0;
+        for (const auto& b : opt_.gpu_pci_bus_ids) {
+          wanted |= !b.empty() && normalize_pci_bus_id(b) == normalize_pci_bus_id(g.pci_bus_id);
+        }
         if (wanted) gpus_.push_back(g);
       }
     }
@@ -104,6 +108,7 @@ std::vector<SensorInfo> Meter::sensors() const {
     std::string detail = g.name + " (" + g.pci_bus_id + ", driver " + nvml_->driver_version() + ")";
     detail += g.has_energy_counter ? "; energy counter" : "; NO energy counter: power integrated instead";
     detail += g.has_instant_power ? "; instantaneous power" : "; averaged power only";
+    detail += g.has_gpm ? "; GPM metrics" : "; no GPM metrics";
     if (g.power_limit_w > 0) detail += "; power limit " + std::to_string(static_cast<int>(g.power_limit_w)) + " W";
     out.push_back({"nvml gpu" + std::to_string(g.index), "gpu", true, false, detail});
   }
@@ -135,7 +140,10 @@ std::vector<SensorInfo> Meter::sensors() const {
 Sample Meter::take_sample(CpuTimes& last) {
   Sample s;
   s.t = monotonic_s();
-  for (const auto& g : gpus_) s.gpus.push_back(nvml_->sample(g));
+  for (const auto& g : gpus_) {
+    s.gpus.push_back(nvml_->sample(g));
+    nvml_->gpm_update(g, s.gpus.back());
+  }
   CpuTimes now = read_cpu_times(opt_.proc_stat);
   s.cpu_load = cpu_load_between(last, now);
   last = now;
@@ -262,6 +270,28 @@ WindowResult Meter::end(Window& w) {
       r.flags.push_back("gpu" + std::to_string(g.index) + ": counter and power integral differ by more than 5%");
     }
     r.domains.push_back(d);
+  }
+  // Clocks, temperature and GPM metrics: the mean over samples of every GPU (and the hottest reading).
+  {
+    std::vector<double> sm, memclk, temp;
+    std::vector<std::vector<double>> gpm(kGpmMetricCount);
+    for (const auto& s : samples) {
+      for (const auto& g : s.gpus) {
+        sm.push_back(g.sm_clock_mhz);
+        memclk.push_back(g.mem_clock_mhz);
+        temp.push_back(g.temperature_c);
+        for (int k = 0; k < kGpmMetricCount; ++k) gpm[k].push_back(g.gpm[k]);
+      }
+    }
+    auto put = [&](const std::string& name, const std::vector<double>& v, bool with_max = false) {
+      auto [mean, peak] = mean_peak(v);
+      if (std::isfinite(mean)) r.gpu_activity[name] = mean;
+      if (with_max && std::isfinite(peak)) r.gpu_activity[name + "_max"] = peak;
+    };
+    put("sm_clock_mhz", sm);
+    put("mem_clock_mhz", memclk);
+    put("temperature_c", temp, true);
+    for (int k = 0; k < kGpmMetricCount; ++k) put(kGpmMetrics[k].name, gpm[k]);
   }
   auto [gu, gu_peak] = mean_peak(util_gpu);
   auto [mu, mu_peak] = mean_peak(util_mem);

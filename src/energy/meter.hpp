@@ -32,6 +32,7 @@ struct MeterOptions {
   bool use_gpus = true;
   std::vector<unsigned> gpu_indices;  // NVML indices; empty (and no UUIDs): all
   std::vector<std::string> gpu_uuids;  // NVML UUIDs or unique prefixes ("GPU-8f2a"), as CUDA_VISIBLE_DEVICES takes
+  std::vector<std::string> gpu_pci_bus_ids;  // PCI bus ids (energy::cuda_pci_bus_id maps CUDA devices to them)
   double period_s = 0.1;
   double counter_step_s = 0.1;        // NVML energy counter update period (H100: ~100 ms)
   double cpu_tdp_w = 0;               // 0: from the CPU table
@@ -77,6 +78,9 @@ struct WindowResult {
   double mem_util_pct = -1;
   double cpu_load = 0;
   int samples = 0;
+  // Means over the window's samples, summed over nothing (per GPU means averaged): SM / memory clocks,
+  // temperature (mean and max), and the GPM metrics where the GPU has them. Absent keys: no reading.
+  std::map<std::string, double> gpu_activity;
   std::vector<std::string> flags;
   double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
   double total_energy_j() const;

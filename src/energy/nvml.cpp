@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace sedenergy::energy {
@@ -62,6 +64,18 @@ std::shared_ptr<NvmlApi> load_nvml(std::string& why) {
   void* reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons");
   if (!reasons) reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
   if (reasons) api->clock_event_reasons = reinterpret_cast<int (*)(NvmlDevice, unsigned long long*)>(reasons);
+  void* gpm_support = dlsym(lib, "nvmlGpmQueryDeviceSupport");
+  void* gpm_alloc = dlsym(lib, "nvmlGpmSampleAlloc");
+  void* gpm_free = dlsym(lib, "nvmlGpmSampleFree");
+  void* gpm_get = dlsym(lib, "nvmlGpmSampleGet");
+  void* gpm_metrics = dlsym(lib, "nvmlGpmMetricsGet");
+  if (gpm_support && gpm_alloc && gpm_free && gpm_get && gpm_metrics) {
+    api->gpm_query_support = reinterpret_cast<int (*)(NvmlDevice, NvmlGpmSupport*)>(gpm_support);
+    api->gpm_sample_alloc = reinterpret_cast<int (*)(NvmlGpmSample*)>(gpm_alloc);
+    api->gpm_sample_free = reinterpret_cast<int (*)(NvmlGpmSample)>(gpm_free);
+    api->gpm_sample_get = reinterpret_cast<int (*)(NvmlDevice, NvmlGpmSample)>(gpm_get);
+    api->gpm_metrics_get = reinterpret_cast<int (*)(NvmlGpmMetricsGet*)>(gpm_metrics);
+  }
   if (!missing.empty()) {
     why = "NVML is too old: missing " + missing;
     dlclose(lib);
@@ -133,6 +147,16 @@ Nvml::Nvml(std::shared_ptr<NvmlApi> api) : api_(std::move(api)) {
     g.has_instant_power = api_->field_values(g.handle, 1, &fv) == kNvmlSuccess && fv.nvml_return == kNvmlSuccess;
     unsigned mw = 0;
     if (api_->power_limit_mw(g.handle, &mw) == kNvmlSuccess) g.power_limit_w = mw / 1000.0;
+    GpmState gs;
+    if (api_->gpm_query_support) {
+      NvmlGpmSupport sup{1, 0};
+      if (api_->gpm_query_support(g.handle, &sup) == kNvmlSuccess && sup.is_supported_device &&
+          api_->gpm_sample_alloc(&gs.previous) == kNvmlSuccess && api_->gpm_sample_alloc(&gs.current) == kNvmlSuccess) {
+        g.has_gpm = true;
+      }
+    }
+    gpm_.resize(std::max<std::size_t>(gpm_.size(), i + 1));
+    gpm_[i] = gs;
     gpus_.push_back(g);
   }
   ok_ = !gpus_.empty();
@@ -140,7 +164,47 @@ Nvml::Nvml(std::shared_ptr<NvmlApi> api) : api_(std::move(api)) {
 }
 
 Nvml::~Nvml() {
+  for (auto& gs : gpm_) {
+    if (gs.previous) api_->gpm_sample_free(gs.previous);
+    if (gs.current) api_->gpm_sample_free(gs.current);
+  }
   if (api_ && api_->shutdown) api_->shutdown();
+}
+
+void Nvml::gpm_update(const GpuInfo& g, GpuSample& s) {
+  if (!g.has_gpm || g.index >= gpm_.size()) return;
+  GpmState& st = gpm_[g.index];
+  if (api_->gpm_sample_get(g.handle, st.current) != kNvmlSuccess) {
+    st.primed = false;
+    return;
+  }
+  if (st.primed) {
+    auto q = std::make_unique<NvmlGpmMetricsGet>();  // ~8 KB: not on the sampler's stack
+    q->version = 1;
+    q->num_metrics = kGpmMetricCount;
+    q->sample1 = st.previous;
+    q->sample2 = st.current;
+    for (int k = 0; k < kGpmMetricCount; ++k) q->metrics[k].metric_id = kGpmMetrics[k].id;
+    if (api_->gpm_metrics_get(q.get()) == kNvmlSuccess) {
+      for (int k = 0; k < kGpmMetricCount; ++k) {
+        if (q->metrics[k].nvml_return == kNvmlSuccess && std::isfinite(q->metrics[k].value)) s.gpm[k] = q->metrics[k].value;
+      }
+    }
+  }
+  std::swap(st.previous, st.current);
+  st.primed = true;
+}
+
+std::string normalize_pci_bus_id(const std::string& text) {
+  unsigned domain = 0, bus = 0, device = 0, function = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%x:%x:%x.%x%c", &domain, &bus, &device, &function, &tail) == 4 ||
+      (domain = 0, std::sscanf(text.c_str(), "%x:%x.%x%c", &bus, &device, &function, &tail) == 3)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", domain, bus, device, function);
+    return buf;
+  }
+  return "";
 }
 
 bool Nvml::energy_j(const GpuInfo& g, double& joules, std::string& error) const {

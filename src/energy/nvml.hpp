@@ -2,6 +2,7 @@
 // Every call goes through NvmlApi, a table of functions, so tests can substitute a fake driver.
 // Struct layouts follow NVIDIA's public NVML documentation.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,40 @@ struct NvmlPciInfo {
   char bus_id[32];
 };
 
+// GPM (GPU performance monitoring, Hopper and later): nvmlGpmSupport_t, nvmlGpmMetric_t, nvmlGpmMetricsGet_t.
+struct NvmlGpmSupport {
+  unsigned int version;  // 1
+  unsigned int is_supported_device;
+};
+struct NvmlGpmMetric {
+  unsigned int metric_id;
+  int nvml_return;
+  double value;
+  struct {
+    char* short_name;
+    char* long_name;
+    char* unit;
+  } info;
+};
+static_assert(sizeof(NvmlGpmMetric) == 40, "nvmlGpmMetric_t layout");
+using NvmlGpmSample = void*;
+inline constexpr int kGpmMetricsCapacity = 210;  // NVML_GPM_METRIC_MAX of recent headers (older: 98)
+struct NvmlGpmMetricsGet {
+  unsigned int version;  // 1
+  unsigned int num_metrics;
+  NvmlGpmSample sample1, sample2;
+  NvmlGpmMetric metrics[kGpmMetricsCapacity];
+};
+// nvmlGpmMetricId_t values sampled here, with the names they get in results.
+struct GpmMetricName {
+  unsigned id;
+  const char* name;
+};
+inline constexpr GpmMetricName kGpmMetrics[] = {{2, "sm_util_pct"},      {3, "sm_occupancy_pct"},
+                                                {5, "tensor_util_pct"},  {10, "dram_bw_util_pct"},
+                                                {12, "fp32_util_pct"},   {13, "fp16_util_pct"}};
+inline constexpr int kGpmMetricCount = 6;
+
 inline constexpr unsigned kFieldPowerAverage = 185;  // NVML_FI_DEV_POWER_AVERAGE (mW)
 inline constexpr unsigned kFieldPowerInstant = 186;  // NVML_FI_DEV_POWER_INSTANT (mW)
 
@@ -75,7 +110,17 @@ struct NvmlApi {
   std::function<int(NvmlDevice, unsigned*)> power_limit_mw;
   // Optional (older drivers lack it): nvmlDeviceGetCurrentClocksEventReasons / ...ThrottleReasons.
   std::function<int(NvmlDevice, unsigned long long*)> clock_event_reasons;
+  // Optional: GPM (driver >= 520, Hopper and later).
+  std::function<int(NvmlDevice, NvmlGpmSupport*)> gpm_query_support;
+  std::function<int(NvmlGpmSample*)> gpm_sample_alloc;
+  std::function<int(NvmlGpmSample)> gpm_sample_free;
+  std::function<int(NvmlDevice, NvmlGpmSample)> gpm_sample_get;
+  std::function<int(NvmlGpmMetricsGet*)> gpm_metrics_get;
 };
+
+// "0000:1B:00.0", "00000000:1b:00.0" and "1b:00.0" name the same device: lower-case domain:bus:device.function
+// with a 4-digit domain. Returns "" for text that is no PCI bus id.
+std::string normalize_pci_bus_id(const std::string& text);
 
 // Clock event reasons that slow the GPU down: software power cap (0x4), hardware slowdown (0x8),
 // software thermal (0x20), hardware thermal (0x40), hardware power brake (0x80).
@@ -90,6 +135,7 @@ struct GpuInfo {
   std::string name, uuid, pci_bus_id;
   bool has_energy_counter = false;
   bool has_instant_power = false;
+  bool has_gpm = false;
   double power_limit_w = 0;
 };
 
@@ -105,6 +151,8 @@ struct GpuSample {
   double mem_clock_mhz;
   double temperature_c;
   unsigned long long clock_event_reasons = 0;  // bit set of NVML clock event reasons (0 when unknown)
+  // GPM metrics over the interval since the previous sample, in kGpmMetrics order; NaN when absent.
+  double gpm[kGpmMetricCount] = {NAN, NAN, NAN, NAN, NAN, NAN};
 };
 
 // An initialised NVML session with its devices.
@@ -123,6 +171,9 @@ class Nvml {
   // Cumulative energy in joules; returns false on failure (and fills `error`).
   bool energy_j(const GpuInfo& g, double& joules, std::string& error) const;
   GpuSample sample(const GpuInfo& g) const;
+  // Fills s.gpm with the GPM metrics since the previous call for this GPU (nothing on the first call or
+  // without GPM). Stateful: call it from one thread (the sampler).
+  void gpm_update(const GpuInfo& g, GpuSample& s);
   std::string error_text(int code) const;
 
  private:
@@ -130,6 +181,11 @@ class Nvml {
   bool ok_ = false;
   std::string why_, driver_;
   std::vector<GpuInfo> gpus_;
+  struct GpmState {
+    NvmlGpmSample previous = nullptr, current = nullptr;
+    bool primed = false;
+  };
+  std::vector<GpmState> gpm_;  // by NVML index
 };
 
 }  // namespace sedenergy::energy

@@ -128,7 +128,9 @@ torch::Tensor SedNetImpl::forward(torch::Tensor x) {
         // Time on axis 3 (W) or 2 (H) becomes the step axis; the rest are features.
         x = (op.time_axis == 3 ? x.permute({0, 3, 1, 2}) : x.permute({0, 2, 1, 3})).reshape({batch, op.seq_len, op.in});
         break;
-      case OpKind::kSoftmax: x = torch::softmax(x, 1); break;
+      case OpKind::kSoftmax:
+        if (!logits_) x = torch::softmax(x, 1);
+        break;
     }
   }
   return x;

@@ -13,12 +13,18 @@ class SedNetImpl : public torch::nn::Module {
   // families, attention-pooled sigmoid outputs for the DCASE baseline).
   torch::Tensor forward(torch::Tensor x);
   long long parameter_count() const;
+  // Whether the model ends with a softmax over class scores (the study's families), which
+  // set_logits(true) then leaves out, for losses on logits (BCE with logits).
+  bool has_logits() const { return !ops_.empty() && ops_.back().kind == OpKind::kSoftmax; }
+  void set_logits(bool on) { logits_ = on && has_logits(); }
+  bool logits() const { return logits_; }
   const ModelSpec& spec() const { return spec_; }
 
  private:
   ModelSpec spec_;
   std::vector<Op> ops_;
   std::vector<torch::nn::AnyModule> modules_;  // one per op that owns parameters, in op order
+  bool logits_ = false;
 };
 TORCH_MODULE(SedNet);
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "analysis/metrics.hpp"
 #include "audio/synth.hpp"
 #include "common/error.hpp"
 #include "common/host.hpp"
@@ -25,11 +27,14 @@
 #include "compute/accounting.hpp"
 #include "data/dataset.hpp"
 #include "data/feature_cache.hpp"
+#include "energy/cuda_device.hpp"
 #include "energy/meter.hpp"
+#include "models/fast_adam.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
 #include "report/report.hpp"
 #include "sedenergy/build_info.hpp"
+#include "sedenergy/presets.hpp"
 #include "store/store.hpp"
 
 namespace fs = std::filesystem;
@@ -165,27 +170,49 @@ class BatchSource {
   std::vector<std::string> files_;
 };
 
+// The optimizer of a run: FastAdam (fused / multi-tensor, as PyTorch's default) or LibTorch's own Adam.
+class Optimizer {
+ public:
+  Optimizer(models::SedNet& model, const StudyOptions& opt) {
+    if (opt.optimizer == "libtorch") {
+      libtorch_ = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(opt.lr));
+    } else {
+      fast_ = std::make_unique<models::FastAdam>(model->parameters(), opt.lr, opt.optimizer);
+    }
+  }
+  void zero_grad() { fast_ ? fast_->zero_grad() : libtorch_->zero_grad(); }
+  void step() { fast_ ? fast_->step() : (void)libtorch_->step(); }
+  std::string method() const { return fast_ ? "adam-" + fast_->method() : "adam-libtorch"; }
+
+ private:
+  std::unique_ptr<models::FastAdam> fast_;
+  std::unique_ptr<torch::optim::Adam> libtorch_;
+};
+
 class Trainer {
  public:
   Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt)
       : train_(train), test_(test), dev_(dev), opt_(opt) {}
 
-  int steps_per_epoch() const { return static_cast<int>((train_.size() + opt_.batch - 1) / opt_.batch); }
+  int steps_per_epoch(int64_t clips) const { return static_cast<int>((clips + opt_.batch - 1) / opt_.batch); }
 
-  // Trains `steps` steps (all of an epoch when steps < 0); returns the mean loss as a device tensor.
-  torch::Tensor train_epoch(models::SedNet& model, torch::optim::Optimizer& optim, int steps = -1) {
+  // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
+  // training source) in a fresh random order; returns the mean loss as a device tensor.
+  torch::Tensor train_epoch(models::SedNet& model, Optimizer& optim, const torch::Tensor& subset, int steps = -1) {
     model->train();
-    const int64_t n = train_.size();
-    auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
+    const int64_t n = subset.size(0);
+    auto perm = subset.index_select(0, torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)));
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(dev_.device));
     int done = 0;
+    const bool logits = model->logits();
     for (int64_t i = 0; i < n && (steps < 0 || done < steps); i += opt_.batch, ++done) {
       auto [xc, yc] = train_.batch(perm.slice(0, i, std::min<int64_t>(i + opt_.batch, n)));
       auto xb = xc.to(dev_.device, /*non_blocking=*/true);
       auto yb = yc.to(dev_.device, /*non_blocking=*/true);
       optim.zero_grad();
       auto out = model->forward(xb);
-      auto loss = models::bce_on_probabilities(out, yb);  // BCE on softmax outputs, as the study
+      // The study's BCE on softmax outputs, or BCE with logits (sigmoid per class, the multi-label norm).
+      auto loss = logits ? torch::binary_cross_entropy_with_logits(out, yb) : models::bce_on_probabilities(out, yb);
       loss.backward();
       optim.step();
       total += loss.detach();
@@ -205,12 +232,82 @@ class Trainer {
     }
   }
 
+  // Class probabilities and targets over the test set (outside any window), for the quality metrics.
+  std::pair<std::vector<float>, std::vector<float>> predict(models::SedNet& model) {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    std::vector<float> scores, targets;
+    const int64_t n = test_.size();
+    for (int64_t i = 0; i < n; i += opt_.batch) {
+      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
+      auto [xb, yb] = test_.batch(idx);
+      auto out = model->forward(xb.to(dev_.device, true));
+      if (model->logits()) out = torch::sigmoid(out);
+      out = out.to(torch::kCPU, torch::kFloat32).contiguous();
+      yb = yb.contiguous();
+      scores.insert(scores.end(), out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+      targets.insert(targets.end(), yb.data_ptr<float>(), yb.data_ptr<float>() + yb.numel());
+    }
+    return {scores, targets};
+  }
+
  private:
   const BatchSource& train_;
   const BatchSource& test_;
   DeviceChoice dev_;
   const StudyOptions& opt_;
 };
+
+// One unit of a study: a configuration with its knobs (a variant) at one repetition.
+struct WorkItem {
+  models::ModelSpec spec;
+  double fraction = 1;
+  int epochs = 1;
+  int repetition = 1;
+  std::string variant, key;
+};
+
+std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs) {
+  std::string v = spec.name();
+  std::vector<std::string> knobs;
+  if (fraction != 1) knobs.push_back("fraction " + format_number(fraction));
+  if (epochs != 1) knobs.push_back("epochs " + std::to_string(epochs));
+  if (!knobs.empty()) v += " [" + join(knobs, ", ") + "]";
+  return v;
+}
+
+// A seeded permutation that is the same on every platform (std::shuffle's is not specified).
+std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
+  std::vector<std::size_t> p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = i;
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng() % i]);
+  return p;
+}
+
+// Every variant at every repetition; within a repetition the variants come in a seeded random order, so
+// slow drifts (temperature, clocks, other tenants) spread over configurations instead of biasing some.
+std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt) {
+  std::vector<WorkItem> variants;
+  for (const auto& s : specs) {
+    for (double f : opt.fractions) {
+      for (int e : opt.epochs) {
+        WorkItem w{s, f, e, 1, variant_name(s, f, e), ""};
+        variants.push_back(w);
+      }
+    }
+  }
+  std::vector<WorkItem> items;
+  for (int r = 1; r <= opt.repetitions; ++r) {
+    for (std::size_t i : seeded_permutation(variants.size(), opt.seed * 1000003ULL + static_cast<std::uint64_t>(r))) {
+      WorkItem w = variants[i];
+      w.repetition = r;
+      w.key = w.variant + "#" + std::to_string(r);
+      items.push_back(w);
+    }
+  }
+  return items;
+}
 
 // Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
 double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) {
@@ -260,17 +357,103 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
   return p;
 }
 
+void select_gpu_from_visible_devices(int cuda_index, energy::MeterOptions& mo) {
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  mo.gpu_indices = {static_cast<unsigned>(cuda_index)};
+  if (!visible || !*visible) return;
+  auto parts = split(visible, ',');
+  long long v = 0;
+  if (cuda_index >= static_cast<int>(parts.size())) return;
+  const std::string entry = trim(parts[cuda_index]);
+  if (starts_with(entry, "GPU-")) {
+    mo.gpu_indices.clear();
+    mo.gpu_uuids = {entry};
+  } else if (parse_int(entry, v) && v >= 0) {
+    mo.gpu_indices = {static_cast<unsigned>(v)};
+  }
+}
+
+// GPU power (sum over the selected GPUs) averaged over the last `seconds` of the sampler's timeline.
+double recent_gpu_power_w(const energy::Meter& meter, double seconds) {
+  const double now = monotonic_s();
+  double sum = 0;
+  int n = 0;
+  for (const auto& s : meter.timeline(now - seconds, now)) {
+    double p = 0;
+    bool ok = false;
+    for (const auto& g : s.gpus) {
+      const double w = std::isfinite(g.power_instant_w) ? g.power_instant_w : g.power_avg_w;
+      if (std::isfinite(w)) p += w, ok = true;
+    }
+    if (ok) sum += p, ++n;
+  }
+  return n ? sum / n : NAN;
+}
+
+// Between runs: a fixed pause, or until GPU power is back near the idle baseline. Returns seconds waited.
+double cool_down(const StudyOptions& opt, const energy::Meter& meter, double pause_s, bool to_idle) {
+  const double t0 = monotonic_s();
+  if (!to_idle) {
+    if (pause_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
+    return monotonic_s() - t0;
+  }
+  double idle = 0;
+  for (const auto& [k, w] : meter.idle_power_w()) {
+    if (starts_with(k, "gpu/")) idle += w;
+  }
+  const double target = idle * 1.10 + 5.0;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  while (!g_stop && monotonic_s() - t0 < opt.cooldown_max_s) {
+    const double p = recent_gpu_power_w(meter, 1.0);
+    if (std::isfinite(p) && p <= target) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return monotonic_s() - t0;
+}
+
+// Nested seeded subsets of the training set: the first round(f * n) clips of one fixed permutation.
+torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed) {
+  const auto perm = seeded_permutation(static_cast<std::size_t>(n), seed ^ 0x5eedf4acULL);
+  const int64_t k = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(n)));
+  std::vector<int64_t> idx(perm.begin(), perm.begin() + k);
+  std::sort(idx.begin(), idx.end());
+  return torch::tensor(idx, torch::TensorOptions().dtype(torch::kLong));
+}
+
+void validate(const StudyOptions& opt) {
+  if (opt.batch <= 0) throw InputError("--batch must be positive");
+  if (!(opt.lr > 0)) throw InputError("--lr must be positive");
+  if (opt.epochs.empty()) throw InputError("--epochs needs at least one value");
+  for (int e : opt.epochs) {
+    if (e <= 0) throw InputError("--epochs " + std::to_string(e) + ": epochs must be positive");
+  }
+  if (opt.fractions.empty()) throw InputError("--fraction needs at least one value");
+  for (double f : opt.fractions) {
+    if (!(f > 0 && f <= 1)) throw InputError("--fraction " + format_number(f) + ": must be in (0, 1]");
+  }
+  if (opt.repetitions < 1) throw InputError("--repetitions must be at least 1");
+  if (opt.min_window_s < 0) throw InputError("--min-window must be >= 0");
+  if (!(opt.period_s >= 0.01)) throw InputError("--sample-period must be >= 0.01 s");
+  if (opt.loss != "bce-softmax" && opt.loss != "bce-logits") {
+    throw InputError("--loss '" + opt.loss + "': expected bce-softmax (the study) or bce-logits");
+  }
+  if (opt.optimizer != "auto" && opt.optimizer != "fused" && opt.optimizer != "foreach" && opt.optimizer != "libtorch") {
+    throw InputError("--optimizer '" + opt.optimizer + "': expected auto, fused, foreach or libtorch");
+  }
+  double secs = 0;
+  if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
+    throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
+  }
+  if (!(opt.cooldown_max_s > 0)) throw InputError("--cooldown-max must be positive");
+}
+
 }  // namespace
 
 StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   StudyOptions opt = opt_in;
   const double t_start = monotonic_s();
   // ---- validate everything before any long work ----
-  if (opt.batch <= 0) throw InputError("--batch must be positive");
-  if (!(opt.lr > 0)) throw InputError("--lr must be positive");
-  if (opt.epochs <= 0) throw InputError("--epochs must be positive");
-  if (opt.min_window_s < 0) throw InputError("--min-window must be >= 0");
-  if (!(opt.period_s >= 0.01)) throw InputError("--sample-period must be >= 0.01 s");
+  validate(opt);
   const DeviceChoice dev = parse_device(opt.device);
   if (opt.grid == "auto") opt.grid = dev.cuda ? "paper43" : "quick";
   auto specs = models::resolve_grid(opt.grid);
@@ -304,7 +487,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;
-  if (opt.cooldown_s < 0) opt.cooldown_s = dev.cuda ? 2.0 : 0.0;
+  const bool cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && dev.cuda);
+  double pause_s = 0;
+  if (!cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, pause_s);
+  const auto items = work_items(specs, opt);
 
   // ---- dataset ----
   if (opt.data_dir.empty()) {
@@ -369,22 +555,15 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   mo.period_s = opt.period_s;
   mo.cpu_tdp_w = opt.cpu_tdp_w;
   if (dev.cuda) {
-    // The GPU named by CUDA_VISIBLE_DEVICES (an index or a UUID) for this CUDA device; otherwise the
-    // same index, which CUDA and NVML share when CUDA_DEVICE_ORDER=PCI_BUS_ID or one GPU is visible.
-    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-    mo.gpu_indices = {static_cast<unsigned>(dev.index)};
-    if (visible && *visible) {
-      auto parts = split(visible, ',');
-      long long v = 0;
-      if (dev.index < static_cast<int>(parts.size())) {
-        const std::string entry = trim(parts[dev.index]);
-        if (starts_with(entry, "GPU-")) {
-          mo.gpu_indices.clear();
-          mo.gpu_uuids = {entry};
-        } else if (parse_int(entry, v) && v >= 0) {
-          mo.gpu_indices = {static_cast<unsigned>(v)};
-        }
-      }
+    // The GPU this CUDA device is, by PCI bus id (CUDA and NVML number GPUs differently); without the
+    // CUDA driver API, the CUDA_VISIBLE_DEVICES entry (an index or a UUID), else the same index.
+    std::string why;
+    const std::string bus = energy::cuda_pci_bus_id(dev.index, &why);
+    if (!bus.empty()) {
+      mo.gpu_pci_bus_ids = {bus};
+    } else {
+      log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
+      select_gpu_from_visible_devices(dev.index, mo);
     }
     const int idx = dev.index;
     mo.sync = [idx] { torch::cuda::synchronize(idx); };
@@ -422,15 +601,17 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   sess.config_json = nlohmann::json{{"batch", opt.batch},
                                     {"lr", opt.lr},
                                     {"epochs", opt.epochs},
+                                    {"fractions", opt.fractions},
+                                    {"repetitions", opt.repetitions},
                                     {"min_window_s", opt.min_window_s},
                                     {"warmup_steps", opt.warmup_steps},
                                     {"idle_s", opt.idle_s},
-                                    {"cooldown_s", opt.cooldown_s},
+                                    {"cooldown", opt.cooldown},
                                     {"period_s", opt.period_s},
                                     {"seed", opt.seed},
                                     {"shard", opt.shard},
-                                    {"loss", "bce-on-softmax"},
-                                    {"optimizer", "adam"},
+                                    {"loss", opt.loss},
+                                    {"optimizer", opt.optimizer},
                                     {"feature_mode", opt.feature_mode},
                                     {"extraction", data::describe(eo)},
                                     {"skipped", problems},
@@ -452,11 +633,12 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   std::int64_t session_id = 0;
   std::set<std::string> finished;
   if (opt.resume) {
-    if (auto previous = db.find_session(sess)) {
-      session_id = *previous;
-      for (const auto& c : db.finished_configs(session_id)) finished.insert(c);
-      log << "resume: session " << session_id << " has " << finished.size() << " of " << specs.size()
-          << " configurations finished\n";
+    auto earlier = db.matching_sessions(sess);
+    if (!earlier.empty()) {
+      finished = db.finished_items(earlier);
+      // One worker continues its session; the workers of a multi-GPU study each start their own.
+      if (opt.worker_group.empty()) session_id = earlier.back();
+      log << "resume: " << finished.size() << " of " << items.size() << " runs already finished\n";
     } else {
       log << "resume: no earlier session with these options in " << db_path << "; starting a new one\n";
     }
@@ -471,35 +653,48 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   StudySummary sum;
   sum.db_path = db_path;
   const double t_runs = monotonic_s();
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    const auto& spec = specs[k];
-    if (finished.count(spec.name())) {
+  int done_here = 0;
+  bool ran_one = false;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const auto& item = items[k];
+    const auto& spec = item.spec;
+    if (finished.count(item.key)) {
       ++sum.runs_skipped;
       continue;
     }
     if (g_stop) {
       sum.interrupted = true;
-      log << "interrupted: " << specs.size() - k << " configurations left; continue with --resume\n";
+      log << "interrupted: " << items.size() - k << " runs left; continue with --resume\n";
       break;
     }
+    // Workers of a multi-GPU study take each run once, whichever is free first.
+    if (!opt.worker_group.empty() && !db.claim(opt.worker_group, item.key, opt.worker_name)) continue;
+    if (ran_one) {
+      const double waited = cool_down(opt, meter, pause_s, cool_to_idle);
+      if (cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
+    }
+    ran_one = true;
     const double elapsed = monotonic_s() - t_runs;
-    const std::size_t done_here = k - static_cast<std::size_t>(sum.runs_skipped);
-    const double eta = done_here ? elapsed / done_here * (specs.size() - k) : NAN;
-    std::ostringstream line;
-    line << "[" << k + 1 << "/" << specs.size() << "] " << spec.name() << "  done " << k << "/" << specs.size()
-         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta);
-    log << line.str() << "\n" << std::flush;
+    const std::size_t left = items.size() - k;
+    const double eta = done_here ? elapsed / done_here * left : NAN;
+    log << "[" << k + 1 << "/" << items.size() << "] " << item.variant << " (repetition " << item.repetition << ")"
+        << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
 
+    const torch::Tensor subset = training_subset(train_src->size(), item.fraction, opt.seed);
+    const int64_t n_train = subset.size(0);
     store::RunRecord rec;
     rec.session_id = session_id;
     rec.config = spec.name();
+    rec.variant = item.variant;
+    rec.repetition = item.repetition;
+    rec.fraction = item.fraction;
+    rec.epochs_per_unit = item.epochs;
+    rec.frames = shape.frames;
+    rec.loss = opt.loss;
     rec.family = models::family_name(spec.family);
-    rec.spec_json = nlohmann::json{{"spec", spec.name()}, {"batch", opt.batch}, {"mels", shape.mels},
-                                   {"frames", shape.frames}}
-                        .dump();
     rec.batch = opt.batch;
-    rec.clips = static_cast<int>(train_src->size());
-    rec.steps_per_epoch = trainer.steps_per_epoch();
+    rec.clips = static_cast<int>(n_train);
+    rec.steps_per_epoch = trainer.steps_per_epoch(n_train);
     rec.started_at = utc_now_iso();
     auto counts = compute::count(spec, shape);
     // Per-epoch FLOPs: full batches plus the last partial one, for each phase's own set.
@@ -515,8 +710,9 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       }
       return total;
     };
-    rec.train_flops_per_epoch = epoch_flops(train_src->size(), true);
+    rec.train_flops_per_epoch = epoch_flops(n_train, true);
     rec.test_flops_per_epoch = epoch_flops(test_source.size(), false);
+    std::string optimizer_method;
     try {
       // Refuse what cannot fit before allocating anything (an out-of-memory crash loses the device).
       const auto need = compute::training_memory(counts);
@@ -533,16 +729,24 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       torch::manual_seed(opt.seed);
       models::SedNet model(spec, shape);
       model->to(dev.device);
+      if (opt.loss == "bce-logits") {
+        if (!model->has_logits()) {
+          throw Error("--loss bce-logits needs a model ending in a class softmax; " + spec.name() +
+                      " outputs pooled probabilities (use bce-softmax)");
+        }
+        model->set_logits(true);
+      }
       rec.params = model->parameter_count();
       if (rec.params != counts.params) {
         throw Error("internal: module has " + std::to_string(rec.params) + " parameters, accounting says " +
                     std::to_string(counts.params));
       }
-      torch::optim::Adam optim(model->parameters(), torch::optim::AdamOptions(opt.lr));
-      if (opt.warmup_steps > 0) trainer.train_epoch(model, optim, opt.warmup_steps);
-      // Every measured epoch starts from the same weights: each repetition is the study's workload (one
-      // epoch from one starting point), and a long window cannot drift into divergence. Restoring is one
-      // device copy of the weights per epoch, inside the window (negligible next to an epoch).
+      Optimizer optim(model, opt);
+      optimizer_method = optim.method();
+      if (opt.warmup_steps > 0) trainer.train_epoch(model, optim, subset, opt.warmup_steps);
+      // Every measured unit starts from the same weights: each is the study's workload (E epochs from one
+      // starting point), and a long window cannot drift into divergence. Restoring is one device copy of
+      // the weights per unit, inside the window (negligible next to an epoch).
       std::vector<torch::Tensor> start;
       {
         torch::NoGradGuard no_grad;
@@ -555,29 +759,36 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       };
       PhaseOutcome train, test;
       {
-        auto w = meter.begin(spec.name() + "/train");
+        auto w = meter.begin(item.variant + "/train");
         const double t0 = monotonic_s();
         torch::Tensor loss;
         do {
           if (train.epochs > 0) restore();
-          loss = trainer.train_epoch(model, optim);
-          ++train.epochs;
-        } while (train.epochs < opt.epochs || monotonic_s() - t0 < opt.min_window_s);
+          for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(model, optim, subset);
+          train.epochs += item.epochs;
+        } while (monotonic_s() - t0 < opt.min_window_s);
         train.window = meter.end(w);
         train.loss = loss.item<double>();
       }
       start.clear();
       if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
       {
-        auto w = meter.begin(spec.name() + "/test");
+        auto w = meter.begin(item.variant + "/test");
         const double t0 = monotonic_s();
         do {
           trainer.test_epoch(model);
           ++test.epochs;
-        } while (test.epochs < opt.epochs || monotonic_s() - t0 < opt.min_window_s);
+        } while (monotonic_s() - t0 < opt.min_window_s);
         test.window = meter.end(w);
       }
       rec.phases = {to_phase("train", train), to_phase("test", test)};
+      auto [scores, targets] = trainer.predict(model);
+      const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
+      rec.metrics.accuracy = tm.accuracy;
+      rec.metrics.label_accuracy = tm.label_accuracy;
+      rec.metrics.f1_macro = tm.f1_macro;
+      rec.metrics.map = tm.map;
+      rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
       for (const auto& ph : {train, test}) {
         sum.gpu_energy_j += ph.window.energy_j("gpu");
         sum.energy_j += ph.window.total_energy_j();
@@ -585,7 +796,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       const auto& tp = rec.phases[0];
       log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
           << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
-          << rec.phases[1].energy_j << " J; loss " << train.loss << "\n";
+          << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << tm.map << "\n";
       ++sum.runs_ok;
     } catch (const std::exception& e) {
       rec.status = "failed";
@@ -595,22 +806,53 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
       log << "    FAILED: " << rec.error << "\n";
       ++sum.runs_failed;
     }
+    rec.spec_json = nlohmann::json{{"spec", spec.name()}, {"batch", opt.batch}, {"mels", shape.mels},
+                                   {"frames", shape.frames}, {"optimizer", optimizer_method}}
+                        .dump();
     rec.finished_at = utc_now_iso();
     db.add_run(rec);
-    if (opt.cooldown_s > 0 && k + 1 < specs.size()) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(opt.cooldown_s));
-    }
+    ++done_here;
   }
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
   meter.stop();
   if (!sum.interrupted) db.finish_session(session_id);
   sum.gpu_measured = meter.has_gpu();
-  auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
-  sum.csv_path = files.csv;
-  sum.html_path = files.html;
+  if (opt.worker_group.empty()) {  // a multi-GPU study's parent writes the report of all workers
+    auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
+    sum.csv_path = files.csv;
+    sum.html_path = files.html;
+  }
   sum.total_s = monotonic_s() - t_start;
   return sum;
+}
+
+nlohmann::json load_study_config(const std::string& name_or_file) {
+  for (const auto& f : embedded::kPresets) {
+    if (name_or_file + ".json" == f.name) return nlohmann::json::parse(f.text);
+  }
+  if (name_or_file.size() > 5 && name_or_file.substr(name_or_file.size() - 5) == ".json") {
+    std::ifstream in(name_or_file);
+    if (!in) throw file_error(name_or_file, 0, "cannot read the study configuration");
+    try {
+      auto j = nlohmann::json::parse(in);
+      if (!j.is_object()) throw file_error(name_or_file, 0, "a study configuration must be a JSON object");
+      return j;
+    } catch (const nlohmann::json::parse_error& e) {
+      throw file_error(name_or_file, 0, std::string("not valid JSON: ") + e.what());
+    }
+  }
+  throw InputError("--config '" + name_or_file + "': not a built-in configuration (" + join(study_config_names(), ", ") +
+                   ") nor a .json file");
+}
+
+std::vector<std::string> study_config_names() {
+  std::vector<std::string> out;
+  for (const auto& f : embedded::kPresets) {
+    std::string n = f.name;
+    out.push_back(n.substr(0, n.size() - 5));
+  }
+  return out;
 }
 
 }  // namespace sedenergy::runner

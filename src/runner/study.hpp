@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
@@ -26,11 +29,23 @@ struct StudyOptions {
   int clips = 0;                        // synthetic dataset size; 0: 1578 (paper43) or 256 (otherwise)
   int batch = 8;
   double lr = 1e-3;
-  int epochs = 1;                       // epochs per measured phase (at least)
+  // Each measured unit trains this many epochs from the same start weights; several values make a scaling
+  // sweep (every configuration at every value).
+  std::vector<int> epochs = {1};
+  std::vector<double> fractions = {1.0};  // of the training set (nested seeded subsets); several: a sweep
+  int repetitions = 3;                  // whole runs of every variant, in seeded random interleaved order
   double min_window_s = 5.0;            // repeat the phase until its window lasts this long
   int warmup_steps = 3;                 // unmeasured training steps before the windows
   double idle_s = -1;                   // idle baseline length; < 0: 5 s with a GPU, none without
-  double cooldown_s = -1;               // pause between configurations; < 0: 2 s with a GPU, none without
+  // Between runs: "idle" waits until GPU power is back within 10 % + 5 W of the idle baseline (at most
+  // cooldown_max_s); a number pauses that many seconds (the study: 30); "auto": idle with a GPU, 0 without.
+  std::string cooldown = "auto";
+  double cooldown_max_s = 60;
+  std::string loss = "bce-softmax";     // the study's BCE on softmax outputs, or bce-logits
+  std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
+  std::vector<int> devices;             // several GPUs: one worker process per GPU (run_study_on_devices)
+  std::string worker_group;             // set in the worker processes of a multi-GPU study
+  std::string worker_name;
   double period_s = 0.1;                // sampler period
   double cpu_tdp_w = 0;
   std::uint64_t seed = 1;
@@ -52,5 +67,15 @@ struct StudySummary {
 
 // Throws InputError for bad options (before any long work starts).
 StudySummary run_study(const StudyOptions& opt, std::ostream& log);
+
+// --devices: starts one worker process per GPU (this program with `args`, CUDA_VISIBLE_DEVICES set to
+// the GPU, the same database), forwards Ctrl-C, waits, then writes the report of the whole database.
+// Workers take the next unclaimed run from the database, so fast and slow configurations balance out.
+StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std::string>& args, std::ostream& log);
+
+// Study configurations (--config): the committed presets (paper43, scaling, fullinput, quick) or a JSON
+// file. Every key is a study option; `given(option)` says whether the command line set it, which then wins.
+nlohmann::json load_study_config(const std::string& name_or_file);
+std::vector<std::string> study_config_names();
 
 }  // namespace sedenergy::runner

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS runs(
   params INTEGER, train_flops_per_step REAL, test_flops_per_step REAL,
   train_flops_per_epoch REAL, test_flops_per_epoch REAL,
   batch INTEGER, clips INTEGER, steps_per_epoch INTEGER,
-  started_at TEXT, finished_at TEXT);
+  started_at TEXT, finished_at TEXT,
+  variant TEXT, repetition INTEGER DEFAULT 1, fraction REAL DEFAULT 1, epochs_per_unit INTEGER DEFAULT 1,
+  frames INTEGER, loss TEXT, accuracy REAL, label_accuracy REAL, f1_macro REAL, map REAL, metrics_json TEXT);
 CREATE TABLE IF NOT EXISTS phases(
   id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -37,6 +39,8 @@ CREATE TABLE IF NOT EXISTS phases(
   gpu_method TEXT, cpu_method TEXT, ram_method TEXT, estimated INTEGER,
   gpu_power_w REAL, gpu_util_pct REAL, mem_util_pct REAL, cpu_load REAL, loss REAL,
   flags TEXT, window_json TEXT);
+CREATE TABLE IF NOT EXISTS claims(
+  grp TEXT NOT NULL, item TEXT NOT NULL, worker TEXT, claimed_at TEXT, PRIMARY KEY(grp, item));
 CREATE INDEX IF NOT EXISTS runs_by_session ON runs(session_id);
 CREATE INDEX IF NOT EXISTS phases_by_run ON phases(run_id);
 )sql";
@@ -114,6 +118,8 @@ Store::Store(const std::string& path) : path_(path) {
       }
     }
     exec("BEGIN IMMEDIATE;");
+    const int found = has_meta ? schema_version() : kSchemaVersion;
+    if (found < kSchemaVersion) migrate(found);
     exec(kSchema);
     exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "');");
     exec("COMMIT;");
@@ -125,6 +131,19 @@ Store::Store(const std::string& path) : path_(path) {
 }
 
 Store::~Store() { sqlite3_close(db_); }
+
+// Inside the opening transaction: older files gain the new columns, their runs become repetition 1.
+void Store::migrate(int from) {
+  if (from < 2) {
+    for (const char* col : {"variant TEXT", "repetition INTEGER DEFAULT 1", "fraction REAL DEFAULT 1",
+                            "epochs_per_unit INTEGER DEFAULT 1", "frames INTEGER", "loss TEXT", "accuracy REAL",
+                            "label_accuracy REAL", "f1_macro REAL", "map REAL", "metrics_json TEXT"}) {
+      exec(std::string("ALTER TABLE runs ADD COLUMN ") + col + ";");
+    }
+    exec("UPDATE runs SET variant = config WHERE variant IS NULL;");
+  }
+  exec("UPDATE meta SET value = '" + std::to_string(kSchemaVersion) + "' WHERE key = 'schema_version';");
+}
 
 void Store::exec(const std::string& sql) const {
   // SQLite does not always call the busy handler (switching to WAL, lock upgrades), so another writer's
@@ -179,11 +198,15 @@ std::int64_t Store::add_run(const RunRecord& r) {
     Stmt s(db_,
            "INSERT INTO runs(session_id, config, family, spec_json, status, error, params, train_flops_per_step, "
            "test_flops_per_step, train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, "
-           "started_at, finished_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "started_at, finished_at, variant, repetition, fraction, epochs_per_unit, frames, loss, accuracy, "
+           "label_accuracy, f1_macro, map, metrics_json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(static_cast<long long>(r.session_id)).bind(r.config).bind(r.family).bind(r.spec_json).bind(r.status);
     s.bind(r.error).bind(r.params).bind(r.train_flops_per_step).bind(r.test_flops_per_step);
     s.bind(r.train_flops_per_epoch).bind(r.test_flops_per_epoch).bind(r.batch).bind(r.clips);
     s.bind(r.steps_per_epoch).bind(r.started_at).bind(r.finished_at);
+    s.bind(r.variant.empty() ? r.config : r.variant).bind(r.repetition).bind(r.fraction).bind(r.epochs_per_unit);
+    s.bind(r.frames).bind(r.loss).bind(r.metrics.accuracy).bind(r.metrics.label_accuracy).bind(r.metrics.f1_macro);
+    s.bind(r.metrics.map).bind(r.metrics.per_class_json);
     s.step();
     std::int64_t run_id = sqlite3_last_insert_rowid(db_);
     for (const auto& p : r.phases) {
@@ -216,7 +239,9 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
       "r.clips, p.phase, p.epochs, p.window_s, p.duration_s, p.energy_j, p.gpu_energy_j, p.cpu_energy_j, "
       "p.ram_energy_j, p.net_gpu_energy_j, p.uncertainty_j, p.gpu_method, p.cpu_method, p.ram_method, p.estimated, "
       "p.gpu_power_w, p.gpu_util_pct, p.mem_util_pct, p.cpu_load, p.loss, p.flags, p.window_json, "
-      "s.device, s.gpu_name, s.hostname "
+      "s.device, s.gpu_name, s.hostname, coalesce(r.variant, r.config), coalesce(r.repetition, 1), "
+      "coalesce(r.fraction, 1), coalesce(r.epochs_per_unit, 1), coalesce(r.frames, 0), coalesce(r.accuracy, -1), "
+      "coalesce(r.label_accuracy, -1), coalesce(r.f1_macro, -1), coalesce(r.map, -1), coalesce(r.metrics_json, ''), r.started_at "
       "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
@@ -260,6 +285,17 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
     row.device = s.text(c++);
     row.gpu_name = s.text(c++);
     row.hostname = s.text(c++);
+    row.variant = s.text(c++);
+    row.repetition = static_cast<int>(s.integer(c++));
+    row.fraction = s.real(c++);
+    row.epochs_per_unit = static_cast<int>(s.integer(c++));
+    row.frames = static_cast<int>(s.integer(c++));
+    row.metrics.accuracy = s.real(c++);
+    row.metrics.label_accuracy = s.real(c++);
+    row.metrics.f1_macro = s.real(c++);
+    row.metrics.map = s.real(c++);
+    row.metrics.per_class_json = s.text(c++);
+    row.started_at = s.text(c++);
     const bool train = p.phase == "train";
     row.flops_per_step = train ? train_step : test_step;
     row.flops_per_epoch = train ? train_epoch : test_epoch;
@@ -301,20 +337,44 @@ std::vector<SessionRecord> Store::sessions() const {
 }
 
 std::optional<std::int64_t> Store::find_session(const SessionRecord& like) const {
-  Stmt s(db_,
-         "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "
-         "ORDER BY id DESC LIMIT 1");
-  s.bind(like.config_json).bind(like.dataset).bind(like.features).bind(like.device).bind(like.grid);
-  if (!s.step()) return std::nullopt;
-  return s.integer(0);
+  auto all = matching_sessions(like);
+  if (all.empty()) return std::nullopt;
+  return all.back();
 }
 
-std::vector<std::string> Store::finished_configs(std::int64_t session) const {
-  Stmt s(db_, "SELECT DISTINCT config FROM runs WHERE session_id=? ORDER BY config");
-  s.bind(static_cast<long long>(session));
-  std::vector<std::string> out;
-  while (s.step()) out.push_back(s.text(0));
+std::vector<std::int64_t> Store::matching_sessions(const SessionRecord& like) const {
+  Stmt s(db_,
+         "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "
+         "ORDER BY id");
+  s.bind(like.config_json).bind(like.dataset).bind(like.features).bind(like.device).bind(like.grid);
+  std::vector<std::int64_t> out;
+  while (s.step()) out.push_back(s.integer(0));
   return out;
+}
+
+std::set<std::string> Store::finished_items(const std::vector<std::int64_t>& sessions) const {
+  std::set<std::string> out;
+  for (auto id : sessions) {
+    Stmt s(db_, "SELECT coalesce(variant, config) || '#' || coalesce(repetition, 1) FROM runs WHERE session_id=?");
+    s.bind(static_cast<long long>(id));
+    while (s.step()) out.insert(s.text(0));
+  }
+  return out;
+}
+
+bool Store::claim(const std::string& group, const std::string& item, const std::string& worker) {
+  exec("BEGIN IMMEDIATE;");
+  try {
+    Stmt s(db_, "INSERT OR IGNORE INTO claims(grp, item, worker, claimed_at) VALUES(?,?,?,?)");
+    s.bind(group).bind(item).bind(worker).bind(utc_now_iso());
+    s.step();
+    const bool mine = sqlite3_changes(db_) == 1;
+    exec("COMMIT;");
+    return mine;
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 int Store::merge_from(const std::string& other_path) {
@@ -350,7 +410,9 @@ int Store::merge_from(const std::string& other_path) {
     }
     const char* run_cols =
         "config, family, spec_json, status, error, params, train_flops_per_step, test_flops_per_step, "
-        "train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, started_at, finished_at";
+        "train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, started_at, finished_at, "
+        "variant, repetition, fraction, epochs_per_unit, frames, loss, accuracy, label_accuracy, f1_macro, map, "
+        "metrics_json";
     const char* phase_cols =
         "phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, ram_energy_j, net_gpu_energy_j, "
         "uncertainty_j, gpu_method, cpu_method, ram_method, estimated, gpu_power_w, gpu_util_pct, mem_util_pct, "
@@ -360,7 +422,8 @@ int Store::merge_from(const std::string& other_path) {
       {
         Stmt r(db_,
                "SELECT o.id FROM other.runs o WHERE o.session_id = ? AND NOT EXISTS "
-               "(SELECT 1 FROM runs m WHERE m.session_id = ? AND m.config = o.config) ORDER BY o.id");
+               "(SELECT 1 FROM runs m WHERE m.session_id = ? AND m.variant IS o.variant AND m.repetition IS o.repetition) "
+               "ORDER BY o.id");
         r.bind(theirs).bind(ours);
         while (r.step()) runs.push_back(r.integer(0));
       }

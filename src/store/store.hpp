@@ -12,7 +12,7 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;  // 2: repetitions, study knobs, test metrics, claims
 
 struct SessionRecord {
   std::string started_at;
@@ -44,9 +44,26 @@ struct PhaseRecord {
   std::string window_json;  // the full window record
 };
 
+// Test-set quality of the trained model (after the measured phases, outside the windows).
+struct TestMetrics {
+  double accuracy = -1;      // clip level, all 10 labels right (threshold 0.5)
+  double label_accuracy = -1;  // per label, averaged
+  double f1_macro = -1;
+  double map = -1;           // mean average precision over classes with a positive
+  std::string per_class_json;  // {"f1": [...], "ap": [...]}
+};
+
 struct RunRecord {
   std::int64_t session_id = 0;
   std::string config, family, spec_json;
+  // One work item of a study: a configuration with its knobs (the variant) and its repetition.
+  std::string variant;  // config plus any non-default knob, e.g. "mlp:1x512 [fraction 0.5, epochs 2]"
+  int repetition = 1;
+  double fraction = 1;  // of the training set
+  int epochs_per_unit = 1;  // epochs trained from the same start inside each measured unit
+  int frames = 0;
+  std::string loss = "bce-softmax";
+  TestMetrics metrics;
   std::string status = "ok";  // ok, failed
   std::string error;
   long long params = 0;
@@ -61,6 +78,11 @@ struct RunRecord {
 struct RunPhaseRow {
   std::int64_t run_id = 0, session_id = 0;
   std::string config, family, status, error;
+  std::string variant, started_at;
+  int repetition = 1;
+  double fraction = 1;
+  int epochs_per_unit = 1, frames = 0;
+  TestMetrics metrics;
   long long params = 0;
   double flops_per_step = 0, flops_per_epoch = 0;
   int batch = 0, clips = 0;
@@ -90,11 +112,17 @@ class Store {
   // present (same start time, host and options) is matched, and its runs already present are skipped, so
   // merging the same shard twice adds nothing. Returns the number of runs added.
   int merge_from(const std::string& other_path);
-  // Configurations with a finished run (ok or failed) in a session.
-  std::vector<std::string> finished_configs(std::int64_t session) const;
+  // Work items ("variant#repetition") with a finished run (ok or failed) in these sessions.
+  std::set<std::string> finished_items(const std::vector<std::int64_t>& sessions) const;
+  // Every session with exactly these options (all workers of a multi-GPU study), oldest first.
+  std::vector<std::int64_t> matching_sessions(const SessionRecord& like) const;
+  // Claims a work item for one worker of a group (the processes of one multi-GPU study); true when this
+  // call got it. Atomic across processes.
+  bool claim(const std::string& group, const std::string& item, const std::string& worker);
 
  private:
   void exec(const std::string& sql) const;
+  void migrate(int from);
   std::string path_;
   sqlite3* db_ = nullptr;
 };

@@ -2,6 +2,8 @@
 #include <torch/torch.h>
 
 #include "compute/accounting.hpp"
+#include "common/error.hpp"
+#include "models/fast_adam.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
 
@@ -102,4 +104,50 @@ TEST(Models, DcaseBaselineShapeParametersAndTraining) {
   torch::NoGradGuard no_grad;
   auto a = net->forward(x), b = net->forward(x);
   EXPECT_TRUE(torch::equal(a, b));  // eval: no dropout
+}
+
+// The multi-tensor Adam follows torch::optim::Adam step for step (same algorithm and defaults).
+TEST(Models, FastAdamMatchesLibTorchAdam) {
+  torch::manual_seed(3);
+  const models::InputShape shape{4, 128, 64};
+  auto spec = models::parse_spec("crnn:1x1:8x8");
+  models::SedNet a(spec, shape), b(spec, shape);
+  {
+    torch::NoGradGuard no_grad;
+    auto pa = a->parameters(), pb = b->parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+  }
+  torch::optim::Adam ref(a->parameters(), torch::optim::AdamOptions(1e-2));
+  models::FastAdam fast(b->parameters(), 1e-2);
+  EXPECT_EQ(fast.method(), "foreach");  // on the CPU; fused on CUDA
+  auto x = torch::rand({4, 1, 128, 64});
+  auto y = torch::zeros({4, 10});
+  y.index_put_({torch::indexing::Slice(), 3}, 1.0);
+  for (int step = 0; step < 6; ++step) {
+    ref.zero_grad();
+    models::bce_on_probabilities(a->forward(x), y).backward();
+    ref.step();
+    fast.zero_grad();
+    models::bce_on_probabilities(b->forward(x), y).backward();
+    fast.step();
+  }
+  auto pa = a->parameters(), pb = b->parameters();
+  double worst = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT((pa[0] - b->parameters()[0]).numel(), 0);
+  EXPECT_THROW(models::FastAdam(b->parameters(), 1e-3, "fused"), InputError);  // fused needs CUDA
+}
+
+// Logits mode leaves out the final softmax, for BCE with logits.
+TEST(Models, LogitsModeDropsTheFinalSoftmax) {
+  const models::InputShape shape{2, 128, 64};
+  models::SedNet net(models::parse_spec("mlp:1x16"), shape);
+  auto x = torch::rand({2, 1, 128, 64});
+  auto p = net->forward(x);
+  net->set_logits(true);
+  auto z = net->forward(x);
+  EXPECT_TRUE(torch::allclose(torch::softmax(z, 1), p));
+  models::SedNet dcase(models::parse_spec("dcase-baseline"), shape);
+  EXPECT_FALSE(dcase->has_logits());
 }

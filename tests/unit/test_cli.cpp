@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "common/text.hpp"
 #include "store/store.hpp"
@@ -200,10 +201,11 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
   const std::string args = "study --device cpu --grid mlp:1x512,cnn:1x128,rnn:1x128,crnn:1x1:64x64 --clips 16 "
-                           "--min-window 0.2 --warmup-steps 1 --out " + out;
+                           "--min-window 0.2 --warmup-steps 1 --repetitions 1 --out " + out;
   auto r = run(args);
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "[4/4] crnn:1x1:64x64")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[4/4] ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "crnn:1x1:64x64 (repetition 1)")) << r.out;
   EXPECT_TRUE(contains(r.out, "ESTIMATED"));
   EXPECT_TRUE(contains(r.out, "database: " + out + "/results.db"));
   store::Store db(out + "/results.db");
@@ -217,8 +219,13 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
     EXPECT_TRUE(row.phase.estimated);
     EXPECT_GT(row.flops_per_epoch, 0);
     EXPECT_EQ(row.clips, 16);
+    // Test-set quality recorded with the energy.
+    EXPECT_GE(row.metrics.map, 0);
+    EXPECT_LE(row.metrics.map, 1);
+    EXPECT_GE(row.metrics.accuracy, 0);
+    EXPECT_TRUE(contains(row.metrics.per_class_json, "\"ap\""));
+    if (row.config == "mlp:1x512") EXPECT_EQ(row.params, 4199946);
   }
-  EXPECT_EQ(rows[0].params, 4199946);
   auto sessions = db.sessions();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_FALSE(sessions[0].git_revision.empty());
@@ -239,39 +246,50 @@ TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
   // 8192 x 1,000,000 weights: ~131 GB with gradients and Adam state, far beyond this machine.
-  auto r = run("study --device cpu --grid mlp:1x1000000,mlp:1x16 --clips 8 --min-window 0 --warmup-steps 0 --out " + out);
+  auto r = run("study --device cpu --grid mlp:1x1000000,mlp:1x16 --clips 8 --min-window 0 --warmup-steps 0 "
+               "--repetitions 1 --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;  // the sweep goes on
   EXPECT_TRUE(contains(r.out, "FAILED: does not fit: needs ~131")) << r.out;
   store::Store db(out + "/results.db");
   auto rows = db.rows();
-  ASSERT_EQ(rows.size(), 3u);  // the refused run (no phases) and the next one's two phases
-  EXPECT_EQ(rows[0].status, "failed");
-  EXPECT_TRUE(contains(rows[0].error, "does not fit"));
-  EXPECT_EQ(rows[1].status, "ok");
+  ASSERT_EQ(rows.size(), 3u);  // the refused run (no phases) and the other one's two phases
+  for (const auto& row : rows) {
+    if (row.config == "mlp:1x1000000") {
+      EXPECT_EQ(row.status, "failed");
+      EXPECT_TRUE(contains(row.error, "does not fit"));
+    } else {
+      EXPECT_EQ(row.status, "ok");
+    }
+  }
 }
 
 TEST(Cli, StudyResumesWhereACrashLeftIt) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
-  const std::string args = "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64 --clips 8 --min-window 0 --out " + out;
+  const std::string args =
+      "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64 --clips 8 --min-window 0 --repetitions 2 --out " + out;
   ASSERT_EQ(run(args).rc, 0);
-  // A crash before the last configuration was committed: its run is not in the database.
+  std::string lost;
   {
     store::Store db(out + "/results.db");
-    ASSERT_EQ(db.run_count(), 3);
+    ASSERT_EQ(db.run_count(), 6);
+    for (const auto& row : db.rows()) {
+      if (row.run_id == 6) lost = row.config;
+    }
   }
-  sqlite3_exec_helper(out + "/results.db", "DELETE FROM phases WHERE run_id=3; DELETE FROM runs WHERE id=3;");
+  // A crash before the last run was committed: it is not in the database.
+  sqlite3_exec_helper(out + "/results.db", "DELETE FROM phases WHERE run_id=6; DELETE FROM runs WHERE id=6;");
   auto r = run(args + " --resume");
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_TRUE(contains(r.out, "resume: session 1 has 2 of 3 configurations finished")) << r.out;
-  EXPECT_TRUE(contains(r.out, "[3/3] mlp:1x64")) << r.out;
-  EXPECT_FALSE(contains(r.out, "[1/3]")) << r.out;
-  EXPECT_TRUE(contains(r.out, "2 already done")) << r.out;
+  EXPECT_TRUE(contains(r.out, "resume: 5 of 6 runs already finished")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[6/6] " + lost + " (repetition 2)")) << r.out;
+  EXPECT_FALSE(contains(r.out, "[1/6]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "5 already done")) << r.out;
   store::Store db(out + "/results.db");
-  EXPECT_EQ(db.run_count(), 3);
+  EXPECT_EQ(db.run_count(), 6);
   EXPECT_EQ(db.sessions().size(), 1u);
   // Other options are another session: nothing is skipped.
-  auto other = run("study --device cpu --grid mlp:1x16 --clips 8 --min-window 0 --batch 4 --resume --out " + out);
+  auto other = run("study --device cpu --grid mlp:1x16 --clips 8 --min-window 0 --batch 4 --repetitions 2 --resume --out " + out);
   EXPECT_TRUE(contains(other.out, "no earlier session")) << other.out;
 }
 
@@ -287,7 +305,7 @@ TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
     dup2(fds[1], 2);
     close(fds[0]);
     execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--grid", grid.c_str(), "--clips", "8",
-          "--min-window", "1", "--out", out.c_str(), static_cast<char*>(nullptr));
+          "--min-window", "1", "--repetitions", "1", "--out", out.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   close(fds[1]);
@@ -313,7 +331,7 @@ TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
   int done = store::Store(out + "/results.db").run_count();
   EXPECT_GE(done, 2);  // the run in progress when Ctrl-C came was finished and committed
   EXPECT_LT(done, 6);
-  auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --resume --out " + out);
+  auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --repetitions 1 --resume --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(store::Store(out + "/results.db").run_count(), 6);
 }
@@ -322,7 +340,7 @@ TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
   auto dir = test::temp_dir();
   ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
   const std::string common = std::string(SEDENERGY_BIN) + " study --device cpu --data " + (dir / "ds").string() +
-                             " --min-window 0.3 --out " + (dir / "out").string();
+                             " --min-window 0.3 --repetitions 1 --out " + (dir / "out").string();
   const std::string cmd = "(" + common + " --grid mlp:1x16,mlp:1x32,mlp:1x48 > /dev/null 2>&1 & " + common +
                           " --grid mlp:1x64,mlp:1x80,mlp:1x96 > /dev/null 2>&1 & wait)";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
@@ -343,12 +361,13 @@ TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
   auto dir = test::temp_dir();
   ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
   const std::string common = "study --device cpu --data " + (dir / "ds").string() +
-                             " --grid mlp:1x16,mlp:1x32,mlp:1x48 --min-window 0 --out ";
+                             " --grid mlp:1x16,mlp:1x32,mlp:1x48 --min-window 0 --repetitions 1 --out ";
   auto a = run(common + (dir / "a").string() + " --shard 1/2");
   auto b = run(common + (dir / "b").string() + " --shard 2/2");
   ASSERT_EQ(a.rc, 0) << a.out;
   ASSERT_EQ(b.rc, 0) << b.out;
-  EXPECT_TRUE(contains(a.out, "[2/2] mlp:1x48")) << a.out;  // configurations 1 and 3
+  EXPECT_TRUE(contains(a.out, "[2/2] ")) << a.out;  // configurations 1 and 3
+  EXPECT_TRUE(contains(a.out, "mlp:1x48 (repetition 1)")) << a.out;
   EXPECT_TRUE(contains(b.out, "[1/1] mlp:1x32")) << b.out;
   auto m = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string() + " " +
                (dir / "b/results.db").string());
@@ -364,7 +383,8 @@ TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
 TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
-  auto r = run("study --device cpu --grid mlp:1x64 --clips 10 --min-window 0 --warmup-steps 0 --feature-mode on-the-fly "
+  auto r = run("study --device cpu --grid mlp:1x64 --clips 10 --min-window 0 --warmup-steps 0 --repetitions 1 "
+               "--feature-mode on-the-fly "
                "--holdout 0.3 --frames 0 --seconds 2 --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "(on-the-fly)")) << r.out;
@@ -378,5 +398,87 @@ TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   auto flops_64 = run("flops mlp:1x64 --frames 345 --json");
   EXPECT_TRUE(contains(flops_64.out, std::to_string(128 * 345 * 64 + 64 + 64 * 10 + 10)));
   EXPECT_EQ(rows[0].params, 128LL * 345 * 64 + 64 + 64 * 10 + 10);
+}
+
+TEST(Cli, StudyRepetitionsComeInterleavedWithEveryKnobRecorded) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  auto r = run("study --device cpu --grid mlp:1x16,cnn:1x4 --clips 8 --min-window 0 --warmup-steps 0 --repetitions 3 "
+               "--epochs 1,2 --fraction 0.5,1 --loss bce-logits --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 2 * 2 * 2 * 3);
+  int last_rep = 0;
+  std::set<std::string> seen;
+  std::int64_t last_run = 0;
+  for (const auto& row : db.rows()) {
+    if (row.run_id == last_run) continue;
+    last_run = row.run_id;
+    // Every variant of repetition r runs before any of repetition r + 1.
+    EXPECT_GE(row.repetition, last_rep);
+    last_rep = row.repetition;
+    EXPECT_TRUE(seen.insert(row.variant + "#" + std::to_string(row.repetition)).second) << row.variant;
+    EXPECT_EQ(row.clips, row.fraction == 0.5 ? 4 : 8);
+    EXPECT_EQ(row.variant.find("[") != std::string::npos, row.fraction != 1 || row.epochs_per_unit != 1) << row.variant;
+    if (row.phase.phase == "train") EXPECT_EQ(row.phase.epochs, row.epochs_per_unit);  // no minimum window
+  }
+  EXPECT_TRUE(contains(db.sessions()[0].config_json, "\"loss\":\"bce-logits\""));
+  EXPECT_TRUE(seen.count("cnn:1x4 [fraction 0.5, epochs 2]#3"));
+  // The DCASE baseline has no logits to give: refused by name, the sweep goes on.
+  auto d = run("study --device cpu --grid dcase-baseline,mlp:1x8 --clips 4 --min-window 0 --repetitions 1 --loss bce-logits "
+               "--out " + (dir / "d").string());
+  EXPECT_EQ(d.rc, 0) << d.out;
+  EXPECT_TRUE(contains(d.out, "FAILED: --loss bce-logits needs a model ending in a class softmax")) << d.out;
+}
+
+TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "mine.json", R"({"name": "mine", "grid": "mlp:1x16", "clips": 8, "repetitions": 2,
+                                          "epochs": [1, 2], "min_window_s": 0, "warmup_steps": 0})");
+  auto out = (dir / "a").string();
+  auto r = run("study --device cpu --config " + (dir / "mine.json").string() + " --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 4);
+  // An option on the command line wins over the file.
+  auto o = run("study --device cpu --config " + (dir / "mine.json").string() + " --repetitions 1 --out " +
+               (dir / "b").string());
+  ASSERT_EQ(o.rc, 0) << o.out;
+  EXPECT_EQ(store::Store((dir / "b/results.db").string()).run_count(), 2);
+  test::write_text(dir / "bad.json", R"({"grid": "mlp:1x16", "repetitons": 2})");
+  auto bad = run("study --device cpu --config " + (dir / "bad.json").string() + " --out " + out);
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "unknown key 'repetitons'")) << bad.out;
+  test::write_text(dir / "bad2.json", R"({"epochs": "many"})");
+  auto bad2 = run("study --device cpu --config " + (dir / "bad2.json").string() + " --out " + out);
+  EXPECT_EQ(bad2.rc, 2);
+  EXPECT_TRUE(contains(bad2.out, "'epochs' must be a list of numbers")) << bad2.out;
+  auto none = run("study --device cpu --config paper44 --out " + out);
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_TRUE(contains(none.out, "paper43, quick, scaling")) << none.out;
+  EXPECT_TRUE(contains(run("study --help").out, "fullinput, paper43, quick, scaling"));
+  auto frac = run("study --device cpu --grid mlp:1x8 --fraction 1.5 --out " + out);
+  EXPECT_EQ(frac.rc, 2);
+  EXPECT_TRUE(contains(frac.out, "--fraction 1.5: must be in (0, 1]")) << frac.out;
+  EXPECT_EQ(run("study --device cpu --grid mlp:1x8 --cooldown soon --out " + out).rc, 2);
+}
+
+TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "multi").string();
+  // On the CPU (--device cpu) the workers are real processes writing one database, as on GPUs.
+  auto r = run("study --device cpu --devices 0,1 --grid mlp:1x16,mlp:1x32,cnn:1x4 --clips 8 --min-window 0.2 "
+               "--repetitions 2 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "6 runs ok")) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu0.log"));
+  EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu1.log"));
+  EXPECT_TRUE(fs::exists(out + "/report/report.html"));
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 6);  // each run once, by whichever worker claimed it
+  EXPECT_EQ(db.sessions().size(), 2u);
+  std::set<std::string> items;
+  for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
+  EXPECT_EQ(items.size(), 6u);
+  EXPECT_EQ(run("study --device cpu --devices 0,0 --grid mlp:1x16 --out " + out).rc, 2);
 }
 #endif

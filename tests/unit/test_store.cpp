@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <set>
+
 #include "common/error.hpp"
 #include "store/store.hpp"
 #include "test_util.hpp"
@@ -128,4 +130,49 @@ TEST(Store, MergeCopiesSessionsRunsAndPhasesOnce) {
   test::write_text(dir / "junk.db", std::string(4096, 'j'));
   EXPECT_THROW(all.merge_from((dir / "junk.db").string()), Error);
   EXPECT_EQ(all.run_count(), 3);
+}
+
+// A database written by schema 1 opens with the new columns; its runs read as repetition 1.
+TEST(Store, MigratesSchemaOneFiles) {
+  auto dir = test::temp_dir();
+  auto path = (dir / "old.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES('schema_version', '1');"
+        "CREATE TABLE sessions(id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, command TEXT,"
+        " hostname TEXT, os TEXT, cpu_model TEXT, cpu_count INTEGER, ram_gb REAL, gpu_name TEXT, gpu_driver TEXT,"
+        " libtorch_version TEXT, sedenergy_version TEXT, git_revision TEXT, device TEXT, grid TEXT, dataset TEXT,"
+        " features TEXT, config_json TEXT, idle_json TEXT);"
+        "CREATE TABLE runs(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"
+        " config TEXT NOT NULL, family TEXT NOT NULL, spec_json TEXT, status TEXT NOT NULL, error TEXT,"
+        " params INTEGER, train_flops_per_step REAL, test_flops_per_step REAL, train_flops_per_epoch REAL,"
+        " test_flops_per_epoch REAL, batch INTEGER, clips INTEGER, steps_per_epoch INTEGER, started_at TEXT,"
+        " finished_at TEXT);"
+        "INSERT INTO sessions(id, started_at, device) VALUES(1, '2026-01-01T00:00:00Z', 'cuda:0');"
+        "INSERT INTO runs(session_id, config, family, status) VALUES(1, 'mlp:1x512', 'MLP', 'ok');";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  store::Store db(path);
+  EXPECT_EQ(db.schema_version(), store::kSchemaVersion);
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].variant, "mlp:1x512");
+  EXPECT_EQ(rows[0].repetition, 1);
+  EXPECT_EQ(rows[0].metrics.map, -1);  // not measured then
+  EXPECT_EQ(db.finished_items({1}), (std::set<std::string>{"mlp:1x512#1"}));
+}
+
+// Claims are taken once per group, whoever asks first, across connections.
+TEST(Store, ClaimsAreExclusivePerGroup) {
+  auto dir = test::temp_dir();
+  auto path = (dir / "r.db").string();
+  store::Store a(path), b(path);
+  EXPECT_TRUE(a.claim("g1", "mlp:1x512#1", "gpu0"));
+  EXPECT_FALSE(b.claim("g1", "mlp:1x512#1", "gpu1"));
+  EXPECT_TRUE(b.claim("g1", "mlp:1x512#2", "gpu1"));
+  EXPECT_TRUE(b.claim("g2", "mlp:1x512#1", "gpu1"));  // another study's group
 }

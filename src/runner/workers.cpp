@@ -1,0 +1,140 @@
+// --devices: one worker process per GPU, all writing one results database.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/host.hpp"
+#include "common/text.hpp"
+#include "models/grids.hpp"
+#include "report/report.hpp"
+#include "runner/study.hpp"
+#include "store/store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sedenergy::runner {
+namespace {
+
+std::atomic<int> g_signal{0};
+void remember_signal(int sig) { g_signal = sig; }
+
+}  // namespace
+
+StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std::string>& args, std::ostream& log) {
+  const double t0 = monotonic_s();
+  std::set<int> seen;
+  for (int d : opt.devices) {
+    if (d < 0) throw InputError("--devices: GPU ids must be >= 0 (got " + std::to_string(d) + ")");
+    if (!seen.insert(d).second) throw InputError("--devices: GPU " + std::to_string(d) + " is listed twice");
+  }
+  if (opt.devices.empty()) throw InputError("--devices: give at least one GPU id");
+  std::error_code ec;
+  const fs::path logs = fs::path(opt.out_dir) / "logs";
+  fs::create_directories(logs, ec);
+  if (ec) throw InputError("--out '" + opt.out_dir + "': cannot create " + logs.string() + " (" + ec.message() + ")");
+  const std::string started = utc_now_iso();
+  const std::string group = read_host_info().hostname + "-" + std::to_string(getpid()) + "-" + started;
+
+  auto old_int = std::signal(SIGINT, remember_signal);
+  auto old_term = std::signal(SIGTERM, remember_signal);
+  std::vector<std::pair<pid_t, int>> children;
+  for (int d : opt.devices) {
+    const std::string name = "gpu" + std::to_string(d);
+    const std::string log_path = (logs / ("worker-" + name + ".log")).string();
+    std::vector<std::string> argv_s = {"/proc/self/exe"};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    // `--device cpu` keeps the workers on the CPU (several processes, one database: what tests exercise).
+    const std::string device = opt.device == "cpu" ? "cpu" : "cuda:0";
+    for (const auto& extra : {std::string("--device"), device, std::string("--worker-group"), group,
+                              std::string("--worker-name"), name}) {
+      argv_s.push_back(extra);
+    }
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) throw InputError("cannot write worker log " + log_path);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      // Each worker sees only its GPU, as cuda:0; the meter maps it to NVML by PCI bus id.
+      setenv("CUDA_VISIBLE_DEVICES", std::to_string(d).c_str(), 1);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::signal(SIGINT, SIG_DFL);
+      std::signal(SIGTERM, SIG_DFL);
+      std::vector<char*> cargs;
+      for (auto& a : argv_s) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      execv("/proc/self/exe", cargs.data());
+      _exit(127);
+    }
+    close(fd);
+    if (pid < 0) throw Error("cannot start a worker process for GPU " + std::to_string(d));
+    children.emplace_back(pid, d);
+    log << "worker " << name << ": pid " << pid << ", log " << log_path << "\n";
+  }
+
+  // Wait for all; forward the first Ctrl-C / SIGTERM so every worker finishes its run and stops.
+  StudySummary sum;
+  bool forwarded = false, any_failed = false;
+  std::size_t running = children.size();
+  double last_note = monotonic_s();
+  std::vector<bool> done(children.size(), false);
+  while (running > 0) {
+    if (g_signal && !forwarded) {
+      for (auto& [pid, d] : children) kill(pid, SIGINT);
+      forwarded = true;
+      log << "interrupt: asking every worker to finish its run and stop\n";
+    }
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      if (done[i]) continue;
+      int status = 0;
+      const pid_t r = waitpid(children[i].first, &status, WNOHANG);
+      if (r == 0) continue;
+      done[i] = true;
+      --running;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      log << "worker gpu" << children[i].second << " finished with exit code " << code << "\n";
+      if (code == 130) sum.interrupted = true;
+      else if (code != 0) any_failed = true;
+    }
+    if (running > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (monotonic_s() - last_note > 60) {
+        last_note = monotonic_s();
+        store::Store db((fs::path(opt.out_dir) / "results.db").string());
+        log << "progress: " << db.run_count() << " runs in the database, " << running << " workers running\n" << std::flush;
+      }
+    }
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+
+  const std::string db_path = (fs::path(opt.out_dir) / "results.db").string();
+  store::Store db(db_path);
+  // Runs of the workers' sessions (they began after this process did).
+  std::set<std::int64_t> counted;
+  for (const auto& row : db.rows()) {
+    if (row.started_at < started) continue;
+    sum.gpu_energy_j += row.phase.gpu_energy_j * row.phase.epochs;
+    sum.energy_j += row.phase.energy_j * row.phase.epochs;
+    if (row.phase.gpu_method.find("nvml") != std::string::npos) sum.gpu_measured = true;
+    if (!counted.insert(row.run_id).second) continue;
+    if (row.status == "ok") ++sum.runs_ok;
+    else ++sum.runs_failed;
+  }
+  if (any_failed && sum.runs_ok == 0) sum.runs_failed = std::max(sum.runs_failed, 1);
+  sum.db_path = db_path;
+  auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
+  sum.csv_path = files.csv;
+  sum.html_path = files.html;
+  sum.total_s = monotonic_s() - t0;
+  return sum;
+}
+
+}  // namespace sedenergy::runner
