@@ -449,7 +449,7 @@ void validate(const StudyOptions& opt) {
 
 }  // namespace
 
-StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
+StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
   StudyOptions opt = opt_in;
   const double t_start = monotonic_s();
   // ---- validate everything before any long work ----
@@ -527,8 +527,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
   eo.seed = opt.seed;
   std::unique_ptr<BatchSource> train_src, test_src;
   std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
-  auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) {
-    if (opt.feature_mode == "on-the-fly") return std::make_unique<BatchSource>(p, cl, params, eo);
+  auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) -> std::unique_ptr<BatchSource> {
+    if (opt.feature_mode == "on-the-fly") {
+      return prepare_only ? nullptr : std::make_unique<BatchSource>(p, cl, params, eo);
+    }
     std::string note;
     keep.push_back(data::cached_features(opt.cache_dir, p, cl, params, eo, note));
     const auto& f = keep.back();
@@ -536,11 +538,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
         << std::fixed << std::setprecision(2) << f.extract_seconds << " s\n";
     log.unsetf(std::ios::fixed);
     problems.insert(problems.end(), f.skipped.begin(), f.skipped.end());
-    return std::make_unique<BatchSource>(f, dev.cuda);
+    return prepare_only ? nullptr : std::make_unique<BatchSource>(f, dev.cuda);
   };
   train_src = make_source(paths, clips);
   test_src = test_clips.empty() ? nullptr : make_source(test_paths, test_clips);
-  const BatchSource& test_source = test_src ? *test_src : *train_src;
   if (!problems.empty()) {
     const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
     std::ofstream rep(list);
@@ -548,6 +549,13 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log) {
     log << "skipped " << problems.size() << " bad clips (--on-error skip); list in " << list << "\n";
   }
   keep.clear();  // the sources hold their own copies now
+  if (prepare_only) {
+    StudySummary prepared;
+    prepared.total_s = monotonic_s() - t_start;
+    return prepared;
+  }
+
+  const BatchSource& test_source = test_src ? *test_src : *train_src;
 
   // ---- meter, store, session ----
   energy::MeterOptions mo;

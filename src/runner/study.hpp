@@ -65,8 +65,10 @@ struct StudySummary {
   bool gpu_measured = false;
 };
 
-// Throws InputError for bad options (before any long work starts).
-StudySummary run_study(const StudyOptions& opt, std::ostream& log);
+// Throws InputError for bad options (before any long work starts). With prepare_only, stops once the
+// dataset exists and its features are cached (what the parent of a multi-GPU study does before its
+// workers start, so they share one dataset and one cache instead of racing to build them).
+StudySummary run_study(const StudyOptions& opt, std::ostream& log, bool prepare_only = false);
 
 // --devices: starts one worker process per GPU (this program with `args`, CUDA_VISIBLE_DEVICES set to
 // the GPU, the same database), forwards Ctrl-C, waits, then writes the report of the whole database.

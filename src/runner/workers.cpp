@@ -40,6 +40,13 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
   const fs::path logs = fs::path(opt.out_dir) / "logs";
   fs::create_directories(logs, ec);
   if (ec) throw InputError("--out '" + opt.out_dir + "': cannot create " + logs.string() + " (" + ec.message() + ")");
+  // `--device cpu` keeps the workers on the CPU (several processes, one database: what tests exercise).
+  const std::string device = opt.device == "cpu" ? "cpu" : "cuda:0";
+  {
+    StudyOptions prep = opt;
+    prep.device = device;
+    run_study(prep, log, /*prepare_only=*/true);
+  }
   const std::string started = utc_now_iso();
   const std::string group = read_host_info().hostname + "-" + std::to_string(getpid()) + "-" + started;
 
@@ -51,8 +58,6 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
     const std::string log_path = (logs / ("worker-" + name + ".log")).string();
     std::vector<std::string> argv_s = {"/proc/self/exe"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    // `--device cpu` keeps the workers on the CPU (several processes, one database: what tests exercise).
-    const std::string device = opt.device == "cpu" ? "cpu" : "cuda:0";
     for (const auto& extra : {std::string("--device"), device, std::string("--worker-group"), group,
                               std::string("--worker-name"), name}) {
       argv_s.push_back(extra);

@@ -137,6 +137,31 @@ TEST(Models, FastAdamMatchesLibTorchAdam) {
   EXPECT_LT(worst, 1e-5);
   EXPECT_GT((pa[0] - b->parameters()[0]).numel(), 0);
   EXPECT_THROW(models::FastAdam(b->parameters(), 1e-3, "fused"), InputError);  // fused needs CUDA
+  if (!torch::cuda::is_available()) return;
+  // On a GPU: ATen's fused kernel and the multi-tensor path take the same steps.
+  models::SedNet f(spec, shape), g(spec, shape);
+  f->to(torch::kCUDA);
+  g->to(torch::kCUDA);
+  {
+    torch::NoGradGuard no_grad;
+    auto pf = f->parameters(), pg = g->parameters();
+    for (std::size_t i = 0; i < pf.size(); ++i) pg[i].copy_(pf[i]);
+  }
+  models::FastAdam fused(f->parameters(), 1e-2), multi(g->parameters(), 1e-2, "foreach");
+  EXPECT_EQ(fused.method(), "fused");
+  auto xc = x.cuda(), yc = y.cuda();
+  for (int step = 0; step < 6; ++step) {
+    fused.zero_grad();
+    models::bce_on_probabilities(f->forward(xc), yc).backward();
+    fused.step();
+    multi.zero_grad();
+    models::bce_on_probabilities(g->forward(xc), yc).backward();
+    multi.step();
+  }
+  auto pf = f->parameters(), pg = g->parameters();
+  double diff = 0;
+  for (std::size_t i = 0; i < pf.size(); ++i) diff = std::max(diff, (pf[i] - pg[i]).abs().max().item<double>());
+  EXPECT_LT(diff, 1e-4);
 }
 
 // Logits mode leaves out the final softmax, for BCE with logits.

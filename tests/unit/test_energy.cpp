@@ -28,6 +28,8 @@ struct FakeDriver {
   double counter_offset_j = 0;      // negative values simulate a counter reset
   unsigned gpus = 2;
   std::atomic<unsigned long long> reasons{0x1};  // GPU idle: not a slowdown
+  bool gpm = false;                 // GPU 0 (handle 1) supports GPM when set
+  std::atomic<int> gpm_samples{0};
 
   std::shared_ptr<NvmlApi> api() {
     auto a = std::make_shared<NvmlApi>();
@@ -104,6 +106,34 @@ struct FakeDriver {
       *r = reasons;
       return kNvmlSuccess;
     };
+    if (gpm) {
+      // GPM: each sample handle remembers how many samples were taken when it was filled; a metric's value
+      // is its id plus 0.5 when the two samples are in order (so a swapped pair would show).
+      a->gpm_query_support = [](NvmlDevice h, NvmlGpmSupport* s) {
+        s->is_supported_device = h == reinterpret_cast<NvmlDevice>(1) ? 1 : 0;
+        return s->version == 1 ? kNvmlSuccess : 2;
+      };
+      a->gpm_sample_alloc = [](NvmlGpmSample* s) {
+        *s = new int(0);
+        return kNvmlSuccess;
+      };
+      a->gpm_sample_free = [](NvmlGpmSample s) {
+        delete static_cast<int*>(s);
+        return kNvmlSuccess;
+      };
+      a->gpm_sample_get = [this](NvmlDevice, NvmlGpmSample s) {
+        *static_cast<int*>(s) = ++gpm_samples;
+        return kNvmlSuccess;
+      };
+      a->gpm_metrics_get = [](NvmlGpmMetricsGet* q) {
+        const bool ordered = *static_cast<int*>(q->sample1) < *static_cast<int*>(q->sample2);
+        for (unsigned i = 0; i < q->num_metrics; ++i) {
+          q->metrics[i].nvml_return = kNvmlSuccess;
+          q->metrics[i].value = q->metrics[i].metric_id + (ordered ? 0.5 : 0.0);
+        }
+        return q->version == 1 ? kNvmlSuccess : 2;
+      };
+    }
     return a;
   }
 };
@@ -406,4 +436,55 @@ TEST(Emissions, ExactCodeCarbonColumnsAndUnits) {
   EXPECT_THROW(append_emissions_csv((dir / "other.csv").string(), w, ctx), InputError);
   EXPECT_THROW(carbon_intensity_for_country("XYZ"), InputError);
   EXPECT_THROW(carbon_intensity_value(-1), InputError);
+}
+
+// GPM metrics (Hopper): sampled between consecutive samples, averaged per window with clocks and temperature;
+// a GPU without GPM has none, and says so.
+TEST(Meter, GpmMetricsClocksAndTemperatureInTheWindow) {
+  FakeDriver d;
+  d.gpm = true;
+  Meter m(fake_options(d));
+  ASSERT_EQ(m.gpus().size(), 2u);
+  EXPECT_TRUE(m.gpus()[0].has_gpm);
+  EXPECT_FALSE(m.gpus()[1].has_gpm);
+  auto sensors = m.sensors();
+  EXPECT_NE(sensors[0].detail.find("; GPM metrics"), std::string::npos);
+  EXPECT_NE(sensors[1].detail.find("no GPM metrics"), std::string::npos);
+  m.start();
+  auto w = m.begin("gpm");
+  sleep_s(0.3);
+  auto r = m.end(w);
+  m.stop();
+  ASSERT_GE(r.samples, 5);
+  EXPECT_DOUBLE_EQ(r.gpu_activity.at("sm_util_pct"), 2.5);  // NVML_GPM_METRIC_SM_UTIL = 2
+  EXPECT_DOUBLE_EQ(r.gpu_activity.at("dram_bw_util_pct"), 10.5);
+  EXPECT_DOUBLE_EQ(r.gpu_activity.at("tensor_util_pct"), 5.5);
+  EXPECT_DOUBLE_EQ(r.gpu_activity.at("sm_clock_mhz"), 1980);
+  EXPECT_DOUBLE_EQ(r.gpu_activity.at("temperature_c_max"), 40);
+  EXPECT_DOUBLE_EQ(r.to_json()["gpu_activity"]["fp16_util_pct"].get<double>(), 13.5);
+  // Without GPM: clocks and temperature only.
+  FakeDriver plain;
+  Meter p(fake_options(plain));
+  p.start();
+  auto w2 = p.begin("plain");
+  sleep_s(0.1);
+  auto r2 = p.end(w2);
+  EXPECT_EQ(r2.gpu_activity.count("sm_util_pct"), 0u);
+  EXPECT_EQ(r2.gpu_activity.count("sm_clock_mhz"), 1u);
+}
+
+// CUDA and NVML number GPUs differently; the PCI bus id names the same GPU in both.
+TEST(Meter, SelectsGpusByPciBusId) {
+  EXPECT_EQ(normalize_pci_bus_id("00000000:1B:00.0"), "0000:1b:00.0");
+  EXPECT_EQ(normalize_pci_bus_id("0000:1b:00.0"), "0000:1b:00.0");
+  EXPECT_EQ(normalize_pci_bus_id("1b:00.0"), "0000:1b:00.0");
+  EXPECT_EQ(normalize_pci_bus_id("GPU-1234"), "");
+  FakeDriver d;
+  auto o = fake_options(d);
+  o.gpu_pci_bus_ids = {"0000:02:00.0"};  // the fake's second GPU (handle 2)
+  Meter m(o);
+  ASSERT_EQ(m.gpus().size(), 1u);
+  EXPECT_EQ(m.gpus()[0].index, 1u);
+  o.gpu_pci_bus_ids = {"0000:09:00.0"};
+  EXPECT_TRUE(Meter(o).gpus().empty());
 }
