@@ -4,11 +4,13 @@
 //                     counter delta next to the integral of instantaneous power, and their difference
 //   sampler_overhead  step time of a training loop with the 10 Hz sampler running vs stopped, in
 //                     alternating blocks (medians and their ratio)
-// Usage: meter_check OUT.json   (needs a CUDA GPU; see scripts/gpu-verify.sh)
+// Usage: meter_check OUT.json [overhead]   (overhead: only the sampler-overhead part; needs a CUDA GPU; see scripts/gpu-verify.sh)
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -42,8 +44,9 @@ void load_for(double seconds, const torch::Tensor& a, const torch::Tensor& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: meter_check OUT.json\n";
+  const bool overhead_only = argc == 3 && std::string(argv[2]) == "overhead";
+  if (argc != 2 && !overhead_only) {
+    std::cerr << "usage: meter_check OUT.json [overhead]\n";
     return 2;
   }
   if (!torch::cuda::is_available()) {
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
   meter.start();
   load_for(5.0, a, b);  // reach a steady temperature and clock first
   for (double len : {1.0, 5.0, 30.0}) {
+    if (overhead_only) break;
     const int reps = len < 2 ? 5 : len < 10 ? 3 : 1;
     for (int r = 0; r < reps; ++r) {
       auto w = meter.begin("load " + std::to_string(len) + " s");
@@ -113,8 +117,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Sampler overhead on a training loop whose steps are short (launch-bound): blocks with the sampler
-  // running and stopped, alternating, so drifts hit both alike.
+  // Sampler overhead on a training loop whose steps are short (launch-bound): blocks with no sampler and
+  // with samplers of each kind, in rotating order, so drifts hit all alike. "none (again)" is a second
+  // sampler-free arm: the spread between the two no-sampler arms is the noise floor.
+  meter.stop();
   {
     const models::InputShape shape{8, 128, 64};
     torch::manual_seed(1);
@@ -135,22 +141,48 @@ int main(int argc, char** argv) {
       torch::cuda::synchronize();
       return (monotonic_s() - t0) / steps;
     };
-    block(50);
-    std::vector<double> with, without;
-    for (int k = 0; k < 12; ++k) {
-      meter.start();
-      with.push_back(block(300));
-      meter.stop();
-      without.push_back(block(300));
+    struct Arm {
+      std::string name;
+      std::unique_ptr<energy::Meter> meter;
+      std::vector<double> step_s;
+    };
+    std::vector<Arm> arms;
+    auto add = [&](const std::string& name, bool on, bool activity, bool gpm, int gpm_every) {
+      Arm a{name, nullptr, {}};
+      if (on) {
+        auto o = mo;
+        o.activity = activity;
+        o.gpm = gpm;
+        o.gpm_every = gpm_every;
+        a.meter = std::make_unique<energy::Meter>(o);
+      }
+      arms.push_back(std::move(a));
+    };
+    add("none", false, false, false, 1);
+    add("full (power, activity, GPM every sample)", true, true, true, 1);
+    add("power + activity, GPM every 10th sample", true, true, true, 10);
+    add("power + activity, no GPM", true, true, false, 1);
+    add("power only", true, false, false, 1);
+    add("none (again)", false, false, false, 1);
+    block(100);
+    const int rounds = 10, steps = 400;
+    for (int r = 0; r < rounds; ++r) {
+      for (std::size_t k = 0; k < arms.size(); ++k) {
+        Arm& a = arms[(k + r) % arms.size()];
+        if (a.meter) a.meter->start();
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the sampler is running
+        a.step_s.push_back(block(steps));
+        if (a.meter) a.meter->stop();
+      }
     }
-    const double mw = median(with), mo2 = median(without);
-    out["sampler_overhead"] = {{"model", "cnn:2x128 batch 8, data on the GPU"},
-                               {"period_s", 0.1},
-                               {"blocks", 12},
-                               {"steps_per_block", 300},
-                               {"step_ms_with_sampler_median", 1e3 * mw},
-                               {"step_ms_without_sampler_median", 1e3 * mo2},
-                               {"slowdown_pct", 100.0 * (mw / mo2 - 1)}};
+    const double base = median(arms[0].step_s);
+    nlohmann::json res = {{"model", "cnn:2x128 batch 8, data on the GPU"}, {"period_s", mo.period_s},
+                          {"rounds", rounds}, {"steps_per_block", steps}};
+    for (const auto& a : arms) {
+      const double m = median(a.step_s);
+      res["arms"].push_back({{"sampler", a.name}, {"step_ms_median", 1e3 * m}, {"slowdown_pct", 100.0 * (m / base - 1)}});
+    }
+    out["sampler_overhead"] = res;
   }
   meter.stop();
   std::ofstream f(argv[1]);

@@ -25,6 +25,8 @@ def main():
         net = Net(spec).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         x = torch.rand(8, 1, 128, 64, device=dev)
+        if net.family == "mlp":
+            x = x.flatten(1)  # the rebuild's MLP takes flat input (sedenergy's flattens inside the model)
         y = torch.zeros(8, 10, device=dev)
         y[:, 2] = 1
 

@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [build dir]}"
 BUILD="${2:-build-cuda}"
 mkdir -p "$OUT"
-"$BUILD/bench_train_step" --grid paper43 > "$OUT/train_step_cpp.jsonl"
-"$BUILD/bench_train_step" --grid paper43 --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
+if [ -z "${PYTORCH_ONLY:-}" ]; then
+  "$BUILD/bench_train_step" --grid paper43 > "$OUT/train_step_cpp.jsonl"
+  "$BUILD/bench_train_step" --grid paper43 --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
+fi
 python3 bench/pytorch_train_step.py > "$OUT/train_step_pytorch.jsonl"
 python3 - "$OUT" <<'PY'
 import json, statistics, sys

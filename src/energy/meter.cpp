@@ -140,9 +140,10 @@ std::vector<SensorInfo> Meter::sensors() const {
 Sample Meter::take_sample(CpuTimes& last) {
   Sample s;
   s.t = monotonic_s();
+  const bool gpm_now = opt_.gpm && tick_++ % std::max(1, opt_.gpm_every) == 0;
   for (const auto& g : gpus_) {
-    s.gpus.push_back(nvml_->sample(g));
-    nvml_->gpm_update(g, s.gpus.back());
+    s.gpus.push_back(nvml_->sample(g, opt_.activity));
+    if (gpm_now) nvml_->gpm_update(g, s.gpus.back());
   }
   CpuTimes now = read_cpu_times(opt_.proc_stat);
   s.cpu_load = cpu_load_between(last, now);

@@ -34,6 +34,11 @@ struct MeterOptions {
   std::vector<std::string> gpu_uuids;  // NVML UUIDs or unique prefixes ("GPU-8f2a"), as CUDA_VISIBLE_DEVICES takes
   std::vector<std::string> gpu_pci_bus_ids;  // PCI bus ids (energy::cuda_pci_bus_id maps CUDA devices to them)
   double period_s = 0.1;
+  // What each sample reads besides power: utilization, memory, clocks, temperature, clock event reasons
+  // (activity) and the GPM metrics (gpm, every gpm_every-th sample, over the interval since the last).
+  bool activity = true;
+  bool gpm = true;
+  int gpm_every = 1;
   double counter_step_s = 0.1;        // NVML energy counter update period (H100: ~100 ms)
   double cpu_tdp_w = 0;               // 0: from the CPU table
   std::string rapl_root = "/sys/class/powercap";
@@ -151,6 +156,7 @@ class Meter {
   std::vector<Sample> samples_;
   std::thread thread_;
   std::atomic<bool> running_{false};
+  long long tick_ = 0;
 };
 
 // Ends a window when it goes out of scope, storing the result.

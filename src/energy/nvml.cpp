@@ -218,7 +218,7 @@ bool Nvml::energy_j(const GpuInfo& g, double& joules, std::string& error) const 
   return true;
 }
 
-GpuSample Nvml::sample(const GpuInfo& g) const {
+GpuSample Nvml::sample(const GpuInfo& g, bool activity) const {
   GpuSample s{kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
   unsigned v = 0;
   if (api_->power_mw(g.handle, &v) == kNvmlSuccess) s.power_avg_w = v / 1000.0;
@@ -229,6 +229,7 @@ GpuSample Nvml::sample(const GpuInfo& g) const {
       s.power_instant_w = field_as_double(fv) / 1000.0;
     }
   }
+  if (!activity) return s;
   NvmlUtilization u{};
   if (api_->utilization(g.handle, &u) == kNvmlSuccess) {
     s.util_gpu_pct = u.gpu;

@@ -170,7 +170,8 @@ class Nvml {
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
   // Cumulative energy in joules; returns false on failure (and fills `error`).
   bool energy_j(const GpuInfo& g, double& joules, std::string& error) const;
-  GpuSample sample(const GpuInfo& g) const;
+  // Power always; with `activity` also utilization, memory, clocks, temperature and clock event reasons.
+  GpuSample sample(const GpuInfo& g, bool activity = true) const;
   // Fills s.gpm with the GPM metrics since the previous call for this GPU (nothing on the first call or
   // without GPM). Stateful: call it from one thread (the sampler).
   void gpm_update(const GpuInfo& g, GpuSample& s);
