@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     add("none (again)", false, false, false, 1);
     add("power only", true, false, false, 1);
     block(300);
-    const int rounds = 25, steps = 400;
+    const int rounds = 16, steps = 400;
     for (int r = 0; r < rounds; ++r) {
       for (std::size_t k = 0; k < arms.size(); ++k) {
         Arm& a = arms[(k + r) % arms.size()];
