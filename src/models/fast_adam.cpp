@@ -41,6 +41,9 @@ void FastAdam::step() {
   if (params.empty()) return;
   ++step_;
   if (method_ == "fused") {
+    // The kernel reads the step counts for the bias corrections but does not advance them (PyTorch's
+    // optimizer adds 1 first, as here).
+    at::_foreach_add_(steps, 1.0);
     at::_fused_adam_(params, grads, m, v, /*max_exp_avg_sqs=*/{}, steps, lr_, beta1_, beta2_, /*weight_decay=*/0.0,
                      eps_, /*amsgrad=*/false, /*maximize=*/false);
     return;
