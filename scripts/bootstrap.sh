@@ -6,6 +6,7 @@ packages=(
   libtorch-dev libopenblas0-pthread   # LibTorch 1.13 (CPU); OpenBLAS makes its CPU GEMMs ~5x faster than reference BLAS
   libsndfile1-dev libsamplerate0-dev libkissfft-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev sqlite3
+  chromium                            # headless: the report's browser test opens report.html in it
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,18 +8,22 @@
 namespace sedenergy::cli {
 
 void setup_report(CLI::App& app, int& exit_code) {
-  auto db = std::make_shared<std::string>();
+  auto db = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>("report");
   auto* sub = app.add_subcommand("report",
-                                 "Write the report (runs.csv, report.html) of a results database.\n"
-                                 "Example: sedenergy report sedenergy-out/results.db -o report");
-  sub->add_option("database", *db, "results.db written by `sedenergy study`")->required();
+                                 "Write the report of one or more results databases: report.html (offline, interactive "
+                                 "charts), summary.md, tables/*.csv, analysis.json, runs.csv.\n"
+                                 "Examples: sedenergy report sedenergy-out/results.db -o report\n"
+                                 "          sedenergy report h100/results.db t4/results.db -o compare   # hardware comparison");
+  sub->add_option("databases", *db, "results.db files written by `sedenergy study` (several: one report)")->required();
   sub->add_option("-o,--out", *out, "output folder")->capture_default_str();
   sub->callback([=, &exit_code] {
-    if (!std::filesystem::is_regular_file(*db)) throw InputError("report: database '" + *db + "' does not exist");
-    store::Store store(*db);
-    auto files = report::write_report(store, *out);
-    std::cout << "rows:   " << files.rows << "\ncsv:    " << files.csv << "\nreport: " << files.html << "\n";
+    for (const auto& path : *db) {
+      if (!std::filesystem::is_regular_file(path)) throw InputError("report: database '" + path + "' does not exist");
+    }
+    auto files = report::write_report(*db, *out);
+    std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
+              << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
     exit_code = 0;
   });
 }

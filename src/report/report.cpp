@@ -8,8 +8,12 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "analysis/study_analysis.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "sedenergy/vega.hpp"
 
 namespace fs = std::filesystem;
 
@@ -23,26 +27,6 @@ std::string num(double v, int precision = 6) {
   return s.str();
 }
 
-std::string fmt_si(double v) {
-  const char* units[] = {"", "k", "M", "G", "T", "P", "E"};
-  int i = 0;
-  double a = std::abs(v);
-  while (a >= 1000 && i < 6) {
-    a /= 1000;
-    v /= 1000;
-    ++i;
-  }
-  return num(v, 3) + units[i];
-}
-
-const char* family_colour(const std::string& family) {
-  if (family == "MLP") return "#d62728";
-  if (family == "CNN") return "#1f77b4";
-  if (family == "RNN") return "#ff7f0e";
-  if (family == "CRNN") return "#2ca02c";
-  return "#7f7f7f";
-}
-
 std::ofstream open_out(const std::string& path) {
   std::ofstream out(path);
   if (!out) throw file_error(path, 0, "cannot write report file");
@@ -53,117 +37,323 @@ std::ofstream open_out(const std::string& path) {
 
 void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path) {
   auto out = open_out(path);
-  out << "run_id,session_id,config,family,status,error,phase,params,flops_per_step,flops_per_epoch,batch,clips,"
+  out << "run_id,session_id,config,variant,repetition,fraction,epochs_per_unit,frames,family,status,error,phase,params,flops_per_step,flops_per_epoch,batch,clips,"
          "epochs_in_window,window_s,duration_s,energy_j,gpu_energy_j,cpu_energy_j,ram_energy_j,net_gpu_energy_j,"
          "uncertainty_j,gpu_method,cpu_method,ram_method,estimated,gpu_power_w,gpu_util_pct,mem_util_pct,cpu_load,"
-         "loss,flags,device,gpu_name,hostname\n";
+         "loss,accuracy,f1_macro,map,flags,device,gpu_name,hostname\n";
   for (const auto& r : rows) {
     const auto& p = r.phase;
-    std::vector<std::string> v = {std::to_string(r.run_id), std::to_string(r.session_id), r.config, r.family,
+    std::vector<std::string> v = {std::to_string(r.run_id), std::to_string(r.session_id), r.config, r.variant,
+                                  std::to_string(r.repetition), num(r.fraction), std::to_string(r.epochs_per_unit),
+                                  std::to_string(r.frames), r.family,
                                   r.status, r.error, p.phase, std::to_string(r.params), num(r.flops_per_step, 12),
                                   num(r.flops_per_epoch, 12), std::to_string(r.batch), std::to_string(r.clips),
                                   std::to_string(p.epochs), num(p.window_s), num(p.duration_s), num(p.energy_j),
                                   num(p.gpu_energy_j), num(p.cpu_energy_j), num(p.ram_energy_j),
                                   num(p.net_gpu_energy_j), num(p.uncertainty_j), p.gpu_method, p.cpu_method,
                                   p.ram_method, p.estimated ? "1" : "0", num(p.gpu_power_w), num(p.gpu_util_pct),
-                                  num(p.mem_util_pct), num(p.cpu_load), num(p.loss), p.flags, r.device, r.gpu_name,
+                                  num(p.mem_util_pct), num(p.cpu_load), num(p.loss), num(r.metrics.accuracy),
+                                  num(r.metrics.f1_macro), num(r.metrics.map), p.flags, r.device, r.gpu_name,
                                   r.hostname};
     for (auto& s : v) s = csv_escape(s);
     out << join(v, ",") << '\n';
   }
 }
 
-std::string scatter_svg(const std::vector<Point>& pts_in, const std::string& title, const std::string& x_label,
-                        const std::string& y_label) {
-  std::vector<Point> pts;
-  for (const auto& p : pts_in) {
-    if (p.x > 0 && p.y > 0 && std::isfinite(p.x) && std::isfinite(p.y)) pts.push_back(p);
-  }
-  const double W = 560, H = 380, L = 70, R = 120, T = 30, B = 50;
-  std::ostringstream s;
-  s << "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << W << ' ' << H
-    << "\" width=\"" << W << "\" height=\"" << H << "\" data-points=\"" << pts.size() << "\">";
-  s << "<text x=\"" << W / 2 << "\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">" << html_escape(title)
-    << "</text>";
-  if (pts.empty()) {
-    s << "<text x=\"" << W / 2 << "\" y=\"" << H / 2 << "\" text-anchor=\"middle\">no positive data to plot</text></svg>";
-    return s.str();
-  }
-  double x0 = 1e300, x1 = 0, y0 = 1e300, y1 = 0;
-  for (const auto& p : pts) {
-    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x), y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
-  }
-  double lx0 = std::floor(std::log10(x0)), lx1 = std::ceil(std::log10(x1));
-  double ly0 = std::floor(std::log10(y0)), ly1 = std::ceil(std::log10(y1));
-  if (lx1 <= lx0) lx1 = lx0 + 1;
-  if (ly1 <= ly0) ly1 = ly0 + 1;
-  auto X = [&](double v) { return L + (std::log10(v) - lx0) / (lx1 - lx0) * (W - L - R); };
-  auto Y = [&](double v) { return H - B - (std::log10(v) - ly0) / (ly1 - ly0) * (H - T - B); };
-  s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
-    << "\" fill=\"none\" stroke=\"#999\"/>";
-  for (double e = lx0; e <= lx1; ++e) {
-    double x = X(std::pow(10.0, e));
-    s << "<line x1=\"" << x << "\" y1=\"" << T << "\" x2=\"" << x << "\" y2=\"" << H - B
-      << "\" stroke=\"#eee\"/><text x=\"" << x << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\" font-size=\"11\">1e"
-      << e << "</text>";
-  }
-  for (double e = ly0; e <= ly1; ++e) {
-    double y = Y(std::pow(10.0, e));
-    s << "<line x1=\"" << L << "\" y1=\"" << y << "\" x2=\"" << W - R << "\" y2=\"" << y
-      << "\" stroke=\"#eee\"/><text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\" font-size=\"11\">1e"
-      << e << "</text>";
-  }
-  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 12 << "\" text-anchor=\"middle\" font-size=\"12\">"
-    << html_escape(x_label) << "</text>";
-  s << "<text transform=\"translate(16," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">"
-    << html_escape(y_label) << "</text>";
-  std::set<std::string> series;
-  for (const auto& p : pts) {
-    series.insert(p.series);
-    s << "<circle class=\"pt\" cx=\"" << X(p.x) << "\" cy=\"" << Y(p.y) << "\" r=\"5\" fill=\""
-      << family_colour(p.series) << "\" fill-opacity=\"0.8\"><title>" << html_escape(p.label) << "</title></circle>";
-  }
-  double ly = T + 10;
-  for (const auto& name : series) {
-    s << "<circle cx=\"" << W - R + 16 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"" << family_colour(name)
-      << "\"/><text x=\"" << W - R + 26 << "\" y=\"" << ly + 4 << "\" font-size=\"12\">" << html_escape(name) << "</text>";
-    ly += 18;
-  }
-  s << "</svg>";
-  return s.str();
+namespace {
+
+using nlohmann::json;
+
+// A table cell as text: numbers to 4 significant digits, null (not computable) as an em dash.
+std::string cell(const json& v) {
+  if (v.is_null()) return "—";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_integer()) return std::to_string(v.get<long long>());
+  if (v.is_number()) return num(v.get<double>(), 4);
+  return v.get<std::string>();
 }
 
-ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
+// JSON inside a <script> element: "</" must not end the element early.
+std::string script_json(const json& j) {
+  std::string s = j.dump();
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') out += "<\\";
+    else out += s[i];
+  }
+  return out;
+}
+
+json point_json(const analysis::Point& p) {
+  auto opt = [](double v) { return v >= 0 && std::isfinite(v) ? json(v) : json(nullptr); };
+  return {{"config", p.variant},         {"family", p.family},     {"phase", p.phase},     {"gpu", p.gpu},
+          {"repetitions", p.n},          {"energy_j", p.energy_j}, {"energy_lo", p.energy_lo},
+          {"energy_hi", p.energy_hi},    {"duration_s", p.duration_s}, {"power_w", p.power_w},
+          {"flops", opt(p.flops)},       {"params", opt(p.params)}, {"traffic_bytes", opt(p.traffic_bytes)},
+          {"gpu_util", opt(p.gpu_util)}, {"mem_util", opt(p.mem_util)}, {"sm_util", opt(p.sm_util)},
+          {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames}};
+}
+
+struct Chart {
+  std::string id, title, caption;
+  json spec;
+  int points = 0;
+};
+
+// A scatter of energy per epoch against one field; only points with a plottable value are given, so the
+// number of marks drawn must equal `points` (what the browser test checks).
+Chart scatter(const std::string& id, const std::string& title, const std::string& caption, const json& all,
+              const std::string& field, const std::string& x_title, bool log_x, const std::string& y_title,
+              const std::string& y_field = "energy_j", bool log_y = true) {
+  json values = json::array();
+  for (const auto& p : all) {
+    if (!p.contains(field) || p[field].is_null() || !p.contains(y_field) || p[y_field].is_null()) continue;
+    if (log_x && p[field].get<double>() <= 0) continue;
+    if (log_y && p[y_field].get<double>() <= 0) continue;
+    values.push_back(p);
+  }
+  Chart c{id, title, caption, {}, static_cast<int>(values.size())};
+  json tooltip = json::array({{{"field", "config"}, {"title", "configuration"}},
+                              {{"field", "family"}},
+                              {{"field", "phase"}},
+                              {{"field", y_field}, {"title", y_title}, {"format", ".4~g"}},
+                              {{"field", field}, {"title", x_title}, {"format", ".4~g"}},
+                              {{"field", "repetitions"}},
+                              {{"field", "power_w"}, {"title", "mean power (W)"}, {"format", ".4~g"}},
+                              {{"field", "gpu"}}});
+  c.spec = {{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"},
+            {"width", 420},
+            {"height", 300},
+            {"data", {{"values", values}}},
+            {"mark", {{"type", "point"}, {"filled", true}, {"size", 70}, {"opacity", 0.85}}},
+            {"encoding",
+             {{"x", {{"field", field}, {"type", "quantitative"}, {"title", x_title},
+                     {"scale", log_x ? json{{"type", "log"}} : json{{"zero", false}}},
+                     {"axis", {{"format", "~s"}}}}},
+              {"y", {{"field", y_field}, {"type", "quantitative"}, {"title", y_title},
+                     {"scale", log_y ? json{{"type", "log"}} : json{{"zero", false}}},
+                     {"axis", {{"format", "~s"}}}}},
+              {"color", {{"field", "family"}, {"type", "nominal"}, {"title", "family"},
+                         {"scale", {{"domain", {"MLP", "CNN", "RNN", "CRNN", "DCASE"}},
+                                    {"range", {"#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"}}}}}},
+              {"shape", {{"field", "phase"}, {"type", "nominal"}, {"title", "phase"}}},
+              {"tooltip", tooltip}}}};
+  return c;
+}
+
+std::string table_html(const analysis::Table& t) {
+  std::ostringstream h;
+  h << "<h3 id=\"t-" << t.id << "\">" << html_escape(t.title) << "</h3><p class=\"note\">" << html_escape(t.note)
+    << " <a href=\"tables/" << t.id << ".csv\">CSV</a></p>";
+  if (t.rows.empty()) {
+    h << "<p class=\"note\">No rows.</p>";
+    return h.str();
+  }
+  h << "<div class=\"scroll\"><table><tr>";
+  for (const auto& c : t.columns) h << "<th>" << html_escape(c) << "</th>";
+  h << "</tr>";
+  for (const auto& r : t.rows) {
+    h << "<tr>";
+    for (const auto& v : r) h << (v.is_string() ? "<td class=l>" : "<td>") << html_escape(cell(v)) << "</td>";
+    h << "</tr>";
+  }
+  h << "</table></div>";
+  return h.str();
+}
+
+std::string table_markdown(const analysis::Table& t) {
+  std::ostringstream m;
+  m << "\n### " << t.title << "\n\n" << t.note << "\n\n|";
+  for (const auto& c : t.columns) m << " " << c << " |";
+  m << "\n|";
+  for (std::size_t i = 0; i < t.columns.size(); ++i) m << " --- |";
+  m << "\n";
+  for (const auto& r : t.rows) {
+    m << "|";
+    for (const auto& v : r) {
+      std::string s = cell(v);
+      for (auto& ch : s) {
+        if (ch == '|') ch = '/';
+      }
+      m << " " << s << " |";
+    }
+    m << "\n";
+  }
+  return m.str();
+}
+
+void write_table_csv(const analysis::Table& t, const std::string& path) {
+  auto out = open_out(path);
+  std::vector<std::string> head;
+  for (const auto& c : t.columns) head.push_back(csv_escape(c));
+  out << join(head, ",") << "\n";
+  for (const auto& r : t.rows) {
+    std::vector<std::string> v;
+    for (const auto& x : r) v.push_back(csv_escape(x.is_null() ? "" : x.is_string() ? x.get<std::string>() : cell(x)));
+    out << join(v, ",") << "\n";
+  }
+}
+
+std::string library_js() {
+  std::string js;
+  for (const char* name : {"vega.min.js", "vega-lite.min.js", "vega-embed.min.js"}) {
+    for (const auto& f : embedded::kVega) {
+      if (std::string(f.name) == name) js += std::string("<script>") + f.text + "</script>\n";
+    }
+  }
+  return js;
+}
+
+// Renders each chart with vega-embed (SVG), then records on its element how many marks were drawn and on
+// <body> that all charts are done, or the errors met: what a headless browser reads back.
+const char* kRenderScript = R"js(
+<script>
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) { errors.push(String(e.message)); });
+  var charts = JSON.parse(document.getElementById('chart-specs').textContent);
+  Promise.all(charts.map(function (c) {
+    return vegaEmbed('#' + c.id, c.spec, {actions: false, renderer: 'svg'}).then(function () {
+      var el = document.getElementById(c.id);
+      el.setAttribute('data-rendered-points', el.querySelectorAll('.mark-symbol.role-mark path').length);
+    });
+  })).then(function () {
+    document.body.setAttribute('data-charts-rendered', charts.length);
+  }).catch(function (e) { errors.push(String(e)); }).then(function () {
+    document.body.setAttribute('data-errors', errors.length);
+    if (errors.length) document.getElementById('render-errors').textContent = errors.join('\n');
+  });
+})();
+</script>
+)js";
+
+ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const std::vector<store::SessionRecord>& sessions,
+                            const std::vector<std::string>& sources, const std::string& out_dir) {
   std::error_code ec;
-  fs::create_directories(out_dir, ec);
+  fs::create_directories(fs::path(out_dir) / "tables", ec);
   if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
   ReportFiles files;
   files.csv = (fs::path(out_dir) / "runs.csv").string();
   files.html = (fs::path(out_dir) / "report.html").string();
-  auto rows = db.rows();
-  auto sessions = db.sessions();
+  files.markdown = (fs::path(out_dir) / "summary.md").string();
+  files.json = (fs::path(out_dir) / "analysis.json").string();
   files.rows = static_cast<int>(rows.size());
   write_csv(rows, files.csv);
+  const auto a = analysis::analyze(rows);
 
-  // GPU energy when measured by NVML; otherwise the (estimated) total of all domains.
-  const bool gpu_measured = std::any_of(rows.begin(), rows.end(), [](const store::RunPhaseRow& r) {
-    return r.status == "ok" && !r.phase.gpu_method.empty();
-  });
-  const std::string energy_label =
-      gpu_measured ? "GPU energy per epoch (J, NVML)" : "CPU+RAM energy per epoch (J, ESTIMATED)";
+  json points = json::array();
+  for (const auto& p : a.points) points.push_back(point_json(p));
+  const std::string ey = a.estimated ? "energy per epoch (J, ESTIMATED)" : "GPU energy per epoch (J)";
+  std::vector<Chart> charts;
+  if (!a.points.empty()) {
+    charts.push_back(scatter("c-flops", "Energy against FLOPs",
+                             "One point per configuration and phase (mean over repetitions). Training FLOPs count forward, "
+                             "backward and the Adam step.",
+                             points, "flops", "FLOPs per epoch", true, ey));
+    charts.push_back(scatter("c-params", "Energy against parameters", "", points, "params", "parameters", true, ey));
+    charts.push_back(scatter("c-traffic", "Energy against memory traffic",
+                             "DRAM traffic is the accounting's lower bound (ESTIMATED, not measured).", points,
+                             "traffic_bytes", "DRAM bytes per epoch (estimated)", true, ey));
+    charts.push_back(scatter("c-util", "Energy against GPU utilization", "NVML utilization, mean over the window.",
+                             points, "gpu_util", "GPU utilization (%)", false, ey));
+    charts.push_back(scatter("c-memutil", "Energy against GPU memory utilization", "", points, "mem_util",
+                             "GPU memory utilization (%)", false, ey));
+    charts.push_back(scatter("c-sm", "Energy against SM activity (GPM)", "Hopper GPM metric, mean over the window.",
+                             points, "sm_util", "SM activity (%)", false, ey));
+    charts.push_back(scatter("c-power", "Average power by phase", "Mean power over each window; training and "
+                             "testing of one configuration share its FLOPs on the x axis.", points, "flops",
+                             "FLOPs per epoch", true, "mean power (W)", "power_w", false));
+    json train_points = json::array();
+    for (const auto& p : points) {
+      if (p["phase"] == "train") train_points.push_back(p);
+    }
+    charts.push_back(scatter("c-quality", "Training energy against test mAP", "Configurations on the Pareto front are "
+                             "listed in the table below.", train_points, "map", "test mAP", false, ey));
+    for (const auto& [phase, pred] : a.predictions.items()) {
+      json pv = json::array();
+      for (const auto& q : pred["points"]) pv.push_back(q);
+      charts.push_back(scatter("c-pred-" + phase, "Predicted against measured (" + phase + ")",
+                               "Best hardware-independent predictor (" + pred["predictor"].get<std::string>() +
+                                   "), each family predicted by a model fitted on the others.",
+                               pv, "measured_j", "measured energy (J)", true, "predicted energy (J)", "predicted_j", true));
+    }
+  }
+  charts.erase(std::remove_if(charts.begin(), charts.end(), [](const Chart& c) { return c.points == 0; }),
+               charts.end());
+  files.charts = static_cast<int>(charts.size());
+
+  // ---- JSON and CSV of every table ----
+  json all = {{"energy", a.energy_label}, {"estimated", a.estimated}, {"runs", a.runs}, {"runs_ok", a.runs_ok},
+              {"runs_failed", a.runs_failed}, {"findings", a.findings}, {"not_computed", a.cannot},
+              {"points", points}, {"predictions", a.predictions}, {"sources", sources}};
+  for (const auto& t : a.tables) {
+    write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
+    json rows_j = json::array();
+    for (const auto& r : t.rows) {
+      json o;
+      for (std::size_t i = 0; i < t.columns.size() && i < r.size(); ++i) o[t.columns[i]] = r[i];
+      rows_j.push_back(o);
+    }
+    all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", rows_j}};
+  }
+  open_out(files.json) << all.dump(1) << "\n";
+
+  // ---- Markdown ----
+  {
+    auto m = open_out(files.markdown);
+    m << "# sedenergy report\n\n" << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed << " failed) from "
+      << join(sources, ", ") << ". Energy: " << a.energy_label << ".\n\n## Findings\n\n";
+    if (a.findings.empty()) m << "- No finding could be computed from these runs.\n";
+    for (const auto& f : a.findings) m << "- " << f << "\n";
+    if (!a.cannot.empty()) {
+      m << "\n## Not computed\n\n";
+      for (const auto& c : a.cannot) m << "- " << c << "\n";
+    }
+    m << "\n## Tables\n";
+    for (const auto& t : a.tables) m << table_markdown(t);
+  }
+
+  // ---- HTML ----
   std::ostringstream h;
   h << "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sedenergy report</title><style>"
-       "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}"
-       "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-       "th{background:#f3f3f3}td.l,th.l{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1em}"
-       ".est{color:#a15c00;font-weight:bold}.failed{background:#fdd}.note{color:#555}"
-       "</style></head><body>";
-  h << "<h1>sedenergy report</h1>";
-  h << "<p class=\"note\">Generated " << utc_now_iso() << " from <code>" << html_escape(db.path()) << "</code>: "
-    << rows.size() << " run phases.</p>";
-  h << "<h2>Context</h2><table><tr><th class=l>started</th><th class=l>host</th><th class=l>CPU</th>"
-       "<th class=l>GPU</th><th class=l>driver</th><th class=l>LibTorch</th><th class=l>sedenergy</th>"
-       "<th class=l>device</th><th class=l>grid</th><th class=l>dataset</th><th class=l>features</th></tr>";
+       "body{font-family:system-ui,sans-serif;margin:2em auto;color:#222;max-width:1250px;padding:0 1em}"
+       "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}"
+       "th{background:#f3f3f3;position:sticky;top:0}td.l{text-align:left}.scroll{max-height:480px;overflow:auto}"
+       ".charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart{border:1px solid #eee;padding:.5em}"
+       ".est{color:#a15c00;font-weight:bold}.note{color:#555;font-size:14px}li{margin:.3em 0}"
+       "#render-errors{color:#b00}</style>"
+    << library_js() << "</head><body>";
+  h << "<h1>sedenergy report</h1><p class=\"note\">Generated " << utc_now_iso() << " from "
+    << html_escape(join(sources, ", ")) << ": " << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed
+    << " failed). Energy: " << html_escape(a.energy_label) << ". Also: <a href=\"summary.md\">summary.md</a>, "
+    << "<a href=\"analysis.json\">analysis.json</a>, <a href=\"runs.csv\">runs.csv</a>.</p><pre id=\"render-errors\"></pre>";
+  if (a.estimated) {
+    h << "<p class=\"est\">No GPU energy sensor for some runs: energies are ESTIMATED from CPU load and RAM size "
+         "(CodeCarbon's model), not measured.</p>";
+  }
+  h << "<h2>Findings</h2><ul>";
+  if (a.findings.empty()) h << "<li>No finding could be computed from these runs.</li>";
+  for (const auto& f : a.findings) h << "<li>" << html_escape(f) << "</li>";
+  h << "</ul>";
+  if (!a.cannot.empty()) {
+    h << "<h3>Not computed</h3><ul>";
+    for (const auto& c : a.cannot) h << "<li>" << html_escape(c) << "</li>";
+    h << "</ul>";
+  }
+  h << "<h2>Charts</h2><p class=\"note\">Hover a point for its configuration and numbers.</p><div class=\"charts\">";
+  json specs = json::array();
+  for (const auto& c : charts) {
+    h << "<div class=\"chart\"><h3>" << html_escape(c.title) << "</h3><div id=\"" << c.id
+      << "\" data-expected-points=\"" << c.points << "\"></div><p class=\"note\">" << html_escape(c.caption)
+      << "</p></div>";
+    specs.push_back({{"id", c.id}, {"spec", c.spec}});
+  }
+  if (charts.empty()) h << "<p class=\"note\">Nothing to plot: no finished run with a measured phase.</p>";
+  h << "</div><h2>Tables</h2>";
+  for (const auto& t : a.tables) h << table_html(t);
+  h << "<h2>Context</h2><div class=\"scroll\"><table><tr><th>started</th><th>host</th><th>CPU</th><th>GPU</th>"
+       "<th>driver</th><th>LibTorch</th><th>sedenergy</th><th>device</th><th>grid</th><th>dataset</th>"
+       "<th>features</th><th>command</th></tr>";
   for (const auto& s : sessions) {
     h << "<tr><td class=l>" << html_escape(s.started_at) << "</td><td class=l>" << html_escape(s.hostname)
       << "</td><td class=l>" << html_escape(s.cpu_model) << " (" << s.cpu_count << " CPUs)</td><td class=l>"
@@ -171,90 +361,47 @@ ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
       << "</td><td class=l>" << html_escape(s.libtorch_version) << "</td><td class=l>"
       << html_escape(s.sedenergy_version + " " + s.git_revision) << "</td><td class=l>" << html_escape(s.device)
       << "</td><td class=l>" << html_escape(s.grid) << "</td><td class=l>" << html_escape(s.dataset)
-      << "</td><td class=l>" << html_escape(s.features) << "</td></tr>";
+      << "</td><td class=l>" << html_escape(s.features) << "</td><td class=l>" << html_escape(s.command)
+      << "</td></tr>";
   }
-  h << "</table>";
-  h << "<h2>Energy vs FLOPs</h2>";
-  if (!gpu_measured) {
-    h << "<p class=\"est\">No GPU energy sensor was used: the energies below are ESTIMATED from CPU load and "
-         "RAM size (CodeCarbon's model), not measured.</p>";
-  }
-  h << "<p class=\"note\">One point per configuration; energy and FLOPs per epoch; hover a point for its numbers. "
-       "Training FLOPs count forward, backward and the Adam step.</p><div class=\"charts\">";
-  for (const std::string phase : {"train", "test"}) {
-    std::vector<Point> pts;
-    for (const auto& r : rows) {
-      if (r.status != "ok" || r.phase.phase != phase) continue;
-      double e = gpu_measured ? r.phase.gpu_energy_j : r.phase.energy_j;
-      pts.push_back({r.flops_per_epoch, e, r.family,
-                     r.config + " (" + phase + "): " + fmt_si(r.flops_per_epoch) + "FLOP, " + num(e, 4) + " J, " +
-                         fmt_si(static_cast<double>(r.params)) + " params"});
-    }
-    h << scatter_svg(pts, phase == "train" ? "Training (one epoch)" : "Testing (one pass)", "FLOPs per epoch",
-                     energy_label);
-  }
-  h << "</div>";
-  // Methods and flags shared by every run are said once above the table, so each row shows what is its own.
-  std::map<std::string, int> method_count, flag_count;
-  int ok_rows = 0;
+  h << "</table></div><h2>Failed runs</h2><ul>";
+  std::set<std::int64_t> seen;
+  int failed = 0;
   for (const auto& r : rows) {
-    if (r.status != "ok") continue;
-    ++ok_rows;
-    ++method_count[join({r.phase.gpu_method, r.phase.cpu_method, r.phase.ram_method}, " | ")];
-    for (const auto& f : split(r.phase.flags, ';')) {
-      if (!trim(f).empty()) ++flag_count[trim(f)];
-    }
+    if (r.status == "ok" || !seen.insert(r.run_id).second) continue;
+    h << "<li>" << html_escape(r.variant + " (repetition " + std::to_string(r.repetition) + "): failed: " + r.error)
+      << "</li>";
+    ++failed;
   }
-  std::set<std::string> common_flags;
-  for (const auto& [f, n] : flag_count) {
-    if (n == ok_rows) common_flags.insert(f);
-  }
-  const bool one_method = method_count.size() == 1;
-  h << "<h2>Runs</h2>";
-  if (one_method) {
-    const auto parts = split(method_count.begin()->first, '|');
-    const char* domains[] = {"GPU", "CPU", "RAM"};
-    h << "<p class=note>Energy methods of every run: ";
-    for (std::size_t i = 0; i < parts.size() && i < 3; ++i) {
-      if (!trim(parts[i]).empty()) h << "<b>" << domains[i] << "</b> " << html_escape(trim(parts[i])) << "; ";
-    }
-    h << "</p>";
-  }
-  if (!common_flags.empty()) {
-    h << "<p class=note>Flags of every run: " << html_escape(join({common_flags.begin(), common_flags.end()}, "; "))
-      << ".</p>";
-  }
-  h << "<table><tr><th class=l>config</th><th class=l>family</th><th class=l>phase</th><th>params</th>"
-       "<th>FLOPs/epoch</th><th>time/epoch (s)</th><th>energy/epoch (J)</th><th>GPU (J)</th><th>CPU (J)</th>"
-       "<th>RAM (J)</th><th>GPU power (W)</th><th>GPU util %</th><th>mem util %</th><th>epochs in window</th>"
-    << (one_method ? "" : "<th class=l>methods</th>") << "<th class=l>other flags</th></tr>";
-  for (const auto& r : rows) {
-    const auto& p = r.phase;
-    if (r.status != "ok") {
-      h << "<tr class=failed><td class=l>" << html_escape(r.config) << "</td><td class=l>" << r.family
-        << "</td><td class=l colspan=14>failed: " << html_escape(r.error) << "</td></tr>";
-      continue;
-    }
-    std::vector<std::string> own_flags;
-    for (const auto& f : split(p.flags, ';')) {
-      if (!trim(f).empty() && !common_flags.count(trim(f))) own_flags.push_back(trim(f));
-    }
-    auto opt = [](double v) { return v >= 0 ? num(v, 4) : std::string("–"); };
-    h << "<tr><td class=l>" << html_escape(r.config) << "</td><td class=l>" << r.family << "</td><td class=l>"
-      << p.phase << "</td><td>" << r.params << "</td><td>" << fmt_si(r.flops_per_epoch) << "</td><td>"
-      << num(p.duration_s, 4) << "</td><td>" << num(p.energy_j, 4) << (p.estimated ? " <span class=est>est.</span>" : "")
-      << "</td><td>" << (p.gpu_method.empty() ? "–" : num(p.gpu_energy_j, 4)) << "</td><td>" << num(p.cpu_energy_j, 4)
-      << "</td><td>" << num(p.ram_energy_j, 4) << "</td><td>" << (p.gpu_method.empty() ? "–" : num(p.gpu_power_w, 4))
-      << "</td><td>" << opt(p.gpu_util_pct) << "</td><td>" << opt(p.mem_util_pct) << "</td><td>" << p.epochs << "</td>";
-    if (!one_method) {
-      h << "<td class=l>" << html_escape(join({p.gpu_method, p.cpu_method, p.ram_method}, " | ")) << "</td>";
-    }
-    h << "<td class=l>" << html_escape(join(own_flags, "; ")) << "</td></tr>";
-  }
-  h << "</table></body></html>\n";
-  auto out = open_out(files.html);
-  out << h.str();
+  if (!failed) h << "<li>none</li>";
+  h << "</ul><script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>"
+    << kRenderScript << "</body></html>\n";
+  open_out(files.html) << h.str();
   return files;
+}
+
+}  // namespace
+
+ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
+  return write_from_rows(db.rows(), db.sessions(), {db.path()}, out_dir);
+}
+
+ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir) {
+  std::vector<store::RunPhaseRow> rows;
+  std::vector<store::SessionRecord> sessions;
+  std::int64_t offset = 0;
+  for (const auto& path : db_paths) {
+    store::Store db(path);
+    std::int64_t top = 0;
+    for (auto r : db.rows()) {
+      top = std::max(top, r.run_id);
+      r.run_id += offset;  // run ids of different files must not collide
+      rows.push_back(std::move(r));
+    }
+    for (auto& s : db.sessions()) sessions.push_back(std::move(s));
+    offset += top;
+  }
+  return write_from_rows(rows, sessions, db_paths, out_dir);
 }
 
 }  // namespace sedenergy::report

@@ -1,7 +1,11 @@
-// Report folder from a results database: runs.csv (every run and phase) and report.html (context,
-// energy-vs-FLOPs scatter plots per family and phase, and the table of runs). Self-contained, offline.
+// Report folder from one or more results databases (analysis/study_analysis.hpp):
+//   report.html  one self-contained file (Vega-Lite bundled in, works offline): context, the findings in
+//                words, interactive charts (hover for numbers, log axes, legends by family and phase),
+//                every table
+//   summary.md   findings and tables in Markdown, for papers
+//   tables/*.csv every table; analysis.json everything (tables, points, findings)
+//   runs.csv     every run and phase as stored
 #pragma once
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,21 +14,14 @@
 namespace sedenergy::report {
 
 struct ReportFiles {
-  std::string csv;
-  std::string html;
+  std::string csv, html, markdown, json;
   int rows = 0;
+  int charts = 0;
 };
 
 void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path);
 ReportFiles write_report(const store::Store& db, const std::string& out_dir);
-
-// Scatter plot on log-log axes as inline SVG (exposed for tests).
-struct Point {
-  double x, y;
-  std::string series;  // legend entry (family)
-  std::string label;   // hover text
-};
-std::string scatter_svg(const std::vector<Point>& points, const std::string& title, const std::string& x_label,
-                        const std::string& y_label);
+// Several databases: their rows side by side (run ids kept apart), one report.
+ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir);
 
 }  // namespace sedenergy::report

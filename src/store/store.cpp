@@ -241,7 +241,7 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
       "p.gpu_power_w, p.gpu_util_pct, p.mem_util_pct, p.cpu_load, p.loss, p.flags, p.window_json, "
       "s.device, s.gpu_name, s.hostname, coalesce(r.variant, r.config), coalesce(r.repetition, 1), "
       "coalesce(r.fraction, 1), coalesce(r.epochs_per_unit, 1), coalesce(r.frames, 0), coalesce(r.accuracy, -1), "
-      "coalesce(r.label_accuracy, -1), coalesce(r.f1_macro, -1), coalesce(r.map, -1), coalesce(r.metrics_json, ''), r.started_at "
+      "coalesce(r.label_accuracy, -1), coalesce(r.f1_macro, -1), coalesce(r.map, -1), coalesce(r.metrics_json, ''), r.started_at, coalesce(r.spec_json, '') "
       "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
@@ -296,6 +296,7 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
     row.metrics.map = s.real(c++);
     row.metrics.per_class_json = s.text(c++);
     row.started_at = s.text(c++);
+    row.spec_json = s.text(c++);
     const bool train = p.phase == "train";
     row.flops_per_step = train ? train_step : test_step;
     row.flops_per_epoch = train ? train_epoch : test_epoch;

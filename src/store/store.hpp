@@ -78,7 +78,7 @@ struct RunRecord {
 struct RunPhaseRow {
   std::int64_t run_id = 0, session_id = 0;
   std::string config, family, status, error;
-  std::string variant, started_at;
+  std::string variant, started_at, spec_json;
   int repetition = 1;
   double fraction = 1;
   int epochs_per_unit = 1, frames = 0;

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "analysis/metrics.hpp"
+#include "analysis/stats.hpp"
+#include "analysis/study_analysis.hpp"
 #include "common/error.hpp"
 
 using namespace sedenergy;
@@ -32,4 +36,60 @@ TEST(Metrics, TaggingMetricsByHand) {
   EXPECT_EQ(m.ap[1], -1);
   EXPECT_DOUBLE_EQ(m.map, 1.0);
   EXPECT_THROW(analysis::tagging_metrics({0.1f}, {1, 0}, 2), Error);
+}
+
+TEST(Stats, SummariesAndCorrelationsByHand) {
+  auto s = analysis::summarize({1, 2, 3, 4, NAN});
+  EXPECT_EQ(s.n, 4);
+  EXPECT_DOUBLE_EQ(s.mean, 2.5);
+  EXPECT_DOUBLE_EQ(s.median, 2.5);
+  EXPECT_NEAR(s.sd, 1.2909944, 1e-6);
+  EXPECT_NEAR(s.ci95.hi - s.mean, 3.182 * s.sd / 2, 1e-9);  // t(3) = 3.182
+  EXPECT_TRUE(std::isnan(analysis::summarize({5}).ci95.lo));
+  EXPECT_NEAR(analysis::pearson({1, 2, 3, 4}, {2, 4, 6, 8}), 1.0, 1e-12);
+  EXPECT_NEAR(analysis::pearson({1, 2, 3}, {1, 3, 2}), 0.5, 1e-12);
+  EXPECT_TRUE(std::isnan(analysis::pearson({1, 2, 3}, {5, 5, 5})));  // constant: undefined, not 0
+  EXPECT_EQ(analysis::ranks({10, 20, 20, 5}), (std::vector<double>{2, 3.5, 3.5, 1}));
+  EXPECT_NEAR(analysis::spearman({1, 2, 3, 4}, {1, 8, 27, 64}), 1.0, 1e-12);  // monotone
+}
+
+TEST(Stats, BootstrapIsSeededAndCoversTheStatistic) {
+  std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, y = {1.2, 1.9, 3.3, 3.8, 5.1, 6.3, 6.8, 8.1, 9.2, 9.9};
+  auto stat = [&](const std::vector<int>& idx) {
+    std::vector<double> a, b;
+    for (int i : idx) a.push_back(x[i]), b.push_back(y[i]);
+    return analysis::pearson(a, b);
+  };
+  auto ci = analysis::bootstrap_ci(10, stat, 1000, 3);
+  auto again = analysis::bootstrap_ci(10, stat, 1000, 3);
+  EXPECT_EQ(ci.lo, again.lo);
+  EXPECT_LE(ci.lo, analysis::pearson(x, y));
+  EXPECT_GE(ci.hi, analysis::pearson(x, y));
+  EXPECT_GT(ci.lo, 0.95);
+  EXPECT_TRUE(std::isnan(analysis::bootstrap_ci(2, stat).lo));  // too few points: no interval
+}
+
+TEST(Stats, LeastSquaresCrossValidationAndPareto) {
+  // y = 1 + 2 a - 3 b exactly, with predictors of very different scales.
+  std::vector<std::vector<double>> X;
+  std::vector<double> y;
+  for (int i = 0; i < 12; ++i) {
+    const double a = 1e12 * (i + 1), b = (i * 7) % 5;
+    X.push_back({a, b});
+    y.push_back(1 + 2e-12 * a - 3 * b);
+  }
+  auto f = analysis::least_squares(X, y);
+  ASSERT_TRUE(f.ok);
+  EXPECT_NEAR(f.coef[0], 1, 1e-6);
+  EXPECT_NEAR(f.coef[1], 2e-12, 1e-18);
+  EXPECT_NEAR(f.coef[2], -3, 1e-6);
+  EXPECT_NEAR(f.r2, 1, 1e-12);
+  // Held out, an exact linear law is still predicted exactly.
+  auto pred = analysis::predict_held_out(X, y, analysis::kfold_groups(12, 4, 1));
+  for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(pred[i], y[i], 1e-6);
+  EXPECT_NEAR(analysis::mape_pct({100, 200}, {110, 180}), 10, 1e-9);
+  EXPECT_FALSE(analysis::least_squares({{1}, {1}, {1}}, {1, 2, 3}).ok);  // constant predictor
+  EXPECT_FALSE(analysis::least_squares({{1}, {2}}, {1, 2}).ok);          // no degree of freedom left
+  // Pareto: (cost, quality) -> the cheapest, then each that improves quality.
+  EXPECT_EQ(analysis::pareto_front({5, 1, 3, 4, 2}, {0.9, 0.2, 0.5, 0.4, 0.2}), (std::vector<int>{1, 2, 0}));
 }

@@ -196,6 +196,26 @@ TEST(Cli, ReportOnMissingDatabase) {
   EXPECT_FALSE(fs::exists(dir / "none.db"));  // no empty database created by mistake
 }
 
+TEST(Cli, ReportRefusesANewerSchemaAndAForeignFileByName) {
+  auto dir = test::temp_dir();
+  const auto db = (dir / "new.db").string();
+  { store::Store s(db); }
+  sqlite3_exec_helper(db, "UPDATE meta SET value='99' WHERE key='schema_version'");
+  auto r = run("report " + db + " -o " + (dir / "r").string());
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "new.db")) << r.out;
+  EXPECT_TRUE(contains(r.out, "newer sedenergy (schema 99")) << r.out;
+  test::write_text(dir / "notes.db", "this is not a database at all, just text that is long enough");
+  auto f = run("report " + (dir / "notes.db").string() + " -o " + (dir / "r").string());
+  EXPECT_NE(f.rc, 0);
+  EXPECT_TRUE(contains(f.out, "notes.db")) << f.out;
+  // An empty database gives a report that says so.
+  { store::Store s((dir / "empty.db").string()); }
+  auto e = run("report " + (dir / "empty.db").string() + " -o " + (dir / "e").string());
+  EXPECT_EQ(e.rc, 0) << e.out;
+  EXPECT_TRUE(contains(test::read_text(dir / "e/summary.md"), "no runs in the database"));
+}
+
 #if SEDENERGY_HAS_TORCH
 TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   auto dir = test::temp_dir();
@@ -232,7 +252,8 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   EXPECT_FALSE(sessions[0].libtorch_version.empty());
   EXPECT_TRUE(contains(sessions[0].config_json, "crnn:1x1:64x64"));
   auto html = test::read_text(fs::path(out) / "report/report.html");
-  EXPECT_TRUE(contains(html, "data-points=\"4\""));
+  EXPECT_TRUE(contains(html, "id=\"c-flops\" data-expected-points=\"8\""));  // 4 configurations x 2 phases
+  EXPECT_TRUE(fs::exists(fs::path(out) / "report/summary.md"));
 
   // A second run reuses the generated dataset and appends a session to the same database.
   auto again = run(args);

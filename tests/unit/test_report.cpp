@@ -1,74 +1,232 @@
+// The analysis and the report on databases written through the store: known laws in, their numbers out.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "analysis/study_analysis.hpp"
 #include "common/text.hpp"
 #include "report/report.hpp"
 #include "test_util.hpp"
 
 using namespace sedenergy;
+using nlohmann::json;
 
 namespace {
+
 int count(const std::string& text, const std::string& needle) {
   int n = 0;
   for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
   return n;
 }
-}  // namespace
 
-TEST(Report, CsvAndHtmlFromAStore) {
-  auto dir = test::temp_dir();
-  store::Store db((dir / "r.db").string());
+// Text of an HTML page without its <script> elements (the bundled library is not ours to check).
+std::string without_scripts(std::string html) {
+  for (auto a = html.find("<script"); a != std::string::npos; a = html.find("<script")) {
+    auto b = html.find("</script>", a);
+    html.erase(a, b == std::string::npos ? std::string::npos : b + 9 - a);
+  }
+  return html;
+}
+
+bool has_nan(const std::string& text) {
+  return text.find("nan") != std::string::npos || text.find("NaN") != std::string::npos ||
+         text.find("inf ") != std::string::npos;
+}
+
+struct Law {
+  double mlp_rnn_factor = 10;  // MLP/RNN energy at equal FLOPs, relative to CNN/CRNN
+  int configs_per_family = 4;
+  int repetitions = 3;
+  std::vector<std::string> families = {"MLP", "CNN", "RNN", "CRNN"};
+  std::string gpu = "NVIDIA H100 80GB HBM3";
+  double gpu_scale = 1;  // energy multiplier of this GPU
+};
+
+// A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
+// 250 W and test at 150 W, CNN/CRNN at 200 W in both; mAP grows with FLOPs.
+void write_study(const std::string& path, const Law& law) {
+  store::Store db(path);
   store::SessionRecord s;
   s.started_at = "2026-11-27T00:00:00Z";
   s.hostname = "host<1>";
+  s.gpu_name = law.gpu;
+  s.device = "cuda:0";
   auto id = db.begin_session(s);
-  const char* configs[] = {"mlp:1x512", "cnn:2x128", "rnn:1x128", "crnn:1x1:64x64"};
-  const char* families[] = {"MLP", "CNN", "RNN", "CRNN"};
-  for (int i = 0; i < 4; ++i) {
-    store::RunRecord r;
-    r.session_id = id;
-    r.config = configs[i];
-    r.family = families[i];
-    r.params = 1000 * (i + 1);
-    r.train_flops_per_epoch = 1e9 * (i + 1);
-    r.test_flops_per_epoch = 3e8 * (i + 1);
-    for (const char* phase : {"train", "test"}) {
-      store::PhaseRecord p;
-      p.phase = phase;
-      p.epochs = 2;
-      p.energy_j = 10.0 * (i + 1);
-      p.cpu_energy_j = p.energy_j;
-      p.estimated = true;
-      p.cpu_method = "estimated";
-      r.phases.push_back(p);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(1.0, 0.02);
+  const std::map<std::string, std::string> base = {
+      {"MLP", "mlp:1x"}, {"CNN", "cnn:1x"}, {"RNN", "rnn:1x"}, {"CRNN", "crnn:1x1:64x"}};
+  for (int rep = 1; rep <= law.repetitions; ++rep) {
+    for (const auto& fam : law.families) {
+      const bool heavy = fam == "MLP" || fam == "RNN";
+      for (int k = 0; k < law.configs_per_family; ++k) {
+        store::RunRecord r;
+        r.session_id = id;
+        r.config = base.at(fam) + std::to_string(64 << k);
+        r.variant = r.config;
+        r.repetition = rep;
+        r.family = fam;
+        r.params = 100000LL << (2 * k + (heavy ? 3 : 0));
+        r.batch = 8;
+        r.frames = 64;
+        r.train_flops_per_epoch = 1e11 * std::pow(4.0, k) * (heavy ? 1.5 : 1);
+        r.test_flops_per_epoch = r.train_flops_per_epoch / 3;
+        r.train_flops_per_step = r.train_flops_per_epoch / 198;
+        r.test_flops_per_step = r.test_flops_per_epoch / 198;
+        r.metrics.map = 0.2 + 0.1 * k;
+        for (const char* phase : {"train", "test"}) {
+          store::PhaseRecord p;
+          p.phase = phase;
+          p.epochs = 3;
+          const double flops = std::string(phase) == "train" ? r.train_flops_per_epoch : r.test_flops_per_epoch;
+          p.gpu_energy_j = law.gpu_scale * (heavy ? law.mlp_rnn_factor : 1) * 1e-9 * std::pow(flops, 0.9) * noise(rng);
+          p.energy_j = p.gpu_energy_j * 1.2;
+          p.gpu_method = "nvml total-energy counter delta";
+          p.gpu_power_w = heavy ? (std::string(phase) == "train" ? 250 : 150) : 200;
+          p.duration_s = p.gpu_energy_j / p.gpu_power_w;
+          p.gpu_util_pct = 10 + 20 * k;
+          p.mem_util_pct = 5 + 5 * k;
+          p.window_json = json{{"duration_s", p.duration_s * 3},
+                               {"gpu_activity", {{"sm_util_pct", 30 + 10 * k}}},
+                               {"domains", {{{"domain", "gpu"}, {"energy_j", 3 * p.gpu_energy_j},
+                                             {"integral_energy_j", 3 * p.gpu_energy_j * 1.01},
+                                             {"idle_power_w", 70.0}}}}}
+                              .dump();
+          r.phases.push_back(p);
+        }
+        db.add_run(r);
+      }
     }
-    db.add_run(r);
   }
   store::RunRecord failed;
   failed.session_id = id;
   failed.config = "mlp:32x4096";
+  failed.variant = failed.config;
   failed.family = "MLP";
   failed.status = "failed";
   failed.error = "out of memory";
   db.add_run(failed);
-
-  auto files = report::write_report(db, (dir / "report").string());
-  auto csv = split(test::read_text(files.csv), '\n');
-  EXPECT_EQ(csv.size(), 1u + 9u + 1u);  // header, 8 phases + 1 failed run, trailing newline
-  EXPECT_NE(csv[0].find("energy_j"), std::string::npos);
-  auto html = test::read_text(files.html);
-  EXPECT_EQ(count(html, "<svg class=\"chart\""), 2);
-  EXPECT_EQ(count(html, "data-points=\"4\""), 2);  // four families in each phase
-  EXPECT_EQ(count(html, "class=\"pt\""), 8);
-  EXPECT_NE(html.find("ESTIMATED"), std::string::npos);
-  EXPECT_NE(html.find("host&lt;1&gt;"), std::string::npos);  // escaped
-  EXPECT_NE(html.find("failed: out of memory"), std::string::npos);
 }
 
-TEST(Report, EmptyDatabaseStillGivesAReadableReport) {
+const json& table_row(const json& a, const std::string& table, const std::string& key, const std::string& value) {
+  for (const auto& r : a["tables"][table]["rows"]) {
+    if (r[key] == value) return r;
+  }
+  static json none;
+  return none;
+}
+
+}  // namespace
+
+TEST(Analysis, RecoversTheTwoTrendsThePowerGapAndTheBestPredictor) {
   auto dir = test::temp_dir();
-  store::Store db((dir / "empty.db").string());
-  auto files = report::write_report(db, (dir / "out").string());
+  write_study((dir / "r.db").string(), Law{});
+  auto files = report::write_report(std::vector<std::string>{(dir / "r.db").string()}, (dir / "report").string());
+  auto a = json::parse(test::read_text(files.json));
+  EXPECT_EQ(a["runs"], 49);
+  EXPECT_EQ(a["runs_failed"], 1);
+  EXPECT_FALSE(a["estimated"].get<bool>());
+  // MLP/RNN cost 10x CNN/CRNN at equal FLOPs: the ratio comes back with an interval excluding 1.
+  const auto& tt = table_row(a, "two_trends", "phase", "train");
+  ASSERT_FALSE(tt.is_null());
+  EXPECT_NEAR(tt["energy_ratio_at_reference"].get<double>(), 10, 0.6);
+  EXPECT_GT(tt["ratio_ci_lo"].get<double>(), 5);
+  EXPECT_NEAR(tt["slope_mlp_rnn"].get<double>(), 0.9, 0.03);
+  // Per-family slopes: 0.9 within their intervals.
+  for (const auto& r : a["tables"]["slopes"]["rows"]) {
+    EXPECT_NEAR(r["slope"].get<double>(), 0.9, 0.05) << r.dump();
+    EXPECT_LE(r["slope_ci_lo"].get<double>(), r["slope"].get<double>());
+  }
+  // The power gap: 100 W for MLP/RNN, none for CNN/CRNN.
+  EXPECT_NEAR(table_row(a, "power_gap", "family", "MLP")["gap_w"].get<double>(), 100, 1e-9);
+  EXPECT_NEAR(table_row(a, "power_gap", "family", "CNN")["gap_w"].get<double>(), 0, 1e-9);
+  // Repetitions: 3 per configuration, with an interval.
+  const auto& rs = a["tables"]["runs_summary"]["rows"][0];
+  EXPECT_EQ(rs["repetitions"], 3);
+  EXPECT_LT(rs["energy_ci95_lo_j"].get<double>(), rs["energy_mean_j"].get<double>());
+  // FLOPs alone miss the family offset out of sample; FLOPs + parameters (which carry it here) do better.
+  double flops_only = 0, with_params = 0;
+  for (const auto& r : a["tables"]["predictors"]["rows"]) {
+    if (r["phase"] != "train" || r["mape_kfold_pct"].is_null()) continue;
+    if (r["predictor"] == "FLOPs") flops_only = r["mape_kfold_pct"];
+    if (r["predictor"] == "FLOPs + parameters") with_params = r["mape_kfold_pct"];
+  }
+  EXPECT_GT(flops_only, 2 * with_params);
+  // Correlation of energy with FLOPs within a family: near 1 on logs.
+  bool seen = false;
+  for (const auto& r : a["tables"]["correlations"]["rows"]) {
+    if (r["variable"] == "FLOPs per epoch" && r["group"] == "CNN" && r["phase"] == "train") {
+      EXPECT_TRUE(r["log"].get<bool>());
+      EXPECT_GT(r["pearson"].get<double>(), 0.99);
+      EXPECT_EQ(r["n"], 4);
+      seen = true;
+    }
+  }
+  EXPECT_TRUE(seen);
+  // Quality: the 1 % counter/integral difference, the idle share.
+  EXPECT_NEAR(table_row(a, "quality", "item", "counter vs power integral, median |difference| %")["value"].get<double>(), 1,
+              1e-6);
+  EXPECT_FALSE(table_row(a, "pareto", "config", "cnn:1x64").is_null());  // the cheapest is on the front
+  auto md = test::read_text(files.markdown);
+  EXPECT_NE(md.find("distinct trends"), std::string::npos) << md;
+  EXPECT_FALSE(has_nan(md));
+  EXPECT_FALSE(has_nan(test::read_text(files.json)));
+  EXPECT_TRUE(std::filesystem::exists(dir / "report/tables/correlations.csv"));
+  // The HTML: the library inside, every chart with its points, escaped text.
   auto html = test::read_text(files.html);
-  EXPECT_NE(html.find("no positive data to plot"), std::string::npos);
-  EXPECT_EQ(html.find("nan"), std::string::npos);
+  EXPECT_NE(html.find("vegaEmbed"), std::string::npos);
+  EXPECT_EQ(html.find("cdn.jsdelivr"), std::string::npos);  // nothing fetched
+  EXPECT_EQ(files.charts, count(html, "data-expected-points="));
+  EXPECT_EQ(count(html, "id=\"c-flops\" data-expected-points=\"32\""), 1);  // 16 configurations x 2 phases
+  EXPECT_NE(html.find("host&lt;1&gt;"), std::string::npos);
+  EXPECT_NE(html.find("failed: out of memory"), std::string::npos);
+  EXPECT_FALSE(has_nan(without_scripts(html)));
+  auto csv = split(test::read_text(files.csv), '\n');
+  EXPECT_EQ(csv.size(), 1u + 48u * 2 + 1u + 1u);  // header, 96 phases, the failed run, trailing newline
+}
+
+TEST(Analysis, TwoGpusAreNormalisedByReferenceConfigurations) {
+  auto dir = test::temp_dir();
+  Law h100;
+  write_study((dir / "a.db").string(), h100);
+  Law t4;
+  t4.gpu = "Tesla T4";
+  t4.gpu_scale = 3;
+  write_study((dir / "b.db").string(), t4);
+  auto files = report::write_report(std::vector<std::string>{(dir / "a.db").string(), (dir / "b.db").string()},
+                                    (dir / "report").string());
+  auto a = json::parse(test::read_text(files.json));
+  EXPECT_EQ(a["runs"], 98);
+  EXPECT_NEAR(table_row(a, "hardware", "gpu", "Tesla T4")["factor"].get<double>(), 3, 0.2);
+  EXPECT_NEAR(table_row(a, "hardware", "gpu", "NVIDIA H100 80GB HBM3")["factor"].get<double>(), 1, 1e-12);
+}
+
+TEST(Analysis, SparseOrEmptyDataSayWhatCannotBeComputed) {
+  auto dir = test::temp_dir();
+  // Empty database.
+  {
+    store::Store db((dir / "empty.db").string());
+    auto files = report::write_report(db, (dir / "empty").string());
+    auto md = test::read_text(files.markdown);
+    EXPECT_NE(md.find("no runs in the database"), std::string::npos) << md;
+    EXPECT_FALSE(has_nan(without_scripts(test::read_text(files.html))));
+    EXPECT_NE(test::read_text(files.html).find("Nothing to plot"), std::string::npos);
+    EXPECT_EQ(files.charts, 0);
+  }
+  // One configuration per family, one family missing, no repetitions.
+  Law sparse;
+  sparse.configs_per_family = 1;
+  sparse.repetitions = 1;
+  sparse.families = {"MLP", "CNN", "RNN"};
+  write_study((dir / "sparse.db").string(), sparse);
+  auto files = report::write_report(std::vector<std::string>{(dir / "sparse.db").string()}, (dir / "sparse").string());
+  auto md = test::read_text(files.markdown);
+  EXPECT_NE(md.find("two trends (train): needs at least 3 configurations"), std::string::npos) << md;
+  EXPECT_NE(md.find("fewer than 3 configurations"), std::string::npos);
+  EXPECT_FALSE(has_nan(md));
+  EXPECT_FALSE(has_nan(test::read_text(files.json)));
+  EXPECT_FALSE(has_nan(without_scripts(test::read_text(files.html))));
 }

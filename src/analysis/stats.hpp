@@ -1,0 +1,56 @@
+// Statistics for the analysis: summaries with t intervals, Pearson and Spearman correlations with
+// seeded bootstrap intervals, least squares, cross-validation and Pareto fronts. Every function returns
+// NaN (never throws) where its input cannot give a number; callers turn that into a stated reason.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace sedenergy::analysis {
+
+struct Interval {
+  double lo = NAN, hi = NAN;
+};
+
+struct Summary {
+  int n = 0;
+  double mean = NAN, median = NAN, sd = NAN;
+  Interval ci95;  // Student t interval of the mean (n >= 2)
+};
+Summary summarize(const std::vector<double>& v);
+double median(std::vector<double> v);
+double t_quantile_975(int dof);  // two-sided 95 % quantile of Student's t
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+double spearman(const std::vector<double>& x, const std::vector<double>& y);  // Pearson of mid-ranks
+std::vector<double> ranks(const std::vector<double>& v);                      // 1-based, ties get the mean rank
+
+// Percentile bootstrap (2.5 %, 97.5 %) of a statistic over resampled indices 0..n-1; resamples giving NaN
+// are dropped (an interval needs 90 % of them to be finite).
+Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)>& statistic, int resamples = 1000,
+                      std::uint64_t seed = 1);
+
+// Ordinary least squares y = b0 + b1 x1 + ...; rows of X hold the predictors (without the constant).
+struct LinearFit {
+  bool ok = false;
+  std::vector<double> coef;  // intercept first
+  double r2 = NAN;
+  int n = 0;
+  double predict(const std::vector<double>& x) const;
+};
+LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y);
+double r_squared(const std::vector<double>& truth, const std::vector<double>& pred);
+double mape_pct(const std::vector<double>& truth, const std::vector<double>& pred);  // mean |p - t| / |t| x 100
+
+// Out-of-sample predictions: each row predicted by a model fitted without its group (leave one group
+// out) or without its fold (k seeded folds). NaN where the training part is too small to fit.
+std::vector<double> predict_held_out(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                                     const std::vector<int>& group);
+std::vector<int> kfold_groups(int n, int k, std::uint64_t seed);
+
+// Indices of points not dominated when minimising cost and maximising quality, by increasing cost.
+std::vector<int> pareto_front(const std::vector<double>& cost, const std::vector<double>& quality);
+
+}  // namespace sedenergy::analysis

@@ -1,0 +1,49 @@
+// The study's questions answered from a results database (issue: analysis and report): every run's
+// phases aggregated over repetitions, correlations with intervals, log-log slopes and the two trends,
+// the train/test power gap, predictors validated out of sample, scaling, the energy/quality Pareto
+// front, hardware normalisation and the measurement's own quality. Results are tables of numbers or
+// nulls; what cannot be computed says why (never NaN).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/store.hpp"
+
+namespace sedenergy::analysis {
+
+struct Table {
+  std::string id, title, note;
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;  // number, string, bool or null (not computable)
+};
+
+// One configuration variant in one phase on one GPU, over its repetitions.
+struct Point {
+  std::string config, variant, family, phase, gpu;
+  int n = 0, frames = 0, epochs_per_unit = 1;
+  double fraction = 1;
+  double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch
+  double duration_s = 0, power_w = 0;
+  double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
+  double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
+  double map = -1;
+  bool flagged = false;
+};
+
+struct Analysis {
+  std::string energy_label;  // what the energy numbers are, with their method
+  bool estimated = false;
+  int runs = 0, runs_ok = 0, runs_failed = 0;
+  std::vector<Point> points;
+  std::vector<Table> tables;
+  std::vector<std::string> findings;  // the summary in words
+  std::vector<std::string> cannot;    // analyses that could not be made, and why
+  nlohmann::json predictions;         // measured vs predicted (best predictor, leave one family out)
+  nlohmann::json pareto;              // indices into points on the front
+};
+
+Analysis analyze(const std::vector<store::RunPhaseRow>& rows);
+
+}  // namespace sedenergy::analysis
