@@ -5,7 +5,8 @@
 
 PRESET ?= default
 BUILD_DIR = $(if $(filter cuda,$(PRESET)),build-cuda,build)
-STUDY_ARGS ?=
+# The committed study configuration for the build: quick on the CPU, the paper's protocol on CUDA.
+STUDY_ARGS ?= $(if $(filter cuda,$(PRESET)),--config paper43,--config quick)
 
 bootstrap:
 	@bash scripts/bootstrap.sh

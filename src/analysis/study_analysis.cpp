@@ -642,6 +642,11 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
     a.tables.push_back(t);
   }
 
+  if (a.estimated) {
+    a.findings.insert(a.findings.begin(),
+                      "Energies here are ESTIMATED (no GPU or RAPL sensor for some runs): the findings describe "
+                      "CodeCarbon's CPU/RAM model, not measured energy.");
+  }
   // ---- GPU utilization link ----
   for (const auto& row : a.tables[1].rows) {
     if (row[0] == "GPU utilization %" && row[2] == "all" && !row[8].is_null()) {
