@@ -48,6 +48,12 @@ std::vector<std::string> split_flags(const std::string& text) {
   return out;
 }
 
+std::string join_text(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
 // Traffic per epoch from the accounting: DRAM lower bound per step x steps (from the FLOP totals).
@@ -136,6 +142,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       g.p.frames = r.frames;
       g.p.fraction = r.fraction;
       g.p.epochs_per_unit = r.epochs_per_unit;
+      g.p.clips = r.clips;
       g.p.flops = r.flops_per_epoch;
       g.p.params = static_cast<double>(r.params);
       g.p.traffic_bytes = traffic_per_epoch(r);
@@ -274,6 +281,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
             {"family", "phase", "frames", "n", "slope", "slope_ci_lo", "slope_ci_hi", "intercept_log10_j", "r2", "note"},
             {}};
     std::set<int> frame_set;
+    std::vector<std::string> by_frames;  // input length comparison (the fullinput configuration)
     for (const auto& p : a.points) frame_set.insert(p.frames);
     for (const auto& phase : phases) {
       for (int frames : frame_set) {
@@ -295,8 +303,14 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
           }
           auto ci = bootstrap_ci(static_cast<int>(lx.size()), [&](const std::vector<int>& i) { return slope_of(lx, ly, i); });
           t.rows.push_back({fam, phase, frames, f.n, num(f.coef[1]), num(ci.lo), num(ci.hi), num(f.coef[0]), num(f.r2), ""});
+          if (frame_set.size() > 1 && phase == "train") by_frames.push_back(fam + " " + fmt(f.coef[1], "%.2f") + interval_text(ci) + " at " +
+                                                                   std::to_string(frames) + " frames");
         }
       }
+    }
+    if (!by_frames.empty()) {
+      a.findings.push_back("Input length (training, log-log slope of energy on FLOPs per family): " +
+                           join_text(by_frames) + ". Overlapping intervals mean the trend survives the longer input.");
     }
     a.tables.push_back(t);
   }
@@ -504,7 +518,8 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
   {
     Table t{"scaling", "Scaling: energy of a run against the samples it processes",
             "per configuration and phase over every fraction x epochs setting: energy of the whole run (per-epoch energy x "
-            "epochs) fitted as a + b x samples; R2 and the largest residual",
+            "epochs) fitted as a + b x samples (clips x epochs): b is joules per sample, a the fixed cost; R2 and the "
+            "largest residual",
             {"config", "phase", "settings", "j_per_sample", "intercept_j", "r2", "max_residual_pct", "note"},
             {}};
     std::map<std::string, std::vector<const Point*>> by;
@@ -516,8 +531,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       std::vector<std::vector<double>> X;
       std::vector<double> y;
       for (const Point* p : pts) {
-        // Samples: the FLOPs per epoch scale with clips; epochs multiply both.
-        const double samples = p->flops * p->epochs_per_unit;
+        const double samples = static_cast<double>(p->clips) * p->epochs_per_unit;
         X.push_back({samples});
         y.push_back(p->energy_j * p->epochs_per_unit);
       }
@@ -529,10 +543,14 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       }
       double worst = 0;
       for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(f.predict(X[i]) - y[i]) / y[i]);
-      // Express the slope per training sample: FLOPs per sample = FLOPs per epoch / clips is not stored, so
-      // report per FLOP-equivalent sample of this configuration (slope x FLOPs per sample is J per sample).
       t.rows.push_back({pts[0]->config, pts[0]->phase, static_cast<int>(pts.size()), num(f.coef[1]), num(f.coef[0]),
-                        num(f.r2), num(100 * worst), "samples counted in FLOPs of this configuration (J per FLOP)"});
+                        num(f.r2), num(100 * worst), ""});
+      if (pts[0]->phase == "train") {
+        a.findings.push_back("Scaling (" + pts[0]->config + ", training): " + fmt(f.coef[1]) + " J per sample plus " +
+                             fmt(f.coef[0]) + " J fixed, R2 " + fmt(f.r2, "%.3f") + " over " +
+                             std::to_string(pts.size()) + " settings (largest residual " + fmt(100 * worst, "%.1f") +
+                             " %): " + (f.r2 > 0.98 && worst < 0.1 ? "linear." : "not simply linear."));
+      }
     }
     if (t.rows.empty()) {
       a.cannot.push_back("scaling: no configuration was run at several dataset fractions or epoch counts (run "

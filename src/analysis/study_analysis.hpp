@@ -22,7 +22,7 @@ struct Table {
 // One configuration variant in one phase on one GPU, over its repetitions.
 struct Point {
   std::string config, variant, family, phase, gpu;
-  int n = 0, frames = 0, epochs_per_unit = 1;
+  int n = 0, frames = 0, epochs_per_unit = 1, clips = 0;
   double fraction = 1;
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch
   double duration_s = 0, power_w = 0;

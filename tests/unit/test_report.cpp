@@ -230,3 +230,44 @@ TEST(Analysis, SparseOrEmptyDataSayWhatCannotBeComputed) {
   EXPECT_FALSE(has_nan(test::read_text(files.json)));
   EXPECT_FALSE(has_nan(without_scripts(test::read_text(files.html))));
 }
+
+TEST(Analysis, ScalingFitsJoulesPerSampleAndAFixedCost) {
+  auto dir = test::temp_dir();
+  {
+    store::Store db((dir / "s.db").string());
+    store::SessionRecord s;
+    s.started_at = "2026-11-27T00:00:00Z";
+    s.gpu_name = "GPU";
+    auto id = db.begin_session(s);
+    for (double fraction : {0.25, 0.5, 1.0}) {
+      for (int epochs : {1, 2, 4}) {
+        store::RunRecord r;
+        r.session_id = id;
+        r.config = "mlp:1x512";
+        r.variant = "mlp:1x512 [" + std::to_string(fraction) + "," + std::to_string(epochs) + "]";
+        r.family = "MLP";
+        r.fraction = fraction;
+        r.epochs_per_unit = epochs;
+        r.clips = static_cast<int>(1600 * fraction);
+        r.params = 4199946;
+        r.train_flops_per_epoch = 1e9 * r.clips;
+        store::PhaseRecord p;
+        p.phase = "train";
+        p.epochs = epochs;
+        p.gpu_method = "nvml total-energy counter delta";
+        p.gpu_energy_j = (5.0 + 0.2 * r.clips * epochs) / epochs;  // per epoch: 5 J fixed, 0.2 J a sample
+        p.gpu_power_w = 100;
+        r.phases = {p};
+        db.add_run(r);
+      }
+    }
+  }
+  auto files = report::write_report(std::vector<std::string>{(dir / "s.db").string()}, (dir / "r").string());
+  auto a = json::parse(test::read_text(files.json));
+  const auto& row = a["tables"]["scaling"]["rows"][0];
+  EXPECT_EQ(row["settings"], 9);
+  EXPECT_NEAR(row["j_per_sample"].get<double>(), 0.2, 1e-9);
+  EXPECT_NEAR(row["intercept_j"].get<double>(), 5, 1e-6);
+  EXPECT_NEAR(row["r2"].get<double>(), 1, 1e-9);
+  EXPECT_NE(test::read_text(files.markdown).find("0.2 J per sample plus 5 J fixed"), std::string::npos);
+}
