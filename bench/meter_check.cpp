@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "analysis/stats.hpp"
 #include "common/host.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/meter.hpp"
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
     add("none (again)", false, false, false, 1);
     add("power only", true, false, false, 1);
     block(300);
-    const int rounds = 16, steps = 400;
+    const int rounds = 24, steps = 400;
     for (int r = 0; r < rounds; ++r) {
       for (std::size_t k = 0; k < arms.size(); ++k) {
         Arm& a = arms[(k + r) % arms.size()];
@@ -185,6 +186,28 @@ int main(int argc, char** argv) {
                              {"slowdown_pct", 100.0 * (m / base - 1)},
                              {"block_step_ms", a.step_s}});
     }
+    // Paired within each round (all arms run back to back): each arm against the mean of the two
+    // no-sampler arms of the same round; median over rounds with a bootstrap interval. The two
+    // no-sampler arms against each other give the noise floor of this estimate.
+    auto paired = [&](std::size_t arm) {
+      std::vector<double> ratio;
+      for (int r = 0; r < rounds; ++r) {
+        ratio.push_back(100.0 * (arms[arm].step_s[r] / (0.5 * (arms[0].step_s[r] + arms[2].step_s[r])) - 1));
+      }
+      auto ci = analysis::bootstrap_ci(rounds, [&](const std::vector<int>& idx) {
+        std::vector<double> v;
+        for (int i : idx) v.push_back(ratio[i]);
+        return median(v);
+      });
+      return nlohmann::json{{"median_pct", median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
+    };
+    res["paired_slowdown"] = {{"full", paired(1)}, {"power_only", paired(3)}};
+    std::vector<double> control;
+    for (int r = 0; r < rounds; ++r) control.push_back(100.0 * (arms[2].step_s[r] / arms[0].step_s[r] - 1));
+    res["noise_floor_pct_median_abs"] = [&] {
+      for (auto& c : control) c = std::abs(c);
+      return median(control);
+    }();
     out["sampler_overhead"] = res;
   }
   meter.stop();
