@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
 
 namespace fs = std::filesystem;
@@ -90,7 +91,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (FRA, USA, IND)");
   sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
   sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
-  sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: all)");
+  sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: those CUDA_VISIBLE_DEVICES "
+                  "gives the program, mapped by PCI bus id; all when it is unset)");
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
@@ -118,6 +120,11 @@ void setup_measure(CLI::App& app, int& exit_code) {
           throw InputError("--gpus '" + a->gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
         }
       }
+    } else if (mo.use_gpus) {
+      std::string note;
+      if (energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), -1, mo, &note)) {
+        std::cerr << "sedenergy measure: " << note << "\n";
+      }
     }
     // Check the outputs before running anything, so a measurement is never lost at the end.
     std::error_code ec;
@@ -132,12 +139,12 @@ void setup_measure(CLI::App& app, int& exit_code) {
     for (unsigned idx : mo.gpu_indices) {
       bool found = false;
       for (const auto& g : meter.gpus()) found |= g.index == idx;
-      if (!found) throw InputError("--gpus: no GPU with NVML index " + std::to_string(idx));
+      if (!found) throw InputError("--gpus / CUDA_VISIBLE_DEVICES: no GPU with NVML index " + std::to_string(idx));
     }
     for (const auto& u : mo.gpu_uuids) {
       bool found = false;
       for (const auto& g : meter.gpus()) found |= g.uuid.rfind(u, 0) == 0;
-      if (!found) throw InputError("--gpus: no GPU with UUID " + u);
+      if (!found) throw InputError("--gpus / CUDA_VISIBLE_DEVICES: no GPU with UUID " + u);
     }
     ctx.host = read_host_info();
     for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "common/text.hpp"
+#include "energy/meter.hpp"
 #include "energy/nvml.hpp"
 
 namespace sedenergy::energy {
@@ -31,6 +33,38 @@ std::string cuda_pci_bus_id(int ordinal, std::string* why) {
     return fail("cuDeviceGetPCIBusId failed (CUDA error " + std::to_string(rc) + ")");
   }
   return normalize_pci_bus_id(text);
+}
+
+bool select_cuda_visible(const char* env, int ordinal, MeterOptions& mo, std::string* note) {
+  if (!env) return false;
+  const auto entries = split(env, ',');
+  std::vector<std::string> bus;
+  std::string why;
+  for (int i = ordinal < 0 ? 0 : ordinal; i < static_cast<int>(entries.size()) && (ordinal < 0 || i == ordinal); ++i) {
+    auto b = cuda_pci_bus_id(i, &why);
+    if (b.empty()) break;
+    bus.push_back(b);
+  }
+  mo.gpu_indices.clear();
+  mo.gpu_uuids.clear();
+  mo.gpu_pci_bus_ids.clear();
+  if (!bus.empty()) {
+    mo.gpu_pci_bus_ids = bus;
+    if (note) *note = "GPUs of CUDA_VISIBLE_DEVICES=" + std::string(env) + ", by PCI bus id: " + join(bus, ", ");
+    return true;
+  }
+  // No CUDA driver to ask: read the entries themselves (what CUDA would do with them, in its order).
+  for (int i = 0; i < static_cast<int>(entries.size()); ++i) {
+    if (ordinal >= 0 && i != ordinal) continue;
+    const std::string e = trim(entries[i]);
+    long long v = 0;
+    if (starts_with(e, "GPU-")) mo.gpu_uuids.push_back(e);
+    else if (parse_int(e, v) && v >= 0) mo.gpu_indices.push_back(static_cast<unsigned>(v));
+    else break;  // CUDA ignores an invalid entry and everything after it
+  }
+  if (mo.gpu_indices.empty() && mo.gpu_uuids.empty()) mo.use_gpus = false;  // "" or "-1": no GPU visible
+  if (note) *note = "GPUs of CUDA_VISIBLE_DEVICES=" + std::string(env) + " (" + why + "; entries read as NVML ids)";
+  return true;
 }
 
 }  // namespace sedenergy::energy

@@ -10,4 +10,11 @@ namespace sedenergy::energy {
 // there is no CUDA driver or no such device (`why` says which).
 std::string cuda_pci_bus_id(int ordinal, std::string* why = nullptr);
 
+// The GPUs a CUDA program started with this environment would use, as a meter selection: by PCI bus id
+// through the CUDA driver where it is present, else from CUDA_VISIBLE_DEVICES' entries (NVML indices or
+// UUID prefixes, in CUDA's order). `ordinal` < 0: every visible device; else that one. Returns false (and
+// leaves `mo` alone) when CUDA_VISIBLE_DEVICES is unset, so the caller keeps its default.
+struct MeterOptions;
+bool select_cuda_visible(const char* cuda_visible_devices, int ordinal, MeterOptions& mo, std::string* note = nullptr);
+
 }  // namespace sedenergy::energy

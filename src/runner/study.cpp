@@ -357,22 +357,6 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
   return p;
 }
 
-void select_gpu_from_visible_devices(int cuda_index, energy::MeterOptions& mo) {
-  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-  mo.gpu_indices = {static_cast<unsigned>(cuda_index)};
-  if (!visible || !*visible) return;
-  auto parts = split(visible, ',');
-  long long v = 0;
-  if (cuda_index >= static_cast<int>(parts.size())) return;
-  const std::string entry = trim(parts[cuda_index]);
-  if (starts_with(entry, "GPU-")) {
-    mo.gpu_indices.clear();
-    mo.gpu_uuids = {entry};
-  } else if (parse_int(entry, v) && v >= 0) {
-    mo.gpu_indices = {static_cast<unsigned>(v)};
-  }
-}
-
 // GPU power (sum over the selected GPUs) averaged over the last `seconds` of the sampler's timeline.
 double recent_gpu_power_w(const energy::Meter& meter, double seconds) {
   const double now = monotonic_s();
@@ -571,7 +555,8 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
       mo.gpu_pci_bus_ids = {bus};
     } else {
       log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
-      select_gpu_from_visible_devices(dev.index, mo);
+      mo.gpu_indices = {static_cast<unsigned>(dev.index)};  // the same index when nothing says otherwise
+      energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), dev.index, mo);
     }
     const int idx = dev.index;
     mo.sync = [idx] { torch::cuda::synchronize(idx); };

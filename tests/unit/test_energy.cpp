@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
 #include "energy/meter.hpp"
 #include "test_util.hpp"
@@ -487,4 +488,28 @@ TEST(Meter, SelectsGpusByPciBusId) {
   EXPECT_EQ(m.gpus()[0].index, 1u);
   o.gpu_pci_bus_ids = {"0000:09:00.0"};
   EXPECT_TRUE(Meter(o).gpus().empty());
+}
+
+// Without a CUDA driver (this machine), CUDA_VISIBLE_DEVICES' entries are read in CUDA's order; an invalid
+// entry ends the list as CUDA does, and an empty list means no GPU.
+TEST(Meter, CudaVisibleDevicesSelectTheProgramsGpus) {
+  MeterOptions mo;
+  EXPECT_FALSE(select_cuda_visible(nullptr, -1, mo));
+  std::string note;
+  ASSERT_TRUE(select_cuda_visible("1,GPU-fake-1,x,0", -1, mo, &note));
+  EXPECT_EQ(mo.gpu_indices, (std::vector<unsigned>{1}));
+  EXPECT_EQ(mo.gpu_uuids, (std::vector<std::string>{"GPU-fake-1"}));
+  EXPECT_NE(note.find("CUDA_VISIBLE_DEVICES=1,GPU-fake-1,x,0"), std::string::npos);
+  MeterOptions one;
+  ASSERT_TRUE(select_cuda_visible("3,1", 1, one));  // CUDA device 1 is NVML GPU 1 here
+  EXPECT_EQ(one.gpu_indices, (std::vector<unsigned>{1}));
+  MeterOptions none;
+  ASSERT_TRUE(select_cuda_visible("-1", -1, none));
+  EXPECT_FALSE(none.use_gpus);
+  FakeDriver d;
+  auto o = fake_options(d);
+  ASSERT_TRUE(select_cuda_visible("1", -1, o));
+  Meter m(o);
+  ASSERT_EQ(m.gpus().size(), 1u);
+  EXPECT_EQ(m.gpus()[0].index, 1u);
 }
