@@ -260,6 +260,9 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
                              "GPU memory utilization (%)", false, ey));
     charts.push_back(scatter("c-sm", "Energy against SM activity (GPM)", "Hopper GPM metric, mean over the window.",
                              points, "sm_util", "SM activity (%)", false, ey));
+    charts.push_back(scatter("c-dram", "Energy against DRAM bandwidth use (GPM)",
+                             "Hopper GPM metric: DRAM bandwidth used against its peak, mean over the window.", points,
+                             "dram_bw", "DRAM bandwidth (% of peak)", false, ey));
     charts.push_back(scatter("c-power", "Average power by phase", "Mean power over each window; training and "
                              "testing of one configuration share its FLOPs on the x axis.", points, "flops",
                              "FLOPs per epoch", true, "mean power (W)", "power_w", false));
