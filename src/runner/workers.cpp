@@ -70,6 +70,9 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
     if (fd < 0) throw InputError("cannot write worker log " + log_path);
     const pid_t pid = fork();
     if (pid == 0) {
+      // Own process group: a terminal's Ctrl-C reaches the parent alone, which forwards it once (a worker
+      // stopped twice would end at once, losing its run in progress).
+      setpgid(0, 0);
       // Each worker sees only its GPU, as cuda:0; the meter maps it to NVML by PCI bus id.
       setenv("CUDA_VISIBLE_DEVICES", std::to_string(d).c_str(), 1);
       // A share of the cores each: N workers with a full OpenMP pool apiece spin against each other, and

@@ -1,5 +1,6 @@
 // The CLI as a user runs it: real processes, real files, exit codes and messages.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -501,5 +502,48 @@ TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
   for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
   EXPECT_EQ(items.size(), 6u);
   EXPECT_EQ(run("study --device cpu --devices 0,0 --grid mlp:1x16 --out " + out).rc, 2);
+}
+#endif
+
+#if SEDENERGY_HAS_TORCH
+// Ctrl-C on a multi-worker study: every worker finishes its run, nothing half-written, --resume completes.
+TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "multi").string();
+  const std::string grid = "mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,cnn:1x4,cnn:1x8";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--devices", "0,1", "--grid", grid.c_str(),
+          "--clips", "8", "--min-window", "1", "--repetitions", "2", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until a first run is in the database, then interrupt.
+  for (int i = 0; i < 600; ++i) {
+    usleep(100000);
+    if (fs::exists(out + "/results.db") && store::Store(out + "/results.db").run_count() > 0) break;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  int done = store::Store(out + "/results.db").run_count();
+  EXPECT_GE(done, 1);
+  EXPECT_LT(done, 12);
+  for (const auto& row : store::Store(out + "/results.db").rows()) {
+    EXPECT_EQ(row.status, "ok");
+    EXPECT_FALSE(row.phase.phase.empty());  // every committed run has its phases
+  }
+  auto r = run("study --device cpu --devices 0,1 --grid " + grid + " --clips 8 --min-window 1 --repetitions 2 --resume "
+               "--out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 12);
+  std::set<std::string> items;
+  for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
+  EXPECT_EQ(items.size(), 12u);  // each run once: the interrupted ones were redone, none twice
 }
 #endif
