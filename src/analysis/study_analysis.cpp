@@ -395,7 +395,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       std::map<std::string, std::pair<double, double>> by;
       for (const auto& p : a.points) {
         if (p.family != fam) continue;
-        auto& e = by[p.gpu + "|" + p.variant];
+        auto& e = by[p.gpu + "|" + p.variant + "|" + std::to_string(p.frames)];
         (p.phase == "train" ? e.first : e.second) = p.power_w;
       }
       std::vector<double> tr, te, gap;
@@ -523,7 +523,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
             {"config", "phase", "settings", "j_per_sample", "intercept_j", "r2", "max_residual_pct", "note"},
             {}};
     std::map<std::string, std::vector<const Point*>> by;
-    for (const auto& p : a.points) by[p.gpu + "|" + p.config + "|" + p.phase].push_back(&p);
+    for (const auto& p : a.points) by[p.gpu + "|" + p.config + "|" + std::to_string(p.frames) + "|" + p.phase].push_back(&p);
     for (const auto& [k, pts] : by) {
       std::set<std::pair<double, int>> settings;
       for (const Point* p : pts) settings.insert({p->fraction, p->epochs_per_unit});
@@ -593,7 +593,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       // Reference configurations: the cheapest and the most expensive training run present on every device.
       std::map<std::string, std::map<std::string, double>> e;  // variant -> gpu -> energy (train)
       for (const auto& p : a.points) {
-        if (p.phase == "train") e[p.variant][p.gpu] = p.energy_j;
+        if (p.phase == "train") e[p.variant + " @" + std::to_string(p.frames) + " frames"][p.gpu] = p.energy_j;
       }
       std::vector<std::pair<double, std::string>> common;
       const std::string base = *gpus.begin();

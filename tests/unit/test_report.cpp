@@ -43,6 +43,7 @@ struct Law {
   std::vector<std::string> families = {"MLP", "CNN", "RNN", "CRNN"};
   std::string gpu = "NVIDIA H100 80GB HBM3";
   double gpu_scale = 1;  // energy multiplier of this GPU
+  int frames = 64;
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -71,7 +72,7 @@ void write_study(const std::string& path, const Law& law) {
         r.family = fam;
         r.params = 100000LL << (2 * k + (heavy ? 3 : 0));
         r.batch = 8;
-        r.frames = 64;
+        r.frames = law.frames;
         r.train_flops_per_epoch = 1e11 * std::pow(4.0, k) * (heavy ? 1.5 : 1);
         r.test_flops_per_epoch = r.train_flops_per_epoch / 3;
         r.train_flops_per_step = r.train_flops_per_epoch / 198;
@@ -202,6 +203,28 @@ TEST(Analysis, TwoGpusAreNormalisedByReferenceConfigurations) {
   EXPECT_EQ(a["runs"], 98);
   EXPECT_NEAR(table_row(a, "hardware", "gpu", "Tesla T4")["factor"].get<double>(), 3, 0.2);
   EXPECT_NEAR(table_row(a, "hardware", "gpu", "NVIDIA H100 80GB HBM3")["factor"].get<double>(), 1, 1e-12);
+}
+
+// 64 frames and whole clips side by side (the fullinput configuration next to paper43): slopes per input
+// length, and a finding comparing them.
+TEST(Analysis, InputLengthsAreComparedFamilyByFamily) {
+  auto dir = test::temp_dir();
+  Law full;
+  full.frames = 1723;
+  write_study((dir / "short.db").string(), Law{});
+  write_study((dir / "full.db").string(), full);
+  auto files = report::write_report(std::vector<std::string>{(dir / "short.db").string(), (dir / "full.db").string()},
+                                    (dir / "report").string());
+  auto a = json::parse(test::read_text(files.json));
+  int at_1723 = 0;
+  for (const auto& r : a["tables"]["slopes"]["rows"]) {
+    if (r["frames"] == 1723) {
+      ++at_1723;
+      EXPECT_NEAR(r["slope"].get<double>(), 0.9, 0.05);
+    }
+  }
+  EXPECT_EQ(at_1723, 8);  // 4 families x 2 phases
+  EXPECT_NE(test::read_text(files.markdown).find("Input length (training"), std::string::npos);
 }
 
 TEST(Analysis, SparseOrEmptyDataSayWhatCannotBeComputed) {
