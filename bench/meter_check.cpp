@@ -26,12 +26,6 @@ using namespace sedenergy;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const auto n = v.size();
-  return n == 0 ? NAN : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Keeps the GPU at constant load for `seconds`: back-to-back FP32 matrix products, synchronised often
 // enough that the host never queues far ahead.
 void load_for(double seconds, const torch::Tensor& a, const torch::Tensor& b) {
@@ -87,7 +81,8 @@ int main(int argc, char** argv) {
       nvml.gpm_update(g, s);
       sample_ms.push_back(1e3 * (monotonic_s() - t0));
     }
-    out["nvml_call_ms"] = {{"energy_counter_median", median(counter_ms)}, {"sample_median", median(sample_ms)}};
+    out["nvml_call_ms"] = {{"energy_counter_median", analysis::median(counter_ms)},
+                           {"sample_median", analysis::median(sample_ms)}};
   }
 
   torch::globalContext().setAllowTF32CuBLAS(false);
@@ -174,11 +169,11 @@ int main(int argc, char** argv) {
         if (a.meter) a.meter->stop();
       }
     }
-    const double base = median(arms[0].step_s);
+    const double base = analysis::median(arms[0].step_s);
     nlohmann::json res = {{"model", "cnn:2x128 batch 8, data on the GPU"}, {"period_s", mo.period_s},
                           {"rounds", rounds}, {"steps_per_block", steps}};
     for (const auto& a : arms) {
-      const double m = median(a.step_s);
+      const double m = analysis::median(a.step_s);
       const double best = *std::min_element(a.step_s.begin(), a.step_s.end());
       res["arms"].push_back({{"sampler", a.name},
                              {"step_ms_median", 1e3 * m},
@@ -197,16 +192,16 @@ int main(int argc, char** argv) {
       auto ci = analysis::bootstrap_ci(rounds, [&](const std::vector<int>& idx) {
         std::vector<double> v;
         for (int i : idx) v.push_back(ratio[i]);
-        return median(v);
+        return analysis::median(v);
       });
-      return nlohmann::json{{"median_pct", median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
+      return nlohmann::json{{"median_pct", analysis::median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
     };
     res["paired_slowdown"] = {{"full", paired(1)}, {"power_only", paired(3)}};
     std::vector<double> control;
     for (int r = 0; r < rounds; ++r) control.push_back(100.0 * (arms[2].step_s[r] / arms[0].step_s[r] - 1));
     res["noise_floor_pct_median_abs"] = [&] {
       for (auto& c : control) c = std::abs(c);
-      return median(control);
+      return analysis::median(control);
     }();
     out["sampler_overhead"] = res;
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "analysis/stats.hpp"
+#include "common/text.hpp"
 #include "compute/accounting.hpp"
 #include "models/spec.hpp"
 
@@ -36,23 +37,17 @@ double activity(const json& w, const char* key) {
   return -1;
 }
 
+// The validity flags of a phase, stored "; "-separated.
 std::vector<std::string> split_flags(const std::string& text) {
   std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find("; ", start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 2;
+  for (const auto& part : split(text, ';')) {
+    if (auto f = trim(part); !f.empty()) out.push_back(f);
   }
   return out;
 }
 
-std::string join_text(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
-  return out;
-}
+// log10 of a positive quantity; NaN (left out of fits) otherwise.
+double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
@@ -310,7 +305,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
     }
     if (!by_frames.empty()) {
       a.findings.push_back("Input length (training, log-log slope of energy on FLOPs per family): " +
-                           join_text(by_frames) + ". Overlapping intervals mean the trend survives the longer input.");
+                           join(by_frames, "; ") + ". Overlapping intervals mean the trend survives the longer input.");
     }
     a.tables.push_back(t);
   }
@@ -432,27 +427,19 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       bool independent;
       std::vector<double> (*features)(const Point&);
     };
-    auto lg = [](double v) { return v > 0 ? std::log10(v) : NAN; };
     static const std::vector<Pred> preds = {
-        {"FLOPs", true, [](const Point& p) { return std::vector<double>{p.flops > 0 ? std::log10(p.flops) : NAN}; }},
-        {"parameters", true, [](const Point& p) { return std::vector<double>{p.params > 0 ? std::log10(p.params) : NAN}; }},
-        {"memory traffic", true,
-         [](const Point& p) { return std::vector<double>{p.traffic_bytes > 0 ? std::log10(p.traffic_bytes) : NAN}; }},
+        {"FLOPs", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
+        {"parameters", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
+        {"memory traffic", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
         {"FLOPs + parameters", true,
-         [](const Point& p) {
-           return std::vector<double>{p.flops > 0 ? std::log10(p.flops) : NAN, p.params > 0 ? std::log10(p.params) : NAN};
-         }},
+         [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params)}; }},
         {"FLOPs + parameters + memory traffic", true,
          [](const Point& p) {
-           return std::vector<double>{p.flops > 0 ? std::log10(p.flops) : NAN, p.params > 0 ? std::log10(p.params) : NAN,
-                                      p.traffic_bytes > 0 ? std::log10(p.traffic_bytes) : NAN};
+           return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params), log10_or_nan(p.traffic_bytes)};
          }},
         {"FLOPs + GPU utilization", false,
-         [](const Point& p) {
-           return std::vector<double>{p.flops > 0 ? std::log10(p.flops) : NAN, p.gpu_util >= 0 ? p.gpu_util : NAN};
-         }},
+         [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
     };
-    (void)lg;
     for (const auto& phase : phases) {
       double best_mape = INFINITY, flops_mape = NAN;
       std::string best;

@@ -110,13 +110,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
     mo.use_gpus = !a->no_gpu;
     if (!a->gpus.empty()) {
       for (const auto& raw : split(a->gpus, ',')) {
-        const std::string part = trim(raw);
-        long long v = 0;
-        if (starts_with(part, "GPU-")) {
-          mo.gpu_uuids.push_back(part);
-        } else if (parse_int(part, v) && v >= 0) {
-          mo.gpu_indices.push_back(static_cast<unsigned>(v));
-        } else {
+        if (!energy::add_gpu_id(trim(raw), mo)) {
           throw InputError("--gpus '" + a->gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
         }
       }

@@ -56,11 +56,7 @@ bool select_cuda_visible(const char* env, int ordinal, MeterOptions& mo, std::st
   // No CUDA driver to ask: read the entries themselves (what CUDA would do with them, in its order).
   for (int i = 0; i < static_cast<int>(entries.size()); ++i) {
     if (ordinal >= 0 && i != ordinal) continue;
-    const std::string e = trim(entries[i]);
-    long long v = 0;
-    if (starts_with(e, "GPU-")) mo.gpu_uuids.push_back(e);
-    else if (parse_int(e, v) && v >= 0) mo.gpu_indices.push_back(static_cast<unsigned>(v));
-    else break;  // CUDA ignores an invalid entry and everything after it
+    if (!add_gpu_id(trim(entries[i]), mo)) break;  // CUDA ignores an invalid entry and everything after it
   }
   if (mo.gpu_indices.empty() && mo.gpu_uuids.empty()) mo.use_gpus = false;  // "" or "-1": no GPU visible
   if (note) *note = "GPUs of CUDA_VISIBLE_DEVICES=" + std::string(env) + " (" + why + "; entries read as NVML ids)";

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/text.hpp"
+
 namespace sedenergy::energy {
 
 namespace {
@@ -26,6 +28,14 @@ std::pair<double, double> mean_peak(const std::vector<double>& v) {
 }
 
 }  // namespace
+
+bool add_gpu_id(const std::string& id, MeterOptions& mo) {
+  long long v = 0;
+  if (starts_with(id, "GPU-")) mo.gpu_uuids.push_back(id);
+  else if (parse_int(id, v) && v >= 0) mo.gpu_indices.push_back(static_cast<unsigned>(v));
+  else return false;
+  return true;
+}
 
 double WindowResult::energy_j(const std::string& domain) const {
   double s = 0;

@@ -47,6 +47,10 @@ struct MeterOptions {
   std::function<void()> sync;         // called before window boundaries (e.g. CUDA synchronize)
 };
 
+// Adds one GPU id to a selection: "GPU-..." (a UUID or its prefix) or an NVML index. False for anything
+// else (the caller says what that means: an error for --gpus, the end of the list for CUDA_VISIBLE_DEVICES).
+bool add_gpu_id(const std::string& id, MeterOptions& mo);
+
 struct SensorInfo {
   std::string name;    // "nvml gpu0", "rapl package-0", "cpu model", "ram model"
   std::string domain;  // gpu, cpu, ram

@@ -14,7 +14,6 @@
 #include "common/error.hpp"
 #include "common/host.hpp"
 #include "common/text.hpp"
-#include "models/grids.hpp"
 #include "report/report.hpp"
 #include "runner/study.hpp"
 #include "store/store.hpp"
