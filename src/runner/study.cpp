@@ -221,37 +221,36 @@ class Trainer {
   }
 
   void test_epoch(models::SedNet& model) {
-    model->eval();
-    torch::NoGradGuard no_grad;
-    const int64_t n = test_.size();
-    for (int64_t i = 0; i < n; i += opt_.batch) {
-      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
-      auto xb = test_.batch(idx).first.to(dev_.device, true);
-      auto out = model->forward(xb);
-      (void)out;
-    }
+    for_each_test_batch(model, [](const torch::Tensor&, const torch::Tensor&) {});
   }
 
   // Class probabilities and targets over the test set (outside any window), for the quality metrics.
   std::pair<std::vector<float>, std::vector<float>> predict(models::SedNet& model) {
-    model->eval();
-    torch::NoGradGuard no_grad;
     std::vector<float> scores, targets;
-    const int64_t n = test_.size();
-    for (int64_t i = 0; i < n; i += opt_.batch) {
-      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
-      auto [xb, yb] = test_.batch(idx);
-      auto out = model->forward(xb.to(dev_.device, true));
+    for_each_test_batch(model, [&](torch::Tensor out, const torch::Tensor& y) {
       if (model->logits()) out = torch::sigmoid(out);
       out = out.to(torch::kCPU, torch::kFloat32).contiguous();
-      yb = yb.contiguous();
+      auto yc = y.contiguous();
       scores.insert(scores.end(), out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-      targets.insert(targets.end(), yb.data_ptr<float>(), yb.data_ptr<float>() + yb.numel());
-    }
+      targets.insert(targets.end(), yc.data_ptr<float>(), yc.data_ptr<float>() + yc.numel());
+    });
     return {scores, targets};
   }
 
  private:
+  // The test set in order, batch by batch, in eval mode without gradients: fn(outputs, targets).
+  template <typename Fn>
+  void for_each_test_batch(models::SedNet& model, Fn&& fn) {
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const int64_t n = test_.size();
+    for (int64_t i = 0; i < n; i += opt_.batch) {
+      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
+      auto [xb, yb] = test_.batch(idx);
+      fn(model->forward(xb.to(dev_.device, true)), yb);
+    }
+  }
+
   const BatchSource& train_;
   const BatchSource& test_;
   DeviceChoice dev_;
