@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The reference results: the study's 43 configurations with the full protocol (presets/paper43.json:
-# 3 repetitions in random interleaved order, 5 s windows, cooldown to idle) on the GPUs given, one worker
-# per GPU, after scripts/gpu-build.sh. Usage: scripts/gpu-paper43.sh OUTDIR [GPU ids, default 0] [study args]
+# 3 repetitions in random interleaved order, 5 s windows, cooldown to idle) on the GPUs given (one GPU:
+# the study itself; several: one worker per GPU), after scripts/gpu-build.sh.
+# Usage: scripts/gpu-paper43.sh OUTDIR [GPU ids, default 0] [study args]
+# Where one command may only run for a limited time, set SEDENERGY_LIMIT_S: the study is stopped with
+# SIGINT after that many seconds (the run in progress finishes; everything finished is committed), and
+# the next call with the same OUTDIR resumes it. Each call appends to OUTDIR/machine.txt and study.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [gpu ids] [study args]}"
@@ -12,6 +16,13 @@ mkdir -p "$OUT"
   echo "== $(date -u +%FT%TZ) $(hostname)"
   nvidia-smi --query-gpu=index,name,driver_version,pci.bus_id,power.limit,power.draw,temperature.gpu --format=csv
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-} > "$OUT/machine.txt" 2>&1
-build-cuda/sedenergy study --config paper43 --devices "$GPUS" --out "$OUT/study" "$@" 2>&1 | tee "$OUT/study.log"
-echo "== done $(date -u +%FT%TZ)"
+} >> "$OUT/machine.txt" 2>&1
+cmd=(build-cuda/sedenergy study --config paper43 --out "$OUT/study")
+if [[ "$GPUS" == *,* ]]; then cmd+=(--devices "$GPUS"); else export CUDA_VISIBLE_DEVICES="$GPUS"; cmd+=(--device cuda); fi
+[ -f "$OUT/study/results.db" ] && cmd+=(--resume)
+[ -n "${SEDENERGY_LIMIT_S:-}" ] && cmd=(timeout -s INT -k 75 "$SEDENERGY_LIMIT_S" "${cmd[@]}")
+echo "== $(date -u +%FT%TZ) ${cmd[*]} $*" | tee -a "$OUT/study.log"
+"${cmd[@]}" "$@" 2>&1 | tee -a "$OUT/study.log"
+rc=${PIPESTATUS[0]}
+echo "== $(date -u +%FT%TZ) exit $rc" | tee -a "$OUT/study.log"
+exit "$rc"
