@@ -46,7 +46,7 @@ def main():
                 n += 1
                 if n % 4 == 0:
                     torch.cuda.synchronize()
-                if n >= 3 and time.perf_counter() - t0 >= block_s:
+                if n >= 8 and time.perf_counter() - t0 >= block_s:
                     break
             torch.cuda.synchronize()
             per_step.append((time.perf_counter() - t0) / n)

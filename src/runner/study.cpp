@@ -8,6 +8,7 @@
 #include <set>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -43,11 +44,24 @@ namespace sedenergy::runner {
 namespace {
 
 // Ctrl-C (SIGINT) or SIGTERM: finish the configuration in progress, commit it, write the report, stop.
-// A second signal ends the process at once (the handler is reset to the default).
+// A second signal more than 2 s after the first ends the process at once; one sooner is the same
+// request (GNU timeout sends SIGINT to the child and then to its whole process group).
 std::atomic<bool> g_stop{false};
+std::atomic<double> g_stop_at{0.0};
+double signal_safe_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 void request_stop(int sig) {
-  g_stop = true;
-  std::signal(sig, SIG_DFL);
+  const double now = signal_safe_now();
+  if (!g_stop) {
+    g_stop_at = now;
+    g_stop = true;
+  } else if (now - g_stop_at > 2.0) {
+    std::signal(sig, SIG_DFL);
+    raise(sig);
+  }
 }
 
 struct DeviceChoice {
