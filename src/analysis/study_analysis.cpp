@@ -37,6 +37,32 @@ double activity(const json& w, const char* key) {
   return -1;
 }
 
+// What the analysis reads from a phase's window JSON, parsed once per phase.
+struct WindowFacts {
+  double sm_util = -1, dram_bw = -1;
+  std::vector<double> counter_vs_integral_pct, idle_share_pct;  // one per GPU domain with the numbers
+};
+
+WindowFacts window_facts(const std::string& text) {
+  WindowFacts f;
+  if (text.empty()) return f;
+  try {
+    auto w = json::parse(text);
+    f.sm_util = activity(w, "sm_util_pct");
+    f.dram_bw = activity(w, "dram_bw_util_pct");
+    for (const auto& d : w.value("domains", json::array())) {
+      if (d.value("domain", "") != "gpu") continue;
+      const double ej = d.value("energy_j", 0.0), ij = d.value("integral_energy_j", -1.0);
+      if (ej > 0 && ij > 0) f.counter_vs_integral_pct.push_back(100 * std::abs(ij - ej) / ej);
+      const double idle = d.value("idle_power_w", -1.0);
+      if (ej > 0 && idle > 0) f.idle_share_pct.push_back(100 * idle * w.value("duration_s", 0.0) / ej);
+    }
+  } catch (const json::exception&) {
+    return WindowFacts{};  // a damaged record contributes nothing rather than stopping the report
+  }
+  return f;
+}
+
 // The validity flags of a phase, stored "; "-separated.
 std::vector<std::string> split_flags(const std::string& text) {
   std::vector<std::string> out;
@@ -124,7 +150,11 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
     std::vector<double> e, d, w, gu, mu, sm, bw, map;
   };
   std::map<std::string, Acc> acc;
-  for (const auto& r : rows) {
+  std::vector<WindowFacts> facts;
+  facts.reserve(rows.size());
+  for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
     if (r.status != "ok" || r.phase.phase.empty()) continue;
     const std::string key = r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase;
     auto& g = acc[key];
@@ -148,14 +178,8 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
                                           : (r.phase.duration_s > 0 ? r.phase.energy_j / r.phase.duration_s : NAN));
     if (r.phase.gpu_util_pct >= 0) g.gu.push_back(r.phase.gpu_util_pct);
     if (r.phase.mem_util_pct >= 0) g.mu.push_back(r.phase.mem_util_pct);
-    if (!r.phase.window_json.empty()) {
-      try {
-        auto w = json::parse(r.phase.window_json);
-        if (double v = activity(w, "sm_util_pct"); v >= 0) g.sm.push_back(v);
-        if (double v = activity(w, "dram_bw_util_pct"); v >= 0) g.bw.push_back(v);
-      } catch (const json::exception&) {
-      }
-    }
+    if (facts[i].sm_util >= 0) g.sm.push_back(facts[i].sm_util);
+    if (facts[i].dram_bw >= 0) g.bw.push_back(facts[i].dram_bw);
     if (r.metrics.map >= 0) g.map.push_back(r.metrics.map);
     for (const auto& f : split_flags(r.phase.flags)) g.p.flagged |= real_flag(f);
   }
@@ -614,25 +638,16 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
     std::map<std::string, int> flags;
     std::vector<double> diff, idle_share;
     int windows = 0;
-    for (const auto& r : rows) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
       if (r.phase.phase.empty()) continue;
       ++windows;
       for (const auto& f : split_flags(r.phase.flags)) {
         auto colon = f.find(": ");
         flags[f.rfind("gpu", 0) == 0 && colon != std::string::npos ? f.substr(colon + 2) : f]++;
       }
-      if (r.phase.window_json.empty()) continue;
-      try {
-        auto w = json::parse(r.phase.window_json);
-        for (const auto& d : w.value("domains", json::array())) {
-          if (d.value("domain", "") != "gpu") continue;
-          const double ej = d.value("energy_j", 0.0), ij = d.value("integral_energy_j", -1.0);
-          if (ej > 0 && ij > 0) diff.push_back(100 * std::abs(ij - ej) / ej);
-          const double idle = d.value("idle_power_w", -1.0);
-          if (ej > 0 && idle > 0) idle_share.push_back(100 * idle * w.value("duration_s", 0.0) / ej);
-        }
-      } catch (const json::exception&) {
-      }
+      diff.insert(diff.end(), facts[i].counter_vs_integral_pct.begin(), facts[i].counter_vs_integral_pct.end());
+      idle_share.insert(idle_share.end(), facts[i].idle_share_pct.begin(), facts[i].idle_share_pct.end());
     }
     t.rows.push_back({"windows", windows, ""});
     t.rows.push_back({"runs failed", a.runs_failed, a.runs_failed ? "see the runs table for their reasons" : ""});

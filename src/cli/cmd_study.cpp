@@ -12,41 +12,61 @@ namespace {
 // A study configuration's keys, each applied unless the command line gave its option.
 void apply_config(const nlohmann::json& cfg, const std::string& source, runner::StudyOptions& o, FeatureCli& feats,
                   const std::function<bool(const std::string&)>& given) {
-  auto bad = [&](const std::string& key, const std::string& want) {
-    return InputError("--config " + source + ": key '" + key + "' must be " + want);
+  auto bad = [&](const std::string& key, const std::string& want, const nlohmann::json& v) {
+    return InputError("--config " + source + ": key '" + key + "' must be " + want + ", not " + v.dump());
+  };
+  // Typed readers: each names the type it wanted when the value has another.
+  auto integer = [&](const std::string& k, const nlohmann::json& v) {
+    if (!v.is_number_integer()) throw bad(k, "an integer", v);
+    return v.get<int>();
+  };
+  auto number = [&](const std::string& k, const nlohmann::json& v) {
+    if (!v.is_number()) throw bad(k, "a number", v);
+    return v.get<double>();
+  };
+  auto text = [&](const std::string& k, const nlohmann::json& v) {
+    if (!v.is_string()) throw bad(k, "a string", v);
+    return v.get<std::string>();
+  };
+  auto list = [&](const std::string& k, const nlohmann::json& v, bool integers) -> const nlohmann::json& {
+    const std::string want = std::string("a non-empty list of ") + (integers ? "integers" : "numbers");
+    if (!v.is_array() || v.empty()) throw bad(k, want, v);
+    for (const auto& e : v) {
+      if (integers ? !e.is_number_integer() : !e.is_number()) throw bad(k, want, v);
+    }
+    return v;
   };
   for (const auto& [key, v] : cfg.items()) {
-    try {
-      if (key == "name" || key == "description") continue;
-      if (key == "grid") { if (!given("--grid")) o.grid = v.get<std::string>(); }
-      else if (key == "clips") { if (!given("--clips")) o.clips = v.get<int>(); }
-      else if (key == "repetitions") { if (!given("--repetitions")) o.repetitions = v.get<int>(); }
-      else if (key == "epochs") { if (!given("--epochs")) o.epochs = v.get<std::vector<int>>(); }
-      else if (key == "fractions") { if (!given("--fraction")) o.fractions = v.get<std::vector<double>>(); }
-      else if (key == "min_window_s") { if (!given("--min-window")) o.min_window_s = v.get<double>(); }
-      else if (key == "warmup_steps") { if (!given("--warmup-steps")) o.warmup_steps = v.get<int>(); }
-      else if (key == "idle_s") { if (!given("--idle")) o.idle_s = v.get<double>(); }
-      else if (key == "cooldown") {
-        if (!given("--cooldown")) o.cooldown = v.is_number() ? format_number(v.get<double>()) : v.get<std::string>();
+    const std::string& k = key;
+    if (k == "name" || k == "description") continue;
+    if (k == "grid") { if (!given("--grid")) o.grid = text(k, v); }
+    else if (k == "clips") { if (!given("--clips")) o.clips = integer(k, v); }
+    else if (k == "repetitions") { if (!given("--repetitions")) o.repetitions = integer(k, v); }
+    else if (k == "epochs") { if (!given("--epochs")) o.epochs = list(k, v, true).get<std::vector<int>>(); }
+    else if (k == "fractions") { if (!given("--fraction")) o.fractions = list(k, v, false).get<std::vector<double>>(); }
+    else if (k == "min_window_s") { if (!given("--min-window")) o.min_window_s = number(k, v); }
+    else if (k == "warmup_steps") { if (!given("--warmup-steps")) o.warmup_steps = integer(k, v); }
+    else if (k == "idle_s") { if (!given("--idle")) o.idle_s = number(k, v); }
+    else if (k == "cooldown") {
+      if (!given("--cooldown")) {
+        if (!v.is_number() && !v.is_string()) throw bad(k, "\"idle\" or a number of seconds", v);
+        o.cooldown = v.is_number() ? format_number(v.get<double>()) : v.get<std::string>();
       }
-      else if (key == "cooldown_max_s") { if (!given("--cooldown-max")) o.cooldown_max_s = v.get<double>(); }
-      else if (key == "loss") { if (!given("--loss")) o.loss = v.get<std::string>(); }
-      else if (key == "optimizer") { if (!given("--optimizer")) o.optimizer = v.get<std::string>(); }
-      else if (key == "batch") { if (!given("--batch")) o.batch = v.get<int>(); }
-      else if (key == "lr") { if (!given("--lr")) o.lr = v.get<double>(); }
-      else if (key == "feature_mode") { if (!given("--feature-mode")) o.feature_mode = v.get<std::string>(); }
-      else if (key == "holdout") { if (!given("--holdout")) o.holdout = v.get<double>(); }
-      else if (key == "frames") { if (!given("--frames")) feats.frames = v.get<int>(); }
-      else if (key == "feature_preset") { if (!given("--preset")) feats.preset = v.get<std::string>(); }
-      else {
-        throw InputError("--config " + source + ": unknown key '" + key +
-                         "' (known: grid, clips, repetitions, epochs, fractions, min_window_s, warmup_steps, idle_s, "
-                         "cooldown, cooldown_max_s, loss, optimizer, batch, lr, feature_mode, holdout, frames, "
-                         "feature_preset, name, description)");
-      }
-    } catch (const nlohmann::json::exception&) {
-      const bool list = key == "epochs" || key == "fractions";
-      throw bad(key, list ? "a list of numbers" : "a " + std::string(v.is_string() ? "number" : "value of the right type"));
+    }
+    else if (k == "cooldown_max_s") { if (!given("--cooldown-max")) o.cooldown_max_s = number(k, v); }
+    else if (k == "loss") { if (!given("--loss")) o.loss = text(k, v); }
+    else if (k == "optimizer") { if (!given("--optimizer")) o.optimizer = text(k, v); }
+    else if (k == "batch") { if (!given("--batch")) o.batch = integer(k, v); }
+    else if (k == "lr") { if (!given("--lr")) o.lr = number(k, v); }
+    else if (k == "feature_mode") { if (!given("--feature-mode")) o.feature_mode = text(k, v); }
+    else if (k == "holdout") { if (!given("--holdout")) o.holdout = number(k, v); }
+    else if (k == "frames") { if (!given("--frames")) feats.frames = integer(k, v); }
+    else if (k == "feature_preset") { if (!given("--preset")) feats.preset = text(k, v); }
+    else {
+      throw InputError("--config " + source + ": unknown key '" + k +
+                       "' (known: grid, clips, repetitions, epochs, fractions, min_window_s, warmup_steps, idle_s, "
+                       "cooldown, cooldown_max_s, loss, optimizer, batch, lr, feature_mode, holdout, frames, "
+                       "feature_preset, name, description)");
     }
   }
 }

@@ -153,6 +153,7 @@ Nvml::Nvml(std::shared_ptr<NvmlApi> api) : api_(std::move(api)) {
       if (api_->gpm_query_support(g.handle, &sup) == kNvmlSuccess && sup.is_supported_device &&
           api_->gpm_sample_alloc(&gs.previous) == kNvmlSuccess && api_->gpm_sample_alloc(&gs.current) == kNvmlSuccess) {
         g.has_gpm = true;
+        gs.query = std::make_shared<NvmlGpmMetricsGet>();
       }
     }
     gpm_.resize(std::max<std::size_t>(gpm_.size(), i + 1));
@@ -178,14 +179,15 @@ void Nvml::gpm_update(const GpuInfo& g, GpuSample& s) {
     st.primed = false;
     return;
   }
-  if (st.primed) {
-    auto q = std::make_unique<NvmlGpmMetricsGet>();  // ~8 KB: not on the sampler's stack
+  if (st.primed && st.query) {
+    NvmlGpmMetricsGet* q = st.query.get();
+    *q = NvmlGpmMetricsGet{};
     q->version = 1;
     q->num_metrics = kGpmMetricCount;
     q->sample1 = st.previous;
     q->sample2 = st.current;
     for (int k = 0; k < kGpmMetricCount; ++k) q->metrics[k].metric_id = kGpmMetrics[k].id;
-    if (api_->gpm_metrics_get(q.get()) == kNvmlSuccess) {
+    if (api_->gpm_metrics_get(q) == kNvmlSuccess) {
       for (int k = 0; k < kGpmMetricCount; ++k) {
         if (q->metrics[k].nvml_return == kNvmlSuccess && std::isfinite(q->metrics[k].value)) s.gpm[k] = q->metrics[k].value;
       }

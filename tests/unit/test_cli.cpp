@@ -475,7 +475,15 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   test::write_text(dir / "bad2.json", R"({"epochs": "many"})");
   auto bad2 = run("study --device cpu --config " + (dir / "bad2.json").string() + " --out " + out);
   EXPECT_EQ(bad2.rc, 2);
-  EXPECT_TRUE(contains(bad2.out, "'epochs' must be a list of numbers")) << bad2.out;
+  EXPECT_TRUE(contains(bad2.out, "'epochs' must be a non-empty list of integers, not \"many\"")) << bad2.out;
+  test::write_text(dir / "bad3.json", R"({"clips": 2.5})");
+  auto bad3 = run("study --device cpu --config " + (dir / "bad3.json").string() + " --out " + out);
+  EXPECT_EQ(bad3.rc, 2);
+  EXPECT_TRUE(contains(bad3.out, "'clips' must be an integer, not 2.5")) << bad3.out;  // not truncated to 2
+  test::write_text(dir / "bad4.json", R"({"min_window_s": "5 s"})");
+  auto bad4 = run("study --device cpu --config " + (dir / "bad4.json").string() + " --out " + out);
+  EXPECT_EQ(bad4.rc, 2);
+  EXPECT_TRUE(contains(bad4.out, "'min_window_s' must be a number, not \"5 s\"")) << bad4.out;
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
   EXPECT_TRUE(contains(none.out, "paper43, quick, scaling")) << none.out;
