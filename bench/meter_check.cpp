@@ -2,8 +2,9 @@
 //   nvml_call_ms      cost of one energy-counter read and of one full sampler sample
 //   windows           constant load (a matrix-product loop) measured in windows of 1, 5 and 30 s: the
 //                     counter delta next to the integral of instantaneous power, and their difference
-//   sampler_overhead  step time of a training loop with the 10 Hz sampler running vs stopped, in
-//                     alternating blocks (medians and their ratio)
+//   sampler_overhead  per training loop (cnn:2x128, launch-bound; cnn:2x512, GPU-bound): step time with the
+//                     10 Hz sampler running vs stopped in rotating blocks, paired per round, with the noise
+//                     floor of two sampler-free arms
 // Usage: meter_check OUT.json [overhead]   (overhead: only the sampler-overhead part; needs a CUDA GPU; see scripts/gpu-verify.sh)
 #include <algorithm>
 #include <chrono>
@@ -33,6 +34,101 @@ void load_for(double seconds, const torch::Tensor& a, const torch::Tensor& b) {
     for (int i = 0; i < 4; ++i) (void)torch::mm(a, b);
     torch::cuda::synchronize();
   }
+}
+
+// Step time of one training loop (batch 8, data on the GPU) with the sampler stopped and running, in
+// rotating blocks of ~0.3 s so drifts hit every arm alike. The loop never pauses (an idle gap lets
+// clocks drop and the next block starts cold): the sampler is started, a few untimed steps run while it
+// settles, then the timed block. "none (again)" is a second sampler-free arm: the two sampler-free arms
+// against each other give the noise floor of the paired estimate.
+nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOptions& mo) {
+  auto opts = torch::TensorOptions().device(torch::kCUDA);
+  const models::InputShape shape{8, 128, 64};
+  torch::manual_seed(1);
+  models::SedNet model(models::parse_spec(spec), shape);
+  model->to(torch::kCUDA);
+  models::FastAdam optim(model->parameters(), 1e-3);
+  auto x = torch::rand({8, 1, 128, 64}, opts);
+  auto y = torch::zeros({8, 10}, opts);
+  y.index_put_({torch::indexing::Slice(), 0}, 1.0);
+  auto block = [&](int steps) {
+    torch::cuda::synchronize();
+    const double t0 = monotonic_s();
+    for (int i = 0; i < steps; ++i) {
+      optim.zero_grad();
+      models::bce_on_probabilities(model->forward(x), y).backward();
+      optim.step();
+    }
+    torch::cuda::synchronize();
+    return (monotonic_s() - t0) / steps;
+  };
+  struct Arm {
+    std::string name;
+    std::unique_ptr<energy::Meter> meter;
+    std::vector<double> step_s;
+  };
+  std::vector<Arm> arms;
+  auto add = [&](const std::string& name, bool on, bool activity, bool gpm) {
+    Arm a{name, nullptr, {}};
+    if (on) {
+      auto o = mo;
+      o.activity = activity;
+      o.gpm = gpm;
+      o.gpm_every = 1;
+      a.meter = std::make_unique<energy::Meter>(o);
+    }
+    arms.push_back(std::move(a));
+  };
+  add("none", false, false, false);
+  add("full (power, activity, GPM every sample)", true, true, true);
+  add("none (again)", false, false, false);
+  add("power only", true, false, false);
+  block(50);
+  const double step_guess = block(100);
+  const int steps = std::max(20, static_cast<int>(0.3 / step_guess));
+  const int settle = std::max(5, steps / 10);
+  const int rounds = 30;
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t k = 0; k < arms.size(); ++k) {
+      Arm& a = arms[(k + r) % arms.size()];
+      if (a.meter) a.meter->start();
+      block(settle);
+      a.step_s.push_back(block(steps));
+      if (a.meter) a.meter->stop();
+    }
+  }
+  const double base = analysis::median(arms[0].step_s);
+  nlohmann::json res = {{"model", spec + " batch 8, data on the GPU"}, {"period_s", mo.period_s},
+                        {"rounds", rounds}, {"steps_per_block", steps}};
+  for (const auto& a : arms) {
+    const double m = analysis::median(a.step_s);
+    res["arms"].push_back({{"sampler", a.name},
+                           {"step_ms_median", 1e3 * m},
+                           {"step_ms_min", 1e3 * *std::min_element(a.step_s.begin(), a.step_s.end())},
+                           {"slowdown_pct", 100.0 * (m / base - 1)},
+                           {"block_step_ms", a.step_s}});
+  }
+  // Paired within each round (all arms run back to back): each arm against the mean of the two
+  // sampler-free arms of the same round; median over rounds with a bootstrap interval.
+  auto paired = [&](std::size_t arm, std::size_t against, bool mean_of_controls) {
+    std::vector<double> ratio;
+    for (int r = 0; r < rounds; ++r) {
+      const double ref = mean_of_controls ? 0.5 * (arms[0].step_s[r] + arms[2].step_s[r]) : arms[against].step_s[r];
+      ratio.push_back(100.0 * (arms[arm].step_s[r] / ref - 1));
+    }
+    auto ci = analysis::bootstrap_ci(rounds, [&](const std::vector<int>& idx) {
+      std::vector<double> v;
+      for (int i : idx) v.push_back(ratio[i]);
+      return analysis::median(v);
+    });
+    return nlohmann::json{{"median_pct", analysis::median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
+  };
+  res["paired_slowdown"] = {{"full", paired(1, 0, true)}, {"power_only", paired(3, 0, true)},
+                            {"control: none (again) vs none", paired(2, 0, false)}};
+  std::vector<double> control;
+  for (int r = 0; r < rounds; ++r) control.push_back(std::abs(100.0 * (arms[2].step_s[r] / arms[0].step_s[r] - 1)));
+  res["noise_floor_pct_median_abs"] = analysis::median(control);
+  return res;
 }
 
 }  // namespace
@@ -112,103 +208,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Sampler overhead on a training loop whose steps are short (launch-bound): blocks with no sampler and
-  // with samplers of each kind, in rotating order, so drifts hit all alike. "none (again)" is a second
-  // sampler-free arm: the spread between the two no-sampler arms is the noise floor.
+  // Sampler overhead on two training loops: cnn:2x128 (~1.5 ms steps, launch-bound: the worst case, where
+  // the host's own noise is large) and cnn:2x512 (~2.7 ms, GPU-bound, like most paper43 steps).
   meter.stop();
-  {
-    const models::InputShape shape{8, 128, 64};
-    torch::manual_seed(1);
-    models::SedNet model(models::parse_spec("cnn:2x128"), shape);
-    model->to(torch::kCUDA);
-    models::FastAdam optim(model->parameters(), 1e-3);
-    auto x = torch::rand({8, 1, 128, 64}, opts);
-    auto y = torch::zeros({8, 10}, opts);
-    y.index_put_({torch::indexing::Slice(), 0}, 1.0);
-    auto block = [&](int steps) {
-      torch::cuda::synchronize();
-      const double t0 = monotonic_s();
-      for (int i = 0; i < steps; ++i) {
-        optim.zero_grad();
-        models::bce_on_probabilities(model->forward(x), y).backward();
-        optim.step();
-      }
-      torch::cuda::synchronize();
-      return (monotonic_s() - t0) / steps;
-    };
-    struct Arm {
-      std::string name;
-      std::unique_ptr<energy::Meter> meter;
-      std::vector<double> step_s;
-    };
-    std::vector<Arm> arms;
-    auto add = [&](const std::string& name, bool on, bool activity, bool gpm, int gpm_every) {
-      Arm a{name, nullptr, {}};
-      if (on) {
-        auto o = mo;
-        o.activity = activity;
-        o.gpm = gpm;
-        o.gpm_every = gpm_every;
-        a.meter = std::make_unique<energy::Meter>(o);
-      }
-      arms.push_back(std::move(a));
-    };
-    add("none", false, false, false, 1);
-    add("full (power, activity, GPM every sample)", true, true, true, 1);
-    add("none (again)", false, false, false, 1);
-    add("power only", true, false, false, 1);
-    block(300);
-    // The loop never pauses (an idle gap lets clocks drop and the next block starts cold): the sampler
-    // is started, 30 untimed steps run while it settles, then the timed block.
-    const int rounds = 40, steps = 250;
-    for (int r = 0; r < rounds; ++r) {
-      for (std::size_t k = 0; k < arms.size(); ++k) {
-        Arm& a = arms[(k + r) % arms.size()];
-        if (a.meter) a.meter->start();
-        block(30);
-        a.step_s.push_back(block(steps));
-        if (a.meter) a.meter->stop();
-      }
-    }
-    const double base = analysis::median(arms[0].step_s);
-    nlohmann::json res = {{"model", "cnn:2x128 batch 8, data on the GPU"}, {"period_s", mo.period_s},
-                          {"rounds", rounds}, {"steps_per_block", steps}};
-    for (const auto& a : arms) {
-      const double m = analysis::median(a.step_s);
-      const double best = *std::min_element(a.step_s.begin(), a.step_s.end());
-      res["arms"].push_back({{"sampler", a.name},
-                             {"step_ms_median", 1e3 * m},
-                             {"step_ms_min", 1e3 * best},
-                             {"slowdown_pct", 100.0 * (m / base - 1)},
-                             {"block_step_ms", a.step_s}});
-    }
-    // Paired within each round (all arms run back to back): each arm against the mean of the two
-    // no-sampler arms of the same round; median over rounds with a bootstrap interval. The two
-    // no-sampler arms against each other give the noise floor of this estimate.
-    auto paired = [&](std::size_t arm) {
-      std::vector<double> ratio;
-      for (int r = 0; r < rounds; ++r) {
-        ratio.push_back(100.0 * (arms[arm].step_s[r] / (0.5 * (arms[0].step_s[r] + arms[2].step_s[r])) - 1));
-      }
-      auto ci = analysis::bootstrap_ci(rounds, [&](const std::vector<int>& idx) {
-        std::vector<double> v;
-        for (int i : idx) v.push_back(ratio[i]);
-        return analysis::median(v);
-      });
-      return nlohmann::json{{"median_pct", analysis::median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
-    };
-    res["paired_slowdown"] = {{"full", paired(1)}, {"power_only", paired(3)}};
-    std::vector<double> control;
-    for (int r = 0; r < rounds; ++r) control.push_back(100.0 * (arms[2].step_s[r] / arms[0].step_s[r] - 1));
-    res["noise_floor_pct_median_abs"] = [&] {
-      for (auto& c : control) c = std::abs(c);
-      return analysis::median(control);
-    }();
-    out["sampler_overhead"] = res;
+  for (const char* spec : {"cnn:2x128", "cnn:2x512"}) {
+    auto res = sampler_overhead(spec, mo);
+    std::cout << res.dump() << "\n" << std::flush;
+    out["sampler_overhead"].push_back(res);
   }
   meter.stop();
   std::ofstream f(argv[1]);
   f << out.dump(2) << "\n";
-  std::cout << out["nvml_call_ms"].dump() << "\n" << out["sampler_overhead"].dump() << "\n";
+  std::cout << out["nvml_call_ms"].dump() << "\n";
   return f ? 0 : 1;
 }

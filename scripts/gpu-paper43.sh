@@ -6,12 +6,15 @@
 # Where one command may only run for a limited time, set SEDENERGY_LIMIT_S: the study is stopped with
 # SIGINT after that many seconds (the run in progress finishes; everything finished is committed), and
 # the next call with the same OUTDIR resumes it. Each call appends to OUTDIR/machine.txt and study.log.
+# Builds first when build-cuda/sedenergy is missing (a fresh node). SEDENERGY_PACK=FILE.tgz packs OUTDIR
+# without the generated audio and the feature cache (the store, logs and report: a few MB) to bring back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [gpu ids] [study args]}"
 GPUS="${2:-0}"
 shift $(( $# >= 2 ? 2 : 1 ))
 mkdir -p "$OUT"
+[ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 {
   echo "== $(date -u +%FT%TZ) $(hostname)"
   nvidia-smi --query-gpu=index,name,driver_version,pci.bus_id,power.limit,power.draw,temperature.gpu --format=csv
@@ -25,4 +28,5 @@ echo "== $(date -u +%FT%TZ) ${cmd[*]} $*" | tee -a "$OUT/study.log"
 "${cmd[@]}" "$@" 2>&1 | tee -a "$OUT/study.log"
 rc=${PIPESTATUS[0]}
 echo "== $(date -u +%FT%TZ) exit $rc" | tee -a "$OUT/study.log"
+[ -n "${SEDENERGY_PACK:-}" ] && tar czf "$SEDENERGY_PACK" --exclude=data --exclude=cache "$OUT"
 exit "$rc"
