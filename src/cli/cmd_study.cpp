@@ -137,6 +137,7 @@ void setup_study(CLI::App& app, int& exit_code) {
   // Set by --devices for its worker processes.
   sub->add_option("--worker-group", opt->worker_group)->group("");
   sub->add_option("--worker-name", opt->worker_name)->group("");
+  sub->add_option("--worker-count", opt->worker_count)->group("");
   feats->add_to(sub, "paper");
   sub->callback([sub, opt, feats, config, &exit_code] {
     opt->command_line = command_line();

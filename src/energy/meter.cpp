@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/error.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::energy {
@@ -83,6 +84,7 @@ nlohmann::json WindowResult::to_json() const {
 }
 
 Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
+  if (!(opt_.host_share > 0 && opt_.host_share <= 1)) throw InputError("meter: host share must be in (0, 1]");
   HostInfo host = read_host_info();
   cpu_model_ = cpu_power_model(host.cpu_model, opt_.cpu_tdp_w);
   ram_gb_ = host.ram_total_gb;
@@ -368,6 +370,16 @@ WindowResult Meter::end(Window& w) {
     d.energy_j = d.mean_power_w * r.duration_s;
     r.domains.push_back(d);
     r.flags.push_back("ram energy estimated (no RAPL dram domain)");
+  }
+  if (opt_.host_share != 1.0) {
+    for (auto& d : r.domains) {
+      if (d.domain == "gpu") continue;
+      d.energy_j *= opt_.host_share;
+      d.mean_power_w *= opt_.host_share;
+      d.peak_power_w *= opt_.host_share;
+      if (d.uncertainty_j > 0) d.uncertainty_j *= opt_.host_share;
+      d.method += ", x " + format_number(opt_.host_share) + " (this process's share of a host measured by several)";
+    }
   }
   if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {
     r.flags.push_back("window shorter than 5 counter steps: energy is badly quantised");

@@ -45,6 +45,9 @@ struct MeterOptions {
   std::string proc_stat = "/proc/stat";
   std::shared_ptr<NvmlApi> nvml_api;  // null: load libnvidia-ml.so.1
   std::function<void()> sync;         // called before window boundaries (e.g. CUDA synchronize)
+  // Share of the host-wide CPU and RAM energy (RAPL or estimate) given to this meter's windows: 1/N when N
+  // worker processes measure the same host at once, so that their CPU/RAM energies add up to the host's.
+  double host_share = 1.0;
 };
 
 // Adds one GPU id to a selection: "GPU-..." (a UUID or its prefix) or an NVML index. False for anything

@@ -559,6 +559,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   mo.use_gpus = dev.cuda;
   mo.period_s = opt.period_s;
   mo.cpu_tdp_w = opt.cpu_tdp_w;
+  mo.host_share = 1.0 / std::max(1, opt.worker_count);
   if (dev.cuda) {
     // The GPU this CUDA device is, by PCI bus id (CUDA and NVML number GPUs differently); without the
     // CUDA driver API, the CUDA_VISIBLE_DEVICES entry (an index or a UUID), else the same index.

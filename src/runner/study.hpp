@@ -46,6 +46,7 @@ struct StudyOptions {
   std::vector<int> devices;             // several GPUs: one worker process per GPU (run_study_on_devices)
   std::string worker_group;             // set in the worker processes of a multi-GPU study
   std::string worker_name;
+  int worker_count = 1;                 // workers measuring this host at once: CPU/RAM energy is shared
   double period_s = 0.1;                // sampler period
   double cpu_tdp_w = 0;
   std::uint64_t seed = 1;

@@ -62,7 +62,8 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
     std::vector<std::string> argv_s = {"/proc/self/exe"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     for (const auto& extra : {std::string("--device"), device, std::string("--worker-group"), group,
-                              std::string("--worker-name"), name}) {
+                              std::string("--worker-name"), name, std::string("--worker-count"),
+                              std::to_string(opt.devices.size())}) {
       argv_s.push_back(extra);
     }
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

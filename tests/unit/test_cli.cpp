@@ -508,6 +508,9 @@ TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
   store::Store db(out + "/results.db");
   EXPECT_EQ(db.run_count(), 6);  // each run once, by whichever worker claimed it
   EXPECT_EQ(db.sessions().size(), 2u);
+  for (const auto& row : db.rows()) {  // two workers measure one host: each window gets half its CPU/RAM energy
+    EXPECT_TRUE(contains(row.phase.cpu_method, "x 0.5 (this process's share")) << row.phase.cpu_method;
+  }
   std::set<std::string> items;
   for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
   EXPECT_EQ(items.size(), 6u);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/host.hpp"
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
@@ -381,6 +382,29 @@ TEST(Meter, RaplReplacesEstimatesAndSurvivesAVanishingSensor) {
   auto r2 = m.end(w2);
   EXPECT_TRUE(has_flag(r2, "rapl dram"));
   EXPECT_TRUE(find(r2, "ram")->estimated);  // falls back to the labelled estimate
+}
+
+// Four workers measuring one host: each window gets a quarter of the host's CPU/RAM energy (RAPL and
+// estimates alike), the GPU energy stays whole, and the method says so.
+TEST(Meter, HostShareSplitsCpuAndRamEnergyBetweenWorkers) {
+  auto dir = test::temp_dir();
+  write_rapl_zone(dir / "intel-rapl:0", "package-0", 10'000'000, 100'000'000);
+  FakeDriver d;
+  auto o = fake_options(d, dir.string());
+  o.host_share = 0.25;
+  Meter m(o);
+  auto w = m.begin("shared");
+  test::write_text(dir / "intel-rapl:0" / "energy_uj", "18000000\n");  // 8 J used by the host
+  auto r = m.end(w);
+  EXPECT_DOUBLE_EQ(find(r, "cpu")->energy_j, 2.0);
+  EXPECT_NE(find(r, "cpu")->method.find("x 0.25"), std::string::npos) << find(r, "cpu")->method;
+  const DomainEnergy* ram = find(r, "ram");  // no RAPL dram zone: the estimate, shared too
+  ASSERT_TRUE(ram->estimated);
+  EXPECT_NEAR(ram->mean_power_w, 0.25 * ram_power_w(read_host_info().ram_total_gb), 1e-9);
+  const DomainEnergy* gpu = find(r, "gpu", "gpu0");
+  EXPECT_EQ(gpu->method.find("x 0.25"), std::string::npos);
+  o.host_share = 0;
+  EXPECT_THROW(Meter bad(o), InputError);
 }
 
 TEST(CpuModel, CodeCarbonFormula) {
