@@ -126,11 +126,11 @@ const std::vector<std::string> kFamilies = {"MLP", "CNN", "RNN", "CRNN"};
 
 }  // namespace
 
-Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
+Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
   Analysis a;
   // ---- aggregate repetitions into points ----
   std::set<std::int64_t> runs_seen;
-  bool all_gpu = true, any_ok = false;
+  bool all_gpu = true, any_ok = false, all_net = true;
   for (const auto& r : rows) {
     if (runs_seen.insert(r.run_id).second) {
       ++a.runs;
@@ -139,12 +139,21 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
     if (r.status == "ok" && !r.phase.phase.empty()) {
       any_ok = true;
       all_gpu &= !r.phase.gpu_method.empty();
+      all_net &= r.phase.net_gpu_energy_j >= 0;
     }
   }
   const bool use_gpu = any_ok && all_gpu;
+  bool use_net = false;
+  if (options.net_energy) {
+    if (!use_gpu) a.cannot.push_back("net energy: some runs have no GPU energy counter; total energy shown");
+    else if (!all_net) a.cannot.push_back("net energy: some runs have no idle baseline (studies run with --idle 0); gross energy shown");
+    else use_net = true;
+  }
   a.estimated = !use_gpu;
-  a.energy_label = use_gpu ? "GPU energy per epoch, J (NVML total-energy counter)"
-                           : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
+  a.energy_label = use_net   ? "net GPU energy per epoch, J (NVML total-energy counter minus idle baseline x window length)"
+                   : use_gpu ? "GPU energy per epoch, J (NVML total-energy counter)"
+                             : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
+  a.energy_axis = use_net ? "net GPU energy per epoch (J)" : use_gpu ? "GPU energy per epoch (J)" : "energy per epoch (J, ESTIMATED)";
   struct Acc {
     Point p;
     std::vector<double> e, d, w, gu, mu, sm, bw, map;
@@ -172,7 +181,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows) {
       g.p.params = static_cast<double>(r.params);
       g.p.traffic_bytes = traffic_per_epoch(r);
     }
-    g.e.push_back(use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
+    g.e.push_back(use_net ? r.phase.net_gpu_energy_j : use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
     g.d.push_back(r.phase.duration_s);
     g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
                                           : (r.phase.duration_s > 0 ? r.phase.energy_j / r.phase.duration_s : NAN));

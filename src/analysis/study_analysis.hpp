@@ -32,8 +32,13 @@ struct Point {
   bool flagged = false;
 };
 
+struct AnalysisOptions {
+  bool net_energy = false;  // GPU energy above the idle baseline instead of the counter's whole delta
+};
+
 struct Analysis {
   std::string energy_label;  // what the energy numbers are, with their method
+  std::string energy_axis;   // the same, short, for chart axes
   bool estimated = false;
   int runs = 0, runs_ok = 0, runs_failed = 0;
   std::vector<Point> points;
@@ -44,6 +49,6 @@ struct Analysis {
   nlohmann::json pareto;              // indices into points on the front
 };
 
-Analysis analyze(const std::vector<store::RunPhaseRow>& rows);
+Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options = {});
 
 }  // namespace sedenergy::analysis

@@ -17,11 +17,18 @@ void setup_report(CLI::App& app, int& exit_code) {
                                  "          sedenergy report h100/results.db t4/results.db -o compare   # hardware comparison");
   sub->add_option("databases", *db, "results.db files written by `sedenergy study` (several: one report)")->required();
   sub->add_option("-o,--out", *out, "output folder")->capture_default_str();
+  auto energy = std::make_shared<std::string>("gross");
+  sub->add_option("--energy", *energy,
+                  "gross: the GPU counter's whole delta (as CodeCarbon reports); net: minus the idle baseline x window "
+                  "length (what the model itself added)")
+      ->check(CLI::IsMember({"gross", "net"}))->capture_default_str();
   sub->callback([=, &exit_code] {
     for (const auto& path : *db) {
       if (!std::filesystem::is_regular_file(path)) throw InputError("report: database '" + path + "' does not exist");
     }
-    auto files = report::write_report(*db, *out);
+    analysis::AnalysisOptions options;
+    options.net_energy = *energy == "net";
+    auto files = report::write_report(*db, *out, options);
     std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
               << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
     exit_code = 0;

@@ -228,7 +228,8 @@ const char* kRenderScript = R"js(
 )js";
 
 ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const std::vector<store::SessionRecord>& sessions,
-                            const std::vector<std::string>& sources, const std::string& out_dir) {
+                            const std::vector<std::string>& sources, const std::string& out_dir,
+                            const analysis::AnalysisOptions& options) {
   std::error_code ec;
   fs::create_directories(fs::path(out_dir) / "tables", ec);
   if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
@@ -239,11 +240,11 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
   files.json = (fs::path(out_dir) / "analysis.json").string();
   files.rows = static_cast<int>(rows.size());
   write_csv(rows, files.csv);
-  const auto a = analysis::analyze(rows);
+  const auto a = analysis::analyze(rows, options);
 
   json points = json::array();
   for (const auto& p : a.points) points.push_back(point_json(p));
-  const std::string ey = a.estimated ? "energy per epoch (J, ESTIMATED)" : "GPU energy per epoch (J)";
+  const std::string& ey = a.energy_axis;
   std::vector<Chart> charts;
   if (!a.points.empty()) {
     charts.push_back(scatter("c-flops", "Energy against FLOPs",
@@ -406,10 +407,11 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
 }  // namespace
 
 ReportFiles write_report(const store::Store& db, const std::string& out_dir) {
-  return write_from_rows(db.rows(), db.sessions(), {db.path()}, out_dir);
+  return write_from_rows(db.rows(), db.sessions(), {db.path()}, out_dir, {});
 }
 
-ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir) {
+ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir,
+                         const analysis::AnalysisOptions& options) {
   std::vector<store::RunPhaseRow> rows;
   std::vector<store::SessionRecord> sessions;
   std::int64_t offset = 0;
@@ -424,7 +426,7 @@ ReportFiles write_report(const std::vector<std::string>& db_paths, const std::st
     for (auto& s : db.sessions()) sessions.push_back(std::move(s));
     offset += top;
   }
-  return write_from_rows(rows, sessions, db_paths, out_dir);
+  return write_from_rows(rows, sessions, db_paths, out_dir, options);
 }
 
 }  // namespace sedenergy::report

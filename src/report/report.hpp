@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/study_analysis.hpp"
 #include "store/store.hpp"
 
 namespace sedenergy::report {
@@ -22,6 +23,7 @@ struct ReportFiles {
 void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path);
 ReportFiles write_report(const store::Store& db, const std::string& out_dir);
 // Several databases: their rows side by side (run ids kept apart), one report.
-ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir);
+ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir,
+                         const analysis::AnalysisOptions& options = {});
 
 }  // namespace sedenergy::report

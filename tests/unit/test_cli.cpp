@@ -374,6 +374,11 @@ TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
   EXPECT_EQ(db.rows().size(), 12u);
   auto check = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "rep").string());
   EXPECT_EQ(check.rc, 0) << check.out;
+  // Net energy asked of CPU runs (no GPU counter): the report says why it shows the total instead.
+  auto net = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "net").string() + " --energy net");
+  EXPECT_EQ(net.rc, 0) << net.out;
+  EXPECT_TRUE(contains(test::read_text(dir / "net/summary.md"), "net energy: some runs have no GPU energy counter"));
+  EXPECT_EQ(run("report " + (dir / "out/results.db").string() + " --energy idle").rc, 2);
   FILE* p = popen(("sqlite3 " + (dir / "out/results.db").string() + " 'PRAGMA integrity_check'").c_str(), "r");
   char buf[64] = {0};
   ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);

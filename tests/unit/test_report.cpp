@@ -44,6 +44,7 @@ struct Law {
   std::string gpu = "NVIDIA H100 80GB HBM3";
   double gpu_scale = 1;  // energy multiplier of this GPU
   int frames = 64;
+  double net_share = -1;  // >= 0: net GPU energy recorded as this share of the gross (an idle baseline ran)
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -85,6 +86,7 @@ void write_study(const std::string& path, const Law& law) {
           const double flops = std::string(phase) == "train" ? r.train_flops_per_epoch : r.test_flops_per_epoch;
           p.gpu_energy_j = law.gpu_scale * (heavy ? law.mlp_rnn_factor : 1) * 1e-9 * std::pow(flops, 0.9) * noise(rng);
           p.energy_j = p.gpu_energy_j * 1.2;
+          if (law.net_share >= 0) p.net_gpu_energy_j = law.net_share * p.gpu_energy_j;
           p.gpu_method = "nvml total-energy counter delta";
           p.gpu_power_w = heavy ? (std::string(phase) == "train" ? 250 : 150) : 200;
           p.duration_s = p.gpu_energy_j / p.gpu_power_w;
@@ -225,6 +227,33 @@ TEST(Analysis, InputLengthsAreComparedFamilyByFamily) {
   }
   EXPECT_EQ(at_1723, 8);  // 4 families x 2 phases
   EXPECT_NE(test::read_text(files.markdown).find("Input length (training"), std::string::npos);
+}
+
+// `report --energy net`: the idle baseline subtracted where every run has one; otherwise gross, saying why.
+TEST(Analysis, NetEnergyWhereEveryRunHasAnIdleBaseline) {
+  auto dir = test::temp_dir();
+  Law law;
+  law.net_share = 0.4;
+  write_study((dir / "net.db").string(), law);
+  analysis::AnalysisOptions net;
+  net.net_energy = true;
+  auto gross = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "net.db").string()}, (dir / "g").string()).json));
+  auto files = report::write_report(std::vector<std::string>{(dir / "net.db").string()}, (dir / "n").string(), net);
+  auto a = json::parse(test::read_text(files.json));
+  EXPECT_NE(a["energy"].get<std::string>().find("net GPU energy"), std::string::npos);
+  const auto& g = table_row(gross, "runs_summary", "config", "cnn:1x64");
+  const auto& n = table_row(a, "runs_summary", "config", "cnn:1x64");
+  ASSERT_FALSE(g.is_null());
+  ASSERT_FALSE(n.is_null());
+  EXPECT_NEAR(n["energy_mean_j"].get<double>(), 0.4 * g["energy_mean_j"].get<double>(), 1e-6 * g["energy_mean_j"].get<double>());
+  EXPECT_NE(test::read_text(files.html).find("net GPU energy per epoch (J)"), std::string::npos);  // the axes
+  // No baseline in these runs: gross energy, and the report says why.
+  write_study((dir / "gross.db").string(), Law{});
+  auto f2 = report::write_report(std::vector<std::string>{(dir / "gross.db").string()}, (dir / "n2").string(), net);
+  auto md = test::read_text(f2.markdown);
+  EXPECT_NE(md.find("net energy: some runs have no idle baseline"), std::string::npos) << md;
+  EXPECT_EQ(json::parse(test::read_text(f2.json))["energy"], "GPU energy per epoch, J (NVML total-energy counter)");
 }
 
 TEST(Analysis, SparseOrEmptyDataSayWhatCannotBeComputed) {
