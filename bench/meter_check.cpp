@@ -2,7 +2,7 @@
 //   nvml_call_ms      cost of one energy-counter read and of one full sampler sample
 //   windows           constant load (a matrix-product loop) measured in windows of 1, 5 and 30 s: the
 //                     counter delta next to the integral of instantaneous power, and their difference
-//   sampler_overhead  per training loop (cnn:2x128, launch-bound; cnn:2x512, GPU-bound): step time with the
+//   sampler_overhead  per training loop (cnn:2x128, launch-bound, free and pinned; cnn:2x512, GPU-bound): step time with the
 //                     10 Hz sampler running vs stopped in rotating blocks, paired per round, with the noise
 //                     floor of two sampler-free arms
 // Usage: meter_check OUT.json [overhead]   (overhead: only the sampler-overhead part; needs a CUDA GPU; see scripts/gpu-verify.sh)
@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+
+#include <sched.h>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -41,7 +43,32 @@ void load_for(double seconds, const torch::Tensor& a, const torch::Tensor& b) {
 // clocks drop and the next block starts cold): the sampler is started, a few untimed steps run while it
 // settles, then the timed block. "none (again)" is a second sampler-free arm: the two sampler-free arms
 // against each other give the noise floor of the paired estimate.
-nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOptions& mo) {
+// Optionally the training thread on a core of its own and the sampler threads on the others (a thread
+// inherits the mask of the thread that starts it): core migrations are then out of the launch-bound
+// loop's noise, and the sampler cannot share the training thread's core.
+struct Pinning {
+  cpu_set_t all{}, mine{}, others{};
+  bool ok = false;
+  explicit Pinning(bool wanted) {
+    if (!wanted || sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) return;
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &all)) last = c;
+    }
+    CPU_ZERO(&mine);
+    CPU_SET(last, &mine);
+    others = all;
+    CPU_CLR(last, &others);
+    ok = true;
+  }
+  ~Pinning() { set(all); }
+  void set(const cpu_set_t& m) {
+    if (ok) sched_setaffinity(0, sizeof m, &m);
+  }
+};
+
+nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOptions& mo, bool pin) {
+  Pinning pinning(pin);
   auto opts = torch::TensorOptions().device(torch::kCUDA);
   const models::InputShape shape{8, 128, 64};
   torch::manual_seed(1);
@@ -91,7 +118,9 @@ nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOpti
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t k = 0; k < arms.size(); ++k) {
       Arm& a = arms[(k + r) % arms.size()];
+      pinning.set(pinning.others);
       if (a.meter) a.meter->start();
+      pinning.set(pinning.mine);
       block(settle);
       a.step_s.push_back(block(steps));
       if (a.meter) a.meter->stop();
@@ -99,6 +128,7 @@ nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOpti
   }
   const double base = analysis::median(arms[0].step_s);
   nlohmann::json res = {{"model", spec + " batch 8, data on the GPU"}, {"period_s", mo.period_s},
+                        {"pinned", pinning.ok ? "training thread on its own core, sampler on the others" : "no"},
                         {"rounds", rounds}, {"steps_per_block", steps}};
   for (const auto& a : arms) {
     const double m = analysis::median(a.step_s);
@@ -209,10 +239,11 @@ int main(int argc, char** argv) {
   }
 
   // Sampler overhead on two training loops: cnn:2x128 (~1.5 ms steps, launch-bound: the worst case, where
-  // the host's own noise is large) and cnn:2x512 (~2.7 ms, GPU-bound, like most paper43 steps).
+  // the host's own noise is large; once more with the training thread pinned to its own core) and
+  // cnn:2x512 (~2.7 ms, GPU-bound, like most paper43 steps).
   meter.stop();
-  for (const char* spec : {"cnn:2x128", "cnn:2x512"}) {
-    auto res = sampler_overhead(spec, mo);
+  for (auto [spec, pin] : {std::pair{"cnn:2x128", false}, std::pair{"cnn:2x128", true}, std::pair{"cnn:2x512", false}}) {
+    auto res = sampler_overhead(spec, mo, pin);
     std::cout << res.dump() << "\n" << std::flush;
     out["sampler_overhead"].push_back(res);
   }
