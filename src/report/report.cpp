@@ -416,7 +416,7 @@ ReportFiles write_report(const std::vector<std::string>& db_paths, const std::st
   std::vector<store::SessionRecord> sessions;
   std::int64_t offset = 0;
   for (const auto& path : db_paths) {
-    store::Store db(path);
+    store::Store db(path, store::Store::Access::kRead);  // a report never writes to what it reads
     std::int64_t top = 0;
     for (auto r : db.rows()) {
       top = std::max(top, r.run_id);

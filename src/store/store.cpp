@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "common/error.hpp"
@@ -90,12 +93,73 @@ class Stmt {
 
 }  // namespace
 
-Store::Store(const std::string& path) : path_(path) {
+Store::Store(const std::string& path, Access access) : path_(path), file_(path) {
+  if (access == Access::kReadWrite) {
+    open_read_write();
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw file_error(path, 0, "no such results database");
+  if (open_in_place_for_reading()) return;
+  // An older schema: migrate a private copy (with its write-ahead log), never the input.
+  char tmpl[] = "/tmp/sedenergy-read.XXXXXX";
+  if (!mkdtemp(tmpl)) throw file_error(path, 0, "cannot make a temporary copy to read it (no /tmp?)");
+  temp_dir_ = tmpl;
+  file_ = temp_dir_ + "/results.db";
+  std::filesystem::copy_file(path, file_, ec);
+  if (!ec && std::filesystem::exists(path + "-wal")) std::filesystem::copy_file(path + "-wal", file_ + "-wal", ec);
+  if (ec) {
+    std::filesystem::remove_all(temp_dir_, ec);
+    throw file_error(path, 0, "cannot copy it to read it: " + ec.message());
+  }
+  try {
+    open_read_write();
+  } catch (...) {
+    std::filesystem::remove_all(temp_dir_, ec);
+    throw;
+  }
+}
+
+bool Store::open_in_place_for_reading() {
+  auto fail = [&](const std::string& why) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    return file_error(path_, 0, why);
+  };
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    throw fail(std::string("cannot open results database: ") + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+  }
+  sqlite3_busy_timeout(db_, 30000);
+  int version = 0;
+  std::string why;
+  try {
+    {
+      Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+      check.step();
+      if (check.integer(0) != 1) why = "not a sedenergy results database (no meta table)";
+    }
+    if (why.empty()) version = schema_version();
+  } catch (const std::exception& e) {
+    why = std::string("cannot read results database: ") + e.what();
+  }
+  if (!why.empty()) throw fail(why);
+  if (version > kSchemaVersion) {
+    throw fail("written by a newer sedenergy (schema " + std::to_string(version) + ", this one reads up to " +
+               std::to_string(kSchemaVersion) + ")");
+  }
+  if (version == kSchemaVersion) return true;
+  sqlite3_close(db_);
+  db_ = nullptr;
+  return false;
+}
+
+void Store::open_read_write() {
+  const std::string& path = file_;
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw file_error(path, 0, "cannot open results database: " + msg);
+    throw file_error(path_, 0, "cannot open results database: " + msg);
   }
   // Several sweeps may write one database: wait for each other's transactions.
   sqlite3_busy_timeout(db_, 30000);
@@ -113,7 +177,7 @@ Store::Store(const std::string& path) : path_(path) {
     if (has_meta) {
       int v = schema_version();
       if (v > kSchemaVersion) {
-        throw file_error(path, 0, "written by a newer sedenergy (schema " + std::to_string(v) +
+        throw file_error(path_, 0, "written by a newer sedenergy (schema " + std::to_string(v) +
                                       ", this one reads up to " + std::to_string(kSchemaVersion) + ")");
       }
     }
@@ -130,7 +194,11 @@ Store::Store(const std::string& path) : path_(path) {
   }
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(db_);
+  std::error_code ec;
+  if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_, ec);
+}
 
 // Inside the opening transaction: older files gain the new columns, their runs become repetition 1.
 void Store::migrate(int from) {
@@ -379,9 +447,9 @@ bool Store::claim(const std::string& group, const std::string& item, const std::
 }
 
 int Store::merge_from(const std::string& other_path) {
-  { Store check(other_path); }  // the other file must be a sedenergy database of a readable schema
+  Store other(other_path, Access::kRead);  // a sedenergy database of a readable schema, left as it is
   Stmt attach(db_, "ATTACH DATABASE ? AS other");
-  attach.bind(other_path);
+  attach.bind(other.file());
   attach.step();
   int added = 0;
   exec("BEGIN IMMEDIATE;");

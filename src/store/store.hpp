@@ -92,13 +92,19 @@ struct RunPhaseRow {
 
 class Store {
  public:
-  // Opens or creates the database; migrates older schemas; refuses newer ones with an InputError.
-  explicit Store(const std::string& path);
+  enum class Access {
+    kReadWrite,  // opens or creates the database; migrates an older schema in place
+    kRead,       // reads an existing one without writing to it: an older schema is migrated in a private
+                 // temporary copy, and a file that is not a sedenergy database is refused by name
+  };
+  // Refuses newer schemas with an InputError that names the file.
+  explicit Store(const std::string& path, Access access = Access::kReadWrite);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }  // the file actually open (path(), or a migrated copy)
   int schema_version() const;
   std::int64_t begin_session(const SessionRecord& s);
   void finish_session(std::int64_t id);
@@ -123,7 +129,10 @@ class Store {
  private:
   void exec(const std::string& sql) const;
   void migrate(int from);
-  std::string path_;
+  void open_read_write();
+  bool open_in_place_for_reading();  // false: needs a migrated copy
+  std::string path_, file_;
+  std::string temp_dir_;  // the migrated copy's folder, removed with the store
   sqlite3* db_ = nullptr;
 };
 

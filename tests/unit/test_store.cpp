@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <set>
 
 #include "common/error.hpp"
@@ -133,10 +134,7 @@ TEST(Store, MergeCopiesSessionsRunsAndPhasesOnce) {
 }
 
 // A database written by schema 1 opens with the new columns; its runs read as repetition 1.
-TEST(Store, MigratesSchemaOneFiles) {
-  auto dir = test::temp_dir();
-  auto path = (dir / "old.db").string();
-  {
+void write_schema_one(const std::string& path) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     const char* v1 =
@@ -155,7 +153,12 @@ TEST(Store, MigratesSchemaOneFiles) {
         "INSERT INTO runs(session_id, config, family, status) VALUES(1, 'mlp:1x512', 'MLP', 'ok');";
     ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
-  }
+}
+
+TEST(Store, MigratesSchemaOneFiles) {
+  auto dir = test::temp_dir();
+  auto path = (dir / "old.db").string();
+  write_schema_one(path);
   store::Store db(path);
   EXPECT_EQ(db.schema_version(), store::kSchemaVersion);
   auto rows = db.rows();
@@ -164,6 +167,50 @@ TEST(Store, MigratesSchemaOneFiles) {
   EXPECT_EQ(rows[0].repetition, 1);
   EXPECT_EQ(rows[0].metrics.map, -1);  // not measured then
   EXPECT_EQ(db.finished_items({1}), (std::set<std::string>{"mlp:1x512#1"}));
+}
+
+// Reading (report, merge inputs) never writes: an older file is migrated in a private copy, left
+// byte-identical, and the copy is gone with the store; a foreign SQLite file is refused by name.
+TEST(Store, ReadingLeavesTheFileAsItIs) {
+  auto dir = test::temp_dir();
+  auto path = (dir / "old.db").string();
+  write_schema_one(path);
+  const std::string before = test::read_text(path);
+  std::string copy;
+  {
+    store::Store db(path, store::Store::Access::kRead);
+    EXPECT_EQ(db.schema_version(), store::kSchemaVersion);
+    EXPECT_EQ(db.rows().size(), 1u);
+    copy = db.file();
+    EXPECT_NE(copy, path);
+    EXPECT_TRUE(std::filesystem::exists(copy));
+  }
+  EXPECT_FALSE(std::filesystem::exists(copy));
+  EXPECT_EQ(test::read_text(path), before);
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  // Merging it in reads it the same way.
+  store::Store all((dir / "all.db").string());
+  EXPECT_EQ(all.merge_from(path), 1);
+  EXPECT_EQ(test::read_text(path), before);
+  // A current file is read in place.
+  { store::Store current(path + ".v2"); }
+  EXPECT_EQ(store::Store(path + ".v2", store::Store::Access::kRead).file(), path + ".v2");
+
+  auto foreign = (dir / "other.sqlite").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(foreign.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1);", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const std::string foreign_before = test::read_text(foreign);
+  try {
+    store::Store f(foreign, store::Store::Access::kRead);
+    ADD_FAILURE() << "a foreign database was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("other.sqlite"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a sedenergy results database"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(test::read_text(foreign), foreign_before);  // no sedenergy tables added to someone else's file
+  EXPECT_THROW(store::Store((dir / "absent.db").string(), store::Store::Access::kRead), InputError);
 }
 
 // Claims are taken once per group, whoever asks first, across connections.
