@@ -101,7 +101,8 @@ Store::Store(const std::string& path, Access access) : path_(path), file_(path) 
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw file_error(path, 0, "no such results database");
   if (open_in_place_for_reading()) return;
-  // An older schema: migrate a private copy (with its write-ahead log), never the input.
+  // An older schema (or a file unreadable in place): a private copy with its write-ahead log, migrated
+  // there; the input is never written.
   char tmpl[] = "/tmp/sedenergy-read.XXXXXX";
   if (!mkdtemp(tmpl)) throw file_error(path, 0, "cannot make a temporary copy to read it (no /tmp?)");
   temp_dir_ = tmpl;
@@ -139,8 +140,12 @@ bool Store::open_in_place_for_reading() {
       if (check.integer(0) != 1) why = "not a sedenergy results database (no meta table)";
     }
     if (why.empty()) version = schema_version();
-  } catch (const std::exception& e) {
-    why = std::string("cannot read results database: ") + e.what();
+  } catch (const std::exception&) {
+    // Unreadable in place (e.g. a write-ahead-log file in a folder we may not write): read a copy, whose
+    // opening gives the error if the file itself is the problem.
+    sqlite3_close(db_);
+    db_ = nullptr;
+    return false;
   }
   if (!why.empty()) throw fail(why);
   if (version > kSchemaVersion) {

@@ -211,6 +211,14 @@ TEST(Store, ReadingLeavesTheFileAsItIs) {
   }
   EXPECT_EQ(test::read_text(foreign), foreign_before);  // no sedenergy tables added to someone else's file
   EXPECT_THROW(store::Store((dir / "absent.db").string(), store::Store::Access::kRead), InputError);
+  test::write_text(dir / "junk.db", std::string(4096, 'j'));
+  try {
+    store::Store j((dir / "junk.db").string(), store::Store::Access::kRead);
+    ADD_FAILURE() << "a file that is not a database was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("junk.db"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(test::read_text(dir / "junk.db"), std::string(4096, 'j'));
 }
 
 // Claims are taken once per group, whoever asks first, across connections.
