@@ -38,11 +38,6 @@ void load_for(double seconds, const torch::Tensor& a, const torch::Tensor& b) {
   }
 }
 
-// Step time of one training loop (batch 8, data on the GPU) with the sampler stopped and running, in
-// rotating blocks of ~0.3 s so drifts hit every arm alike. The loop never pauses (an idle gap lets
-// clocks drop and the next block starts cold): the sampler is started, a few untimed steps run while it
-// settles, then the timed block. "none (again)" is a second sampler-free arm: the two sampler-free arms
-// against each other give the noise floor of the paired estimate.
 // Optionally the training thread on a core of its own and the sampler threads on the others (a thread
 // inherits the mask of the thread that starts it): core migrations are then out of the launch-bound
 // loop's noise, and the sampler cannot share the training thread's core.
@@ -67,6 +62,11 @@ struct Pinning {
   }
 };
 
+// Step time of one training loop (batch 8, data on the GPU) with the sampler stopped and running, in
+// rotating blocks of ~0.3 s so drifts hit every arm alike. The loop never pauses (an idle gap lets
+// clocks drop and the next block starts cold): the sampler is started, a few untimed steps run while it
+// settles, then the timed block. "none (again)" is a second sampler-free arm: the two sampler-free arms
+// against each other give the noise floor of the paired estimate.
 nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOptions& mo, bool pin) {
   Pinning pinning(pin);
   auto opts = torch::TensorOptions().device(torch::kCUDA);
@@ -138,25 +138,27 @@ nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOpti
                            {"slowdown_pct", 100.0 * (m / base - 1)},
                            {"block_step_ms", a.step_s}});
   }
-  // Paired within each round (all arms run back to back): each arm against the mean of the two
-  // sampler-free arms of the same round; median over rounds with a bootstrap interval.
-  auto paired = [&](std::size_t arm, std::size_t against, bool mean_of_controls) {
-    std::vector<double> ratio;
-    for (int r = 0; r < rounds; ++r) {
-      const double ref = mean_of_controls ? 0.5 * (arms[0].step_s[r] + arms[2].step_s[r]) : arms[against].step_s[r];
-      ratio.push_back(100.0 * (arms[arm].step_s[r] / ref - 1));
-    }
+  // Paired within each round (all arms run back to back): per round, an arm's slowdown in % against a
+  // reference of the same round; median over rounds with a bootstrap interval.
+  auto slowdown_pct = [&](std::size_t arm, auto reference) {
+    std::vector<double> pct;
+    for (int r = 0; r < rounds; ++r) pct.push_back(100.0 * (arms[arm].step_s[r] / reference(r) - 1));
+    return pct;
+  };
+  auto summary = [&](const std::vector<double>& pct) {
     auto ci = analysis::bootstrap_ci(rounds, [&](const std::vector<int>& idx) {
       std::vector<double> v;
-      for (int i : idx) v.push_back(ratio[i]);
+      for (int i : idx) v.push_back(pct[i]);
       return analysis::median(v);
     });
-    return nlohmann::json{{"median_pct", analysis::median(ratio)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
+    return nlohmann::json{{"median_pct", analysis::median(pct)}, {"ci95_lo_pct", ci.lo}, {"ci95_hi_pct", ci.hi}};
   };
-  res["paired_slowdown"] = {{"full", paired(1, 0, true)}, {"power_only", paired(3, 0, true)},
-                            {"control: none (again) vs none", paired(2, 0, false)}};
-  std::vector<double> control;
-  for (int r = 0; r < rounds; ++r) control.push_back(std::abs(100.0 * (arms[2].step_s[r] / arms[0].step_s[r] - 1)));
+  auto both_controls = [&](int r) { return 0.5 * (arms[0].step_s[r] + arms[2].step_s[r]); };
+  auto control = slowdown_pct(2, [&](int r) { return arms[0].step_s[r]; });  // none (again) vs none
+  res["paired_slowdown"] = {{"full", summary(slowdown_pct(1, both_controls))},
+                            {"power_only", summary(slowdown_pct(3, both_controls))},
+                            {"control: none (again) vs none", summary(control)}};
+  for (auto& c : control) c = std::abs(c);
   res["noise_floor_pct_median_abs"] = analysis::median(control);
   return res;
 }
@@ -247,7 +249,6 @@ int main(int argc, char** argv) {
     std::cout << res.dump() << "\n" << std::flush;
     out["sampler_overhead"].push_back(res);
   }
-  meter.stop();
   std::ofstream f(argv[1]);
   f << out.dump(2) << "\n";
   std::cout << out["nvml_call_ms"].dump() << "\n";

@@ -36,8 +36,7 @@ void apply_config(const nlohmann::json& cfg, const std::string& source, runner::
     }
     return v;
   };
-  for (const auto& [key, v] : cfg.items()) {
-    const std::string& k = key;
+  for (const auto& [k, v] : cfg.items()) {
     if (k == "name" || k == "description") continue;
     if (k == "grid") { if (!given("--grid")) o.grid = text(k, v); }
     else if (k == "clips") { if (!given("--clips")) o.clips = integer(k, v); }

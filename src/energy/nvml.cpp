@@ -153,11 +153,11 @@ Nvml::Nvml(std::shared_ptr<NvmlApi> api) : api_(std::move(api)) {
       if (api_->gpm_query_support(g.handle, &sup) == kNvmlSuccess && sup.is_supported_device &&
           api_->gpm_sample_alloc(&gs.previous) == kNvmlSuccess && api_->gpm_sample_alloc(&gs.current) == kNvmlSuccess) {
         g.has_gpm = true;
-        gs.query = std::make_shared<NvmlGpmMetricsGet>();
+        gs.query = std::make_unique<NvmlGpmMetricsGet>();
       }
     }
     gpm_.resize(std::max<std::size_t>(gpm_.size(), i + 1));
-    gpm_[i] = gs;
+    gpm_[i] = std::move(gs);
     gpus_.push_back(g);
   }
   ok_ = !gpus_.empty();

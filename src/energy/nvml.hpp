@@ -185,7 +185,7 @@ class Nvml {
   struct GpmState {
     NvmlGpmSample previous = nullptr, current = nullptr;
     bool primed = false;
-    std::shared_ptr<NvmlGpmMetricsGet> query;  // ~8 KB, allocated once: the sampler never allocates
+    std::unique_ptr<NvmlGpmMetricsGet> query;  // ~8 KB, allocated once: the sampler never allocates
   };
   std::vector<GpmState> gpm_;  // by NVML index
 };

@@ -100,7 +100,13 @@ Store::Store(const std::string& path, Access access) : path_(path), file_(path) 
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw file_error(path, 0, "no such results database");
-  if (open_in_place_for_reading()) return;
+  try {
+    if (open_in_place_for_reading()) return;
+  } catch (...) {
+    close();
+    throw;
+  }
+  close();
   // An older schema (or a file unreadable in place): a private copy with its write-ahead log, migrated
   // there; the input is never written.
   char tmpl[] = "/tmp/sedenergy-read.XXXXXX";
@@ -121,71 +127,61 @@ Store::Store(const std::string& path, Access access) : path_(path), file_(path) 
   }
 }
 
-bool Store::open_in_place_for_reading() {
-  auto fail = [&](const std::string& why) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    return file_error(path_, 0, why);
-  };
-  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    throw fail(std::string("cannot open results database: ") + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+void Store::connect(int flags) {
+  if (sqlite3_open_v2(file_.c_str(), &db_, flags, nullptr) == SQLITE_OK) {
+    // Several sweeps may write one database: wait for each other's transactions.
+    sqlite3_busy_timeout(db_, 30000);
+    return;
   }
-  sqlite3_busy_timeout(db_, 30000);
+  std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+  close();
+  throw file_error(path_, 0, "cannot open results database: " + msg);
+}
+
+void Store::close() {
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+bool Store::has_meta_table() const {
+  // The statement is finalised on return: one left open keeps a read snapshot, and in WAL mode that
+  // snapshot can never be upgraded to a write once another process has written.
+  Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+  check.step();
+  return check.integer(0) == 1;
+}
+
+void Store::refuse_newer(int version) const {
+  if (version > kSchemaVersion) {
+    throw file_error(path_, 0, "written by a newer sedenergy (schema " + std::to_string(version) +
+                                   ", this one reads up to " + std::to_string(kSchemaVersion) + ")");
+  }
+}
+
+bool Store::open_in_place_for_reading() {
+  connect(SQLITE_OPEN_READONLY);
   int version = 0;
-  std::string why;
   try {
-    {
-      Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
-      check.step();
-      if (check.integer(0) != 1) why = "not a sedenergy results database (no meta table)";
-    }
-    if (why.empty()) version = schema_version();
+    if (!has_meta_table()) throw file_error(path_, 0, "not a sedenergy results database (no meta table)");
+    version = schema_version();
+  } catch (const InputError&) {
+    throw;
   } catch (const std::exception&) {
     // Unreadable in place (e.g. a write-ahead-log file in a folder we may not write): read a copy, whose
     // opening gives the error if the file itself is the problem.
-    sqlite3_close(db_);
-    db_ = nullptr;
     return false;
   }
-  if (!why.empty()) throw fail(why);
-  if (version > kSchemaVersion) {
-    throw fail("written by a newer sedenergy (schema " + std::to_string(version) + ", this one reads up to " +
-               std::to_string(kSchemaVersion) + ")");
-  }
-  if (version == kSchemaVersion) return true;
-  sqlite3_close(db_);
-  db_ = nullptr;
-  return false;
+  refuse_newer(version);
+  return version == kSchemaVersion;
 }
 
 void Store::open_read_write() {
-  const std::string& path = file_;
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw file_error(path_, 0, "cannot open results database: " + msg);
-  }
-  // Several sweeps may write one database: wait for each other's transactions.
-  sqlite3_busy_timeout(db_, 30000);
+  connect(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   try {
     exec("PRAGMA journal_mode=WAL;");
     exec("PRAGMA foreign_keys=ON;");
-    bool has_meta = false;
-    {
-      // Finalised before the write transaction below: a statement left open keeps a read snapshot, and
-      // in WAL mode that snapshot can never be upgraded once another process has written.
-      Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
-      check.step();
-      has_meta = check.integer(0) == 1;
-    }
-    if (has_meta) {
-      int v = schema_version();
-      if (v > kSchemaVersion) {
-        throw file_error(path_, 0, "written by a newer sedenergy (schema " + std::to_string(v) +
-                                      ", this one reads up to " + std::to_string(kSchemaVersion) + ")");
-      }
-    }
+    const bool has_meta = has_meta_table();
+    if (has_meta) refuse_newer(schema_version());
     exec("BEGIN IMMEDIATE;");
     const int found = has_meta ? schema_version() : kSchemaVersion;
     if (found < kSchemaVersion) migrate(found);
@@ -193,14 +189,13 @@ void Store::open_read_write() {
     exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "');");
     exec("COMMIT;");
   } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
+    close();
     throw;
   }
 }
 
 Store::~Store() {
-  sqlite3_close(db_);
+  close();
   std::error_code ec;
   if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_, ec);
 }

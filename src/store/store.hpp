@@ -130,7 +130,11 @@ class Store {
   void exec(const std::string& sql) const;
   void migrate(int from);
   void open_read_write();
-  bool open_in_place_for_reading();  // false: needs a migrated copy
+  bool open_in_place_for_reading();  // false: needs a migrated copy (the connection is left open)
+  void connect(int sqlite_flags);    // opens file_, or throws naming path_
+  void close();
+  bool has_meta_table() const;
+  void refuse_newer(int version) const;
   std::string path_, file_;
   std::string temp_dir_;  // the migrated copy's folder, removed with the store
   sqlite3* db_ = nullptr;
