@@ -114,7 +114,7 @@ nlohmann::json sampler_overhead(const std::string& spec, const energy::MeterOpti
   const double step_guess = block(100);
   const int steps = std::max(20, static_cast<int>(0.3 / step_guess));
   const int settle = std::max(5, steps / 10);
-  const int rounds = 30;
+  const int rounds = 40;
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t k = 0; k < arms.size(); ++k) {
       Arm& a = arms[(k + r) % arms.size()];
