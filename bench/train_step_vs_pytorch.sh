@@ -5,19 +5,20 @@
 # Adam. Per configuration and implementation the best of the passes' medians counts; the spread between a
 # configuration's own C++ passes is the noise to read the ratios against. Prints per-configuration times
 # and the per-family median ratio (PyTorch time / C++ time: > 1 means sedenergy's step is faster).
-# Usage: bench/train_step_vs_pytorch.sh OUTDIR [build dir]
+# Usage: [ROUNDS=2] [BLOCK_S=0.3] [LIBTORCH_ADAM=1] bench/train_step_vs_pytorch.sh OUTDIR [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [build dir]}"
 BUILD="${2:-build-cuda}"
 ROUNDS="${ROUNDS:-2}"
+BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of 5 blocks)
 mkdir -p "$OUT"
 rm -f "$OUT"/train_step_*.jsonl
 for r in $(seq 1 "$ROUNDS"); do
-  "$BUILD/bench_train_step" --grid paper43 > "$OUT/train_step_cpp_pass$r.jsonl"
-  python3 bench/pytorch_train_step.py > "$OUT/train_step_pytorch_pass$r.jsonl"
+  "$BUILD/bench_train_step" --grid paper43 --block-seconds "$BLOCK_S" > "$OUT/train_step_cpp_pass$r.jsonl"
+  python3 bench/pytorch_train_step.py --block-seconds "$BLOCK_S" > "$OUT/train_step_pytorch_pass$r.jsonl"
 done
-[ "${LIBTORCH_ADAM:-1}" = 0 ] || "$BUILD/bench_train_step" --grid paper43 --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
+[ "${LIBTORCH_ADAM:-1}" = 0 ] || "$BUILD/bench_train_step" --grid paper43 --block-seconds "$BLOCK_S" --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
 python3 - "$OUT" <<'PY'
 import glob, json, os, statistics, sys
 out = sys.argv[1]

@@ -7,6 +7,7 @@
 #   overhead  meter_check overhead: training-loop step time with the 10 Hz sampler vs without
 #   steps     bench/train_step_vs_pytorch.sh: the C++ training step against PyTorch eager, every paper43 config
 #   mlp-nan   mlp:32x4096 (NaN in the reference run) trained on the study's data with each Adam implementation
+#   adam      adam_agreement: the three Adam implementations step by step on identical models and batches
 # Usage: scripts/gpu-verify.sh OUTDIR [parts]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,9 @@ if want mlp-nan; then
     echo "-- $opt (exit $?)"; grep -E 'train |failed|NaN|nan' "$d-$opt.log" | head -5
   done
   rm -rf "$d"/*/data "$d"/*/cache
+fi
+if want adam; then
+  echo "== Adam implementations on identical models"; $B/adam_agreement | tee "$OUT/adam_agreement.jsonl"
 fi
 if want steps; then
   echo "== training step: C++ vs PyTorch eager"; bench/train_step_vs_pytorch.sh "$OUT/steps" $B | tail -25
