@@ -2,6 +2,7 @@
 // step as the study (forward, BCE on softmax, backward, Adam), batch 8, inputs already on the device so
 // that only the step is timed. Prints one JSON line per configuration (median of 5 timed blocks).
 // Usage: bench_train_step [--grid paper43] [--optimizer auto|fused|foreach|libtorch] [--device cuda]
+//                         [--block-seconds 0.3] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1]
 // bench/train_step_vs_pytorch.sh runs it next to bench/pytorch_train_step.py on the same GPU.
 #include <algorithm>
 #include <iostream>
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
     else if (k == "--optimizer") optimizer = v;
     else if (k == "--device") device = v;
     else if (k == "--block-seconds") block_s = std::stod(v);
+    else if (k == "--cudnn-tf32" && v != "default") at::globalContext().setAllowTF32CuDNN(v == "on");
+    else if (k == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(v == "1");
+    else if (k == "--cudnn-tf32") {}
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -72,7 +76,10 @@ int main(int argc, char** argv) {
     nlohmann::json row = {{"config", spec.name()},
                           {"family", models::family_name(spec.family)},
                           {"impl", "sedenergy C++ (adam-" + (fast ? fast->method() : std::string("libtorch")) + ")"},
-                          {"step_ms", 1e3 * per_step[2]}};
+                          {"step_ms", 1e3 * per_step[2]},
+                          {"cudnn_tf32", at::globalContext().allowTF32CuDNN()},
+                          {"cublas_tf32", at::globalContext().allowTF32CuBLAS()},
+                          {"cudnn_benchmark", at::globalContext().benchmarkCuDNN()}};
     std::cout << row.dump() << "\n" << std::flush;
   }
   return 0;
