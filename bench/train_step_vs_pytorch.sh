@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The C++ training step against PyTorch's Python eager loop, same models, same GPU, in one run: ROUNDS
-# (default 2) alternating passes of each (C++, PyTorch, C++, PyTorch, ...) so a drift of the host or the
+# (default 3) alternating passes of each (C++, PyTorch, C++, PyTorch, ...) so a drift of the host or the
 # GPU hits both alike; then, unless LIBTORCH_ADAM=0, one pass of the C++ step with LibTorch's per-tensor
-# Adam. Per configuration and implementation the best of the passes' medians counts; the spread between a
-# configuration's own C++ passes is the noise to read the ratios against. Prints per-configuration times
-# and the per-family median ratio (PyTorch time / C++ time: > 1 means sedenergy's step is faster).
-# Usage: [ROUNDS=2] [BLOCK_S=0.3] [LIBTORCH_ADAM=1] bench/train_step_vs_pytorch.sh OUTDIR [build dir]
+# Adam. Per configuration and implementation the median over the passes counts; each pass of C++ and the
+# PyTorch pass right after it give one paired ratio, and a configuration is called faster (or slower) only
+# when every paired ratio says so, else parity within the pass-to-pass noise. Prints per-configuration
+# times and the per-family median ratio (PyTorch time / C++ time: > 1 means sedenergy's step is faster).
+# Usage: [ROUNDS=3] [BLOCK_S=0.3] [LIBTORCH_ADAM=1] bench/train_step_vs_pytorch.sh OUTDIR [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [build dir]}"
 BUILD="${2:-build-cuda}"
-ROUNDS="${ROUNDS:-2}"
+ROUNDS="${ROUNDS:-3}"
 BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of 5 blocks)
 mkdir -p "$OUT"
 rm -f "$OUT"/train_step_*.jsonl
@@ -28,24 +29,24 @@ def passes(prefix):
 cpp, py = passes("train_step_cpp"), passes("train_step_pytorch")
 lib_file = f"{out}/train_step_cpp_libtorch_adam.jsonl"
 lib = {r["config"]: r for r in map(json.loads, open(lib_file))} if os.path.exists(lib_file) else {}
-best = lambda rows: min(r["step_ms"] for r in rows)
-spread = lambda rows: max(r["step_ms"] for r in rows) / min(r["step_ms"] for r in rows) - 1
-lines = ["config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,cpp_pass_spread_pct,pytorch_pass_spread_pct,cpp_libtorch_adam_ms"]
-fam, below = {}, []
+med = lambda rows: statistics.median(r["step_ms"] for r in rows)
+lines = ["config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,pass_ratio_min,pass_ratio_max,verdict,cpp_libtorch_adam_ms"]
+fam, verdicts = {}, {}
 for c, rows in cpp.items():
-    ratio = best(py[c]) / best(rows)
+    # Pass k of each implementation ran back to back: their ratio is one paired observation.
+    pair = [p["step_ms"] / q["step_ms"] for p, q in zip(py[c], rows)]
+    ratio = med(py[c]) / med(rows)
+    verdict = "faster" if min(pair) > 1 else "slower" if max(pair) < 1 else "parity within pass-to-pass noise"
+    verdicts.setdefault(verdict, []).append(c)
     fam.setdefault(rows[0]["family"], []).append(ratio)
-    if ratio < 1:
-        below.append({"config": c, "ratio": round(ratio, 4), "cpp_pass_spread_pct": round(100 * spread(rows), 2),
-                      "pytorch_pass_spread_pct": round(100 * spread(py[c]), 2)})
     lib_ms = f'{lib[c]["step_ms"]:.4f}' if c in lib else ""
-    lines.append(f'{c},{rows[0]["family"]},{best(rows):.4f},{best(py[c]):.4f},{ratio:.4f},'
-                 f'{100 * spread(rows):.2f},{100 * spread(py[c]):.2f},{lib_ms}')
+    lines.append(f'{c},{rows[0]["family"]},{med(rows):.4f},{med(py[c]):.4f},{ratio:.4f},{min(pair):.4f},{max(pair):.4f},{verdict},{lib_ms}')
 open(f"{out}/train_step_vs_pytorch.csv", "w").write("\n".join(lines) + "\n")
 summary = {"passes_per_implementation": len(next(iter(cpp.values()))),
            "cpp": cpp[next(iter(cpp))][0]["impl"], "pytorch": py[next(iter(py))][0]["impl"],
+           "ratio": "PyTorch step time / C++ step time, medians over the passes (> 1: C++ faster)",
            "families": {f: {"n": len(v), "median_ratio": statistics.median(v), "min_ratio": min(v)} for f, v in sorted(fam.items())},
-           "configs_below_1": below}
+           "verdicts": {k: {"n": len(v), "configs": v} for k, v in sorted(verdicts.items())}}
 json.dump(summary, open(f"{out}/train_step_summary.json", "w"), indent=1)
 print("\n".join(lines)); print(json.dumps(summary, indent=1))
 PY
