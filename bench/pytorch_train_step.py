@@ -49,7 +49,7 @@ def main():
                 n += 1
                 if n % 4 == 0:
                     torch.cuda.synchronize()
-                if n >= 8 and time.perf_counter() - t0 >= block_s:
+                if n >= 4 and time.perf_counter() - t0 >= block_s:
                     break
             torch.cuda.synchronize()
             per_step.append((time.perf_counter() - t0) / n)

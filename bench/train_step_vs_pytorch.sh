@@ -14,33 +14,35 @@ BUILD="${2:-build-cuda}"
 ROUNDS="${ROUNDS:-3}"
 BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of 5 blocks)
 mkdir -p "$OUT"
-rm -f "$OUT"/train_step_*.jsonl
-for r in $(seq 1 "$ROUNDS"); do
+[ -n "${SUMMARY_ONLY:-}" ] || rm -f "$OUT"/train_step_*.jsonl
+# SUMMARY_ONLY=1: only the summary of the passes already in OUTDIR (of a run that was cut short).
+[ -n "${SUMMARY_ONLY:-}" ] || for r in $(seq 1 "$ROUNDS"); do
   "$BUILD/bench_train_step" --grid paper43 --block-seconds "$BLOCK_S" > "$OUT/train_step_cpp_pass$r.jsonl"
   python3 bench/pytorch_train_step.py --block-seconds "$BLOCK_S" > "$OUT/train_step_pytorch_pass$r.jsonl"
 done
-[ "${LIBTORCH_ADAM:-1}" = 0 ] || "$BUILD/bench_train_step" --grid paper43 --block-seconds "$BLOCK_S" --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
+[ "${LIBTORCH_ADAM:-1}" = 0 ] || [ -n "${SUMMARY_ONLY:-}" ] || "$BUILD/bench_train_step" --grid paper43 --block-seconds "$BLOCK_S" --optimizer libtorch > "$OUT/train_step_cpp_libtorch_adam.jsonl"
 python3 - "$OUT" <<'PY'
 import glob, json, os, statistics, sys
 out = sys.argv[1]
 def passes(prefix):
+    # One row per pass; None where a pass did not reach the configuration.
     runs = [{r["config"]: r for r in map(json.loads, open(f))} for f in sorted(glob.glob(f"{out}/{prefix}_pass*.jsonl"))]
-    return {c: [run[c] for run in runs] for c in runs[0]}
+    return {c: [run.get(c) for run in runs] for c in runs[0]}
 cpp, py = passes("train_step_cpp"), passes("train_step_pytorch")
 lib_file = f"{out}/train_step_cpp_libtorch_adam.jsonl"
 lib = {r["config"]: r for r in map(json.loads, open(lib_file))} if os.path.exists(lib_file) else {}
-med = lambda rows: statistics.median(r["step_ms"] for r in rows)
-lines = ["config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,pass_ratio_min,pass_ratio_max,verdict,cpp_libtorch_adam_ms"]
+med = lambda rows: statistics.median(r["step_ms"] for r in rows if r)
+lines = ["config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,paired_passes,pass_ratio_min,pass_ratio_max,verdict,cpp_libtorch_adam_ms"]
 fam, verdicts = {}, {}
 for c, rows in cpp.items():
     # Pass k of each implementation ran back to back: their ratio is one paired observation.
-    pair = [p["step_ms"] / q["step_ms"] for p, q in zip(py[c], rows)]
+    pair = [p["step_ms"] / q["step_ms"] for p, q in zip(py[c], rows) if p and q]
     ratio = med(py[c]) / med(rows)
     verdict = "faster" if min(pair) > 1 else "slower" if max(pair) < 1 else "parity within pass-to-pass noise"
     verdicts.setdefault(verdict, []).append(c)
     fam.setdefault(rows[0]["family"], []).append(ratio)
     lib_ms = f'{lib[c]["step_ms"]:.4f}' if c in lib else ""
-    lines.append(f'{c},{rows[0]["family"]},{med(rows):.4f},{med(py[c]):.4f},{ratio:.4f},{min(pair):.4f},{max(pair):.4f},{verdict},{lib_ms}')
+    lines.append(f'{c},{rows[0]["family"]},{med(rows):.4f},{med(py[c]):.4f},{ratio:.4f},{len(pair)},{min(pair):.4f},{max(pair):.4f},{verdict},{lib_ms}')
 open(f"{out}/train_step_vs_pytorch.csv", "w").write("\n".join(lines) + "\n")
 summary = {"passes_per_implementation": len(next(iter(cpp.values()))),
            "cpp": cpp[next(iter(cpp))][0]["impl"], "pytorch": py[next(iter(py))][0]["impl"],

@@ -8,6 +8,7 @@
 #   steps     bench/train_step_vs_pytorch.sh: the C++ training step against PyTorch eager, every paper43 config
 #   mlp-nan   mlp:32x4096 (NaN in the reference run) trained on the study's data with each Adam implementation
 #   adam      adam_agreement: the three Adam implementations step by step on identical models and batches
+#   unit      the LibTorch unit tests (build-cuda/tests/torch_tests), CUDA cases included
 # Usage: scripts/gpu-verify.sh OUTDIR [parts]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +73,9 @@ if want mlp-nan; then
     echo "-- $opt (exit $?)"; grep -E 'train |failed|NaN|nan' "$d-$opt.log" | head -5
   done
   rm -rf "$d"/*/data "$d"/*/cache
+fi
+if want unit; then
+  echo "== LibTorch unit tests on the GPU"; $B/tests/torch_tests 2>&1 | tail -3 | tee "$OUT/torch_tests.txt"
 fi
 if want adam; then
   echo "== Adam implementations on identical models"; $B/adam_agreement | tee "$OUT/adam_agreement.jsonl"

@@ -64,13 +64,23 @@ TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
   torch::manual_seed(2);
   auto p = torch::softmax(torch::randn({8, 10}) * 30, 1);  // saturated: exact 0s and 1s included
   auto y = (torch::rand({8, 10}) > 0.7).to(torch::kFloat32);
-  auto ours = models::bce_on_probabilities(p, y).item<double>();
-  auto theirs = torch::binary_cross_entropy(p, y).item<double>();
-  EXPECT_NEAR(ours, theirs, 1e-5 * std::max(1.0, std::abs(theirs)));
-  // A NaN gives a NaN loss rather than an error (a CUDA assert would poison the whole process).
-  auto bad = p.clone();
-  bad.index_put_({0, 0}, NAN);
-  EXPECT_TRUE(std::isnan(models::bce_on_probabilities(bad, y).item<double>()));
+  auto p1 = p.clone().requires_grad_(true), p2 = p.clone().requires_grad_(true);
+  auto ours = models::bce_on_probabilities(p1, y);
+  auto theirs = torch::binary_cross_entropy(p2, y);
+  EXPECT_NEAR(ours.item<double>(), theirs.item<double>(), 1e-5 * std::max(1.0, std::abs(theirs.item<double>())));
+  ours.backward(), theirs.backward();
+  EXPECT_TRUE(torch::allclose(p1.grad(), p2.grad())) << "the same gradient as PyTorch's BCE";
+  // A NaN or an infinity gives a NaN loss rather than an error (a CUDA assert would poison the process).
+  // On a GPU too, where the kernel's range check is a device assert (run by scripts/gpu-verify.sh).
+  std::vector<torch::Device> devices{torch::kCPU};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+  for (const auto& dev : devices) {
+    for (float v : {NAN, INFINITY, -INFINITY}) {
+      auto bad = p.clone();
+      bad.index_put_({0, 0}, v);
+      EXPECT_TRUE(std::isnan(models::bce_on_probabilities(bad.to(dev), y.to(dev)).item<double>())) << v << " on " << dev;
+    }
+  }
 }
 
 // The realistic variants: module and accounting agree on parameters; outputs are probabilities.
