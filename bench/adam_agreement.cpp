@@ -22,7 +22,9 @@
 
 using namespace sedenergy;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   // Without a GPU the fused kernel (CUDA only) is left out and the rest runs on the CPU.
   const bool cuda = torch::cuda::is_available();
   if (!cuda) std::cerr << "no CUDA GPU: fused Adam left out, running on the CPU\n";
@@ -85,4 +87,15 @@ int main(int argc, char** argv) {
     std::cout << row.dump() << "\n" << std::flush;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a spec that does not parse, among others
+    std::cerr << "adam_agreement: " << e.what() << "\n";
+    return 2;
+  }
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -19,21 +20,29 @@
 
 using namespace sedenergy;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   std::string grid = "paper43", optimizer = "auto", device = torch::cuda::is_available() ? "cuda" : "cpu";
   double block_s = 0.3;
+  auto usage = [](const std::string& why) {
+    return std::invalid_argument(why + " (see the usage at the top of bench/bench_train_step.cpp)");
+  };
+  if (argc % 2 == 0) throw usage(std::string("option ") + argv[argc - 1] + " has no value");
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--grid") grid = v;
     else if (k == "--optimizer") optimizer = v;
     else if (k == "--device") device = v;
     else if (k == "--block-seconds") block_s = std::stod(v);
-    else if (k == "--cudnn-tf32" && v != "default") at::globalContext().setAllowTF32CuDNN(v == "on");
-    else if (k == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(v == "1");
-    else if (k == "--cudnn-tf32") {}
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
+    else if (k == "--cudnn-tf32") {
+      if (v != "default" && v != "on" && v != "off") throw usage("--cudnn-tf32 " + v + ": expected default, on or off");
+      if (v != "default") at::globalContext().setAllowTF32CuDNN(v == "on");
+    } else if (k == "--cudnn-benchmark") {
+      if (v != "0" && v != "1") throw usage("--cudnn-benchmark " + v + ": expected 0 or 1");
+      at::globalContext().setBenchmarkCuDNN(v == "1");
+    } else {
+      throw usage("unknown option " + k);
     }
   }
   const torch::Device dev(device);
@@ -83,4 +92,15 @@ int main(int argc, char** argv) {
     std::cout << row.dump() << "\n" << std::flush;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_train_step: " << e.what() << "\n";
+    return 2;
+  }
 }

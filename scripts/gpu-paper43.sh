@@ -15,11 +15,7 @@ GPUS="${2:-0}"
 shift $(( $# >= 2 ? 2 : 1 ))
 mkdir -p "$OUT"
 [ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
-{
-  echo "== $(date -u +%FT%TZ) $(hostname)"
-  nvidia-smi --query-gpu=index,name,driver_version,pci.bus_id,power.limit,power.draw,temperature.gpu --format=csv
-  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-} >> "$OUT/machine.txt" 2>&1
+scripts/gpu-machine.sh >> "$OUT/machine.txt" 2>&1
 cmd=(build-cuda/sedenergy study --config paper43 --out "$OUT/study")
 if [[ "$GPUS" == *,* ]]; then cmd+=(--devices "$GPUS"); else export CUDA_VISIBLE_DEVICES="$GPUS"; cmd+=(--device cuda); fi
 [ -f "$OUT/study/results.db" ] && cmd+=(--resume)

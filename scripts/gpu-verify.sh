@@ -18,12 +18,7 @@ B=build-cuda
 mkdir -p "$OUT"
 [ -x $B/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 want() { [[ "$PARTS" == *",$1,"* ]]; }
-{
-  echo "== $(date -u +%FT%TZ) $(hostname) parts${PARTS%,}"
-  nvidia-smi --query-gpu=name,driver_version,pci.bus_id,power.limit,power.draw,temperature.gpu --format=csv
-  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-  lscpu | grep -E '^(Model name|CPU\(s\)|Thread)'
-} >> "$OUT/machine.txt" 2>&1
+scripts/gpu-machine.sh "parts${PARTS%,}" >> "$OUT/machine.txt" 2>&1
 if want sensors; then
   echo "== sensors"; $B/sedenergy sensors --probe 3 > "$OUT/sensors.txt" 2>&1; cat "$OUT/sensors.txt"
 fi

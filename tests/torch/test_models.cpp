@@ -68,7 +68,8 @@ TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
   auto ours = models::bce_on_probabilities(p1, y);
   auto theirs = torch::binary_cross_entropy(p2, y);
   EXPECT_NEAR(ours.item<double>(), theirs.item<double>(), 1e-5 * std::max(1.0, std::abs(theirs.item<double>())));
-  ours.backward(), theirs.backward();
+  ours.backward();
+  theirs.backward();
   EXPECT_TRUE(torch::allclose(p1.grad(), p2.grad())) << "the same gradient as PyTorch's BCE";
   // A NaN or an infinity gives a NaN loss rather than an error (a CUDA assert would poison the process).
   // On a GPU too, where the kernel's range check is a device assert (run by scripts/gpu-verify.sh).
