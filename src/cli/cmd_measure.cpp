@@ -14,6 +14,7 @@
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
+#include "usage/user_runs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -74,7 +75,7 @@ int run_child(const std::vector<std::string>& args, std::string& start_error) {
 void setup_measure(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> command;
-    std::string out = ".", project = "sedenergy", experiment, country, gpus;
+    std::string out = ".", project = "sedenergy", experiment, country, gpus, db;
     double carbon = -1, period = 0.1, idle = 0;
     bool no_gpu = false;
   };
@@ -94,6 +95,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: those CUDA_VISIBLE_DEVICES "
                   "gives the program, mapped by PCI bus id; all when it is unset)");
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
+  sub->add_option("--db", a->db, "also record the window in this results database (for `sedenergy report`)");
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
   sub->callback([a, &exit_code] {
@@ -130,15 +132,10 @@ void setup_measure(CLI::App& app, int& exit_code) {
       if (!probe) throw InputError("--out: cannot write " + csv);
     }
     energy::Meter meter(mo);
-    for (unsigned idx : mo.gpu_indices) {
-      bool found = false;
-      for (const auto& g : meter.gpus()) found |= g.index == idx;
-      if (!found) throw InputError("--gpus / CUDA_VISIBLE_DEVICES: no GPU with NVML index " + std::to_string(idx));
-    }
-    for (const auto& u : mo.gpu_uuids) {
-      bool found = false;
-      for (const auto& g : meter.gpus()) found |= g.uuid.rfind(u, 0) == 0;
-      if (!found) throw InputError("--gpus / CUDA_VISIBLE_DEVICES: no GPU with UUID " + u);
+    try {
+      meter.check_selection();
+    } catch (const InputError& e) {
+      throw InputError(std::string("--gpus / CUDA_VISIBLE_DEVICES: ") + e.what());
     }
     ctx.host = read_host_info();
     for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);
@@ -158,6 +155,14 @@ void setup_measure(CLI::App& app, int& exit_code) {
       return;
     }
     energy::append_emissions_csv(csv, result, ctx);
+    nlohmann::json window = result.to_json();
+    window["timeline"] = energy::timeline_json(meter.timeline(t0, t0 + result.duration_s + 1), t0);
+    if (!a->db.empty()) {
+      usage::record_window(a->db,
+                           {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},
+                            {"experiment_id", ctx.experiment_id}, {"command", join(a->command, " ")}},
+                           window);
+    }
     nlohmann::json rec;
     rec["run_id"] = ctx.run_id;
     rec["command"] = a->command;
@@ -170,15 +175,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
       rec["sensors"].push_back({{"name", s.name}, {"domain", s.domain}, {"available", s.available},
                                 {"estimated", s.estimated}, {"detail", s.detail}});
     }
-    for (const auto& s : meter.timeline(t0, t0 + result.duration_s + 1)) {
-      nlohmann::json row = {{"t_s", s.t - t0}, {"cpu_load", s.cpu_load}};
-      for (const auto& g : s.gpus) {
-        row["gpus"].push_back({{"power_avg_w", g.power_avg_w}, {"power_instant_w", g.power_instant_w},
-                               {"util_gpu_pct", g.util_gpu_pct}, {"util_mem_pct", g.util_mem_pct},
-                               {"mem_used_gb", g.mem_used_gb}, {"sm_clock_mhz", g.sm_clock_mhz}});
-      }
-      rec["timeline"].push_back(row);
-    }
+    rec["timeline"] = window["timeline"];
     const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
     {
       std::ofstream j(json_path + ".tmp");

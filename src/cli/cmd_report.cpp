@@ -4,6 +4,8 @@
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "report/report.hpp"
+#include "report/user_report.hpp"
+#include "store/store.hpp"
 
 namespace sedenergy::cli {
 
@@ -11,11 +13,15 @@ void setup_report(CLI::App& app, int& exit_code) {
   auto db = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>("report");
   auto* sub = app.add_subcommand("report",
-                                 "Write the report of one or more results databases: report.html (offline, interactive "
-                                 "charts), summary.md, tables/*.csv, analysis.json, runs.csv.\n"
+                                 "Write the report of results databases (a study's, or your own runs recorded by the "
+                                 "Python package or `measure --db`) and of CodeCarbon-compatible emissions.csv files.\n"
+                                 "A study gives report.html (offline, interactive charts), summary.md, tables/*.csv, "
+                                 "analysis.json, runs.csv; your own runs give energy per window and domain, timelines "
+                                 "and runs side by side (user-report.html etc. when a study is in the same report).\n"
                                  "Examples: sedenergy report sedenergy-out/results.db -o report\n"
-                                 "          sedenergy report h100/results.db t4/results.db -o compare   # hardware comparison");
-  sub->add_option("databases", *db, "results.db files written by `sedenergy study` (several: one report)")->required();
+                                 "          sedenergy report h100/results.db t4/results.db -o compare   # hardware comparison\n"
+                                 "          sedenergy report energy.db emissions/ -o mine   # Python records and a folder of CSVs");
+  sub->add_option("inputs", *db, "results.db files, emissions CSV files, or folders of CSV files")->required();
   sub->add_option("-o,--out", *out, "output folder")->capture_default_str();
   auto energy = std::make_shared<std::string>("gross");
   sub->add_option("--energy", *energy,
@@ -23,14 +29,35 @@ void setup_report(CLI::App& app, int& exit_code) {
                   "length (what the model itself added)")
       ->check(CLI::IsMember({"gross", "net"}))->capture_default_str();
   sub->callback([=, &exit_code] {
+    std::vector<std::string> studies, user_inputs;
     for (const auto& path : *db) {
-      if (!std::filesystem::is_regular_file(path)) throw InputError("report: database '" + path + "' does not exist");
+      std::error_code ec;
+      const bool folder = std::filesystem::is_directory(path, ec);
+      if (!folder && !std::filesystem::is_regular_file(path, ec)) {
+        throw InputError("report: input '" + path + "' does not exist");
+      }
+      if (folder || std::filesystem::path(path).extension() == ".csv") {
+        user_inputs.push_back(path);
+        continue;
+      }
+      store::Store s(path, store::Store::Access::kRead);
+      if (s.run_count() > 0) studies.push_back(path);
+      if (!s.user_windows().empty()) user_inputs.push_back(path);
+      if (s.run_count() == 0 && s.user_windows().empty()) studies.push_back(path);  // says "no runs" in the report
     }
-    analysis::AnalysisOptions options;
-    options.net_energy = *energy == "net";
-    auto files = report::write_report(*db, *out, options);
-    std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
-              << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
+    if (!studies.empty()) {
+      analysis::AnalysisOptions options;
+      options.net_energy = *energy == "net";
+      auto files = report::write_report(studies, *out, options);
+      std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
+                << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
+    }
+    if (!user_inputs.empty()) {
+      auto files = report::write_user_report(report::read_user_windows(user_inputs), user_inputs, *out,
+                                             studies.empty() ? "" : "user-");
+      std::cout << "windows: " << files.windows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
+                << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
+    }
     exit_code = 0;
   });
 }

@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   for (int i = 0; i < argc; ++i) sedenergy::cli::command_line() += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) sedenergy::cli::arguments().push_back(argv[i]);
+#ifdef SEDENERGY_WITH_TORCH
   sedenergy::cli::setup_study(app, exit_code);
+#endif
   sedenergy::cli::setup_synth(app, exit_code);
   sedenergy::cli::setup_features(app, exit_code);
   sedenergy::cli::setup_flops(app, exit_code);

@@ -71,6 +71,26 @@ std::string csv_escape(std::string_view text) {
   return out + "\"";
 }
 
+bool csv_fields(std::string_view line, std::vector<std::string>& out) {
+  out.assign(1, "");
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += line[++i];
+      else if (c == '"') quoted = false;
+      else out.back() += c;
+    } else if (c == '"' && out.back().empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r' || i + 1 != line.size()) {
+      out.back() += c;
+    }
+  }
+  return !quoted;
+}
+
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -87,13 +107,20 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
-std::string utc_now_iso() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+std::string utc_now_iso(bool milliseconds) {
+  const auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (milliseconds) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(ms));
+    out += buf;
+  }
+  return out + "Z";
 }
 
 std::string format_number(double v) {

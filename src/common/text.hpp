@@ -17,9 +17,11 @@ bool parse_int(std::string_view text, long long& out);
 std::string format_number(double v);
 // Escapes a string for CSV (RFC 4180 quoting when needed).
 std::string csv_escape(std::string_view text);
+// Splits one CSV line (RFC 4180 quoting, a trailing CR dropped) into fields; false when a quote is left open.
+bool csv_fields(std::string_view line, std::vector<std::string>& out);
 // Escapes a string for HTML text and attributes.
 std::string html_escape(std::string_view text);
-// UTC time as ISO 8601 ("2026-11-27T01:46:17Z").
-std::string utc_now_iso();
+// UTC time as ISO 8601 ("2026-11-27T01:46:17Z", or "2026-11-27T01:46:17.250Z" with milliseconds).
+std::string utc_now_iso(bool milliseconds = false);
 
 }  // namespace sedenergy

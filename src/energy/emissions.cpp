@@ -1,9 +1,14 @@
 #include "energy/emissions.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -90,11 +95,15 @@ double mean_power(const WindowResult& w, const std::string& domain) {
 
 }  // namespace
 
+double emissions_kg(const WindowResult& w, const EmissionsContext& ctx) {
+  return w.total_energy_j() / kJoulesPerKwh * ctx.pue * ctx.carbon.g_per_kwh / 1000.0;
+}
+
 std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx) {
   const double cpu_kwh = w.energy_j("cpu") / kJoulesPerKwh, gpu_kwh = w.energy_j("gpu") / kJoulesPerKwh;
   const double ram_kwh = w.energy_j("ram") / kJoulesPerKwh;
   const double total_kwh = (cpu_kwh + gpu_kwh + ram_kwh) * ctx.pue;
-  const double kg = total_kwh * ctx.carbon.g_per_kwh / 1000.0;
+  const double kg = emissions_kg(w, ctx);
   const MemoryInfo mem = read_memory_info();
   const double used = (mem.total_kib - mem.available_kib) / (1024.0 * 1024.0);
   std::string gpu_model = join(ctx.gpu_models, ", ");
@@ -119,7 +128,7 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           "",
           "",
           ctx.host.os,
-          "",
+          ctx.python_version,
           "sedenergy",  // not CodeCarbon: says which tool wrote the row
           std::to_string(ctx.host.cpu_count),
           ctx.host.cpu_model,
@@ -128,7 +137,7 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           "",
           "",
           num(ctx.host.ram_total_gb),
-          "machine",
+          ctx.tracking_mode,
           num(100.0 * w.cpu_load),
           w.gpu_util_pct >= 0 ? num(w.gpu_util_pct) : "0",
           num(ctx.host.ram_total_gb > 0 ? 100.0 * used / ctx.host.ram_total_gb : 0),
@@ -139,25 +148,75 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
 }
 
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx) {
-  std::string header = join(emissions_columns(), ",");
-  bool need_header = true;
-  {
-    std::ifstream in(path);
-    std::string first;
-    if (in && std::getline(in, first)) {
-      if (first != header) throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
-      need_header = false;
-    }
-  }
+  const std::string header = join(emissions_columns(), ",");
   std::vector<std::string> escaped;
   for (const auto& v : emissions_row(w, ctx)) escaped.push_back(csv_escape(v));
-  std::string text = (need_header ? header + "\n" : "") + join(escaped, ",") + "\n";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) throw file_error(path, 0, "cannot open for writing");
-  ssize_t n = ::write(fd, text.data(), text.size());
-  bool ok = n == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) throw file_error(path, 0, "write failed (disk full?)");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw file_error(path, 0, std::string("cannot open for writing: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }  // also releases the lock
+  } closer{fd};
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) throw file_error(path, 0, std::string("cannot lock: ") + std::strerror(errno));
+  }
+  std::string first(header.size() + 2, '\0');
+  const ssize_t got = ::pread(fd, first.data(), first.size(), 0);
+  if (got < 0) throw file_error(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  first.resize(static_cast<std::size_t>(got));
+  first = first.substr(0, first.find('\n'));
+  if (!first.empty() && first.back() == '\r') first.pop_back();
+  const bool need_header = got == 0;
+  if (!need_header && first != header) {
+    throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
+  }
+  const std::string text = (need_header ? header + "\n" : "") + join(escaped, ",") + "\n";
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
+    // A short write must not leave half a row behind: cut the file back to where it was.
+    struct stat st {};
+    if (n > 0 && ::fstat(fd, &st) == 0) {
+      const int cut = ::ftruncate(fd, st.st_size - n);
+      (void)cut;  // the write error below is what the caller must hear about
+    }
+    throw file_error(path, 0, "write failed (disk full?)");
+  }
+}
+
+EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw InputError("emissions context: expected a JSON object");
+  static const std::vector<std::string> known = {"project_name", "experiment_id", "run_id", "country_iso_code",
+                                                 "carbon_intensity_g_per_kwh", "pue", "python_version",
+                                                 "tracking_mode", "gpu_models"};
+  for (const auto& [k, v] : j.items()) {
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      throw InputError("emissions context: unknown key '" + k + "' (known: " + join(known, ", ") + ")");
+    }
+  }
+  EmissionsContext ctx;
+  try {
+    ctx.project_name = j.value("project_name", ctx.project_name);
+    ctx.experiment_id = j.value("experiment_id", ctx.experiment_id);
+    ctx.run_id = j.value("run_id", ctx.run_id);
+    ctx.python_version = j.value("python_version", ctx.python_version);
+    ctx.tracking_mode = j.value("tracking_mode", ctx.tracking_mode);
+    ctx.gpu_models = j.value("gpu_models", ctx.gpu_models);
+    ctx.pue = j.value("pue", ctx.pue);
+    if (j.contains("country_iso_code") && !j["country_iso_code"].is_null()) {
+      ctx.carbon = carbon_intensity_for_country(j["country_iso_code"].get<std::string>());
+    }
+    if (j.contains("carbon_intensity_g_per_kwh") && !j["carbon_intensity_g_per_kwh"].is_null()) {
+      ctx.carbon = carbon_intensity_value(j["carbon_intensity_g_per_kwh"].get<double>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("emissions context: a value has the wrong type (") + e.what() + ")");
+  }
+  if (!(ctx.pue >= 1.0 && ctx.pue <= 10.0)) throw InputError("emissions context: pue must be in [1, 10]");
+  if (ctx.tracking_mode != "machine" && ctx.tracking_mode != "process") {
+    throw InputError("emissions context: tracking_mode must be 'machine' or 'process'");
+  }
+  ctx.host = read_host_info();
+  return ctx;
 }
 
 }  // namespace sedenergy::energy

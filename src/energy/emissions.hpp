@@ -30,14 +30,25 @@ struct EmissionsContext {
   HostInfo host;
   std::vector<std::string> gpu_models;
   double pue = 1.0;
+  std::string python_version;            // the python_version column: set by the Python package
+  std::string tracking_mode = "machine";  // CodeCarbon's: machine (the whole host) or process
 };
+
+// A context from JSON (the C API's): project_name, experiment_id, run_id, country_iso_code or
+// carbon_intensity_g_per_kwh, pue, python_version, tracking_mode, gpu_models. Host facts are read here.
+// Unknown keys and wrong types are refused by name.
+EmissionsContext emissions_context_from_json(const nlohmann::json& j);
+
+// kg CO2eq of a window: all domains' energy x PUE x carbon intensity.
+double emissions_kg(const WindowResult& w, const EmissionsContext& ctx);
 
 // One row of values, in emissions_columns() order.
 std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx);
 
-// Appends a row to `path`, writing the header first when the file is new or empty. The row is written
-// in one write() and fsync'ed, so the file never holds half a row. Throws InputError when the file
-// cannot be written or has a different header.
+// Appends a row to `path`, writing the header first when the file is new or empty. The file is locked
+// (flock) from the header check to the end of the write, so processes appending at once leave one header
+// and whole rows; the row is written in one write() and fsync'ed. Throws InputError when the file cannot
+// be written or has a different header.
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx);
 
 std::string random_uuid();

@@ -52,14 +52,10 @@ double WindowResult::total_energy_j() const {
   return s;
 }
 
-bool WindowResult::has_measured(const std::string& domain) const {
-  return std::any_of(domains.begin(), domains.end(),
-                     [&](const DomainEnergy& d) { return d.domain == domain && !d.estimated; });
-}
-
 nlohmann::json WindowResult::to_json() const {
   nlohmann::json j;
   j["name"] = name;
+  if (!started_at.empty()) j["started_at"] = started_at;
   j["duration_s"] = duration_s;
   j["samples"] = samples;
   j["cpu_load"] = cpu_load;
@@ -81,6 +77,67 @@ nlohmann::json WindowResult::to_json() const {
     j["domains"].push_back(e);
   }
   return j;
+}
+
+WindowResult WindowResult::from_json(const nlohmann::json& j) {
+  auto get = [](const nlohmann::json& o, const char* key, auto fallback) {
+    using T = decltype(fallback);
+    if (!o.is_object() || !o.contains(key) || o[key].is_null()) return fallback;
+    try {
+      return o[key].get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(std::string("window record: '") + key + "' has the wrong type");
+    }
+  };
+  if (!j.is_object()) throw InputError("window record: expected a JSON object");
+  WindowResult r;
+  r.name = get(j, "name", std::string());
+  r.started_at = get(j, "started_at", std::string());
+  r.duration_s = get(j, "duration_s", 0.0);
+  r.samples = get(j, "samples", 0);
+  r.cpu_load = get(j, "cpu_load", 0.0);
+  r.gpu_util_pct = get(j, "gpu_utilization_pct", -1.0);
+  r.mem_util_pct = get(j, "gpu_memory_utilization_pct", -1.0);
+  r.flags = get(j, "flags", std::vector<std::string>());
+  r.gpu_activity = get(j, "gpu_activity", std::map<std::string, double>());
+  for (const auto& e : get(j, "domains", nlohmann::json::array())) {
+    DomainEnergy d;
+    d.domain = get(e, "domain", std::string());
+    d.device = get(e, "device", std::string());
+    d.method = get(e, "method", std::string());
+    d.estimated = get(e, "estimated", false);
+    d.energy_j = get(e, "energy_j", 0.0);
+    d.mean_power_w = get(e, "mean_power_w", 0.0);
+    d.peak_power_w = get(e, "peak_power_w", 0.0);
+    d.integral_energy_j = get(e, "integral_energy_j", -1.0);
+    d.uncertainty_j = get(e, "uncertainty_j", -1.0);
+    d.idle_power_w = get(e, "idle_power_w", -1.0);
+    d.net_energy_j = get(e, "net_energy_j", -1.0);
+    if (d.domain != "gpu" && d.domain != "cpu" && d.domain != "ram") {
+      throw InputError("window record: unknown domain '" + d.domain + "' (gpu, cpu, ram)");
+    }
+    r.domains.push_back(d);
+  }
+  return r;
+}
+
+nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std::size_t max_rows,
+                             std::size_t* stride) {
+  const std::size_t k = std::max<std::size_t>(1, (samples.size() + max_rows - 1) / std::max<std::size_t>(1, max_rows));
+  if (stride) *stride = k;
+  auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t i = 0; i < samples.size(); i += k) {
+    const auto& s = samples[i];
+    nlohmann::json row = {{"t_s", s.t - t0}, {"cpu_load", s.cpu_load}};
+    for (const auto& g : s.gpus) {
+      row["gpus"].push_back({{"power_avg_w", finite(g.power_avg_w)}, {"power_instant_w", finite(g.power_instant_w)},
+                             {"util_gpu_pct", finite(g.util_gpu_pct)}, {"util_mem_pct", finite(g.util_mem_pct)},
+                             {"mem_used_gb", finite(g.mem_used_gb)}, {"sm_clock_mhz", finite(g.sm_clock_mhz)}});
+    }
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
@@ -110,6 +167,26 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
 }
 
 Meter::~Meter() { stop(); }
+
+void Meter::check_selection() const {
+  for (unsigned idx : opt_.gpu_indices) {
+    if (std::none_of(gpus_.begin(), gpus_.end(), [&](const GpuInfo& g) { return g.index == idx; })) {
+      throw InputError("no GPU with NVML index " + std::to_string(idx) + " (" + (gpus_.empty() && !nvml_why_.empty() ? nvml_why_ : "GPUs here: see `sedenergy sensors`") + ")");
+    }
+  }
+  for (const auto& u : opt_.gpu_uuids) {
+    if (std::none_of(gpus_.begin(), gpus_.end(), [&](const GpuInfo& g) { return g.uuid.rfind(u, 0) == 0; })) {
+      throw InputError("no GPU with UUID " + u);
+    }
+  }
+  for (const auto& b : opt_.gpu_pci_bus_ids) {
+    if (std::none_of(gpus_.begin(), gpus_.end(), [&](const GpuInfo& g) {
+          return normalize_pci_bus_id(b) == normalize_pci_bus_id(g.pci_bus_id);
+        })) {
+      throw InputError("no GPU with PCI bus id " + b + " among NVML's devices" + (nvml_why_.empty() ? "" : " (" + nvml_why_ + ")"));
+    }
+  }
+}
 
 std::vector<SensorInfo> Meter::sensors() const {
   std::vector<SensorInfo> out;
@@ -201,6 +278,7 @@ Window Meter::begin(const std::string& name) {
   if (opt_.sync) opt_.sync();
   Window w;
   w.name_ = name;
+  w.started_at_ = utc_now_iso(true);
   w.cpu0_ = read_cpu_times(opt_.proc_stat);
   for (const auto& g : gpus_) {
     double j = 0;
@@ -226,6 +304,7 @@ WindowResult Meter::end(Window& w) {
   const double t1 = monotonic_s();
   WindowResult r;
   r.name = w.name_;
+  r.started_at = w.started_at_;
   r.duration_s = t1 - w.t0_;
   w.open_ = false;
   const CpuTimes cpu1 = read_cpu_times(opt_.proc_stat);

@@ -84,6 +84,7 @@ struct DomainEnergy {
 
 struct WindowResult {
   std::string name;
+  std::string started_at;  // UTC, ISO 8601
   double duration_s = 0;
   std::vector<DomainEnergy> domains;
   double gpu_util_pct = -1;  // mean over samples; < 0 when no GPU
@@ -96,18 +97,26 @@ struct WindowResult {
   std::vector<std::string> flags;
   double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
   double total_energy_j() const;
-  bool has_measured(const std::string& domain) const;
   nlohmann::json to_json() const;
+  // The inverse of to_json (a record handed back through the C API); throws InputError naming the key.
+  static WindowResult from_json(const nlohmann::json& j);
 };
+
+// Samples as JSON rows, times relative to t0: t_s, cpu_load, and per GPU power, utilization, memory, SM
+// clock. At most max_rows rows: a longer timeline keeps every k-th sample (k is returned in `stride`).
+nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std::size_t max_rows = 5000,
+                             std::size_t* stride = nullptr);
 
 class Window {
  public:
   const std::string& name() const { return name_; }
   bool open() const { return open_; }
+  double t0() const { return t0_; }  // monotonic seconds at begin
 
  private:
   friend class Meter;
   std::string name_;
+  std::string started_at_;
   double t0_ = 0;
   std::vector<double> gpu_j_;   // counter at begin (NaN-free only when read succeeded)
   std::vector<bool> gpu_ok_;
@@ -130,8 +139,8 @@ class Meter {
   // A reading of selected GPU i now (outside the sampler).
   GpuSample gpu_sample(std::size_t i) const { return nvml_->sample(gpus_.at(i)); }
   std::string gpu_driver() const { return nvml_ ? nvml_->driver_version() : ""; }
-  const CpuPowerModel& cpu_model() const { return cpu_model_; }
-  const MeterOptions& options() const { return opt_; }
+  // Throws InputError naming each requested GPU (index, UUID, PCI bus id) that matched no GPU here.
+  void check_selection() const;
 
   void start();  // starts the sampler thread (idempotent)
   void stop();
@@ -164,20 +173,6 @@ class Meter {
   std::thread thread_;
   std::atomic<bool> running_{false};
   long long tick_ = 0;
-};
-
-// Ends a window when it goes out of scope, storing the result.
-class ScopedWindow {
- public:
-  ScopedWindow(Meter& m, const std::string& name, WindowResult& out) : m_(m), w_(m.begin(name)), out_(out) {}
-  ~ScopedWindow() {
-    if (w_.open()) out_ = m_.end(w_);
-  }
-
- private:
-  Meter& m_;
-  Window w_;
-  WindowResult& out_;
 };
 
 }  // namespace sedenergy::energy

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <variant>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -90,6 +91,43 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
   int i_ = 0;
 };
+
+// The user_windows table, declared once: its schema, INSERT, SELECT and merge are made from this list.
+struct UserColumn {
+  const char* name;
+  std::variant<std::string UserWindowRecord::*, double UserWindowRecord::*, bool UserWindowRecord::*> field;
+};
+
+const std::vector<UserColumn>& user_columns() {
+  using R = UserWindowRecord;
+  static const std::vector<UserColumn> cols = {
+      {"run_uuid", &R::run_uuid},         {"source", &R::source},           {"project_name", &R::project_name},
+      {"experiment_id", &R::experiment_id}, {"command", &R::command},       {"name", &R::name},
+      {"started_at", &R::started_at},     {"duration_s", &R::duration_s},   {"energy_j", &R::energy_j},
+      {"gpu_energy_j", &R::gpu_energy_j}, {"cpu_energy_j", &R::cpu_energy_j}, {"ram_energy_j", &R::ram_energy_j},
+      {"net_gpu_energy_j", &R::net_gpu_energy_j}, {"gpu_method", &R::gpu_method}, {"cpu_method", &R::cpu_method},
+      {"ram_method", &R::ram_method},     {"estimated", &R::estimated},     {"gpu_util_pct", &R::gpu_util_pct},
+      {"cpu_load", &R::cpu_load},         {"flags", &R::flags},             {"hostname", &R::hostname},
+      {"gpu_name", &R::gpu_name},         {"window_json", &R::window_json}};
+  return cols;
+}
+
+std::string user_column_list() {
+  std::vector<std::string> names;
+  for (const auto& c : user_columns()) names.push_back(c.name);
+  return join(names, ", ");
+}
+
+std::string user_table_sql() {
+  std::vector<std::string> defs = {"id INTEGER PRIMARY KEY"};
+  for (const auto& c : user_columns()) {
+    const char* type = std::holds_alternative<std::string UserWindowRecord::*>(c.field) ? " TEXT"
+                       : std::holds_alternative<double UserWindowRecord::*>(c.field) ? " REAL" : " INTEGER";
+    defs.push_back(std::string(c.name) + type);
+  }
+  return "CREATE TABLE IF NOT EXISTS user_windows(" + join(defs, ", ") +
+         ");\nCREATE INDEX IF NOT EXISTS user_windows_by_run ON user_windows(run_uuid);\n";
+}
 
 }  // namespace
 
@@ -186,6 +224,7 @@ void Store::open_read_write() {
     const int found = has_meta ? schema_version() : kSchemaVersion;
     if (found < kSchemaVersion) migrate(found);
     exec(kSchema);
+    exec(user_table_sql());
     exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "');");
     exec("COMMIT;");
   } catch (...) {
@@ -509,6 +548,11 @@ int Store::merge_from(const std::string& other_path) {
         ++added;
       }
     }
+    // User windows: a window already present (same run, name and start) is not copied again.
+    const std::string cols = user_column_list();
+    exec("INSERT INTO user_windows(" + cols + ") SELECT " + cols + " FROM other.user_windows o WHERE NOT EXISTS " +
+         "(SELECT 1 FROM user_windows m WHERE m.run_uuid IS o.run_uuid AND m.name IS o.name AND " +
+         "m.started_at IS o.started_at) ORDER BY o.id;");
     exec("COMMIT;");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
@@ -517,6 +561,37 @@ int Store::merge_from(const std::string& other_path) {
   }
   exec("DETACH DATABASE other;");
   return added;
+}
+
+std::int64_t Store::add_user_window(const UserWindowRecord& w) {
+  std::string marks;
+  for (std::size_t i = 0; i < user_columns().size(); ++i) marks += i ? ", ?" : "?";
+  Stmt ins(db_, "INSERT INTO user_windows(" + user_column_list() + ") VALUES(" + marks + ")");
+  for (const auto& c : user_columns()) std::visit([&](auto member) { ins.bind(w.*member); }, c.field);
+  ins.step();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<UserWindowRecord> Store::user_windows() const {
+  Stmt sel(db_, "SELECT " + user_column_list() + " FROM user_windows ORDER BY id");
+  std::vector<UserWindowRecord> out;
+  while (sel.step()) {
+    UserWindowRecord w;
+    int i = 0;
+    for (const auto& c : user_columns()) {
+      std::visit(
+          [&](auto member) {
+            using T = std::remove_reference_t<decltype(w.*member)>;
+            if constexpr (std::is_same_v<T, std::string>) w.*member = sel.text(i);
+            else if constexpr (std::is_same_v<T, double>) w.*member = sel.real(i);
+            else w.*member = sel.integer(i) != 0;
+          },
+          c.field);
+      ++i;
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 int Store::run_count() const {

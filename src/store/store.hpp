@@ -12,7 +12,7 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 2;  // 2: repetitions, study knobs, test metrics, claims
+inline constexpr int kSchemaVersion = 3;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows
 
 struct SessionRecord {
   std::string started_at;
@@ -90,6 +90,23 @@ struct RunPhaseRow {
   std::string device, gpu_name, hostname;
 };
 
+// One measurement window of a user's own program (the Python meter, tracker or Lightning callback, or
+// `measure`): the run it belongs to, the window's name (a phase such as "fit" or "test", a task) and its
+// energy per domain, with the whole window record as JSON (methods, flags, idle, timeline).
+struct UserWindowRecord {
+  std::string run_uuid, source, project_name, experiment_id, command;
+  std::string name, started_at;
+  double duration_s = 0;
+  double energy_j = 0, gpu_energy_j = 0, cpu_energy_j = 0, ram_energy_j = 0;
+  double net_gpu_energy_j = -1;  // < 0: no idle baseline
+  std::string gpu_method, cpu_method, ram_method;
+  bool estimated = false;
+  double gpu_util_pct = -1, cpu_load = 0;
+  std::string flags;  // "; "-separated
+  std::string hostname, gpu_name;
+  std::string window_json;
+};
+
 class Store {
  public:
   enum class Access {
@@ -112,6 +129,8 @@ class Store {
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
   int run_count() const;
+  std::int64_t add_user_window(const UserWindowRecord& w);
+  std::vector<UserWindowRecord> user_windows() const;  // in the order they were recorded
   // The latest session with exactly these options (config, dataset, features, device), if any.
   std::optional<std::int64_t> find_session(const SessionRecord& like) const;
   // Copies another results database in (sessions, runs, phases) in one transaction. A session already

@@ -1,0 +1,81 @@
+"""A PyTorch Lightning 2.x callback: one measured window per phase (fit, validate, test, predict; and each
+training epoch with per_epoch=True), written to output_dir/emissions_<phase>.csv and to a results database
+(output_dir/energy.db unless `database` says otherwise), which `sedenergy report` reads.
+
+    from sedenergy.lightning import EnergyCallback
+    trainer = Trainer(callbacks=[EnergyCallback(output_dir="energy", country_iso_code="FRA")])
+
+Importing this module needs Lightning (`lightning` or `pytorch_lightning`); the rest of sedenergy does not.
+The meter measures the GPU the trainer runs on (its root device), or no GPU when it trains on the CPU.
+"""
+try:
+    from lightning.pytorch import Callback
+except ImportError:  # the older package name
+    from pytorch_lightning import Callback
+
+from .phases import PhaseRecorder
+
+
+class EnergyCallback(Callback):
+    def __init__(self, output_dir="energy", database=None, per_epoch=False, project_name="lightning",
+                 experiment_id="", country_iso_code=None, pue=1.0, save_to_file=True, **meter_options):
+        super().__init__()
+        self.per_epoch = per_epoch
+        self.recorder = PhaseRecorder(output_dir=output_dir, database=database, project_name=project_name,
+                                      experiment_id=experiment_id, country_iso_code=country_iso_code, pue=pue,
+                                      save_to_file=save_to_file, source="lightning", **meter_options)
+
+    @property
+    def records(self):
+        """phase -> [WindowRecord], in the order measured."""
+        return self.recorder.records
+
+    def setup(self, trainer, pl_module, stage):
+        device = trainer.strategy.root_device
+        if device.type == "cuda":
+            self.recorder.open(cuda_devices=[device.index or 0])
+        else:
+            self.recorder.open(gpus="none")
+
+    def teardown(self, trainer, pl_module, stage):
+        pass  # the meter stays open: fit may be followed by test in the same process
+
+    def on_fit_start(self, trainer, pl_module):
+        self.recorder.begin("fit")
+
+    def on_fit_end(self, trainer, pl_module):
+        self.recorder.end("fit")
+
+    def on_validation_start(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.recorder.begin("validate")
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.recorder.end("validate")
+
+    def on_test_start(self, trainer, pl_module):
+        self.recorder.begin("test")
+
+    def on_test_end(self, trainer, pl_module):
+        self.recorder.end("test")
+
+    def on_predict_start(self, trainer, pl_module):
+        self.recorder.begin("predict")
+
+    def on_predict_end(self, trainer, pl_module):
+        self.recorder.end("predict")
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if self.per_epoch:
+            self.recorder.begin(f"epoch_{trainer.current_epoch}")
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.per_epoch:
+            self.recorder.end(f"epoch_{trainer.current_epoch}", csv_name="epochs")
+
+    def on_exception(self, trainer, pl_module, exception):
+        # Windows left open by the failure are closed and recorded, so nothing measured is lost.
+        meter = self.recorder.meter
+        for name in list(getattr(meter, "_open", {})):
+            self.recorder.end(name)

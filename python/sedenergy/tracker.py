@@ -1,0 +1,219 @@
+"""A drop-in for CodeCarbon's trackers as DCASE code uses them.
+
+    from sedenergy import OfflineEmissionsTracker      # instead of: from codecarbon import ...
+    tracker = OfflineEmissionsTracker(project_name="train", output_dir="energy", country_iso_code="FRA",
+                                      gpu_ids=[torch.cuda.current_device()])
+    tracker.start(); train(); kg = tracker.stop()
+
+stop() appends one row of CodeCarbon's 38 columns to output_dir/output_file (the same row `sedenergy measure`
+writes; rows appended atomically, one header). Tasks (start_task/stop_task) may overlap, and each stopped task
+appends its row to output_dir/emissions_<task>.csv. Energy comes from counters (NVML, RAPL) where the machine
+has them, otherwise from CodeCarbon's own CPU/RAM models, and the record says which.
+"""
+import dataclasses
+import functools
+import logging
+import os
+import warnings
+
+from . import _lib
+from .errors import SedenergyError
+from .meter import Meter, WindowRecord
+from .outputs import check_output_dir, emissions_context
+
+log = logging.getLogger("sedenergy")
+
+# CodeCarbon arguments whose meaning sedenergy gives exactly.
+_HONOURED = {"project_name", "output_dir", "output_file", "save_to_file", "gpu_ids", "country_iso_code",
+             "experiment_id", "pue", "tracking_mode", "log_level", "on_csv_write"}
+# Arguments that cannot change sedenergy's numbers: accepted quietly, with the reason in the debug log.
+_NO_EFFECT = {
+    "measure_power_secs": "sedenergy reads energy counters; its sampler period only sets the timeline's detail",
+    "api_call_interval": "no API", "save_to_api": "no API", "api_endpoint": "no API", "api_key": "no API",
+    "emissions_endpoint": "no API", "save_to_logger": "no logger output", "logging_logger": "no logger output",
+    "allow_multiple_runs": "several trackers may always run", "experiment_name": "kept only as a label",
+    "logger_preamble": "log prefix", "co2_signal_api_token": "offline", "electricitymaps_api_token": "offline",
+    "save_to_prometheus": "no Prometheus", "prometheus_url": "no Prometheus",
+}
+
+
+@dataclasses.dataclass
+class EmissionsData:
+    """One row of emissions.csv (CodeCarbon's EmissionsData): numbers as numbers, in the CSV's units."""
+    values: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def values_list(self):
+        return list(self.values.values())
+
+
+def _typed(value):
+    try:
+        return float(value) if value not in ("", None) else value
+    except ValueError:
+        return value
+
+
+def _gpu_ordinals(gpu_ids):
+    if gpu_ids is None:
+        return None
+    if isinstance(gpu_ids, str):
+        gpu_ids = [g for g in gpu_ids.split(",") if g.strip()]
+    try:
+        return [int(g) for g in gpu_ids]
+    except (TypeError, ValueError):
+        raise SedenergyError(f"gpu_ids: expected CUDA device numbers such as [0] or '0,1', got {gpu_ids!r}") from None
+
+
+class EmissionsTracker:
+    """CodeCarbon's EmissionsTracker, measured by sedenergy. See the module's help."""
+
+    _offline = False
+
+    def __init__(self, project_name="codecarbon", output_dir=".", output_file="emissions.csv", save_to_file=True,
+                 gpu_ids=None, country_iso_code=None, experiment_id=None, pue=1.0, tracking_mode="machine",
+                 log_level=None, on_csv_write="append", database=None, **kwargs):
+        self._warn_unsupported(kwargs, tracking_mode, on_csv_write)
+        if log_level is not None:
+            log.setLevel(str(log_level).upper() if isinstance(log_level, str) else log_level)
+        self._project_name, self._experiment_id = project_name, experiment_id or ""
+        self._output_dir, self._output_file, self._save_to_file = str(output_dir), output_file, save_to_file
+        self._gpu_ordinals = _gpu_ordinals(gpu_ids)
+        self._database = database
+        self._context = emissions_context(project_name, experiment_id, pue, country_iso_code)
+        if save_to_file:
+            check_output_dir(self._output_dir, output_file)
+        self._meter = None
+        self._tasks = {}
+        self._task_data = {}
+        self.final_emissions_data = None
+        self.final_emissions = None
+
+    def _warn_unsupported(self, kwargs, tracking_mode, on_csv_write):
+        unsupported = []
+        for name in kwargs:
+            if name in _NO_EFFECT:
+                log.debug("argument %s: %s", name, _NO_EFFECT[name])
+            else:
+                unsupported.append(name)
+        if tracking_mode != "machine":
+            unsupported.append(f"tracking_mode={tracking_mode!r} (sedenergy measures the machine's GPUs, CPU and RAM)")
+        if on_csv_write != "append":
+            unsupported.append(f"on_csv_write={on_csv_write!r} (rows are always appended)")
+        if unsupported:
+            warnings.warn("sedenergy tracker: not supported, ignored: " + ", ".join(unsupported), stacklevel=3)
+
+    # ---- the tracker ----
+    def start(self):
+        """Starts measuring (again after a stop: a new run with a new run_id)."""
+        if self._meter is not None:
+            log.warning("sedenergy tracker: already started")
+            return
+        self._meter = Meter(cuda_devices=self._gpu_ordinals, database=self._database,
+                            project_name=self._project_name, experiment_id=self._experiment_id, source="tracker")
+        self._context["gpu_models"] = self._meter.gpu_models()
+        self._context["run_id"] = self._meter.run_uuid
+        self._meter.begin_window(self._project_name)
+
+    def stop(self):
+        """Stops, writes the row, and returns the emissions in kg CO2eq."""
+        if self._meter is None:
+            log.warning("sedenergy tracker: stop() without start()")
+            return None
+        try:
+            for name in list(self._tasks):
+                self.stop_task(name)
+            record = self._meter.end_window(self._project_name)
+            data = self._write(record, self._output_file)
+        finally:
+            self._meter.close()
+            self._meter = None
+        self.final_emissions_data = data
+        self.final_emissions = data.emissions
+        return data.emissions
+
+    def flush(self):
+        """CodeCarbon writes an intermediate row here; sedenergy writes rows at stop() and stop_task()."""
+        log.info("sedenergy tracker: flush() writes nothing; rows are written at stop() and stop_task()")
+        return None
+
+    def start_task(self, task_name=None):
+        if self._meter is None:
+            self.start()
+        name = task_name or f"task_{len(self._task_data) + len(self._tasks) + 1}"
+        self._meter.begin_window(name)
+        self._tasks[name] = True
+        return name
+
+    def stop_task(self, task_name=None):
+        """Ends a task (the last one started when no name is given); returns its EmissionsData."""
+        if not self._tasks:
+            raise SedenergyError("stop_task: no task is running")
+        name = task_name or list(self._tasks)[-1]
+        if name not in self._tasks:
+            raise SedenergyError(f"stop_task: no running task '{name}' (running: {', '.join(self._tasks)})")
+        del self._tasks[name]
+        record = self._meter.end_window(name)
+        data = self._write(record, f"emissions_{name}.csv")
+        self._task_data[name] = data
+        return data
+
+    def _write(self, record: WindowRecord, file_name):
+        if self._save_to_file:
+            _lib.emissions_append(os.path.join(self._output_dir, file_name), record.raw, self._context)
+        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
+
+    @property
+    def records(self):
+        """Every window measured so far (the tracker's run and its tasks), as sedenergy WindowRecords."""
+        return list(self._meter.records) if self._meter else []
+
+    # ---- context manager and decorator ----
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class OfflineEmissionsTracker(EmissionsTracker):
+    """CodeCarbon's OfflineEmissionsTracker: the carbon intensity of country_iso_code (world average without it)."""
+
+    _offline = True
+
+    def __init__(self, *args, country_iso_code=None, region=None, cloud_provider=None, cloud_region=None, **kwargs):
+        ignored = [n for n, v in (("region", region), ("cloud_provider", cloud_provider),
+                                  ("cloud_region", cloud_region)) if v]
+        if ignored:
+            warnings.warn("sedenergy tracker: not supported, ignored: " + ", ".join(ignored) +
+                          " (the country's average carbon intensity is used)", stacklevel=2)
+        super().__init__(*args, country_iso_code=country_iso_code, **kwargs)
+
+
+def track_emissions(fn=None, **tracker_args):
+    """@track_emissions or @track_emissions(project_name=..., ...): one tracker run per call."""
+    offline = tracker_args.pop("offline", False)
+    cls = OfflineEmissionsTracker if offline or "country_iso_code" in tracker_args else EmissionsTracker
+
+    def decorate(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            with cls(**tracker_args):
+                return f(*args, **kwargs)
+        return wrapper
+    return decorate(fn) if fn is not None else decorate

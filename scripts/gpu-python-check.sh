@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The Python package on a GPU node (issue: measure the user's own PyTorch training from Python):
+#   1. a real PyTorch Lightning run (small CRNN, generated DESED data) with EnergyCallback, against the same
+#      process's own NVML counter readings at the same hooks, and against `sedenergy measure` of the command;
+#   2. the DCASE-style tracker script against its in-process counter;
+#   3. the meter's overhead on a training loop (paired rounds);
+#   4. the Python tests on the node (CUDA present, Lightning installed).
+# Builds first when build-cuda is missing; installs into a fresh prefix and uses the package from it.
+# Usage: scripts/gpu-python-check.sh OUTDIR
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:?usage: $0 OUTDIR}"
+mkdir -p "$OUT"
+[ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+scripts/gpu-machine.sh "python-check" >> "$OUT/machine.txt" 2>&1
+PREFIX=/tmp/sedenergy-prefix
+rm -rf "$PREFIX" && cmake --install build-cuda --prefix "$PREFIX" > "$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
+rm -rf /tmp/sedenergy-pkg && cp -r python /tmp/sedenergy-pkg && python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/sedenergy-site /tmp/sedenergy-pkg \
+  >> "$OUT/install.log" 2>&1 || { tail "$OUT/install.log"; exit 1; }
+export PYTHONPATH=/tmp/sedenergy-site SEDENERGY_LIBRARY="$PREFIX/lib/libsedenergy.so.0" PATH="$PREFIX/bin:$PATH"
+export PYTHONUNBUFFERED=1
+W=/tmp/pycheck && rm -rf $W && mkdir -p $W
+sedenergy synth --out $W/data --clips 256 > /dev/null && \
+  sedenergy features --data $W/data --export npy --out $W/feats > /dev/null || exit 1
+ARGS="--features $W/feats --tsv $W/data/metadata/train/weak.tsv"
+echo "== lightning: callback vs in-process NVML counter, and vs measure"
+sedenergy measure --out $W/measure -- python3 examples/python/train_lightning.py $ARGS --out $W/lightning \
+  --epochs ${EPOCHS:-12} --test-repeats ${TEST_REPEATS:-40} --check-nvml $W/lightning_nvml.json > $W/lightning.json 2> $W/lightning.err
+echo "exit $?"; tail -3 $W/lightning.err
+echo "== tracker: OfflineEmissionsTracker vs in-process NVML counter"
+python3 examples/python/train_dcase_tracker.py $ARGS --out $W/tracker --epochs ${EPOCHS:-12} --check-nvml $W/tracker_nvml.json \
+  > $W/tracker.json 2> $W/tracker.err; echo "exit $?"; tail -3 $W/tracker.err
+python3 scripts/gpu_python_check.py $W "$OUT/python_check.json"
+echo "== overhead"
+python3 bench/python_meter_overhead.py "$OUT/python_meter_overhead.json" --rounds ${ROUNDS:-30}
+echo "== python tests"
+SEDENERGY_BIN="$PREFIX/bin/sedenergy" python3 -m pytest -q tests/python > "$OUT/pytest.log" 2>&1; tail -5 "$OUT/pytest.log"
+# The rest in one bundle (what comes back from a node is a few files): CSVs, the records, logs, the report's summary.
+sedenergy report $W/lightning/energy.db -o $W/report > /dev/null
+mkdir -p $W/bundle && cp $W/lightning/emissions_*.csv $W/tracker/emissions_*.csv $W/lightning/energy.db \
+  $W/report/summary.md $W/*.err $W/lightning_nvml.json $W/tracker_nvml.json $W/measure/*.json $W/bundle/ 2>/dev/null
+tar czf "$OUT/python-check-files.tgz" -C $W bundle

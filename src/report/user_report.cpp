@@ -1,0 +1,309 @@
+#include "report/user_report.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "report/page.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace sedenergy::report {
+namespace {
+
+constexpr double kJoulesPerKwh = 3.6e6;
+
+// "emissions_baseline_training.csv" -> "baseline_training"; "emissions.csv" -> "" (the row's experiment names it).
+std::string window_name_of_file(const std::string& path) {
+  std::string stem = fs::path(path).stem().string();
+  if (starts_with(stem, "emissions_")) return stem.substr(10);
+  return stem == "emissions" ? "" : stem;
+}
+
+double csv_number(const std::vector<std::string>& row, std::size_t col, const std::string& name,
+                  const std::string& path, std::size_t line) {
+  double v = 0;
+  if (!parse_double(trim(row[col]), v) || !std::isfinite(v)) {
+    throw file_error(path, line, "column '" + name + "' is not a number: '" + row[col] + "'");
+  }
+  if (v < 0) throw file_error(path, line, "column '" + name + "' is negative: " + row[col]);
+  return v;
+}
+
+store::UserWindowRecord window_of_row(const std::vector<std::string>& row, const std::map<std::string, std::size_t>& col,
+                                      const std::string& path, std::size_t line) {
+  auto text = [&](const char* name) { return col.count(name) ? row[col.at(name)] : std::string(); };
+  auto number = [&](const char* name) { return csv_number(row, col.at(name), name, path, line); };
+  store::UserWindowRecord w;
+  const std::string tool = text("codecarbon_version");
+  w.source = "emissions.csv (" + (tool == "sedenergy" ? tool : "CodeCarbon " + tool) + ")";
+  w.run_uuid = text("run_id");
+  w.project_name = text("project_name");
+  w.experiment_id = text("experiment_id");
+  const std::string from_file = window_name_of_file(path);
+  w.name = !from_file.empty() ? from_file : !w.experiment_id.empty() ? w.experiment_id : "window";
+  w.started_at = text("timestamp");
+  w.duration_s = number("duration");
+  w.gpu_energy_j = number("gpu_energy") * kJoulesPerKwh;
+  w.cpu_energy_j = number("cpu_energy") * kJoulesPerKwh;
+  w.ram_energy_j = number("ram_energy") * kJoulesPerKwh;
+  w.energy_j = w.gpu_energy_j + w.cpu_energy_j + w.ram_energy_j;
+  const std::string method = "as written to " + fs::path(path).filename().string() + " (the method is not in the file)";
+  w.gpu_method = w.cpu_method = w.ram_method = method;
+  double util = -1;
+  if (col.count("gpu_utilization_percent") && parse_double(trim(text("gpu_utilization_percent")), util)) {
+    w.gpu_util_pct = util;
+  }
+  w.gpu_name = text("gpu_model");
+  w.flags = "CSV row: methods and validity flags not recorded";
+  return w;
+}
+
+}  // namespace
+
+std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw file_error(path, 0, "cannot read");
+  std::string line;
+  std::vector<std::string> fields;
+  if (!std::getline(in, line)) throw file_error(path, 1, "empty file: no CodeCarbon header");
+  if (starts_with(line, "\xEF\xBB\xBF")) line = line.substr(3);  // a byte-order mark
+  if (!csv_fields(line, fields)) throw file_error(path, 1, "unterminated quote in the header");
+  std::map<std::string, std::size_t> col;
+  for (std::size_t i = 0; i < fields.size(); ++i) col[trim(fields[i])] = i;
+  std::vector<std::string> missing;
+  for (const char* need : {"timestamp", "run_id", "duration", "cpu_energy", "gpu_energy", "ram_energy"}) {
+    if (!col.count(need)) missing.push_back(need);
+  }
+  if (!missing.empty()) {
+    throw file_error(path, 1, "not a CodeCarbon emissions file: no column " + join(missing, ", "));
+  }
+  std::vector<store::UserWindowRecord> out;
+  for (std::size_t n = 2; std::getline(in, line); ++n) {
+    if (trim(line).empty()) continue;
+    if (!csv_fields(line, fields)) throw file_error(path, n, "unterminated quote");
+    if (fields.size() != col.size()) {
+      throw file_error(path, n, std::to_string(fields.size()) + " fields, the header has " + std::to_string(col.size()));
+    }
+    out.push_back(window_of_row(fields, col, path, n));
+  }
+  return out;
+}
+
+std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::string>& inputs) {
+  std::vector<store::UserWindowRecord> all;
+  auto add = [&](std::vector<store::UserWindowRecord> more) {
+    for (auto& w : more) all.push_back(std::move(w));
+  };
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+      std::vector<std::string> files;
+      for (const auto& e : fs::directory_iterator(input, ec)) {
+        if (e.path().extension() == ".csv") files.push_back(e.path().string());
+      }
+      std::sort(files.begin(), files.end());
+      if (files.empty()) throw InputError("report: folder '" + input + "' holds no .csv file");
+      for (const auto& f : files) add(read_emissions_csv(f));
+    } else if (fs::path(input).extension() == ".csv") {
+      add(read_emissions_csv(input));
+    } else {
+      add(store::Store(input, store::Store::Access::kRead).user_windows());
+    }
+  }
+  return all;
+}
+
+namespace {
+
+std::string run_label(const store::UserWindowRecord& w) {
+  std::string label = w.project_name;
+  if (!w.experiment_id.empty()) label += (label.empty() ? "" : " / ") + w.experiment_id;
+  return label + (label.empty() ? "" : " ") + "(" + w.run_uuid.substr(0, 8) + ")";
+}
+
+json opt_number(double v) { return v >= 0 ? json(v) : json(nullptr); }
+
+analysis::Table windows_table(const std::vector<store::UserWindowRecord>& ws) {
+  analysis::Table t{"user-windows", "Energy per window and domain",
+                    "One row per measured window. Energies in joules over the whole window; net GPU energy is above "
+                    "the idle baseline when one was measured. Methods say how each domain was obtained; "
+                    "'estimated' marks CodeCarbon-style models instead of counters.",
+                    {"run", "source", "window", "started", "duration_s", "energy_j", "gpu_energy_j", "cpu_energy_j",
+                     "ram_energy_j", "net_gpu_energy_j", "kwh", "gpu_util_pct", "estimated", "gpu_method",
+                     "cpu_method", "ram_method", "flags"},
+                    {}};
+  for (const auto& w : ws) {
+    t.rows.push_back({run_label(w), w.source, w.name, w.started_at, w.duration_s, w.energy_j, w.gpu_energy_j,
+                      w.cpu_energy_j, w.ram_energy_j, opt_number(w.net_gpu_energy_j), w.energy_j / kJoulesPerKwh,
+                      opt_number(w.gpu_util_pct), w.estimated, w.gpu_method, w.cpu_method, w.ram_method, w.flags});
+  }
+  return t;
+}
+
+// Runs side by side: one row per window name, one energy column per run, and each run against the first.
+analysis::Table comparison_table(const std::vector<store::UserWindowRecord>& ws) {
+  std::vector<std::string> runs, names;
+  std::map<std::pair<std::string, std::string>, double> energy;
+  for (const auto& w : ws) {
+    const std::string run = run_label(w);
+    if (std::find(runs.begin(), runs.end(), run) == runs.end()) runs.push_back(run);
+    if (std::find(names.begin(), names.end(), w.name) == names.end()) names.push_back(w.name);
+    energy[{run, w.name}] += w.energy_j;
+  }
+  analysis::Table t{"user-comparison", "Runs side by side",
+                    "Energy (J) of each window name in each run (windows of one name in one run added up); the "
+                    "ratio columns divide by the first run.",
+                    {"window"},
+                    {}};
+  for (const auto& r : runs) t.columns.push_back(r + " J");
+  for (std::size_t i = 1; i < runs.size(); ++i) t.columns.push_back(runs[i] + " / " + runs[0]);
+  for (const auto& n : names) {
+    std::vector<json> row = {n};
+    for (const auto& r : runs) row.push_back(energy.count({r, n}) ? json(energy[{r, n}]) : json(nullptr));
+    const auto first = energy.find({runs[0], n});
+    for (std::size_t i = 1; i < runs.size(); ++i) {
+      const auto it = energy.find({runs[i], n});
+      const bool ok = it != energy.end() && first != energy.end() && first->second > 0;
+      row.push_back(ok ? json(it->second / first->second) : json(nullptr));
+    }
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+// A chart of points, one mark per value (what the browser test counts).
+json point_chart(const json& values, const json& x, const json& y, const json& color, const json& tooltip) {
+  return {{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"},
+          {"width", 420},
+          {"height", 260},
+          {"data", {{"values", values}}},
+          {"mark", {{"type", "line"}, {"point", true}}},
+          {"encoding", {{"x", x}, {"y", y}, {"color", color}, {"tooltip", tooltip}}}};
+}
+
+// The sampler's timeline of one window: GPU power (all measured GPUs added) and utilization, or the CPU
+// load where no GPU was measured.
+json timeline_values(const store::UserWindowRecord& w) {
+  json values = json::array();
+  json record = json::parse(w.window_json, nullptr, false);
+  if (record.is_discarded() || !record.contains("timeline")) return values;
+  for (const auto& s : record["timeline"]) {
+    const double t = s.value("t_s", 0.0);
+    if (s.contains("gpus") && !s["gpus"].empty()) {
+      double power = 0, util = 0;
+      for (const auto& g : s["gpus"]) {
+        const auto& p = g["power_instant_w"].is_number() ? g["power_instant_w"] : g["power_avg_w"];
+        if (p.is_number()) power += p.get<double>();
+        if (g["util_gpu_pct"].is_number()) util += g["util_gpu_pct"].get<double>() / s["gpus"].size();
+      }
+      values.push_back({{"t_s", t}, {"value", power}, {"series", "GPU power (W)"}});
+      values.push_back({{"t_s", t}, {"value", util}, {"series", "GPU utilization (%)"}});
+    } else {
+      values.push_back({{"t_s", t}, {"value", 100.0 * s.value("cpu_load", 0.0)}, {"series", "CPU load (%)"}});
+    }
+  }
+  return values;
+}
+
+struct UserChart {
+  std::string id, title;
+  json spec;
+  int points = 0;
+};
+
+std::vector<UserChart> user_charts(const std::vector<store::UserWindowRecord>& ws) {
+  std::vector<UserChart> charts;
+  json energy = json::array();
+  for (const auto& w : ws) energy.push_back({{"window", w.name}, {"energy_j", w.energy_j}, {"run", run_label(w)}});
+  if (!energy.empty()) {
+    json spec = point_chart(energy, {{"field", "window"}, {"type", "nominal"}, {"sort", nullptr}},
+                            {{"field", "energy_j"}, {"type", "quantitative"}, {"title", "energy (J)"}},
+                            {{"field", "run"}, {"type", "nominal"}},
+                            json::array({{{"field", "run"}}, {{"field", "window"}}, {{"field", "energy_j"}, {"format", ".4~g"}}}));
+    spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
+    charts.push_back({"u-energy", "Energy per window", spec, static_cast<int>(energy.size())});
+  }
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    json values = timeline_values(ws[i]);
+    if (values.empty()) continue;
+    json spec = point_chart(values, {{"field", "t_s"}, {"type", "quantitative"}, {"title", "time in window (s)"}},
+                            {{"field", "value"}, {"type", "quantitative"}, {"title", "W or %"}},
+                            {{"field", "series"}, {"type", "nominal"}, {"title", ""}},
+                            json::array({{{"field", "series"}}, {{"field", "t_s"}}, {{"field", "value"}, {"format", ".4~g"}}}));
+    charts.push_back({"u-timeline-" + std::to_string(i), "Timeline: " + ws[i].name + " (" + run_label(ws[i]) + ")",
+                      spec, static_cast<int>(values.size())});
+  }
+  return charts;
+}
+
+}  // namespace
+
+UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws, const std::vector<std::string>& sources,
+                                  const std::string& out_dir, const std::string& prefix) {
+  std::error_code ec;
+  fs::create_directories(fs::path(out_dir) / "tables", ec);
+  if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
+  UserReportFiles files;
+  files.html = (fs::path(out_dir) / (prefix + "report.html")).string();
+  files.markdown = (fs::path(out_dir) / (prefix + "summary.md")).string();
+  files.csv = (fs::path(out_dir) / (prefix + "windows.csv")).string();
+  files.json = (fs::path(out_dir) / (prefix + "report.json")).string();
+  files.windows = static_cast<int>(ws.size());
+  std::vector<analysis::Table> tables = {windows_table(ws)};
+  if (!ws.empty()) tables.push_back(comparison_table(ws));
+  const auto charts = user_charts(ws);
+  files.charts = static_cast<int>(charts.size());
+  const bool estimated = std::any_of(ws.begin(), ws.end(), [](const auto& w) { return w.estimated; });
+  const std::string intro = std::to_string(ws.size()) + " windows from " + join(sources, ", ") + ".";
+  const std::string estimate_note =
+      "Some domains are ESTIMATED (CPU from load and TDP, RAM from its size, as CodeCarbon does), not measured: "
+      "see each window's methods.";
+
+  write_table_csv(tables[0], files.csv);
+  for (const auto& t : tables) write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
+  json all = {{"sources", sources}, {"estimated", estimated}, {"windows", json::array()}};
+  for (const auto& w : ws) {
+    json record = json::parse(w.window_json.empty() ? "null" : w.window_json, nullptr, false);
+    all["windows"].push_back({{"run", w.run_uuid}, {"source", w.source}, {"project_name", w.project_name},
+                              {"experiment_id", w.experiment_id}, {"name", w.name}, {"energy_j", w.energy_j},
+                              {"record", record.is_discarded() ? json(nullptr) : record}});
+  }
+  open_out(files.json) << all.dump(1) << "\n";
+  {
+    auto m = open_out(files.markdown);
+    m << "# sedenergy report of your runs\n\n" << intro << "\n";
+    if (estimated) m << "\n" << estimate_note << "\n";
+    for (const auto& t : tables) m << table_markdown(t);
+  }
+  std::ostringstream h;
+  h << page_head("sedenergy report of your runs") << "<h1>Energy of your runs</h1><p class=\"note\">Generated "
+    << utc_now_iso() << ". " << html_escape(intro) << " Also: <a href=\"" << prefix << "summary.md\">summary.md</a>, <a href=\""
+    << prefix << "windows.csv\">windows.csv</a>, <a href=\"" << prefix
+    << "report.json\">report.json</a>.</p><pre id=\"render-errors\"></pre>";
+  if (estimated) h << "<p class=\"est\">" << html_escape(estimate_note) << "</p>";
+  h << "<h2>Charts</h2><div class=\"charts\">";
+  json specs = json::array();
+  for (const auto& c : charts) {
+    h << "<div class=\"chart\"><h3>" << html_escape(c.title) << "</h3><div id=\"" << c.id << "\" data-expected-points=\""
+      << c.points << "\"></div></div>";
+    specs.push_back({{"id", c.id}, {"spec", c.spec}});
+  }
+  if (charts.empty()) h << "<p class=\"note\">Nothing to plot: no window.</p>";
+  h << "</div><h2>Tables</h2>";
+  for (const auto& t : tables) h << table_html(t);
+  h << "<script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>" << kRenderScript
+    << "</body></html>\n";
+  open_out(files.html) << h.str();
+  return files;
+}
+
+}  // namespace sedenergy::report

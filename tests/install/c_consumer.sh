@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# libsedenergy as installed by `cmake --install`: the C example compiled against it with pkg-config and with
+# CMake's find_package, each run from the install (not the build tree).
+# Usage: tests/install/c_consumer.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cmake --install "$BUILD" --prefix "$T/prefix" > "$T/install.log"
+LIBDIR=$(dirname "$(find "$T/prefix" -name 'libsedenergy.so.0' | head -1)")
+PC=$(dirname "$(find "$T/prefix" -name sedenergy.pc | head -1)")
+echo "installed: $(ls "$LIBDIR"/libsedenergy* | xargs -n1 basename | tr '\n' ' ')"
+# pkg-config, with the prefix found relative to the .pc file
+cc -o "$T/with_pkgconfig" "$SRC/examples/measure_example.c" $(PKG_CONFIG_PATH="$PC" pkg-config --cflags --libs sedenergy) \
+  -Wl,-rpath,"$LIBDIR" -lm
+"$T/with_pkgconfig" > "$T/out1"; head -1 "$T/out1"
+# find_package
+cmake -S "$SRC/examples/cmake-consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix" -DCMAKE_BUILD_RPATH="$LIBDIR" > "$T/cfg.log"
+cmake --build "$T/consumer" > "$T/build.log"
+"$T/consumer/measure_example" > "$T/out2"; head -1 "$T/out2"
+# both executables use the installed library
+ldd "$T/with_pkgconfig" | grep -q "$LIBDIR/libsedenergy.so.0"
+ldd "$T/consumer/measure_example" | grep -q "$LIBDIR/libsedenergy.so.0"
+echo "c_consumer: ok"

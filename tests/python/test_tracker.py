@@ -1,0 +1,133 @@
+"""The CodeCarbon drop-in: the same constructor arguments as the DCASE baseline, CodeCarbon's CSV columns in
+order, atomic appends from many processes, clear errors before any work."""
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import pandas as pd
+import pytest
+
+import sedenergy
+from sedenergy import OfflineEmissionsTracker, EmissionsTracker, SedenergyError
+from conftest import CODECARBON_COLUMNS
+
+
+def busy(seconds=0.3):
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x += 1
+    return x
+
+
+def test_dcase_baseline_arguments_and_csv(tmp_path):
+    # As the DCASE 2024 task 4 baseline builds it (gpu_ids=[torch.cuda.current_device()] on a GPU machine).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every argument below is supported: no warning
+        tracker = OfflineEmissionsTracker("DCASE Task 4 SED TRAINING", output_dir=str(tmp_path),
+                                          output_file="emissions_baseline_training.csv", log_level="warning",
+                                          country_iso_code="FRA", save_to_file=True, measure_power_secs=15)
+    tracker.start()
+    busy()
+    kg = tracker.stop()
+    df = pd.read_csv(tmp_path / "emissions_baseline_training.csv")
+    assert list(df.columns) == CODECARBON_COLUMNS
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row.project_name == "DCASE Task 4 SED TRAINING" and row.country_iso_code == "FRA"
+    assert row.duration >= 0.3 and row.energy_consumed > 0
+    assert row.energy_consumed == pytest.approx(row.cpu_energy + row.gpu_energy + row.ram_energy, rel=1e-6)
+    assert row.emissions == pytest.approx(kg, rel=1e-6)
+    assert kg == pytest.approx(row.energy_consumed * 56 / 1000, rel=1e-6)  # France: 56 g/kWh
+    assert row.python_version.count(".") == 2 and row.codecarbon_version == "sedenergy"
+    data = tracker.final_emissions_data
+    assert data.emissions == kg and data.run_id == row.run_id and data.duration == pytest.approx(row.duration)
+
+
+def test_restart_and_context_manager_and_decorator(tmp_path):
+    tracker = EmissionsTracker(project_name="p", output_dir=str(tmp_path))
+    tracker.start(); busy(0.1); first = tracker.stop()
+    tracker.start(); busy(0.1); second = tracker.stop()  # a stopped tracker starts again (CodeCarbon #217)
+    with EmissionsTracker(project_name="p", output_dir=str(tmp_path)):
+        busy(0.1)
+
+    @sedenergy.track_emissions(project_name="p", output_dir=str(tmp_path))
+    def work():
+        return busy(0.1)
+
+    work()
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert len(df) == 4 and df.run_id.nunique() == 4
+    assert first > 0 and second > 0
+
+
+def test_tasks_overlap_and_get_their_own_files(tmp_path):
+    tracker = EmissionsTracker(project_name="p", output_dir=str(tmp_path))
+    tracker.start()
+    tracker.start_task("load")
+    busy(0.1)
+    tracker.start_task("train")
+    busy(0.2)
+    load = tracker.stop_task("load")
+    train = tracker.stop_task()
+    tracker.stop()
+    assert load.duration >= 0.3 and train.duration >= 0.2 and train.energy_consumed > 0
+    assert len(pd.read_csv(tmp_path / "emissions_load.csv")) == 1
+    assert len(pd.read_csv(tmp_path / "emissions_train.csv")) == 1
+    with pytest.raises(SedenergyError, match="no task is running"):
+        tracker.stop_task()
+
+
+def test_unsupported_arguments_warn_once(tmp_path):
+    with pytest.warns(UserWarning, match="not supported, ignored: .*region") as caught:
+        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="USA", region="california")
+    assert len(caught) == 1
+    with pytest.warns(UserWarning, match="tracking_mode='process'.*made_up_option|made_up_option.*tracking_mode"):
+        EmissionsTracker(output_dir=str(tmp_path), tracking_mode="process", made_up_option=3)
+
+
+def test_ten_processes_append_one_header_and_ten_rows(tmp_path):
+    script = ("import sys, sedenergy; t = sedenergy.EmissionsTracker(project_name='p' + sys.argv[1], "
+              "output_dir=sys.argv[2]); t.start(); t.stop()")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i), str(tmp_path)]) for i in range(10)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 10
+    text = (tmp_path / "emissions.csv").read_text()
+    assert text.count("timestamp,project_name") == 1
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert list(df.columns) == CODECARBON_COLUMNS and len(df) == 10
+    assert sorted(df.project_name) == sorted(f"p{i}" for i in range(10))
+
+
+def test_bad_input_fails_before_work_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SedenergyError, match="output_dir .*a-file/sub.*cannot create"):
+        EmissionsTracker(output_dir=str(blocker / "sub"))
+    with pytest.raises(SedenergyError, match="unknown country code 'XYZ'"):
+        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="XYZ")
+    with pytest.raises(SedenergyError, match="pue"):
+        EmissionsTracker(output_dir=str(tmp_path), pue=-1)
+    with pytest.raises(SedenergyError, match="gpu_ids"):
+        EmissionsTracker(output_dir=str(tmp_path), gpu_ids=["zero"])
+    tracker = EmissionsTracker(output_dir=str(tmp_path), gpu_ids=[7])
+    with pytest.raises(SedenergyError, match="CUDA device 7"):
+        tracker.start()
+    assert not (tmp_path / "emissions.csv").exists()
+    # a foreign CSV is not appended to
+    (tmp_path / "emissions.csv").write_text("a,b\n1,2\n")
+    t = EmissionsTracker(output_dir=str(tmp_path))
+    t.start()
+    with pytest.raises(SedenergyError, match="other columns"):
+        t.stop()
+    assert (tmp_path / "emissions.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_missing_library_names_the_paths_and_the_fix(tmp_path):
+    code = "import sedenergy; sedenergy.Meter()"
+    env = dict(os.environ, SEDENERGY_LIBRARY=str(tmp_path / "nowhere" / "libsedenergy.so.0"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "LibraryNotFound" in out.stderr and "nowhere/libsedenergy.so.0: no such file" in out.stderr
+    assert "SEDENERGY_LIBRARY" in out.stderr
