@@ -20,7 +20,7 @@ rm -rf /tmp/sedenergy-pkg && cp -r python /tmp/sedenergy-pkg && python3 -m pip i
 export PYTHONPATH=/tmp/sedenergy-site SEDENERGY_LIBRARY="$PREFIX/lib/libsedenergy.so.0" PATH="$PREFIX/bin:$PATH"
 export PYTHONUNBUFFERED=1
 W=/tmp/pycheck && rm -rf $W && mkdir -p $W
-sedenergy synth --out $W/data --clips 256 > /dev/null && \
+sedenergy synth --out $W/data --clips ${CLIPS:-1024} > /dev/null && \
   sedenergy features --data $W/data --export npy --out $W/feats > /dev/null || exit 1
 ARGS="--features $W/feats --tsv $W/data/metadata/train/weak.tsv"
 echo "== lightning: callback vs in-process NVML counter, and vs measure"
