@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 DEBS=(
   libsndfile1 libsndfile1-dev libflac12 libvorbis0a libvorbisenc2 libogg0 libopus0 libmpg123-0 libmp3lame0
   libsamplerate0 libsamplerate0-dev libkissfft-dev libkissfft-float131 libsqlite3-dev
+  libsqlite3-0   # the shared library libsqlite3-dev's .so points to: libsedenergy.so cannot take the static one
 )
 case "${1:-}" in
   download)
