@@ -33,7 +33,7 @@ python3 examples/python/train_dcase_tracker.py $ARGS --out $W/tracker --epochs $
   > $W/tracker.json 2> $W/tracker.err; echo "exit $?"; tail -3 $W/tracker.err
 python3 scripts/gpu_python_check.py $W "$OUT/python_check.json"
 echo "== overhead"
-python3 bench/python_meter_overhead.py "$OUT/python_meter_overhead.json" --rounds ${ROUNDS:-30}
+python3 bench/python_meter_overhead.py "$OUT/python_meter_overhead.json" --rounds ${ROUNDS:-40}
 echo "== python tests"
 SEDENERGY_BIN="$PREFIX/bin/sedenergy" python3 -m pytest -q tests/python > "$OUT/pytest.log" 2>&1; tail -5 "$OUT/pytest.log"
 # The rest in one bundle (what comes back from a node is a few files): CSVs, the records, logs, the report's summary.

@@ -62,7 +62,7 @@ class NvmlCounter(pl.Callback):
     def on_test_start(self, *a): self._read("test_start")
     def on_test_end(self, *a): self._read("test_end")
 
-    def teardown(self, *a):
+    def teardown(self, trainer, pl_module, stage=None):
         with open(self.path, "w") as f:
             json.dump(self.readings, f)
 
