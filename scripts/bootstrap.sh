@@ -7,6 +7,8 @@ packages=(
   libsndfile1-dev libsamplerate0-dev libkissfft-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev sqlite3
   chromium                            # headless: the report's browser test opens report.html in it
+  python3 python3-venv python3-pip python3-setuptools   # the Python package, installed offline into a venv
+  python3-torch python3-pytest python3-pandas           # its tests: a real small CNN, pytest, the CSV read back
 )
 missing=()
 for p in "${packages[@]}"; do

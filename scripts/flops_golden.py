@@ -2,7 +2,7 @@
 """Counts FLOPs of sedenergy's models with PyTorch's own FlopCounterMode (torch >= 2.1) and writes
 tests/data/flops_torch.json, which tests/unit/test_spec.cpp compares with the C++ accounting.
 
-The models are rebuilt here in PyTorch from the same spec strings (REFERENCE.md §1.2 and the variants of
+The models are rebuilt here in PyTorch from the same spec strings (docs/FACTS.md §1.2 and the variants of
 src/models/spec.hpp). Counted on the CPU, where recurrent layers run as ordinary matrix products
 (FlopCounterMode reports 0 for cuDNN's fused RNN kernels). FlopCounterMode counts 2 x MACs of matrix
 products and convolutions only (no bias, no element-wise work).

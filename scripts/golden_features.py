@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the golden feature files the C++ tests compare against (tests/data/golden_*.npy).
 
-References, as REFERENCE.md defines them:
+References, as docs/FACTS.md defines them:
   paper   torchaudio.transforms.MelSpectrogram with the study's settings (44.1 kHz, n_fft 2048, hop 256,
           Hamming periodic=False, power 1, 128 HTK mels, f_max 22050, no log), 64 frames kept.
   dcase   the DCASE task 4 baseline: same at 16 kHz, f_max 8000, then 20*log10(clamp(x, 1e-5)) clamped to

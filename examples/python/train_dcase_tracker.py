@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--tsv", required=True)
     ap.add_argument("--out", default="energy")
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--test-passes", type=int, default=1, help="passes over the data in the test window")
     ap.add_argument("--check-nvml")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -63,7 +64,7 @@ def main():
     c0 = counter() if counter else None
     model.eval()
     with torch.no_grad():
-        for _ in range(args.epochs):
+        for _ in range(args.test_passes):
             for xb, _ in loader:
                 model(xb.to(device))
     c1 = counter() if counter else None

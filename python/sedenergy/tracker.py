@@ -90,6 +90,7 @@ class EmissionsTracker:
         if save_to_file:
             check_output_dir(self._output_dir, output_file)
         self._meter = None
+        self._records = []
         self._tasks = {}
         self._task_data = {}
         self.final_emissions_data = None
@@ -132,6 +133,7 @@ class EmissionsTracker:
             record = self._meter.end_window(self._project_name)
             data = self._write(record, self._output_file)
         finally:
+            self._records += self._meter.records
             self._meter.close()
             self._meter = None
         self.final_emissions_data = data
@@ -171,8 +173,8 @@ class EmissionsTracker:
 
     @property
     def records(self):
-        """Every window measured so far (the tracker's run and its tasks), as sedenergy WindowRecords."""
-        return list(self._meter.records) if self._meter else []
+        """Every window measured so far (the tracker's runs and their tasks), as sedenergy WindowRecords."""
+        return self._records + (list(self._meter.records) if self._meter else [])
 
     # ---- context manager and decorator ----
     def __enter__(self):

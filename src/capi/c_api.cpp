@@ -89,12 +89,17 @@ void select_gpus(const json& o, energy::MeterOptions& mo) {
       const int ordinal = d.get<int>();
       std::string why;
       const std::string bus = energy::cuda_pci_bus_id(ordinal, &why);
+      energy::MeterOptions one;  // this ordinal's GPU, added to the selection
       if (!bus.empty()) {
-        mo.gpu_pci_bus_ids.push_back(bus);
-      } else if (!energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), ordinal, mo) ||
-                 (mo.gpu_indices.empty() && mo.gpu_uuids.empty())) {
+        one.gpu_pci_bus_ids.push_back(bus);
+      } else if (!energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), ordinal, one) ||
+                 (one.gpu_indices.empty() && one.gpu_uuids.empty())) {
         throw sedenergy::InputError("cuda_devices: no CUDA device " + std::to_string(ordinal) + " (" + why + ")");
       }
+      for (auto* list : {&energy::MeterOptions::gpu_pci_bus_ids, &energy::MeterOptions::gpu_uuids}) {
+        (mo.*list).insert((mo.*list).end(), (one.*list).begin(), (one.*list).end());
+      }
+      mo.gpu_indices.insert(mo.gpu_indices.end(), one.gpu_indices.begin(), one.gpu_indices.end());
     }
   }
 }

@@ -29,7 +29,7 @@ void gemm_layer(LayerCount& L, double m, double i, double o, bool first) {
 
 namespace {
 
-// One recurrent layer stack (GRU or LSTM, one or two directions), REFERENCE.md §6.
+// One recurrent layer stack (GRU or LSTM, one or two directions), docs/FACTS.md §6.
 void recurrent(LayerCount& L, const models::Op& op, double batch) {
   const bool lstm = op.cell == models::Cell::kLstm;
   const double gates = lstm ? 4 : 3;  // weight blocks per layer

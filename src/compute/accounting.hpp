@@ -1,4 +1,4 @@
-// Analytic compute accounting from a ModelSpec (REFERENCE.md §6): parameters, MACs and FLOPs split into
+// Analytic compute accounting from a ModelSpec (docs/FACTS.md §6): parameters, MACs and FLOPs split into
 // GEMM, bias, element-wise and transcendental parts, for forward, backward and the Adam step.
 // GEMM and bias terms are exact; element-wise terms of backward passes, batch norm and attention follow the
 // stated conventions (counts per element written next to each layer in accounting.cpp).
@@ -45,7 +45,7 @@ struct ModelCount {
 
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input);
 
-// Conventions of other counters, to compare with numbers reported elsewhere (REFERENCE.md §6).
+// Conventions of other counters, to compare with numbers reported elsewhere (docs/FACTS.md §6).
 //   sedenergy  this file's counts: FLOPs = 2 MACs + bias + element-wise, forward + backward + Adam
 //   torch      PyTorch's FlopCounterMode: 2 x MACs of matrix products and convolutions only, forward and
 //              backward; on the CPU it sees no LSTM arithmetic (fused kernel) and on CUDA no cuDNN RNN

@@ -1,4 +1,4 @@
-// Estimated CPU and RAM power where no sensor exists (CodeCarbon's models, REFERENCE.md §5).
+// Estimated CPU and RAM power where no sensor exists (CodeCarbon's models, docs/FACTS.md §5).
 // Everything computed from these is labelled "estimated" in outputs.
 #pragma once
 #include <string>

@@ -28,7 +28,7 @@ CarbonIntensity carbon_intensity_for_country(const std::string& iso_in) {
     const char* name;
     double g;
   };
-  // REFERENCE.md §5 (values CodeCarbon uses).
+  // docs/FACTS.md §5 (values CodeCarbon uses).
   static const Entry table[] = {{"FRA", "France", 56}, {"USA", "United States", 369}, {"IND", "India", 713}};
   for (const auto& e : table) {
     if (iso == e.iso) return {e.g, e.name, e.iso, std::string("country table: ") + e.iso};

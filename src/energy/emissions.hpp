@@ -1,4 +1,4 @@
-// CodeCarbon-compatible emissions.csv (REFERENCE.md §5): the exact columns, order and units, so DCASE
+// CodeCarbon-compatible emissions.csv (docs/FACTS.md §5): the exact columns, order and units, so DCASE
 // submissions can use sedenergy's measurements directly.
 #pragma once
 #include <string>

@@ -1,5 +1,5 @@
 // STFT -> mel filterbank -> optional log, with the presets users compare against.
-// References (REFERENCE.md §1.1, §1.3, §3): torchaudio.transforms.MelSpectrogram (HTK scale, no norm,
+// References (docs/FACTS.md §1.1, §1.3, §3): torchaudio.transforms.MelSpectrogram (HTK scale, no norm,
 // reflect padding) for the study's `paper` preset; librosa.feature.melspectrogram + power_to_db for
 // `librosa`; the DCASE task 4 baseline for `dcase`.
 #pragma once

@@ -19,7 +19,7 @@ std::vector<ModelSpec> parse_all(std::initializer_list<const char*> specs) {
 }  // namespace
 
 std::vector<ModelSpec> paper43() {
-  // REFERENCE.md §1.2, in the study's order.
+  // docs/FACTS.md §1.2, in the study's order.
   return parse_all({
       "mlp:1x512",  "mlp:1x1024",  "mlp:1x2048",  "mlp:4x1024",  "mlp:4x2048",  "mlp:4x4096",
       "mlp:6x4096", "mlp:10x4096", "mlp:16x4096", "mlp:32x4096",

@@ -6,7 +6,7 @@
 //   cnn:LxC          L conv blocks of C channels (the study)
 //   rnn:LxH          GRU of L layers, H units; the whole spectrogram is one step (the study)
 //   crnn:LcxLr:CxH   Lc conv blocks of C channels, then a GRU of Lr layers, H units (the study)
-//   dcase-baseline   the DCASE task 4 baseline CRNN (REFERENCE.md §1.3)
+//   dcase-baseline   the DCASE task 4 baseline CRNN (docs/FACTS.md §1.3)
 // Modifiers (realistic variants beyond the study):
 //   +time   rnn: frames are the time steps (mels as features); crnn: time-major sequence (permute first)
 //   +bi     bidirectional recurrent layers          +lstm  LSTM instead of GRU

@@ -1,5 +1,5 @@
 // The study: dataset -> features -> for each configuration, train one epoch and test it inside
-// measurement windows -> SQLite -> report. See REFERENCE.md §1.1 for the protocol reproduced here.
+// measurement windows -> SQLite -> report. See docs/FACTS.md §1.1 for the protocol reproduced here.
 #pragma once
 #include <cstdint>
 #include <ostream>

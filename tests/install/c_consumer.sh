@@ -20,4 +20,9 @@ cmake --build "$T/consumer" > "$T/build.log"
 # both executables use the installed library
 ldd "$T/with_pkgconfig" | grep -q "$LIBDIR/libsedenergy.so.0"
 ldd "$T/consumer/measure_example" | grep -q "$LIBDIR/libsedenergy.so.0"
+# The library needs the C++ runtime itself and exports its C API alone: without either it crashed when loaded
+# into a Python process beside PyTorch (its C++ symbols bound to another library's).
+readelf -d "$LIBDIR/libsedenergy.so.0" | grep -q 'NEEDED.*libstdc++'
+extra=$(nm -D --defined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $3}' | grep -v '^sed_' || true)
+[ -z "$extra" ] || { echo "libsedenergy exports more than sed_*: $extra"; exit 1; }
 echo "c_consumer: ok"

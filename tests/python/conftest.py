@@ -28,7 +28,7 @@ def examples():
     return os.path.join(ROOT, "examples", "python")
 
 
-# CodeCarbon's emissions.csv columns, in order (CodeCarbon's output docs; shared/REFERENCE.md section 5):
+# CodeCarbon's emissions.csv columns, in order (CodeCarbon's output docs; docs/FACTS.md §5):
 # written out here on purpose, independently of the library's own list, so the test can fail.
 CODECARBON_COLUMNS = (
     "timestamp project_name run_id experiment_id duration emissions emissions_rate cpu_power gpu_power ram_power "

@@ -74,6 +74,7 @@ def test_tasks_overlap_and_get_their_own_files(tmp_path):
     train = tracker.stop_task()
     tracker.stop()
     assert load.duration >= 0.3 and train.duration >= 0.2 and train.energy_consumed > 0
+    assert [r.name for r in tracker.records] == ["load", "train", "p"]
     assert len(pd.read_csv(tmp_path / "emissions_load.csv")) == 1
     assert len(pd.read_csv(tmp_path / "emissions_train.csv")) == 1
     with pytest.raises(SedenergyError, match="no task is running"):

@@ -181,6 +181,36 @@ TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
   EXPECT_EQ(run("measure --country XYZ -- true").rc, 2);
 }
 
+// Two measured programs recorded in one results file, plus a folder of emissions CSVs: the report of the user's
+// own runs (windows with methods, timelines, the two runs side by side), and bad CSVs refused by file and line.
+TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
+  auto dir = test::temp_dir();
+  const std::string db = (dir / "mine.db").string(), csvs = (dir / "m").string();
+  ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id a --period 0.05 -- sleep 0.4").rc, 0);
+  ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id b --period 0.05 -- sleep 0.2").rc, 0);
+  auto r = run("report " + db + " " + csvs + " -o " + (dir / "rep").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "windows: 4")) << r.out;  // two from the database, two rows of emissions.csv
+  const auto windows = split(test::read_text(dir / "rep" / "windows.csv"), '\n');
+  ASSERT_EQ(windows.size(), 6u);  // header, four rows, the final newline
+  EXPECT_TRUE(contains(windows[1], "measure")) << windows[1];
+  EXPECT_TRUE(contains(windows[1], "estimated") || contains(windows[1], "rapl")) << "no CPU method: " << windows[1];
+  const auto html = test::read_text(dir / "rep" / "report.html");
+  EXPECT_TRUE(contains(html, "u-timeline-0") && contains(html, "Runs side by side")) << "no timeline chart";
+  EXPECT_TRUE(contains(test::read_text(dir / "rep" / "tables" / "user-comparison.csv"), "/ sedenergy / a"));
+  test::write_text(dir / "bad" / "missing.csv", "timestamp,run_id,duration\n2026,x,1\n");
+  auto missing = run("report " + (dir / "bad" / "missing.csv").string() + " -o " + (dir / "r2").string());
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_TRUE(contains(missing.out, "missing.csv:1: not a CodeCarbon emissions file: no column cpu_energy, gpu_energy, "
+                                    "ram_energy")) << missing.out;
+  auto header = split(test::read_text(fs::path(csvs) / "emissions.csv"), '\n')[0];
+  test::write_text(dir / "bad2" / "emissions_train.csv", header + "\n" + header + "\n");
+  auto text = run("report " + (dir / "bad2").string() + " -o " + (dir / "r3").string());
+  EXPECT_EQ(text.rc, 2);
+  EXPECT_TRUE(contains(text.out, "emissions_train.csv:2: column 'duration' is not a number")) << text.out;
+  EXPECT_FALSE(fs::exists(dir / "r3" / "report.html"));
+}
+
 TEST(Cli, SensorsListsEverySensorWithItsState) {
   auto r = run("sensors --probe 0.2");
   ASSERT_EQ(r.rc, 0) << r.out;
