@@ -96,9 +96,8 @@ void select_gpus(const json& o, energy::MeterOptions& mo) {
                  (one.gpu_indices.empty() && one.gpu_uuids.empty())) {
         throw sedenergy::InputError("cuda_devices: no CUDA device " + std::to_string(ordinal) + " (" + why + ")");
       }
-      for (auto* list : {&energy::MeterOptions::gpu_pci_bus_ids, &energy::MeterOptions::gpu_uuids}) {
-        (mo.*list).insert((mo.*list).end(), (one.*list).begin(), (one.*list).end());
-      }
+      mo.gpu_pci_bus_ids.insert(mo.gpu_pci_bus_ids.end(), one.gpu_pci_bus_ids.begin(), one.gpu_pci_bus_ids.end());
+      mo.gpu_uuids.insert(mo.gpu_uuids.end(), one.gpu_uuids.begin(), one.gpu_uuids.end());
       mo.gpu_indices.insert(mo.gpu_indices.end(), one.gpu_indices.begin(), one.gpu_indices.end());
     }
   }
