@@ -14,6 +14,17 @@ CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_sh
            "Running_water", "Speech", "Vacuum_cleaner"]
 
 
+def arguments(description):
+    """The examples' common options: the features, their labels, where energy records go, epochs."""
+    import argparse
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--features", required=True, help="folder of .npy features (sedenergy features --export npy)")
+    ap.add_argument("--tsv", required=True, help="weak labels of the clips (metadata/train/weak.tsv)")
+    ap.add_argument("--out", default="energy", help="folder for emissions_*.csv and energy.db")
+    ap.add_argument("--epochs", type=int, default=2)
+    return ap
+
+
 def load(features_dir, tsv, frames=64):
     """(x, y): log-compressed mel features (N, 1, mels, frames) and multi-hot labels (N, 10)."""
     xs, ys = [], []

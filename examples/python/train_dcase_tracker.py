@@ -6,7 +6,6 @@ task 4 baseline does, with the only change `from sedenergy import OfflineEmissio
 --check-nvml FILE (GPU machines): the script also reads the NVML energy counter itself right after start() and
 right before stop(), and writes both the tracker's kWh and its own to FILE.
 """
-import argparse
 import json
 import os
 import sys
@@ -19,11 +18,7 @@ from sedenergy import OfflineEmissionsTracker  # noqa: E402  (was: from codecarb
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--features", required=True)
-    ap.add_argument("--tsv", required=True)
-    ap.add_argument("--out", default="energy")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap = desed_data.arguments(__doc__)
     ap.add_argument("--test-passes", type=int, default=1, help="passes over the data in the test window")
     ap.add_argument("--check-nvml")
     args = ap.parse_args()

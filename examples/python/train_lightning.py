@@ -6,7 +6,6 @@ OUT/emissions_<phase>.csv and OUT/energy.db.
 --check-nvml FILE (GPU machines, for verification): a second callback reads the NVML energy counter itself
 at the same hooks and writes its readings to FILE, to compare with the callback's records.
 """
-import argparse
 import json
 import os
 import sys
@@ -68,11 +67,7 @@ class NvmlCounter(pl.Callback):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--features", required=True)
-    ap.add_argument("--tsv", required=True)
-    ap.add_argument("--out", default="energy")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap = desed_data.arguments(__doc__)
     ap.add_argument("--test-repeats", type=int, default=1, help="test passes over the data (longer test windows)")
     ap.add_argument("--accelerator", default="auto")
     ap.add_argument("--check-nvml", help="write the NVML counter readings at the hooks to this JSON file")

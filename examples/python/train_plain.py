@@ -3,7 +3,6 @@ OUT/emissions_<phase>.csv (CodeCarbon's columns) and OUT/energy.db (for `sedener
 
     python3 examples/python/train_plain.py --features feats --tsv data/metadata/train/weak.tsv --out energy
 """
-import argparse
 import json
 import os
 import sys
@@ -16,11 +15,7 @@ import sedenergy  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--features", required=True)
-    ap.add_argument("--tsv", required=True)
-    ap.add_argument("--out", default="energy")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap = desed_data.arguments(__doc__)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
 

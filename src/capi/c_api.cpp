@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/host.hpp"
+#include "common/json_keys.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
 #include "energy/meter.hpp"
@@ -107,12 +108,7 @@ energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s
   static const std::vector<std::string> known = {"period_s", "gpus",      "cuda_devices", "idle_s",    "timeline",
                                                  "activity", "gpm",       "cpu_tdp_w",    "host_share", "rapl_root",
                                                  "proc_stat"};
-  if (!o.is_object()) throw sedenergy::InputError("meter options: expected a JSON object");
-  for (const auto& [k, v] : o.items()) {
-    if (std::find(known.begin(), known.end(), k) == known.end()) {
-      throw sedenergy::InputError("meter options: unknown key '" + k + "'");
-    }
-  }
+  sedenergy::refuse_unknown_keys(o, known, "meter options");
   energy::MeterOptions mo;
   try {
     mo.period_s = o.value("period_s", mo.period_s);

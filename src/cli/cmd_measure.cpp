@@ -76,7 +76,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> command;
     std::string out = ".", project = "sedenergy", experiment, country, gpus, db;
-    double carbon = -1, period = 0.1, idle = 0;
+    double carbon = -1, period = 0.1, idle = 0, pue = 1;
     bool no_gpu = false;
   };
   auto a = std::make_shared<Args>();
@@ -89,7 +89,9 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--out", a->out, "folder for emissions.csv and the JSON record")->capture_default_str();
   sub->add_option("--project-name", a->project, "project_name column")->capture_default_str();
   sub->add_option("--experiment-id", a->experiment, "experiment_id column");
-  sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (FRA, USA, IND)");
+  sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (205 countries: FRA, USA, CAN, ...)");
+  sub->add_option("--pue", a->pue, "power usage effectiveness of the data centre: energy x PUE (the CSV's pue column)")
+      ->capture_default_str();
   sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
   sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
   sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: those CUDA_VISIBLE_DEVICES "
@@ -101,10 +103,12 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->callback([a, &exit_code] {
     if (!(a->period >= 0.01)) throw InputError("--period must be at least 0.01 s");
     if (a->idle < 0) throw InputError("--idle must be >= 0");
+    if (!(a->pue >= 1.0 && a->pue <= 10.0)) throw InputError("--pue must be in [1, 10] (1: no data-centre overhead)");
     if (!a->country.empty() && a->carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
     energy::EmissionsContext ctx;
     ctx.project_name = a->project;
     ctx.experiment_id = a->experiment;
+    ctx.pue = a->pue;
     if (!a->country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a->country);
     if (a->carbon >= 0) ctx.carbon = energy::carbon_intensity_value(a->carbon);
     energy::MeterOptions mo;
@@ -127,9 +131,9 @@ void setup_measure(CLI::App& app, int& exit_code) {
     fs::create_directories(a->out, ec);
     if (ec) throw InputError("--out '" + a->out + "': " + ec.message());
     const std::string csv = (fs::path(a->out) / "emissions.csv").string();
-    {
-      std::ofstream probe(csv, std::ios::app);
-      if (!probe) throw InputError("--out: cannot write " + csv);
+    // Without creating anything: a run that stops here must leave no empty emissions.csv behind.
+    if (fs::exists(csv) ? ::access(csv.c_str(), W_OK) != 0 : ::access(a->out.c_str(), W_OK | X_OK) != 0) {
+      throw InputError("--out: cannot write " + csv + " (" + std::strerror(errno) + ")");
     }
     energy::Meter meter(mo);
     try {

@@ -19,6 +19,7 @@ void setup_sensors(CLI::App& app, int& exit_code);
 void setup_measure(CLI::App& app, int& exit_code);
 void setup_report(CLI::App& app, int& exit_code);
 void setup_merge(CLI::App& app, int& exit_code);
+void setup_dcase(CLI::App& app, int& exit_code);
 void setup_study(CLI::App& app, int& exit_code);  // only in builds with LibTorch
 
 }  // namespace sedenergy::cli

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       "  sedenergy sensors                            # which energy sensors this machine has\n"
       "  sedenergy measure -- python3 train.py        # energy of any program, CodeCarbon-compatible CSV\n"
       "  sedenergy report sedenergy-out/results.db -o report\n"
-      "  sedenergy merge all.db a/results.db b/results.db # shards of a sweep into one database\n",
+      "  sedenergy merge all.db a/results.db b/results.db # shards of a sweep into one database\n"
+      "  sedenergy dcase --train t.csv --test e.csv --baseline-train bt.csv --baseline-test be.csv  # DCASE energy\n",
       "sedenergy"};
   app.set_version_flag("--version", std::string(sedenergy::build::kVersion) + " (" + sedenergy::build::kGitRevision + ")");
   app.require_subcommand(1);
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) sedenergy::cli::arguments().push_back(argv[i]);
 #ifdef SEDENERGY_WITH_TORCH
   sedenergy::cli::setup_study(app, exit_code);
+#else
+  // The torch-free build: `study` says why it is absent instead of "a subcommand is required".
+  app.add_subcommand("study", "(not in this build: it needs LibTorch)")->allow_extras()->callback([] {
+    throw sedenergy::InputError("study: this sedenergy was built without LibTorch (-DSEDENERGY_WITH_TORCH=OFF); "
+                                "build with it (the default preset) to run the study");
+  });
 #endif
   sedenergy::cli::setup_synth(app, exit_code);
   sedenergy::cli::setup_features(app, exit_code);
@@ -43,6 +50,7 @@ int main(int argc, char** argv) {
   sedenergy::cli::setup_measure(app, exit_code);
   sedenergy::cli::setup_report(app, exit_code);
   sedenergy::cli::setup_merge(app, exit_code);
+  sedenergy::cli::setup_dcase(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,27 +16,82 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
+#include "sedenergy/carbon.hpp"
 
 namespace sedenergy::energy {
 
-CarbonIntensity carbon_intensity_for_country(const std::string& iso_in) {
-  std::string iso = iso_in;
-  std::transform(iso.begin(), iso.end(), iso.begin(), [](unsigned char c) { return std::toupper(c); });
-  struct Entry {
-    const char* iso;
-    const char* name;
-    double g;
-  };
-  // docs/FACTS.md §5 (values CodeCarbon uses).
-  static const Entry table[] = {{"FRA", "France", 56}, {"USA", "United States", 369}, {"IND", "India", 713}};
-  for (const auto& e : table) {
-    if (iso == e.iso) return {e.g, e.name, e.iso, std::string("country table: ") + e.iso};
+namespace {
+
+struct Country {
+  std::string iso, name;
+  double g_per_kwh = 0;
+  std::string year;
+};
+
+// data/carbon_intensity.csv, carried in the binary: every country CodeCarbon knows (docs/FACTS.md §5).
+const std::vector<Country>& countries() {
+  static const std::vector<Country> table = [] {
+    std::vector<Country> out;
+    std::vector<std::string> f;
+    for (const auto& line : split(embedded::kCarbon[0].text, '\n')) {
+      if (line.empty() || line[0] == '#' || starts_with(line, "iso3,") || !csv_fields(line, f) || f.size() != 4) continue;
+      double g = 0;
+      if (parse_double(f[2], g)) out.push_back({f[0], f[1], g, f[3]});
+    }
+    return out;
+  }();
+  return table;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
   }
-  std::string known;
-  for (const auto& e : table) known += std::string(known.empty() ? "" : ", ") + e.iso;
-  throw InputError("--country: unknown country code '" + iso_in + "' (known: " + known +
-                   "; or give --carbon-intensity G_PER_KWH)");
+  return row[b.size()];
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+// The known codes nearest to an unknown one: countries whose name contains it first, then by edit distance,
+// then by the length of the prefix they share (FRN: FRA before FIN and BRN).
+std::string closest_countries(const std::string& query) {
+  std::vector<std::pair<std::size_t, const Country*>> ranked;
+  for (const auto& c : countries()) {
+    const bool in_name = query.size() >= 3 && upper(c.name).find(query) != std::string::npos;
+    std::size_t prefix = 0;
+    while (prefix < query.size() && prefix < c.iso.size() && query[prefix] == c.iso[prefix]) ++prefix;
+    ranked.push_back({in_name ? 0 : 10 * (1 + edit_distance(query, c.iso)) - std::min<std::size_t>(prefix, 9), &c});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < ranked.size() && i < 3; ++i) out.push_back(ranked[i].second->iso + " (" + ranked[i].second->name + ")");
+  return join(out, ", ");
+}
+
+}  // namespace
+
+CarbonIntensity carbon_intensity_for_country(const std::string& iso_in) {
+  const std::string iso = upper(trim(iso_in));
+  for (const auto& c : countries()) {
+    if (c.iso == iso) {
+      return {c.g_per_kwh, c.name, c.iso, "country table: " + c.iso + " " + c.year + " (data/carbon_intensity.csv)"};
+    }
+  }
+  throw InputError("--country: unknown country code '" + iso_in + "' (ISO 3166 alpha-3; closest known: " +
+                   closest_countries(iso) + "; or give --carbon-intensity G_PER_KWH)");
 }
 
 CarbonIntensity carbon_intensity_value(double g) {
@@ -160,17 +215,23 @@ void append_emissions_csv(const std::string& path, const WindowResult& w, const 
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) throw file_error(path, 0, std::string("cannot lock: ") + std::strerror(errno));
   }
-  std::string first(header.size() + 2, '\0');
+  std::string first(header.size() + 5, '\0');
   const ssize_t got = ::pread(fd, first.data(), first.size(), 0);
   if (got < 0) throw file_error(path, 0, std::string("cannot read: ") + std::strerror(errno));
   first.resize(static_cast<std::size_t>(got));
   first = first.substr(0, first.find('\n'));
+  if (starts_with(first, "\xEF\xBB\xBF")) first.erase(0, 3);  // a byte-order mark (a spreadsheet's save)
   if (!first.empty() && first.back() == '\r') first.pop_back();
   const bool need_header = got == 0;
   if (!need_header && first != header) {
     throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
   }
-  const std::string text = (need_header ? header + "\n" : "") + join(escaped, ",") + "\n";
+  // A file whose last line has no newline (edited by hand) must not get the row glued to that line.
+  char last = '\n';
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size > 0 && ::pread(fd, &last, 1, size - 1) != 1) last = '\n';
+  const std::string text =
+      (need_header ? header + "\n" : last != '\n' ? "\n" : "") + join(escaped, ",") + "\n";
   const ssize_t n = ::write(fd, text.data(), text.size());
   if (n != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
     // A short write must not leave half a row behind: cut the file back to where it was.
@@ -184,15 +245,10 @@ void append_emissions_csv(const std::string& path, const WindowResult& w, const 
 }
 
 EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
-  if (!j.is_object()) throw InputError("emissions context: expected a JSON object");
   static const std::vector<std::string> known = {"project_name", "experiment_id", "run_id", "country_iso_code",
                                                  "carbon_intensity_g_per_kwh", "pue", "python_version",
                                                  "tracking_mode", "gpu_models"};
-  for (const auto& [k, v] : j.items()) {
-    if (std::find(known.begin(), known.end(), k) == known.end()) {
-      throw InputError("emissions context: unknown key '" + k + "' (known: " + join(known, ", ") + ")");
-    }
-  }
+  refuse_unknown_keys(j, known, "emissions context");
   EmissionsContext ctx;
   try {
     ctx.project_name = j.value("project_name", ctx.project_name);

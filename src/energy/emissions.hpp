@@ -16,7 +16,8 @@ struct CarbonIntensity {
   std::string source = "world average";
 };
 
-// Known countries (ISO 3166 alpha-3, case-insensitive). Throws InputError for an unknown code.
+// The 205 countries of data/carbon_intensity.csv (ISO 3166 alpha-3, case-insensitive; Our World in Data 2021
+// through CodeCarbon). Throws InputError for an unknown code, naming the closest known ones.
 CarbonIntensity carbon_intensity_for_country(const std::string& iso);
 CarbonIntensity carbon_intensity_value(double g_per_kwh);
 

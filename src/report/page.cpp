@@ -128,7 +128,7 @@ const char* const kRenderScript = R"js(
 </script>
 )js";
 
-std::string page_head(const std::string& title) {
+std::string page_head(const std::string& title, bool charts) {
   return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
          "</title><style>"
          "body{font-family:system-ui,sans-serif;margin:2em auto;color:#222;max-width:1250px;padding:0 1em}"
@@ -137,7 +137,7 @@ std::string page_head(const std::string& title) {
          ".charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart{border:1px solid #eee;padding:.5em}"
          ".est{color:#a15c00;font-weight:bold}.note{color:#555;font-size:14px}li{margin:.3em 0}"
          "#render-errors{color:#b00}</style>" +
-         library_js() + "</head><body>";
+         (charts ? library_js() : "") + "</head><body>";
 }
 
 }  // namespace sedenergy::report

@@ -21,8 +21,8 @@ std::string table_html(const analysis::Table& t);
 std::string table_markdown(const analysis::Table& t);
 void write_table_csv(const analysis::Table& t, const std::string& path);
 std::string library_js();
-// <!doctype html> ... <body>: the style and the Vega library, offline.
-std::string page_head(const std::string& title);
+// <!doctype html> ... <body>: the style and, for pages with charts, the Vega library (offline).
+std::string page_head(const std::string& title, bool charts = true);
 // Renders the charts listed in <script id="chart-specs"> (each {id, spec}) and records on each chart's element
 // how many marks were drawn, and on <body> that all are done or the errors met.
 extern const char* const kRenderScript;

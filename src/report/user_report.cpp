@@ -235,8 +235,10 @@ std::vector<UserChart> user_charts(const std::vector<store::UserWindowRecord>& w
   for (std::size_t i = 0; i < ws.size(); ++i) {
     json values = timeline_values(ws[i]);
     if (values.empty()) continue;
+    const bool gpu = values[0]["series"] != "CPU load (%)";
     json spec = point_chart(values, {{"field", "t_s"}, {"type", "quantitative"}, {"title", "time in window (s)"}},
-                            {{"field", "value"}, {"type", "quantitative"}, {"title", "W or %"}},
+                            {{"field", "value"}, {"type", "quantitative"},
+                             {"title", gpu ? "GPU power (W), utilization (%)" : "CPU load (%)"}},
                             {{"field", "series"}, {"type", "nominal"}, {"title", ""}},
                             json::array({{{"field", "series"}}, {{"field", "t_s"}}, {{"field", "value"}, {"format", ".4~g"}}}));
     charts.push_back({"u-timeline-" + std::to_string(i), "Timeline: " + ws[i].name + " (" + run_label(ws[i]) + ")",

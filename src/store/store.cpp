@@ -444,12 +444,6 @@ std::vector<SessionRecord> Store::sessions() const {
   return out;
 }
 
-std::optional<std::int64_t> Store::find_session(const SessionRecord& like) const {
-  auto all = matching_sessions(like);
-  if (all.empty()) return std::nullopt;
-  return all.back();
-}
-
 std::vector<std::int64_t> Store::matching_sessions(const SessionRecord& like) const {
   Stmt s(db_,
          "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "

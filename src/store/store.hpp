@@ -131,8 +131,6 @@ class Store {
   int run_count() const;
   std::int64_t add_user_window(const UserWindowRecord& w);
   std::vector<UserWindowRecord> user_windows() const;  // in the order they were recorded
-  // The latest session with exactly these options (config, dataset, features, device), if any.
-  std::optional<std::int64_t> find_session(const SessionRecord& like) const;
   // Copies another results database in (sessions, runs, phases) in one transaction. A session already
   // present (same start time, host and options) is matched, and its runs already present are skipped, so
   // merging the same shard twice adds nothing. Returns the number of runs added.

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/host.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::usage {
@@ -34,11 +35,8 @@ std::string gpu_names(const energy::WindowResult& w) {
 store::UserWindowRecord user_window_record(const nlohmann::json& run, const energy::WindowResult& w,
                                            const nlohmann::json& window_json) {
   static const std::vector<std::string> known = {"run_uuid", "source", "project_name", "experiment_id", "command"};
-  if (!run.is_object()) throw InputError("run record: expected a JSON object");
+  refuse_unknown_keys(run, known, "run record");
   for (const auto& [k, v] : run.items()) {
-    if (std::find(known.begin(), known.end(), k) == known.end()) {
-      throw InputError("run record: unknown key '" + k + "' (known: " + join(known, ", ") + ")");
-    }
     if (!v.is_string()) throw InputError("run record: '" + k + "' must be a string");
   }
   store::UserWindowRecord r;

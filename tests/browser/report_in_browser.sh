@@ -14,25 +14,37 @@ trap 'rm -rf "$WORK"' EXIT
 "$BIN" study --device cpu --grid mlp:1x16,mlp:1x64,cnn:1x4,cnn:1x8,rnn:1x16,rnn:1x32,crnn:1x1:4x4,crnn:1x1:8x8 \
   --clips 8 --min-window 0 --warmup-steps 0 --repetitions 2 --out "$WORK/study" > "$WORK/study.log" 2>&1 \
   || { tail -20 "$WORK/study.log"; exit 1; }
-HTML="$WORK/study/report/report.html"
 FLAGS=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
        --disable-component-update --disable-sync --user-data-dir="$WORK/profile" --virtual-time-budget=30000)
-timeout 120 "$CHROME" "${FLAGS[@]}" --enable-logging=stderr --v=0 --dump-dom "file://$HTML" \
-  > "$WORK/dom.html" 2> "$WORK/console.log" || true
 fail=0
-charts=$(grep -o 'data-expected-points="[0-9]*"' "$WORK/dom.html" | wc -l)
-rendered=$(grep -o 'data-charts-rendered="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo none)
-errors=$(grep -o 'data-errors="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo none)
-echo "charts: $charts, rendered: $rendered, script errors: $errors"
-[ "$charts" -ge 6 ] || { echo "FAIL: expected at least 6 charts"; fail=1; }
-[ "$rendered" = "$charts" ] || { echo "FAIL: not every chart rendered"; fail=1; }
-[ "$errors" = "0" ] || { echo "FAIL: script errors"; fail=1; }
-while read -r id expected got; do
-  echo "  $id: $got of $expected points"
-  [ "$expected" = "$got" ] || { echo "FAIL: $id drew $got points, expected $expected"; fail=1; }
-done < <(grep -o 'id="c-[a-z-]*" data-expected-points="[0-9]*"[^>]*data-rendered-points="[0-9]*"' "$WORK/dom.html" \
-         | sed -E 's/id="([^"]*)" data-expected-points="([0-9]*)".*data-rendered-points="([0-9]*)"/\1 \2 \3/')
-if grep -E 'CONSOLE.*(Error|error|Uncaught)' "$WORK/console.log"; then echo "FAIL: console errors"; fail=1; fi
+# A report page in Chromium: at least MIN charts, each drew exactly its points, no script or console error.
+check_page() {
+  local html="$1" min="$2" prefix="$3"
+  timeout 120 "$CHROME" "${FLAGS[@]}" --enable-logging=stderr --v=0 --dump-dom "file://$html" \
+    > "$WORK/dom.html" 2> "$WORK/console.log" || true
+  local charts rendered errors
+  charts=$(grep -o 'data-expected-points="[0-9]*"' "$WORK/dom.html" | wc -l)
+  rendered=$(grep -o 'data-charts-rendered="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo none)
+  errors=$(grep -o 'data-errors="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo none)
+  echo "$(basename "$(dirname "$html")")/$(basename "$html"): charts: $charts, rendered: $rendered, script errors: $errors"
+  [ "$charts" -ge "$min" ] || { echo "FAIL: expected at least $min charts"; fail=1; }
+  [ "$rendered" = "$charts" ] || { echo "FAIL: not every chart rendered"; fail=1; }
+  [ "$errors" = "0" ] || { echo "FAIL: script errors"; fail=1; }
+  while read -r id expected got; do
+    echo "  $id: $got of $expected points"
+    [ "$expected" = "$got" ] || { echo "FAIL: $id drew $got points, expected $expected"; fail=1; }
+  done < <(grep -o "id=\"$prefix-[a-z0-9-]*\" data-expected-points=\"[0-9]*\"[^>]*data-rendered-points=\"[0-9]*\"" "$WORK/dom.html" \
+           | sed -E 's/id="([^"]*)" data-expected-points="([0-9]*)".*data-rendered-points="([0-9]*)"/\1 \2 \3/')
+  if grep -E 'CONSOLE.*(Error|error|Uncaught)' "$WORK/console.log"; then echo "FAIL: console errors"; fail=1; fi
+}
+HTML="$WORK/study/report/report.html"
+check_page "$HTML" 6 c
+# The report of the user's own runs: two measured programs recorded in one file (energy and timeline charts).
+for s in 0.6 0.3; do
+  "$BIN" measure --out "$WORK/m" --db "$WORK/mine.db" --period 0.05 -- sleep $s > /dev/null 2>&1 || { echo "FAIL: measure"; exit 1; }
+done
+"$BIN" report "$WORK/mine.db" -o "$WORK/mine" > /dev/null || { echo "FAIL: report of user runs"; exit 1; }
+check_page "$WORK/mine/report.html" 3 u
 # Screenshot: a PNG of the requested size, large enough to hold drawn charts rather than a blank page.
 timeout 120 "$CHROME" "${FLAGS[@]}" --window-size=1280,2200 --screenshot="$WORK/page.png" "file://$HTML" \
   > /dev/null 2>&1 || true

@@ -40,7 +40,7 @@ def test_dcase_baseline_arguments_and_csv(tmp_path):
     assert row.duration >= 0.3 and row.energy_consumed > 0
     assert row.energy_consumed == pytest.approx(row.cpu_energy + row.gpu_energy + row.ram_energy, rel=1e-6)
     assert row.emissions == pytest.approx(kg, rel=1e-6)
-    assert kg == pytest.approx(row.energy_consumed * 56 / 1000, rel=1e-6)  # France: 56 g/kWh
+    assert kg == pytest.approx(row.energy_consumed * 67.39 / 1000, rel=1e-6)  # France: 67.39 g/kWh (2021)
     assert row.python_version.count(".") == 2 and row.codecarbon_version == "sedenergy"
     data = tracker.final_emissions_data
     assert data.emissions == kg and data.run_id == row.run_id and data.duration == pytest.approx(row.duration)

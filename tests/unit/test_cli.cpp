@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <set>
 
+#include <map>
+
 #include "common/text.hpp"
+#include "energy/emissions.hpp"
 #include "store/store.hpp"
 #include "test_util.hpp"
 
@@ -74,6 +77,7 @@ TEST(Cli, FlopsPrintsTheStudysParameterCounts) {
   EXPECT_TRUE(contains(ds.out, "deepspeed convention")) << ds.out;
 }
 
+#if SEDENERGY_HAS_TORCH
 TEST(Cli, StudyRejectsBadInputWithClearMessages) {
   auto dir = test::temp_dir();
   auto missing = run("study --data " + (dir / "nope").string() + " --out " + (dir / "o").string());
@@ -98,6 +102,13 @@ TEST(Cli, StudyRejectsBadInputWithClearMessages) {
   }
 #endif
 }
+#else
+TEST(Cli, StudyInATorchFreeBuildSaysWhyItIsAbsent) {
+  auto r = run("study --config quick");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(contains(r.out, "built without LibTorch")) << r.out;
+}
+#endif
 
 TEST(Cli, SynthThenFeaturesWithNpyExport) {
   auto dir = test::temp_dir();
@@ -177,8 +188,16 @@ TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
   test::write_text(dir / "file", "x");
   auto unwritable = run("measure --out " + (dir / "file" / "x").string() + " -- true");
   EXPECT_EQ(unwritable.rc, 2);
-  EXPECT_EQ(run("measure --gpus 7 -- true").rc, 2);
+  EXPECT_EQ(run("measure --out " + (dir / "g").string() + " --gpus 7 -- true").rc, 2);
+  EXPECT_FALSE(fs::exists(dir / "g" / "emissions.csv"));  // a measurement refused before the program leaves no file
   EXPECT_EQ(run("measure --country XYZ -- true").rc, 2);
+  auto pue = run("measure --pue 0.5 -- true");
+  EXPECT_EQ(pue.rc, 2);
+  EXPECT_TRUE(contains(pue.out, "--pue")) << pue.out;
+  ASSERT_EQ(run("measure --out " + (dir / "can").string() + " --country CAN --pue 1.4 -- true").rc, 0);
+  auto can = split(split(test::read_text(dir / "can" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(can[15], "Canada");
+  EXPECT_EQ(can[36], "1.4");  // the pue column
 }
 
 // Two measured programs recorded in one results file, plus a folder of emissions CSVs: the report of the user's
@@ -209,6 +228,63 @@ TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
   EXPECT_EQ(text.rc, 2);
   EXPECT_TRUE(contains(text.out, "emissions_train.csv:2: column 'duration' is not a number")) << text.out;
   EXPECT_FALSE(fs::exists(dir / "r3" / "report.html"));
+}
+
+// An emissions file as CodeCarbon (or sedenergy) writes it: the 38 columns, the given values, the rest empty.
+std::string emissions_file(const std::vector<std::map<std::string, std::string>>& rows) {
+  std::string text = join(energy::emissions_columns(), ",") + "\n";
+  for (const auto& values : rows) {
+    std::vector<std::string> cells;
+    for (const auto& c : energy::emissions_columns()) cells.push_back(values.count(c) ? values.at(c) : "0");
+    text += join(cells, ",") + "\n";
+  }
+  return text;
+}
+
+std::map<std::string, std::string> run_row(const std::string& cpu, const std::string& gpu, const std::string& ram,
+                                           const std::string& gpu_model = "NVIDIA A100-SXM4-40GB") {
+  return {{"timestamp", "2026-11-29T10:00:00Z"}, {"run_id", "r"}, {"duration", "3600"}, {"cpu_energy", cpu},
+          {"gpu_energy", gpu}, {"ram_energy", ram}, {"gpu_model", gpu_model}, {"gpu_count", "1"}};
+}
+
+// The four runs of a DCASE participant: kWh per phase, normalised energy and EW-PSDS, and what cannot be compared.
+TEST(Cli, DcaseNormalisesBySameHardwareBaselineAndRefusesTheRest) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "train.csv", emissions_file({run_row("0.05", "0.5", "0.025"), run_row("0.05", "0.5", "0.025")}));
+  test::write_text(dir / "test.csv", emissions_file({run_row("0.01", "0.1", "0.005")}));
+  test::write_text(dir / "base_train.csv", emissions_file({run_row("0.2", "1.5", "0.1")}));
+  test::write_text(dir / "base_test.csv", emissions_file({run_row("0.02", "0.12", "0.01")}));
+  auto args = [&](const std::string& train, const std::string& base_test) {
+    return "dcase --train " + (dir / train).string() + " --test " + (dir / "test.csv").string() + " --baseline-train " +
+           (dir / "base_train.csv").string() + " --baseline-test " + (dir / base_test).string();
+  };
+  auto r = run(args("train.csv", "base_test.csv") + " --psds 0.5,0.8 -o " + (dir / "out").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "NVIDIA A100-SXM4-40GB")) << r.out;
+  // training: the two submission rows add up to 1.15 kWh, the baseline's 1.8 -> 1.565; test: 0.15 / 0.115 -> 1.304
+  const auto csv = split(test::read_text(dir / "out" / "dcase.csv"), '\n');
+  ASSERT_GE(csv.size(), 3u);
+  EXPECT_EQ(csv[0], "phase,baseline_kwh,submission_kwh,normalised,normalised_gpu,ew_psds1,ew_psds2");
+  EXPECT_EQ(csv[1], "training,1.8,1.15,1.565,1.5,0.7826,1.252") << csv[1];
+  EXPECT_EQ(csv[2], "devtest inference,0.15,0.115,1.304,1.2,0.6522,1.043") << csv[2];
+  for (const char* f : {"dcase.md", "dcase.json", "dcase.html"}) EXPECT_TRUE(fs::exists(dir / "out" / f)) << f;
+  // Not comparable: another GPU in one file, no GPU energy, a PSDS outside [0, 1], a file that is not CodeCarbon's.
+  test::write_text(dir / "other_gpu.csv", emissions_file({run_row("0.01", "0.1", "0.005", "NVIDIA H100 80GB HBM3")}));
+  auto gpu = run(args("train.csv", "other_gpu.csv") + " -o " + (dir / "o2").string());
+  EXPECT_EQ(gpu.rc, 2);
+  EXPECT_TRUE(contains(gpu.out, "not made on the same hardware") && contains(gpu.out, "other_gpu.csv")) << gpu.out;
+  test::write_text(dir / "cpu_only.csv", emissions_file({run_row("0.3", "0", "0.1", "")}));
+  auto cpu = run(args("cpu_only.csv", "base_test.csv") + " -o " + (dir / "o3").string());
+  EXPECT_EQ(cpu.rc, 2);
+  EXPECT_TRUE(contains(cpu.out, "cpu_only.csv")) << cpu.out;
+  auto psds = run(args("train.csv", "base_test.csv") + " --psds 1.2 -o " + (dir / "o4").string());
+  EXPECT_EQ(psds.rc, 2);
+  EXPECT_TRUE(contains(psds.out, "outside [0, 1]")) << psds.out;
+  test::write_text(dir / "text.csv", emissions_file({run_row("0.05", "lots", "0.025")}));
+  auto text = run(args("text.csv", "base_test.csv") + " -o " + (dir / "o5").string());
+  EXPECT_EQ(text.rc, 2);
+  EXPECT_TRUE(contains(text.out, "text.csv:2: column 'gpu_energy' is not a number")) << text.out;
+  for (const char* o : {"o2", "o3", "o4", "o5"}) EXPECT_FALSE(fs::exists(dir / o)) << o << ": nothing written half";
 }
 
 TEST(Cli, SensorsListsEverySensorWithItsState) {

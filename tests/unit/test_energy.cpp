@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -445,7 +447,7 @@ TEST(Emissions, ExactCodeCarbonColumnsAndUnits) {
   EXPECT_EQ(col("gpu_energy"), "1");       // kWh
   EXPECT_EQ(col("cpu_energy"), "0.5");
   EXPECT_EQ(col("energy_consumed"), "1.6");
-  EXPECT_EQ(col("emissions"), "0.0896");   // 1.6 kWh x 56 g/kWh in kg
+  EXPECT_EQ(col("emissions"), "0.107824");   // 1.6 kWh x 67.39 g/kWh (France, 2021) in kg
   EXPECT_EQ(col("gpu_power"), "1000");     // W
   EXPECT_EQ(col("country_iso_code"), "FRA");
   EXPECT_EQ(col("gpu_count"), "1");
@@ -459,7 +461,36 @@ TEST(Emissions, ExactCodeCarbonColumnsAndUnits) {
   EXPECT_EQ(lines[0], expected);
   test::write_text(dir / "other.csv", "a,b,c\n1,2,3\n");
   EXPECT_THROW(append_emissions_csv((dir / "other.csv").string(), w, ctx), InputError);
+  EXPECT_EQ(test::read_text(dir / "other.csv"), "a,b,c\n1,2,3\n");  // left as it was
+  // Our own file saved by other tools: a byte-order mark, CRLF line ends, no final newline. Rows still append.
+  const std::string old_row = lines[1];
+  test::write_text(dir / "edited.csv", "\xEF\xBB\xBF" + expected + "\r\n" + old_row);
+  append_emissions_csv((dir / "edited.csv").string(), w, ctx);
+  auto edited = split(test::read_text(dir / "edited.csv"), '\n');
+  ASSERT_EQ(edited.size(), 4u);  // header, the old row, the new row on a line of its own, final newline
+  EXPECT_EQ(edited[1], old_row);
+  EXPECT_EQ(split(edited[2], ',').size(), emissions_columns().size());
   EXPECT_THROW(carbon_intensity_for_country("XYZ"), InputError);
+  // Every country CodeCarbon knows, Canada among them (a DCASE example uses CAN); an unknown code is refused
+  // with the closest known ones.
+  EXPECT_DOUBLE_EQ(carbon_intensity_for_country("can").g_per_kwh, 128.461);
+  EXPECT_EQ(carbon_intensity_for_country("CAN").country_name, "Canada");
+  EXPECT_DOUBLE_EQ(carbon_intensity_for_country("ZWE").g_per_kwh, 392.279);
+  try {
+    carbon_intensity_for_country("FRN");
+    ADD_FAILURE() << "FRN accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("closest known: FRA (France)"), std::string::npos) << e.what();
+  }
+  try {
+    carbon_intensity_for_country("germany");
+    ADD_FAILURE() << "a name accepted as a code";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("DEU (Germany)"), std::string::npos) << e.what();
+  }
+  ctx.pue = 1.5;  // the data centre's overhead multiplies the energy and the emissions, and is recorded
+  auto with_pue = emissions_row(w, ctx);
+  EXPECT_NE(std::find(with_pue.begin(), with_pue.end(), "1.5"), with_pue.end());
   EXPECT_THROW(carbon_intensity_value(-1), InputError);
 }
 
