@@ -123,7 +123,7 @@ energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s
   } catch (const json::exception& e) {
     throw sedenergy::InputError(std::string("meter options: a value has the wrong type (") + e.what() + ")");
   }
-  if (!(mo.period_s >= 0.01 && mo.period_s <= 60)) throw sedenergy::InputError("period_s must be in [0.01, 60] s");
+  energy::check_sampler_period(mo.period_s, "period_s");
   if (!(idle_s >= 0 && idle_s <= 600)) throw sedenergy::InputError("idle_s must be in [0, 600] s");
   if (!(mo.cpu_tdp_w >= 0 && mo.cpu_tdp_w <= 2000)) throw sedenergy::InputError("cpu_tdp_w must be in [0, 2000] W");
   select_gpus(o, mo);

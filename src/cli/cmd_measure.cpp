@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,24 +23,47 @@ namespace sedenergy::cli {
 namespace {
 
 volatile sig_atomic_t g_child = 0;
+volatile sig_atomic_t g_stop_requested = 0;  // a termination signal reached us (and so the program)
+constexpr double kStopGraceS = 10;           // then a program that has not ended is killed
 
 // Forwards signals sent to sedenergy (kill, a job scheduler) to the measured program. Signals from the
 // terminal (si_code SI_KERNEL) already reach the whole foreground process group, child included.
 void forward_signal(int sig, siginfo_t* info, void*) {
+  if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) g_stop_requested = 1;
   if (g_child > 0 && (!info || info->si_code != SI_KERNEL)) kill(g_child, sig);
 }
 
+// Waits for the program; once asked to stop, gives it kStopGraceS to end, then kills it (`killed` says so).
+int wait_child(pid_t pid, bool& killed) {
+  int status = 0;
+  double stop_at = -1;
+  while (true) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return status;
+    if (g_stop_requested && stop_at < 0) stop_at = monotonic_s();
+    if (stop_at >= 0 && !killed && monotonic_s() - stop_at > kStopGraceS) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+    usleep(100000);  // 10 wake-ups a second: nothing next to the measured program
+  }
+}
+
 // Runs argv without a shell; returns its exit status (128 + signal when killed); 127 if it cannot start.
-int run_child(const std::vector<std::string>& args, std::string& start_error) {
+// The program dies with us (a kill -9 of sedenergy must not leave it running unmeasured).
+int run_child(const std::vector<std::string>& args, std::string& start_error, bool& killed) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw Error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     close(pipefd[0]);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);  // the parent died before prctl took effect
     execvp(argv[0], argv.data());
     int e = errno;
     if (write(pipefd[1], &e, sizeof e) < 0) _exit(127);
@@ -57,9 +81,7 @@ int run_child(const std::vector<std::string>& args, std::string& start_error) {
     n = read(pipefd[0], &child_errno, sizeof child_errno);
   } while (n < 0 && errno == EINTR);
   close(pipefd[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = wait_child(pid, killed);
   g_child = 0;
   if (n == sizeof child_errno) {
     start_error = "cannot run '" + args[0] + "': " + std::strerror(child_errno);
@@ -101,8 +123,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
   sub->callback([a, &exit_code] {
-    if (!(a->period >= 0.01)) throw InputError("--period must be at least 0.01 s");
-    if (a->idle < 0) throw InputError("--idle must be >= 0");
+    energy::check_sampler_period(a->period, "--period");
+    if (!(a->idle >= 0 && a->idle <= 600)) throw InputError("--idle must be in [0, 600] s");
     if (!(a->pue >= 1.0 && a->pue <= 10.0)) throw InputError("--pue must be in [1, 10] (1: no data-centre overhead)");
     if (!a->country.empty() && a->carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
     energy::EmissionsContext ctx;
@@ -130,7 +152,9 @@ void setup_measure(CLI::App& app, int& exit_code) {
     std::error_code ec;
     fs::create_directories(a->out, ec);
     if (ec) throw InputError("--out '" + a->out + "': " + ec.message());
-    const std::string csv = (fs::path(a->out) / "emissions.csv").string();
+    std::string redirect;
+    const std::string csv = energy::emissions_file_for((fs::path(a->out) / "emissions.csv").string(), &redirect);
+    if (!redirect.empty()) std::cerr << "sedenergy measure: " << redirect << "\n";
     // Without creating anything: a run that stops here must leave no empty emissions.csv behind.
     if (fs::exists(csv) ? ::access(csv.c_str(), W_OK) != 0 : ::access(a->out.c_str(), W_OK | X_OK) != 0) {
       throw InputError("--out: cannot write " + csv + " (" + std::strerror(errno) + ")");
@@ -150,8 +174,14 @@ void setup_measure(CLI::App& app, int& exit_code) {
     const double t0 = monotonic_s();
     auto w = meter.begin(join(a->command, " "));
     std::string start_error;
-    int rc = run_child(a->command, start_error);
+    bool killed = false;
+    int rc = run_child(a->command, start_error, killed);
     auto result = meter.end(w);
+    if (killed) {
+      result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
+                             " s of the stop signal and was killed");
+      std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
+    }
     meter.stop();
     if (!start_error.empty()) {
       std::cerr << "sedenergy: error: " << start_error << "\n";

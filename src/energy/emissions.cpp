@@ -202,6 +202,41 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           "0"};
 }
 
+namespace {
+
+enum class HeaderState { kEmpty, kOurs, kForeign };
+
+// Whether an open emissions file is empty, starts with CodeCarbon's header (a byte-order mark or CRLF line
+// ends, as spreadsheets save it, are fine) or with something else.
+HeaderState header_state(int fd, const std::string& path) {
+  const std::string header = join(emissions_columns(), ",");
+  std::string first(header.size() + 5, '\0');
+  const ssize_t got = ::pread(fd, first.data(), first.size(), 0);
+  if (got < 0) throw file_error(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  if (got == 0) return HeaderState::kEmpty;
+  first.resize(static_cast<std::size_t>(got));
+  first = first.substr(0, first.find('\n'));
+  if (starts_with(first, "\xEF\xBB\xBF")) first.erase(0, 3);
+  if (!first.empty() && first.back() == '\r') first.pop_back();
+  return first == header ? HeaderState::kOurs : HeaderState::kForeign;
+}
+
+}  // namespace
+
+std::string emissions_file_for(const std::string& wanted, std::string* note) {
+  std::string path = wanted;
+  for (int n = 2;; ++n) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return path;  // a new file (whether it can be written is the caller's check)
+    const HeaderState state = header_state(fd, path);
+    ::close(fd);
+    if (state != HeaderState::kForeign) return path;
+    const auto dot = wanted.rfind(".csv");
+    path = (dot == std::string::npos ? wanted : wanted.substr(0, dot)) + ".sedenergy-" + std::to_string(n) + ".csv";
+    if (note) *note = wanted + " has other columns than CodeCarbon's: writing " + path + " instead";
+  }
+}
+
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx) {
   const std::string header = join(emissions_columns(), ",");
   std::vector<std::string> escaped;
@@ -215,15 +250,9 @@ void append_emissions_csv(const std::string& path, const WindowResult& w, const 
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) throw file_error(path, 0, std::string("cannot lock: ") + std::strerror(errno));
   }
-  std::string first(header.size() + 5, '\0');
-  const ssize_t got = ::pread(fd, first.data(), first.size(), 0);
-  if (got < 0) throw file_error(path, 0, std::string("cannot read: ") + std::strerror(errno));
-  first.resize(static_cast<std::size_t>(got));
-  first = first.substr(0, first.find('\n'));
-  if (starts_with(first, "\xEF\xBB\xBF")) first.erase(0, 3);  // a byte-order mark (a spreadsheet's save)
-  if (!first.empty() && first.back() == '\r') first.pop_back();
-  const bool need_header = got == 0;
-  if (!need_header && first != header) {
+  const HeaderState state = header_state(fd, path);
+  const bool need_header = state == HeaderState::kEmpty;
+  if (state == HeaderState::kForeign) {
     throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
   }
   // A file whose last line has no newline (edited by hand) must not get the row glued to that line.

@@ -52,6 +52,11 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
 // be written or has a different header.
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx);
 
+// Where to append rows meant for `wanted`: itself when it is missing, empty or CodeCarbon's, else the first
+// "NAME.sedenergy-N.csv" beside it that is (a file with a foreign header is never written to), with `note`
+// saying so. Checked before a measured program starts, so its row is never lost at the end.
+std::string emissions_file_for(const std::string& wanted, std::string* note = nullptr);
+
 std::string random_uuid();
 
 }  // namespace sedenergy::energy

@@ -30,6 +30,13 @@ std::pair<double, double> mean_peak(const std::vector<double>& v) {
 
 }  // namespace
 
+void check_sampler_period(double period_s, const std::string& option) {
+  if (!(period_s >= kMinPeriodS && period_s <= kMaxPeriodS)) {
+    throw InputError(option + " must be in [" + format_number(kMinPeriodS) + ", " + format_number(kMaxPeriodS) +
+                     "] s (got " + format_number(period_s) + ")");
+  }
+}
+
 bool add_gpu_id(const std::string& id, MeterOptions& mo) {
   long long v = 0;
   if (starts_with(id, "GPU-")) mo.gpu_uuids.push_back(id);
@@ -142,6 +149,7 @@ nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std:
 
 Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
   if (!(opt_.host_share > 0 && opt_.host_share <= 1)) throw InputError("meter: host share must be in (0, 1]");
+  check_sampler_period(opt_.period_s, "meter: sampler period");
   HostInfo host = read_host_info();
   cpu_model_ = cpu_power_model(host.cpu_model, opt_.cpu_tdp_w);
   ram_gb_ = host.ram_total_gb;
@@ -247,8 +255,10 @@ void Meter::sampler_loop() {
       std::chrono::duration<double>(opt_.period_s));
   while (running_) {
     next += period;
-    std::this_thread::sleep_until(next);
-    if (!running_) break;
+    {
+      std::unique_lock lock(wake_mu_);
+      if (wake_.wait_until(lock, next, [this] { return !running_; })) break;
+    }
     Sample s = take_sample(last);
     std::lock_guard lock(mu_);
     samples_.push_back(std::move(s));
@@ -261,7 +271,11 @@ void Meter::start() {
 }
 
 void Meter::stop() {
-  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard lock(wake_mu_);  // under the lock: the sampler cannot miss the change between test and wait
+    if (!running_.exchange(false)) return;
+  }
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 

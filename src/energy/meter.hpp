@@ -11,6 +11,7 @@
 // otherwise; each DomainEnergy says its method. Windows may nest and overlap.
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +50,12 @@ struct MeterOptions {
   // worker processes measure the same host at once, so that their CPU/RAM energies add up to the host's.
   double host_share = 1.0;
 };
+
+// The sampler period's bounds, checked by every entry that takes one (measure, study, the C API, the meter):
+// under 10 ms the sampler would cost more than it measures; over 10 s a window's timeline says nothing.
+inline constexpr double kMinPeriodS = 0.01, kMaxPeriodS = 10.0;
+// Throws InputError naming `option` when period_s is outside the bounds (or not a number).
+void check_sampler_period(double period_s, const std::string& option);
 
 // Adds one GPU id to a selection: "GPU-..." (a UUID or its prefix) or an NVML index. False for anything
 // else (the caller says what that means: an error for --gpus, the end of the list for CUDA_VISIBLE_DEVICES).
@@ -172,6 +179,8 @@ class Meter {
   std::vector<Sample> samples_;
   std::thread thread_;
   std::atomic<bool> running_{false};
+  std::mutex wake_mu_;  // the sampler waits on wake_ between samples, so stop() needs no whole period
+  std::condition_variable wake_;
   long long tick_ = 0;
 };
 

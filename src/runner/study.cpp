@@ -430,7 +430,7 @@ void validate(const StudyOptions& opt) {
   }
   if (opt.repetitions < 1) throw InputError("--repetitions must be at least 1");
   if (opt.min_window_s < 0) throw InputError("--min-window must be >= 0");
-  if (!(opt.period_s >= 0.01)) throw InputError("--sample-period must be >= 0.01 s");
+  energy::check_sampler_period(opt.period_s, "--sample-period");
   if (opt.loss != "bce-softmax" && opt.loss != "bce-logits") {
     throw InputError("--loss '" + opt.loss + "': expected bce-softmax (the study) or bce-logits");
   }

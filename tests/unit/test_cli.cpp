@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -228,6 +229,76 @@ TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
   EXPECT_EQ(text.rc, 2);
   EXPECT_TRUE(contains(text.out, "emissions_train.csv:2: column 'duration' is not a number")) << text.out;
   EXPECT_FALSE(fs::exists(dir / "r3" / "report.html"));
+}
+
+// measure as a process (argv without a shell), its output read after it ends.
+pid_t start_measure(const std::vector<std::string>& args, const fs::path& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv = {const_cast<char*>(SEDENERGY_BIN), const_cast<char*>("measure")};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SEDENERGY_BIN, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The measured program never outlives measure: stopped, it gets a grace period and is then killed (the
+// record says so); measure killed with -9 takes it along. A long sampler period no longer delays the end.
+TEST(Cli, MeasureNeverLeavesItsProgramBehind) {
+  auto dir = test::temp_dir();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run("measure --out " + (dir / "p").string() + " --period 9 -- true").rc, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "stop waited for the sampler's period";
+  EXPECT_EQ(run("measure --period 1e9 -- true").rc, 2);
+
+  // A program that ignores SIGTERM: killed 10 s after measure was asked to stop, with a flag in the record.
+  const std::string out = (dir / "stubborn").string();
+  const auto started = dir / "started";
+  pid_t pid = start_measure({"--out", out, "--", "sh", "-c",
+                             "trap '' TERM; touch " + started.string() + "; while :; do sleep 0.2; done"},
+                            dir / "s.log");
+  for (int i = 0; i < 250 && !fs::exists(started); ++i) usleep(20000);
+  ASSERT_TRUE(fs::exists(started)) << test::read_text(dir / "s.log");
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "s.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGKILL) << log;
+  EXPECT_TRUE(contains(log, "was killed")) << log;
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), 3u);  // the row is kept
+
+  // kill -9 of measure: its program (here a shell that wrote its pid) ends too.
+  const auto pid_file = dir / "child.pid";
+  pid = start_measure({"--out", (dir / "k").string(), "--", "sh", "-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"},
+                      dir / "k.log");
+  for (int i = 0; i < 100 && test::read_text(pid_file).empty(); ++i) usleep(20000);
+  const pid_t child = static_cast<pid_t>(std::stol(test::read_text(pid_file)));
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = kill(child, 0) != 0;
+    if (!gone) usleep(20000);
+  }
+  EXPECT_TRUE(gone) << "the measured program survived measure";
+  EXPECT_FALSE(fs::exists(dir / "k" / "emissions.csv"));  // no empty file left behind
+}
+
+// An emissions.csv that is not CodeCarbon's is left alone; the row goes to a file beside it, said so.
+TEST(Cli, MeasureWritesBesideAForeignEmissionsFile) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "emissions.csv", "a,b\n1,2\n");
+  auto r = run("measure --out " + dir.string() + " -- true");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "emissions.sedenergy-2.csv instead")) << r.out;
+  EXPECT_EQ(test::read_text(dir / "emissions.csv"), "a,b\n1,2\n");
+  EXPECT_EQ(split(test::read_text(dir / "emissions.sedenergy-2.csv"), '\n').size(), 3u);
 }
 
 // An emissions file as CodeCarbon (or sedenergy) writes it: the 38 columns, the given values, the rest empty.
