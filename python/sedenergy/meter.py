@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import uuid
+import warnings
 from typing import Any, Dict, List, Optional
 
 from . import _lib
@@ -178,6 +179,7 @@ class Meter:
         self._open: Dict[str, int] = {}
         self._lock = threading.Lock()
         self._handle = _lib.meter_open(opts)
+        _warn_rapl_permission(self.info())
 
     # ---- windows ----
     def begin_window(self, name):
@@ -261,6 +263,18 @@ class Meter:
             self.close()
         except Exception:
             pass
+
+
+_rapl_warned = False
+
+
+def _warn_rapl_permission(info):
+    """Once per process: RAPL is there but unreadable, so CPU/RAM are estimated; the warning says the fix."""
+    global _rapl_warned
+    for s in info.get("sensors", []):
+        if s["name"] == "rapl" and "permission denied" in s["detail"] and not _rapl_warned:
+            _rapl_warned = True
+            warnings.warn("sedenergy: CPU and RAM energy will be estimated: " + s["detail"], stacklevel=3)
 
 
 def _visible_cuda_devices():

@@ -165,6 +165,11 @@ void setup_measure(CLI::App& app, int& exit_code) {
     } catch (const InputError& e) {
       throw InputError(std::string("--gpus / CUDA_VISIBLE_DEVICES: ") + e.what());
     }
+    for (const auto& s : meter.sensors()) {  // said once, before the run: the CPU/RAM figures will be estimates
+      if (s.name == "rapl" && s.detail.find("permission denied") != std::string::npos) {
+        std::cerr << "sedenergy measure: CPU and RAM energy will be estimated: " << s.detail << "\n";
+      }
+    }
     ctx.host = read_host_info();
     for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);
     ctx.run_id = energy::random_uuid();

@@ -3,7 +3,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -36,6 +38,75 @@ HostInfo read_host_info() {
   h.cpu_count = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   h.ram_total_gb = read_memory_info().total_kib / (1024.0 * 1024.0);
   return h;
+}
+
+namespace {
+
+// "0-3,8,10-11" -> 7; 0 when the list does not parse.
+int count_cpu_list(const std::string& list) {
+  int n = 0;
+  for (const auto& part : split(trim(list), ',')) {
+    const auto dash = part.find('-');
+    long long a = 0, b = 0;
+    if (dash == std::string::npos ? !parse_int(trim(part), a) : !parse_int(trim(part.substr(0, dash)), a) ||
+                                                                     !parse_int(trim(part.substr(dash + 1)), b)) {
+      return 0;
+    }
+    n += dash == std::string::npos ? 1 : static_cast<int>(b - a + 1);
+  }
+  return n;
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return trim(line);
+}
+
+void take_smaller(CpuAllocation& a, double cpus, const std::string& source) {
+  if (cpus > 0 && (a.cpus == 0 || cpus < a.cpus)) a = {cpus, source};
+}
+
+}  // namespace
+
+CpuAllocation read_cpu_allocation(const char* slurm_cpus, const std::string& proc_self_cgroup,
+                                  const std::string& cgroup_root) {
+  CpuAllocation a;
+  long long slurm = 0;
+  if (slurm_cpus && parse_int(trim(slurm_cpus), slurm)) take_smaller(a, static_cast<double>(slurm), "SLURM_CPUS_ON_NODE");
+  // Lines "ID:CONTROLLERS:PATH": cgroup v2 has no controllers and one tree; v1 one tree per controller set.
+  std::ifstream in(proc_self_cgroup);
+  for (std::string line; std::getline(in, line);) {
+    const auto f = split(line, ':');
+    if (f.size() < 3) continue;
+    const auto controllers = split(f[1], ',');
+    const bool v2 = f[1].empty();
+    const bool cpu = v2 || std::find(controllers.begin(), controllers.end(), "cpu") != controllers.end();
+    const bool cpuset = v2 || std::find(controllers.begin(), controllers.end(), "cpuset") != controllers.end();
+    if (!cpu && !cpuset) continue;
+    const std::string tree = cgroup_root + (v2 ? "" : "/" + f[1]);
+    // The limit may sit on any ancestor (a Slurm job's cgroup above its step's): walk up to the root.
+    for (std::filesystem::path dir = trim(f[2]);; dir = dir.parent_path()) {
+      const std::string at = tree + (dir.string() == "/" ? "" : dir.string());
+      double quota = 0, period = 0;
+      if (cpu && v2) {
+        const auto max = split(first_line(at + "/cpu.max"), ' ');
+        if (max.size() == 2 && parse_double(max[0], quota) && parse_double(max[1], period) && period > 0) {
+          take_smaller(a, quota / period, "cgroup cpu.max");
+        }
+      } else if (cpu && parse_double(first_line(at + "/cpu.cfs_quota_us"), quota) && quota > 0 &&
+                 parse_double(first_line(at + "/cpu.cfs_period_us"), period) && period > 0) {
+        take_smaller(a, quota / period, "cgroup cpu.cfs_quota_us");
+      }
+      if (cpuset) {
+        take_smaller(a, count_cpu_list(first_line(at + (v2 ? "/cpuset.cpus.effective" : "/cpuset.effective_cpus"))),
+                     "cgroup cpuset");
+      }
+      if (dir.empty() || dir == dir.root_path()) break;
+    }
+  }
+  return a;
 }
 
 MemoryInfo read_memory_info(const std::string& meminfo) {

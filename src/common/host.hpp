@@ -32,6 +32,16 @@ CpuTimes read_cpu_times(const std::string& proc_stat = "/proc/stat");
 // Busy fraction between two readings, in [0, 1].
 double cpu_load_between(const CpuTimes& a, const CpuTimes& b);
 
+// The CPUs this process may use when a scheduler or container limits it: the smallest of Slurm's
+// SLURM_CPUS_ON_NODE (`slurm_cpus`, may be null), the cgroup v2 cpu.max quota and cpuset of the process's
+// cgroup and its ancestors. cpus 0 and source "" when nothing limits it (the whole host).
+struct CpuAllocation {
+  double cpus = 0;
+  std::string source;  // "SLURM_CPUS_ON_NODE", "cgroup cpu.max", "cgroup cpuset"
+};
+CpuAllocation read_cpu_allocation(const char* slurm_cpus, const std::string& proc_self_cgroup = "/proc/self/cgroup",
+                                  const std::string& cgroup_root = "/sys/fs/cgroup");
+
 // Monotonic seconds since an arbitrary origin.
 double monotonic_s();
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -151,6 +152,12 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
   if (!(opt_.host_share > 0 && opt_.host_share <= 1)) throw InputError("meter: host share must be in (0, 1]");
   check_sampler_period(opt_.period_s, "meter: sampler period");
   HostInfo host = read_host_info();
+  const CpuAllocation alloc = read_cpu_allocation(std::getenv("SLURM_CPUS_ON_NODE"), opt_.proc_self_cgroup, opt_.cgroup_root);
+  if (alloc.cpus > 0 && host.cpu_count > 0 && alloc.cpus < host.cpu_count) {
+    job_share_ = alloc.cpus / host.cpu_count;
+    job_share_note_ = ", x " + format_number(job_share_) + " (this job's " + format_number(alloc.cpus) + " of " +
+                      std::to_string(host.cpu_count) + " CPUs, from " + alloc.source + ")";
+  }
   cpu_model_ = cpu_power_model(host.cpu_model, opt_.cpu_tdp_w);
   ram_gb_ = host.ram_total_gb;
   if (opt_.use_gpus) {
@@ -464,14 +471,19 @@ WindowResult Meter::end(Window& w) {
     r.domains.push_back(d);
     r.flags.push_back("ram energy estimated (no RAPL dram domain)");
   }
-  if (opt_.host_share != 1.0) {
+  // CPU and RAM are the host's: this job's share of its CPUs, then this process's among workers measuring it.
+  const double share = job_share_ * opt_.host_share;
+  if (share != 1.0) {
     for (auto& d : r.domains) {
       if (d.domain == "gpu") continue;
-      d.energy_j *= opt_.host_share;
-      d.mean_power_w *= opt_.host_share;
-      d.peak_power_w *= opt_.host_share;
-      if (d.uncertainty_j > 0) d.uncertainty_j *= opt_.host_share;
-      d.method += ", x " + format_number(opt_.host_share) + " (this process's share of a host measured by several)";
+      d.energy_j *= share;
+      d.mean_power_w *= share;
+      d.peak_power_w *= share;
+      if (d.uncertainty_j > 0) d.uncertainty_j *= share;
+      d.method += job_share_note_;
+      if (opt_.host_share != 1.0) {
+        d.method += ", x " + format_number(opt_.host_share) + " (this process's share of a host measured by several)";
+      }
     }
   }
   if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {

@@ -49,6 +49,10 @@ struct MeterOptions {
   // Share of the host-wide CPU and RAM energy (RAPL or estimate) given to this meter's windows: 1/N when N
   // worker processes measure the same host at once, so that their CPU/RAM energies add up to the host's.
   double host_share = 1.0;
+  // Where the job's CPU allocation is read (tests point these at fake trees): read_cpu_allocation in
+  // common/host.hpp, with SLURM_CPUS_ON_NODE from the environment.
+  std::string proc_self_cgroup = "/proc/self/cgroup";
+  std::string cgroup_root = "/sys/fs/cgroup";
 };
 
 // The sampler period's bounds, checked by every entry that takes one (measure, study, the C API, the meter):
@@ -174,6 +178,9 @@ class Meter {
   CpuPowerModel cpu_model_;
   double ram_gb_ = 0;
   std::map<std::string, double> idle_w_;  // key: domain + "/" + device
+  // This job's share of the host's CPU/RAM energy: allocated CPUs / online CPUs (1 when nothing limits it).
+  double job_share_ = 1.0;
+  std::string job_share_note_;
 
   mutable std::mutex mu_;
   std::vector<Sample> samples_;

@@ -16,7 +16,12 @@ namespace {
 bool read_number(const fs::path& p, double& value, std::string& error) {
   std::ifstream in(p);
   if (!in) {
-    error = p.string() + ": " + (errno == EACCES ? "permission denied (RAPL is root-only since Linux 5.10)"
+    // The fix, exactly: which files, which permission (energy_uj is root-only since Linux 5.10).
+    const std::string zones = p.parent_path().parent_path().string();
+    error = p.string() + ": " + (errno == EACCES ? "permission denied: RAPL counters are root-only since Linux 5.10; "
+                                                   "to measure CPU and DRAM, run as root or let all users read them "
+                                                   "until reboot: sudo chmod o+r " + zones + "/intel-rapl:*/energy_uj " +
+                                                   zones + "/intel-rapl:*/intel-rapl:*/energy_uj"
                                                  : std::string(std::strerror(errno)));
     return false;
   }

@@ -198,6 +198,62 @@ TEST(Nvml, InitFailureIsReportedNotThrown) {
   EXPECT_NE(sensors[0].detail.find("nvmlInit failed"), std::string::npos);
 }
 
+// A job's CPU allocation from Slurm and from cgroup v2 and v1 trees (fake ones): the smallest limit wins,
+// on the process's cgroup or any ancestor.
+TEST(CpuAllocation, SlurmAndCgroupLimitsOnTheProcessOrItsAncestors) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "v2" / "self", "0::/job/step\n");
+  test::write_text(dir / "v2" / "root" / "job" / "cpu.max", "400000 100000\n");
+  test::write_text(dir / "v2" / "root" / "job" / "step" / "cpu.max", "max 100000\n");
+  test::write_text(dir / "v2" / "root" / "job" / "step" / "cpuset.cpus.effective", "0-7\n");
+  auto v2 = read_cpu_allocation(nullptr, (dir / "v2" / "self").string(), (dir / "v2" / "root").string());
+  EXPECT_DOUBLE_EQ(v2.cpus, 4);
+  EXPECT_EQ(v2.source, "cgroup cpu.max");
+  auto slurm = read_cpu_allocation("2", (dir / "v2" / "self").string(), (dir / "v2" / "root").string());
+  EXPECT_DOUBLE_EQ(slurm.cpus, 2);
+  EXPECT_EQ(slurm.source, "SLURM_CPUS_ON_NODE");
+  test::write_text(dir / "v1" / "self", "4:cpu,cpuacct:/slurm/job1\n3:cpuset:/slurm/job1\n1:name=systemd:/\n");
+  test::write_text(dir / "v1" / "root" / "cpu,cpuacct" / "slurm" / "job1" / "cpu.cfs_quota_us", "300000\n");
+  test::write_text(dir / "v1" / "root" / "cpu,cpuacct" / "slurm" / "job1" / "cpu.cfs_period_us", "100000\n");
+  test::write_text(dir / "v1" / "root" / "cpuset" / "slurm" / "job1" / "cpuset.effective_cpus", "0-1,4\n");
+  auto v1 = read_cpu_allocation(nullptr, (dir / "v1" / "self").string(), (dir / "v1" / "root").string());
+  EXPECT_DOUBLE_EQ(v1.cpus, 3);
+  EXPECT_EQ(v1.source, "cgroup cpu.cfs_quota_us");  // 3 CPUs by quota, and the cpuset has 3 too: the first stays
+  auto none = read_cpu_allocation(nullptr, (dir / "missing").string(), (dir / "v2" / "root").string());
+  EXPECT_EQ(none.cpus, 0);
+  EXPECT_EQ(none.source, "");
+}
+
+// A meter in a job with half the host's CPUs gives CPU and RAM half the host's estimate, and says so.
+TEST(Meter, CpuAndRamScaledByTheJobsShareOfTheHost) {
+  const int cpus = read_host_info().cpu_count;
+  ASSERT_GE(cpus, 2);
+  auto dir = test::temp_dir();
+  test::write_text(dir / "self", "0::/job\n");
+  test::write_text(dir / "root" / "job" / "cpu.max", std::to_string(cpus * 50000) + " 100000\n");
+  FakeDriver d;
+  MeterOptions whole = fake_options(d), job = fake_options(d);
+  job.proc_self_cgroup = (dir / "self").string();
+  job.cgroup_root = (dir / "root").string();
+  Meter a(whole), b(job);
+  auto wa = a.begin("w");
+  auto wb = b.begin("w");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto ra = a.end(wa), rb = b.end(wb);
+  auto ram = [](const WindowResult& r) {
+    for (const auto& dm : r.domains) {
+      if (dm.domain == "ram") return dm;
+    }
+    return DomainEnergy{};
+  };
+  EXPECT_NEAR(ram(rb).mean_power_w, 0.5 * ram(ra).mean_power_w, 1e-9);
+  EXPECT_NE(ram(rb).method.find("this job's " + format_number(cpus * 0.5) + " of " + std::to_string(cpus) +
+                                " CPUs, from cgroup cpu.max"),
+            std::string::npos)
+      << ram(rb).method;
+  EXPECT_EQ(ram(ra).method.find("this job's"), std::string::npos);
+}
+
 TEST(Meter, CounterDeltaMatchesConstantPower) {
   FakeDriver d;
   Meter m(fake_options(d));
