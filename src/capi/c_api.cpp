@@ -130,11 +130,12 @@ energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s
   return mo;
 }
 
-json window_json(sed_meter* m, const energy::Window& w, const energy::WindowResult& r) {
+json window_json(sed_meter* m, const energy::Window& w, const energy::WindowResult& r,
+                 const std::vector<energy::Sample>& samples) {
   json j = r.to_json();
   if (m->timeline) {
     std::size_t stride = 1;
-    j["timeline"] = energy::timeline_json(m->meter->timeline(w.t0(), w.t0() + r.duration_s), w.t0(), 5000, &stride);
+    j["timeline"] = energy::timeline_json(samples, w.t0(), 5000, &stride);
     if (stride > 1) j["timeline_stride"] = stride;
   }
   return j;
@@ -151,8 +152,9 @@ json end_window(sed_meter* m, int id, energy::WindowResult* result) {
     w = it->second;
     m->windows.erase(it);
   }
-  energy::WindowResult r = m->meter->end(w);
-  json j = window_json(m, w, r);
+  std::vector<energy::Sample> samples;
+  energy::WindowResult r = m->meter->end(w, &samples);
+  json j = window_json(m, w, r, samples);
   {
     std::lock_guard lock(m->mu);
     m->last_json = j.dump();

@@ -181,7 +181,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
     std::string start_error;
     bool killed = false;
     int rc = run_child(a->command, start_error, killed);
-    auto result = meter.end(w);
+    std::vector<energy::Sample> samples;
+    auto result = meter.end(w, &samples);
     if (killed) {
       result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
                              " s of the stop signal and was killed");
@@ -195,7 +196,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
     }
     energy::append_emissions_csv(csv, result, ctx);
     nlohmann::json window = result.to_json();
-    window["timeline"] = energy::timeline_json(meter.timeline(t0, t0 + result.duration_s + 1), t0);
+    window["timeline"] = energy::timeline_json(samples, t0);
     if (!a->db.empty()) {
       usage::record_window(a->db,
                            {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},

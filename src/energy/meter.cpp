@@ -269,7 +269,19 @@ void Meter::sampler_loop() {
     Sample s = take_sample(last);
     std::lock_guard lock(mu_);
     samples_.push_back(std::move(s));
+    prune(samples_.back().t);
   }
+}
+
+void Meter::prune(double now) {
+  double keep_from = now - opt_.history_s;
+  if (!open_t0_.empty()) keep_from = std::min(keep_from, *open_t0_.begin());
+  while (!samples_.empty() && samples_.front().t < keep_from) samples_.pop_front();
+}
+
+std::size_t Meter::samples_kept() const {
+  std::lock_guard lock(mu_);
+  return samples_.size();
 }
 
 void Meter::start() {
@@ -288,10 +300,9 @@ void Meter::stop() {
 
 std::vector<Sample> Meter::timeline(double t0, double t1) const {
   std::lock_guard lock(mu_);
+  auto from = std::lower_bound(samples_.begin(), samples_.end(), t0, [](const Sample& s, double t) { return s.t < t; });
   std::vector<Sample> out;
-  for (const auto& s : samples_) {
-    if (s.t >= t0 && s.t <= t1) out.push_back(s);
-  }
+  for (auto it = from; it != samples_.end() && it->t <= t1; ++it) out.push_back(*it);
   return out;
 }
 
@@ -317,20 +328,26 @@ Window Meter::begin(const std::string& name) {
   }
   w.t0_ = monotonic_s();
   w.open_ = true;
+  std::lock_guard lock(mu_);
+  open_t0_.insert(w.t0_);
   return w;
 }
 
-WindowResult Meter::end(Window& w) {
+WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
   if (opt_.sync) opt_.sync();
   const double t1 = monotonic_s();
   WindowResult r;
   r.name = w.name_;
   r.started_at = w.started_at_;
   r.duration_s = t1 - w.t0_;
-  w.open_ = false;
   const CpuTimes cpu1 = read_cpu_times(opt_.proc_stat);
   const auto samples = timeline(w.t0_, t1);
   r.samples = static_cast<int>(samples.size());
+  if (w.open_) {
+    std::lock_guard lock(mu_);
+    if (auto it = open_t0_.find(w.t0_); it != open_t0_.end()) open_t0_.erase(it);
+  }
+  w.open_ = false;
 
   // GPUs: energy counter delta; mean instantaneous power x duration as the cross-check.
   std::vector<double> util_gpu, util_mem;
@@ -496,6 +513,7 @@ WindowResult Meter::end(Window& w) {
     d.idle_power_w = it->second;
     d.net_energy_j = std::max(0.0, d.energy_j - it->second * r.duration_s);
   }
+  if (samples_out) *samples_out = samples;
   return r;
 }
 

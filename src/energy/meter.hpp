@@ -12,10 +12,12 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +46,8 @@ struct MeterOptions {
   double cpu_tdp_w = 0;               // 0: from the CPU table
   std::string rapl_root = "/sys/class/powercap";
   std::string proc_stat = "/proc/stat";
+  // Samples kept besides those of open windows: the last history_s seconds (recent power for cool-downs).
+  double history_s = 60;
   std::shared_ptr<NvmlApi> nvml_api;  // null: load libnvidia-ml.so.1
   std::function<void()> sync;         // called before window boundaries (e.g. CUDA synchronize)
   // Share of the host-wide CPU and RAM energy (RAPL or estimate) given to this meter's windows: 1/N when N
@@ -157,14 +161,17 @@ class Meter {
   void stop();
 
   Window begin(const std::string& name);
-  WindowResult end(Window& w);
+  // Ends the window; `samples` (optional) receives the sampler's samples inside it (its timeline), which
+  // the meter may drop once no open window needs them.
+  WindowResult end(Window& w, std::vector<Sample>* samples = nullptr);
 
   // Measures idle power for `seconds` and uses it as baseline of every later window.
   WindowResult measure_idle(double seconds);
   const std::map<std::string, double>& idle_power_w() const { return idle_w_; }
 
-  // Samples with t in [t0, t1].
+  // Samples with t in [t0, t1] that are still kept (those of open windows and of the last history_s).
   std::vector<Sample> timeline(double t0, double t1) const;
+  std::size_t samples_kept() const;
 
  private:
   void sampler_loop();
@@ -183,7 +190,9 @@ class Meter {
   std::string job_share_note_;
 
   mutable std::mutex mu_;
-  std::vector<Sample> samples_;
+  std::deque<Sample> samples_;      // in time order; bounded by prune()
+  std::multiset<double> open_t0_;  // start times of open windows: their samples are kept
+  void prune(double now);          // with mu_ held
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::mutex wake_mu_;  // the sampler waits on wake_ between samples, so stop() needs no whole period

@@ -254,6 +254,28 @@ TEST(Meter, CpuAndRamScaledByTheJobsShareOfTheHost) {
   EXPECT_EQ(ram(ra).method.find("this job's"), std::string::npos);
 }
 
+// The sample buffer keeps what open windows need and the last history_s, not the meter's whole life; a
+// window still gets every sample inside it.
+TEST(Meter, SampleBufferIsBoundedButOpenWindowsKeepTheirSamples) {
+  FakeDriver d;
+  MeterOptions o = fake_options(d);
+  o.period_s = 0.01;
+  o.history_s = 0.1;
+  Meter m(o);
+  m.start();
+  auto w = m.begin("long");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const std::size_t while_open = m.samples_kept();
+  std::vector<Sample> samples;
+  auto r = m.end(w, &samples);
+  EXPECT_GE(while_open, 20u);  // 0.4 s at 10 ms: all kept for the open window
+  EXPECT_EQ(samples.size(), static_cast<std::size_t>(r.samples));
+  EXPECT_GE(samples.front().t, w.t0());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_LE(m.samples_kept(), 20u);  // no open window: about history_s worth (0.1 s)
+  m.stop();
+}
+
 TEST(Meter, CounterDeltaMatchesConstantPower) {
   FakeDriver d;
   Meter m(fake_options(d));
