@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <set>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -30,8 +31,13 @@ void setup_report(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"gross", "net"}))->capture_default_str();
   sub->callback([=, &exit_code] {
     std::vector<std::string> studies, user_inputs;
+    std::set<std::string> seen;  // the same file given twice (by any path) is read once: no run counted twice
     for (const auto& path : *db) {
       std::error_code ec;
+      if (!seen.insert(std::filesystem::weakly_canonical(path, ec).string()).second) {
+        std::cerr << "sedenergy report: " << path << " is given more than once: read once\n";
+        continue;
+      }
       const bool folder = std::filesystem::is_directory(path, ec);
       if (!folder && !std::filesystem::is_regular_file(path, ec)) {
         throw InputError("report: input '" + path + "' does not exist");

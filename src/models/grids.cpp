@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -73,8 +74,25 @@ std::vector<ModelSpec> read_grid_file(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// A configuration listed twice would be run and counted twice under one key: refused, by its canonical name
+// (so "mlp:1x512" and " mlp:1x512 " are the same).
+std::vector<ModelSpec> refuse_duplicates(std::vector<ModelSpec> specs, const std::string& grid) {
+  std::set<std::string> seen;
+  for (const auto& s : specs) {
+    if (!seen.insert(s.name()).second) {
+      throw InputError("grid '" + grid + "' lists " + s.name() + " twice (each configuration once; --repetitions "
+                       "repeats them)");
+    }
+  }
+  return specs;
+}
+
+}  // namespace
+
 std::vector<ModelSpec> resolve_grid(const std::string& name) {
-  if (name.size() > 5 && name.substr(name.size() - 5) == ".json") return read_grid_file(name);
+  if (name.size() > 5 && name.substr(name.size() - 5) == ".json") return refuse_duplicates(read_grid_file(name), name);
   if (name == "paper43") return paper43();
   if (name == "quick") return quick_grid();
   if (name == "variants") return variants_grid();
@@ -88,7 +106,7 @@ std::vector<ModelSpec> resolve_grid(const std::string& name) {
     out.push_back(parse_spec(part));
   }
   if (out.empty()) throw InputError("grid '" + name + "' lists no model");
-  return out;
+  return refuse_duplicates(std::move(out), name);
 }
 
 }  // namespace sedenergy::models

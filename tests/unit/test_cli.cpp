@@ -208,9 +208,11 @@ TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
   const std::string db = (dir / "mine.db").string(), csvs = (dir / "m").string();
   ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id a --period 0.05 -- sleep 0.4").rc, 0);
   ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id b --period 0.05 -- sleep 0.2").rc, 0);
-  auto r = run("report " + db + " " + csvs + " -o " + (dir / "rep").string());
+  // The database given twice (once by another path) is read once.
+  auto r = run("report " + db + " " + csvs + " " + (dir / "." / "mine.db").string() + " -o " + (dir / "rep").string());
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "windows: 4")) << r.out;  // two from the database, two rows of emissions.csv
+  EXPECT_TRUE(contains(r.out, "given more than once: read once")) << r.out;
   const auto windows = split(test::read_text(dir / "rep" / "windows.csv"), '\n');
   ASSERT_EQ(windows.size(), 6u);  // header, four rows, the final newline
   EXPECT_TRUE(contains(windows[1], "measure")) << windows[1];

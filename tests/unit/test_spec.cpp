@@ -222,6 +222,20 @@ TEST(Accounting, ThopAndFvcoreConventionsByHand) {
   EXPECT_EQ(compute::parse_convention("fvcore"), Convention::kFvcore);
 }
 
+// A configuration listed twice in a grid (a list or a file) is refused by its canonical name.
+TEST(Grids, ADuplicateConfigurationIsRefused) {
+  try {
+    models::resolve_grid("mlp:1x512,cnn:1x128, mlp:1x512");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("lists mlp:1x512 twice"), std::string::npos) << e.what();
+  }
+  auto dir = test::temp_dir();
+  test::write_text(dir / "g.json", R"({"models": ["cnn:1x128", "cnn:1x128"]})");
+  EXPECT_THROW(models::resolve_grid((dir / "g.json").string()), InputError);
+  EXPECT_EQ(models::resolve_grid("mlp:1x512,cnn:1x128").size(), 2u);
+}
+
 TEST(Grids, GridFilesWithClearErrors) {
   auto dir = test::temp_dir();
   test::write_text(dir / "g.json", R"({"name": "mine", "description": "two", "models": ["mlp:1x64", "crnn:1x1:8x8+bi"]})");
