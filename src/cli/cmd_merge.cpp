@@ -21,12 +21,22 @@ void setup_merge(CLI::App& app, int& exit_code) {
       std::error_code ec;
       if (std::filesystem::equivalent(in, *out, ec)) throw InputError("merge: '" + in + "' is the output itself");
     }
-    store::Store db(*out);
-    for (const auto& in : *inputs) {
-      int added = db.merge_from(in);
-      std::cout << in << ": " << added << " runs added\n";
+    // An output this merge creates is removed again if the merge fails: no empty database left behind.
+    const bool created = !std::filesystem::exists(*out);
+    try {
+      store::Store db(*out);
+      for (const auto& in : *inputs) {
+        int added = db.merge_from(in);
+        std::cout << in << ": " << added << " runs added\n";
+      }
+      std::cout << *out << ": " << db.run_count() << " runs in " << db.sessions().size() << " sessions\n";
+    } catch (...) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        if (created) std::filesystem::remove(*out + suffix, ec);
+      }
+      throw;
     }
-    std::cout << *out << ": " << db.run_count() << " runs in " << db.sessions().size() << " sessions\n";
     exit_code = 0;
   });
 }

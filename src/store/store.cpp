@@ -189,6 +189,12 @@ bool Store::has_meta_table() const {
   return check.integer(0) == 1;
 }
 
+bool Store::has_any_table() const {
+  Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table'");
+  check.step();
+  return check.integer(0) > 0;
+}
+
 void Store::refuse_newer(int version) const {
   if (version > kSchemaVersion) {
     throw file_error(path_, 0, "written by a newer sedenergy (schema " + std::to_string(version) +
@@ -220,6 +226,9 @@ void Store::open_read_write() {
     exec("PRAGMA foreign_keys=ON;");
     const bool has_meta = has_meta_table();
     if (has_meta) refuse_newer(schema_version());
+    if (!has_meta && has_any_table()) {
+      throw file_error(path_, 0, "is an SQLite database of something else (no sedenergy meta table): not writing into it");
+    }
     exec("BEGIN IMMEDIATE;");
     const int found = has_meta ? schema_version() : kSchemaVersion;
     if (found < kSchemaVersion) migrate(found);

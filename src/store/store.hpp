@@ -151,6 +151,7 @@ class Store {
   void connect(int sqlite_flags);    // opens file_, or throws naming path_
   void close();
   bool has_meta_table() const;
+  bool has_any_table() const;
   void refuse_newer(int version) const;
   std::string path_, file_;
   std::string temp_dir_;  // the migrated copy's folder, removed with the store

@@ -584,6 +584,14 @@ TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
   auto again = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string());
   EXPECT_TRUE(contains(again.out, "0 runs added")) << again.out;
   EXPECT_EQ(run("merge " + (dir / "all.db").string() + " " + (dir / "none.db").string()).rc, 2);
+  // A failed merge into a new output leaves no file; a foreign SQLite file is not written into.
+  test::write_text(dir / "junk.db", "not a database at all, but long enough to look like one......................");
+  EXPECT_EQ(run("merge " + (dir / "new.db").string() + " " + (dir / "junk.db").string()).rc, 2);
+  EXPECT_FALSE(fs::exists(dir / "new.db"));
+  sqlite3_exec_helper((dir / "foreign.db").string(), "CREATE TABLE notes(text TEXT);");
+  auto foreign = run("merge " + (dir / "foreign.db").string() + " " + (dir / "a/results.db").string());
+  EXPECT_EQ(foreign.rc, 2);
+  EXPECT_TRUE(contains(foreign.out, "SQLite database of something else")) << foreign.out;
   EXPECT_EQ(run(common + (dir / "c").string() + " --shard 3/2").rc, 2);
   EXPECT_EQ(run(common + (dir / "c").string() + " --shard 4/4").rc, 2);  // 3 configurations, no 4th
 }
