@@ -179,7 +179,8 @@ class Meter:
         self._open: Dict[str, int] = {}
         self._lock = threading.Lock()
         self._handle = _lib.meter_open(opts)
-        _warn_rapl_permission(self.info())
+        self._info = _lib.meter_info(self._handle)  # fixed once open: sensors, GPUs, idle baseline, host
+        _warn_rapl_permission(self._info)
 
     # ---- windows ----
     def begin_window(self, name):
@@ -235,10 +236,10 @@ class Meter:
     def info(self):
         """Sensors (with why one is unavailable), the GPUs measured, the idle baseline, the host."""
         self._check_open()
-        return _lib.meter_info(self._handle)
+        return self._info
 
     def gpu_models(self):
-        return [g["name"] for g in self.info()["gpus"]]
+        return [g["name"] for g in self._info["gpus"]]
 
     # ---- lifetime ----
     def close(self):

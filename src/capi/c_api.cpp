@@ -200,10 +200,7 @@ char* sed_meter_info_json(sed_meter* m) {
   return guarded(static_cast<char*>(nullptr), [&] {
     if (!m) throw sedenergy::InputError("no meter (NULL)");
     json j;
-    for (const auto& s : m->meter->sensors()) {
-      j["sensors"].push_back({{"name", s.name}, {"domain", s.domain}, {"available", s.available},
-                              {"estimated", s.estimated}, {"detail", s.detail}});
-    }
+    j["sensors"] = m->meter->sensors_json();
     j["gpus"] = json::array();
     for (const auto& g : m->meter->gpus()) {
       j["gpus"].push_back({{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}, {"pci_bus_id", g.pci_bus_id},

@@ -211,10 +211,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
     if (!idle_json.is_null()) rec["idle"] = idle_json;
     rec["carbon_intensity_g_per_kwh"] = ctx.carbon.g_per_kwh;
     rec["carbon_intensity_source"] = ctx.carbon.source;
-    for (const auto& s : meter.sensors()) {
-      rec["sensors"].push_back({{"name", s.name}, {"domain", s.domain}, {"available", s.available},
-                                {"estimated", s.estimated}, {"detail", s.detail}});
-    }
+    rec["sensors"] = meter.sensors_json();
     rec["timeline"] = window["timeline"];
     const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
     {

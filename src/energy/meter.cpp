@@ -241,6 +241,15 @@ std::vector<SensorInfo> Meter::sensors() const {
   return out;
 }
 
+nlohmann::json Meter::sensors_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : sensors()) {
+    out.push_back({{"name", s.name}, {"domain", s.domain}, {"available", s.available}, {"estimated", s.estimated},
+                   {"detail", s.detail}});
+  }
+  return out;
+}
+
 Sample Meter::take_sample(CpuTimes& last) {
   Sample s;
   s.t = monotonic_s();

@@ -149,6 +149,7 @@ class Meter {
   Meter& operator=(const Meter&) = delete;
 
   std::vector<SensorInfo> sensors() const;
+  nlohmann::json sensors_json() const;  // the same, as records carry it (measure's JSON, the C API's info)
   bool has_gpu() const { return !gpus_.empty(); }
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
   // A reading of selected GPU i now (outside the sampler).
