@@ -18,11 +18,12 @@ cmake -S "$SRC/examples/cmake-consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T
 cmake --build "$T/consumer" > "$T/build.log"
 "$T/consumer/measure_example" > "$T/out2"; head -1 "$T/out2"
 # both executables use the installed library
-ldd "$T/with_pkgconfig" | grep -q "$LIBDIR/libsedenergy.so.0"
-ldd "$T/consumer/measure_example" | grep -q "$LIBDIR/libsedenergy.so.0"
+# (each tool's output is captured first: `tool | grep -q` fails under pipefail when grep stops reading early)
+grep -q "$LIBDIR/libsedenergy.so.0" <<< "$(ldd "$T/with_pkgconfig")"
+grep -q "$LIBDIR/libsedenergy.so.0" <<< "$(ldd "$T/consumer/measure_example")"
 # The library needs the C++ runtime itself and exports its C API alone: without either it crashed when loaded
 # into a Python process beside PyTorch (its C++ symbols bound to another library's).
-readelf -d "$LIBDIR/libsedenergy.so.0" | grep -q 'NEEDED.*libstdc++'
+grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")"
 extra=$(nm -D --defined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $3}' | grep -v '^sed_' || true)
 [ -z "$extra" ] || { echo "libsedenergy exports more than sed_*: $extra"; exit 1; }
 echo "c_consumer: ok"
