@@ -10,9 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR}"
-mkdir -p "$OUT"
-[ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
-scripts/gpu-machine.sh "python-check" >> "$OUT/machine.txt" 2>&1
+scripts/gpu-prepare.sh "$OUT" python-check || exit 1
 PREFIX=/tmp/sedenergy-prefix
 rm -rf "$PREFIX" && cmake --install build-cuda --prefix "$PREFIX" > "$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
 rm -rf /tmp/sedenergy-pkg && cp -r python /tmp/sedenergy-pkg && python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/sedenergy-site /tmp/sedenergy-pkg \

@@ -53,6 +53,10 @@ class WindowRecord:
     gpu_memory_utilization_pct: Optional[float] = None
     gpu_activity: Dict[str, float] = dataclasses.field(default_factory=dict)
     timeline: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    gpu_selection: str = ""  # how the window's GPUs were chosen
+    # GPUs other processes also used during the window ({"gpu0": {"other_processes": 1, "other_pids": [...],
+    # "other_sm_util_share": 0.4}}): their energy is in that GPU's counter too.
+    gpu_sharing: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     run_uuid: str = ""
     raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # the library's record, as is
 
@@ -66,6 +70,7 @@ class WindowRecord:
             gpu_utilization_pct=j.get("gpu_utilization_pct"),
             gpu_memory_utilization_pct=j.get("gpu_memory_utilization_pct"),
             gpu_activity=dict(j.get("gpu_activity", {})), timeline=list(j.get("timeline", [])),
+            gpu_selection=j.get("gpu_selection", ""), gpu_sharing=dict(j.get("gpu_sharing", {})),
             run_uuid=run_uuid, raw=j)
 
     def _sum(self, domain=None, net=False):
@@ -97,6 +102,11 @@ class WindowRecord:
         if not any(d.idle_power_w is not None for d in self.domains):
             return None
         return self._sum(net=True)
+
+    @property
+    def shared(self):
+        """True when another process used one of the window's GPUs (see gpu_sharing and flags)."""
+        return bool(self.gpu_sharing)
 
     @property
     def estimated(self):

@@ -1,6 +1,8 @@
 // The C ABI of libsedenergy (include/sedenergy/sedenergy.h): the one boundary the Python package, C/C++
 // users and the examples go through. Every entry point catches everything: errors become a return value
 // and a per-thread message, never an exception across the ABI.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -77,6 +79,7 @@ void select_gpus(const json& o, energy::MeterOptions& mo) {
                                                         : "";
         if (!energy::add_gpu_id(text, mo)) throw sedenergy::InputError("gpus: '" + id.dump() + "' is no NVML index or UUID");
       }
+      mo.gpu_selection = "gpus " + g.dump() + " (NVML ids)";
     } else if (!(g.is_string() && g == "all")) {
       throw sedenergy::InputError("gpus: expected \"all\", \"none\" or a list of NVML indices / UUIDs");
     }
@@ -101,13 +104,16 @@ void select_gpus(const json& o, energy::MeterOptions& mo) {
       mo.gpu_uuids.insert(mo.gpu_uuids.end(), one.gpu_uuids.begin(), one.gpu_uuids.end());
       mo.gpu_indices.insert(mo.gpu_indices.end(), one.gpu_indices.begin(), one.gpu_indices.end());
     }
+    mo.gpu_selection = "CUDA devices " + o["cuda_devices"].dump() + " of this process, by PCI bus id" +
+                       (mo.gpu_pci_bus_ids.empty() ? " (no CUDA driver: from CUDA_VISIBLE_DEVICES)" : "");
   }
+  if (mo.gpu_selection.empty() && mo.use_gpus) mo.gpu_selection = "every GPU";
 }
 
 energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s) {
   static const std::vector<std::string> known = {"period_s", "gpus",      "cuda_devices", "idle_s",    "timeline",
                                                  "activity", "gpm",       "cpu_tdp_w",    "host_share", "rapl_root",
-                                                 "proc_stat"};
+                                                 "proc_stat", "check_sharing"};
   sedenergy::refuse_unknown_keys(o, known, "meter options");
   energy::MeterOptions mo;
   try {
@@ -120,6 +126,9 @@ energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s
     mo.proc_stat = o.value("proc_stat", mo.proc_stat);
     timeline = o.value("timeline", true);
     idle_s = o.value("idle_s", 0.0);
+    // This process and its children (data-loader workers) are the program; other processes on its GPUs
+    // are flagged as sharing them.
+    if (o.value("check_sharing", true)) mo.owner_pid = getpid();
   } catch (const json::exception& e) {
     throw sedenergy::InputError(std::string("meter options: a value has the wrong type (") + e.what() + ")");
   }
@@ -240,7 +249,7 @@ int sed_window_end(sed_meter* m, int id, sed_window_result* out) {
       out->gpu_utilization_pct = r.gpu_util_pct;
       out->estimated = 0;
       for (const auto& d : r.domains) out->estimated |= d.estimated ? 1 : 0;
-      out->gpu_count = static_cast<int>(m->meter->gpus().size());
+      out->gpu_count = static_cast<int>(m->meter->gpus_in(r).size());
     }
     return 0;
   });

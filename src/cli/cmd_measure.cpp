@@ -117,7 +117,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
   sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
   sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: those CUDA_VISIBLE_DEVICES "
-                  "gives the program, mapped by PCI bus id; all when it is unset)");
+                  "gives the program, mapped by PCI bus id; else Slurm's SLURM_STEP_GPUS/SLURM_JOB_GPUS; else the GPUs on which "
+                  "the program holds a context, found through NVML)");
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
   sub->add_option("--db", a->db, "also record the window in this results database (for `sedenergy report`)");
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
@@ -142,12 +143,12 @@ void setup_measure(CLI::App& app, int& exit_code) {
           throw InputError("--gpus '" + a->gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
         }
       }
+      mo.gpu_selection = "--gpus " + a->gpus;
     } else if (mo.use_gpus) {
-      std::string note;
-      if (energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), -1, mo, &note)) {
-        std::cerr << "sedenergy measure: " << note << "\n";
-      }
+      std::cerr << "sedenergy measure: GPUs: " << energy::select_program_gpus(mo) << "\n";
     }
+    // Processes outside this one's tree (the program is in it) that use a measured GPU are flagged.
+    mo.owner_pid = getpid();
     // Check the outputs before running anything, so a measurement is never lost at the end.
     std::error_code ec;
     fs::create_directories(a->out, ec);
@@ -171,7 +172,6 @@ void setup_measure(CLI::App& app, int& exit_code) {
       }
     }
     ctx.host = read_host_info();
-    for (const auto& g : meter.gpus()) ctx.gpu_models.push_back(g.name);
     ctx.run_id = energy::random_uuid();
     meter.start();
     nlohmann::json idle_json;
@@ -193,6 +193,10 @@ void setup_measure(CLI::App& app, int& exit_code) {
       std::cerr << "sedenergy: error: " << start_error << "\n";
       exit_code = rc;
       return;
+    }
+    for (const auto& g : meter.gpus_in(result)) ctx.gpu_models.push_back(g.name);
+    if (!result.gpu_sharing.empty()) {
+      std::cerr << "sedenergy measure: other processes used a measured GPU (see the record's flags and gpu_sharing)\n";
     }
     energy::append_emissions_csv(csv, result, ctx);
     nlohmann::json window = result.to_json();

@@ -147,6 +147,29 @@ double cpu_load_between(const CpuTimes& a, const CpuTimes& b) {
   return load < 0 ? 0 : (load > 1 ? 1 : load);
 }
 
+int parent_pid(int pid, const std::string& proc_root) {
+  std::ifstream f(proc_root + "/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 1));
+  std::string state;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return rest ? ppid : 0;
+}
+
+bool in_process_tree(int pid, int root, const std::string& proc_root) {
+  for (int depth = 0; pid > 0 && depth < 256; ++depth) {  // bounded: a corrupt tree must not loop
+    if (pid == root) return true;
+    if (pid == 1) return false;
+    pid = parent_pid(pid, proc_root);
+  }
+  return false;
+}
+
 double monotonic_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include "common/error.hpp"
 #include "common/text.hpp"
 #include "energy/meter.hpp"
 #include "energy/nvml.hpp"
@@ -61,6 +62,29 @@ bool select_cuda_visible(const char* env, int ordinal, MeterOptions& mo, std::st
   if (mo.gpu_indices.empty() && mo.gpu_uuids.empty()) mo.use_gpus = false;  // "" or "-1": no GPU visible
   if (note) *note = "GPUs of CUDA_VISIBLE_DEVICES=" + std::string(env) + " (" + why + "; entries read as NVML ids)";
   return true;
+}
+
+std::string select_program_gpus(MeterOptions& mo, const std::function<const char*(const char*)>& env) {
+  const char* visible = env("CUDA_VISIBLE_DEVICES");
+  std::string note;
+  if (visible && !cuda_pci_bus_id(0).empty() && select_cuda_visible(visible, -1, mo, &note)) {
+    return mo.gpu_selection = note;
+  }
+  for (const char* name : {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"}) {
+    const char* ids = env(name);
+    if (!ids || !*ids) continue;
+    MeterOptions slurm;
+    for (const auto& id : split(ids, ',')) {
+      if (!add_gpu_id(trim(id), slurm)) throw InputError(std::string(name) + "='" + ids + "': expected NVML indices like 0,1");
+    }
+    mo.gpu_indices = slurm.gpu_indices;
+    mo.gpu_uuids = slurm.gpu_uuids;
+    mo.gpu_pci_bus_ids.clear();
+    return mo.gpu_selection = std::string("the GPUs Slurm gave this job: ") + name + "=" + ids + " (NVML indices)";
+  }
+  if (visible && select_cuda_visible(visible, -1, mo, &note)) return mo.gpu_selection = note;
+  mo.gpus_by_process = true;
+  return mo.gpu_selection = "every GPU, each window keeping those on which the program held a context";
 }
 
 }  // namespace sedenergy::energy

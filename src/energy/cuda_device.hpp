@@ -2,6 +2,7 @@
 // (libcuda.so.1; no build dependency). CUDA numbers devices fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID,
 // and within CUDA_VISIBLE_DEVICES, while NVML numbers them by PCI bus: the PCI bus id is what both agree on.
 #pragma once
+#include <functional>
 #include <string>
 
 namespace sedenergy::energy {
@@ -16,5 +17,11 @@ std::string cuda_pci_bus_id(int ordinal, std::string* why = nullptr);
 // leaves `mo` alone) when CUDA_VISIBLE_DEVICES is unset, so the caller keeps its default.
 struct MeterOptions;
 bool select_cuda_visible(const char* cuda_visible_devices, int ordinal, MeterOptions& mo, std::string* note = nullptr);
+
+// The GPUs a program about to start will use, for measure: CUDA_VISIBLE_DEVICES mapped through the CUDA
+// driver; else Slurm's SLURM_STEP_GPUS / SLURM_JOB_GPUS (NVML indices); else CUDA_VISIBLE_DEVICES' entries;
+// else every GPU, each window keeping those on which the program's processes held a context
+// (mo.gpus_by_process). Sets mo.gpu_selection and returns it. `env` reads the environment (tests pass theirs).
+std::string select_program_gpus(MeterOptions& mo, const std::function<const char*(const char*)>& env = std::getenv);
 
 }  // namespace sedenergy::energy

@@ -71,6 +71,11 @@ nlohmann::json WindowResult::to_json() const {
   for (const auto& [k, v] : gpu_activity) j["gpu_activity"][k] = v;
   if (mem_util_pct >= 0) j["gpu_memory_utilization_pct"] = mem_util_pct;
   j["flags"] = flags;
+  if (!gpu_selection.empty()) j["gpu_selection"] = gpu_selection;
+  for (const auto& [gpu, sh] : gpu_sharing) {
+    j["gpu_sharing"][gpu] = {{"other_processes", sh.other_pids.size()}, {"other_pids", sh.other_pids}};
+    if (sh.other_sm_share >= 0) j["gpu_sharing"][gpu]["other_sm_util_share"] = sh.other_sm_share;
+  }
   j["total_energy_j"] = total_energy_j();
   for (const auto& d : domains) {
     nlohmann::json e = {{"domain", d.domain},     {"device", d.device},           {"method", d.method},
@@ -108,6 +113,12 @@ WindowResult WindowResult::from_json(const nlohmann::json& j) {
   r.mem_util_pct = get(j, "gpu_memory_utilization_pct", -1.0);
   r.flags = get(j, "flags", std::vector<std::string>());
   r.gpu_activity = get(j, "gpu_activity", std::map<std::string, double>());
+  r.gpu_selection = get(j, "gpu_selection", std::string());
+  const nlohmann::json sharing = get(j, "gpu_sharing", nlohmann::json::object());
+  for (const auto& [gpu, sh] : sharing.items()) {
+    r.gpu_sharing[gpu].other_pids = get(sh, "other_pids", std::vector<unsigned>());
+    r.gpu_sharing[gpu].other_sm_share = get(sh, "other_sm_util_share", -1.0);
+  }
   for (const auto& e : get(j, "domains", nlohmann::json::array())) {
     DomainEnergy d;
     d.domain = get(e, "domain", std::string());
@@ -151,6 +162,7 @@ nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std:
 Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
   if (!(opt_.host_share > 0 && opt_.host_share <= 1)) throw InputError("meter: host share must be in (0, 1]");
   check_sampler_period(opt_.period_s, "meter: sampler period");
+  if (!(opt_.process_check_s > 0 && opt_.process_check_s <= 60)) throw InputError("meter: process check period must be in (0, 60] s");
   HostInfo host = read_host_info();
   const CpuAllocation alloc = read_cpu_allocation(std::getenv("SLURM_CPUS_ON_NODE"), opt_.proc_self_cgroup, opt_.cgroup_root);
   if (alloc.cpus > 0 && host.cpu_count > 0 && alloc.cpus < host.cpu_count) {
@@ -261,7 +273,46 @@ Sample Meter::take_sample(CpuTimes& last) {
   CpuTimes now = read_cpu_times(opt_.proc_stat);
   s.cpu_load = cpu_load_between(last, now);
   last = now;
+  if (opt_.owner_pid > 0 && s.t >= next_process_check_) {
+    next_process_check_ = s.t + opt_.process_check_s;
+    check_processes(s);
+  }
   return s;
+}
+
+bool Meter::in_owner_tree(unsigned pid) {
+  if (in_tree_.size() > 4096) in_tree_.clear();  // PIDs come and go over a long run
+  auto it = in_tree_.find(pid);
+  if (it != in_tree_.end()) return it->second;
+  return in_tree_[pid] = in_process_tree(static_cast<int>(pid), opt_.owner_pid, opt_.proc_root);
+}
+
+void Meter::check_processes(Sample& s) {
+  util_seen_us_.resize(gpus_.size(), 0);
+  std::string why;
+  for (std::size_t i = 0; i < gpus_.size(); ++i) {
+    const GpuProcesses procs = nvml_->processes(gpus_[i]);
+    if (!procs.known) {
+      why = procs.why;
+      continue;
+    }
+    GpuSample& g = s.gpus[i];
+    g.own_processes = 0;
+    for (unsigned pid : procs.pids) {
+      if (in_owner_tree(pid)) {
+        ++g.own_processes;
+      } else {
+        g.other_pids.push_back(pid);
+      }
+    }
+    for (const auto& u : nvml_->process_utilization(gpus_[i], util_seen_us_[i])) {
+      util_seen_us_[i] = std::max(util_seen_us_[i], u.timestamp_us);
+      double& sum = in_owner_tree(u.pid) ? g.own_sm_pct : g.other_sm_pct;
+      sum = (std::isfinite(sum) ? sum : 0) + u.sm_util;
+    }
+  }
+  std::lock_guard lock(mu_);
+  process_why_ = why;
 }
 
 void Meter::sampler_loop() {
@@ -358,10 +409,86 @@ WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
   }
   w.open_ = false;
 
-  // GPUs: energy counter delta; mean instantaneous power x duration as the cross-check.
+  const std::vector<bool> keep = attribute_gpus(samples, r);
+  add_gpu_domains(w, samples, keep, r);
+  add_gpu_activity(samples, keep, r);
+  add_host_domains(w, samples, cpu1, r);
+  if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {
+    r.flags.push_back("window shorter than 5 counter steps: energy is badly quantised");
+  }
+  if (r.samples == 0 && running_) r.flags.push_back("no sampler sample inside the window");
+  for (auto& d : r.domains) {
+    auto it = idle_w_.find(key(d.domain, d.device));
+    if (it == idle_w_.end()) continue;
+    d.idle_power_w = it->second;
+    d.net_energy_j = std::max(0.0, d.energy_j - it->second * r.duration_s);
+  }
+  if (samples_out) *samples_out = samples;
+  return r;
+}
+
+std::vector<bool> Meter::attribute_gpus(const std::vector<Sample>& samples, WindowResult& r) const {
+  const std::size_t n = gpus_.size();
+  std::vector<bool> keep(n, true), checked(n, false), used(n, false);
+  r.gpu_selection = opt_.gpu_selection;
+  if (opt_.owner_pid <= 0) return keep;
+  std::vector<std::set<unsigned>> others(n);
+  std::vector<double> sm_own(n, 0), sm_other(n, 0);
+  for (const auto& s : samples) {
+    for (std::size_t i = 0; i < n && i < s.gpus.size(); ++i) {
+      const GpuSample& g = s.gpus[i];
+      if (g.own_processes < 0) continue;
+      checked[i] = true;
+      used[i] = used[i] || g.own_processes > 0;
+      others[i].insert(g.other_pids.begin(), g.other_pids.end());
+      if (std::isfinite(g.own_sm_pct)) sm_own[i] += g.own_sm_pct;
+      if (std::isfinite(g.other_sm_pct)) sm_other[i] += g.other_sm_pct;
+    }
+  }
+  const bool any_checked = std::find(checked.begin(), checked.end(), true) != checked.end();
+  if (opt_.gpus_by_process && !any_checked && n > 0) {
+    std::string why;
+    {
+      std::lock_guard lock(mu_);
+      why = process_why_.empty() ? "no process check inside the window" : process_why_;
+    }
+    r.gpu_selection = "every GPU: which ones the program used is unknown (" + why + ")";
+    r.flags.push_back("could not tell which GPUs the program used (" + why + "): every GPU measured");
+  } else if (opt_.gpus_by_process) {
+    keep = used;
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (used[i]) names.push_back("gpu" + std::to_string(gpus_[i].index));
+    }
+    r.gpu_selection = "the GPUs on which the program held a context (NVML running processes): " +
+                      (names.empty() ? std::string("none") : join(names, ", "));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!keep[i] || others[i].empty()) continue;
+    GpuSharing sh;
+    sh.other_pids.assign(others[i].begin(), others[i].end());
+    if (sm_own[i] + sm_other[i] > 0) sh.other_sm_share = sm_other[i] / (sm_own[i] + sm_other[i]);
+    const std::string gpu = "gpu" + std::to_string(gpus_[i].index);
+    std::string flag = gpu + ": shared: " + std::to_string(sh.other_pids.size()) +
+                       (sh.other_pids.size() == 1 ? " other process" : " other processes") +
+                       " held a context during the window";
+    if (sh.other_sm_share >= 0) {
+      flag += " (" + std::to_string(std::lround(100 * sh.other_sm_share)) + "% of the SM utilization NVML attributes per process)";
+    }
+    r.flags.push_back(flag + ": its energy is not this program's alone");
+    r.gpu_sharing[gpu] = sh;
+  }
+  return keep;
+}
+
+// GPUs: energy counter delta; mean instantaneous power x duration as the cross-check.
+void Meter::add_gpu_domains(const Window& w, const std::vector<Sample>& samples, const std::vector<bool>& keep,
+                            WindowResult& r) const {
   std::vector<double> util_gpu, util_mem;
   for (std::size_t i = 0; i < gpus_.size(); ++i) {
+    if (!keep[i]) continue;
     const GpuInfo& g = gpus_[i];
+    const std::string gpu = "gpu" + std::to_string(g.index);
     DomainEnergy d;
     d.domain = "gpu";
     d.device = gpu_device_name(g);
@@ -388,58 +515,62 @@ WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
       d.uncertainty_j = 2.0 * d.mean_power_w * opt_.counter_step_s;
       if (have_inst) d.integral_energy_j = inst_mean * r.duration_s;
     } else {
-      if (counter) r.flags.push_back("gpu" + std::to_string(g.index) + ": energy counter went backwards (reset?)");
-      if (!err.empty()) r.flags.push_back("gpu" + std::to_string(g.index) + ": " + err);
+      if (counter) r.flags.push_back(gpu + ": energy counter went backwards (reset?)");
+      if (!err.empty()) r.flags.push_back(gpu + ": " + err);
       double p = have_inst ? inst_mean : avg_mean;
       d.method = have_inst ? "nvml instantaneous power x duration" : "nvml averaged power x duration";
       d.energy_j = std::isfinite(p) ? p * r.duration_s : 0;
       d.mean_power_w = std::isfinite(p) ? p : 0;
-      if (!std::isfinite(p)) r.flags.push_back("gpu" + std::to_string(g.index) + ": no power reading in window");
+      if (!std::isfinite(p)) r.flags.push_back(gpu + ": no power reading in window");
     }
     if (throttled) {
       char hex[32];
       std::snprintf(hex, sizeof hex, "0x%llx", throttled);
-      r.flags.push_back("gpu" + std::to_string(g.index) + ": clocks throttled during the window (NVML reasons " +
-                        hex + ": power cap / thermal / hardware slowdown)");
+      r.flags.push_back(gpu + ": clocks throttled during the window (NVML reasons " + hex +
+                        ": power cap / thermal / hardware slowdown)");
     }
     double peak = have_inst ? inst_peak : avg_peak;
     d.peak_power_w = std::isfinite(peak) ? peak : d.mean_power_w;
-    if (d.integral_energy_j > 0 && d.energy_j > 0 &&
-        std::abs(d.integral_energy_j - d.energy_j) > 0.05 * d.energy_j) {
-      r.flags.push_back("gpu" + std::to_string(g.index) + ": counter and power integral differ by more than 5%");
+    if (d.integral_energy_j > 0 && d.energy_j > 0 && std::abs(d.integral_energy_j - d.energy_j) > 0.05 * d.energy_j) {
+      r.flags.push_back(gpu + ": counter and power integral differ by more than 5%");
     }
     r.domains.push_back(d);
   }
-  // Clocks, temperature and GPM metrics: the mean over samples of every GPU (and the hottest reading).
-  {
-    std::vector<double> sm, memclk, temp;
-    std::vector<std::vector<double>> gpm(kGpmMetricCount);
-    for (const auto& s : samples) {
-      for (const auto& g : s.gpus) {
-        sm.push_back(g.sm_clock_mhz);
-        memclk.push_back(g.mem_clock_mhz);
-        temp.push_back(g.temperature_c);
-        for (int k = 0; k < kGpmMetricCount; ++k) gpm[k].push_back(g.gpm[k]);
-      }
-    }
-    auto put = [&](const std::string& name, const std::vector<double>& v, bool with_max = false) {
-      auto [mean, peak] = mean_peak(v);
-      if (std::isfinite(mean)) r.gpu_activity[name] = mean;
-      if (with_max && std::isfinite(peak)) r.gpu_activity[name + "_max"] = peak;
-    };
-    put("sm_clock_mhz", sm);
-    put("mem_clock_mhz", memclk);
-    put("temperature_c", temp, true);
-    for (int k = 0; k < kGpmMetricCount; ++k) put(kGpmMetrics[k].name, gpm[k]);
-  }
   auto [gu, gu_peak] = mean_peak(util_gpu);
   auto [mu, mu_peak] = mean_peak(util_mem);
-  (void)gu_peak;
-  (void)mu_peak;
   if (std::isfinite(gu)) r.gpu_util_pct = gu;
   if (std::isfinite(mu)) r.mem_util_pct = mu;
+}
 
-  // CPU and RAM: RAPL counters when present, labelled estimates otherwise.
+// Clocks, temperature and GPM metrics: the mean over samples of every kept GPU (and the hottest reading).
+void Meter::add_gpu_activity(const std::vector<Sample>& samples, const std::vector<bool>& keep,
+                             WindowResult& r) const {
+  std::vector<double> sm, memclk, temp;
+  std::vector<std::vector<double>> gpm(kGpmMetricCount);
+  for (const auto& s : samples) {
+    for (std::size_t i = 0; i < s.gpus.size() && i < keep.size(); ++i) {
+      if (!keep[i]) continue;
+      const GpuSample& g = s.gpus[i];
+      sm.push_back(g.sm_clock_mhz);
+      memclk.push_back(g.mem_clock_mhz);
+      temp.push_back(g.temperature_c);
+      for (int k = 0; k < kGpmMetricCount; ++k) gpm[k].push_back(g.gpm[k]);
+    }
+  }
+  auto put = [&](const std::string& name, const std::vector<double>& v, bool with_max = false) {
+    auto [mean, peak] = mean_peak(v);
+    if (std::isfinite(mean)) r.gpu_activity[name] = mean;
+    if (with_max && std::isfinite(peak)) r.gpu_activity[name + "_max"] = peak;
+  };
+  put("sm_clock_mhz", sm);
+  put("mem_clock_mhz", memclk);
+  put("temperature_c", temp, true);
+  for (int k = 0; k < kGpmMetricCount; ++k) put(kGpmMetrics[k].name, gpm[k]);
+}
+
+// CPU and RAM: RAPL counters when present, labelled estimates otherwise; then this job's share of the host.
+void Meter::add_host_domains(const Window& w, const std::vector<Sample>& samples, const CpuTimes& cpu1,
+                             WindowResult& r) const {
   bool pkg = false, dram = false;
   const auto& domains = rapl_.domains();
   for (std::size_t i = 0; i < domains.size(); ++i) {
@@ -499,31 +630,29 @@ WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
   }
   // CPU and RAM are the host's: this job's share of its CPUs, then this process's among workers measuring it.
   const double share = job_share_ * opt_.host_share;
-  if (share != 1.0) {
-    for (auto& d : r.domains) {
-      if (d.domain == "gpu") continue;
-      d.energy_j *= share;
-      d.mean_power_w *= share;
-      d.peak_power_w *= share;
-      if (d.uncertainty_j > 0) d.uncertainty_j *= share;
-      d.method += job_share_note_;
-      if (opt_.host_share != 1.0) {
-        d.method += ", x " + format_number(opt_.host_share) + " (this process's share of a host measured by several)";
-      }
+  if (share == 1.0) return;
+  for (auto& d : r.domains) {
+    if (d.domain == "gpu") continue;
+    d.energy_j *= share;
+    d.mean_power_w *= share;
+    d.peak_power_w *= share;
+    if (d.uncertainty_j > 0) d.uncertainty_j *= share;
+    d.method += job_share_note_;
+    if (opt_.host_share != 1.0) {
+      d.method += ", x " + format_number(opt_.host_share) + " (this process's share of a host measured by several)";
     }
   }
-  if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {
-    r.flags.push_back("window shorter than 5 counter steps: energy is badly quantised");
+}
+
+std::vector<GpuInfo> Meter::gpus_in(const WindowResult& r) const {
+  std::vector<GpuInfo> out;
+  for (const auto& g : gpus_) {
+    const std::string device = gpu_device_name(g);
+    if (std::any_of(r.domains.begin(), r.domains.end(), [&](const DomainEnergy& d) { return d.domain == "gpu" && d.device == device; })) {
+      out.push_back(g);
+    }
   }
-  if (r.samples == 0 && running_) r.flags.push_back("no sampler sample inside the window");
-  for (auto& d : r.domains) {
-    auto it = idle_w_.find(key(d.domain, d.device));
-    if (it == idle_w_.end()) continue;
-    d.idle_power_w = it->second;
-    d.net_energy_j = std::max(0.0, d.energy_j - it->second * r.duration_s);
-  }
-  if (samples_out) *samples_out = samples;
-  return r;
+  return out;
 }
 
 WindowResult Meter::measure_idle(double seconds) {

@@ -57,6 +57,15 @@ struct MeterOptions {
   // common/host.hpp, with SLURM_CPUS_ON_NODE from the environment.
   std::string proc_self_cgroup = "/proc/self/cgroup";
   std::string cgroup_root = "/sys/fs/cgroup";
+  // Attribution on shared machines. With owner_pid > 0 the sampler asks NVML, every process_check_s, which
+  // processes hold a context on each GPU: a window says when processes outside owner_pid's tree used one of
+  // its GPUs (their energy is in the counter too). gpus_by_process: a window keeps only the GPUs on which
+  // the tree held a context (all, flagged, when NVML cannot tell).
+  int owner_pid = 0;
+  bool gpus_by_process = false;
+  double process_check_s = 0.5;
+  std::string proc_root = "/proc";
+  std::string gpu_selection;  // how the caller chose the GPUs ("--gpus 0", "CUDA_VISIBLE_DEVICES=1 ..."), recorded
 };
 
 // The sampler period's bounds, checked by every entry that takes one (measure, study, the C API, the meter):
@@ -97,6 +106,12 @@ struct DomainEnergy {
   double net_energy_j = -1;       // energy above the idle baseline; < 0 when no baseline
 };
 
+// Other processes on a measured GPU during a window.
+struct GpuSharing {
+  std::vector<unsigned> other_pids;
+  double other_sm_share = -1;  // their part of the per-process SM utilization NVML reported; < 0: none reported
+};
+
 struct WindowResult {
   std::string name;
   std::string started_at;  // UTC, ISO 8601
@@ -110,6 +125,8 @@ struct WindowResult {
   // temperature (mean and max), and the GPM metrics where the GPU has them. Absent keys: no reading.
   std::map<std::string, double> gpu_activity;
   std::vector<std::string> flags;
+  std::string gpu_selection;                  // how this window's GPUs were chosen
+  std::map<std::string, GpuSharing> gpu_sharing;  // by GPU ("gpu0"): those other processes also used
   double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
   double total_energy_j() const;
   nlohmann::json to_json() const;
@@ -152,6 +169,8 @@ class Meter {
   nlohmann::json sensors_json() const;  // the same, as records carry it (measure's JSON, the C API's info)
   bool has_gpu() const { return !gpus_.empty(); }
   const std::vector<GpuInfo>& gpus() const { return gpus_; }
+  // The GPUs a window's energy covers (with gpus_by_process, those the program used).
+  std::vector<GpuInfo> gpus_in(const WindowResult& r) const;
   // A reading of selected GPU i now (outside the sampler).
   GpuSample gpu_sample(std::size_t i) const { return nvml_->sample(gpus_.at(i)); }
   std::string gpu_driver() const { return nvml_ ? nvml_->driver_version() : ""; }
@@ -177,6 +196,15 @@ class Meter {
  private:
   void sampler_loop();
   Sample take_sample(CpuTimes& last);
+  void check_processes(Sample& s);  // sampler thread
+  bool in_owner_tree(unsigned pid);  // sampler thread
+  // Parts of end(): which GPUs the window keeps (and their sharing), their energies, activity, CPU and RAM.
+  std::vector<bool> attribute_gpus(const std::vector<Sample>& samples, WindowResult& r) const;
+  void add_gpu_domains(const Window& w, const std::vector<Sample>& samples, const std::vector<bool>& keep,
+                       WindowResult& r) const;
+  void add_gpu_activity(const std::vector<Sample>& samples, const std::vector<bool>& keep, WindowResult& r) const;
+  void add_host_domains(const Window& w, const std::vector<Sample>& samples, const CpuTimes& cpu1,
+                        WindowResult& r) const;
 
   MeterOptions opt_;
   std::unique_ptr<Nvml> nvml_;
@@ -199,6 +227,11 @@ class Meter {
   std::mutex wake_mu_;  // the sampler waits on wake_ between samples, so stop() needs no whole period
   std::condition_variable wake_;
   long long tick_ = 0;
+  // Process checks (sampler thread only, but process_why_ under mu_).
+  double next_process_check_ = 0;
+  std::map<unsigned, bool> in_tree_;              // PID -> in owner_pid's tree
+  std::vector<unsigned long long> util_seen_us_;  // per GPU: newest per-process utilization sample read
+  std::string process_why_;                       // why NVML could not list processes ("" when it could)
 };
 
 }  // namespace sedenergy::energy

@@ -64,6 +64,17 @@ std::shared_ptr<NvmlApi> load_nvml(std::string& why) {
   void* reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons");
   if (!reasons) reasons = dlsym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
   if (reasons) api->clock_event_reasons = reinterpret_cast<int (*)(NvmlDevice, unsigned long long*)>(reasons);
+  void* compute = dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3");
+  if (!compute) compute = dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v2");
+  void* graphics = dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3");
+  if (!graphics) graphics = dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v2");
+  using ProcessesFn = int (*)(NvmlDevice, unsigned*, NvmlProcessInfo*);
+  if (compute) api->compute_processes = reinterpret_cast<ProcessesFn>(compute);
+  if (graphics) api->graphics_processes = reinterpret_cast<ProcessesFn>(graphics);
+  if (void* util = dlsym(lib, "nvmlDeviceGetProcessUtilization")) {
+    api->process_utilization =
+        reinterpret_cast<int (*)(NvmlDevice, NvmlProcessUtilization*, unsigned*, unsigned long long)>(util);
+  }
   void* gpm_support = dlsym(lib, "nvmlGpmQueryDeviceSupport");
   void* gpm_alloc = dlsym(lib, "nvmlGpmSampleAlloc");
   void* gpm_free = dlsym(lib, "nvmlGpmSampleFree");
@@ -197,6 +208,49 @@ void Nvml::gpm_update(const GpuInfo& g, GpuSample& s) {
   st.primed = true;
 }
 
+GpuProcesses Nvml::processes(const GpuInfo& g) const {
+  GpuProcesses out;
+  if (!api_ || !api_->compute_processes) {
+    out.why = "this NVML cannot list a GPU's processes";
+    return out;
+  }
+  for (const auto* list : {&api_->compute_processes, &api_->graphics_processes}) {
+    if (!*list) continue;
+    std::vector<NvmlProcessInfo> infos(16);
+    unsigned n = static_cast<unsigned>(infos.size());
+    int rc = (*list)(g.handle, &n, infos.data());
+    if (rc == kNvmlErrorInsufficientSize) {  // n now says how many there are; a few may start meanwhile
+      infos.resize(n + 8);
+      n = static_cast<unsigned>(infos.size());
+      rc = (*list)(g.handle, &n, infos.data());
+    }
+    if (rc != kNvmlSuccess) {
+      out.why = "listing gpu" + std::to_string(g.index) + "'s processes failed: " + error_text(rc);
+      return out;
+    }
+    for (unsigned i = 0; i < n && i < infos.size(); ++i) {
+      if (std::find(out.pids.begin(), out.pids.end(), infos[i].pid) == out.pids.end()) out.pids.push_back(infos[i].pid);
+    }
+  }
+  out.known = true;
+  return out;
+}
+
+std::vector<NvmlProcessUtilization> Nvml::process_utilization(const GpuInfo& g, unsigned long long since_us) const {
+  std::vector<NvmlProcessUtilization> out;
+  if (!api_ || !api_->process_utilization) return out;
+  unsigned n = 0;
+  // A first call with no buffer says how many samples there are (NVML_ERROR_INSUFFICIENT_SIZE).
+  int rc = api_->process_utilization(g.handle, nullptr, &n, since_us);
+  if (rc != kNvmlErrorInsufficientSize && rc != kNvmlSuccess) return out;
+  if (n == 0) return out;
+  out.resize(n);
+  rc = api_->process_utilization(g.handle, out.data(), &n, since_us);
+  if (rc != kNvmlSuccess) return {};
+  out.resize(std::min<std::size_t>(n, out.size()));
+  return out;
+}
+
 std::string normalize_pci_bus_id(const std::string& text) {
   unsigned domain = 0, bus = 0, device = 0, function = 0;
   char tail = 0;
@@ -221,7 +275,7 @@ bool Nvml::energy_j(const GpuInfo& g, double& joules, std::string& error) const 
 }
 
 GpuSample Nvml::sample(const GpuInfo& g, bool activity) const {
-  GpuSample s{kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+  GpuSample s;
   unsigned v = 0;
   if (api_->power_mw(g.handle, &v) == kNvmlSuccess) s.power_avg_w = v / 1000.0;
   if (g.has_instant_power) {

@@ -15,6 +15,8 @@ namespace sedenergy::energy {
 inline constexpr int kNvmlSuccess = 0;
 inline constexpr int kNvmlErrorNotSupported = 3;
 inline constexpr int kNvmlErrorNoPermission = 4;
+inline constexpr int kNvmlErrorNotFound = 6;
+inline constexpr int kNvmlErrorInsufficientSize = 7;
 inline constexpr int kNvmlErrorGpuIsLost = 15;
 
 // nvmlFieldValue_t
@@ -50,6 +52,21 @@ struct NvmlPciInfo {
   unsigned int domain, bus, device, pci_device_id, pci_subsystem_id;
   char bus_id[32];
 };
+
+// nvmlProcessInfo_t as nvmlDeviceGetComputeRunningProcesses_v3 fills it (the _v2 layout is the same).
+struct NvmlProcessInfo {
+  unsigned int pid;
+  unsigned long long used_gpu_memory;
+  unsigned int gpu_instance_id, compute_instance_id;
+};
+static_assert(sizeof(NvmlProcessInfo) == 24, "nvmlProcessInfo_t layout");
+// nvmlProcessUtilizationSample_t: one process's utilization at timestamp_us (CPU time, microseconds).
+struct NvmlProcessUtilization {
+  unsigned int pid;
+  unsigned long long timestamp_us;
+  unsigned int sm_util, mem_util, enc_util, dec_util;
+};
+static_assert(sizeof(NvmlProcessUtilization) == 32, "nvmlProcessUtilizationSample_t layout");
 
 // GPM (GPU performance monitoring, Hopper and later): nvmlGpmSupport_t, nvmlGpmMetric_t, nvmlGpmMetricsGet_t.
 struct NvmlGpmSupport {
@@ -110,6 +127,10 @@ struct NvmlApi {
   std::function<int(NvmlDevice, unsigned*)> power_limit_mw;
   // Optional (older drivers lack it): nvmlDeviceGetCurrentClocksEventReasons / ...ThrottleReasons.
   std::function<int(NvmlDevice, unsigned long long*)> clock_event_reasons;
+  // Optional: the processes holding a context on a GPU (compute, graphics) and their utilization samples.
+  std::function<int(NvmlDevice, unsigned*, NvmlProcessInfo*)> compute_processes;
+  std::function<int(NvmlDevice, unsigned*, NvmlProcessInfo*)> graphics_processes;
+  std::function<int(NvmlDevice, NvmlProcessUtilization*, unsigned*, unsigned long long)> process_utilization;
   // Optional: GPM (driver >= 520, Hopper and later).
   std::function<int(NvmlDevice, NvmlGpmSupport*)> gpm_query_support;
   std::function<int(NvmlGpmSample*)> gpm_sample_alloc;
@@ -141,18 +162,32 @@ struct GpuInfo {
 
 // One sample of a GPU's state; NaN where a reading failed.
 struct GpuSample {
-  double power_avg_w;
-  double power_instant_w;
-  double util_gpu_pct;
-  double util_mem_pct;
-  double mem_used_gb;
-  double mem_free_gb;
-  double sm_clock_mhz;
-  double mem_clock_mhz;
-  double temperature_c;
+  double power_avg_w = NAN;
+  double power_instant_w = NAN;
+  double util_gpu_pct = NAN;
+  double util_mem_pct = NAN;
+  double mem_used_gb = NAN;
+  double mem_free_gb = NAN;
+  double sm_clock_mhz = NAN;
+  double mem_clock_mhz = NAN;
+  double temperature_c = NAN;
   unsigned long long clock_event_reasons = 0;  // bit set of NVML clock event reasons (0 when unknown)
   // GPM metrics over the interval since the previous sample, in kGpmMetrics order; NaN when absent.
   double gpm[kGpmMetricCount] = {NAN, NAN, NAN, NAN, NAN, NAN};
+  // Who holds a context on the GPU (filled by the meter when it checks processes; -1: not checked):
+  // processes of the measured program's tree, and the others' PIDs.
+  int own_processes = -1;
+  std::vector<unsigned> other_pids;
+  // SM utilization NVML attributes per process since the previous check, summed over the program's
+  // processes and over the others (NaN: no per-process sample).
+  double own_sm_pct = NAN, other_sm_pct = NAN;
+};
+
+// A GPU's processes as NVML sees them.
+struct GpuProcesses {
+  bool known = false;     // false: NVML could not list them (`why` says why)
+  std::string why;
+  std::vector<unsigned> pids;  // compute and graphics contexts, each PID once
 };
 
 // An initialised NVML session with its devices.
@@ -175,6 +210,10 @@ class Nvml {
   // Fills s.gpm with the GPM metrics since the previous call for this GPU (nothing on the first call or
   // without GPM). Stateful: call it from one thread (the sampler).
   void gpm_update(const GpuInfo& g, GpuSample& s);
+  // The processes holding a context on g now.
+  GpuProcesses processes(const GpuInfo& g) const;
+  // Per-process utilization samples newer than since_us (empty when none, or when NVML cannot tell).
+  std::vector<NvmlProcessUtilization> process_utilization(const GpuInfo& g, unsigned long long since_us) const;
   std::string error_text(int code) const;
 
  private:

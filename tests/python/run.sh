@@ -12,5 +12,6 @@ cmake --install "$BUILD" --prefix "$T/venv" > "$T/install.log"
 cp -r "$SRC/python" "$T/package"   # pip builds in the folder it is given: not in the source tree
 "$T/venv/bin/python" -m pip install -q --no-index --no-build-isolation --disable-pip-version-check "$T/package"
 unset SEDENERGY_LIBRARY
+export FAKE_NVML_DIR="$BUILD/tests/fake_nvml"   # a stand-in NVIDIA driver, for the tests that spawn with it
 cd "$SRC/tests/python"
 exec "$T/venv/bin/python" -m pytest -q -p no:cacheprovider "$@" .

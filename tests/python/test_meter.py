@@ -1,6 +1,9 @@
 """Named windows around a real (small) PyTorch training: records, nesting, context manager, decorator, database."""
+import json
+import os
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -168,3 +171,47 @@ def test_records_go_to_a_database_that_report_reads(tmp_path, cli):
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "Energy of your runs" in html and "u-timeline-0" in html and "train" in html
     assert (tmp_path / "rep" / "windows.csv").read_text().count("\n") == 3
+
+
+SHARING_SCRIPT = r"""
+import json, os, sys, time
+import sedenergy
+procs, other = os.environ["FAKE_NVML_PROCESSES"], int(sys.argv[1])
+with open(procs, "w") as f:  # this process holds a context on GPU 0 at 40% SM; `other` (if any) at 60%
+    f.write("0 %d 40\n" % os.getpid() + ("0 %d 60\n" % other if other else ""))
+meter = sedenergy.Meter(gpus=[0], period_s=0.05)
+with meter.window("train"):
+    time.sleep(0.8)
+r = meter.records[-1]
+print(json.dumps({"shared": r.shared, "sharing": r.gpu_sharing, "selection": r.gpu_selection, "flags": r.flags,
+                  "gpus": [d.device for d in r.domains if d.domain == "gpu"]}))
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("FAKE_NVML_DIR"), reason="needs the fake NVML driver of the build")
+@pytest.mark.parametrize("with_other", [False, True])
+def test_another_process_on_the_gpu_is_flagged(tmp_path, with_other):
+    """With the fake NVIDIA driver (a real dlopen of libnvidia-ml.so.1): the record says when another
+    process held a context on the window's GPU, with its share of the SM utilization, and not otherwise."""
+    other = subprocess.Popen(["sleep", "30"]) if with_other else None
+    env = dict(os.environ, LD_LIBRARY_PATH=os.environ["FAKE_NVML_DIR"], FAKE_NVML_PROCESSES=str(tmp_path / "contexts"))
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    try:
+        out = subprocess.run([sys.executable, "-c", SHARING_SCRIPT, str(other.pid if other else 0)], env=env,
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        if other:
+            other.kill()
+            other.wait()
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["gpus"] == ["gpu0 Fake NVML GPU"]
+    assert r["selection"] == "gpus [0] (NVML ids)"
+    if with_other:
+        assert r["shared"] is True
+        assert r["sharing"]["gpu0"]["other_pids"] == [other.pid]
+        assert r["sharing"]["gpu0"]["other_sm_util_share"] == pytest.approx(0.6)
+        assert any(f.startswith("gpu0: shared: 1 other process") for f in r["flags"]), r["flags"]
+    else:
+        assert r["shared"] is False and r["sharing"] == {}
+        assert not any("shared" in f for f in r["flags"]), r["flags"]

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <map>
@@ -27,9 +28,10 @@ struct Result {
   std::string out;  // stdout and stderr
 };
 
-Result run(const std::string& args) {
+// Runs sedenergy with `args` through the shell, `env` before it ("env -u X Y=1 " or "").
+Result run_with(const std::string& env, const std::string& args) {
   Result r;
-  std::string cmd = std::string(SEDENERGY_BIN) + " " + args + " 2>&1";
+  std::string cmd = env + std::string(SEDENERGY_BIN) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -38,6 +40,8 @@ Result run(const std::string& args) {
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+Result run(const std::string& args) { return run_with("", args); }
 
 bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
@@ -199,6 +203,84 @@ TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
   auto can = split(split(test::read_text(dir / "can" / "emissions.csv"), '\n')[1], ',');
   EXPECT_EQ(can[15], "Canada");
   EXPECT_EQ(can[36], "1.4");  // the pue column
+}
+
+// The one JSON record measure wrote into `out`.
+nlohmann::json measure_record(const fs::path& out) {
+  for (const auto& e : fs::directory_iterator(out)) {
+    if (e.path().extension() == ".json") return nlohmann::json::parse(test::read_text(e.path()));
+  }
+  return {};
+}
+
+std::vector<std::string> gpu_devices(const nlohmann::json& rec) {
+  std::vector<std::string> out;
+  for (const auto& d : rec["window"]["domains"]) {
+    if (d["domain"] == "gpu") out.push_back(d["device"]);
+  }
+  return out;
+}
+
+// measure on a machine with two GPUs (the fake NVML driver, loaded as the real one is) and no
+// CUDA_VISIBLE_DEVICES: the program's GPUs are those on which its processes hold a context; another
+// process on that GPU makes the record say it was shared; Slurm's GPU variable chooses when it is set.
+TEST(Cli, MeasureFindsTheProgramsGpusAndFlagsOtherProcessesOnThem) {
+  auto dir = test::temp_dir();
+  const std::string procs = (dir / "contexts").string();
+  test::write_text(procs, "");
+  const std::string env = "env -u CUDA_VISIBLE_DEVICES -u SLURM_STEP_GPUS -u SLURM_JOB_GPUS LD_LIBRARY_PATH=" +
+                          std::string(FAKE_NVML_DIR) + " FAKE_NVML_PROCESSES=" + procs + " ";
+  // The program takes a context on GPU 1 (its PID, 40% SM) and works a while.
+  const std::string program = " --period 0.05 -- sh -c 'echo \"1 $$ 40\" >> " + procs + "; sleep 1.5'";
+  auto alone = run_with(env, "measure --out " + (dir / "alone").string() + program);
+  ASSERT_EQ(alone.rc, 0) << alone.out;
+  auto rec = measure_record(dir / "alone");
+  ASSERT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu1 Fake NVML GPU"}) << rec.dump(1);
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], "held a context (NVML running processes): gpu1")) << rec.dump(1);
+  EXPECT_FALSE(rec["window"].contains("gpu_sharing"));
+  for (const auto& f : rec["window"]["flags"]) EXPECT_FALSE(contains(f, "shared")) << f;
+  auto row = split(split(test::read_text(dir / "alone" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(row[25], "1");  // gpu_count: the program's GPU only
+
+  // Someone else's process (not in measure's tree) holds a context on GPU 1 at 60% SM.
+  const pid_t other = fork();
+  if (other == 0) {
+    execlp("sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::ofstream(procs, std::ios::app) << "1 " << other << " 60\n";
+  auto shared = run_with(env, "measure --out " + (dir / "shared").string() + program);
+  kill(other, SIGKILL);
+  waitpid(other, nullptr, 0);
+  ASSERT_EQ(shared.rc, 0) << shared.out;
+  EXPECT_TRUE(contains(shared.out, "other processes used a measured GPU")) << shared.out;
+  rec = measure_record(dir / "shared");
+  ASSERT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu1 Fake NVML GPU"});
+  const auto& sharing = rec["window"]["gpu_sharing"]["gpu1"];
+  EXPECT_EQ(sharing["other_processes"], 1) << rec.dump(1);
+  EXPECT_EQ(sharing["other_pids"][0], other);
+  EXPECT_NEAR(sharing["other_sm_util_share"].get<double>(), 0.6, 1e-9);  // 60 / (40 + 60)
+  bool flagged = false;
+  for (const auto& f : rec["window"]["flags"]) flagged |= contains(f, "gpu1: shared: 1 other process");
+  EXPECT_TRUE(flagged) << rec["window"]["flags"].dump();
+
+  // A program that holds no GPU context is measured without GPUs.
+  ASSERT_EQ(run_with(env, "measure --out " + (dir / "cpu").string() + " --period 0.05 -- sleep 0.6").rc, 0);
+  rec = measure_record(dir / "cpu");
+  EXPECT_TRUE(gpu_devices(rec).empty()) << rec.dump(1);
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], ": none"));
+  EXPECT_EQ(split(split(test::read_text(dir / "cpu" / "emissions.csv"), '\n')[1], ',')[25], "0");
+
+  // Slurm's allocation decides when it is given (no process check needed).
+  auto slurm = run_with(env + "SLURM_JOB_GPUS=0 ", "measure --out " + (dir / "slurm").string() + " -- sleep 0.6");
+  ASSERT_EQ(slurm.rc, 0) << slurm.out;
+  rec = measure_record(dir / "slurm");
+  EXPECT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu0 Fake NVML GPU"});
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], "SLURM_JOB_GPUS=0")) << rec.dump(1);
+  auto bad = run_with(env + "SLURM_JOB_GPUS=zero ", "measure --out " + (dir / "bad").string() + " -- true");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "SLURM_JOB_GPUS='zero'")) << bad.out;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "emissions.csv"));
 }
 
 // Two measured programs recorded in one results file, plus a folder of emissions CSVs: the report of the user's

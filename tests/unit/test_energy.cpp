@@ -6,8 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "common/host.hpp"
@@ -34,6 +39,9 @@ struct FakeDriver {
   std::atomic<unsigned long long> reasons{0x1};  // GPU idle: not a slowdown
   bool gpm = false;                 // GPU 0 (handle 1) supports GPM when set
   std::atomic<int> gpm_samples{0};
+  // Processes holding a context, by GPU index: (PID, SM utilization %); processes_rc fails the listing.
+  std::map<unsigned, std::vector<std::pair<unsigned, unsigned>>> contexts;
+  int processes_rc = kNvmlSuccess;
 
   std::shared_ptr<NvmlApi> api() {
     auto a = std::make_shared<NvmlApi>();
@@ -108,6 +116,31 @@ struct FakeDriver {
     };
     a->clock_event_reasons = [this](NvmlDevice, unsigned long long* r) {
       *r = reasons;
+      return kNvmlSuccess;
+    };
+    a->compute_processes = [this](NvmlDevice h, unsigned* n, NvmlProcessInfo* out) {
+      std::lock_guard lock(mu);
+      if (processes_rc != kNvmlSuccess) return processes_rc;
+      const auto& list = contexts[reinterpret_cast<std::uintptr_t>(h) - 1];
+      if (list.size() > *n) {
+        *n = static_cast<unsigned>(list.size());
+        return kNvmlErrorInsufficientSize;
+      }
+      for (std::size_t i = 0; i < list.size(); ++i) out[i] = NvmlProcessInfo{list[i].first, 1u << 30, 0, 0};
+      *n = static_cast<unsigned>(list.size());
+      return kNvmlSuccess;
+    };
+    a->process_utilization = [this](NvmlDevice h, NvmlProcessUtilization* out, unsigned* n, unsigned long long since) {
+      std::lock_guard lock(mu);
+      const auto& list = contexts[reinterpret_cast<std::uintptr_t>(h) - 1];
+      const auto stamp = static_cast<unsigned long long>(monotonic_s() * 1e6);
+      if (list.empty() || stamp <= since) return kNvmlErrorNotFound;
+      if (!out || *n < list.size()) {
+        *n = static_cast<unsigned>(list.size());
+        return kNvmlErrorInsufficientSize;
+      }
+      for (std::size_t i = 0; i < list.size(); ++i) out[i] = NvmlProcessUtilization{list[i].first, stamp, list[i].second, 0, 0, 0};
+      *n = static_cast<unsigned>(list.size());
       return kNvmlSuccess;
     };
     if (gpm) {
@@ -645,4 +678,134 @@ TEST(Meter, CudaVisibleDevicesSelectTheProgramsGpus) {
   Meter m(o);
   ASSERT_EQ(m.gpus().size(), 1u);
   EXPECT_EQ(m.gpus()[0].index, 1u);
+}
+
+// Attribution: with gpus_by_process a window keeps the GPUs on which the owner's tree (here this test and a
+// child of it) holds a context; a process outside the tree on a kept GPU is flagged with its SM share.
+TEST(Meter, GpusByProcessKeepsTheProgramsGpusAndFlagsOthers) {
+  const pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  FakeDriver d;
+  d.contexts[1] = {{static_cast<unsigned>(getpid()), 30}, {static_cast<unsigned>(child), 10}, {1, 60}};
+  auto o = fake_options(d);
+  o.owner_pid = getpid();
+  o.gpus_by_process = true;
+  o.process_check_s = 0.02;
+  Meter m(o);
+  m.start();
+  auto w = m.begin("train");
+  sleep_s(0.3);
+  auto r = m.end(w);
+  m.stop();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  ASSERT_EQ(r.energy_j("gpu") > 0, true);
+  ASSERT_NE(find(r, "gpu", "gpu1"), nullptr);
+  EXPECT_EQ(find(r, "gpu", "gpu0"), nullptr);  // no context of the program there
+  EXPECT_NE(r.gpu_selection.find("held a context (NVML running processes): gpu1"), std::string::npos) << r.gpu_selection;
+  ASSERT_EQ(r.gpu_sharing.count("gpu1"), 1u);
+  EXPECT_EQ(r.gpu_sharing["gpu1"].other_pids, (std::vector<unsigned>{1}));
+  EXPECT_NEAR(r.gpu_sharing["gpu1"].other_sm_share, 0.6, 1e-9);  // 60 / (30 + 10 + 60)
+  EXPECT_TRUE(has_flag(r, "gpu1: shared: 1 other process held a context during the window (60% of the SM"));
+  EXPECT_EQ(m.gpus_in(r).size(), 1u);
+  auto back = WindowResult::from_json(r.to_json());  // the record keeps it
+  EXPECT_EQ(back.gpu_selection, r.gpu_selection);
+  EXPECT_EQ(back.gpu_sharing["gpu1"].other_pids, (std::vector<unsigned>{1}));
+  EXPECT_NEAR(back.gpu_sharing["gpu1"].other_sm_share, 0.6, 1e-9);
+}
+
+// Selected GPUs (not by process) stay measured; the program alone on them gives no sharing flag; NVML that
+// cannot list processes leaves every GPU measured, flagged, when the choice was to be made by process.
+TEST(Meter, SharingNeedsAnotherProcessAndAnUnknownListIsSaid) {
+  FakeDriver d;
+  d.contexts[0] = {{static_cast<unsigned>(getpid()), 50}};
+  auto o = fake_options(d);
+  o.owner_pid = getpid();
+  o.process_check_s = 0.02;
+  o.gpu_indices = {0, 1};
+  o.gpu_selection = "--gpus 0,1";
+  Meter m(o);
+  m.start();
+  auto w = m.begin("alone");
+  sleep_s(0.2);
+  auto r = m.end(w);
+  EXPECT_EQ(m.gpus_in(r).size(), 2u);
+  EXPECT_TRUE(r.gpu_sharing.empty());
+  EXPECT_FALSE(has_flag(r, "shared"));
+  EXPECT_EQ(r.gpu_selection, "--gpus 0,1");
+  m.stop();
+
+  d.processes_rc = kNvmlErrorNoPermission;
+  o.gpus_by_process = true;
+  o.gpu_indices.clear();
+  Meter blind(o);
+  blind.start();
+  w = blind.begin("blind");
+  sleep_s(0.2);
+  r = blind.end(w);
+  blind.stop();
+  EXPECT_EQ(blind.gpus_in(r).size(), 2u);
+  EXPECT_TRUE(has_flag(r, "could not tell which GPUs the program used (listing gpu")) << r.to_json().dump(1);
+  EXPECT_THROW(([&] {
+                 auto bad = o;
+                 bad.process_check_s = 0;
+                 Meter x(bad);
+               })(),
+               InputError);
+}
+
+// measure's choice of GPUs: Slurm's allocation (NVML indices) when CUDA_VISIBLE_DEVICES cannot be mapped,
+// CUDA_VISIBLE_DEVICES' entries, else by process. A bad Slurm list is refused by name.
+TEST(Meter, ProgramGpusFromSlurmCudaOrProcesses) {
+  std::map<std::string, std::string> vars;
+  auto env = [&](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+  MeterOptions by_process;
+  EXPECT_NE(select_program_gpus(by_process, env).find("held a context"), std::string::npos);
+  EXPECT_TRUE(by_process.gpus_by_process);
+  vars = {{"SLURM_JOB_GPUS", "2,3"}, {"CUDA_VISIBLE_DEVICES", "0,1"}};
+  MeterOptions slurm;
+  EXPECT_EQ(select_program_gpus(slurm, env), "the GPUs Slurm gave this job: SLURM_JOB_GPUS=2,3 (NVML indices)");
+  EXPECT_EQ(slurm.gpu_indices, (std::vector<unsigned>{2, 3}));
+  EXPECT_FALSE(slurm.gpus_by_process);
+  vars = {{"SLURM_STEP_GPUS", "1"}, {"SLURM_JOB_GPUS", "2,3"}};
+  MeterOptions step;
+  select_program_gpus(step, env);
+  EXPECT_EQ(step.gpu_indices, (std::vector<unsigned>{1}));  // the step's own GPUs first
+  vars = {{"CUDA_VISIBLE_DEVICES", "1"}};
+  MeterOptions cuda;
+  EXPECT_NE(select_program_gpus(cuda, env).find("CUDA_VISIBLE_DEVICES=1"), std::string::npos);
+  EXPECT_EQ(cuda.gpu_indices, (std::vector<unsigned>{1}));
+  vars = {{"SLURM_JOB_GPUS", "gpu:a100:2"}};
+  MeterOptions bad;
+  EXPECT_THROW(select_program_gpus(bad, env), InputError);
+}
+
+// The process tree from /proc: a real child is in this process's tree, init is not; a command name with
+// spaces and parentheses does not confuse the parent's field.
+TEST(ProcessTree, ChildrenAreInTheTreeAndOddCommandNamesParse) {
+  const pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  EXPECT_EQ(parent_pid(child), getpid());
+  EXPECT_TRUE(in_process_tree(child, getpid()));
+  EXPECT_TRUE(in_process_tree(getpid(), getpid()));
+  EXPECT_FALSE(in_process_tree(1, getpid()));
+  EXPECT_FALSE(in_process_tree(getpid(), child));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(parent_pid(child), 0);  // gone
+  auto dir = test::temp_dir();
+  test::write_text(dir / "77" / "stat", "77 (a b) c) (d) S 42 77 77 0 -1\n");
+  EXPECT_EQ(parent_pid(77, dir.string()), 42);
+  test::write_text(dir / "42" / "stat", "42 (init-like) S 1 42 42\n");
+  EXPECT_TRUE(in_process_tree(77, 42, dir.string()));
+  EXPECT_FALSE(in_process_tree(77, 5, dir.string()));
 }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The common start of a GPU-node check: OUTDIR made, build-cuda built when missing (log in OUTDIR/build.log),
+# the machine described in OUTDIR/machine.txt. Usage: scripts/gpu-prepare.sh OUTDIR LABEL
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p "$1"
+[ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$1/build.log" 2>&1 || { tail -20 "$1/build.log"; exit 1; }
+scripts/gpu-machine.sh "$2" >> "$1/machine.txt" 2>&1
