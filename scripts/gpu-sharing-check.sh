@@ -62,3 +62,5 @@ out["python"] = json.load(open(os.path.join(sys.argv[1], "python.json")))
 print(json.dumps(out, indent=1))
 PY
 cat "$OUT/summary.json"
+# What comes back from a node is a few files: the records and CSVs in one bundle.
+tar czf "$OUT/sharing-files.tgz" -C "$OUT" alone shared gpus0 && rm -rf "$OUT/alone" "$OUT/shared" "$OUT/gpus0"
