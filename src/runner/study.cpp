@@ -459,7 +459,12 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     auto parts = split(opt.shard, '/');
     long long k = 0, n = 0;
     if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
-      throw InputError("--shard '" + opt.shard + "': expected K/N with 1 <= K <= N");
+      std::string hint;
+      if (std::getenv("SLURM_ARRAY_TASK_ID")) {
+        hint = " (this is Slurm array task " + std::string(std::getenv("SLURM_ARRAY_TASK_ID")) +
+               ": number the tasks 1..N, sbatch --array=1-N, as scripts/slurm/study-array.sh does)";
+      }
+      throw InputError("--shard '" + opt.shard + "': expected K/N with 1 <= K <= N" + hint);
     }
     std::vector<models::ModelSpec> mine;
     for (std::size_t i = 0; i < specs.size(); ++i) {
