@@ -24,7 +24,7 @@ from .outputs import check_output_dir, emissions_context
 log = logging.getLogger("sedenergy")
 
 # CodeCarbon arguments whose meaning sedenergy gives exactly.
-_HONOURED = {"project_name", "output_dir", "output_file", "save_to_file", "gpu_ids", "country_iso_code",
+_HONOURED = {"project_name", "output_dir", "output_file", "save_to_file", "gpu_ids", "country_iso_code", "region",
              "experiment_id", "pue", "tracking_mode", "log_level", "on_csv_write"}
 # Arguments that cannot change sedenergy's numbers: accepted quietly, with the reason in the debug log.
 _NO_EFFECT = {
@@ -78,7 +78,7 @@ class EmissionsTracker:
 
     def __init__(self, project_name="codecarbon", output_dir=".", output_file="emissions.csv", save_to_file=True,
                  gpu_ids=None, country_iso_code=None, experiment_id=None, pue=1.0, tracking_mode="machine",
-                 log_level=None, on_csv_write="append", database=None, **kwargs):
+                 log_level=None, on_csv_write="append", database=None, region=None, **kwargs):
         self._warn_unsupported(kwargs, tracking_mode, on_csv_write)
         if log_level is not None:
             log.setLevel(str(log_level).upper() if isinstance(log_level, str) else log_level)
@@ -86,7 +86,7 @@ class EmissionsTracker:
         self._output_dir, self._output_file, self._save_to_file = str(output_dir), output_file, save_to_file
         self._gpu_ordinals = _gpu_ordinals(gpu_ids)
         self._database = database
-        self._context = emissions_context(project_name, experiment_id, pue, country_iso_code)
+        self._context = emissions_context(project_name, experiment_id, pue, country_iso_code, region)
         if save_to_file:
             check_output_dir(self._output_dir, output_file)
         self._meter = None
@@ -194,17 +194,17 @@ class EmissionsTracker:
 
 
 class OfflineEmissionsTracker(EmissionsTracker):
-    """CodeCarbon's OfflineEmissionsTracker: the carbon intensity of country_iso_code (world average without it)."""
+    """CodeCarbon's OfflineEmissionsTracker: the carbon intensity of country_iso_code (world average without it),
+    or of its region where the data has regions (CAN provinces: "quebec" or "QC"; SWE and NOR bidding zones)."""
 
     _offline = True
 
     def __init__(self, *args, country_iso_code=None, region=None, cloud_provider=None, cloud_region=None, **kwargs):
-        ignored = [n for n, v in (("region", region), ("cloud_provider", cloud_provider),
-                                  ("cloud_region", cloud_region)) if v]
+        ignored = [n for n, v in (("cloud_provider", cloud_provider), ("cloud_region", cloud_region)) if v]
         if ignored:
             warnings.warn("sedenergy tracker: not supported, ignored: " + ", ".join(ignored) +
                           " (the country's average carbon intensity is used)", stacklevel=2)
-        super().__init__(*args, country_iso_code=country_iso_code, **kwargs)
+        super().__init__(*args, country_iso_code=country_iso_code, region=region, **kwargs)
 
 
 def track_emissions(fn=None, **tracker_args):

@@ -97,7 +97,7 @@ int run_child(const std::vector<std::string>& args, std::string& start_error, bo
 void setup_measure(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> command;
-    std::string out = ".", project = "sedenergy", experiment, country, gpus, db;
+    std::string out = ".", project = "sedenergy", experiment, country, region, gpus, db;
     double carbon = -1, period = 0.1, idle = 0, pue = 1;
     bool no_gpu = false;
   };
@@ -112,6 +112,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--project-name", a->project, "project_name column")->capture_default_str();
   sub->add_option("--experiment-id", a->experiment, "experiment_id column");
   sub->add_option("--country", a->country, "ISO 3166 alpha-3 code for the carbon intensity (205 countries: FRA, USA, CAN, ...)");
+  sub->add_option("--region", a->region, "with --country: a province or bidding zone where the data has them "
+                  "(CAN: QC, ON, ...; SWE: SE1-SE4; NOR: NO1-NO5), by code or name");
   sub->add_option("--pue", a->pue, "power usage effectiveness of the data centre: energy x PUE (the CSV's pue column)")
       ->capture_default_str();
   sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
@@ -132,7 +134,8 @@ void setup_measure(CLI::App& app, int& exit_code) {
     ctx.project_name = a->project;
     ctx.experiment_id = a->experiment;
     ctx.pue = a->pue;
-    if (!a->country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a->country);
+    if (!a->region.empty() && a->country.empty()) throw InputError("--region needs --country (e.g. --country CAN --region QC)");
+    if (!a->country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a->country, a->region);
     if (a->carbon >= 0) ctx.carbon = energy::carbon_intensity_value(a->carbon);
     energy::MeterOptions mo;
     mo.period_s = a->period;

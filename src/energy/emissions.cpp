@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -30,15 +31,45 @@ struct Country {
   std::string year;
 };
 
+// The data rows of an embedded CSV table (comments and the header left out), each with `fields` fields.
+std::vector<std::vector<std::string>> table_rows(const std::string& text, std::size_t fields) {
+  std::vector<std::vector<std::string>> out;
+  std::vector<std::string> f;
+  bool header = true;
+  for (const auto& line : split(text, '\n')) {
+    if (line.empty() || line[0] == '#' || !csv_fields(line, f) || f.size() != fields) continue;
+    if (!header) out.push_back(f);
+    header = false;
+  }
+  return out;
+}
+
 // data/carbon_intensity.csv, carried in the binary: every country CodeCarbon knows (docs/FACTS.md §5).
 const std::vector<Country>& countries() {
   static const std::vector<Country> table = [] {
     std::vector<Country> out;
-    std::vector<std::string> f;
-    for (const auto& line : split(embedded::kCarbon[0].text, '\n')) {
-      if (line.empty() || line[0] == '#' || starts_with(line, "iso3,") || !csv_fields(line, f) || f.size() != 4) continue;
+    for (const auto& f : table_rows(embedded::kCarbon[0].text, 4)) {
       double g = 0;
       if (parse_double(f[2], g)) out.push_back({f[0], f[1], g, f[3]});
+    }
+    return out;
+  }();
+  return table;
+}
+
+struct Region {
+  std::string iso, name, code;
+  double g_per_kwh = 0;
+  std::string year, source;
+};
+
+// data/carbon_intensity_regions.csv: provinces and bidding zones where the data has them.
+const std::vector<Region>& regions() {
+  static const std::vector<Region> table = [] {
+    std::vector<Region> out;
+    for (const auto& f : table_rows(embedded::kCarbon[1].text, 6)) {
+      double g = 0;
+      if (parse_double(f[3], g)) out.push_back({f[0], f[1], f[2], g, f[4], f[5]});
     }
     return out;
   }();
@@ -83,15 +114,35 @@ std::string closest_countries(const std::string& query) {
 
 }  // namespace
 
-CarbonIntensity carbon_intensity_for_country(const std::string& iso_in) {
+CarbonIntensity carbon_intensity_for_country(const std::string& iso_in, const std::string& region_in) {
   const std::string iso = upper(trim(iso_in));
-  for (const auto& c : countries()) {
-    if (c.iso == iso) {
-      return {c.g_per_kwh, c.name, c.iso, "country table: " + c.iso + " " + c.year + " (data/carbon_intensity.csv)"};
-    }
+  const auto country = std::find_if(countries().begin(), countries().end(), [&](const Country& c) { return c.iso == iso; });
+  if (country == countries().end()) {
+    throw InputError("--country: unknown country code '" + iso_in + "' (ISO 3166 alpha-3; closest known: " +
+                     closest_countries(iso) + "; or give --carbon-intensity G_PER_KWH)");
   }
-  throw InputError("--country: unknown country code '" + iso_in + "' (ISO 3166 alpha-3; closest known: " +
-                   closest_countries(iso) + "; or give --carbon-intensity G_PER_KWH)");
+  CarbonIntensity out{country->g_per_kwh, country->name, country->iso,
+                      "country table: " + country->iso + " " + country->year + " (data/carbon_intensity.csv)"};
+  const std::string region = upper(trim(region_in));
+  if (region.empty()) return out;
+  std::vector<std::string> known;
+  for (const auto& r : regions()) {
+    if (r.iso != iso) continue;
+    if (upper(r.name) == region || upper(r.code) == region) {
+      out.g_per_kwh = r.g_per_kwh;
+      out.region = r.name;
+      out.source = "region table: " + r.iso + " " + r.code + " " + r.year + " (" + r.source + ", data/carbon_intensity_regions.csv)";
+      return out;
+    }
+    known.push_back(r.code + " (" + r.name + ")");
+  }
+  if (known.empty()) {
+    std::set<std::string> with;
+    for (const auto& r : regions()) with.insert(r.iso);
+    throw InputError("--region: no regional data for " + iso + " (regions are known for " + join({with.begin(), with.end()}, ", ") +
+                     "); leave --region out to use the country's average");
+  }
+  throw InputError("--region: unknown region '" + region_in + "' of " + iso + " (known: " + join(known, ", ") + ")");
 }
 
 CarbonIntensity carbon_intensity_value(double g) {
@@ -179,7 +230,7 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           "0",
           ctx.carbon.country_name,
           ctx.carbon.country_iso,
-          "",
+          ctx.carbon.region,
           "",
           "",
           ctx.host.os,
@@ -275,7 +326,7 @@ void append_emissions_csv(const std::string& path, const WindowResult& w, const 
 
 EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
   static const std::vector<std::string> known = {"project_name", "experiment_id", "run_id", "country_iso_code",
-                                                 "carbon_intensity_g_per_kwh", "pue", "python_version",
+                                                 "region", "carbon_intensity_g_per_kwh", "pue", "python_version",
                                                  "tracking_mode", "gpu_models"};
   refuse_unknown_keys(j, known, "emissions context");
   EmissionsContext ctx;
@@ -287,8 +338,11 @@ EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
     ctx.tracking_mode = j.value("tracking_mode", ctx.tracking_mode);
     ctx.gpu_models = j.value("gpu_models", ctx.gpu_models);
     ctx.pue = j.value("pue", ctx.pue);
+    const std::string region = j.contains("region") && !j["region"].is_null() ? j["region"].get<std::string>() : "";
     if (j.contains("country_iso_code") && !j["country_iso_code"].is_null()) {
-      ctx.carbon = carbon_intensity_for_country(j["country_iso_code"].get<std::string>());
+      ctx.carbon = carbon_intensity_for_country(j["country_iso_code"].get<std::string>(), region);
+    } else if (!region.empty()) {
+      throw InputError("emissions context: region '" + region + "' needs country_iso_code");
     }
     if (j.contains("carbon_intensity_g_per_kwh") && !j["carbon_intensity_g_per_kwh"].is_null()) {
       ctx.carbon = carbon_intensity_value(j["carbon_intensity_g_per_kwh"].get<double>());

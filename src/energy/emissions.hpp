@@ -13,12 +13,15 @@ struct CarbonIntensity {
   double g_per_kwh = 475.0;  // world average
   std::string country_name = "World";
   std::string country_iso = "";
+  std::string region = "";  // the region column: a province or bidding zone when one was given
   std::string source = "world average";
 };
 
 // The 205 countries of data/carbon_intensity.csv (ISO 3166 alpha-3, case-insensitive; Our World in Data 2021
-// through CodeCarbon). Throws InputError for an unknown code, naming the closest known ones.
-CarbonIntensity carbon_intensity_for_country(const std::string& iso);
+// through CodeCarbon), or with `region` a province / bidding zone of data/carbon_intensity_regions.csv (its
+// name or code, case-insensitive). Throws InputError for an unknown code, naming the closest known ones, and
+// for an unknown region, listing the country's.
+CarbonIntensity carbon_intensity_for_country(const std::string& iso, const std::string& region = "");
 CarbonIntensity carbon_intensity_value(double g_per_kwh);
 
 const std::vector<std::string>& emissions_columns();

@@ -82,8 +82,9 @@ def test_tasks_overlap_and_get_their_own_files(tmp_path):
 
 
 def test_unsupported_arguments_warn_once(tmp_path):
-    with pytest.warns(UserWarning, match="not supported, ignored: .*region") as caught:
-        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="USA", region="california")
+    with pytest.warns(UserWarning, match="not supported, ignored: .*cloud_region") as caught:
+        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="USA", cloud_provider="gcp",
+                                cloud_region="us-east1")
     assert len(caught) == 1
     with pytest.warns(UserWarning, match="tracking_mode='process'.*made_up_option|made_up_option.*tracking_mode"):
         EmissionsTracker(output_dir=str(tmp_path), tracking_mode="process", made_up_option=3)
@@ -132,3 +133,23 @@ def test_missing_library_names_the_paths_and_the_fix(tmp_path):
     assert out.returncode != 0
     assert "LibraryNotFound" in out.stderr and "nowhere/libsedenergy.so.0: no such file" in out.stderr
     assert "SEDENERGY_LIBRARY" in out.stderr
+
+
+def test_region_sets_the_carbon_intensity_and_the_region_column(tmp_path):
+    """A Canadian province (CodeCarbon's region argument): its own intensity, not Canada's average; the
+    region column filled; a region the data does not have fails before any work, naming the known ones."""
+    with OfflineEmissionsTracker(output_dir=str(tmp_path), output_file="qc.csv", country_iso_code="CAN",
+                                 region="quebec") as qc:
+        time.sleep(0.3)
+    with OfflineEmissionsTracker(output_dir=str(tmp_path), output_file="ab.csv", country_iso_code="CAN",
+                                 region="AB") as ab:
+        time.sleep(0.3)
+    rows = {name: pd.read_csv(tmp_path / f"{name}.csv").iloc[0] for name in ("qc", "ab")}
+    assert rows["qc"]["region"] == "quebec" and rows["ab"]["region"] == "alberta"
+    intensity = {k: r["emissions"] / r["energy_consumed"] for k, r in rows.items()}  # kg per kWh
+    assert intensity["qc"] == pytest.approx(0.0296, rel=1e-3)
+    assert intensity["ab"] == pytest.approx(0.6308, rel=1e-3)
+    with pytest.raises(SedenergyError, match=r"unknown region 'atlantis' of CAN \(known: AB \(alberta\)"):
+        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="CAN", region="atlantis")
+    with pytest.raises(SedenergyError, match="no regional data for USA"):
+        OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="USA", region="california")

@@ -203,6 +203,19 @@ TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
   auto can = split(split(test::read_text(dir / "can" / "emissions.csv"), '\n')[1], ',');
   EXPECT_EQ(can[15], "Canada");
   EXPECT_EQ(can[36], "1.4");  // the pue column
+  // A province: its own intensity (Quebec's hydro, not Canada's average) and the region column.
+  ASSERT_EQ(run("measure --out " + (dir / "qc").string() + " --country CAN --region QC -- true").rc, 0);
+  auto qc = split(split(test::read_text(dir / "qc" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(qc[17], "quebec");
+  EXPECT_NEAR(std::stod(qc[5]) / std::stod(qc[13]), 0.0296, 1e-6);  // kg per kWh
+  auto bad_region = run("measure --out " + (dir / "qc").string() + " --country CAN --region XX -- true");
+  EXPECT_EQ(bad_region.rc, 2);
+  EXPECT_TRUE(contains(bad_region.out, "unknown region 'XX' of CAN (known: AB (alberta)")) << bad_region.out;
+  auto no_country = run("measure --region QC -- true");
+  EXPECT_EQ(no_country.rc, 2);
+  EXPECT_TRUE(contains(no_country.out, "--region needs --country")) << no_country.out;
+  auto no_data = run("measure --country USA --region CA -- true");
+  EXPECT_TRUE(contains(no_data.out, "no regional data for USA (regions are known for CAN, NOR, SWE)")) << no_data.out;
 }
 
 // The one JSON record measure wrote into `out`.
