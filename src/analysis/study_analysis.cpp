@@ -132,6 +132,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   std::set<std::int64_t> runs_seen;
   bool all_gpu = true, any_ok = false, all_net = true;
   for (const auto& r : rows) {
+    if (r.status == "interrupted") continue;  // cut short by a stop request and redone: not a result
     if (runs_seen.insert(r.run_id).second) {
       ++a.runs;
       (r.status == "ok" ? a.runs_ok : a.runs_failed)++;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "cli/feature_options.hpp"
 #include "common/error.hpp"
 #include "data/feature_cache.hpp"
@@ -34,7 +35,7 @@ void setup_features(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"npy"}));
   sub->add_option("--out", a->out, "folder for exported files and the list of skipped clips");
   sub->add_option("--cache", a->cache, "feature cache folder: reuse features computed before, or store them");
-  sub->add_option("--threads", a->threads, "threads (0: all cores)");
+  sub->add_option("--threads", a->threads, "threads (0: all cores)")->check(whole_in(0, 1024));
   sub->callback([a, &exit_code] {
     auto p = a->f.params();
     auto eo = a->f.extract_options();

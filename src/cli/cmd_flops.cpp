@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "compute/accounting.hpp"
 #include "models/grids.hpp"
 
@@ -31,10 +32,11 @@ void setup_flops(CLI::App& app, int& exit_code) {
                                  "  sedenergy flops paper43 --json");
   sub->add_option("specs", a->specs, "specs (mlp:4x1024, cnn:2x128, rnn:1x512, crnn:1x2:512x256) or a grid name")
       ->required();
-  sub->add_option("--batch", a->batch, "batch size")->capture_default_str();
-  sub->add_option("--mels", a->mels, "mel bands")->capture_default_str();
-  sub->add_option("--frames", a->frames, "frames")->capture_default_str();
-  sub->add_option("--clips", a->clips, "dataset size: adds per-epoch totals (the last batch may be partial)");
+  sub->add_option("--batch", a->batch, "batch size")->check(whole_in(1, 1 << 20))->capture_default_str();
+  sub->add_option("--mels", a->mels, "mel bands")->check(whole_in(1, 4096))->capture_default_str();
+  sub->add_option("--frames", a->frames, "frames")->check(whole_in(1, 1000000))->capture_default_str();
+  sub->add_option("--clips", a->clips, "dataset size: adds per-epoch totals (the last batch may be partial)")
+      ->check(whole_in(1, 1000000000));
   sub->add_flag("--json", a->json, "JSON output");
   sub->add_flag("--layers", a->layers, "per-layer breakdown");
   sub->add_option("--convention", a->convention,

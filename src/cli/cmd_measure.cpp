@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
@@ -115,20 +116,21 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--region", a->region, "with --country: a province or bidding zone where the data has them "
                   "(CAN: QC, ON, ...; SWE: SE1-SE4; NOR: NO1-NO5), by code or name");
   sub->add_option("--pue", a->pue, "power usage effectiveness of the data centre: energy x PUE (the CSV's pue column)")
+      ->check(finite_in(1, 10))
       ->capture_default_str();
-  sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)");
+  sub->add_option("--carbon-intensity", a->carbon, "g CO2eq per kWh (default: world average 475)")
+      ->check(finite_in(0, 5000));
   sub->add_option("--period", a->period, "sampler period in seconds")->capture_default_str();
   sub->add_option("--gpus", a->gpus, "GPUs to measure: NVML indices or UUIDs, e.g. 0,1 or GPU-8f2a (default: those CUDA_VISIBLE_DEVICES "
                   "gives the program, mapped by PCI bus id; else Slurm's SLURM_STEP_GPUS/SLURM_JOB_GPUS; else the GPUs on which "
                   "the program holds a context, found through NVML)");
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
   sub->add_option("--db", a->db, "also record the window in this results database (for `sedenergy report`)");
-  sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")->capture_default_str();
+  sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")
+      ->check(finite_in(0, 600))->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
   sub->callback([a, &exit_code] {
     energy::check_sampler_period(a->period, "--period");
-    if (!(a->idle >= 0 && a->idle <= 600)) throw InputError("--idle must be in [0, 600] s");
-    if (!(a->pue >= 1.0 && a->pue <= 10.0)) throw InputError("--pue must be in [1, 10] (1: no data-centre overhead)");
     if (!a->country.empty() && a->carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
     energy::EmissionsContext ctx;
     ctx.project_name = a->project;

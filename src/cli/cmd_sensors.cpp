@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "common/error.hpp"
 #include "common/host.hpp"
 #include "energy/meter.hpp"
@@ -46,6 +47,7 @@ void setup_sensors(CLI::App& app, int& exit_code) {
                                  "List every energy sensor found, its state, and its counter's update period "
                                  "measured on the spot.\nExample: sedenergy sensors --probe 3");
   sub->add_option("--probe", *probe_s, "seconds spent measuring each counter's update period (0: skip)")
+      ->check(finite_in(0, 60))
       ->capture_default_str();
   sub->add_option("--rapl-root", *rapl_root, "powercap sysfs root")->capture_default_str();
   sub->callback([=, &exit_code] {

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "cli/feature_options.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -126,7 +127,8 @@ void setup_study(CLI::App& app, int& exit_code) {
   sub->add_option("--cooldown-max", opt->cooldown_max_s, "longest wait of --cooldown idle, seconds")->capture_default_str();
   sub->add_option("--sample-period", opt->period_s, "sampler period in seconds")->capture_default_str();
   sub->add_option("--cpu-tdp", opt->cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)");
-  sub->add_option("--seed", opt->seed, "seed for data generation, training and the run order")->capture_default_str();
+  sub->add_option("--seed", opt->seed, "seed for data generation, training and the run order")
+      ->check(whole_in(0, 4294967295LL))->capture_default_str();
   sub->add_option("--threads", opt->threads, "feature extraction threads (0: all cores)");
   sub->add_option("--shard", opt->shard, "K/N: run the K-th of N disjoint parts of the grid (merge them with "
                                          "`sedenergy merge`)");

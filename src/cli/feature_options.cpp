@@ -1,5 +1,6 @@
 #include "cli/feature_options.hpp"
 
+#include "cli/number_checks.hpp"
 #include "common/error.hpp"
 
 namespace sedenergy::cli {
@@ -8,26 +9,27 @@ void FeatureCli::add_to(CLI::App* app, const std::string& default_preset) {
   preset = default_preset;
   auto* g = app->add_option_group("Features", "preset and overrides of every feature parameter");
   g->add_option("--preset", preset, "paper (the study), dcase (DCASE baseline) or librosa")->capture_default_str();
-  g->add_option("--n-fft", n_fft, "FFT size (also the window length unless --win-length)");
-  g->add_option("--win-length", win_length, "window length");
-  g->add_option("--hop", hop, "hop length");
-  g->add_option("--mels", mels, "mel bands");
-  g->add_option("--rate", rate, "sample rate (audio is resampled to it)");
-  g->add_option("--fmin", fmin, "lowest mel frequency");
-  g->add_option("--fmax", fmax, "highest mel frequency");
+  g->add_option("--n-fft", n_fft, "FFT size (also the window length unless --win-length)")
+      ->check(whole_in(16, 65536));
+  g->add_option("--win-length", win_length, "window length")->check(whole_in(16, 65536));
+  g->add_option("--hop", hop, "hop length")->check(whole_in(1, 65536));
+  g->add_option("--mels", mels, "mel bands")->check(whole_in(1, 1024));
+  g->add_option("--rate", rate, "sample rate (audio is resampled to it)")->check(whole_in(1000, 384000));
+  g->add_option("--fmin", fmin, "lowest mel frequency")->check(finite_in(0, 192000));
+  g->add_option("--fmax", fmax, "highest mel frequency")->check(finite_above(0, 192000));
   g->add_option("--window", window, "hann, hann-symmetric, hamming, hamming-symmetric")
       ->check(CLI::IsMember({"hann", "hann-symmetric", "hamming", "hamming-symmetric"}));
-  g->add_option("--power", power, "1: magnitude, 2: power");
+  g->add_option("--power", power, "1: magnitude, 2: power")->check(finite_above(0, 4));
   g->add_option("--mel-scale", mel_scale, "htk or slaney")->check(CLI::IsMember({"htk", "slaney"}));
   g->add_option("--norm", norm, "none or slaney (filter area normalisation)")->check(CLI::IsMember({"none", "slaney"}));
   g->add_option("--center", center, "yes or no: centred frames")->check(CLI::IsMember({"yes", "no"}));
   g->add_option("--pad-mode", pad_mode, "reflect or constant")->check(CLI::IsMember({"reflect", "constant"}));
   g->add_option("--log", log, "none, power-db (10 log10) or amplitude-db (20 log10)")
       ->check(CLI::IsMember({"none", "power-db", "amplitude-db"}));
-  g->add_option("--amin", amin, "floor inside the log");
-  g->add_option("--top-db", top_db, "dynamic range below the maximum (0: none)");
-  g->add_option("--frames", frames, "keep the first N frames (0: the whole clip)");
-  g->add_option("--seconds", seconds, "pad or crop clips to this length");
+  g->add_option("--amin", amin, "floor inside the log")->check(finite_above(0, 1));
+  g->add_option("--top-db", top_db, "dynamic range below the maximum (0: none)")->check(finite_in(0, 400));
+  g->add_option("--frames", frames, "keep the first N frames (0: the whole clip)")->check(whole_in(0, 1000000));
+  g->add_option("--seconds", seconds, "pad or crop clips to this length")->check(finite_above(0, 3600));
   auto* d = app->add_option_group("Audio", "how clips are read");
   d->add_option("--channels", channels, "multichannel audio: first (as the study) or mean")
       ->check(CLI::IsMember({"first", "mean"}))->capture_default_str();

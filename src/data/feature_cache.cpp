@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/host.hpp"
 
 namespace fs = std::filesystem;
@@ -186,20 +187,14 @@ void save_feature_cache(const std::string& file, const CacheKey& key, const Feat
   }
   text = h.dump();
   if (16 + text.size() > offset) throw Error("feature cache: header layout did not settle");
-  const std::string tmp = file + ".tmp." + std::to_string(::getpid());  // concurrent writers never share it
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError("feature cache: cannot write " + tmp);
-    const std::uint64_t len = text.size();
-    out.write(kMagic, 8);
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out << text;
-    out << std::string(offset - 16 - text.size(), '\0');
-    out.write(reinterpret_cast<const char*>(fs_in.data()), static_cast<std::streamsize>(bytes));
-    if (!out.flush()) throw InputError("feature cache: write failed for " + tmp + " (disk full?)");
-  }
-  fs::rename(tmp, file, ec);
-  if (ec) throw InputError("feature cache: cannot rename " + tmp + ": " + ec.message());
+  TempFile out(file);  // mkstemp beside the cache file: concurrent writers and planted symlinks never share it
+  const std::uint64_t len = text.size();
+  out.write(kMagic, 8);
+  out.write(&len, 8);
+  out.write(text);
+  out.write(std::string(offset - 16 - text.size(), '\0'));
+  out.write(fs_in.data(), bytes);
+  out.commit();
 }
 
 FeatureSet cached_features(const std::string& dir, const DatasetPaths& paths, const std::vector<Clip>& clips,

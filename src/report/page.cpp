@@ -33,11 +33,12 @@ std::string cell(const json& v) {
 }
 
 std::string script_json(const json& j) {
-  std::string s = j.dump();
+  // '<' only occurs inside JSON strings, where \u003c means the same: "</script>" and "<!--" (which
+  // would change how the browser parses the script element) cannot appear.
   std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') out += "<\\";
-    else out += s[i];
+  for (char c : j.dump()) {
+    if (c == '<') out += "\\u003c";
+    else out += c;
   }
   return out;
 }
@@ -72,7 +73,8 @@ std::string table_markdown(const analysis::Table& t) {
   for (const auto& r : t.rows) {
     m << "|";
     for (const auto& v : r) {
-      std::string s = cell(v);
+      // Names come from databases: raw HTML in them stays text (entities), and '|' cannot split the cell.
+      std::string s = html_escape(cell(v));
       for (auto& ch : s) {
         if (ch == '|') ch = '/';
       }

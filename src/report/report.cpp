@@ -264,7 +264,7 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
   int failed = 0;
   for (const auto& r : rows) {
     if (r.status == "ok" || !seen.insert(r.run_id).second) continue;
-    h << "<li>" << html_escape(r.variant + " (repetition " + std::to_string(r.repetition) + "): failed: " + r.error)
+    h << "<li>" << html_escape(r.variant + " (repetition " + std::to_string(r.repetition) + "): " + r.status + ": " + r.error)
       << "</li>";
     ++failed;
   }

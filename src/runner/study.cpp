@@ -23,6 +23,8 @@
 #include "analysis/metrics.hpp"
 #include "audio/synth.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/number_check.hpp"
 #include "common/host.hpp"
 #include "common/text.hpp"
 #include "compute/accounting.hpp"
@@ -53,6 +55,9 @@ double signal_safe_now() {
   clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
+// Thrown inside a run when a stop request cut its measurement windows short.
+struct RunInterrupted {};
+
 void request_stop(int sig) {
   const double now = signal_safe_now();
   if (!g_stop) {
@@ -105,12 +110,12 @@ void ensure_writable_dir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw InputError("--out '" + dir + "': cannot create folder (" + ec.message() + ")");
-  fs::path probe = fs::path(dir) / ".sedenergy-write-test";
-  {
-    std::ofstream f(probe);
-    if (!f || !(f << "ok") || !f.flush()) throw InputError("--out '" + dir + "': folder is not writable");
+  try {  // a fresh file of mkstemp's (a planted symlink is never followed), removed again
+    TempFile probe((fs::path(dir) / ".sedenergy-write-test").string());
+    probe.write("ok");
+  } catch (const InputError&) {
+    throw InputError("--out '" + dir + "': folder is not writable");
   }
-  fs::remove(probe, ec);
 }
 
 std::string clock_text(double s) {
@@ -418,18 +423,22 @@ torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed) {
 }
 
 void validate(const StudyOptions& opt) {
-  if (opt.batch <= 0) throw InputError("--batch must be positive");
-  if (!(opt.lr > 0)) throw InputError("--lr must be positive");
+  // Every number of the study, from flags or a --config file, bounded: a typo must not run for ever.
+  check_in_range("--batch", opt.batch, 1, 65536);
+  check_in_range("--lr", opt.lr, 0, 10, /*open_low=*/true);
   if (opt.epochs.empty()) throw InputError("--epochs needs at least one value");
-  for (int e : opt.epochs) {
-    if (e <= 0) throw InputError("--epochs " + std::to_string(e) + ": epochs must be positive");
-  }
+  for (int e : opt.epochs) check_in_range("--epochs", e, 1, 10000);
   if (opt.fractions.empty()) throw InputError("--fraction needs at least one value");
-  for (double f : opt.fractions) {
-    if (!(f > 0 && f <= 1)) throw InputError("--fraction " + format_number(f) + ": must be in (0, 1]");
-  }
-  if (opt.repetitions < 1) throw InputError("--repetitions must be at least 1");
-  if (opt.min_window_s < 0) throw InputError("--min-window must be >= 0");
+  for (double f : opt.fractions) check_in_range("--fraction", f, 0, 1, /*open_low=*/true);
+  check_in_range("--repetitions", opt.repetitions, 1, 1000);
+  check_in_range("--min-window", opt.min_window_s, 0, 3600);
+  check_in_range("--warmup-steps", opt.warmup_steps, 0, 100000);
+  check_in_range("--clips", opt.clips, 0, 10000000);
+  check_in_range("--cpu-tdp", opt.cpu_tdp_w, 0, 2000);
+  check_in_range("--threads", opt.threads, 0, 1024);
+  check_in_range("--holdout", opt.holdout, 0, 0.9);
+  check_in_range("--cooldown-max", opt.cooldown_max_s, 0, 3600, /*open_low=*/true);
+  if (opt.idle_s != -1) check_in_range("--idle", opt.idle_s, 0, 600);  // -1: automatic
   energy::check_sampler_period(opt.period_s, "--sample-period");
   if (opt.loss != "bce-softmax" && opt.loss != "bce-logits") {
     throw InputError("--loss '" + opt.loss + "': expected bce-softmax (the study) or bce-logits");
@@ -441,7 +450,6 @@ void validate(const StudyOptions& opt) {
   if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
     throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
   }
-  if (!(opt.cooldown_max_s > 0)) throw InputError("--cooldown-max must be positive");
 }
 
 }  // namespace
@@ -778,10 +786,11 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
           if (train.epochs > 0) restore();
           for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(model, optim, subset);
           train.epochs += item.epochs;
-        } while (monotonic_s() - t0 < opt.min_window_s);
+        } while (!g_stop && monotonic_s() - t0 < opt.min_window_s);
         train.window = meter.end(w);
         train.loss = loss.item<double>();
       }
+      if (g_stop) throw RunInterrupted();
       start.clear();
       if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
       {
@@ -790,9 +799,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
         do {
           trainer.test_epoch(model);
           ++test.epochs;
-        } while (monotonic_s() - t0 < opt.min_window_s);
+        } while (!g_stop && monotonic_s() - t0 < opt.min_window_s);
         test.window = meter.end(w);
       }
+      if (g_stop) throw RunInterrupted();
       rec.phases = {to_phase("train", train), to_phase("test", test)};
       auto [scores, targets] = trainer.predict(model);
       const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
@@ -810,6 +820,12 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
           << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
           << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << tm.map << "\n";
       ++sum.runs_ok;
+    } catch (const RunInterrupted&) {
+      // Its windows were cut short: recorded as such (never as ok), and redone by --resume.
+      rec.status = "interrupted";
+      rec.error = "stopped by a signal during its windows; --resume redoes it";
+      log << "    INTERRUPTED: its windows were cut short by the stop request\n";
+      sum.interrupted = true;
     } catch (const std::exception& e) {
       rec.status = "failed";
       rec.error = e.what();

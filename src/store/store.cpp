@@ -466,7 +466,9 @@ std::vector<std::int64_t> Store::matching_sessions(const SessionRecord& like) co
 std::set<std::string> Store::finished_items(const std::vector<std::int64_t>& sessions) const {
   std::set<std::string> out;
   for (auto id : sessions) {
-    Stmt s(db_, "SELECT coalesce(variant, config) || '#' || coalesce(repetition, 1) FROM runs WHERE session_id=?");
+    // An interrupted run (windows cut short by a stop request) is not finished: --resume redoes it.
+    Stmt s(db_, "SELECT coalesce(variant, config) || '#' || coalesce(repetition, 1) FROM runs "
+                "WHERE session_id=? AND status != 'interrupted'");
     s.bind(static_cast<long long>(id));
     while (s.step()) out.insert(s.text(0));
   }
@@ -598,7 +600,7 @@ std::vector<UserWindowRecord> Store::user_windows() const {
 }
 
 int Store::run_count() const {
-  Stmt s(db_, "SELECT count(*) FROM runs");
+  Stmt s(db_, "SELECT count(*) FROM runs WHERE status != 'interrupted'");
   s.step();
   return static_cast<int>(s.integer(0));
 }

@@ -64,7 +64,7 @@ struct RunRecord {
   int frames = 0;
   std::string loss = "bce-softmax";
   TestMetrics metrics;
-  std::string status = "ok";  // ok, failed
+  std::string status = "ok";  // ok, failed, interrupted (windows cut short by a stop request; redone by --resume)
   std::string error;
   long long params = 0;
   double train_flops_per_step = 0, test_flops_per_step = 0;
@@ -128,7 +128,7 @@ class Store {
   std::int64_t add_run(const RunRecord& r);  // one transaction
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
-  int run_count() const;
+  int run_count() const;  // finished runs (ok or failed): an interrupted one is not counted
   std::int64_t add_user_window(const UserWindowRecord& w);
   std::vector<UserWindowRecord> user_windows() const;  // in the order they were recorded
   // Copies another results database in (sessions, runs, phases) in one transaction. A session already

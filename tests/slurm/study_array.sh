@@ -17,7 +17,8 @@ cluster_start "$T/cluster" || fail "the cluster did not start"
 
 STUDY=(--grid mlp:1x16,mlp:1x32,mlp:2x16,cnn:1x4,cnn:1x8,rnn:1x8,rnn:1x16,crnn:1x1:8x8 --device cpu --clips 16
        --repetitions 2 --epochs 1 --min-window 2 --warmup-steps 0 --cooldown 0 --sample-period 0.05 --seed 7)
-RUNS="SELECT config, variant, repetition, fraction, epochs_per_unit, status FROM runs ORDER BY 1, 2, 3, 4, 5"
+RUNS="SELECT config, variant, repetition, fraction, epochs_per_unit, status FROM runs WHERE status != 'interrupted'
+      ORDER BY 1, 2, 3, 4, 5"
 
 state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1; }
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds (checked 5 times a second)
@@ -25,7 +26,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until the command succe
   for i in $(seq 1 $((limit * 5))); do "$@" && return 0; sleep 0.2; done
   fail "timed out after $limit s waiting for $what"
 }
-runs_in() { sqlite3 "$1" "SELECT count(*) FROM runs" 2>/dev/null || echo 0; }
+runs_in() { sqlite3 "$1" "SELECT count(*) FROM runs WHERE status = 'ok'" 2>/dev/null || echo 0; }
 has_runs() { [ "$(runs_in "$1")" -ge 1 ]; }
 in_state() { [ "$(state "$1")" = "$2" ]; }
 
@@ -66,5 +67,7 @@ grep -q "resume: $before of 4 runs already finished" "$T/array/logs/shard-2.log"
 diff <(sqlite3 "$T/single/results.db" "$RUNS") <(sqlite3 "$T/array/results.db" "$RUNS") > "$T/diff" ||
   { cat "$T/diff"; fail "the merged runs differ from the single-process study's"; }
 [ "$(runs_in "$T/array/results.db")" = 16 ] || fail "expected 16 runs, found $(runs_in "$T/array/results.db")"
+interrupted=$(sqlite3 "$T/array/results.db" "SELECT count(*) FROM runs WHERE status = 'interrupted'")
+[ "$interrupted" -le 1 ] || fail "$interrupted interrupted runs: only task 2's run in progress could be"
 [ -f "$T/array/report/report.html" ] || fail "no report"
 echo "PASS: 4 shards (one cancelled after $before runs and requeued) merged into the 16 runs of the single study"

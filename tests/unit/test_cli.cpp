@@ -328,14 +328,14 @@ TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
   EXPECT_FALSE(fs::exists(dir / "r3" / "report.html"));
 }
 
-// measure as a process (argv without a shell), its output read after it ends.
-pid_t start_measure(const std::vector<std::string>& args, const fs::path& log) {
+// sedenergy as a process (argv without a shell: a subcommand and its arguments), its output read after it ends.
+pid_t start_cli(const std::vector<std::string>& args, const fs::path& log) {
   const pid_t pid = fork();
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    std::vector<char*> argv = {const_cast<char*>(SEDENERGY_BIN), const_cast<char*>("measure")};
+    std::vector<char*> argv = {const_cast<char*>(SEDENERGY_BIN)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(SEDENERGY_BIN, argv.data());
@@ -356,7 +356,7 @@ TEST(Cli, MeasureNeverLeavesItsProgramBehind) {
   // A program that ignores SIGTERM: killed 10 s after measure was asked to stop, with a flag in the record.
   const std::string out = (dir / "stubborn").string();
   const auto started = dir / "started";
-  pid_t pid = start_measure({"--out", out, "--", "sh", "-c",
+  pid_t pid = start_cli({"measure", "--out", out, "--", "sh", "-c",
                              "trap '' TERM; touch " + started.string() + "; while :; do sleep 0.2; done"},
                             dir / "s.log");
   for (int i = 0; i < 250 && !fs::exists(started); ++i) usleep(20000);
@@ -372,7 +372,7 @@ TEST(Cli, MeasureNeverLeavesItsProgramBehind) {
 
   // kill -9 of measure: its program (here a shell that wrote its pid) ends too.
   const auto pid_file = dir / "child.pid";
-  pid = start_measure({"--out", (dir / "k").string(), "--", "sh", "-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"},
+  pid = start_cli({"measure", "--out", (dir / "k").string(), "--", "sh", "-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"},
                       dir / "k.log");
   for (int i = 0; i < 100 && test::read_text(pid_file).empty(); ++i) usleep(20000);
   const pid_t child = static_cast<pid_t>(std::stol(test::read_text(pid_file)));
@@ -627,7 +627,7 @@ TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
   EXPECT_TRUE(contains(text, "continue with --resume")) << text;
   EXPECT_TRUE(fs::exists(out + "/report/report.html"));
   int done = store::Store(out + "/results.db").run_count();
-  EXPECT_GE(done, 2);  // the run in progress when Ctrl-C came was finished and committed
+  EXPECT_GE(done, 1);  // the runs finished before Ctrl-C; the one in progress was cut short (interrupted)
   EXPECT_LT(done, 6);
   auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --repetitions 1 --resume --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
@@ -777,7 +777,7 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   EXPECT_TRUE(contains(run("study --help").out, "fullinput, paper43, quick, scaling"));
   auto frac = run("study --device cpu --grid mlp:1x8 --fraction 1.5 --out " + out);
   EXPECT_EQ(frac.rc, 2);
-  EXPECT_TRUE(contains(frac.out, "--fraction 1.5: must be in (0, 1]")) << frac.out;
+  EXPECT_TRUE(contains(frac.out, "--fraction: 1.5 is outside (0, 1]")) << frac.out;
   EXPECT_EQ(run("study --device cpu --grid mlp:1x8 --cooldown soon --out " + out).rc, 2);
 }
 
@@ -834,8 +834,9 @@ TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
   EXPECT_GE(done, 1);
   EXPECT_LT(done, 12);
   for (const auto& row : store::Store(out + "/results.db").rows()) {
+    if (row.status == "interrupted") continue;  // cut short by the stop request: redone by --resume
     EXPECT_EQ(row.status, "ok");
-    EXPECT_FALSE(row.phase.phase.empty());  // every committed run has its phases
+    EXPECT_FALSE(row.phase.phase.empty());  // every finished run has its phases
   }
   auto r = run("study --device cpu --devices 0,1 --grid " + grid + " --clips 8 --min-window 1 --repetitions 2 --resume "
                "--out " + out);
@@ -843,7 +844,126 @@ TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
   store::Store db(out + "/results.db");
   EXPECT_EQ(db.run_count(), 12);
   std::set<std::string> items;
-  for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
+  int ok_rows = 0;
+  std::set<std::int64_t> ok_runs;
+  for (const auto& row : db.rows()) {
+    if (row.status != "ok" || !ok_runs.insert(row.run_id).second) continue;
+    items.insert(row.variant + "#" + std::to_string(row.repetition));
+    ++ok_rows;
+  }
   EXPECT_EQ(items.size(), 12u);  // each run once: the interrupted ones were redone, none twice
+  EXPECT_EQ(ok_rows, 12);
+}
+#endif
+
+// Every numeric option takes a finite number in its range, or is refused by its name before any work
+// (issue 18: each of these was once accepted, wrapped, ran for ever or ran out of memory).
+TEST(Cli, NonsenseNumbersAreRefusedByName) {
+  auto dir = test::temp_dir();
+  const std::string data = " --data " + dir.string();
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"features --n-fft 100000000" + data, "--n-fft: 100000000 is outside [16, 65536]"},
+      {"features --n-fft 0" + data, "--n-fft: 0 is outside"},
+      {"features --hop 0" + data, "--hop: 0 is outside"},
+      {"features --mels 0" + data, "--mels: 0 is outside"},
+      {"features --rate 2000000000" + data, "--rate: 2000000000 is outside [1000, 384000]"},
+      {"features --rate 0" + data, "--rate: 0 is outside"},
+      {"features --seconds 1e9" + data, "--seconds: 1000000000 is outside (0, 3600]"},
+      {"features --seconds -1" + data, "--seconds: -1 is outside"},
+      {"features --frames -4" + data, "--frames: -4 is outside"},
+      {"features --power nan" + data, "--power: 'nan' is not a finite number"},
+      {"features --power -1" + data, "--power: -1 is outside"},
+      {"features --amin -1" + data, "--amin: -1 is outside"},
+      {"features --fmax nan" + data, "--fmax: 'nan' is not a finite number"},
+      {"features --top-db nan" + data, "--top-db: 'nan' is not a finite number"},
+      {"features --threads -2" + data, "--threads: -2 is outside"},
+      {"flops mlp:1x512 --mels 2000000000 --frames 2000000000", "--mels: 2000000000 is outside [1, 4096]"},
+      {"flops mlp:1x512 --batch 0", "--batch: 0 is outside"},
+      {"measure --carbon-intensity nan -- true", "--carbon-intensity: 'nan' is not a finite number"},
+      {"measure --carbon-intensity -1 -- true", "--carbon-intensity: -1 is outside [0, 5000]"},
+      {"measure --pue -1 -- true", "--pue: -1 is outside [1, 10]"},
+      {"measure --idle inf -- true", "--idle: 'inf' is not a finite number"},
+      {"synth --snr-min nan --out " + (dir / "s").string(), "--snr-min: 'nan' is not a finite number"},
+      {"synth --clips 2.5 --out " + (dir / "s").string(), "--clips: '2.5' is not a whole number"},
+      {"synth --clips -1 --out " + (dir / "s").string(), "--clips: -1 is outside"},
+      {"synth --seed -1 --out " + (dir / "s").string(), "--seed: -1 is outside"},
+      {"sensors --probe -3", "--probe: -3 is outside [0, 60]"},
+  };
+#if SEDENERGY_HAS_TORCH
+  const std::string out = " --out " + (dir / "o").string();
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"study --min-window 1e12" + out, "--min-window: 1000000000000 is outside [0, 3600]"},
+           {"study --min-window nan" + out, "--min-window: nan is not a finite number"},
+           {"study --cpu-tdp -50" + out, "--cpu-tdp: -50 is outside [0, 2000]"},
+           {"study --clips -1" + out, "--clips: -1 is outside"},
+           {"study --warmup-steps -5" + out, "--warmup-steps: -5 is outside"},
+           {"study --seed -1" + out, "--seed: -1 is outside"},
+           {"study --idle -5" + out, "--idle: -5 is outside [0, 600]"},
+           {"study --lr 1e400" + out, "--lr"},
+           {"study --frames -4" + out, "--frames: -4 is outside"},
+           {"study --sample-period 1e9" + out, "--sample-period"}}) {
+    cases.push_back({args, message});
+  }
+#endif
+  for (const auto& [args, message] : cases) {
+    auto r = run(args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
+    EXPECT_TRUE(contains(r.out, message)) << args << "\n" << r.out;
+  }
+  EXPECT_FALSE(fs::exists(dir / "o"));  // refused before any work
+  EXPECT_FALSE(fs::exists(dir / "s"));
+}
+
+// synth writes a dataset into a fresh folder: old clips would otherwise stay beside the new ones.
+TEST(Cli, SynthRefusesAFolderWithADatasetUnlessForced) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "ds").string();
+  ASSERT_EQ(run("synth --out " + out + " --clips 4 --seconds 1 --rate 16000").rc, 0);
+  auto again = run("synth --out " + out + " --clips 2 --seconds 1 --rate 16000");
+  EXPECT_EQ(again.rc, 2);
+  EXPECT_TRUE(contains(again.out, "is not empty")) << again.out;
+  ASSERT_EQ(run("synth --out " + out + " --clips 2 --seconds 1 --rate 16000 --force").rc, 0);
+  int clips = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "ds" / "audio")) clips += e.path().extension() == ".wav";
+  EXPECT_EQ(clips, 2);
+  EXPECT_EQ(run("synth --out " + (dir / "x").string() + " --min-events 3 --max-events 1").rc, 2);
+}
+
+#if SEDENERGY_HAS_TORCH
+// A stop request cuts the measurement windows short (a 10-minute --min-window does not keep the study
+// running): the run in progress is recorded as interrupted, never as ok, and --resume redoes it.
+TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  const std::vector<std::string> args = {"study", "--grid", "mlp:1x16", "--device", "cpu", "--clips", "16",
+                                         "--repetitions", "1", "--warmup-steps", "0", "--cooldown", "0",
+                                         "--min-window", "600", "--out", out};
+  const pid_t pid = start_cli(args, dir / "st.log");
+  for (int i = 0; i < 600 && !contains(test::read_text(dir / "st.log"), "[1/1]"); ++i) usleep(50000);
+  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[1/1]")) << test::read_text(dir / "st.log");
+  usleep(500000);
+  const double t0 = monotonic_s();
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_LT(monotonic_s() - t0, 30.0);
+  const auto log = test::read_text(dir / "st.log");
+  EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
+  {
+    store::Store db(out + "/results.db", store::Store::Access::kRead);
+    auto rows = db.rows();
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(rows[0].status, "interrupted");
+    EXPECT_EQ(db.run_count(), 0);  // not a finished run
+  }
+  // The same study resumed: the interrupted run is not counted as finished, so it runs again.
+  auto again = args;
+  again.push_back("--resume");
+  const pid_t second = start_cli(again, dir / "again.log");
+  for (int i = 0; i < 600 && !contains(test::read_text(dir / "again.log"), "[1/1]"); ++i) usleep(50000);
+  kill(second, SIGTERM);
+  waitpid(second, &status, 0);
+  EXPECT_TRUE(contains(test::read_text(dir / "again.log"), "resume: 0 of 1 runs already finished"))
+      << test::read_text(dir / "again.log");
 }
 #endif

@@ -8,7 +8,10 @@
 
 #include "analysis/study_analysis.hpp"
 #include "common/text.hpp"
+#include "report/page.hpp"
 #include "report/report.hpp"
+#include "common/files.hpp"
+#include <unistd.h>
 #include "test_util.hpp"
 
 using namespace sedenergy;
@@ -322,4 +325,37 @@ TEST(Analysis, ScalingFitsJoulesPerSampleAndAFixedCost) {
   EXPECT_NEAR(row["intercept_j"].get<double>(), 5, 1e-6);
   EXPECT_NEAR(row["r2"].get<double>(), 1, 1e-9);
   EXPECT_NE(test::read_text(files.markdown).find("0.2 J per sample plus 5 J fixed"), std::string::npos);
+}
+
+// Names from a database in a page: no '<' reaches the embedded chart JSON ("</script>" or "<!--" would stop
+// every chart), and the JSON still reads back the same.
+TEST(Page, EmbeddedJsonCannotCloseOrCommentTheScript) {
+  const nlohmann::json specs = {{"variant", "V<!--<script></script>"}, {"n", 1}};
+  const std::string text = sedenergy::report::script_json(specs);
+  EXPECT_EQ(text.find('<'), std::string::npos) << text;
+  EXPECT_EQ(nlohmann::json::parse(text), specs);
+}
+
+// Files written into shared folders never go through a planted symlink: the temporary name is mkstemp's,
+// and the rename replaces a symlink at the target instead of writing into what it points to.
+TEST(Files, TempFileNeverWritesThroughASymlink) {
+  auto dir = sedenergy::test::temp_dir();
+  sedenergy::test::write_text(dir / "victim", "precious");
+  std::filesystem::create_symlink(dir / "victim", dir / "cache.bin");
+  {
+    sedenergy::TempFile f((dir / "cache.bin").string());
+    EXPECT_NE(f.path().find("cache.bin.tmp."), std::string::npos);
+    f.write("new contents");
+    f.commit();
+  }
+  EXPECT_EQ(sedenergy::test::read_text(dir / "victim"), "precious");
+  EXPECT_FALSE(std::filesystem::is_symlink(dir / "cache.bin"));
+  EXPECT_EQ(sedenergy::test::read_text(dir / "cache.bin"), "new contents");
+  {
+    sedenergy::TempFile abandoned((dir / "other").string());  // not committed: nothing left behind
+    abandoned.write("x");
+  }
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 2);  // victim and cache.bin
 }

@@ -1,0 +1,30 @@
+// Writing files safely into folders others may share (--out, --cache): a temporary file created with
+// mkstemp (O_CREAT | O_EXCL: a name planted beforehand, a symlink among them, is never opened), written
+// whole, then renamed over the target.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace sedenergy {
+
+// An open temporary file "<target>.tmp.XXXXXX" beside `target`; closes (and removes, unless kept) on destruction.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& target);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  // Appends bytes; throws InputError naming the file when the disk is full or the write fails.
+  void write(const void* data, std::size_t n);
+  void write(const std::string& text) { write(text.data(), text.size()); }
+  // Flushes to disk, closes and renames over the target; throws InputError naming it on failure.
+  void commit();
+
+ private:
+  std::string target_, path_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+}  // namespace sedenergy
