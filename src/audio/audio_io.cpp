@@ -4,14 +4,59 @@
 #include <sndfile.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 
 #include "common/error.hpp"
 
 namespace sedenergy::audio {
+namespace {
+
+std::uint32_t little_endian32(const unsigned char* b) {
+  return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
+}
+
+// A WAV whose data chunk declares more bytes than the file holds was cut short (a copy that stopped, a full
+// disk): libsndfile would quietly read what is there. Returns "" for a whole file (or one that is not WAV).
+std::string wav_truncation(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char head[12];
+  if (!f.read(reinterpret_cast<char*>(head), 12) || std::memcmp(head, "RIFF", 4) != 0 || std::memcmp(head + 8, "WAVE", 4) != 0) {
+    return "";
+  }
+  const auto size = std::filesystem::file_size(path);
+  std::uint64_t pos = 12;
+  unsigned block_align = 0;
+  unsigned char chunk[8];
+  while (f.read(reinterpret_cast<char*>(chunk), 8)) {
+    const std::uint32_t n = little_endian32(chunk + 4);
+    pos += 8;
+    if (std::memcmp(chunk, "fmt ", 4) == 0 && n >= 14) {
+      unsigned char fmt[14];
+      if (!f.read(reinterpret_cast<char*>(fmt), 14)) return "";
+      block_align = fmt[12] | (fmt[13] << 8);
+      f.seekg(static_cast<std::streamoff>(n - 14 + (n & 1)), std::ios::cur);
+    } else if (std::memcmp(chunk, "data", 4) == 0) {
+      if (n == 0xFFFFFFFFu || n == 0 || pos + n <= size) return "";  // whole, or a stream of unknown length
+      const std::uint64_t present = size - pos;
+      if (block_align == 0) return "truncated: its header declares " + std::to_string(n) + " data bytes, the file holds " + std::to_string(present);
+      return "truncated: its header declares " + std::to_string(n / block_align) + " frames, the file holds " +
+             std::to_string(present / block_align);
+    } else {
+      f.seekg(static_cast<std::streamoff>(n + (n & 1)), std::ios::cur);
+    }
+    pos += n + (n & 1);
+  }
+  return "";
+}
+
+}  // namespace
 
 Audio read_audio(const std::string& path, ChannelPolicy policy) {
   if (!std::filesystem::exists(path)) throw file_error(path, 0, "audio file not found");
+  if (const std::string cut = wav_truncation(path); !cut.empty()) throw file_error(path, 0, "audio file is " + cut);
   SF_INFO info{};
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f) throw file_error(path, 0, std::string("cannot read audio: ") + sf_strerror(nullptr));

@@ -56,6 +56,7 @@ int parse_label(const std::string& name, const std::string& path, std::size_t li
 double parse_time(const std::string& text, const std::string& what, const std::string& path, std::size_t line) {
   double v = 0;
   if (!parse_double(trim(text), v)) throw file_error(path, line, what + " '" + text + "' is not a number");
+  if (!std::isfinite(v)) throw file_error(path, line, what + " '" + text + "' is not a finite number");
   if (v < 0) throw file_error(path, line, what + " is negative (" + text + ")");
   return v;
 }
@@ -72,6 +73,16 @@ void check_relative_name(const std::string& name, const std::string& tsv, std::s
 }
 
 std::vector<Clip> read_weak_tsv(const std::string& path) {
+  {  // A second column is the labels: one named otherwise would be read as labels, or its labels dropped.
+    std::ifstream in(path);
+    std::string header;
+    if (in && std::getline(in, header)) {
+      const auto cols = split(trim(header), '\t');
+      if (cols.size() >= 2 && trim(cols[1]) != "event_labels") {
+        throw file_error(path, 1, "second column is '" + trim(cols[1]) + "', expected event_labels (weak labels)");
+      }
+    }
+  }
   std::vector<Clip> clips;
   std::set<std::string> seen;
   for_each_tsv_row(path, 1, [&](const std::vector<std::string>& f, std::size_t line) {
@@ -101,9 +112,14 @@ std::vector<Clip> read_strong_tsv(const std::string& path) {
       clips.push_back(Clip{name, {}, {}});
     }
     Clip& c = clips[it->second];
-    // A clip with no event has empty onset/offset/label columns.
-    bool has_event = f.size() >= 4 && !trim(f[3]).empty();
-    if (!has_event) return;
+    // A clip with no event has empty onset/offset/label columns; an event needs all three.
+    const bool has_label = f.size() >= 4 && !trim(f[3]).empty();
+    const bool has_times = (f.size() >= 2 && !trim(f[1]).empty()) || (f.size() >= 3 && !trim(f[2]).empty());
+    if (has_times && !has_label) throw file_error(path, line, "an event with onset/offset but no event_label");
+    if (!has_label) return;
+    if (f.size() < 3 || trim(f[1]).empty() || trim(f[2]).empty()) {
+      throw file_error(path, line, "event '" + trim(f[3]) + "' without its onset and offset");
+    }
     StrongEvent e;
     e.onset_s = parse_time(f[1], "onset", path, line);
     e.offset_s = parse_time(f[2], "offset", path, line);
@@ -238,7 +254,9 @@ std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error, std::v
        it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file() || !audio_ext.count(it->path().extension().string())) continue;
-    std::string rel = fs::relative(it->path(), paths.audio_dir).string();
+    // Lexically: a listed clip may be a symlink to audio elsewhere (a common DESED layout); its name in the
+    // dataset is what the TSV lists, not where the link points.
+    std::string rel = it->path().lexically_relative(paths.audio_dir).string();
     if (!listed.count(rel)) report("does not list audio file " + (fs::path(paths.audio_dir) / rel).string());
   }
   if (kept.empty()) throw file_error(tsv, 0, "no listed clip has its audio file");

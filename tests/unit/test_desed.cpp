@@ -106,3 +106,49 @@ TEST(Desed, LocateAndLoadReportMissingPieces) {
   auto paths = data::locate_train_set(dir.string());
   expect_input_error([&] { data::load_clips(paths); }, {"listed.wav", "missing"});
 }
+
+// Labels are never dropped silently (issue 18, item 10): a strong row with times but no label, a label
+// without times, NaN or infinite times, a weak header whose second column is not the labels.
+TEST(Desed, IncompleteEventsAndOddHeadersAreRefusedWithTheLine) {
+  auto dir = sedenergy::test::temp_dir();
+  auto expect_refused = [&](const std::string& name, const std::string& text, bool strong, const std::string& why) {
+    const auto path = (dir / name).string();
+    sedenergy::test::write_text(path, text);
+    try {
+      if (strong) sedenergy::data::read_strong_tsv(path);
+      else sedenergy::data::read_weak_tsv(path);
+      ADD_FAILURE() << name << " accepted";
+    } catch (const sedenergy::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  };
+  const std::string head = "filename\tonset\toffset\tevent_label\n";
+  expect_refused("no_label.tsv", head + "a.wav\t0.5\t1.0\t\n", true, ":2: an event with onset/offset but no event_label");
+  expect_refused("no_times.tsv", head + "a.wav\t\t\tDog\n", true, ":2: event 'Dog' without its onset and offset");
+  expect_refused("nan.tsv", head + "a.wav\tnan\t1.0\tDog\n", true, ":2: onset 'nan' is not a finite number");
+  expect_refused("inf.tsv", head + "a.wav\t0\tinf\tDog\n", true, ":2: offset 'inf' is not a finite number");
+  expect_refused("weak.tsv", "filename\tlabels\na.wav\tDog\n", false, ":1: second column is 'labels'");
+  sedenergy::test::write_text(dir / "empty_clip.tsv", head + "a.wav\t\t\t\n");  // a clip without events is fine
+  EXPECT_EQ(sedenergy::data::read_strong_tsv((dir / "empty_clip.tsv").string()).size(), 1u);
+}
+
+// Symlinked audio (clips linked from elsewhere, as DESED setups often are) is read: the TSV's names are
+// what must lie inside the dataset, not the links' targets.
+TEST(Desed, SymlinkedAudioFilesAreListedByTheirNames) {
+  auto dir = sedenergy::test::temp_dir();
+  std::filesystem::create_directories(dir / "store");
+  std::filesystem::create_directories(dir / "set" / "audio");
+  for (const char* name : {"a.wav", "b.wav"}) {
+    sedenergy::test::write_text(dir / "store" / name, "not read here");
+    std::filesystem::create_symlink(dir / "store" / name, dir / "set" / "audio" / name);
+  }
+  sedenergy::test::write_text(dir / "set" / "weak.tsv", "filename\tevent_labels\na.wav\tDog\nb.wav\tCat\n");
+  sedenergy::data::DatasetPaths p;
+  p.root = p.audio_dir = (dir / "set" / "audio").string();
+  p.weak_tsv = (dir / "set" / "weak.tsv").string();
+  std::vector<std::string> problems;
+  const auto clips = sedenergy::data::load_clips(p, sedenergy::data::OnError::kStop, &problems);
+  EXPECT_EQ(clips.size(), 2u);
+  EXPECT_TRUE(problems.empty());
+}

@@ -190,4 +190,21 @@ TEST(AudioIo, BadFilesGiveClearErrors) {
   audio::write_audio(wav, std::vector<float>(16000, 0.2f), 16000);
   std::filesystem::resize_file(wav, 30);
   EXPECT_THROW(audio::read_audio(wav), InputError);
+  // Cut to 1000 bytes, or to half: the header's frame count says so (libsndfile alone reads what is left,
+  // and the clip would be zero-padded into a silent half).
+  for (const std::uintmax_t bytes : {std::uintmax_t{1000}, std::uintmax_t{16044}}) {
+    audio::write_audio(wav, std::vector<float>(16000, 0.2f), 16000);
+    const auto whole = std::filesystem::file_size(wav);
+    std::filesystem::resize_file(wav, std::min(bytes, whole - 2));
+    try {
+      audio::read_audio(wav);
+      FAIL() << "a WAV cut to " << bytes << " bytes was read";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("cut.wav"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("truncated: its header declares 16000 frames, the file holds"),
+                std::string::npos) << e.what();
+    }
+  }
+  audio::write_audio(wav, std::vector<float>(16000, 0.2f), 16000);
+  EXPECT_EQ(audio::read_audio(wav).samples.size(), 16000u);  // a whole file is read as before
 }
