@@ -166,7 +166,7 @@ json end_window(sed_meter* m, int id, energy::WindowResult* result) {
   json j = window_json(m, w, r, samples);
   {
     std::lock_guard lock(m->mu);
-    m->last_json = j.dump();
+    m->last_json = sedenergy::json_text(j);
   }
   if (result) *result = std::move(r);
   return j;
@@ -221,7 +221,7 @@ char* sed_meter_info_json(sed_meter* m) {
     j["host"] = {{"hostname", host.hostname}, {"os", host.os}, {"cpu_model", host.cpu_model},
                  {"cpu_count", host.cpu_count}, {"ram_total_gb", host.ram_total_gb}};
     j["version"] = sedenergy::build::kVersion;
-    return owned_copy(j.dump());
+    return owned_copy(sedenergy::json_text(j));
   });
 }
 
@@ -256,7 +256,7 @@ int sed_window_end(sed_meter* m, int id, sed_window_result* out) {
 }
 
 char* sed_window_end_json(sed_meter* m, int id) {
-  return guarded(static_cast<char*>(nullptr), [&] { return owned_copy(end_window(m, id, nullptr).dump()); });
+  return guarded(static_cast<char*>(nullptr), [&] { return owned_copy(sedenergy::json_text(end_window(m, id, nullptr))); });
 }
 
 const char* sed_last_window_json(sed_meter* m) {

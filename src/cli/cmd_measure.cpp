@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/number_checks.hpp"
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
@@ -225,7 +226,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
     const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
     {
       std::ofstream j(json_path + ".tmp");
-      j << rec.dump(1) << "\n";
+      j << json_text(rec, 1) << "\n";
       if (!j) throw InputError("cannot write " + json_path);
     }
     fs::rename(json_path + ".tmp", json_path);

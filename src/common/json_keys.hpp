@@ -1,5 +1,5 @@
-// Objects given as JSON (the C API's options and records): a key the reader does not know is refused by
-// name, with the keys it knows, rather than ignored.
+// JSON helpers. Objects given as JSON (the C API's options and records): a key the reader does not know is
+// refused by name, with the keys it knows, rather than ignored. JSON text that survives non-UTF-8 names.
 #pragma once
 #include <algorithm>
 #include <string>
@@ -20,6 +20,12 @@ inline void refuse_unknown_keys(const nlohmann::json& object, const std::vector<
       throw InputError(what + ": unknown key '" + key + "' (known: " + join(known, ", ") + ")");
     }
   }
+}
+
+// JSON text of `j` that never throws for names that are not UTF-8 (file names, command lines, user labels
+// come as bytes): invalid bytes become U+FFFD instead of a type error reaching the user.
+inline std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace sedenergy

@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/host.hpp"
+#include "common/json_keys.hpp"
 
 namespace fs = std::filesystem;
 
@@ -181,11 +182,11 @@ void save_feature_cache(const std::string& file, const CacheKey& key, const Feat
   std::string text;
   std::size_t offset = 0;
   for (int pass = 0; pass < 3; ++pass) {
-    text = h.dump();
+    text = json_text(h);
     offset = (16 + text.size() + 63) / 64 * 64;
     h["data_offset"] = offset;
   }
-  text = h.dump();
+  text = json_text(h);
   if (16 + text.size() > offset) throw Error("feature cache: header layout did not settle");
   TempFile out(file);  // mkstemp beside the cache file: concurrent writers and planted symlinks never share it
   const std::uint64_t len = text.size();

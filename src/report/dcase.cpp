@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
 #include "report/user_report.hpp"
@@ -143,7 +144,7 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
     }
     all[t.id] = rows;
   }
-  open_out(files.json) << all.dump(1) << "\n";
+  open_out(files.json) << json_text(all, 1) << "\n";
   std::ostringstream h;
   h << page_head("DCASE energy report", false) << "<h1>DCASE energy report</h1><p class=\"note\">" << html_escape(hardware)
     << " Also: <a href=\"dcase.md\">dcase.md</a>, <a href=\"dcase.csv\">dcase.csv</a>, "

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "sedenergy/vega.hpp"
 
@@ -36,7 +37,7 @@ std::string script_json(const json& j) {
   // '<' only occurs inside JSON strings, where \u003c means the same: "</script>" and "<!--" (which
   // would change how the browser parses the script element) cannot appear.
   std::string out;
-  for (char c : j.dump()) {
+  for (char c : json_text(j)) {
     if (c == '<') out += "\\u003c";
     else out += c;
   }

@@ -12,6 +12,7 @@
 
 #include "analysis/study_analysis.hpp"
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
 
@@ -198,7 +199,7 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
     }
     all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", rows_j}};
   }
-  open_out(files.json) << all.dump(1) << "\n";
+  open_out(files.json) << json_text(all, 1) << "\n";
 
   // ---- Markdown ----
   {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
 
@@ -279,7 +280,7 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
                               {"experiment_id", w.experiment_id}, {"name", w.name}, {"energy_j", w.energy_j},
                               {"record", record.is_discarded() ? json(nullptr) : record}});
   }
-  open_out(files.json) << all.dump(1) << "\n";
+  open_out(files.json) << json_text(all, 1) << "\n";
   {
     auto m = open_out(files.markdown);
     m << "# sedenergy report of your runs\n\n" << intro << "\n";

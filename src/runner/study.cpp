@@ -26,6 +26,7 @@
 #include "common/files.hpp"
 #include "common/number_check.hpp"
 #include "common/host.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "compute/accounting.hpp"
 #include "data/dataset.hpp"
@@ -371,7 +372,7 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
   p.mem_util_pct = w.mem_util_pct;
   p.cpu_load = w.cpu_load;
   p.flags = join(w.flags, "; ");
-  p.window_json = w.to_json().dump();
+  p.window_json = json_text(w.to_json());
   return p;
 }
 
@@ -618,7 +619,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   sess.grid = opt.grid;
   sess.dataset = paths.root + " (" + std::to_string(train_src->size()) + " clips); test: " + test_desc;
   sess.features = features::describe(params);
-  sess.config_json = nlohmann::json{{"batch", opt.batch},
+  sess.config_json = json_text(nlohmann::json{{"batch", opt.batch},
                                     {"lr", opt.lr},
                                     {"epochs", opt.epochs},
                                     {"fractions", opt.fractions},
@@ -639,12 +640,11 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
                                        std::vector<std::string> v;
                                        for (const auto& s : specs) v.push_back(s.name());
                                        return v;
-                                     }()}}
-                         .dump();
+                                     }()}});
   if (opt.idle_s > 0) {
     log << "idle baseline: " << opt.idle_s << " s ...\n";
     auto idle = meter.measure_idle(opt.idle_s);
-    sess.idle_json = idle.to_json().dump();
+    sess.idle_json = json_text(idle.to_json());
     for (const auto& d : idle.domains) {
       log << "idle: " << d.domain << " " << d.device << " " << std::setprecision(4) << d.mean_power_w << " W ("
           << (d.estimated ? "estimated" : d.method) << ")\n";
@@ -665,8 +665,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   }
   if (session_id == 0) session_id = db.begin_session(sess);
   g_stop = false;
-  auto old_int = std::signal(SIGINT, request_stop);
-  auto old_term = std::signal(SIGTERM, request_stop);
+  // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its
+  // group) arriving after the runs, while the report is written or the program exits, is the same request.
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
 
   // ---- the runs ----
   Trainer trainer(*train_src, test_source, dev, opt);
@@ -841,8 +843,6 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     db.add_run(rec);
     ++done_here;
   }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
   meter.stop();
   if (!sum.interrupted) db.finish_session(session_id);
   sum.gpu_measured = meter.has_gpu();

@@ -71,7 +71,7 @@ store::UserWindowRecord user_window_record(const nlohmann::json& run, const ener
   r.flags = join(w.flags, "; ");
   r.hostname = read_host_info().hostname;
   r.gpu_name = gpu_names(w);
-  r.window_json = window_json.dump();
+  r.window_json = json_text(window_json);
   return r;
 }
 

@@ -967,3 +967,16 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
       << test::read_text(dir / "again.log");
 }
 #endif
+
+// Names that are not UTF-8 (bytes from the file system or the command line) never turn into a JSON error:
+// the program's exit code comes back and the record is written (issue 18, item 12).
+TEST(Cli, MeasureOfACommandWithNonUtf8BytesKeepsItsRecord) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "m").string();
+  auto r = run("measure --out " + out + " --period 0.05 -- sh -c 'exit 4' \"$(printf 'x\\377y')\"");
+  EXPECT_EQ(r.rc, 4) << r.out;
+  auto rec = measure_record(out);
+  ASSERT_TRUE(rec.contains("command")) << r.out;
+  EXPECT_EQ(rec["command"][3], "x\xEF\xBF\xBDy");  // the byte 0xff shown as U+FFFD
+  for (const auto& e : fs::directory_iterator(out)) EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+}
