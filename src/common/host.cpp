@@ -161,6 +161,11 @@ int parent_pid(int pid, const std::string& proc_root) {
   return rest ? ppid : 0;
 }
 
+bool process_visible(int pid, const std::string& proc_root) {
+  std::error_code ec;
+  return pid > 0 && std::filesystem::is_directory(proc_root + "/" + std::to_string(pid), ec);
+}
+
 bool in_process_tree(int pid, int root, const std::string& proc_root) {
   for (int depth = 0; pid > 0 && depth < 256; ++depth) {  // bounded: a corrupt tree must not loop
     if (pid == root) return true;

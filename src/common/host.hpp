@@ -44,6 +44,8 @@ CpuAllocation read_cpu_allocation(const char* slurm_cpus, const std::string& pro
 
 // The parent of process `pid` from <proc_root>/<pid>/stat; 0 when the process is gone or unreadable.
 int parent_pid(int pid, const std::string& proc_root = "/proc");
+// Whether <proc_root>/<pid> exists: false for a PID of another PID namespace (NVML's, inside a container).
+bool process_visible(int pid, const std::string& proc_root = "/proc");
 // Whether `pid` is `root` or one of its descendants (walks the parents; a PID of another PID namespace,
 // absent from proc_root, is not).
 bool in_process_tree(int pid, int root, const std::string& proc_root = "/proc");

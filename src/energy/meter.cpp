@@ -301,6 +301,8 @@ void Meter::check_processes(Sample& s) {
     for (unsigned pid : procs.pids) {
       if (in_owner_tree(pid)) {
         ++g.own_processes;
+      } else if (!process_visible(static_cast<int>(pid), opt_.proc_root)) {
+        g.foreign_pids.push_back(pid);
       } else {
         g.other_pids.push_back(pid);
       }
@@ -432,7 +434,7 @@ std::vector<bool> Meter::attribute_gpus(const std::vector<Sample>& samples, Wind
   std::vector<bool> keep(n, true), checked(n, false), used(n, false);
   r.gpu_selection = opt_.gpu_selection;
   if (opt_.owner_pid <= 0) return keep;
-  std::vector<std::set<unsigned>> others(n);
+  std::vector<std::set<unsigned>> others(n), foreign(n);
   std::vector<double> sm_own(n, 0), sm_other(n, 0);
   for (const auto& s : samples) {
     for (std::size_t i = 0; i < n && i < s.gpus.size(); ++i) {
@@ -441,6 +443,7 @@ std::vector<bool> Meter::attribute_gpus(const std::vector<Sample>& samples, Wind
       checked[i] = true;
       used[i] = used[i] || g.own_processes > 0;
       others[i].insert(g.other_pids.begin(), g.other_pids.end());
+      foreign[i].insert(g.foreign_pids.begin(), g.foreign_pids.end());
       if (std::isfinite(g.own_sm_pct)) sm_own[i] += g.own_sm_pct;
       if (std::isfinite(g.other_sm_pct)) sm_other[i] += g.other_sm_pct;
     }
@@ -454,6 +457,14 @@ std::vector<bool> Meter::attribute_gpus(const std::vector<Sample>& samples, Wind
     }
     r.gpu_selection = "every GPU: which ones the program used is unknown (" + why + ")";
     r.flags.push_back("could not tell which GPUs the program used (" + why + "): every GPU measured");
+  } else if (opt_.gpus_by_process && std::find(used.begin(), used.end(), true) == used.end() &&
+             std::any_of(foreign.begin(), foreign.end(), [](const auto& f) { return !f.empty(); })) {
+    // NVML's PIDs are the host's: inside a container the program's own contexts show as unknown PIDs.
+    for (std::size_t i = 0; i < n; ++i) keep[i] = !foreign[i].empty();
+    r.gpu_selection = "the GPUs with processes of another PID namespace (a container?): the program's own "
+                      "contexts cannot be told from others there";
+    r.flags.push_back("NVML reports PIDs that are not in this PID namespace: the GPUs holding them are measured, "
+                      "whether they are shared cannot be told");
   } else if (opt_.gpus_by_process) {
     keep = used;
     std::vector<std::string> names;

@@ -178,6 +178,8 @@ struct GpuSample {
   // processes of the measured program's tree, and the others' PIDs.
   int own_processes = -1;
   std::vector<unsigned> other_pids;
+  // PIDs absent from this process's /proc: another PID namespace (a container), so whose they are is unknown.
+  std::vector<unsigned> foreign_pids;
   // SM utilization NVML attributes per process since the previous check, summed over the program's
   // processes and over the others (NaN: no per-process sample).
   double own_sm_pct = NAN, other_sm_pct = NAN;

@@ -809,3 +809,26 @@ TEST(ProcessTree, ChildrenAreInTheTreeAndOddCommandNamesParse) {
   EXPECT_TRUE(in_process_tree(77, 42, dir.string()));
   EXPECT_FALSE(in_process_tree(77, 5, dir.string()));
 }
+
+// Inside a container NVML's PIDs are the host's: none is this program's, none is in /proc here. The GPUs
+// holding such PIDs are measured and the record says that sharing cannot be judged (never "no GPU used").
+TEST(Meter, PidsOfAnotherNamespaceKeepTheirGpusAndSaySo) {
+  auto dir = test::temp_dir();  // an empty /proc: every PID is foreign to it
+  FakeDriver d;
+  d.contexts[1] = {{4242, 90}};
+  auto o = fake_options(d);
+  o.owner_pid = getpid();
+  o.gpus_by_process = true;
+  o.process_check_s = 0.02;
+  o.proc_root = dir.string();
+  Meter m(o);
+  m.start();
+  auto w = m.begin("container");
+  sleep_s(0.2);
+  auto r = m.end(w);
+  m.stop();
+  ASSERT_EQ(m.gpus_in(r).size(), 1u);
+  EXPECT_EQ(m.gpus_in(r)[0].index, 1u);
+  EXPECT_TRUE(r.gpu_sharing.empty());
+  EXPECT_TRUE(has_flag(r, "NVML reports PIDs that are not in this PID namespace")) << r.to_json().dump(1);
+}
