@@ -185,6 +185,16 @@ MeterOptions fake_options(FakeDriver& d, const std::string& rapl_root = "/nonexi
 
 void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
+// One window of `seconds` on meter `m`: sampler started, the window measured, the sampler stopped.
+WindowResult one_window(Meter& m, const std::string& name, double seconds) {
+  m.start();
+  auto w = m.begin(name);
+  sleep_s(seconds);
+  auto r = m.end(w);
+  m.stop();
+  return r;
+}
+
 const DomainEnergy* find(const WindowResult& r, const std::string& domain, const std::string& device_prefix = "") {
   for (const auto& d : r.domains)
     if (d.domain == domain && d.device.rfind(device_prefix, 0) == 0) return &d;
@@ -695,11 +705,7 @@ TEST(Meter, GpusByProcessKeepsTheProgramsGpusAndFlagsOthers) {
   o.gpus_by_process = true;
   o.process_check_s = 0.02;
   Meter m(o);
-  m.start();
-  auto w = m.begin("train");
-  sleep_s(0.3);
-  auto r = m.end(w);
-  m.stop();
+  auto r = one_window(m, "train", 0.3);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   ASSERT_EQ(r.energy_j("gpu") > 0, true);
@@ -728,25 +734,17 @@ TEST(Meter, SharingNeedsAnotherProcessAndAnUnknownListIsSaid) {
   o.gpu_indices = {0, 1};
   o.gpu_selection = "--gpus 0,1";
   Meter m(o);
-  m.start();
-  auto w = m.begin("alone");
-  sleep_s(0.2);
-  auto r = m.end(w);
+  auto r = one_window(m, "alone", 0.2);
   EXPECT_EQ(m.gpus_in(r).size(), 2u);
   EXPECT_TRUE(r.gpu_sharing.empty());
   EXPECT_FALSE(has_flag(r, "shared"));
   EXPECT_EQ(r.gpu_selection, "--gpus 0,1");
-  m.stop();
 
   d.processes_rc = kNvmlErrorNoPermission;
   o.gpus_by_process = true;
   o.gpu_indices.clear();
   Meter blind(o);
-  blind.start();
-  w = blind.begin("blind");
-  sleep_s(0.2);
-  r = blind.end(w);
-  blind.stop();
+  r = one_window(blind, "blind", 0.2);
   EXPECT_EQ(blind.gpus_in(r).size(), 2u);
   EXPECT_TRUE(has_flag(r, "could not tell which GPUs the program used (listing gpu")) << r.to_json().dump(1);
   EXPECT_THROW(([&] {
@@ -822,11 +820,7 @@ TEST(Meter, PidsOfAnotherNamespaceKeepTheirGpusAndSaySo) {
   o.process_check_s = 0.02;
   o.proc_root = dir.string();
   Meter m(o);
-  m.start();
-  auto w = m.begin("container");
-  sleep_s(0.2);
-  auto r = m.end(w);
-  m.stop();
+  auto r = one_window(m, "container", 0.2);
   ASSERT_EQ(m.gpus_in(r).size(), 1u);
   EXPECT_EQ(m.gpus_in(r)[0].index, 1u);
   EXPECT_TRUE(r.gpu_sharing.empty());
