@@ -23,7 +23,7 @@ std::vector<float> noise_clip(int rate, double seconds) {
   return x;
 }
 
-// One 10 s clip at 16 kHz, n_fft 2048, hop 256, 128 mels, log (the `librosa` preset), one thread.
+// One 10 s clip at 16 kHz, n_fft 2048, hop 256, 128 mels, log (the `librosa` preset, FFT in float64), one thread.
 void BM_LogMel_10s_16k(benchmark::State& state) {
   auto p = features::preset("librosa");
   features::MelExtractor mel(p);
@@ -32,6 +32,17 @@ void BM_LogMel_10s_16k(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_LogMel_10s_16k)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// The same in float32 (`--fft-precision float32`): torchaudio's float path, which the script compares with.
+void BM_LogMel_10s_16k_float32(benchmark::State& state) {
+  auto p = features::preset("librosa");
+  p.fft_float64 = false;
+  features::MelExtractor mel(p);
+  auto x = noise_clip(16000, 10.0);
+  for (auto _ : state) benchmark::DoNotOptimize(mel.compute(x));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LogMel_10s_16k_float32)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 // The study's features: 44.1 kHz, magnitude, first 64 frames only.
 void BM_PaperMel_64frames(benchmark::State& state) {

@@ -13,6 +13,7 @@
 
 #include "audio/audio_io.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -408,7 +409,7 @@ SynthResult synthesize_dataset(const std::string& root, const SynthOptions& opt,
   std::vector<std::pair<std::string, double>> durations;
   for (const auto& c : res.clips) durations.emplace_back(c.filename, opt.seconds);
   data::write_durations_tsv((fs::path(root) / "metadata/train/durations.tsv").string(), durations);
-  std::ofstream(fs::path(root) / "synth.json") << options_json(opt).dump(2) << '\n';
+  write_file((fs::path(root) / "synth.json").string(), options_json(opt).dump(2) + "\n");
   return res;
 }
 

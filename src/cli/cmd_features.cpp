@@ -8,6 +8,8 @@
 #include "cli/number_checks.hpp"
 #include "cli/feature_options.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/text.hpp"
 #include "data/feature_cache.hpp"
 #include "features/npy.hpp"
 
@@ -71,8 +73,7 @@ void setup_features(CLI::App& app, int& exit_code) {
       std::cout << "skipped " << problems.size() << " bad clips:\n";
       for (const auto& s : problems) std::cout << "  " << s << "\n";
       if (!a->out.empty()) {
-        std::ofstream rep(fs::path(a->out) / "skipped.txt");
-        for (const auto& s : problems) rep << s << "\n";
+        write_file((fs::path(a->out) / "skipped.txt").string(), join(problems, "\n") + "\n");
         std::cout << "list written to " << (fs::path(a->out) / "skipped.txt").string() << "\n";
       }
     }

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/number_checks.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
@@ -224,12 +225,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
     rec["sensors"] = meter.sensors_json();
     rec["timeline"] = window["timeline"];
     const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
-    {
-      std::ofstream j(json_path + ".tmp");
-      j << json_text(rec, 1) << "\n";
-      if (!j) throw InputError("cannot write " + json_path);
-    }
-    fs::rename(json_path + ".tmp", json_path);
+    write_file(json_path, json_text(rec, 1) + "\n");
     std::cerr << "sedenergy: " << result.duration_s << " s, " << result.total_energy_j() << " J (";
     for (std::size_t i = 0; i < result.domains.size(); ++i) {
       const auto& d = result.domains[i];

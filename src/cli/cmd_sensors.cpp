@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <thread>
@@ -51,7 +52,12 @@ void setup_sensors(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   sub->add_option("--rapl-root", *rapl_root, "powercap sysfs root")->capture_default_str();
   sub->callback([=, &exit_code] {
-    if (*probe_s < 0) throw InputError("--probe must be >= 0");
+    std::error_code ec;
+    if (sub->count("--rapl-root") && !std::filesystem::is_directory(*rapl_root, ec)) {
+      throw InputError("--rapl-root: '" + *rapl_root + "' " +
+                       (std::filesystem::exists(*rapl_root, ec) ? "is not a folder" : "does not exist") +
+                       " (give the powercap root, /sys/class/powercap)");
+    }
     energy::MeterOptions mo;
     mo.rapl_root = *rapl_root;
     energy::Meter meter(mo);

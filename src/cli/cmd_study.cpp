@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -5,7 +6,9 @@
 #include "cli/feature_options.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "report/report.hpp"
 #include "runner/study.hpp"
+#include "store/store.hpp"
 
 namespace sedenergy::cli {
 namespace {
@@ -69,6 +72,19 @@ void apply_config(const nlohmann::json& cfg, const std::string& source, runner::
                        "feature_preset, name, description)");
     }
   }
+}
+
+// The study's report, from its database; a report that cannot be written leaves the runs where they are.
+void write_study_report(const std::string& db_path, const std::string& out_dir) {
+  const std::string dir = (std::filesystem::path(out_dir) / "report").string();
+  report::ReportFiles files;
+  try {
+    files = report::write_report(store::Store(db_path), dir);
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + "\nThe runs are safe in " + db_path +
+                     "; write the report again with: sedenergy report " + db_path + " -o " + dir);
+  }
+  std::cout << "csv:      " << files.csv << "\nreport:   " << files.html << "\n";
 }
 
 }  // namespace
@@ -166,7 +182,9 @@ void setup_study(CLI::App& app, int& exit_code) {
       s = runner::run_study(*opt, std::cout);
     }
     std::cout << "\n" << (s.interrupted ? "interrupted" : "finished") << ": " << s.runs_ok << " runs ok, " << s.runs_failed
-              << " failed" << (s.runs_skipped ? ", " + std::to_string(s.runs_skipped) + " already done" : "") << ", "
+              << " failed" << (s.runs_skipped ? ", " + std::to_string(s.runs_skipped) + " already done" : "")
+              << (s.runs_taken_by_others ? ", " + std::to_string(s.runs_taken_by_others) + " run by another study at once" : "")
+              << ", "
               << s.total_s << " s in all\n";
     if (s.gpu_measured) {
       std::cout << "energy inside the measurement windows: GPU " << s.gpu_energy_j << " J (NVML), all domains "
@@ -175,7 +193,7 @@ void setup_study(CLI::App& app, int& exit_code) {
       std::cout << "energy inside the measurement windows: " << s.energy_j << " J (ESTIMATED: no GPU sensor)\n";
     }
     std::cout << "database: " << s.db_path << "\n";
-    if (!s.html_path.empty()) std::cout << "csv:      " << s.csv_path << "\nreport:   " << s.html_path << "\n";
+    if (opt->worker_group.empty()) write_study_report(s.db_path, opt->out_dir);  // a worker's parent reports all
     exit_code = s.interrupted ? 130 : (s.runs_failed > 0 && s.runs_ok == 0 ? 1 : 0);
   });
 }

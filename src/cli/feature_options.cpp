@@ -28,6 +28,8 @@ void FeatureCli::add_to(CLI::App* app, const std::string& default_preset) {
       ->check(CLI::IsMember({"none", "power-db", "amplitude-db"}));
   g->add_option("--amin", amin, "floor inside the log")->check(finite_above(0, 1));
   g->add_option("--top-db", top_db, "dynamic range below the maximum (0: none)")->check(finite_in(0, 400));
+  g->add_option("--fft-precision", fft_precision, "float32 (torchaudio's float path) or float64 (librosa's numpy FFT)")
+      ->check(CLI::IsMember({"float32", "float64"}));
   g->add_option("--frames", frames, "keep the first N frames (0: the whole clip)")->check(whole_in(0, 1000000));
   g->add_option("--seconds", seconds, "pad or crop clips to this length")->check(finite_above(0, 3600));
   auto* d = app->add_option_group("Audio", "how clips are read");
@@ -69,6 +71,7 @@ features::FeatureParams FeatureCli::params() const {
   if (top_db >= 0) p.top_db = top_db;
   if (frames >= 0) p.max_frames = frames;
   if (seconds > 0) p.clip_seconds = seconds;
+  if (!fft_precision.empty()) p.fft_float64 = fft_precision == "float64";
   features::validate(p);
   return p;
 }

@@ -13,7 +13,7 @@ struct FeatureCli {
   std::string preset = "paper";
   int n_fft = 0, win_length = 0, hop = 0, mels = 0, rate = 0, frames = -1;
   double fmin = -1, fmax = -1, seconds = 0, power = 0, amin = 0, top_db = -1;
-  std::string window, mel_scale, norm, pad_mode, log, center;
+  std::string window, mel_scale, norm, pad_mode, log, center, fft_precision;
   std::string channels = "first", crop = "start", on_error = "stop";
   std::uint64_t seed = 1;
 

@@ -1,17 +1,32 @@
 #include "common/files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "common/error.hpp"
 
 namespace sedenergy {
+
+namespace {
+// The umask, read without changing it (umask(2) can only set it, a race with other threads' creates).
+mode_t process_umask() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+  }
+  return 022;
+}
+}  // namespace
 
 TempFile::TempFile(const std::string& target) : target_(target) {
   std::vector<char> name(target.begin(), target.end());
@@ -21,6 +36,8 @@ TempFile::TempFile(const std::string& target) : target_(target) {
   fd_ = ::mkstemp(name.data());
   if (fd_ < 0) throw InputError("cannot create a file beside " + target + ": " + std::strerror(errno));
   path_ = name.data();
+  // mkstemp makes the file 0600; the finished file gets the mode an ordinary create would give it.
+  (void)::fchmod(fd_, 0666 & ~process_umask());
 }
 
 TempFile::~TempFile() {
@@ -49,6 +66,12 @@ void TempFile::commit() {
     throw InputError("cannot replace " + target_ + ": " + std::strerror(errno));
   }
   committed_ = true;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  TempFile file(path);
+  file.write(text);
+  file.commit();
 }
 
 }  // namespace sedenergy

@@ -27,4 +27,8 @@ class TempFile {
   bool committed_ = false;
 };
 
+// Writes `text` to `path` whole or not at all (TempFile, then rename): a full disk leaves the old file,
+// or none, and throws InputError naming the path; never a truncated file under the final name.
+void write_file(const std::string& path, const std::string& text);
+
 }  // namespace sedenergy

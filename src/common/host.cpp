@@ -8,15 +8,22 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/text.hpp"
 
 namespace sedenergy {
 
+namespace {
+std::string host_name() {
+  char name[256] = {0};
+  return gethostname(name, sizeof name - 1) == 0 ? name : "";
+}
+}  // namespace
+
 HostInfo read_host_info() {
   HostInfo h;
-  char name[256] = {0};
-  if (gethostname(name, sizeof name - 1) == 0) h.hostname = name;
+  h.hostname = host_name();
   utsname u{};
   if (uname(&u) == 0) h.os = std::string(u.sysname) + " " + u.release + " " + u.machine;
   std::ifstream osr("/etc/os-release");
@@ -147,18 +154,42 @@ double cpu_load_between(const CpuTimes& a, const CpuTimes& b) {
   return load < 0 ? 0 : (load > 1 ? 1 : load);
 }
 
-int parent_pid(int pid, const std::string& proc_root) {
+namespace {
+// The fields of <proc_root>/<pid>/stat after "pid (comm)": [0] state, [1] ppid, ... [19] start time.
+// comm may hold spaces and parentheses, so the fields start after the last ')'. Empty when unreadable.
+std::vector<std::string> stat_fields(int pid, const std::string& proc_root) {
   std::ifstream f(proc_root + "/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(f, line)) return 0;
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+  if (!std::getline(f, line)) return {};
   const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos) return {};
   std::istringstream rest(line.substr(close + 1));
-  std::string state;
-  int ppid = 0;
-  rest >> state >> ppid;
-  return rest ? ppid : 0;
+  std::vector<std::string> fields;
+  for (std::string x; rest >> x;) fields.push_back(x);
+  return fields;
+}
+}  // namespace
+
+int parent_pid(int pid, const std::string& proc_root) {
+  const auto fields = stat_fields(pid, proc_root);
+  long long ppid = 0;
+  return fields.size() > 1 && parse_int(fields[1], ppid) ? static_cast<int>(ppid) : 0;
+}
+
+std::string process_identity(int pid, const std::string& proc_root) {
+  const auto fields = stat_fields(pid, proc_root);
+  return host_name() + ":" + std::to_string(pid) + ":" + (fields.size() > 19 ? fields[19] : "?");
+}
+
+bool process_may_be_running(const std::string& identity, const std::string& proc_root) {
+  const auto last = identity.rfind(':');
+  const auto mid = last == std::string::npos || last == 0 ? std::string::npos : identity.rfind(':', last - 1);
+  if (mid == std::string::npos) return true;  // not an identity this program wrote: leave it alone
+  long long pid = 0;
+  if (identity.substr(0, mid) != host_name()) return true;  // another machine: cannot tell
+  if (!parse_int(identity.substr(mid + 1, last - mid - 1), pid) || pid <= 0) return true;
+  const auto fields = stat_fields(static_cast<int>(pid), proc_root);
+  return fields.size() > 19 && fields[19] == identity.substr(last + 1);
 }
 
 bool process_visible(int pid, const std::string& proc_root) {

@@ -44,6 +44,12 @@ CpuAllocation read_cpu_allocation(const char* slurm_cpus, const std::string& pro
 
 // The parent of process `pid` from <proc_root>/<pid>/stat; 0 when the process is gone or unreadable.
 int parent_pid(int pid, const std::string& proc_root = "/proc");
+// "<hostname>:<pid>:<start time>": one process for its whole life (a PID used again later starts at
+// another time).
+std::string process_identity(int pid, const std::string& proc_root = "/proc");
+// False only when `identity` names a process of this host that has ended; true while it runs, and for
+// another host's process (which cannot be checked from here).
+bool process_may_be_running(const std::string& identity, const std::string& proc_root = "/proc");
 // Whether <proc_root>/<pid> exists: false for a PID of another PID namespace (NVML's, inside a container).
 bool process_visible(int pid, const std::string& proc_root = "/proc");
 // Whether `pid` is `root` or one of its descendants (walks the parents; a PID of another PID namespace,

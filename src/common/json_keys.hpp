@@ -22,6 +22,11 @@ inline void refuse_unknown_keys(const nlohmann::json& object, const std::vector<
   }
 }
 
+// A JSON object read from a file the user wrote (a study configuration, a grid): every error names the
+// file ("not valid JSON: ... line 3, column 9", a number too large for a double, a key given twice in one
+// object, not an object), never a raw library exception.
+nlohmann::json read_json_object_file(const std::string& path, const std::string& what);
+
 // JSON text of `j` that never throws for names that are not UTF-8 (file names, command lines, user labels
 // come as bytes): invalid bytes become U+FFFD instead of a type error reaching the user.
 inline std::string json_text(const nlohmann::json& j, int indent = -1) {

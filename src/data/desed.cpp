@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 
 namespace fs = std::filesystem;
@@ -25,9 +26,10 @@ int class_index(std::string_view name) {
 
 namespace {
 
-// Reads a TSV with a header; calls fn(fields, line_number) for each non-empty data line.
+// Reads a TSV with a header; calls fn(fields, line_number) for each non-empty data line. A row that
+// cannot be read (too few columns, or fn throws) stops the reading, or with `bad` is recorded there.
 template <typename Fn>
-void for_each_tsv_row(const std::string& path, std::size_t min_columns, Fn fn) {
+void for_each_tsv_row(const std::string& path, std::size_t min_columns, BadRows* bad, Fn fn) {
   std::ifstream in(path);
   if (!in) throw file_error(path, 0, "cannot open metadata file");
   std::string line;
@@ -39,12 +41,24 @@ void for_each_tsv_row(const std::string& path, std::size_t min_columns, Fn fn) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (trim(line).empty()) continue;
     auto fields = split(line, '\t');
-    if (fields.size() < min_columns) {
-      throw file_error(path, n, "expected " + std::to_string(min_columns) + " tab-separated columns, found " +
-                                    std::to_string(fields.size()));
+    try {
+      if (fields.size() < min_columns) {
+        throw file_error(path, n, "expected " + std::to_string(min_columns) + " tab-separated columns, found " +
+                                      std::to_string(fields.size()));
+      }
+      fn(fields, n);
+    } catch (const InputError& e) {
+      if (!bad) throw;
+      bad->messages.push_back(e.what());
+      bad->clips.insert(trim(fields[0]));
     }
-    fn(fields, n);
   }
+}
+
+// Leaves out the clips that `bad` names.
+void drop_bad_clips(std::vector<Clip>& clips, const BadRows* bad) {
+  if (!bad) return;
+  std::erase_if(clips, [&](const Clip& c) { return bad->clips.count(c.filename) > 0; });
 }
 
 int parse_label(const std::string& name, const std::string& path, std::size_t line) {
@@ -72,7 +86,7 @@ void check_relative_name(const std::string& name, const std::string& tsv, std::s
   }
 }
 
-std::vector<Clip> read_weak_tsv(const std::string& path) {
+std::vector<Clip> read_weak_tsv(const std::string& path, BadRows* bad) {
   {  // A second column is the labels: one named otherwise would be read as labels, or its labels dropped.
     std::ifstream in(path);
     std::string header;
@@ -85,7 +99,7 @@ std::vector<Clip> read_weak_tsv(const std::string& path) {
   }
   std::vector<Clip> clips;
   std::set<std::string> seen;
-  for_each_tsv_row(path, 1, [&](const std::vector<std::string>& f, std::size_t line) {
+  for_each_tsv_row(path, 1, bad, [&](const std::vector<std::string>& f, std::size_t line) {
     Clip c;
     c.filename = trim(f[0]);
     check_relative_name(c.filename, path, line);
@@ -97,13 +111,14 @@ std::vector<Clip> read_weak_tsv(const std::string& path) {
     c.labels.erase(std::unique(c.labels.begin(), c.labels.end()), c.labels.end());
     clips.push_back(std::move(c));
   });
+  drop_bad_clips(clips, bad);
   return clips;
 }
 
-std::vector<Clip> read_strong_tsv(const std::string& path) {
+std::vector<Clip> read_strong_tsv(const std::string& path, BadRows* bad) {
   std::vector<Clip> clips;
   std::map<std::string, std::size_t> index;
-  for_each_tsv_row(path, 1, [&](const std::vector<std::string>& f, std::size_t line) {
+  for_each_tsv_row(path, 1, bad, [&](const std::vector<std::string>& f, std::size_t line) {
     std::string name = trim(f[0]);
     check_relative_name(name, path, line);
     auto it = index.find(name);
@@ -131,12 +146,13 @@ std::vector<Clip> read_strong_tsv(const std::string& path) {
       std::sort(c.labels.begin(), c.labels.end());
     }
   });
+  drop_bad_clips(clips, bad);
   return clips;
 }
 
 std::map<std::string, double> read_durations_tsv(const std::string& path) {
   std::map<std::string, double> d;
-  for_each_tsv_row(path, 2, [&](const std::vector<std::string>& f, std::size_t line) {
+  for_each_tsv_row(path, 2, nullptr, [&](const std::vector<std::string>& f, std::size_t line) {
     std::string name = trim(f[0]);
     check_relative_name(name, path, line);
     d[name] = parse_time(f[1], "duration", path, line);
@@ -145,11 +161,6 @@ std::map<std::string, double> read_durations_tsv(const std::string& path) {
 }
 
 namespace {
-std::ofstream open_for_write(const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw file_error(path, 0, "cannot write file");
-  return out;
-}
 std::string label_names(const std::vector<int>& labels) {
   std::vector<std::string> names;
   for (int l : labels) names.emplace_back(kClasses[l]);
@@ -158,13 +169,14 @@ std::string label_names(const std::vector<int>& labels) {
 }  // namespace
 
 void write_weak_tsv(const std::string& path, const std::vector<Clip>& clips) {
-  auto out = open_for_write(path);
+  std::ostringstream out;
   out << "filename\tevent_labels\n";
   for (const auto& c : clips) out << c.filename << '\t' << label_names(c.labels) << '\n';
+  write_file(path, out.str());
 }
 
 void write_strong_tsv(const std::string& path, const std::vector<Clip>& clips) {
-  auto out = open_for_write(path);
+  std::ostringstream out;
   out << "filename\tonset\toffset\tevent_label\n" << std::fixed << std::setprecision(3);
   for (const auto& c : clips) {
     if (c.events.empty()) out << c.filename << "\t\t\t\n";
@@ -172,17 +184,19 @@ void write_strong_tsv(const std::string& path, const std::vector<Clip>& clips) {
       out << c.filename << '\t' << e.onset_s << '\t' << e.offset_s << '\t' << kClasses[e.label] << '\n';
     }
   }
+  write_file(path, out.str());
 }
 
 void write_durations_tsv(const std::string& path, const std::vector<std::pair<std::string, double>>& d) {
-  auto out = open_for_write(path);
+  std::ostringstream out;
   out << "filename\tduration\n" << std::fixed << std::setprecision(3);
   for (const auto& [name, dur] : d) out << name << '\t' << dur << '\n';
+  write_file(path, out.str());
 }
 
-DatasetPaths locate_train_set(const std::string& root) {
-  if (!fs::exists(root)) throw InputError("--data: folder '" + root + "' does not exist");
-  if (!fs::is_directory(root)) throw InputError("--data: '" + root + "' is not a folder");
+DatasetPaths locate_train_set(const std::string& root, const std::string& option) {
+  if (!fs::exists(root)) throw InputError(option + ": folder '" + root + "' does not exist");
+  if (!fs::is_directory(root)) throw InputError(option + ": '" + root + "' is not a folder");
   DatasetPaths p;
   p.root = root;
   p.audio_dir = (fs::path(root) / "audio/train/weak").string();
@@ -190,16 +204,16 @@ DatasetPaths locate_train_set(const std::string& root) {
   if (fs::exists(meta / "weak.tsv")) p.weak_tsv = (meta / "weak.tsv").string();
   if (fs::exists(meta / "strong.tsv")) p.strong_tsv = (meta / "strong.tsv").string();
   if (!fs::is_directory(p.audio_dir)) {
-    throw InputError("--data: '" + root + "' is not a DESED folder: audio/train/weak/ is missing");
+    throw InputError(option + ": '" + root + "' is not a DESED folder: audio/train/weak/ is missing");
   }
   if (p.weak_tsv.empty() && p.strong_tsv.empty()) {
-    throw InputError("--data: '" + root + "' has no metadata/train/weak.tsv (nor strong.tsv)");
+    throw InputError(option + ": '" + root + "' has no metadata/train/weak.tsv (nor strong.tsv)");
   }
   return p;
 }
 
-DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv) {
-  if (!fs::is_directory(audio_dir)) throw InputError("--audio: folder '" + audio_dir + "' does not exist");
+DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv, const std::string& option) {
+  if (!fs::is_directory(audio_dir)) throw InputError(option + ": folder '" + audio_dir + "' does not exist");
   std::ifstream in(tsv);
   std::string header;
   if (!in || !std::getline(in, header)) throw file_error(tsv, 0, "cannot read metadata file");
@@ -210,36 +224,40 @@ DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& t
   return p;
 }
 
-DatasetPaths open_dataset(const std::string& dir, const std::string& tsv) {
-  return tsv.empty() ? locate_train_set(dir) : dataset_from_tsv(dir, tsv);
+DatasetPaths open_dataset(const std::string& dir, const std::string& tsv, const std::string& option) {
+  return tsv.empty() ? locate_train_set(dir, option) : dataset_from_tsv(dir, tsv, option);
 }
 
 std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error, std::vector<std::string>* problems) {
   std::vector<Clip> clips;
+  BadRows bad_rows;
+  BadRows* bad = on_error == OnError::kSkip ? &bad_rows : nullptr;
   if (!paths.weak_tsv.empty()) {
-    clips = read_weak_tsv(paths.weak_tsv);
+    clips = read_weak_tsv(paths.weak_tsv, bad);
     if (!paths.strong_tsv.empty()) {
       // Attach strong events to the weak clips that have them.
-      auto strong = read_strong_tsv(paths.strong_tsv);
+      auto strong = read_strong_tsv(paths.strong_tsv, bad);
       std::map<std::string, std::vector<StrongEvent>> ev;
       for (auto& s : strong) ev[s.filename] = std::move(s.events);
       for (auto& c : clips) {
         auto it = ev.find(c.filename);
         if (it != ev.end()) c.events = it->second;
       }
+      drop_bad_clips(clips, bad);  // a clip whose strong rows were unreadable
     }
   } else {
-    clips = read_strong_tsv(paths.strong_tsv);
+    clips = read_strong_tsv(paths.strong_tsv, bad);
   }
   const std::string& tsv = paths.weak_tsv.empty() ? paths.strong_tsv : paths.weak_tsv;
+  if (clips.empty() && !bad_rows.messages.empty()) throw InputError("no readable row: " + bad_rows.messages.front());
   if (clips.empty()) throw file_error(tsv, 0, "lists no clips");
-  std::vector<std::string> found;
+  std::vector<std::string> found = bad_rows.messages;
   auto report = [&](const std::string& message) {
     if (on_error == OnError::kStop) throw file_error(tsv, 0, message + " (use --on-error skip to leave such clips out)");
     found.push_back(tsv + ": " + message);
   };
   std::vector<Clip> kept;
-  std::set<std::string> listed;
+  std::set<std::string> listed = bad_rows.clips;  // left out, but listed: their audio is not "unlisted"
   for (auto& c : clips) {
     listed.insert(c.filename);
     if (!fs::exists(fs::path(paths.audio_dir) / c.filename)) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,11 +31,20 @@ struct Clip {
   std::vector<StrongEvent> events;    // strong labels when known
 };
 
-// Reads a weak TSV (`filename<TAB>event_labels`). Throws InputError naming file and line.
-std::vector<Clip> read_weak_tsv(const std::string& path);
+// Rows of a TSV that could not be read, when the caller skips them rather than stopping (--on-error
+// skip): "file:line: why" for each, and the clips they name, which are left out whole (a clip with one
+// unreadable event would otherwise train on part of its labels).
+struct BadRows {
+  std::vector<std::string> messages;
+  std::set<std::string> clips;
+};
+
+// Reads a weak TSV (`filename<TAB>event_labels`). Throws InputError naming file and line, or, given
+// `bad`, records the row there, leaves its clip out and goes on.
+std::vector<Clip> read_weak_tsv(const std::string& path, BadRows* bad = nullptr);
 // Reads a strong TSV (`filename<TAB>onset<TAB>offset<TAB>event_label`); clips keep file order and
-// get weak labels derived from their events.
-std::vector<Clip> read_strong_tsv(const std::string& path);
+// get weak labels derived from their events. Errors as read_weak_tsv.
+std::vector<Clip> read_strong_tsv(const std::string& path, BadRows* bad = nullptr);
 // Reads a durations TSV (`filename<TAB>duration`).
 std::map<std::string, double> read_durations_tsv(const std::string& path);
 
@@ -54,20 +64,22 @@ struct DatasetPaths {
 };
 
 // Finds the training set in a DESED root: audio/train/weak + metadata/train/weak.tsv (or a strong
-// TSV beside it). Throws InputError explaining what was looked for.
-DatasetPaths locate_train_set(const std::string& root);
+// TSV beside it). Throws InputError explaining what was looked for, naming `option` (the folder's option).
+DatasetPaths locate_train_set(const std::string& root, const std::string& option = "--data");
 
 enum class OnError { kStop, kSkip };
 
 // Any folder of audio plus one TSV (weak, strong or unlabeled; the header tells which), e.g. DESED's
 // audio/validation/validation + metadata/validation/validation.tsv.
-DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv);
+DatasetPaths dataset_from_tsv(const std::string& audio_dir, const std::string& tsv, const std::string& option = "--data");
 
 // `--data DIR` alone: a DESED root; with `--tsv FILE`: DIR is the audio folder that TSV describes.
-DatasetPaths open_dataset(const std::string& dir, const std::string& tsv);
+// `option` names the folder's option in messages ("--data", "--test-data").
+DatasetPaths open_dataset(const std::string& dir, const std::string& tsv, const std::string& option = "--data");
 
-// Loads the clip list of a dataset. Every listed audio file must exist and every audio file in the folder
-// must be listed; with OnError::kSkip such clips are left out and described in `problems` instead.
+// Loads the clip list of a dataset. Every row must be readable, every listed audio file must exist and
+// every audio file in the folder must be listed; with OnError::kSkip such clips are left out and described
+// in `problems` instead.
 std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error = OnError::kStop,
                              std::vector<std::string>* problems = nullptr);
 

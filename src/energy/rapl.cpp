@@ -39,7 +39,8 @@ bool read_number(const fs::path& p, double& value, std::string& error) {
 Rapl::Rapl(const std::string& root) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
-    why_ = "no RAPL here (" + root + " does not exist: not an Intel/AMD host with powercap, or a VM)";
+    why_ = fs::exists(root, ec) ? "no RAPL here (" + root + " is not a folder)"
+                                : "no RAPL here (" + root + " does not exist: not an Intel/AMD host with powercap, or a VM)";
     return;
   }
   // Packages are intel-rapl:N under the root; their sub-domains (core, uncore, dram) intel-rapl:N:M inside.

@@ -36,6 +36,9 @@ struct FeatureParams {
   bool clamp = false;                  // clamp to [clamp_min, clamp_max] dB
   double clamp_min = -50.0, clamp_max = 80.0;
   bool minmax_scale = false;           // per-instance scaling to [0, 1] (DCASE baseline)
+  // FFT, filterbank sums and log in float64 (librosa: numpy's FFT works in double) or float32 (torchaudio's
+  // float32 path, the study's). float64 needs a power-of-two n_fft and takes about twice the time.
+  bool fft_float64 = false;
   // Input handling.
   double clip_seconds = 10.0;          // zero-pad or crop to this length
   int max_frames = 64;                 // keep the first N frames; 0 keeps all

@@ -43,9 +43,11 @@ inline float padded_sample(const float* x, long long n, long long i, bool reflec
 }
 
 bool mel_kernel_supports(int n_fft);  // powers of two >= 16
-std::unique_ptr<MelKernel> make_mel_kernel_sse(int n_fft);
-std::unique_ptr<MelKernel> make_mel_kernel_avx2(int n_fft);  // nullptr where not built or not supported
-// The fastest kernel this CPU runs (SEDENERGY_SIMD=sse forces the 4-lane one).
-std::unique_ptr<MelKernel> make_mel_kernel(int n_fft);
+// `float64`: the FFT, filterbank sums and log in double (half the lanes), for references computed so.
+std::unique_ptr<MelKernel> make_mel_kernel_sse(int n_fft, bool float64 = false);
+// nullptr where not built or not supported
+std::unique_ptr<MelKernel> make_mel_kernel_avx2(int n_fft, bool float64 = false);
+// The fastest kernel this CPU runs (SEDENERGY_SIMD=sse forces the SSE build).
+std::unique_ptr<MelKernel> make_mel_kernel(int n_fft, bool float64 = false);
 
 }  // namespace sedenergy::features

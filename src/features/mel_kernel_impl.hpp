@@ -1,6 +1,7 @@
 // Included by mel_kernel_sse.cpp and mel_kernel_avx2.cpp with SEDENERGY_SIMD_NS and SEDENERGY_LANES
-// defined: each build gets its own namespace, so code compiled for different instruction sets never
-// merges at link time.
+// defined (and SEDENERGY_FFT_DOUBLE for the float64 builds): each build gets its own namespace, so code
+// compiled for different instruction sets or precisions never merges at link time. No include guard:
+// a file includes it once per build.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,7 +12,14 @@
 namespace sedenergy::features::SEDENERGY_SIMD_NS {
 
 constexpr int L = SEDENERGY_LANES;
-typedef float Vec __attribute__((vector_size(4 * SEDENERGY_LANES)));
+#if SEDENERGY_FFT_DOUBLE
+typedef double Scalar;
+#else
+typedef float Scalar;
+#endif
+typedef Scalar Vec __attribute__((vector_size(sizeof(Scalar) * SEDENERGY_LANES)));
+
+#if !SEDENERGY_FFT_DOUBLE
 typedef int VecI __attribute__((vector_size(4 * SEDENERGY_LANES)));
 
 // log2 of positive normal floats to ~1e-7, lane by lane without branches: exponent + atanh series of the
@@ -29,6 +37,18 @@ inline Vec log2_vec(Vec x) {
                                                                                 t2 * 0.3205988979753252f)));
   return __builtin_convertvector(e, Vec) + t * series;
 }
+#endif
+
+// job.log_scale * log2(max(v, job.log_floor)) of each lane.
+inline Vec log_lanes(Vec v, const MelKernelJob& job) {
+#if SEDENERGY_FFT_DOUBLE
+  for (int l = 0; l < L; ++l) v[l] = job.log_scale * std::log2(std::max(v[l], static_cast<Scalar>(job.log_floor)));
+  return v;
+#else
+  const Vec floor_v = v * 0.0f + job.log_floor;
+  return job.log_scale * log2_vec(v > floor_v ? v : floor_v);
+#endif
+}
 
 class Kernel final : public MelKernel {
  public:
@@ -44,12 +64,12 @@ class Kernel final : public MelKernel {
       bitrev_[i] = r;
     }
     for (int j = 0; j < m_ / 2; ++j) {
-      tw_re_.push_back(static_cast<float>(std::cos(-2 * pi * j / m_)));
-      tw_im_.push_back(static_cast<float>(std::sin(-2 * pi * j / m_)));
+      tw_re_.push_back(static_cast<Scalar>(std::cos(-2 * pi * j / m_)));
+      tw_im_.push_back(static_cast<Scalar>(std::sin(-2 * pi * j / m_)));
     }
     for (int k = 0; k <= m_; ++k) {
-      post_re_.push_back(static_cast<float>(std::cos(-2 * pi * k / n_)));
-      post_im_.push_back(static_cast<float>(std::sin(-2 * pi * k / n_)));
+      post_re_.push_back(static_cast<Scalar>(std::cos(-2 * pi * k / n_)));
+      post_im_.push_back(static_cast<Scalar>(std::sin(-2 * pi * k / n_)));
     }
   }
   int lanes() const override { return L; }
@@ -58,8 +78,8 @@ class Kernel final : public MelKernel {
   void run(const MelKernelJob& job) const override {
     const int n_freqs = m_ + 1;
     std::vector<Vec> in(n_), spec(n_freqs), scratch(n_);
-    float* in_f = reinterpret_cast<float*>(in.data());  // lane inserts through Vec subscripts are slow
-    float* spec_f = reinterpret_cast<float*>(spec.data());
+    Scalar* in_f = reinterpret_cast<Scalar*>(in.data());  // lane inserts through Vec subscripts are slow
+    Scalar* spec_f = reinterpret_cast<Scalar*>(spec.data());
     const auto& first_bin = *job.first_bin;
     const auto& weights = *job.weights;
     const int n_mels = static_cast<int>(weights.size());
@@ -71,14 +91,16 @@ class Kernel final : public MelKernel {
         const float* src[L];
         for (int l = 0; l < L; ++l) src[l] = job.x + first + static_cast<long long>(l) * job.hop;
         for (int i = 0; i < n_; ++i) {
-          const float w = job.window[i];
-          for (int l = 0; l < L; ++l) in_f[i * L + l] = src[l][i] * w;
+          const Scalar w = job.window[i];
+          for (int l = 0; l < L; ++l) in_f[i * L + l] = static_cast<Scalar>(src[l][i]) * w;
         }
       } else {
         for (int l = 0; l < L; ++l) {
           const int t = t0 + std::min(l, lanes - 1);  // spare lanes repeat the last frame
           const long long start = static_cast<long long>(t) * job.hop - job.pad;
-          for (int i = 0; i < n_; ++i) in_f[i * L + l] = padded_sample(job.x, job.n, start + i, job.reflect) * job.window[i];
+          for (int i = 0; i < n_; ++i) {
+            in_f[i * L + l] = static_cast<Scalar>(padded_sample(job.x, job.n, start + i, job.reflect)) * job.window[i];
+          }
         }
       }
       power_spectrum(in.data(), spec.data(), scratch.data());
@@ -90,14 +112,11 @@ class Kernel final : public MelKernel {
         const Vec* s = spec.data() + first_bin[m];
         Vec acc = {};
         for (std::size_t j = 0; j < w.size(); ++j) acc += w[j] * s[j];
-        if (job.log) {
-          Vec floor_v = acc * 0.0f + job.log_floor;
-          acc = job.log_scale * log2_vec(acc > floor_v ? acc : floor_v);
-        }
-        float lane_out[L];
+        if (job.log) acc = log_lanes(acc, job);
+        Scalar lane_out[L];
         std::memcpy(lane_out, &acc, sizeof lane_out);
         float* dst = job.out + static_cast<std::size_t>(m) * job.frames + t0;
-        for (int l = 0; l < lanes; ++l) dst[l] = lane_out[l];
+        for (int l = 0; l < lanes; ++l) dst[l] = static_cast<float>(lane_out[l]);
       }
     }
   }
@@ -128,8 +147,8 @@ class Kernel final : public MelKernel {
       const int s1 = m_ / (2 * h), s2 = m_ / (4 * h);
       for (int base = 0; base < m_; base += 4 * h) {
         for (int j = 0; j < h; ++j) {
-          const float w1r = tw_re_[j * s1], w1i = tw_im_[j * s1];
-          const float w2r = tw_re_[j * s2], w2i = tw_im_[j * s2];
+          const Scalar w1r = tw_re_[j * s1], w1i = tw_im_[j * s1];
+          const Scalar w2r = tw_re_[j * s2], w2i = tw_im_[j * s2];
           const int a0 = base + j, a1 = a0 + h, a2 = a0 + 2 * h, a3 = a0 + 3 * h;
           const Vec t1r = re[a1] * w1r - im[a1] * w1i, t1i = re[a1] * w1i + im[a1] * w1r;
           const Vec t3r = re[a3] * w1r - im[a3] * w1i, t3i = re[a3] * w1i + im[a3] * w1r;
@@ -154,9 +173,10 @@ class Kernel final : public MelKernel {
     out[m_] = (re[0] - im[0]) * (re[0] - im[0]);
     for (int k = 1; k < m_; ++k) {
       const Vec ar = re[k], ai = im[k], br = re[m_ - k], bi = -im[m_ - k];
-      const Vec er = (ar + br) * 0.5f, ei = (ai + bi) * 0.5f;
-      const Vec dr = (ar - br) * 0.5f, di = (ai - bi) * 0.5f;
-      const float wr = post_re_[k], wi = post_im_[k];
+      const Scalar half = 0.5;
+      const Vec er = (ar + br) * half, ei = (ai + bi) * half;
+      const Vec dr = (ar - br) * half, di = (ai - bi) * half;
+      const Scalar wr = post_re_[k], wi = post_im_[k];
       const Vec xr = er + di * wr + dr * wi;  // O = -i d = (di, -dr)
       const Vec xi = ei + di * wi - dr * wr;
       out[k] = xr * xr + xi * xi;
@@ -166,7 +186,7 @@ class Kernel final : public MelKernel {
   int n_, m_, stages_ = 0;
   const char* name_;
   std::vector<int> bitrev_;
-  std::vector<float> tw_re_, tw_im_, post_re_, post_im_;
+  std::vector<Scalar> tw_re_, tw_im_, post_re_, post_im_;
 };
 
 }  // namespace sedenergy::features::SEDENERGY_SIMD_NS

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::features {
@@ -21,14 +22,13 @@ void write_npy(const std::string& path, const std::vector<float>& data, const st
   std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw file_error(path, 0, "cannot write");
-  out.write("\x93NUMPY\x01\x00", 8);
   const unsigned short len = static_cast<unsigned short>(header.size());
-  out.put(static_cast<char>(len & 0xFF)).put(static_cast<char>(len >> 8));
-  out << header;
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-  if (!out) throw file_error(path, 0, "write failed");
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(len & 0xFF);
+  bytes += static_cast<char>(len >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+  write_file(path, bytes);
 }
 
 std::vector<float> read_npy(const std::string& path, std::vector<long long>& shape) {

@@ -1,12 +1,12 @@
 #include "models/grids.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_keys.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::models {
@@ -45,20 +45,8 @@ std::vector<ModelSpec> variants_grid() {
 }
 
 std::vector<ModelSpec> read_grid_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("grid file '" + path + "' cannot be read");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError("grid file '" + path + "' is not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw InputError("grid file '" + path + "': expected an object with a \"models\" list");
-  for (const auto& [key, value] : j.items()) {
-    if (key != "name" && key != "description" && key != "models") {
-      throw InputError("grid file '" + path + "': unknown key '" + key + "' (known: name, description, models)");
-    }
-  }
+  const auto j = read_json_object_file(path, "grid file");
+  refuse_unknown_keys(j, {"name", "description", "models"}, "grid file '" + path + "'");
   if (!j.contains("models") || !j["models"].is_array() || j["models"].empty()) {
     throw InputError("grid file '" + path + "': \"models\" must be a non-empty list of model specs");
   }

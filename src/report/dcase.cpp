@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
@@ -131,7 +132,7 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
   md << "# DCASE energy report\n\n" << hardware << "\n";
   for (const auto& t : tables) md << table_markdown(t);
   files.summary = md.str();
-  open_out(files.markdown) << files.summary;
+  write_file(files.markdown, files.summary);
   write_table_csv(tables[1], files.csv);
   json all = {{"hardware", reference.gpu_model}, {"psds", in.psds}};
   for (const auto& t : tables) {
@@ -144,14 +145,14 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
     }
     all[t.id] = rows;
   }
-  open_out(files.json) << json_text(all, 1) << "\n";
+  write_file(files.json, json_text(all, 1) + "\n");
   std::ostringstream h;
   h << page_head("DCASE energy report", false) << "<h1>DCASE energy report</h1><p class=\"note\">" << html_escape(hardware)
     << " Also: <a href=\"dcase.md\">dcase.md</a>, <a href=\"dcase.csv\">dcase.csv</a>, "
     << "<a href=\"dcase.json\">dcase.json</a>.</p>";
   for (const auto& t : tables) h << table_html(t);
   h << "</body></html>\n";
-  open_out(files.html) << h.str();
+  write_file(files.html, h.str());
   return files;
 }
 

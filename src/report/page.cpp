@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "sedenergy/vega.hpp"
@@ -17,12 +18,6 @@ std::string num(double v, int precision) {
   s.precision(precision);
   s << v;
   return s.str();
-}
-
-std::ofstream open_out(const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw file_error(path, 0, "cannot write report file");
-  return out;
 }
 
 std::string cell(const json& v) {
@@ -87,7 +82,7 @@ std::string table_markdown(const analysis::Table& t) {
 }
 
 void write_table_csv(const analysis::Table& t, const std::string& path) {
-  auto out = open_out(path);
+  std::ostringstream out;
   std::vector<std::string> head;
   for (const auto& c : t.columns) head.push_back(csv_escape(c));
   out << join(head, ",") << "\n";
@@ -96,6 +91,7 @@ void write_table_csv(const analysis::Table& t, const std::string& path) {
     for (const auto& x : r) v.push_back(csv_escape(x.is_null() ? "" : x.is_string() ? x.get<std::string>() : cell(x)));
     out << join(v, ",") << "\n";
   }
+  write_file(path, out.str());
 }
 
 std::string library_js() {

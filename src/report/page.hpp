@@ -1,7 +1,6 @@
 // What every report page shares: numbers and tables as HTML, Markdown and CSV, the bundled Vega library,
 // the page head and the script that renders the charts and tells a headless browser what it drew.
 #pragma once
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -11,8 +10,6 @@
 namespace sedenergy::report {
 
 std::string num(double v, int precision = 6);
-// Opens a report file for writing, or throws naming it.
-std::ofstream open_out(const std::string& path);
 // A table cell as text: numbers to 4 significant digits, null (not computable) as an em dash.
 std::string cell(const nlohmann::json& v);
 // JSON inside a <script> element: "</" must not end the element early.

@@ -12,6 +12,7 @@
 
 #include "analysis/study_analysis.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
@@ -21,7 +22,7 @@ namespace fs = std::filesystem;
 namespace sedenergy::report {
 
 void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path) {
-  auto out = open_out(path);
+  std::ostringstream out;
   out << "run_id,session_id,config,variant,repetition,fraction,epochs_per_unit,frames,family,status,error,phase,params,flops_per_step,flops_per_epoch,batch,clips,"
          "epochs_in_window,window_s,duration_s,energy_j,gpu_energy_j,cpu_energy_j,ram_energy_j,net_gpu_energy_j,"
          "uncertainty_j,gpu_method,cpu_method,ram_method,estimated,gpu_power_w,gpu_util_pct,mem_util_pct,cpu_load,"
@@ -43,6 +44,7 @@ void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& p
     for (auto& s : v) s = csv_escape(s);
     out << join(v, ",") << '\n';
   }
+  write_file(path, out.str());
 }
 
 namespace {
@@ -199,11 +201,11 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
     }
     all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", rows_j}};
   }
-  open_out(files.json) << json_text(all, 1) << "\n";
+  write_file(files.json, json_text(all, 1) + "\n");
 
   // ---- Markdown ----
   {
-    auto m = open_out(files.markdown);
+    std::ostringstream m;
     m << "# sedenergy report\n\n" << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed << " failed) from "
       << join(sources, ", ") << ". Energy: " << a.energy_label << ".\n\n## Findings\n\n";
     if (a.findings.empty()) m << "- No finding could be computed from these runs.\n";
@@ -214,6 +216,7 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
     }
     m << "\n## Tables\n";
     for (const auto& t : a.tables) m << table_markdown(t);
+    write_file(files.markdown, m.str());
   }
 
   // ---- HTML ----
@@ -272,7 +275,7 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
   if (!failed) h << "<li>none</li>";
   h << "</ul><script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>"
     << kRenderScript << "</body></html>\n";
-  open_out(files.html) << h.str();
+  write_file(files.html, h.str());
   return files;
 }
 

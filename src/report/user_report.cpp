@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
@@ -280,12 +281,13 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
                               {"experiment_id", w.experiment_id}, {"name", w.name}, {"energy_j", w.energy_j},
                               {"record", record.is_discarded() ? json(nullptr) : record}});
   }
-  open_out(files.json) << json_text(all, 1) << "\n";
+  write_file(files.json, json_text(all, 1) + "\n");
   {
-    auto m = open_out(files.markdown);
+    std::ostringstream m;
     m << "# sedenergy report of your runs\n\n" << intro << "\n";
     if (estimated) m << "\n" << estimate_note << "\n";
     for (const auto& t : tables) m << table_markdown(t);
+    write_file(files.markdown, m.str());
   }
   std::ostringstream h;
   h << page_head("sedenergy report of your runs") << "<h1>Energy of your runs</h1><p class=\"note\">Generated "
@@ -305,7 +307,7 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
   for (const auto& t : tables) h << table_html(t);
   h << "<script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>" << kRenderScript
     << "</body></html>\n";
-  open_out(files.html) << h.str();
+  write_file(files.html, h.str());
   return files;
 }
 

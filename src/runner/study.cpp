@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -36,7 +37,6 @@
 #include "models/fast_adam.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
-#include "report/report.hpp"
 #include "sedenergy/build_info.hpp"
 #include "sedenergy/presets.hpp"
 #include "store/store.hpp"
@@ -46,7 +46,7 @@ namespace fs = std::filesystem;
 namespace sedenergy::runner {
 namespace {
 
-// Ctrl-C (SIGINT) or SIGTERM: finish the configuration in progress, commit it, write the report, stop.
+// Ctrl-C (SIGINT) or SIGTERM: end the windows of the run in progress, commit it (interrupted), stop.
 // A second signal more than 2 s after the first ends the process at once; one sooner is the same
 // request (GNU timeout sends SIGINT to the child and then to its whole process group).
 std::atomic<bool> g_stop{false};
@@ -453,6 +453,17 @@ void validate(const StudyOptions& opt) {
   }
 }
 
+// A list of clips without any label (DESED's unlabeled_in_domain set: a file name column only) can be
+// featurised, but a model trained or scored on it learns and measures nothing: the study refuses it.
+void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::DatasetPaths& paths, const std::string& option) {
+  for (const auto& c : clips) {
+    if (!c.labels.empty() || !c.events.empty()) return;
+  }
+  const std::string list = paths.weak_tsv.empty() ? paths.strong_tsv : paths.weak_tsv;
+  throw InputError(option + ": none of the " + std::to_string(clips.size()) + " clips listed in " + list +
+                   " has a label; a study needs weak (event_labels) or strong labels");
+}
+
 }  // namespace
 
 StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
@@ -494,7 +505,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   for (const auto& s : specs) models::plan(s, shape);  // rejects invalid specs now
   data::DatasetPaths paths, test_paths;
   if (!opt.data_dir.empty()) paths = data::open_dataset(opt.data_dir, opt.data_tsv);
-  if (!opt.test_data_dir.empty()) test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv);
+  if (!opt.test_data_dir.empty()) test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv, "--test-data");
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;
@@ -520,10 +531,12 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   }
   std::vector<std::string> problems;
   auto clips = data::load_clips(paths, opt.extract.on_error, &problems);
+  refuse_unlabelled(clips, paths, "--data");
   std::vector<data::Clip> test_clips;
   std::string test_desc = "the training set (as the study)";
   if (!opt.test_data_dir.empty()) {
     test_clips = data::load_clips(test_paths, opt.extract.on_error, &problems);
+    refuse_unlabelled(test_clips, test_paths, "--test-data");
     test_desc = test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
   } else if (opt.holdout > 0) {
     std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed);
@@ -555,8 +568,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   test_src = test_clips.empty() ? nullptr : make_source(test_paths, test_clips);
   if (!problems.empty()) {
     const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
-    std::ofstream rep(list);
-    for (const auto& pr : problems) rep << pr << "\n";
+    write_file(list, join(problems, "\n") + "\n");
     log << "skipped " << problems.size() << " bad clips (--on-error skip); list in " << list << "\n";
   }
   keep.clear();  // the sources hold their own copies now
@@ -651,19 +663,25 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     }
   }
   std::int64_t session_id = 0;
+  std::vector<std::int64_t> earlier;
   std::set<std::string> finished;
-  if (opt.resume) {
-    auto earlier = db.matching_sessions(sess);
-    if (!earlier.empty()) {
-      finished = db.finished_items(earlier);
-      // One worker continues its session; the workers of a multi-GPU study each start their own.
-      if (opt.worker_group.empty()) session_id = earlier.back();
-      log << "resume: " << finished.size() << " of " << items.size() << " runs already finished\n";
-    } else {
-      log << "resume: no earlier session with these options in " << db_path << "; starting a new one\n";
-    }
+  if (opt.resume && opt.worker_group.empty()) {
+    session_id = db.continue_or_begin_session(sess, earlier);
+  } else if (opt.resume) {
+    earlier = db.matching_sessions(sess);  // the workers of a multi-GPU study each start their own session
+  }
+  if (opt.resume && earlier.empty()) {
+    log << "resume: no earlier session with these options in " << db_path << "; starting a new one\n";
+  } else if (opt.resume) {
+    finished = db.finished_items(earlier);
+    log << "resume: " << finished.size() << " of " << items.size() << " runs already finished\n";
   }
   if (session_id == 0) session_id = db.begin_session(sess);
+  // Studies resuming one session at once (two --resume on one --out) share its runs: each run is claimed
+  // first. A claim whose process has ended (killed, or interrupted) is taken over unless its run finished.
+  const std::string claim_group = opt.worker_group.empty() ? "session-" + std::to_string(session_id) : opt.worker_group;
+  const std::string claimant = opt.worker_group.empty() ? process_identity(getpid()) : opt.worker_name;
+  if (std::find(earlier.begin(), earlier.end(), session_id) == earlier.end()) earlier.push_back(session_id);
   g_stop = false;
   // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its
   // group) arriving after the runs, while the report is written or the program exits, is the same request.
@@ -689,8 +707,14 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
       log << "interrupted: " << items.size() - k << " runs left; continue with --resume\n";
       break;
     }
-    // Workers of a multi-GPU study take each run once, whichever is free first.
-    if (!opt.worker_group.empty() && !db.claim(opt.worker_group, item.key, opt.worker_name)) continue;
+    // Each run is taken once, by whichever process sharing the session is free first.
+    const auto stale = [&](const std::string& holder) {
+      return opt.worker_group.empty() && !process_may_be_running(holder) && !db.finished_items(earlier).count(item.key);
+    };
+    if (!db.claim(claim_group, item.key, claimant, stale)) {
+      if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
+      continue;
+    }
     if (ran_one) {
       const double waited = cool_down(opt, meter, pause_s, cool_to_idle);
       if (cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
@@ -846,11 +870,6 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   meter.stop();
   if (!sum.interrupted) db.finish_session(session_id);
   sum.gpu_measured = meter.has_gpu();
-  if (opt.worker_group.empty()) {  // a multi-GPU study's parent writes the report of all workers
-    auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
-    sum.csv_path = files.csv;
-    sum.html_path = files.html;
-  }
   sum.total_s = monotonic_s() - t_start;
   return sum;
 }
@@ -860,15 +879,7 @@ nlohmann::json load_study_config(const std::string& name_or_file) {
     if (name_or_file + ".json" == f.name) return nlohmann::json::parse(f.text);
   }
   if (name_or_file.size() > 5 && name_or_file.substr(name_or_file.size() - 5) == ".json") {
-    std::ifstream in(name_or_file);
-    if (!in) throw file_error(name_or_file, 0, "cannot read the study configuration");
-    try {
-      auto j = nlohmann::json::parse(in);
-      if (!j.is_object()) throw file_error(name_or_file, 0, "a study configuration must be a JSON object");
-      return j;
-    } catch (const nlohmann::json::parse_error& e) {
-      throw file_error(name_or_file, 0, std::string("not valid JSON: ") + e.what());
-    }
+    return read_json_object_file(name_or_file, "study configuration");
   }
   throw InputError("--config '" + name_or_file + "': not a built-in configuration (" + join(study_config_names(), ", ") +
                    ") nor a .json file");

@@ -57,8 +57,9 @@ struct StudyOptions {
 };
 
 struct StudySummary {
-  std::string db_path, csv_path, html_path;
+  std::string db_path;  // the report of it is the caller's to write (report::write_report)
   int runs_ok = 0, runs_failed = 0, runs_skipped = 0;
+  int runs_taken_by_others = 0;  // claimed by another study resuming the same session at the same time
   bool interrupted = false;  // Ctrl-C: the run in progress finished, the rest were left for --resume
   double total_s = 0;
   double gpu_energy_j = 0;  // measured, all phases and repetitions inside windows

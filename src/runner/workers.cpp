@@ -14,7 +14,6 @@
 #include "common/error.hpp"
 #include "common/host.hpp"
 #include "common/text.hpp"
-#include "report/report.hpp"
 #include "runner/study.hpp"
 #include "store/store.hpp"
 
@@ -146,9 +145,6 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
   }
   if (any_failed && sum.runs_ok == 0) sum.runs_failed = std::max(sum.runs_failed, 1);
   sum.db_path = db_path;
-  auto files = report::write_report(db, (fs::path(opt.out_dir) / "report").string());
-  sum.csv_path = files.csv;
-  sum.html_path = files.html;
   sum.total_s = monotonic_s() - t0;
   return sum;
 }

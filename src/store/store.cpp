@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <thread>
 #include <variant>
@@ -306,11 +307,16 @@ void Store::finish_session(std::int64_t id) {
   Stmt s(db_, "UPDATE sessions SET finished_at=? WHERE id=?");
   s.bind(utc_now_iso()).bind(static_cast<long long>(id));
   s.step();
+  checkpoint();
+}
+
+void Store::checkpoint() const {
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 std::int64_t Store::add_run(const RunRecord& r) {
-  exec("BEGIN IMMEDIATE;");
-  try {
+  std::int64_t run_id = 0;
+  transaction([&] {
     Stmt s(db_,
            "INSERT INTO runs(session_id, config, family, spec_json, status, error, params, train_flops_per_step, "
            "test_flops_per_step, train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, "
@@ -324,7 +330,7 @@ std::int64_t Store::add_run(const RunRecord& r) {
     s.bind(r.frames).bind(r.loss).bind(r.metrics.accuracy).bind(r.metrics.label_accuracy).bind(r.metrics.f1_macro);
     s.bind(r.metrics.map).bind(r.metrics.per_class_json);
     s.step();
-    std::int64_t run_id = sqlite3_last_insert_rowid(db_);
+    run_id = sqlite3_last_insert_rowid(db_);
     for (const auto& p : r.phases) {
       Stmt q(db_,
              "INSERT INTO phases(run_id, phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, "
@@ -338,14 +344,9 @@ std::int64_t Store::add_run(const RunRecord& r) {
       q.bind(p.flags).bind(p.window_json);
       q.step();
     }
-    exec("COMMIT;");
-    return run_id;
-  } catch (...) {
-    char* err = nullptr;
-    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, &err);
-    sqlite3_free(err);
-    throw;
-  }
+  });
+  checkpoint();
+  return run_id;
 }
 
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
@@ -475,19 +476,44 @@ std::set<std::string> Store::finished_items(const std::vector<std::int64_t>& ses
   return out;
 }
 
-bool Store::claim(const std::string& group, const std::string& item, const std::string& worker) {
+void Store::transaction(const std::function<void()>& body) {
   exec("BEGIN IMMEDIATE;");
   try {
-    Stmt s(db_, "INSERT OR IGNORE INTO claims(grp, item, worker, claimed_at) VALUES(?,?,?,?)");
-    s.bind(group).bind(item).bind(worker).bind(utc_now_iso());
-    s.step();
-    const bool mine = sqlite3_changes(db_) == 1;
+    body();
     exec("COMMIT;");
-    return mine;
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
     throw;
   }
+}
+
+bool Store::claim(const std::string& group, const std::string& item, const std::string& worker,
+                  const std::function<bool(const std::string&)>& may_take_over) {
+  bool mine = false;
+  transaction([&] {
+    Stmt s(db_, "INSERT OR IGNORE INTO claims(grp, item, worker, claimed_at) VALUES(?,?,?,?)");
+    s.bind(group).bind(item).bind(worker).bind(utc_now_iso());
+    s.step();
+    mine = sqlite3_changes(db_) == 1;
+    if (mine || !may_take_over) return;
+    Stmt holder(db_, "SELECT worker FROM claims WHERE grp=? AND item=?");
+    holder.bind(group).bind(item);
+    if (!holder.step() || !may_take_over(holder.text(0))) return;
+    Stmt take(db_, "UPDATE claims SET worker=?, claimed_at=? WHERE grp=? AND item=?");
+    take.bind(worker).bind(utc_now_iso()).bind(group).bind(item);
+    take.step();
+    mine = true;
+  });
+  return mine;
+}
+
+std::int64_t Store::continue_or_begin_session(const SessionRecord& s, std::vector<std::int64_t>& earlier) {
+  std::int64_t id = 0;
+  transaction([&] {
+    earlier = matching_sessions(s);
+    id = earlier.empty() ? begin_session(s) : earlier.back();
+  });
+  return id;
 }
 
 int Store::merge_from(const std::string& other_path) {
@@ -574,7 +600,9 @@ std::int64_t Store::add_user_window(const UserWindowRecord& w) {
   Stmt ins(db_, "INSERT INTO user_windows(" + user_column_list() + ") VALUES(" + marks + ")");
   for (const auto& c : user_columns()) std::visit([&](auto member) { ins.bind(w.*member); }, c.field);
   ins.step();
-  return sqlite3_last_insert_rowid(db_);
+  const std::int64_t id = sqlite3_last_insert_rowid(db_);
+  checkpoint();
+  return id;
 }
 
 std::vector<UserWindowRecord> Store::user_windows() const {

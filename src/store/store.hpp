@@ -3,6 +3,7 @@
 // half-written run.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -125,7 +126,11 @@ class Store {
   int schema_version() const;
   std::int64_t begin_session(const SessionRecord& s);
   void finish_session(std::int64_t id);
-  std::int64_t add_run(const RunRecord& r);  // one transaction
+  std::int64_t add_run(const RunRecord& r);  // one transaction, then copied from the WAL into the file
+  // Copies what the write-ahead log holds into the database file, so the file alone has every finished
+  // run (a job killed now, or only results.db brought back, loses nothing). Best effort: a reader in
+  // the way leaves the rest for the next call, and SQLite's own close does it too.
+  void checkpoint() const;
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
   int run_count() const;  // finished runs (ok or failed): an interrupted one is not counted
@@ -139,12 +144,18 @@ class Store {
   std::set<std::string> finished_items(const std::vector<std::int64_t>& sessions) const;
   // Every session with exactly these options (all workers of a multi-GPU study), oldest first.
   std::vector<std::int64_t> matching_sessions(const SessionRecord& like) const;
-  // Claims a work item for one worker of a group (the processes of one multi-GPU study); true when this
-  // call got it. Atomic across processes.
-  bool claim(const std::string& group, const std::string& item, const std::string& worker);
+  // Claims a work item for one worker of a group (the processes sharing one session); true when this
+  // call got it. Atomic across processes. An item another worker holds is taken over when
+  // `may_take_over(holder)` says so (its process has ended and the item is unfinished).
+  bool claim(const std::string& group, const std::string& item, const std::string& worker,
+             const std::function<bool(const std::string& holder)>& may_take_over = {});
+  // --resume: the latest session with these options (`earlier`: all of them, oldest first), or a new one
+  // when there is none, decided in one transaction so studies started together continue one session.
+  std::int64_t continue_or_begin_session(const SessionRecord& s, std::vector<std::int64_t>& earlier);
 
  private:
   void exec(const std::string& sql) const;
+  void transaction(const std::function<void()>& body);  // BEGIN IMMEDIATE ... COMMIT, rolled back on a throw
   void migrate(int from);
   void open_read_write();
   bool open_in_place_for_reading();  // false: needs a migrated copy (the connection is left open)

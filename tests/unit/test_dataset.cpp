@@ -8,6 +8,7 @@
 #include "audio/audio_io.hpp"
 #include "audio/synth.hpp"
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "data/dataset.hpp"
 #include "data/feature_cache.hpp"
 #include "test_util.hpp"
@@ -134,6 +135,37 @@ TEST(Dataset, UnlistedAndMissingAudioStopOrAreSkipped) {
   }
   EXPECT_TRUE(missing);
   EXPECT_TRUE(unlisted);
+}
+
+// Issue 18: --on-error skip leaves out clips whose TSV rows cannot be read (unknown class, a clip listed
+// twice, bad times), counted and named; stop mode names the file and line.
+TEST(Dataset, UnreadableTsvRowsStopOrTheirClipsAreSkipped) {
+  auto dir = test::temp_dir();
+  auto paths = small_dataset(dir, 6);
+  const auto weak = test::read_text(paths.weak_tsv);
+  auto lines = split(weak, '\n');  // header, synth_00000 ... synth_00005, ""
+  const auto name = [&](int i) { return split(lines[i + 1], '\t')[0]; };
+  test::write_text(paths.weak_tsv, lines[0] + "\n" + lines[1] + "\n" + name(1) + "\tUnicorn\n" + lines[3] + "\n" +
+                                       lines[3] + "\n" + lines[4] + "\n" + lines[5] + "\n" + lines[6] + "\n");
+  test::write_text(paths.strong_tsv, "filename\tonset\toffset\tevent_label\n" + name(3) + "\t1\tnan\tDog\n" + name(4) +
+                                         "\t0.5\t1.5\tCat\n");
+  try {
+    data::load_clips(paths);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("weak.tsv:3: unknown class 'Unicorn'"), std::string::npos) << e.what();
+  }
+  std::vector<std::string> problems;
+  auto clips = data::load_clips(paths, data::OnError::kSkip, &problems);
+  std::vector<std::string> kept;
+  for (const auto& c : clips) kept.push_back(c.filename);
+  // 1: unknown class; 2: listed twice (both rows say something of it); 3: an event ending at nan.
+  EXPECT_EQ(kept, (std::vector<std::string>{name(0), name(4), name(5)}));
+  ASSERT_EQ(problems.size(), 3u) << join(problems, "\n");  // their audio is listed, not "unlisted"
+  EXPECT_NE(problems[0].find("weak.tsv:3: unknown class 'Unicorn'"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("weak.tsv:5: clip '" + name(2) + "' listed twice"), std::string::npos) << problems[1];
+  EXPECT_NE(problems[2].find("strong.tsv:2: offset 'nan' is not a finite number"), std::string::npos) << problems[2];
+  EXPECT_EQ(clips[1].events.size(), 1u);  // strong events still reach the clips that are kept
 }
 
 TEST(Dataset, FrameTargetsFromStrongLabels) {

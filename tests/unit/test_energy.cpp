@@ -808,6 +808,28 @@ TEST(ProcessTree, ChildrenAreInTheTreeAndOddCommandNamesParse) {
   EXPECT_FALSE(in_process_tree(77, 5, dir.string()));
 }
 
+// A claim's holder: a process identity ("host:pid:start") stays "may be running" while the process lives,
+// and not once it has ended, even if its PID is used again (another start time); another host's cannot
+// be judged from here and is left alone.
+TEST(ProcessTree, AnEndedProcessIdentityIsNotRunning) {
+  const pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  const std::string id = process_identity(child);
+  EXPECT_TRUE(process_may_be_running(id)) << id;
+  EXPECT_TRUE(process_may_be_running(process_identity(getpid())));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_FALSE(process_may_be_running(id)) << id;
+  const std::string mine = process_identity(getpid());
+  const std::string reused = mine.substr(0, mine.rfind(':')) + ":1";  // this PID, another start time
+  EXPECT_FALSE(process_may_be_running(reused));
+  EXPECT_TRUE(process_may_be_running("some-other-host.example:" + std::to_string(getpid()) + ":1"));
+  EXPECT_TRUE(process_may_be_running("worker-3"));  // not an identity: a multi-GPU worker's name
+}
+
 // Inside a container NVML's PIDs are the host's: none is this program's, none is in /proc here. The GPUs
 // holding such PIDs are measured and the record says that sharing cannot be judged (never "no GPU used").
 TEST(Meter, PidsOfAnotherNamespaceKeepTheirGpusAndSaySo) {
