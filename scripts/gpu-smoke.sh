@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short check of the CUDA build on a GPU node after changes to the runner: a two-configuration study on
 # the GPU (NVML counter windows), then a study stopped by SIGTERM in a long window (it must end within
-# seconds, exit 130 and record the run in progress as interrupted), then --resume redoing it.
+# seconds, exit 130 and record the run in progress as interrupted), then --resume redoing it; the study's
+# results.db read alone (the write-ahead log copied in after each run).
 # Usage: scripts/gpu-smoke.sh OUTDIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ echo "== study on the GPU"
 $BIN study "${COMMON[@]}" --min-window 2 --out "$OUT/study" > "$OUT/study.log" 2>&1; echo "exit $?"
 sqlite3 "$OUT/study/results.db" "SELECT r.config, r.status, p.phase, round(p.energy_j, 2), p.gpu_method FROM runs r
   JOIN phases p ON p.run_id = r.id ORDER BY r.id, p.phase" 2>/dev/null || grep -E "train|test" "$OUT/study.log"
+echo "== results.db alone (its -wal left behind) holds every run"
+mkdir -p "$OUT/alone" && cp "$OUT/study/results.db" "$OUT/alone/" &&
+  sqlite3 "$OUT/alone/results.db" "SELECT count(*) || ' runs, ' || sum(status = 'ok') || ' ok' FROM runs"
 echo "== SIGTERM in a 120 s window"
 $BIN study "${COMMON[@]}" --min-window 120 --out "$OUT/stop" > "$OUT/stop.log" 2>&1 &
 PID=$!
@@ -27,4 +31,4 @@ PID=$!
 until grep -q "\[1/2\]" "$OUT/resume.log"; do sleep 0.5; done
 kill -TERM $PID; wait $PID
 grep -E "resume:" "$OUT/resume.log"
-rm -rf "$OUT/study/cache" "$OUT/stop/cache" "$OUT/study/data" "$OUT/stop/data" "$OUT/study/report" "$OUT/stop/report"
+rm -rf "$OUT/study/cache" "$OUT/stop/cache" "$OUT/study/data" "$OUT/stop/data" "$OUT/study/report" "$OUT/stop/report" "$OUT/alone"

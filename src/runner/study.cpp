@@ -464,159 +464,199 @@ void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::Dataset
                    " has a label; a study needs weak (event_labels) or strong labels");
 }
 
-}  // namespace
+// Feature extraction as the study runs it: the options given, with its threads and seed.
+data::ExtractOptions extraction_options(const StudyOptions& opt) {
+  data::ExtractOptions eo = opt.extract;
+  eo.threads = opt.threads;
+  eo.seed = opt.seed;
+  return eo;
+}
 
-StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
-  StudyOptions opt = opt_in;
-  const double t_start = monotonic_s();
-  // ---- validate everything before any long work ----
-  validate(opt);
-  const DeviceChoice dev = parse_device(opt.device);
-  if (opt.grid == "auto") opt.grid = dev.cuda ? "paper43" : "quick";
-  auto specs = models::resolve_grid(opt.grid);
-  if (!opt.shard.empty()) {
-    // A deterministic split of the grid, so N machines (a Slurm job array, say) run disjoint parts.
-    auto parts = split(opt.shard, '/');
-    long long k = 0, n = 0;
-    if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
-      std::string hint;
-      if (std::getenv("SLURM_ARRAY_TASK_ID")) {
-        hint = " (this is Slurm array task " + std::string(std::getenv("SLURM_ARRAY_TASK_ID")) +
-               ": number the tasks 1..N, sbatch --array=1-N, as scripts/slurm/study-array.sh does)";
-      }
-      throw InputError("--shard '" + opt.shard + "': expected K/N with 1 <= K <= N" + hint);
+// What a study will do, decided and checked before any long work.
+struct StudyPlan {
+  StudyOptions opt;
+  DeviceChoice dev;
+  std::vector<models::ModelSpec> specs;
+  models::InputShape shape;
+  data::DatasetPaths paths, test_paths;  // paths is empty until the dataset is generated (no --data)
+  std::vector<WorkItem> items;
+  bool cool_to_idle = false;
+  double pause_s = 0;
+};
+
+// --shard K/N: a deterministic split of the grid, so N machines (a Slurm job array, say) run disjoint parts.
+std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard) {
+  auto parts = split(shard, '/');
+  long long k = 0, n = 0;
+  if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
+    std::string hint;
+    if (std::getenv("SLURM_ARRAY_TASK_ID")) {
+      hint = " (this is Slurm array task " + std::string(std::getenv("SLURM_ARRAY_TASK_ID")) +
+             ": number the tasks 1..N, sbatch --array=1-N, as scripts/slurm/study-array.sh does)";
     }
-    std::vector<models::ModelSpec> mine;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      if (static_cast<long long>(i % n) == k - 1) mine.push_back(specs[i]);
-    }
-    if (mine.empty()) throw InputError("--shard " + opt.shard + ": no configuration falls in this shard");
-    specs = mine;
+    throw InputError("--shard '" + shard + "': expected K/N with 1 <= K <= N" + hint);
   }
-  const auto params = opt.features;
-  features::validate(params);
+  std::vector<models::ModelSpec> mine;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (static_cast<long long>(i % n) == k - 1) mine.push_back(specs[i]);
+  }
+  if (mine.empty()) throw InputError("--shard " + shard + ": no configuration falls in this shard");
+  return mine;
+}
+
+StudyPlan plan_study(const StudyOptions& opt_in) {
+  StudyPlan p;
+  p.opt = opt_in;
+  auto& opt = p.opt;
+  validate(opt);
+  p.dev = parse_device(opt.device);
+  if (opt.grid == "auto") opt.grid = p.dev.cuda ? "paper43" : "quick";
+  p.specs = models::resolve_grid(opt.grid);
+  if (!opt.shard.empty()) p.specs = shard_of(p.specs, opt.shard);
+  features::validate(opt.features);
   if (opt.feature_mode != "cached" && opt.feature_mode != "on-the-fly") {
     throw InputError("--feature-mode '" + opt.feature_mode + "': expected cached or on-the-fly");
   }
   if (opt.holdout != 0 && !opt.test_data_dir.empty()) throw InputError("give --holdout or --test-data, not both");
+  const auto& params = opt.features;
   const int frames = features::MelExtractor(params).output_frames(
       static_cast<std::size_t>(params.clip_seconds * params.sample_rate));
-  const models::InputShape shape{opt.batch, params.n_mels, frames};
-  for (const auto& s : specs) models::plan(s, shape);  // rejects invalid specs now
-  data::DatasetPaths paths, test_paths;
-  if (!opt.data_dir.empty()) paths = data::open_dataset(opt.data_dir, opt.data_tsv);
-  if (!opt.test_data_dir.empty()) test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv, "--test-data");
+  p.shape = models::InputShape{opt.batch, params.n_mels, frames};
+  for (const auto& s : p.specs) models::plan(s, p.shape);  // rejects invalid specs now
+  if (!opt.data_dir.empty()) p.paths = data::open_dataset(opt.data_dir, opt.data_tsv);
+  if (!opt.test_data_dir.empty()) p.test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv, "--test-data");
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
-  if (opt.idle_s < 0) opt.idle_s = dev.cuda ? 5.0 : 0.0;
-  const bool cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && dev.cuda);
-  double pause_s = 0;
-  if (!cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, pause_s);
-  const auto items = work_items(specs, opt);
+  if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
+  p.cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && p.dev.cuda);
+  if (!p.cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, p.pause_s);
+  p.items = work_items(p.specs, opt);
+  return p;
+}
 
-  // ---- dataset ----
-  if (opt.data_dir.empty()) {
-    audio::SynthOptions so;
-    so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
-    so.seed = opt.seed;
-    std::string root = (fs::path(opt.out_dir) / "data" / ("synth-" + std::to_string(so.clips) + "-seed" +
-                                                           std::to_string(so.seed))).string();
-    if (audio::synthetic_dataset_matches(root, so)) {
-      log << "dataset: reusing synthetic DESED-format set " << root << "\n";
-      paths = data::locate_train_set(root);
-    } else {
-      log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
-      paths = audio::synthesize_dataset(root, so).paths;
-    }
+// The training and test batches, their descriptions, and the clips left out (--on-error skip).
+struct StudyData {
+  std::unique_ptr<BatchSource> train, test;  // test: null when the study tests on its training set
+  std::string description;                   // for the session record
+  std::vector<std::string> skipped;
+  const BatchSource& test_set() const { return test ? *test : *train; }
+};
+
+// No --data: the seeded synthetic DESED-format set in OUT/data, generated once and reused.
+data::DatasetPaths synthetic_dataset(const StudyOptions& opt, std::ostream& log) {
+  audio::SynthOptions so;
+  so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
+  so.seed = opt.seed;
+  const std::string root = (fs::path(opt.out_dir) / "data" /
+                            ("synth-" + std::to_string(so.clips) + "-seed" + std::to_string(so.seed))).string();
+  if (audio::synthetic_dataset_matches(root, so)) {
+    log << "dataset: reusing synthetic DESED-format set " << root << "\n";
+    return data::locate_train_set(root);
   }
-  std::vector<std::string> problems;
-  auto clips = data::load_clips(paths, opt.extract.on_error, &problems);
-  refuse_unlabelled(clips, paths, "--data");
+  log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
+  return audio::synthesize_dataset(root, so).paths;
+}
+
+// Clips, then features (cached, or a source that computes them per batch). `prepare_only` stops once the
+// dataset exists and its features are cached, and returns no sources.
+StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only) {
+  const auto& opt = plan.opt;
+  if (opt.data_dir.empty()) plan.paths = synthetic_dataset(opt, log);
+  StudyData d;
+  auto clips = data::load_clips(plan.paths, opt.extract.on_error, &d.skipped);
+  refuse_unlabelled(clips, plan.paths, "--data");
   std::vector<data::Clip> test_clips;
   std::string test_desc = "the training set (as the study)";
   if (!opt.test_data_dir.empty()) {
-    test_clips = data::load_clips(test_paths, opt.extract.on_error, &problems);
-    refuse_unlabelled(test_clips, test_paths, "--test-data");
-    test_desc = test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
+    test_clips = data::load_clips(plan.test_paths, opt.extract.on_error, &d.skipped);
+    refuse_unlabelled(test_clips, plan.test_paths, "--test-data");
+    test_desc = plan.test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
   } else if (opt.holdout > 0) {
     std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed);
-    test_paths = paths;
+    plan.test_paths = plan.paths;
     test_desc = "held-out " + std::to_string(test_clips.size()) + " clips (fraction " + std::to_string(opt.holdout) + ")";
   }
-
-  // ---- features ----
-  log << "features: " << features::describe(params) << " (" << opt.feature_mode << ")\n";
-  data::ExtractOptions eo = opt.extract;
-  eo.threads = opt.threads;
-  eo.seed = opt.seed;
-  std::unique_ptr<BatchSource> train_src, test_src;
+  log << "features: " << features::describe(opt.features) << " (" << opt.feature_mode << ")\n";
+  const data::ExtractOptions eo = extraction_options(opt);
   std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
   auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) -> std::unique_ptr<BatchSource> {
     if (opt.feature_mode == "on-the-fly") {
-      return prepare_only ? nullptr : std::make_unique<BatchSource>(p, cl, params, eo);
+      return prepare_only ? nullptr : std::make_unique<BatchSource>(p, cl, opt.features, eo);
     }
     std::string note;
-    keep.push_back(data::cached_features(opt.cache_dir, p, cl, params, eo, note));
+    keep.push_back(data::cached_features(opt.cache_dir, p, cl, opt.features, eo, note));
     const auto& f = keep.back();
     log << note << "\n" << "features: " << f.n_clips << " clips -> " << f.n_mels << "x" << f.frames << " in "
         << std::fixed << std::setprecision(2) << f.extract_seconds << " s\n";
     log.unsetf(std::ios::fixed);
-    problems.insert(problems.end(), f.skipped.begin(), f.skipped.end());
-    return prepare_only ? nullptr : std::make_unique<BatchSource>(f, dev.cuda);
+    d.skipped.insert(d.skipped.end(), f.skipped.begin(), f.skipped.end());
+    return prepare_only ? nullptr : std::make_unique<BatchSource>(f, plan.dev.cuda);
   };
-  train_src = make_source(paths, clips);
-  test_src = test_clips.empty() ? nullptr : make_source(test_paths, test_clips);
-  if (!problems.empty()) {
+  d.train = make_source(plan.paths, clips);
+  d.test = test_clips.empty() ? nullptr : make_source(plan.test_paths, test_clips);
+  if (!d.skipped.empty()) {
     const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
-    write_file(list, join(problems, "\n") + "\n");
-    log << "skipped " << problems.size() << " bad clips (--on-error skip); list in " << list << "\n";
+    write_file(list, join(d.skipped, "\n") + "\n");
+    log << "skipped " << d.skipped.size() << " bad clips (--on-error skip); list in " << list << "\n";
   }
-  keep.clear();  // the sources hold their own copies now
-  if (prepare_only) {
-    StudySummary prepared;
-    prepared.total_s = monotonic_s() - t_start;
-    return prepared;
-  }
+  if (d.train) d.description = plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
+  return d;
+}
 
-  const BatchSource& test_source = test_src ? *test_src : *train_src;
-
-  // ---- meter, store, session ----
+// The meter of a study: this CUDA device's GPU (by PCI bus id, as CUDA and NVML number GPUs differently;
+// without the CUDA driver API, the CUDA_VISIBLE_DEVICES entry, else the same index), CPU and RAM.
+energy::MeterOptions study_meter_options(const StudyPlan& plan, std::ostream& log) {
+  const auto& opt = plan.opt;
   energy::MeterOptions mo;
-  mo.use_gpus = dev.cuda;
+  mo.use_gpus = plan.dev.cuda;
   mo.period_s = opt.period_s;
   mo.cpu_tdp_w = opt.cpu_tdp_w;
   mo.host_share = 1.0 / std::max(1, opt.worker_count);
-  if (dev.cuda) {
-    // The GPU this CUDA device is, by PCI bus id (CUDA and NVML number GPUs differently); without the
-    // CUDA driver API, the CUDA_VISIBLE_DEVICES entry (an index or a UUID), else the same index.
-    std::string why;
-    const std::string bus = energy::cuda_pci_bus_id(dev.index, &why);
-    if (!bus.empty()) {
-      mo.gpu_pci_bus_ids = {bus};
-    } else {
-      log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
-      mo.gpu_indices = {static_cast<unsigned>(dev.index)};  // the same index when nothing says otherwise
-      energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), dev.index, mo);
-    }
-    const int idx = dev.index;
-    mo.sync = [idx] { torch::cuda::synchronize(idx); };
+  if (!plan.dev.cuda) return mo;
+  std::string why;
+  const std::string bus = energy::cuda_pci_bus_id(plan.dev.index, &why);
+  if (!bus.empty()) {
+    mo.gpu_pci_bus_ids = {bus};
+  } else {
+    log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
+    mo.gpu_indices = {static_cast<unsigned>(plan.dev.index)};  // the same index when nothing says otherwise
+    energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), plan.dev.index, mo);
   }
-  energy::Meter meter(mo);
-  if (dev.cuda && !meter.has_gpu()) {
-    log << "warning: CUDA device in use but no NVML GPU sensor: GPU energy is not measured\n";
-  }
-  for (const auto& s : meter.sensors()) {
-    log << "sensor: " << s.name << (s.available ? (s.estimated ? " [estimate] " : " [measured] ") : " [unavailable] ")
-        << s.detail << "\n";
-  }
-  meter.start();
+  const int idx = plan.dev.index;
+  mo.sync = [idx] { torch::cuda::synchronize(idx); };
+  return mo;
+}
 
-  const std::string db_path = (fs::path(opt.out_dir) / "results.db").string();
-  store::Store db(db_path);
-  HostInfo host = read_host_info();
+// The options a session records; --resume continues a session whose record matches.
+std::string recorded_config(const StudyPlan& plan, const StudyData& data) {
+  const auto& opt = plan.opt;
+  std::vector<std::string> specs;
+  for (const auto& s : plan.specs) specs.push_back(s.name());
+  return json_text(nlohmann::json{{"batch", opt.batch},
+                                  {"lr", opt.lr},
+                                  {"epochs", opt.epochs},
+                                  {"fractions", opt.fractions},
+                                  {"repetitions", opt.repetitions},
+                                  {"min_window_s", opt.min_window_s},
+                                  {"warmup_steps", opt.warmup_steps},
+                                  {"idle_s", opt.idle_s},
+                                  {"cooldown", opt.cooldown},
+                                  {"period_s", opt.period_s},
+                                  {"seed", opt.seed},
+                                  {"shard", opt.shard},
+                                  {"loss", opt.loss},
+                                  {"optimizer", opt.optimizer},
+                                  {"feature_mode", opt.feature_mode},
+                                  {"extraction", data::describe(extraction_options(opt))},
+                                  {"skipped", data.skipped},
+                                  {"specs", specs}});
+}
+
+store::SessionRecord session_record(const StudyPlan& plan, const StudyData& data, const energy::Meter& meter) {
+  const HostInfo host = read_host_info();
   store::SessionRecord sess;
   sess.started_at = utc_now_iso();
-  sess.command = opt.command_line;
+  sess.command = plan.opt.command_line;
   sess.hostname = host.hostname;
   sess.os = host.os + (host.distro.empty() ? "" : " (" + host.distro + ")");
   sess.cpu_model = host.cpu_model;
@@ -627,249 +667,298 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   sess.libtorch_version = models::libtorch_version();
   sess.sedenergy_version = build::kVersion;
   sess.git_revision = build::kGitRevision;
-  sess.device = dev.cuda ? "cuda:" + std::to_string(dev.index) : "cpu";
-  sess.grid = opt.grid;
-  sess.dataset = paths.root + " (" + std::to_string(train_src->size()) + " clips); test: " + test_desc;
-  sess.features = features::describe(params);
-  sess.config_json = json_text(nlohmann::json{{"batch", opt.batch},
-                                    {"lr", opt.lr},
-                                    {"epochs", opt.epochs},
-                                    {"fractions", opt.fractions},
-                                    {"repetitions", opt.repetitions},
-                                    {"min_window_s", opt.min_window_s},
-                                    {"warmup_steps", opt.warmup_steps},
-                                    {"idle_s", opt.idle_s},
-                                    {"cooldown", opt.cooldown},
-                                    {"period_s", opt.period_s},
-                                    {"seed", opt.seed},
-                                    {"shard", opt.shard},
-                                    {"loss", opt.loss},
-                                    {"optimizer", opt.optimizer},
-                                    {"feature_mode", opt.feature_mode},
-                                    {"extraction", data::describe(eo)},
-                                    {"skipped", problems},
-                                    {"specs", [&] {
-                                       std::vector<std::string> v;
-                                       for (const auto& s : specs) v.push_back(s.name());
-                                       return v;
-                                     }()}});
-  if (opt.idle_s > 0) {
-    log << "idle baseline: " << opt.idle_s << " s ...\n";
-    auto idle = meter.measure_idle(opt.idle_s);
-    sess.idle_json = json_text(idle.to_json());
-    for (const auto& d : idle.domains) {
-      log << "idle: " << d.domain << " " << d.device << " " << std::setprecision(4) << d.mean_power_w << " W ("
-          << (d.estimated ? "estimated" : d.method) << ")\n";
-    }
-  }
-  std::int64_t session_id = 0;
-  std::vector<std::int64_t> earlier;
+  sess.device = plan.dev.cuda ? "cuda:" + std::to_string(plan.dev.index) : "cpu";
+  sess.grid = plan.opt.grid;
+  sess.dataset = data.description;
+  sess.features = features::describe(plan.opt.features);
+  sess.config_json = recorded_config(plan, data);
+  return sess;
+}
+
+// The session the runs go to, and which runs are already done. Studies resuming one session at once (two
+// --resume on one --out) share its runs: each run is claimed first, and a claim whose process has ended
+// (killed, or interrupted) is taken over unless its run finished.
+struct SessionState {
+  std::int64_t id = 0;
+  std::vector<std::int64_t> sessions;  // every session of these options, this one included
   std::set<std::string> finished;
+  std::string claim_group, claimant;
+};
+
+SessionState open_session(store::Store& db, const store::SessionRecord& sess, const StudyPlan& plan, std::ostream& log) {
+  const auto& opt = plan.opt;
+  SessionState s;
   if (opt.resume && opt.worker_group.empty()) {
-    session_id = db.continue_or_begin_session(sess, earlier);
+    s.id = db.continue_or_begin_session(sess, s.sessions);
   } else if (opt.resume) {
-    earlier = db.matching_sessions(sess);  // the workers of a multi-GPU study each start their own session
+    s.sessions = db.matching_sessions(sess);  // the workers of a multi-GPU study each start their own session
   }
-  if (opt.resume && earlier.empty()) {
-    log << "resume: no earlier session with these options in " << db_path << "; starting a new one\n";
+  if (opt.resume && s.sessions.empty()) {
+    log << "resume: no earlier session with these options in " << db.path() << "; starting a new one\n";
   } else if (opt.resume) {
-    finished = db.finished_items(earlier);
-    log << "resume: " << finished.size() << " of " << items.size() << " runs already finished\n";
+    s.finished = db.finished_items(s.sessions);
+    log << "resume: " << s.finished.size() << " of " << plan.items.size() << " runs already finished\n";
   }
-  if (session_id == 0) session_id = db.begin_session(sess);
-  // Studies resuming one session at once (two --resume on one --out) share its runs: each run is claimed
-  // first. A claim whose process has ended (killed, or interrupted) is taken over unless its run finished.
-  const std::string claim_group = opt.worker_group.empty() ? "session-" + std::to_string(session_id) : opt.worker_group;
-  const std::string claimant = opt.worker_group.empty() ? process_identity(getpid()) : opt.worker_name;
-  if (std::find(earlier.begin(), earlier.end(), session_id) == earlier.end()) earlier.push_back(session_id);
+  if (s.id == 0) s.id = db.begin_session(sess);
+  if (std::find(s.sessions.begin(), s.sessions.end(), s.id) == s.sessions.end()) s.sessions.push_back(s.id);
+  s.claim_group = opt.worker_group.empty() ? "session-" + std::to_string(s.id) : opt.worker_group;
+  s.claimant = opt.worker_group.empty() ? process_identity(getpid()) : opt.worker_name;
+  return s;
+}
+
+// What a run is before it is measured: its configuration, training subset and FLOPs per step and epoch
+// (full batches plus the last partial one, for each phase's own set).
+store::RunRecord planned_run(const WorkItem& item, const StudyPlan& plan, const Trainer& trainer, int64_t n_train,
+                             int64_t n_test) {
+  const auto& opt = plan.opt;
+  store::RunRecord rec;
+  rec.config = item.spec.name();
+  rec.variant = item.variant;
+  rec.repetition = item.repetition;
+  rec.fraction = item.fraction;
+  rec.epochs_per_unit = item.epochs;
+  rec.frames = plan.shape.frames;
+  rec.loss = opt.loss;
+  rec.family = models::family_name(item.spec.family);
+  rec.batch = opt.batch;
+  rec.clips = static_cast<int>(n_train);
+  rec.steps_per_epoch = trainer.steps_per_epoch(n_train);
+  rec.started_at = utc_now_iso();
+  const auto counts = compute::count(item.spec, plan.shape);
+  rec.train_flops_per_step = counts.train_step_flops();
+  rec.test_flops_per_step = counts.test_step_flops();
+  auto epoch_flops = [&](int64_t n, bool train) {
+    double total = static_cast<double>(n / opt.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
+    if (n % opt.batch) {
+      auto last = plan.shape;
+      last.batch = static_cast<int>(n % opt.batch);
+      auto c = compute::count(item.spec, last);
+      total += train ? c.train_step_flops() : c.test_step_flops();
+    }
+    return total;
+  };
+  rec.train_flops_per_epoch = epoch_flops(n_train, true);
+  rec.test_flops_per_epoch = epoch_flops(n_test, false);
+  return rec;
+}
+
+// Refuses what cannot fit before allocating anything (an out-of-memory crash loses the device).
+void refuse_what_cannot_fit(const compute::ModelCount& counts, const DeviceChoice& dev, const energy::Meter& meter) {
+  const auto need = compute::training_memory(counts);
+  const double free_gb = available_memory_gb(dev, meter);
+  if (free_gb > 0 && need.total() / 1e9 > 0.9 * free_gb) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "does not fit: needs ~%.1f GB (weights+gradients+Adam %.1f GB, activations %.1f GB), "
+                  "%s has %.1f GB free",
+                  need.total() / 1e9, (need.weights + need.gradients + need.optimizer) / 1e9,
+                  need.activations / 1e9, dev.cuda ? "the GPU" : "the host", free_gb);
+    throw Error(msg);
+  }
+}
+
+// The model of a run, on its device, checked against the accounting.
+models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan, const compute::ModelCount& counts) {
+  torch::manual_seed(plan.opt.seed);
+  models::SedNet model(spec, plan.shape);
+  model->to(plan.dev.device);
+  if (plan.opt.loss == "bce-logits") {
+    if (!model->has_logits()) {
+      throw Error("--loss bce-logits needs a model ending in a class softmax; " + spec.name() +
+                  " outputs pooled probabilities (use bce-softmax)");
+    }
+    model->set_logits(true);
+  }
+  if (model->parameter_count() != counts.params) {
+    throw Error("internal: module has " + std::to_string(model->parameter_count()) + " parameters, accounting says " +
+                std::to_string(counts.params));
+  }
+  return model;
+}
+
+// The two measurement windows of a run: E epochs of training repeated from the same starting weights
+// until the window is long enough, then test epochs likewise. Every measured unit starts from the same
+// weights: each is the study's workload (E epochs from one starting point), and a long window cannot
+// drift into divergence; restoring is one device copy of the weights per unit, inside the window.
+std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, models::SedNet& model, Optimizer& optim,
+                                                       Trainer& trainer, const torch::Tensor& subset,
+                                                       energy::Meter& meter, double min_window_s) {
+  std::vector<torch::Tensor> start;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : model->parameters()) start.push_back(p.detach().clone());
+  }
+  auto restore = [&] {
+    torch::NoGradGuard no_grad;
+    auto params = model->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
+  };
+  PhaseOutcome train, test;
+  auto w = meter.begin(item.variant + "/train");
+  double t0 = monotonic_s();
+  torch::Tensor loss;
+  do {
+    if (train.epochs > 0) restore();
+    for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(model, optim, subset);
+    train.epochs += item.epochs;
+  } while (!g_stop && monotonic_s() - t0 < min_window_s);
+  train.window = meter.end(w);
+  train.loss = loss.item<double>();
+  if (g_stop) throw RunInterrupted();
+  start.clear();  // the test phase has the memory
+  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
+  w = meter.begin(item.variant + "/test");
+  t0 = monotonic_s();
+  do {
+    trainer.test_epoch(model);
+    ++test.epochs;
+  } while (!g_stop && monotonic_s() - t0 < min_window_s);
+  test.window = meter.end(w);
+  if (g_stop) throw RunInterrupted();
+  return {train, test};
+}
+
+// One work item measured into its record (status ok, failed or interrupted); adds to the summary.
+void measure_run(store::RunRecord& rec, const WorkItem& item, const StudyPlan& plan, Trainer& trainer,
+                 const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum, std::ostream& log) {
+  std::string optimizer_method;
+  try {
+    const auto counts = compute::count(item.spec, plan.shape);
+    refuse_what_cannot_fit(counts, plan.dev, meter);
+    auto model = build_model(item.spec, plan, counts);
+    rec.params = model->parameter_count();
+    Optimizer optim(model, plan.opt);
+    optimizer_method = optim.method();
+    if (plan.opt.warmup_steps > 0) trainer.train_epoch(model, optim, subset, plan.opt.warmup_steps);
+    const auto [train, test] = measured_windows(item, model, optim, trainer, subset, meter, plan.opt.min_window_s);
+    rec.phases = {to_phase("train", train), to_phase("test", test)};
+    auto [scores, targets] = trainer.predict(model);
+    const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
+    rec.metrics.accuracy = tm.accuracy;
+    rec.metrics.label_accuracy = tm.label_accuracy;
+    rec.metrics.f1_macro = tm.f1_macro;
+    rec.metrics.map = tm.map;
+    rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
+    for (const auto& ph : {train, test}) {
+      sum.gpu_energy_j += ph.window.energy_j("gpu");
+      sum.energy_j += ph.window.total_energy_j();
+    }
+    const auto& tp = rec.phases[0];
+    log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
+        << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
+        << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << tm.map << "\n";
+    ++sum.runs_ok;
+  } catch (const RunInterrupted&) {
+    // Its windows were cut short: recorded as such (never as ok), and redone by --resume.
+    rec.status = "interrupted";
+    rec.error = "stopped by a signal during its windows; --resume redoes it";
+    log << "    INTERRUPTED: its windows were cut short by the stop request\n";
+    sum.interrupted = true;
+  } catch (const std::exception& e) {
+    rec.status = "failed";
+    rec.error = e.what();
+    auto nl = rec.error.find('\n');
+    if (nl != std::string::npos) rec.error = rec.error.substr(0, nl);
+    log << "    FAILED: " << rec.error << "\n";
+    ++sum.runs_failed;
+  }
+  rec.spec_json = nlohmann::json{{"spec", item.spec.name()}, {"batch", plan.opt.batch}, {"mels", plan.shape.mels},
+                                 {"frames", plan.shape.frames}, {"optimizer", optimizer_method}}
+                      .dump();
+  rec.finished_at = utc_now_iso();
+}
+
+// The meter started, its sensors listed.
+std::unique_ptr<energy::Meter> start_meter(const StudyPlan& plan, std::ostream& log) {
+  auto meter = std::make_unique<energy::Meter>(study_meter_options(plan, log));
+  if (plan.dev.cuda && !meter->has_gpu()) {
+    log << "warning: CUDA device in use but no NVML GPU sensor: GPU energy is not measured\n";
+  }
+  for (const auto& s : meter->sensors()) {
+    log << "sensor: " << s.name << (s.available ? (s.estimated ? " [estimate] " : " [measured] ") : " [unavailable] ")
+        << s.detail << "\n";
+  }
+  meter->start();
+  return meter;
+}
+
+// The idle baseline (--idle seconds) into the session record.
+void record_idle_baseline(const StudyPlan& plan, energy::Meter& meter, store::SessionRecord& sess, std::ostream& log) {
+  if (plan.opt.idle_s <= 0) return;
+  log << "idle baseline: " << plan.opt.idle_s << " s ...\n";
+  auto idle = meter.measure_idle(plan.opt.idle_s);
+  sess.idle_json = json_text(idle.to_json());
+  for (const auto& d : idle.domains) {
+    log << "idle: " << d.domain << " " << d.device << " " << std::setprecision(4) << d.mean_power_w << " W ("
+        << (d.estimated ? "estimated" : d.method) << ")\n";
+  }
+}
+
+}  // namespace
+
+StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
+  const double t_start = monotonic_s();
+  StudyPlan plan = plan_study(opt_in);
+  const auto& opt = plan.opt;
+  StudyData data = load_study_data(plan, log, prepare_only);
+  StudySummary sum;
+  if (prepare_only) {
+    sum.total_s = monotonic_s() - t_start;
+    return sum;
+  }
+  auto meter = start_meter(plan, log);
+  sum.db_path = (fs::path(opt.out_dir) / "results.db").string();
+  store::Store db(sum.db_path);
+  auto sess = session_record(plan, data, *meter);
+  record_idle_baseline(plan, *meter, sess, log);
+  const SessionState session = open_session(db, sess, plan, log);
   g_stop = false;
   // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its
   // group) arriving after the runs, while the report is written or the program exits, is the same request.
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
 
-  // ---- the runs ----
-  Trainer trainer(*train_src, test_source, dev, opt);
-  StudySummary sum;
-  sum.db_path = db_path;
+  Trainer trainer(*data.train, data.test_set(), plan.dev, opt);
   const double t_runs = monotonic_s();
   int done_here = 0;
-  bool ran_one = false;
-  for (std::size_t k = 0; k < items.size(); ++k) {
-    const auto& item = items[k];
-    const auto& spec = item.spec;
-    if (finished.count(item.key)) {
+  for (std::size_t k = 0; k < plan.items.size(); ++k) {
+    const auto& item = plan.items[k];
+    if (session.finished.count(item.key)) {
       ++sum.runs_skipped;
       continue;
     }
     if (g_stop) {
       sum.interrupted = true;
-      log << "interrupted: " << items.size() - k << " runs left; continue with --resume\n";
+      log << "interrupted: " << plan.items.size() - k << " runs left; continue with --resume\n";
       break;
     }
     // Each run is taken once, by whichever process sharing the session is free first.
     const auto stale = [&](const std::string& holder) {
-      return opt.worker_group.empty() && !process_may_be_running(holder) && !db.finished_items(earlier).count(item.key);
+      return opt.worker_group.empty() && !process_may_be_running(holder) &&
+             !db.finished_items(session.sessions).count(item.key);
     };
-    if (!db.claim(claim_group, item.key, claimant, stale)) {
+    if (!db.claim(session.claim_group, item.key, session.claimant, stale)) {
       if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
       continue;
     }
-    if (ran_one) {
-      const double waited = cool_down(opt, meter, pause_s, cool_to_idle);
-      if (cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
+    if (done_here > 0) {
+      const double waited = cool_down(opt, *meter, plan.pause_s, plan.cool_to_idle);
+      if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
     }
-    ran_one = true;
     const double elapsed = monotonic_s() - t_runs;
-    const std::size_t left = items.size() - k;
-    const double eta = done_here ? elapsed / done_here * left : NAN;
-    log << "[" << k + 1 << "/" << items.size() << "] " << item.variant << " (repetition " << item.repetition << ")"
+    const double eta = done_here ? elapsed / done_here * (plan.items.size() - k) : NAN;
+    log << "[" << k + 1 << "/" << plan.items.size() << "] " << item.variant << " (repetition " << item.repetition << ")"
         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
-
-    const torch::Tensor subset = training_subset(train_src->size(), item.fraction, opt.seed);
-    const int64_t n_train = subset.size(0);
-    store::RunRecord rec;
-    rec.session_id = session_id;
-    rec.config = spec.name();
-    rec.variant = item.variant;
-    rec.repetition = item.repetition;
-    rec.fraction = item.fraction;
-    rec.epochs_per_unit = item.epochs;
-    rec.frames = shape.frames;
-    rec.loss = opt.loss;
-    rec.family = models::family_name(spec.family);
-    rec.batch = opt.batch;
-    rec.clips = static_cast<int>(n_train);
-    rec.steps_per_epoch = trainer.steps_per_epoch(n_train);
-    rec.started_at = utc_now_iso();
-    auto counts = compute::count(spec, shape);
-    // Per-epoch FLOPs: full batches plus the last partial one, for each phase's own set.
-    rec.train_flops_per_step = counts.train_step_flops();
-    rec.test_flops_per_step = counts.test_step_flops();
-    auto epoch_flops = [&](int64_t n, bool train) {
-      double total = static_cast<double>(n / opt.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
-      if (n % opt.batch) {
-        auto last = shape;
-        last.batch = static_cast<int>(n % opt.batch);
-        auto c = compute::count(spec, last);
-        total += train ? c.train_step_flops() : c.test_step_flops();
-      }
-      return total;
-    };
-    rec.train_flops_per_epoch = epoch_flops(n_train, true);
-    rec.test_flops_per_epoch = epoch_flops(test_source.size(), false);
-    std::string optimizer_method;
-    try {
-      // Refuse what cannot fit before allocating anything (an out-of-memory crash loses the device).
-      const auto need = compute::training_memory(counts);
-      const double free_gb = available_memory_gb(dev, meter);
-      if (free_gb > 0 && need.total() / 1e9 > 0.9 * free_gb) {
-        char msg[256];
-        std::snprintf(msg, sizeof msg,
-                      "does not fit: needs ~%.1f GB (weights+gradients+Adam %.1f GB, activations %.1f GB), "
-                      "%s has %.1f GB free",
-                      need.total() / 1e9, (need.weights + need.gradients + need.optimizer) / 1e9,
-                      need.activations / 1e9, dev.cuda ? "the GPU" : "the host", free_gb);
-        throw Error(msg);
-      }
-      torch::manual_seed(opt.seed);
-      models::SedNet model(spec, shape);
-      model->to(dev.device);
-      if (opt.loss == "bce-logits") {
-        if (!model->has_logits()) {
-          throw Error("--loss bce-logits needs a model ending in a class softmax; " + spec.name() +
-                      " outputs pooled probabilities (use bce-softmax)");
-        }
-        model->set_logits(true);
-      }
-      rec.params = model->parameter_count();
-      if (rec.params != counts.params) {
-        throw Error("internal: module has " + std::to_string(rec.params) + " parameters, accounting says " +
-                    std::to_string(counts.params));
-      }
-      Optimizer optim(model, opt);
-      optimizer_method = optim.method();
-      if (opt.warmup_steps > 0) trainer.train_epoch(model, optim, subset, opt.warmup_steps);
-      // Every measured unit starts from the same weights: each is the study's workload (E epochs from one
-      // starting point), and a long window cannot drift into divergence. Restoring is one device copy of
-      // the weights per unit, inside the window (negligible next to an epoch).
-      std::vector<torch::Tensor> start;
-      {
-        torch::NoGradGuard no_grad;
-        for (const auto& p : model->parameters()) start.push_back(p.detach().clone());
-      }
-      auto restore = [&] {
-        torch::NoGradGuard no_grad;
-        auto params = model->parameters();
-        for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
-      };
-      PhaseOutcome train, test;
-      {
-        auto w = meter.begin(item.variant + "/train");
-        const double t0 = monotonic_s();
-        torch::Tensor loss;
-        do {
-          if (train.epochs > 0) restore();
-          for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(model, optim, subset);
-          train.epochs += item.epochs;
-        } while (!g_stop && monotonic_s() - t0 < opt.min_window_s);
-        train.window = meter.end(w);
-        train.loss = loss.item<double>();
-      }
-      if (g_stop) throw RunInterrupted();
-      start.clear();
-      if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
-      {
-        auto w = meter.begin(item.variant + "/test");
-        const double t0 = monotonic_s();
-        do {
-          trainer.test_epoch(model);
-          ++test.epochs;
-        } while (!g_stop && monotonic_s() - t0 < opt.min_window_s);
-        test.window = meter.end(w);
-      }
-      if (g_stop) throw RunInterrupted();
-      rec.phases = {to_phase("train", train), to_phase("test", test)};
-      auto [scores, targets] = trainer.predict(model);
-      const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
-      rec.metrics.accuracy = tm.accuracy;
-      rec.metrics.label_accuracy = tm.label_accuracy;
-      rec.metrics.f1_macro = tm.f1_macro;
-      rec.metrics.map = tm.map;
-      rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
-      for (const auto& ph : {train, test}) {
-        sum.gpu_energy_j += ph.window.energy_j("gpu");
-        sum.energy_j += ph.window.total_energy_j();
-      }
-      const auto& tp = rec.phases[0];
-      log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
-          << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
-          << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << tm.map << "\n";
-      ++sum.runs_ok;
-    } catch (const RunInterrupted&) {
-      // Its windows were cut short: recorded as such (never as ok), and redone by --resume.
-      rec.status = "interrupted";
-      rec.error = "stopped by a signal during its windows; --resume redoes it";
-      log << "    INTERRUPTED: its windows were cut short by the stop request\n";
-      sum.interrupted = true;
-    } catch (const std::exception& e) {
-      rec.status = "failed";
-      rec.error = e.what();
-      auto nl = rec.error.find('\n');
-      if (nl != std::string::npos) rec.error = rec.error.substr(0, nl);
-      log << "    FAILED: " << rec.error << "\n";
-      ++sum.runs_failed;
-    }
-    rec.spec_json = nlohmann::json{{"spec", spec.name()}, {"batch", opt.batch}, {"mels", shape.mels},
-                                   {"frames", shape.frames}, {"optimizer", optimizer_method}}
-                        .dump();
-    rec.finished_at = utc_now_iso();
+    const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
+    store::RunRecord rec = planned_run(item, plan, trainer, subset.size(0), data.test_set().size());
+    rec.session_id = session.id;
+    measure_run(rec, item, plan, trainer, subset, *meter, sum, log);
     db.add_run(rec);
     ++done_here;
   }
-  meter.stop();
-  if (!sum.interrupted) db.finish_session(session_id);
-  sum.gpu_measured = meter.has_gpu();
+  meter->stop();
+  if (!sum.interrupted) db.finish_session(session.id);
+  sum.gpu_measured = meter->has_gpu();
   sum.total_s = monotonic_s() - t_start;
   return sum;
 }

@@ -25,6 +25,23 @@ namespace {
 std::atomic<int> g_signal{0};
 void remember_signal(int sig) { g_signal = sig; }
 
+// The workers' runs (of the sessions they began after `started`) added up into the parent's summary. A run
+// cut short by a stop request is neither ok nor failed: --resume redoes it.
+void add_worker_runs(StudySummary& sum, const std::string& db_path, const std::string& started) {
+  store::Store db(db_path);
+  std::set<std::int64_t> counted;
+  for (const auto& row : db.rows()) {
+    if (row.started_at < started) continue;
+    sum.gpu_energy_j += row.phase.gpu_energy_j * row.phase.epochs;
+    sum.energy_j += row.phase.energy_j * row.phase.epochs;
+    if (row.phase.gpu_method.find("nvml") != std::string::npos) sum.gpu_measured = true;
+    if (!counted.insert(row.run_id).second) continue;
+    if (row.status == "ok") ++sum.runs_ok;
+    if (row.status == "failed") ++sum.runs_failed;
+  }
+  sum.db_path = db_path;
+}
+
 }  // namespace
 
 StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std::string>& args, std::ostream& log) {
@@ -130,21 +147,8 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
 
-  const std::string db_path = (fs::path(opt.out_dir) / "results.db").string();
-  store::Store db(db_path);
-  // Runs of the workers' sessions (they began after this process did).
-  std::set<std::int64_t> counted;
-  for (const auto& row : db.rows()) {
-    if (row.started_at < started) continue;
-    sum.gpu_energy_j += row.phase.gpu_energy_j * row.phase.epochs;
-    sum.energy_j += row.phase.energy_j * row.phase.epochs;
-    if (row.phase.gpu_method.find("nvml") != std::string::npos) sum.gpu_measured = true;
-    if (!counted.insert(row.run_id).second) continue;
-    if (row.status == "ok") ++sum.runs_ok;
-    else ++sum.runs_failed;
-  }
+  add_worker_runs(sum, (fs::path(opt.out_dir) / "results.db").string(), started);
   if (any_failed && sum.runs_ok == 0) sum.runs_failed = std::max(sum.runs_failed, 1);
-  sum.db_path = db_path;
   sum.total_s = monotonic_s() - t0;
   return sum;
 }
