@@ -14,9 +14,13 @@ echo "== study on the GPU"
 $BIN study "${COMMON[@]}" --min-window 2 --out "$OUT/study" > "$OUT/study.log" 2>&1; echo "exit $?"
 sqlite3 "$OUT/study/results.db" "SELECT r.config, r.status, p.phase, round(p.energy_j, 2), p.gpu_method FROM runs r
   JOIN phases p ON p.run_id = r.id ORDER BY r.id, p.phase" 2>/dev/null || grep -E "train|test" "$OUT/study.log"
-echo "== results.db alone (its -wal left behind) holds every run"
-mkdir -p "$OUT/alone" && cp "$OUT/study/results.db" "$OUT/alone/" &&
-  sqlite3 "$OUT/alone/results.db" "SELECT count(*) || ' runs, ' || sum(status = 'ok') || ' ok' FROM runs"
+echo "== kill -9 during the second run: results.db alone (its -wal left behind) holds the first"
+$BIN study "${COMMON[@]}" --min-window 30 --out "$OUT/killed" > "$OUT/killed.log" 2>&1 &
+PID=$!
+until grep -q "\[2/2\]" "$OUT/killed.log"; do sleep 0.5; done
+kill -KILL $PID; wait $PID 2>/dev/null
+mkdir -p "$OUT/alone" && cp "$OUT/killed/results.db" "$OUT/alone/"
+python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) || ' runs, ' || sum(status = 'ok') || ' ok' FROM runs\").fetchone()[0])" "$OUT/alone/results.db"
 echo "== SIGTERM in a 120 s window"
 $BIN study "${COMMON[@]}" --min-window 120 --out "$OUT/stop" > "$OUT/stop.log" 2>&1 &
 PID=$!
@@ -31,4 +35,4 @@ PID=$!
 until grep -q "\[1/2\]" "$OUT/resume.log"; do sleep 0.5; done
 kill -TERM $PID; wait $PID
 grep -E "resume:" "$OUT/resume.log"
-rm -rf "$OUT/study/cache" "$OUT/stop/cache" "$OUT/study/data" "$OUT/stop/data" "$OUT/study/report" "$OUT/stop/report" "$OUT/alone"
+rm -rf "$OUT/study/cache" "$OUT/stop/cache" "$OUT/study/data" "$OUT/stop/data" "$OUT/study/report" "$OUT/stop/report" "$OUT/alone" "$OUT/killed"
