@@ -39,6 +39,7 @@
 #include "models/torch_models.hpp"
 #include "sedenergy/build_info.hpp"
 #include "sedenergy/presets.hpp"
+#include "runner/study_options.hpp"
 #include "store/store.hpp"
 
 namespace fs = std::filesystem;
@@ -424,29 +425,7 @@ torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed) {
 }
 
 void validate(const StudyOptions& opt) {
-  // Every number of the study, from flags or a --config file, bounded: a typo must not run for ever.
-  check_in_range("--batch", opt.batch, 1, 65536);
-  check_in_range("--lr", opt.lr, 0, 10, /*open_low=*/true);
-  if (opt.epochs.empty()) throw InputError("--epochs needs at least one value");
-  for (int e : opt.epochs) check_in_range("--epochs", e, 1, 10000);
-  if (opt.fractions.empty()) throw InputError("--fraction needs at least one value");
-  for (double f : opt.fractions) check_in_range("--fraction", f, 0, 1, /*open_low=*/true);
-  check_in_range("--repetitions", opt.repetitions, 1, 1000);
-  check_in_range("--min-window", opt.min_window_s, 0, 3600);
-  check_in_range("--warmup-steps", opt.warmup_steps, 0, 100000);
-  check_in_range("--clips", opt.clips, 0, 10000000);
-  check_in_range("--cpu-tdp", opt.cpu_tdp_w, 0, 2000);
-  check_in_range("--threads", opt.threads, 0, 1024);
-  check_in_range("--holdout", opt.holdout, 0, 0.9);
-  check_in_range("--cooldown-max", opt.cooldown_max_s, 0, 3600, /*open_low=*/true);
-  if (opt.idle_s != -1) check_in_range("--idle", opt.idle_s, 0, 600);  // -1: automatic
-  energy::check_sampler_period(opt.period_s, "--sample-period");
-  if (opt.loss != "bce-softmax" && opt.loss != "bce-logits") {
-    throw InputError("--loss '" + opt.loss + "': expected bce-softmax (the study) or bce-logits");
-  }
-  if (opt.optimizer != "auto" && opt.optimizer != "fused" && opt.optimizer != "foreach" && opt.optimizer != "libtorch") {
-    throw InputError("--optimizer '" + opt.optimizer + "': expected auto, fused, foreach or libtorch");
-  }
+  check_study_options(opt);  // every number in its range, every choice among its values (study_options.cpp)
   double secs = 0;
   if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
     throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
@@ -514,9 +493,6 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   p.specs = models::resolve_grid(opt.grid);
   if (!opt.shard.empty()) p.specs = shard_of(p.specs, opt.shard);
   features::validate(opt.features);
-  if (opt.feature_mode != "cached" && opt.feature_mode != "on-the-fly") {
-    throw InputError("--feature-mode '" + opt.feature_mode + "': expected cached or on-the-fly");
-  }
   if (opt.holdout != 0 && !opt.test_data_dir.empty()) throw InputError("give --holdout or --test-data, not both");
   const auto& params = opt.features;
   const int frames = features::MelExtractor(params).output_frames(
@@ -632,24 +608,11 @@ std::string recorded_config(const StudyPlan& plan, const StudyData& data) {
   const auto& opt = plan.opt;
   std::vector<std::string> specs;
   for (const auto& s : plan.specs) specs.push_back(s.name());
-  return json_text(nlohmann::json{{"batch", opt.batch},
-                                  {"lr", opt.lr},
-                                  {"epochs", opt.epochs},
-                                  {"fractions", opt.fractions},
-                                  {"repetitions", opt.repetitions},
-                                  {"min_window_s", opt.min_window_s},
-                                  {"warmup_steps", opt.warmup_steps},
-                                  {"idle_s", opt.idle_s},
-                                  {"cooldown", opt.cooldown},
-                                  {"period_s", opt.period_s},
-                                  {"seed", opt.seed},
-                                  {"shard", opt.shard},
-                                  {"loss", opt.loss},
-                                  {"optimizer", opt.optimizer},
-                                  {"feature_mode", opt.feature_mode},
-                                  {"extraction", data::describe(extraction_options(opt))},
-                                  {"skipped", data.skipped},
-                                  {"specs", specs}});
+  auto recorded = recorded_options(opt);
+  recorded["extraction"] = data::describe(extraction_options(opt));
+  recorded["skipped"] = data.skipped;
+  recorded["specs"] = specs;
+  return json_text(recorded);
 }
 
 store::SessionRecord session_record(const StudyPlan& plan, const StudyData& data, const energy::Meter& meter) {

@@ -760,10 +760,24 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
                (dir / "b").string());
   ASSERT_EQ(o.rc, 0) << o.out;
   EXPECT_EQ(store::Store((dir / "b/results.db").string()).run_count(), 2);
+  // The keys are the options' names; the earlier spellings are read with a note, and record the same session.
+  test::write_text(dir / "named.json", R"({"grid": "mlp:1x16", "clips": 8, "repetitions": 1, "fraction": [0.5, 1],
+                                           "min_window": 0, "warmup_steps": 0, "idle": 0, "preset": "paper"})");
+  auto named = run("study --device cpu --config " + (dir / "named.json").string() + " --out " + (dir / "c").string());
+  ASSERT_EQ(named.rc, 0) << named.out;
+  EXPECT_FALSE(contains(named.out, "note: --config")) << named.out;
+  EXPECT_EQ(store::Store((dir / "c/results.db").string()).run_count(), 2);  // two fractions
+  test::write_text(dir / "old.json", R"({"grid": "mlp:1x16", "clips": 8, "repetitions": 1, "fractions": [0.5, 1],
+                                         "min_window_s": 0, "warmup_steps": 0, "idle_s": 0, "feature_preset": "paper"})");
+  auto old = run("study --device cpu --resume --config " + (dir / "old.json").string() + " --out " + (dir / "c").string());
+  ASSERT_EQ(old.rc, 0) << old.out;
+  EXPECT_TRUE(contains(old.out, "key 'min_window_s' is now 'min_window' (still read)")) << old.out;
+  EXPECT_TRUE(contains(old.out, "key 'feature_preset' is now 'preset' (still read)")) << old.out;
+  EXPECT_TRUE(contains(old.out, "resume: 2 of 2 runs already finished")) << old.out;  // the same options
   test::write_text(dir / "bad.json", R"({"grid": "mlp:1x16", "repetitons": 2})");
   auto bad = run("study --device cpu --config " + (dir / "bad.json").string() + " --out " + out);
   EXPECT_EQ(bad.rc, 2);
-  EXPECT_TRUE(contains(bad.out, "unknown key 'repetitons'")) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "unknown key 'repetitons' (known: holdout, feature_mode, grid, clips")) << bad.out;
   test::write_text(dir / "bad2.json", R"({"epochs": "many"})");
   auto bad2 = run("study --device cpu --config " + (dir / "bad2.json").string() + " --out " + out);
   EXPECT_EQ(bad2.rc, 2);
@@ -932,7 +946,7 @@ TEST(Cli, NonsenseNumbersAreRefusedByName) {
   const std::string out = " --out " + (dir / "o").string();
   for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
            {"study --min-window 1e12" + out, "--min-window: 1000000000000 is outside [0, 3600]"},
-           {"study --min-window nan" + out, "--min-window: nan is not a finite number"},
+           {"study --min-window nan" + out, "--min-window: 'nan' is not a finite number"},
            {"study --cpu-tdp -50" + out, "--cpu-tdp: -50 is outside [0, 2000]"},
            {"study --clips -1" + out, "--clips: -1 is outside"},
            {"study --warmup-steps -5" + out, "--warmup-steps: -5 is outside"},
