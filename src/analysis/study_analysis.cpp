@@ -8,6 +8,7 @@
 #include <set>
 
 #include "analysis/stats.hpp"
+#include "common/error.hpp"
 #include "common/text.hpp"
 #include "compute/accounting.hpp"
 #include "models/spec.hpp"
@@ -124,11 +125,75 @@ bool spans_decades(const std::vector<double>& v) {
 
 const std::vector<std::string> kFamilies = {"MLP", "CNN", "RNN", "CRNN"};
 
-}  // namespace
+struct Acc {
+  Point p;
+  std::vector<double> e, d, w, gu, mu, sm, bw, map;
+};
 
-Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
-  Analysis a;
-  // ---- aggregate repetitions into points ----
+// The points of one phase (and family; "" for all).
+std::vector<const Point*> select(const Analysis& a, const std::string& phase, const std::string& family) {
+  std::vector<const Point*> out;
+  for (const auto& p : a.points) {
+    if (p.phase == phase && (family.empty() || p.family == family)) out.push_back(&p);
+  }
+  return out;
+}
+
+std::vector<std::string> phases_of(const Analysis& a) {
+  std::vector<std::string> phases;
+  for (const auto& p : a.points) {
+    if (std::find(phases.begin(), phases.end(), p.phase) == phases.end()) phases.push_back(p.phase);
+  }
+  return phases;
+}
+
+// log10 FLOPs and log10 energy of the points where both are positive.
+void loglog(const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly) {
+  for (const Point* p : pts) {
+    if (p->flops > 0 && p->energy_j > 0) lx.push_back(std::log10(p->flops)), ly.push_back(std::log10(p->energy_j));
+  }
+}
+
+// The log-log slope over the points `idx` (a bootstrap resample).
+double slope_of(const std::vector<double>& lx, const std::vector<double>& ly, const std::vector<int>& idx) {
+  std::vector<std::vector<double>> X;
+  std::vector<double> y;
+  for (int i : idx) X.push_back({lx[i]}), y.push_back(ly[i]);
+  auto f = least_squares(X, y);
+  return f.ok ? f.coef[1] : NAN;
+}
+
+// A row's value in the column named `column` (findings read tables by name, never by position).
+const json& at(const Table& t, const std::vector<json>& row, const std::string& column) {
+  const auto it = std::find(t.columns.begin(), t.columns.end(), column);
+  if (it == t.columns.end()) throw Error("internal: table " + t.id + " has no column " + column);
+  return row[static_cast<std::size_t>(it - t.columns.begin())];
+}
+
+const Table* table(const Analysis& a, const std::string& id) {
+  for (const auto& t : a.tables) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+// The finding that links GPU utilization to energy, from the correlations table.
+void add_utilization_finding(Analysis& a) {
+  const Table* t = table(a, "correlations");
+  if (!t) return;
+  for (const auto& row : t->rows) {
+    if (at(*t, row, "variable") != "GPU utilization %" || at(*t, row, "group") != "all" || at(*t, row, "spearman").is_null()) continue;
+    const auto& lo = at(*t, row, "spearman_ci_lo");
+    a.findings.push_back("GPU utilization and energy per epoch (" + at(*t, row, "phase").get<std::string>() + "): Spearman " +
+                         fmt(at(*t, row, "spearman").get<double>(), "%.2f") +
+                         (lo.is_null() ? "" : interval_text({lo.get<double>(), at(*t, row, "spearman_ci_hi").get<double>()})) +
+                         " over " + std::to_string(at(*t, row, "n").get<int>()) + " configurations.");
+  }
+}
+
+// Which energy the analysis uses (net, GPU or all domains, estimated), chosen from what every run has;
+// counts the runs on the way. Returns {use_gpu, use_net}.
+std::pair<bool, bool> choose_energy(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options, Analysis& a) {
   std::set<std::int64_t> runs_seen;
   bool all_gpu = true, any_ok = false, all_net = true;
   for (const auto& r : rows) {
@@ -155,14 +220,13 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
                    : use_gpu ? "GPU energy per epoch, J (NVML total-energy counter)"
                              : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
   a.energy_axis = use_net ? "net GPU energy per epoch (J)" : use_gpu ? "GPU energy per epoch (J)" : "energy per epoch (J, ESTIMATED)";
-  struct Acc {
-    Point p;
-    std::vector<double> e, d, w, gu, mu, sm, bw, map;
-  };
+  return {use_gpu, use_net};
+}
+
+// Repetitions of each variant and phase (per GPU and input length) gathered, then summarised into points.
+std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
+                                     bool use_gpu, bool use_net, Analysis& a) {
   std::map<std::string, Acc> acc;
-  std::vector<WindowFacts> facts;
-  facts.reserve(rows.size());
-  for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     if (r.status != "ok" || r.phase.phase.empty()) continue;
@@ -209,483 +273,466 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
     if (!g.map.empty()) g.p.map = summarize(g.map).mean;
     if (g.p.energy_j > 0 && std::isfinite(g.p.energy_j)) a.points.push_back(g.p);
   }
+  return acc;
+}
+
+void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
+  Table t{"runs_summary", "Energy per epoch over repetitions", "mean, median, standard deviation and 95 % t interval of the mean over repetitions; " + a.energy_label, {"config", "variant", "family", "phase", "gpu", "repetitions", "energy_mean_j", "energy_median_j", "energy_sd_j", "energy_ci95_lo_j", "energy_ci95_hi_j", "duration_s", "mean_power_w", "gpu_util_pct", "flops_per_epoch", "params", "map"}, {}};
+  for (const auto& [k, g] : acc) {
+    const auto& p = g.p;
+    auto s = summarize(g.e);
+    t.rows.push_back({p.config, p.variant, p.family, p.phase, p.gpu, s.n, num(s.mean), num(s.median), num(s.sd),
+                      num(s.ci95.lo), num(s.ci95.hi), num(p.duration_s), num(p.power_w),
+                      num(p.gpu_util >= 0 ? p.gpu_util : NAN), num(p.flops), num(p.params), num(p.map >= 0 ? p.map : NAN)});
+  }
+  a.tables.push_back(t);
+}
+
+void add_correlations(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"correlations", "Energy per epoch against each variable",
+          "Pearson on log10 of both variables when both span a decade or more (column log), Spearman on ranks; "
+          "95 % intervals from 1000 seeded bootstrap resamples of the configurations",
+          {"variable", "phase", "group", "n", "log", "pearson", "pearson_ci_lo", "pearson_ci_hi", "spearman",
+           "spearman_ci_lo", "spearman_ci_hi", "note"},
+          {}};
+  for (const auto& phase : phases) {
+    for (const std::string group : {"all", "MLP", "CNN", "RNN", "CRNN"}) {
+      auto pts = select(a, phase, group == "all" ? "" : group);
+      for (const auto& xv : xvars()) {
+        std::vector<double> x, y;
+        for (const Point* p : pts) {
+          const double v = xv.get(*p);
+          if (std::isfinite(v) && (xv.positive ? v > 0 : v >= 0)) x.push_back(v), y.push_back(p->energy_j);
+        }
+        if (pts.empty()) continue;
+        const int n = static_cast<int>(x.size());
+        if (n < 3) {
+          if (n > 0 || !xv.positive) {
+            t.rows.push_back({xv.name, phase, group, n, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                              n == 0 ? "not recorded for these runs" : "fewer than 3 configurations"});
+          }
+          continue;
+        }
+        const bool lg = xv.positive && spans_decades(x) && spans_decades(y);
+        std::vector<double> xs = x, ys = y;
+        if (lg) {
+          for (auto& v : xs) v = std::log10(v);
+          for (auto& v : ys) v = std::log10(v);
+        }
+        auto sub = [&](const std::vector<int>& idx, bool rank) {
+          std::vector<double> a1, b1;
+          for (int i : idx) a1.push_back(xs[i]), b1.push_back(ys[i]);
+          return rank ? spearman(a1, b1) : pearson(a1, b1);
+        };
+        const double pr = pearson(xs, ys), sp = spearman(x, y);
+        auto pci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, false); });
+        auto sci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, true); });
+        std::string note = std::isfinite(pr) ? "" : "the variable is constant over these configurations";
+        if (n < 6 && note.empty()) note = "few configurations: wide interval";
+        t.rows.push_back({xv.name, phase, group, n, lg, num(pr), num(pci.lo), num(pci.hi), num(sp), num(sci.lo),
+                          num(sci.hi), note});
+      }
+    }
+  }
+  a.tables.push_back(t);
+}
+
+void add_slopes(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"slopes", "Log-log slope of energy per epoch against FLOPs per epoch",
+          "least squares on log10 values; 95 % bootstrap interval of the slope; slope 1 means energy proportional to "
+          "FLOPs",
+          {"family", "phase", "frames", "n", "slope", "slope_ci_lo", "slope_ci_hi", "intercept_log10_j", "r2", "note"},
+          {}};
+  std::set<int> frame_set;
+  std::vector<std::string> by_frames;  // input length comparison (the fullinput configuration)
+  for (const auto& p : a.points) frame_set.insert(p.frames);
+  for (const auto& phase : phases) {
+    for (int frames : frame_set) {
+      for (const auto& fam : kFamilies) {
+        std::vector<const Point*> pts;
+        for (const Point* p : select(a, phase, fam)) {
+          if (p->frames == frames) pts.push_back(p);
+        }
+        if (pts.empty()) continue;
+        std::vector<double> lx, ly;
+        loglog(pts, lx, ly);
+        std::vector<std::vector<double>> X;
+        for (double v : lx) X.push_back({v});
+        auto f = least_squares(X, ly);
+        if (!f.ok) {
+          t.rows.push_back({fam, phase, frames, static_cast<int>(lx.size()), nullptr, nullptr, nullptr, nullptr, nullptr,
+                            lx.size() < 3 ? "fewer than 3 configurations" : "FLOPs do not vary"});
+          continue;
+        }
+        auto ci = bootstrap_ci(static_cast<int>(lx.size()), [&](const std::vector<int>& i) { return slope_of(lx, ly, i); });
+        t.rows.push_back({fam, phase, frames, f.n, num(f.coef[1]), num(ci.lo), num(ci.hi), num(f.coef[0]), num(f.r2), ""});
+        if (frame_set.size() > 1 && phase == "train") by_frames.push_back(fam + " " + fmt(f.coef[1], "%.2f") + interval_text(ci) + " at " +
+                                                                 std::to_string(frames) + " frames");
+      }
+    }
+  }
+  if (!by_frames.empty()) {
+    a.findings.push_back("Input length (training, log-log slope of energy on FLOPs per family): " +
+                         join(by_frames, "; ") + ". Overlapping intervals mean the trend survives the longer input.");
+  }
+  a.tables.push_back(t);
+}
+
+void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"two_trends", "The two trends: MLP/RNN against CNN/CRNN",
+          "each group fitted in log-log; energy ratio at the pooled geometric-mean FLOPs and slope difference, with 95 % "
+          "bootstrap intervals (each group resampled separately)",
+          {"phase", "n_mlp_rnn", "n_cnn_crnn", "slope_mlp_rnn", "slope_cnn_crnn", "slope_difference", "slope_diff_ci_lo",
+           "slope_diff_ci_hi", "energy_ratio_at_reference", "ratio_ci_lo", "ratio_ci_hi", "reference_flops", "note"},
+          {}};
+  for (const auto& phase : phases) {
+    std::vector<double> ax, ay, bx, by;
+    for (const auto& fam : {"MLP", "RNN"}) loglog(select(a, phase, fam), ax, ay);
+    for (const auto& fam : {"CNN", "CRNN"}) loglog(select(a, phase, fam), bx, by);
+    if (ax.size() < 3 || bx.size() < 3) {
+      a.cannot.push_back("two trends (" + phase + "): needs at least 3 configurations in MLP+RNN and in CNN+CRNN (have " +
+                         std::to_string(ax.size()) + " and " + std::to_string(bx.size()) + ")");
+      continue;
+    }
+    double ref = 0;
+    for (double v : ax) ref += v;
+    for (double v : bx) ref += v;
+    ref /= static_cast<double>(ax.size() + bx.size());
+    auto stats = [&](const std::vector<int>& ia, const std::vector<int>& ib, double& dslope, double& ratio) {
+      std::vector<std::vector<double>> XA, XB;
+      std::vector<double> YA, YB;
+      for (int i : ia) XA.push_back({ax[i]}), YA.push_back(ay[i]);
+      for (int i : ib) XB.push_back({bx[i]}), YB.push_back(by[i]);
+      auto fa = least_squares(XA, YA), fb = least_squares(XB, YB);
+      if (!fa.ok || !fb.ok) {
+        dslope = ratio = NAN;
+        return std::pair<double, double>{NAN, NAN};
+      }
+      dslope = fa.coef[1] - fb.coef[1];
+      ratio = std::pow(10.0, fa.predict({ref}) - fb.predict({ref}));
+      return std::pair<double, double>{fa.coef[1], fb.coef[1]};
+    };
+    std::vector<int> ia(ax.size()), ib(bx.size());
+    for (std::size_t i = 0; i < ia.size(); ++i) ia[i] = static_cast<int>(i);
+    for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
+    double dslope = NAN, ratio = NAN;
+    auto [sa, sb] = stats(ia, ib, dslope, ratio);
+    std::mt19937_64 rng(7);
+    std::vector<double> ds, rs;
+    for (int b = 0; b < 1000; ++b) {
+      std::vector<int> ja(ia.size()), jb(ib.size());
+      for (auto& v : ja) v = static_cast<int>(rng() % ia.size());
+      for (auto& v : jb) v = static_cast<int>(rng() % ib.size());
+      double d = NAN, r = NAN;
+      stats(ja, jb, d, r);
+      if (std::isfinite(d) && std::isfinite(r)) ds.push_back(d), rs.push_back(r);
+    }
+    auto pct = [](std::vector<double> v, double q) -> double {
+      if (v.size() < 900) return NAN;
+      std::sort(v.begin(), v.end());
+      return v[static_cast<std::size_t>(q * (v.size() - 1))];
+    };
+    t.rows.push_back({phase, static_cast<int>(ax.size()), static_cast<int>(bx.size()), num(sa), num(sb), num(dslope),
+                      num(pct(ds, 0.025)), num(pct(ds, 0.975)), num(ratio), num(pct(rs, 0.025)), num(pct(rs, 0.975)),
+                      num(std::pow(10.0, ref)), ""});
+    if (std::isfinite(ratio)) {
+      const double lo = pct(rs, 0.025), hi = pct(rs, 0.975);
+      const bool distinct = std::isfinite(lo) && (lo > 1 || hi < 1);
+      a.findings.push_back("Two trends (" + phase + "): at " + fmt(std::pow(10.0, ref)) + " FLOPs per epoch, MLP/RNN use " +
+                           fmt(ratio) + "x the energy of CNN/CRNN" + interval_text({lo, hi}, "%.3g") +
+                           (distinct ? ": the two families of models lie on distinct trends."
+                                     : ": the interval includes 1, so the data do not separate the two trends.") +
+                           " Log-log slopes " + fmt(sa, "%.2f") + " (MLP/RNN) and " + fmt(sb, "%.2f") + " (CNN/CRNN).");
+    }
+  }
+  a.tables.push_back(t);
+}
+
+void add_power_gap(Analysis& a) {
+  Table t{"power_gap", "Average power in training against testing, per family",
+          "per configuration: mean power of the training window minus that of the testing window; mean over "
+          "configurations with a 95 % t interval",
+          {"family", "n", "train_power_w", "test_power_w", "gap_w", "gap_ci_lo_w", "gap_ci_hi_w", "ratio", "note"},
+          {}};
+  for (const auto& fam : kFamilies) {
+    std::map<std::string, std::pair<double, double>> by;
+    for (const auto& p : a.points) {
+      if (p.family != fam) continue;
+      auto& e = by[p.gpu + "|" + p.variant + "|" + std::to_string(p.frames)];
+      (p.phase == "train" ? e.first : e.second) = p.power_w;
+    }
+    std::vector<double> tr, te, gap;
+    for (const auto& [k, v] : by) {
+      if (v.first > 0 && v.second > 0) tr.push_back(v.first), te.push_back(v.second), gap.push_back(v.first - v.second);
+    }
+    if (by.empty()) continue;
+    if (gap.empty()) {
+      t.rows.push_back({fam, 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, "no configuration with both phases"});
+      continue;
+    }
+    auto g = summarize(gap);
+    const double mtr = summarize(tr).mean, mte = summarize(te).mean;
+    t.rows.push_back({fam, g.n, num(mtr), num(mte), num(g.mean), num(g.ci95.lo), num(g.ci95.hi), num(mtr / mte),
+                      g.n < 2 ? "one configuration: no interval" : ""});
+    a.findings.push_back(fam + ": training draws " + fmt(mtr, "%.0f") + " W on average, testing " + fmt(mte, "%.0f") +
+                         " W (gap " + fmt(g.mean, "%.0f") + " W" + interval_text(g.ci95, "%.0f") + ", n = " +
+                         std::to_string(g.n) + ").");
+  }
+  a.tables.push_back(t);
+}
+
+void add_predictors(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"predictors", "Predicting energy per epoch from model metrics, validated out of sample",
+          "least squares on log10 energy; leave-one-family-out (LOFO: fitted on three families, predicting the fourth) "
+          "and 5-fold cross-validation; R2 on log10 energy, MAPE on energy in joules. Utilization-based predictors "
+          "need the hardware to run the model; the others do not",
+          {"phase", "predictor", "hardware_independent", "n", "r2_in_sample", "r2_lofo", "mape_lofo_pct", "r2_kfold",
+           "mape_kfold_pct", "note"},
+          {}};
+  struct Pred {
+    std::string name;
+    bool independent;
+    std::vector<double> (*features)(const Point&);
+  };
+  static const std::vector<Pred> preds = {
+      {"FLOPs", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
+      {"parameters", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
+      {"memory traffic", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
+      {"FLOPs + parameters", true,
+       [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params)}; }},
+      {"FLOPs + parameters + memory traffic", true,
+       [](const Point& p) {
+         return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params), log10_or_nan(p.traffic_bytes)};
+       }},
+      {"FLOPs + GPU utilization", false,
+       [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
+  };
+  for (const auto& phase : phases) {
+    double best_mape = INFINITY, flops_mape = NAN;
+    std::string best;
+    json best_pred;
+    for (const auto& pr : preds) {
+      std::vector<std::vector<double>> X;
+      std::vector<double> y, e;
+      std::vector<int> fam;
+      std::vector<const Point*> used;
+      for (const Point* p : select(a, phase, "")) {
+        auto f = pr.features(*p);
+        if (std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) {
+          X.push_back(f);
+          y.push_back(std::log10(p->energy_j));
+          e.push_back(p->energy_j);
+          fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+          used.push_back(p);
+        }
+      }
+      const int n = static_cast<int>(y.size());
+      std::set<int> fams(fam.begin(), fam.end());
+      if (n < static_cast<int>(X.empty() ? 1 : X[0].size()) + 3) {
+        t.rows.push_back({phase, pr.name, pr.independent, n, nullptr, nullptr, nullptr, nullptr, nullptr,
+                          n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate"});
+        continue;
+      }
+      auto fit = least_squares(X, y);
+      auto lofo = fams.size() >= 2 ? predict_held_out(X, y, fam) : std::vector<double>(y.size(), NAN);
+      auto kf = predict_held_out(X, y, kfold_groups(n, std::min(5, n), 11));
+      auto to_j = [](std::vector<double> v) {
+        for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
+        return v;
+      };
+      const double r2l = r_squared(y, lofo), ml = mape_pct(e, to_j(lofo));
+      const double r2k = r_squared(y, kf), mk = mape_pct(e, to_j(kf));
+      std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
+      t.rows.push_back({phase, pr.name, pr.independent, n, num(fit.r2), num(r2l), num(ml), num(r2k), num(mk), note});
+      if (pr.name == "FLOPs") flops_mape = ml;
+      if (pr.independent && std::isfinite(ml) && ml < best_mape) {
+        best_mape = ml;
+        best = pr.name;
+        best_pred = json::array();
+        auto pj = to_j(lofo);
+        for (std::size_t i = 0; i < used.size(); ++i) {
+          if (std::isfinite(pj[i])) {
+            best_pred.push_back({{"config", used[i]->variant}, {"family", used[i]->family}, {"phase", phase},
+                                 {"measured_j", e[i]}, {"predicted_j", pj[i]}});
+          }
+        }
+      }
+    }
+    if (!best.empty()) {
+      a.predictions[phase] = {{"predictor", best}, {"points", best_pred}};
+      a.findings.push_back("Predictor (" + phase + "): the best hardware-independent predictor out of sample is " + best +
+                           ", with a leave-one-family-out error of " + fmt(best_mape, "%.0f") + " % against " +
+                           fmt(flops_mape, "%.0f") + " % for FLOPs alone.");
+    }
+  }
+  a.tables.push_back(t);
+}
+
+void add_scaling(Analysis& a) {
+  Table t{"scaling", "Scaling: energy of a run against the samples it processes",
+          "per configuration and phase over every fraction x epochs setting: energy of the whole run (per-epoch energy x "
+          "epochs) fitted as a + b x samples (clips x epochs): b is joules per sample, a the fixed cost; R2 and the "
+          "largest residual",
+          {"config", "phase", "settings", "j_per_sample", "intercept_j", "r2", "max_residual_pct", "note"},
+          {}};
+  std::map<std::string, std::vector<const Point*>> by;
+  for (const auto& p : a.points) by[p.gpu + "|" + p.config + "|" + std::to_string(p.frames) + "|" + p.phase].push_back(&p);
+  for (const auto& [k, pts] : by) {
+    std::set<std::pair<double, int>> settings;
+    for (const Point* p : pts) settings.insert({p->fraction, p->epochs_per_unit});
+    if (settings.size() < 2) continue;
+    std::vector<std::vector<double>> X;
+    std::vector<double> y;
+    for (const Point* p : pts) {
+      const double samples = static_cast<double>(p->clips) * p->epochs_per_unit;
+      X.push_back({samples});
+      y.push_back(p->energy_j * p->epochs_per_unit);
+    }
+    auto f = least_squares(X, y);
+    if (!f.ok) {
+      t.rows.push_back({pts[0]->config, pts[0]->phase, static_cast<int>(pts.size()), nullptr, nullptr, nullptr, nullptr,
+                        "too few settings to fit"});
+      continue;
+    }
+    double worst = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(f.predict(X[i]) - y[i]) / y[i]);
+    t.rows.push_back({pts[0]->config, pts[0]->phase, static_cast<int>(pts.size()), num(f.coef[1]), num(f.coef[0]),
+                      num(f.r2), num(100 * worst), ""});
+    if (pts[0]->phase == "train") {
+      a.findings.push_back("Scaling (" + pts[0]->config + ", training): " + fmt(f.coef[1]) + " J per sample plus " +
+                           fmt(f.coef[0]) + " J fixed, R2 " + fmt(f.r2, "%.3f") + " over " +
+                           std::to_string(pts.size()) + " settings (largest residual " + fmt(100 * worst, "%.1f") +
+                           " %): " + (f.r2 > 0.98 && worst < 0.1 ? "linear." : "not simply linear."));
+    }
+  }
+  if (t.rows.empty()) {
+    a.cannot.push_back("scaling: no configuration was run at several dataset fractions or epoch counts (run "
+                       "`sedenergy study --config scaling`)");
+  } else {
+    a.tables.push_back(t);
+  }
+}
+
+void add_pareto(Analysis& a) {
+  std::vector<const Point*> pts;
+  std::vector<double> cost, quality;
+  for (const Point* p : select(a, "train", "")) {
+    if (p->map >= 0) pts.push_back(p), cost.push_back(p->energy_j), quality.push_back(p->map);
+  }
+  if (pts.size() < 2) {
+    a.cannot.push_back("Pareto front: test-set mAP is not recorded for at least two configurations");
+  } else {
+    Table t{"pareto", "Training energy against test mAP: the Pareto front",
+            "configurations not beaten by another that costs less energy per epoch and reaches a higher mAP",
+            {"config", "family", "train_energy_j", "map"}, {}};
+    a.pareto = json::array();
+    for (int i : pareto_front(cost, quality)) {
+      t.rows.push_back({pts[i]->variant, pts[i]->family, num(cost[i]), num(quality[i])});
+      a.pareto.push_back(pts[i]->variant);
+    }
+    a.tables.push_back(t);
+  }
+}
+
+void add_hardware(Analysis& a) {
+  std::set<std::string> gpus;
+  for (const auto& p : a.points) gpus.insert(p.gpu);
+  if (gpus.size() < 2) {
+    a.cannot.push_back("hardware comparison: all runs come from one device (" + *gpus.begin() +
+                       "); merge databases from other GPUs with `sedenergy merge` or pass several to `report`");
+  } else {
+    // Reference configurations: the cheapest and the most expensive training run present on every device.
+    std::map<std::string, std::map<std::string, double>> e;  // variant -> gpu -> energy (train)
+    for (const auto& p : a.points) {
+      if (p.phase == "train") e[p.variant + " @" + std::to_string(p.frames) + " frames"][p.gpu] = p.energy_j;
+    }
+    std::vector<std::pair<double, std::string>> common;
+    const std::string base = *gpus.begin();
+    for (const auto& [v, m] : e) {
+      if (m.size() == gpus.size()) common.push_back({m.at(base), v});
+    }
+    if (common.size() < 2) {
+      a.cannot.push_back("hardware comparison: fewer than two configurations were run on every device");
+    } else {
+      std::sort(common.begin(), common.end());
+      const std::string r1 = common.front().second, r2 = common.back().second;
+      Table t{"hardware", "Hardware comparison, normalised by two reference configurations",
+              "factor: geometric mean of the energy ratios to " + base + " of " + r1 + " and " + r2 +
+                  "; normalised energy = energy / factor",
+              {"gpu", "factor", "configs_in_common"}, {}};
+      for (const auto& g : gpus) {
+        const double f = std::sqrt(e[r1][g] / e[r1][base] * (e[r2][g] / e[r2][base]));
+        t.rows.push_back({g, num(f), static_cast<int>(common.size())});
+      }
+      a.tables.push_back(t);
+    }
+  }
+}
+
+void add_measurement_quality(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts) {
+  Table t{"quality", "Quality of the measurements",
+          "validity flags over all windows; counter against power integral; share of the energy the idle GPU would "
+          "have drawn anyway",
+          {"item", "value", "note"}, {}};
+  std::map<std::string, int> flags;
+  std::vector<double> diff, idle_share;
+  int windows = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (r.phase.phase.empty()) continue;
+    ++windows;
+    for (const auto& f : split_flags(r.phase.flags)) {
+      auto colon = f.find(": ");
+      flags[f.rfind("gpu", 0) == 0 && colon != std::string::npos ? f.substr(colon + 2) : f]++;
+    }
+    diff.insert(diff.end(), facts[i].counter_vs_integral_pct.begin(), facts[i].counter_vs_integral_pct.end());
+    idle_share.insert(idle_share.end(), facts[i].idle_share_pct.begin(), facts[i].idle_share_pct.end());
+  }
+  t.rows.push_back({"windows", windows, ""});
+  t.rows.push_back({"runs failed", a.runs_failed, a.runs_failed ? "see the runs table for their reasons" : ""});
+  for (const auto& [f, c] : flags) t.rows.push_back({"flag: " + f, c, "windows"});
+  if (!diff.empty()) {
+    t.rows.push_back({"counter vs power integral, median |difference| %", num(median(diff)), std::to_string(diff.size()) + " GPU windows"});
+    t.rows.push_back({"counter vs power integral, max |difference| %", num(*std::max_element(diff.begin(), diff.end())), ""});
+  }
+  if (!idle_share.empty()) {
+    t.rows.push_back({"idle share of GPU energy, median %", num(median(idle_share)), "idle baseline x window length / energy"});
+  }
+  a.tables.push_back(t);
+}
+
+}  // namespace
+
+Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+  Analysis a;
+  const auto [use_gpu, use_net] = choose_energy(rows, options, a);
+  std::vector<WindowFacts> facts;
+  facts.reserve(rows.size());
+  for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
+  const auto acc = aggregate(rows, facts, use_gpu, use_net, a);
   if (a.points.empty()) {
     a.cannot.push_back(a.runs == 0 ? "no runs in the database: nothing to analyse"
                                    : "no finished run with a measured phase: nothing to analyse");
     return a;
   }
-
-  // ---- per variant and phase: repetitions ----
-  {
-    Table t{"runs_summary", "Energy per epoch over repetitions", "mean, median, standard deviation and 95 % t interval of the mean over repetitions; " + a.energy_label, {"config", "variant", "family", "phase", "gpu", "repetitions", "energy_mean_j", "energy_median_j", "energy_sd_j", "energy_ci95_lo_j", "energy_ci95_hi_j", "duration_s", "mean_power_w", "gpu_util_pct", "flops_per_epoch", "params", "map"}, {}};
-    for (const auto& [k, g] : acc) {
-      const auto& p = g.p;
-      auto s = summarize(g.e);
-      t.rows.push_back({p.config, p.variant, p.family, p.phase, p.gpu, s.n, num(s.mean), num(s.median), num(s.sd),
-                        num(s.ci95.lo), num(s.ci95.hi), num(p.duration_s), num(p.power_w),
-                        num(p.gpu_util >= 0 ? p.gpu_util : NAN), num(p.flops), num(p.params), num(p.map >= 0 ? p.map : NAN)});
-    }
-    a.tables.push_back(t);
-  }
-
-  std::vector<std::string> phases;
-  for (const auto& p : a.points) {
-    if (std::find(phases.begin(), phases.end(), p.phase) == phases.end()) phases.push_back(p.phase);
-  }
-  auto select = [&](const std::string& phase, const std::string& family) {
-    std::vector<const Point*> out;
-    for (const auto& p : a.points) {
-      if (p.phase == phase && (family.empty() || p.family == family)) out.push_back(&p);
-    }
-    return out;
-  };
-
-  // ---- correlations ----
-  {
-    Table t{"correlations", "Energy per epoch against each variable",
-            "Pearson on log10 of both variables when both span a decade or more (column log), Spearman on ranks; "
-            "95 % intervals from 1000 seeded bootstrap resamples of the configurations",
-            {"variable", "phase", "group", "n", "log", "pearson", "pearson_ci_lo", "pearson_ci_hi", "spearman",
-             "spearman_ci_lo", "spearman_ci_hi", "note"},
-            {}};
-    for (const auto& phase : phases) {
-      for (const std::string group : {"all", "MLP", "CNN", "RNN", "CRNN"}) {
-        auto pts = select(phase, group == "all" ? "" : group);
-        for (const auto& xv : xvars()) {
-          std::vector<double> x, y;
-          for (const Point* p : pts) {
-            const double v = xv.get(*p);
-            if (std::isfinite(v) && (xv.positive ? v > 0 : v >= 0)) x.push_back(v), y.push_back(p->energy_j);
-          }
-          if (pts.empty()) continue;
-          const int n = static_cast<int>(x.size());
-          if (n < 3) {
-            if (n > 0 || !xv.positive) {
-              t.rows.push_back({xv.name, phase, group, n, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                n == 0 ? "not recorded for these runs" : "fewer than 3 configurations"});
-            }
-            continue;
-          }
-          const bool lg = xv.positive && spans_decades(x) && spans_decades(y);
-          std::vector<double> xs = x, ys = y;
-          if (lg) {
-            for (auto& v : xs) v = std::log10(v);
-            for (auto& v : ys) v = std::log10(v);
-          }
-          auto sub = [&](const std::vector<int>& idx, bool rank) {
-            std::vector<double> a1, b1;
-            for (int i : idx) a1.push_back(xs[i]), b1.push_back(ys[i]);
-            return rank ? spearman(a1, b1) : pearson(a1, b1);
-          };
-          const double pr = pearson(xs, ys), sp = spearman(x, y);
-          auto pci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, false); });
-          auto sci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, true); });
-          std::string note = std::isfinite(pr) ? "" : "the variable is constant over these configurations";
-          if (n < 6 && note.empty()) note = "few configurations: wide interval";
-          t.rows.push_back({xv.name, phase, group, n, lg, num(pr), num(pci.lo), num(pci.hi), num(sp), num(sci.lo),
-                            num(sci.hi), note});
-        }
-      }
-    }
-    a.tables.push_back(t);
-  }
-
-  // ---- log-log slopes per family and the two trends ----
-  auto loglog = [](const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly) {
-    for (const Point* p : pts) {
-      if (p->flops > 0 && p->energy_j > 0) lx.push_back(std::log10(p->flops)), ly.push_back(std::log10(p->energy_j));
-    }
-  };
-  auto slope_of = [](const std::vector<double>& lx, const std::vector<double>& ly, const std::vector<int>& idx) {
-    std::vector<std::vector<double>> X;
-    std::vector<double> y;
-    for (int i : idx) X.push_back({lx[i]}), y.push_back(ly[i]);
-    auto f = least_squares(X, y);
-    return f.ok ? f.coef[1] : NAN;
-  };
-  {
-    Table t{"slopes", "Log-log slope of energy per epoch against FLOPs per epoch",
-            "least squares on log10 values; 95 % bootstrap interval of the slope; slope 1 means energy proportional to "
-            "FLOPs",
-            {"family", "phase", "frames", "n", "slope", "slope_ci_lo", "slope_ci_hi", "intercept_log10_j", "r2", "note"},
-            {}};
-    std::set<int> frame_set;
-    std::vector<std::string> by_frames;  // input length comparison (the fullinput configuration)
-    for (const auto& p : a.points) frame_set.insert(p.frames);
-    for (const auto& phase : phases) {
-      for (int frames : frame_set) {
-        for (const auto& fam : kFamilies) {
-          std::vector<const Point*> pts;
-          for (const Point* p : select(phase, fam)) {
-            if (p->frames == frames) pts.push_back(p);
-          }
-          if (pts.empty()) continue;
-          std::vector<double> lx, ly;
-          loglog(pts, lx, ly);
-          std::vector<std::vector<double>> X;
-          for (double v : lx) X.push_back({v});
-          auto f = least_squares(X, ly);
-          if (!f.ok) {
-            t.rows.push_back({fam, phase, frames, static_cast<int>(lx.size()), nullptr, nullptr, nullptr, nullptr, nullptr,
-                              lx.size() < 3 ? "fewer than 3 configurations" : "FLOPs do not vary"});
-            continue;
-          }
-          auto ci = bootstrap_ci(static_cast<int>(lx.size()), [&](const std::vector<int>& i) { return slope_of(lx, ly, i); });
-          t.rows.push_back({fam, phase, frames, f.n, num(f.coef[1]), num(ci.lo), num(ci.hi), num(f.coef[0]), num(f.r2), ""});
-          if (frame_set.size() > 1 && phase == "train") by_frames.push_back(fam + " " + fmt(f.coef[1], "%.2f") + interval_text(ci) + " at " +
-                                                                   std::to_string(frames) + " frames");
-        }
-      }
-    }
-    if (!by_frames.empty()) {
-      a.findings.push_back("Input length (training, log-log slope of energy on FLOPs per family): " +
-                           join(by_frames, "; ") + ". Overlapping intervals mean the trend survives the longer input.");
-    }
-    a.tables.push_back(t);
-  }
-  {
-    Table t{"two_trends", "The two trends: MLP/RNN against CNN/CRNN",
-            "each group fitted in log-log; energy ratio at the pooled geometric-mean FLOPs and slope difference, with 95 % "
-            "bootstrap intervals (each group resampled separately)",
-            {"phase", "n_mlp_rnn", "n_cnn_crnn", "slope_mlp_rnn", "slope_cnn_crnn", "slope_difference", "slope_diff_ci_lo",
-             "slope_diff_ci_hi", "energy_ratio_at_reference", "ratio_ci_lo", "ratio_ci_hi", "reference_flops", "note"},
-            {}};
-    for (const auto& phase : phases) {
-      std::vector<double> ax, ay, bx, by;
-      for (const auto& fam : {"MLP", "RNN"}) loglog(select(phase, fam), ax, ay);
-      for (const auto& fam : {"CNN", "CRNN"}) loglog(select(phase, fam), bx, by);
-      if (ax.size() < 3 || bx.size() < 3) {
-        a.cannot.push_back("two trends (" + phase + "): needs at least 3 configurations in MLP+RNN and in CNN+CRNN (have " +
-                           std::to_string(ax.size()) + " and " + std::to_string(bx.size()) + ")");
-        continue;
-      }
-      double ref = 0;
-      for (double v : ax) ref += v;
-      for (double v : bx) ref += v;
-      ref /= static_cast<double>(ax.size() + bx.size());
-      auto stats = [&](const std::vector<int>& ia, const std::vector<int>& ib, double& dslope, double& ratio) {
-        std::vector<std::vector<double>> XA, XB;
-        std::vector<double> YA, YB;
-        for (int i : ia) XA.push_back({ax[i]}), YA.push_back(ay[i]);
-        for (int i : ib) XB.push_back({bx[i]}), YB.push_back(by[i]);
-        auto fa = least_squares(XA, YA), fb = least_squares(XB, YB);
-        if (!fa.ok || !fb.ok) {
-          dslope = ratio = NAN;
-          return std::pair<double, double>{NAN, NAN};
-        }
-        dslope = fa.coef[1] - fb.coef[1];
-        ratio = std::pow(10.0, fa.predict({ref}) - fb.predict({ref}));
-        return std::pair<double, double>{fa.coef[1], fb.coef[1]};
-      };
-      std::vector<int> ia(ax.size()), ib(bx.size());
-      for (std::size_t i = 0; i < ia.size(); ++i) ia[i] = static_cast<int>(i);
-      for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
-      double dslope = NAN, ratio = NAN;
-      auto [sa, sb] = stats(ia, ib, dslope, ratio);
-      std::mt19937_64 rng(7);
-      std::vector<double> ds, rs;
-      for (int b = 0; b < 1000; ++b) {
-        std::vector<int> ja(ia.size()), jb(ib.size());
-        for (auto& v : ja) v = static_cast<int>(rng() % ia.size());
-        for (auto& v : jb) v = static_cast<int>(rng() % ib.size());
-        double d = NAN, r = NAN;
-        stats(ja, jb, d, r);
-        if (std::isfinite(d) && std::isfinite(r)) ds.push_back(d), rs.push_back(r);
-      }
-      auto pct = [](std::vector<double> v, double q) -> double {
-        if (v.size() < 900) return NAN;
-        std::sort(v.begin(), v.end());
-        return v[static_cast<std::size_t>(q * (v.size() - 1))];
-      };
-      t.rows.push_back({phase, static_cast<int>(ax.size()), static_cast<int>(bx.size()), num(sa), num(sb), num(dslope),
-                        num(pct(ds, 0.025)), num(pct(ds, 0.975)), num(ratio), num(pct(rs, 0.025)), num(pct(rs, 0.975)),
-                        num(std::pow(10.0, ref)), ""});
-      if (std::isfinite(ratio)) {
-        const double lo = pct(rs, 0.025), hi = pct(rs, 0.975);
-        const bool distinct = std::isfinite(lo) && (lo > 1 || hi < 1);
-        a.findings.push_back("Two trends (" + phase + "): at " + fmt(std::pow(10.0, ref)) + " FLOPs per epoch, MLP/RNN use " +
-                             fmt(ratio) + "x the energy of CNN/CRNN" + interval_text({lo, hi}, "%.3g") +
-                             (distinct ? ": the two families of models lie on distinct trends."
-                                       : ": the interval includes 1, so the data do not separate the two trends.") +
-                             " Log-log slopes " + fmt(sa, "%.2f") + " (MLP/RNN) and " + fmt(sb, "%.2f") + " (CNN/CRNN).");
-      }
-    }
-    a.tables.push_back(t);
-  }
-
-  // ---- average power, training against testing ----
-  {
-    Table t{"power_gap", "Average power in training against testing, per family",
-            "per configuration: mean power of the training window minus that of the testing window; mean over "
-            "configurations with a 95 % t interval",
-            {"family", "n", "train_power_w", "test_power_w", "gap_w", "gap_ci_lo_w", "gap_ci_hi_w", "ratio", "note"},
-            {}};
-    for (const auto& fam : kFamilies) {
-      std::map<std::string, std::pair<double, double>> by;
-      for (const auto& p : a.points) {
-        if (p.family != fam) continue;
-        auto& e = by[p.gpu + "|" + p.variant + "|" + std::to_string(p.frames)];
-        (p.phase == "train" ? e.first : e.second) = p.power_w;
-      }
-      std::vector<double> tr, te, gap;
-      for (const auto& [k, v] : by) {
-        if (v.first > 0 && v.second > 0) tr.push_back(v.first), te.push_back(v.second), gap.push_back(v.first - v.second);
-      }
-      if (by.empty()) continue;
-      if (gap.empty()) {
-        t.rows.push_back({fam, 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, "no configuration with both phases"});
-        continue;
-      }
-      auto g = summarize(gap);
-      const double mtr = summarize(tr).mean, mte = summarize(te).mean;
-      t.rows.push_back({fam, g.n, num(mtr), num(mte), num(g.mean), num(g.ci95.lo), num(g.ci95.hi), num(mtr / mte),
-                        g.n < 2 ? "one configuration: no interval" : ""});
-      a.findings.push_back(fam + ": training draws " + fmt(mtr, "%.0f") + " W on average, testing " + fmt(mte, "%.0f") +
-                           " W (gap " + fmt(g.mean, "%.0f") + " W" + interval_text(g.ci95, "%.0f") + ", n = " +
-                           std::to_string(g.n) + ").");
-    }
-    a.tables.push_back(t);
-  }
-
-  // ---- predictors ----
-  {
-    Table t{"predictors", "Predicting energy per epoch from model metrics, validated out of sample",
-            "least squares on log10 energy; leave-one-family-out (LOFO: fitted on three families, predicting the fourth) "
-            "and 5-fold cross-validation; R2 on log10 energy, MAPE on energy in joules. Utilization-based predictors "
-            "need the hardware to run the model; the others do not",
-            {"phase", "predictor", "hardware_independent", "n", "r2_in_sample", "r2_lofo", "mape_lofo_pct", "r2_kfold",
-             "mape_kfold_pct", "note"},
-            {}};
-    struct Pred {
-      std::string name;
-      bool independent;
-      std::vector<double> (*features)(const Point&);
-    };
-    static const std::vector<Pred> preds = {
-        {"FLOPs", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
-        {"parameters", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
-        {"memory traffic", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
-        {"FLOPs + parameters", true,
-         [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params)}; }},
-        {"FLOPs + parameters + memory traffic", true,
-         [](const Point& p) {
-           return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params), log10_or_nan(p.traffic_bytes)};
-         }},
-        {"FLOPs + GPU utilization", false,
-         [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
-    };
-    for (const auto& phase : phases) {
-      double best_mape = INFINITY, flops_mape = NAN;
-      std::string best;
-      json best_pred;
-      for (const auto& pr : preds) {
-        std::vector<std::vector<double>> X;
-        std::vector<double> y, e;
-        std::vector<int> fam;
-        std::vector<const Point*> used;
-        for (const Point* p : select(phase, "")) {
-          auto f = pr.features(*p);
-          if (std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) {
-            X.push_back(f);
-            y.push_back(std::log10(p->energy_j));
-            e.push_back(p->energy_j);
-            fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
-            used.push_back(p);
-          }
-        }
-        const int n = static_cast<int>(y.size());
-        std::set<int> fams(fam.begin(), fam.end());
-        if (n < static_cast<int>(X.empty() ? 1 : X[0].size()) + 3) {
-          t.rows.push_back({phase, pr.name, pr.independent, n, nullptr, nullptr, nullptr, nullptr, nullptr,
-                            n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate"});
-          continue;
-        }
-        auto fit = least_squares(X, y);
-        auto lofo = fams.size() >= 2 ? predict_held_out(X, y, fam) : std::vector<double>(y.size(), NAN);
-        auto kf = predict_held_out(X, y, kfold_groups(n, std::min(5, n), 11));
-        auto to_j = [](std::vector<double> v) {
-          for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
-          return v;
-        };
-        const double r2l = r_squared(y, lofo), ml = mape_pct(e, to_j(lofo));
-        const double r2k = r_squared(y, kf), mk = mape_pct(e, to_j(kf));
-        std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
-        t.rows.push_back({phase, pr.name, pr.independent, n, num(fit.r2), num(r2l), num(ml), num(r2k), num(mk), note});
-        if (pr.name == "FLOPs") flops_mape = ml;
-        if (pr.independent && std::isfinite(ml) && ml < best_mape) {
-          best_mape = ml;
-          best = pr.name;
-          best_pred = json::array();
-          auto pj = to_j(lofo);
-          for (std::size_t i = 0; i < used.size(); ++i) {
-            if (std::isfinite(pj[i])) {
-              best_pred.push_back({{"config", used[i]->variant}, {"family", used[i]->family}, {"phase", phase},
-                                   {"measured_j", e[i]}, {"predicted_j", pj[i]}});
-            }
-          }
-        }
-      }
-      if (!best.empty()) {
-        a.predictions[phase] = {{"predictor", best}, {"points", best_pred}};
-        a.findings.push_back("Predictor (" + phase + "): the best hardware-independent predictor out of sample is " + best +
-                             ", with a leave-one-family-out error of " + fmt(best_mape, "%.0f") + " % against " +
-                             fmt(flops_mape, "%.0f") + " % for FLOPs alone.");
-      }
-    }
-    a.tables.push_back(t);
-  }
-
-  // ---- scaling: energy against data processed ----
-  {
-    Table t{"scaling", "Scaling: energy of a run against the samples it processes",
-            "per configuration and phase over every fraction x epochs setting: energy of the whole run (per-epoch energy x "
-            "epochs) fitted as a + b x samples (clips x epochs): b is joules per sample, a the fixed cost; R2 and the "
-            "largest residual",
-            {"config", "phase", "settings", "j_per_sample", "intercept_j", "r2", "max_residual_pct", "note"},
-            {}};
-    std::map<std::string, std::vector<const Point*>> by;
-    for (const auto& p : a.points) by[p.gpu + "|" + p.config + "|" + std::to_string(p.frames) + "|" + p.phase].push_back(&p);
-    for (const auto& [k, pts] : by) {
-      std::set<std::pair<double, int>> settings;
-      for (const Point* p : pts) settings.insert({p->fraction, p->epochs_per_unit});
-      if (settings.size() < 2) continue;
-      std::vector<std::vector<double>> X;
-      std::vector<double> y;
-      for (const Point* p : pts) {
-        const double samples = static_cast<double>(p->clips) * p->epochs_per_unit;
-        X.push_back({samples});
-        y.push_back(p->energy_j * p->epochs_per_unit);
-      }
-      auto f = least_squares(X, y);
-      if (!f.ok) {
-        t.rows.push_back({pts[0]->config, pts[0]->phase, static_cast<int>(pts.size()), nullptr, nullptr, nullptr, nullptr,
-                          "too few settings to fit"});
-        continue;
-      }
-      double worst = 0;
-      for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(f.predict(X[i]) - y[i]) / y[i]);
-      t.rows.push_back({pts[0]->config, pts[0]->phase, static_cast<int>(pts.size()), num(f.coef[1]), num(f.coef[0]),
-                        num(f.r2), num(100 * worst), ""});
-      if (pts[0]->phase == "train") {
-        a.findings.push_back("Scaling (" + pts[0]->config + ", training): " + fmt(f.coef[1]) + " J per sample plus " +
-                             fmt(f.coef[0]) + " J fixed, R2 " + fmt(f.r2, "%.3f") + " over " +
-                             std::to_string(pts.size()) + " settings (largest residual " + fmt(100 * worst, "%.1f") +
-                             " %): " + (f.r2 > 0.98 && worst < 0.1 ? "linear." : "not simply linear."));
-      }
-    }
-    if (t.rows.empty()) {
-      a.cannot.push_back("scaling: no configuration was run at several dataset fractions or epoch counts (run "
-                         "`sedenergy study --config scaling`)");
-    } else {
-      a.tables.push_back(t);
-    }
-  }
-
-  // ---- energy against test quality ----
-  {
-    std::vector<const Point*> pts;
-    std::vector<double> cost, quality;
-    for (const Point* p : select("train", "")) {
-      if (p->map >= 0) pts.push_back(p), cost.push_back(p->energy_j), quality.push_back(p->map);
-    }
-    if (pts.size() < 2) {
-      a.cannot.push_back("Pareto front: test-set mAP is not recorded for at least two configurations");
-    } else {
-      Table t{"pareto", "Training energy against test mAP: the Pareto front",
-              "configurations not beaten by another that costs less energy per epoch and reaches a higher mAP",
-              {"config", "family", "train_energy_j", "map"}, {}};
-      a.pareto = json::array();
-      for (int i : pareto_front(cost, quality)) {
-        t.rows.push_back({pts[i]->variant, pts[i]->family, num(cost[i]), num(quality[i])});
-        a.pareto.push_back(pts[i]->variant);
-      }
-      a.tables.push_back(t);
-    }
-  }
-
-  // ---- hardware ----
-  {
-    std::set<std::string> gpus;
-    for (const auto& p : a.points) gpus.insert(p.gpu);
-    if (gpus.size() < 2) {
-      a.cannot.push_back("hardware comparison: all runs come from one device (" + *gpus.begin() +
-                         "); merge databases from other GPUs with `sedenergy merge` or pass several to `report`");
-    } else {
-      // Reference configurations: the cheapest and the most expensive training run present on every device.
-      std::map<std::string, std::map<std::string, double>> e;  // variant -> gpu -> energy (train)
-      for (const auto& p : a.points) {
-        if (p.phase == "train") e[p.variant + " @" + std::to_string(p.frames) + " frames"][p.gpu] = p.energy_j;
-      }
-      std::vector<std::pair<double, std::string>> common;
-      const std::string base = *gpus.begin();
-      for (const auto& [v, m] : e) {
-        if (m.size() == gpus.size()) common.push_back({m.at(base), v});
-      }
-      if (common.size() < 2) {
-        a.cannot.push_back("hardware comparison: fewer than two configurations were run on every device");
-      } else {
-        std::sort(common.begin(), common.end());
-        const std::string r1 = common.front().second, r2 = common.back().second;
-        Table t{"hardware", "Hardware comparison, normalised by two reference configurations",
-                "factor: geometric mean of the energy ratios to " + base + " of " + r1 + " and " + r2 +
-                    "; normalised energy = energy / factor",
-                {"gpu", "factor", "configs_in_common"}, {}};
-        for (const auto& g : gpus) {
-          const double f = std::sqrt(e[r1][g] / e[r1][base] * (e[r2][g] / e[r2][base]));
-          t.rows.push_back({g, num(f), static_cast<int>(common.size())});
-        }
-        a.tables.push_back(t);
-      }
-    }
-  }
-
-  // ---- the measurement's own quality ----
-  {
-    Table t{"quality", "Quality of the measurements",
-            "validity flags over all windows; counter against power integral; share of the energy the idle GPU would "
-            "have drawn anyway",
-            {"item", "value", "note"}, {}};
-    std::map<std::string, int> flags;
-    std::vector<double> diff, idle_share;
-    int windows = 0;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      if (r.phase.phase.empty()) continue;
-      ++windows;
-      for (const auto& f : split_flags(r.phase.flags)) {
-        auto colon = f.find(": ");
-        flags[f.rfind("gpu", 0) == 0 && colon != std::string::npos ? f.substr(colon + 2) : f]++;
-      }
-      diff.insert(diff.end(), facts[i].counter_vs_integral_pct.begin(), facts[i].counter_vs_integral_pct.end());
-      idle_share.insert(idle_share.end(), facts[i].idle_share_pct.begin(), facts[i].idle_share_pct.end());
-    }
-    t.rows.push_back({"windows", windows, ""});
-    t.rows.push_back({"runs failed", a.runs_failed, a.runs_failed ? "see the runs table for their reasons" : ""});
-    for (const auto& [f, c] : flags) t.rows.push_back({"flag: " + f, c, "windows"});
-    if (!diff.empty()) {
-      t.rows.push_back({"counter vs power integral, median |difference| %", num(median(diff)), std::to_string(diff.size()) + " GPU windows"});
-      t.rows.push_back({"counter vs power integral, max |difference| %", num(*std::max_element(diff.begin(), diff.end())), ""});
-    }
-    if (!idle_share.empty()) {
-      t.rows.push_back({"idle share of GPU energy, median %", num(median(idle_share)), "idle baseline x window length / energy"});
-    }
-    a.tables.push_back(t);
-  }
-
+  const auto phases = phases_of(a);
+  // One function per study question, each adding its table and findings.
+  add_runs_summary(a, acc);
+  add_correlations(a, phases);
+  add_slopes(a, phases);
+  add_two_trends(a, phases);
+  add_power_gap(a);
+  add_predictors(a, phases);
+  add_scaling(a);
+  add_pareto(a);
+  add_hardware(a);
+  add_measurement_quality(a, rows, facts);
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),
                       "Energies here are ESTIMATED (no GPU or RAPL sensor for some runs): the findings describe "
                       "CodeCarbon's CPU/RAM model, not measured energy.");
   }
-  // ---- GPU utilization link ----
-  for (const auto& row : a.tables[1].rows) {
-    if (row[0] == "GPU utilization %" && row[2] == "all" && !row[8].is_null()) {
-      a.findings.push_back("GPU utilization and energy per epoch (" + row[1].get<std::string>() + "): Spearman " +
-                           fmt(row[8].get<double>(), "%.2f") +
-                           (row[9].is_null() ? "" : interval_text({row[9].get<double>(), row[10].get<double>()})) +
-                           " over " + std::to_string(row[3].get<int>()) + " configurations.");
-    }
-  }
+  add_utilization_finding(a);
   return a;
 }
 
