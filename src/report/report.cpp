@@ -21,31 +21,78 @@ namespace fs = std::filesystem;
 
 namespace sedenergy::report {
 
-void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path) {
-  std::ostringstream out;
-  out << "run_id,session_id,config,variant,repetition,fraction,epochs_per_unit,frames,family,status,error,phase,params,flops_per_step,flops_per_epoch,batch,clips,"
-         "epochs_in_window,window_s,duration_s,energy_j,gpu_energy_j,cpu_energy_j,ram_energy_j,net_gpu_energy_j,"
-         "uncertainty_j,gpu_method,cpu_method,ram_method,estimated,gpu_power_w,gpu_util_pct,mem_util_pct,cpu_load,"
-         "loss,accuracy,f1_macro,map,flags,device,gpu_name,hostname\n";
-  for (const auto& r : rows) {
-    const auto& p = r.phase;
-    std::vector<std::string> v = {std::to_string(r.run_id), std::to_string(r.session_id), r.config, r.variant,
-                                  std::to_string(r.repetition), num(r.fraction), std::to_string(r.epochs_per_unit),
-                                  std::to_string(r.frames), r.family,
-                                  r.status, r.error, p.phase, std::to_string(r.params), num(r.flops_per_step, 12),
-                                  num(r.flops_per_epoch, 12), std::to_string(r.batch), std::to_string(r.clips),
-                                  std::to_string(p.epochs), num(p.window_s), num(p.duration_s), num(p.energy_j),
-                                  num(p.gpu_energy_j), num(p.cpu_energy_j), num(p.ram_energy_j),
-                                  num(p.net_gpu_energy_j), num(p.uncertainty_j), p.gpu_method, p.cpu_method,
-                                  p.ram_method, p.estimated ? "1" : "0", num(p.gpu_power_w), num(p.gpu_util_pct),
-                                  num(p.mem_util_pct), num(p.cpu_load), num(p.loss), num(r.metrics.accuracy),
-                                  num(r.metrics.f1_macro), num(r.metrics.map), p.flags, r.device, r.gpu_name,
-                                  r.hostname};
-    for (auto& s : v) s = csv_escape(s);
-    out << join(v, ",") << '\n';
-  }
-  write_file(path, out.str());
+namespace {
+
+// The columns of runs.csv: the header and every row are made from this list.
+struct RunColumn {
+  const char* name;
+  std::string (*value)(const store::RunPhaseRow&);
+};
+
+const std::vector<RunColumn>& run_columns() {
+  using R = const store::RunPhaseRow&;
+  static const std::vector<RunColumn> columns = {
+      {"run_id", [](R r) { return std::to_string(r.run_id); }},
+      {"session_id", [](R r) { return std::to_string(r.session_id); }},
+      {"config", [](R r) { return r.config; }},
+      {"variant", [](R r) { return r.variant; }},
+      {"repetition", [](R r) { return std::to_string(r.repetition); }},
+      {"fraction", [](R r) { return num(r.fraction); }},
+      {"epochs_per_unit", [](R r) { return std::to_string(r.epochs_per_unit); }},
+      {"frames", [](R r) { return std::to_string(r.frames); }},
+      {"family", [](R r) { return r.family; }},
+      {"status", [](R r) { return r.status; }},
+      {"error", [](R r) { return r.error; }},
+      {"phase", [](R r) { return r.phase.phase; }},
+      {"params", [](R r) { return std::to_string(r.params); }},
+      {"flops_per_step", [](R r) { return num(r.flops_per_step, 12); }},
+      {"flops_per_epoch", [](R r) { return num(r.flops_per_epoch, 12); }},
+      {"batch", [](R r) { return std::to_string(r.batch); }},
+      {"clips", [](R r) { return std::to_string(r.clips); }},
+      {"epochs_in_window", [](R r) { return std::to_string(r.phase.epochs); }},
+      {"window_s", [](R r) { return num(r.phase.window_s); }},
+      {"duration_s", [](R r) { return num(r.phase.duration_s); }},
+      {"energy_j", [](R r) { return num(r.phase.energy_j); }},
+      {"gpu_energy_j", [](R r) { return num(r.phase.gpu_energy_j); }},
+      {"cpu_energy_j", [](R r) { return num(r.phase.cpu_energy_j); }},
+      {"ram_energy_j", [](R r) { return num(r.phase.ram_energy_j); }},
+      {"net_gpu_energy_j", [](R r) { return num(r.phase.net_gpu_energy_j); }},
+      {"uncertainty_j", [](R r) { return num(r.phase.uncertainty_j); }},
+      {"gpu_method", [](R r) { return r.phase.gpu_method; }},
+      {"cpu_method", [](R r) { return r.phase.cpu_method; }},
+      {"ram_method", [](R r) { return r.phase.ram_method; }},
+      {"estimated", [](R r) { return std::string(r.phase.estimated ? "1" : "0"); }},
+      {"gpu_power_w", [](R r) { return num(r.phase.gpu_power_w); }},
+      {"gpu_util_pct", [](R r) { return num(r.phase.gpu_util_pct); }},
+      {"mem_util_pct", [](R r) { return num(r.phase.mem_util_pct); }},
+      {"cpu_load", [](R r) { return num(r.phase.cpu_load); }},
+      {"loss", [](R r) { return num(r.phase.loss); }},
+      {"accuracy", [](R r) { return num(r.metrics.accuracy); }},
+      {"f1_macro", [](R r) { return num(r.metrics.f1_macro); }},
+      {"map", [](R r) { return num(r.metrics.map); }},
+      {"flags", [](R r) { return r.phase.flags; }},
+      {"device", [](R r) { return r.device; }},
+      {"gpu_name", [](R r) { return r.gpu_name; }},
+      {"hostname", [](R r) { return r.hostname; }},
+  };
+  return columns;
 }
+
+std::string runs_csv(const std::vector<store::RunPhaseRow>& rows) {
+  std::vector<std::string> head;
+  for (const auto& c : run_columns()) head.push_back(c.name);
+  std::string out = join(head, ",") + "\n";
+  for (const auto& r : rows) {
+    std::vector<std::string> v;
+    for (const auto& c : run_columns()) v.push_back(csv_escape(c.value(r)));
+    out += join(v, ",") + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path) { write_file(path, runs_csv(rows)); }
 
 namespace {
 
@@ -108,91 +155,90 @@ Chart scatter(const std::string& id, const std::string& title, const std::string
   return c;
 }
 
-ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const std::vector<store::SessionRecord>& sessions,
-                            const std::vector<std::string>& sources, const std::string& out_dir,
-                            const analysis::AnalysisOptions& options) {
-  std::error_code ec;
-  fs::create_directories(fs::path(out_dir) / "tables", ec);
-  if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
-  ReportFiles files;
-  files.csv = (fs::path(out_dir) / "runs.csv").string();
-  files.html = (fs::path(out_dir) / "report.html").string();
-  files.markdown = (fs::path(out_dir) / "summary.md").string();
-  files.json = (fs::path(out_dir) / "analysis.json").string();
-  files.rows = static_cast<int>(rows.size());
-  write_csv(rows, files.csv);
-  const auto a = analysis::analyze(rows, options);
-
-  json points = json::array();
-  for (const auto& p : a.points) points.push_back(point_json(p));
-  const std::string& ey = a.energy_axis;
+// Everything the formats of the study report are made from.
+struct ReportInput {
+  const analysis::Analysis& a;
+  json points;  // one per configuration and phase
   std::vector<Chart> charts;
-  if (!a.points.empty()) {
-    charts.push_back(scatter("c-flops", "Energy against FLOPs",
-                             "One point per configuration and phase (mean over repetitions). Training FLOPs count forward, "
-                             "backward and the Adam step.",
-                             points, "flops", "FLOPs per epoch", true, ey));
-    charts.push_back(scatter("c-params", "Energy against parameters", "", points, "params", "parameters", true, ey));
-    charts.push_back(scatter("c-traffic", "Energy against memory traffic",
-                             "DRAM traffic is the accounting's lower bound (ESTIMATED, not measured).", points,
-                             "traffic_bytes", "DRAM bytes per epoch (estimated)", true, ey));
-    charts.push_back(scatter("c-util", "Energy against GPU utilization", "NVML utilization, mean over the window.",
-                             points, "gpu_util", "GPU utilization (%)", false, ey));
-    charts.push_back(scatter("c-memutil", "Energy against GPU memory utilization", "", points, "mem_util",
-                             "GPU memory utilization (%)", false, ey));
-    charts.push_back(scatter("c-sm", "Energy against SM activity (GPM)", "Hopper GPM metric, mean over the window.",
-                             points, "sm_util", "SM activity (%)", false, ey));
-    charts.push_back(scatter("c-dram", "Energy against DRAM bandwidth use (GPM)",
-                             "Hopper GPM metric: DRAM bandwidth used against its peak, mean over the window.", points,
-                             "dram_bw", "DRAM bandwidth (% of peak)", false, ey));
-    charts.push_back(scatter("c-power", "Average power by phase", "Mean power over each window; training and "
-                             "testing of one configuration share its FLOPs on the x axis.", points, "flops",
-                             "FLOPs per epoch", true, "mean power (W)", "power_w", false));
-    json train_points = json::array();
-    for (const auto& p : points) {
-      if (p["phase"] == "train") train_points.push_back(p);
-    }
-    charts.push_back(scatter("c-quality", "Training energy against test mAP", "Configurations on the Pareto front are "
-                             "listed in the table below.", train_points, "map", "test mAP", false, ey));
-    for (const auto& [phase, pred] : a.predictions.items()) {
-      json pv = json::array();
-      for (const auto& q : pred["points"]) pv.push_back(q);
-      auto c = scatter("c-pred-" + phase, "Predicted against measured (" + phase + ")",
-                       "Best hardware-independent predictor (" + pred["predictor"].get<std::string>() +
-                           "), each family predicted by a model fitted on the others; the line is prediction = "
-                           "measurement.",
-                       pv, "measured_j", "measured energy (J)", true, "predicted energy (J)", "predicted_j", true);
-      // The diagonal, under the points (a line mark: the browser test counts the points alone).
-      double lo = INFINITY, hi = 0;
-      for (const auto& q : pv) {
-        for (const char* k : {"measured_j", "predicted_j"}) {
-          lo = std::min(lo, q[k].get<double>());
-          hi = std::max(hi, q[k].get<double>());
-        }
-      }
-      if (hi > 0) {
-        json points_layer = {{"mark", c.spec["mark"]}, {"encoding", c.spec["encoding"]}};
-        json diagonal = {{"data", {{"values", {{{"measured_j", lo}, {"predicted_j", lo}}, {{"measured_j", hi}, {"predicted_j", hi}}}}}},
-                         {"mark", {{"type", "line"}, {"color", "#888"}, {"strokeDash", {4, 4}}}},
-                         {"encoding", {{"x", {{"field", "measured_j"}, {"type", "quantitative"}}},
-                                       {"y", {{"field", "predicted_j"}, {"type", "quantitative"}}}}}};
-        c.spec.erase("mark");
-        c.spec.erase("encoding");
-        c.spec["layer"] = {diagonal, points_layer};
-      }
-      charts.push_back(c);
+  const std::vector<store::RunPhaseRow>& rows;
+  const std::vector<store::SessionRecord>& sessions;
+  const std::vector<std::string>& sources;
+};
+
+// The diagonal prediction = measurement under a predicted-against-measured chart's points (a line mark:
+// the browser test counts the points alone).
+void add_diagonal(Chart& c, const json& values) {
+  double lo = INFINITY, hi = 0;
+  for (const auto& q : values) {
+    for (const char* k : {"measured_j", "predicted_j"}) {
+      lo = std::min(lo, q[k].get<double>());
+      hi = std::max(hi, q[k].get<double>());
     }
   }
-  charts.erase(std::remove_if(charts.begin(), charts.end(), [](const Chart& c) { return c.points == 0; }),
-               charts.end());
-  files.charts = static_cast<int>(charts.size());
+  if (hi <= 0) return;
+  json points_layer = {{"mark", c.spec["mark"]}, {"encoding", c.spec["encoding"]}};
+  json diagonal = {{"data", {{"values", {{{"measured_j", lo}, {"predicted_j", lo}}, {{"measured_j", hi}, {"predicted_j", hi}}}}}},
+                   {"mark", {{"type", "line"}, {"color", "#888"}, {"strokeDash", {4, 4}}}},
+                   {"encoding", {{"x", {{"field", "measured_j"}, {"type", "quantitative"}}},
+                                 {"y", {{"field", "predicted_j"}, {"type", "quantitative"}}}}}};
+  c.spec.erase("mark");
+  c.spec.erase("encoding");
+  c.spec["layer"] = {diagonal, points_layer};
+}
 
-  // ---- JSON and CSV of every table ----
+// The charts of the study report; those with nothing to plot are left out.
+std::vector<Chart> study_charts(const analysis::Analysis& a, const json& points) {
+  std::vector<Chart> charts;
+  if (a.points.empty()) return charts;
+  const std::string& ey = a.energy_axis;
+  charts.push_back(scatter("c-flops", "Energy against FLOPs",
+                           "One point per configuration and phase (mean over repetitions). Training FLOPs count forward, "
+                           "backward and the Adam step.",
+                           points, "flops", "FLOPs per epoch", true, ey));
+  charts.push_back(scatter("c-params", "Energy against parameters", "", points, "params", "parameters", true, ey));
+  charts.push_back(scatter("c-traffic", "Energy against memory traffic",
+                           "DRAM traffic is the accounting's lower bound (ESTIMATED, not measured).", points,
+                           "traffic_bytes", "DRAM bytes per epoch (estimated)", true, ey));
+  charts.push_back(scatter("c-util", "Energy against GPU utilization", "NVML utilization, mean over the window.",
+                           points, "gpu_util", "GPU utilization (%)", false, ey));
+  charts.push_back(scatter("c-memutil", "Energy against GPU memory utilization", "", points, "mem_util",
+                           "GPU memory utilization (%)", false, ey));
+  charts.push_back(scatter("c-sm", "Energy against SM activity (GPM)", "Hopper GPM metric, mean over the window.",
+                           points, "sm_util", "SM activity (%)", false, ey));
+  charts.push_back(scatter("c-dram", "Energy against DRAM bandwidth use (GPM)",
+                           "Hopper GPM metric: DRAM bandwidth used against its peak, mean over the window.", points,
+                           "dram_bw", "DRAM bandwidth (% of peak)", false, ey));
+  charts.push_back(scatter("c-power", "Average power by phase", "Mean power over each window; training and "
+                           "testing of one configuration share its FLOPs on the x axis.", points, "flops",
+                           "FLOPs per epoch", true, "mean power (W)", "power_w", false));
+  json train_points = json::array();
+  for (const auto& p : points) {
+    if (p["phase"] == "train") train_points.push_back(p);
+  }
+  charts.push_back(scatter("c-quality", "Training energy against test mAP", "Configurations on the Pareto front are "
+                           "listed in the table below.", train_points, "map", "test mAP", false, ey));
+  for (const auto& [phase, pred] : a.predictions.items()) {
+    json pv = json::array();
+    for (const auto& q : pred["points"]) pv.push_back(q);
+    auto c = scatter("c-pred-" + phase, "Predicted against measured (" + phase + ")",
+                     "Best hardware-independent predictor (" + pred["predictor"].get<std::string>() +
+                         "), each family predicted by a model fitted on the others; the line is prediction = "
+                         "measurement.",
+                     pv, "measured_j", "measured energy (J)", true, "predicted energy (J)", "predicted_j", true);
+    add_diagonal(c, pv);
+    charts.push_back(c);
+  }
+  charts.erase(std::remove_if(charts.begin(), charts.end(), [](const Chart& c) { return c.points == 0; }), charts.end());
+  return charts;
+}
+
+// analysis.json: everything, tables by id with their rows as objects.
+std::string analysis_json(const ReportInput& in) {
+  const auto& a = in.a;
   json all = {{"energy", a.energy_label}, {"estimated", a.estimated}, {"runs", a.runs}, {"runs_ok", a.runs_ok},
               {"runs_failed", a.runs_failed}, {"findings", a.findings}, {"not_computed", a.cannot},
-              {"points", points}, {"predictions", a.predictions}, {"sources", sources}};
+              {"points", in.points}, {"predictions", a.predictions}, {"sources", in.sources}};
   for (const auto& t : a.tables) {
-    write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
     json rows_j = json::array();
     for (const auto& r : t.rows) {
       json o;
@@ -201,55 +247,28 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
     }
     all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", rows_j}};
   }
-  write_file(files.json, json_text(all, 1) + "\n");
+  return json_text(all, 1) + "\n";
+}
 
-  // ---- Markdown ----
-  {
-    std::ostringstream m;
-    m << "# sedenergy report\n\n" << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed << " failed) from "
-      << join(sources, ", ") << ". Energy: " << a.energy_label << ".\n\n## Findings\n\n";
-    if (a.findings.empty()) m << "- No finding could be computed from these runs.\n";
-    for (const auto& f : a.findings) m << "- " << f << "\n";
-    if (!a.cannot.empty()) {
-      m << "\n## Not computed\n\n";
-      for (const auto& c : a.cannot) m << "- " << c << "\n";
-    }
-    m << "\n## Tables\n";
-    for (const auto& t : a.tables) m << table_markdown(t);
-    write_file(files.markdown, m.str());
-  }
-
-  // ---- HTML ----
-  std::ostringstream h;
-  h << page_head("sedenergy report");
-  h << "<h1>sedenergy report</h1><p class=\"note\">Generated " << utc_now_iso() << " from "
-    << html_escape(join(sources, ", ")) << ": " << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed
-    << " failed). Energy: " << html_escape(a.energy_label) << ". Also: <a href=\"summary.md\">summary.md</a>, "
-    << "<a href=\"analysis.json\">analysis.json</a>, <a href=\"runs.csv\">runs.csv</a>.</p><pre id=\"render-errors\"></pre>";
-  if (a.estimated) {
-    h << "<p class=\"est\">No GPU energy sensor for some runs: energies are ESTIMATED from CPU load and RAM size "
-         "(CodeCarbon's model), not measured.</p>";
-  }
-  h << "<h2>Findings</h2><ul>";
-  if (a.findings.empty()) h << "<li>No finding could be computed from these runs.</li>";
-  for (const auto& f : a.findings) h << "<li>" << html_escape(f) << "</li>";
-  h << "</ul>";
+std::string summary_markdown(const ReportInput& in) {
+  const auto& a = in.a;
+  std::ostringstream m;
+  m << "# sedenergy report\n\n" << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed << " failed) from "
+    << join(in.sources, ", ") << ". Energy: " << a.energy_label << ".\n\n## Findings\n\n";
+  if (a.findings.empty()) m << "- No finding could be computed from these runs.\n";
+  for (const auto& f : a.findings) m << "- " << f << "\n";
   if (!a.cannot.empty()) {
-    h << "<h3>Not computed</h3><ul>";
-    for (const auto& c : a.cannot) h << "<li>" << html_escape(c) << "</li>";
-    h << "</ul>";
+    m << "\n## Not computed\n\n";
+    for (const auto& c : a.cannot) m << "- " << c << "\n";
   }
-  h << "<h2>Charts</h2><p class=\"note\">Hover a point for its configuration and numbers.</p><div class=\"charts\">";
-  json specs = json::array();
-  for (const auto& c : charts) {
-    h << "<div class=\"chart\"><h3>" << html_escape(c.title) << "</h3><div id=\"" << c.id
-      << "\" data-expected-points=\"" << c.points << "\"></div><p class=\"note\">" << html_escape(c.caption)
-      << "</p></div>";
-    specs.push_back({{"id", c.id}, {"spec", c.spec}});
-  }
-  if (charts.empty()) h << "<p class=\"note\">Nothing to plot: no finished run with a measured phase.</p>";
-  h << "</div><h2>Tables</h2>";
-  for (const auto& t : a.tables) h << table_html(t);
+  m << "\n## Tables\n";
+  for (const auto& t : a.tables) m << table_markdown(t);
+  return m.str();
+}
+
+// The sessions the runs come from: host, GPU, versions, options.
+std::string context_html(const std::vector<store::SessionRecord>& sessions) {
+  std::ostringstream h;
   h << "<h2>Context</h2><div class=\"scroll\"><table><tr><th>started</th><th>host</th><th>CPU</th><th>GPU</th>"
        "<th>driver</th><th>LibTorch</th><th>sedenergy</th><th>device</th><th>grid</th><th>dataset</th>"
        "<th>features</th><th>command</th></tr>";
@@ -263,7 +282,13 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
       << "</td><td class=l>" << html_escape(s.features) << "</td><td class=l>" << html_escape(s.command)
       << "</td></tr>";
   }
-  h << "</table></div><h2>Failed runs</h2><ul>";
+  h << "</table></div>";
+  return h.str();
+}
+
+std::string failed_runs_html(const std::vector<store::RunPhaseRow>& rows) {
+  std::ostringstream h;
+  h << "<h2>Failed runs</h2><ul>";
   std::set<std::int64_t> seen;
   int failed = 0;
   for (const auto& r : rows) {
@@ -273,9 +298,89 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
     ++failed;
   }
   if (!failed) h << "<li>none</li>";
-  h << "</ul><script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>"
-    << kRenderScript << "</body></html>\n";
-  write_file(files.html, h.str());
+  h << "</ul>";
+  return h.str();
+}
+
+std::string findings_html(const analysis::Analysis& a) {
+  std::ostringstream h;
+  h << "<h2>Findings</h2><ul>";
+  if (a.findings.empty()) h << "<li>No finding could be computed from these runs.</li>";
+  for (const auto& f : a.findings) h << "<li>" << html_escape(f) << "</li>";
+  h << "</ul>";
+  if (!a.cannot.empty()) {
+    h << "<h3>Not computed</h3><ul>";
+    for (const auto& c : a.cannot) h << "<li>" << html_escape(c) << "</li>";
+    h << "</ul>";
+  }
+  return h.str();
+}
+
+std::string report_html(const ReportInput& in) {
+  const auto& a = in.a;
+  std::ostringstream h;
+  h << page_head("sedenergy report");
+  h << "<h1>sedenergy report</h1><p class=\"note\">Generated " << utc_now_iso() << " from "
+    << html_escape(join(in.sources, ", ")) << ": " << a.runs << " runs (" << a.runs_ok << " ok, " << a.runs_failed
+    << " failed). Energy: " << html_escape(a.energy_label) << ". Also: <a href=\"summary.md\">summary.md</a>, "
+    << "<a href=\"analysis.json\">analysis.json</a>, <a href=\"runs.csv\">runs.csv</a>.</p><pre id=\"render-errors\"></pre>";
+  if (a.estimated) {
+    h << "<p class=\"est\">No GPU energy sensor for some runs: energies are ESTIMATED from CPU load and RAM size "
+         "(CodeCarbon's model), not measured.</p>";
+  }
+  h << findings_html(a);
+  h << "<h2>Charts</h2><p class=\"note\">Hover a point for its configuration and numbers.</p><div class=\"charts\">";
+  json specs = json::array();
+  for (const auto& c : in.charts) {
+    h << "<div class=\"chart\"><h3>" << html_escape(c.title) << "</h3><div id=\"" << c.id
+      << "\" data-expected-points=\"" << c.points << "\"></div><p class=\"note\">" << html_escape(c.caption)
+      << "</p></div>";
+    specs.push_back({{"id", c.id}, {"spec", c.spec}});
+  }
+  if (in.charts.empty()) h << "<p class=\"note\">Nothing to plot: no finished run with a measured phase.</p>";
+  h << "</div><h2>Tables</h2>";
+  for (const auto& t : a.tables) h << table_html(t);
+  h << context_html(in.sessions) << failed_runs_html(in.rows);
+  h << "<script type=\"application/json\" id=\"chart-specs\">" << script_json(specs) << "</script>" << kRenderScript
+    << "</body></html>\n";
+  return h.str();
+}
+
+// The formats of the study report: one file each, rendered from the same input. A new format is a line here.
+struct Format {
+  const char* file;
+  std::string (*render)(const ReportInput&);
+};
+
+const std::vector<Format>& formats() {
+  static const std::vector<Format> f = {
+      {"runs.csv", [](const ReportInput& in) { return runs_csv(in.rows); }},
+      {"analysis.json", analysis_json},
+      {"summary.md", summary_markdown},
+      {"report.html", report_html},
+  };
+  return f;
+}
+
+ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const std::vector<store::SessionRecord>& sessions,
+                            const std::vector<std::string>& sources, const std::string& out_dir,
+                            const analysis::AnalysisOptions& options) {
+  std::error_code ec;
+  fs::create_directories(fs::path(out_dir) / "tables", ec);
+  if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
+  const auto a = analysis::analyze(rows, options);
+  ReportInput in{a, json::array(), {}, rows, sessions, sources};
+  for (const auto& p : a.points) in.points.push_back(point_json(p));
+  in.charts = study_charts(a, in.points);
+  for (const auto& t : a.tables) write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
+  for (const auto& f : formats()) write_file((fs::path(out_dir) / f.file).string(), f.render(in));
+  ReportFiles files;
+  files.csv = (fs::path(out_dir) / "runs.csv").string();
+  files.html = (fs::path(out_dir) / "report.html").string();
+  files.markdown = (fs::path(out_dir) / "summary.md").string();
+  files.json = (fs::path(out_dir) / "analysis.json").string();
+  files.rows = static_cast<int>(rows.size());
+  files.charts = static_cast<int>(in.charts.size());
   return files;
 }
 
