@@ -95,16 +95,138 @@ int run_child(const std::vector<std::string>& args, std::string& start_error, bo
   return 1;
 }
 
+struct MeasureArgs {
+  std::vector<std::string> command;
+  std::string out = ".", project = "sedenergy", experiment, country, region, gpus, db;
+  double carbon = -1, period = 0.1, idle = 0, pue = 1;
+  bool no_gpu = false;
+};
+
+// The CSV's context: project, experiment, PUE and the carbon intensity (country and region, or a value).
+energy::EmissionsContext emissions_context(const MeasureArgs& a) {
+  if (!a.country.empty() && a.carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
+  if (!a.region.empty() && a.country.empty()) throw InputError("--region needs --country (e.g. --country CAN --region QC)");
+  energy::EmissionsContext ctx;
+  ctx.project_name = a.project;
+  ctx.experiment_id = a.experiment;
+  ctx.pue = a.pue;
+  if (!a.country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a.country, a.region);
+  if (a.carbon >= 0) ctx.carbon = energy::carbon_intensity_value(a.carbon);
+  return ctx;
+}
+
+// The program's GPUs (--gpus, else CUDA_VISIBLE_DEVICES, Slurm or by process) and the sampler.
+energy::MeterOptions measure_meter_options(const MeasureArgs& a) {
+  energy::MeterOptions mo;
+  mo.period_s = a.period;
+  mo.use_gpus = !a.no_gpu;
+  if (!a.gpus.empty()) {
+    for (const auto& raw : split(a.gpus, ',')) {
+      if (!energy::add_gpu_id(trim(raw), mo)) {
+        throw InputError("--gpus '" + a.gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
+      }
+    }
+    mo.gpu_selection = "--gpus " + a.gpus;
+  } else if (mo.use_gpus) {
+    std::cerr << "sedenergy measure: GPUs: " << energy::select_program_gpus(mo) << "\n";
+  }
+  // Processes outside this one's tree (the program is in it) that use a measured GPU are flagged.
+  mo.owner_pid = getpid();
+  return mo;
+}
+
+// The emissions CSV to append to, checked before running anything so a measurement is never lost at the
+// end, and without creating anything: a run that stops here must leave no empty emissions.csv behind.
+std::string checked_emissions_file(const MeasureArgs& a) {
+  std::error_code ec;
+  fs::create_directories(a.out, ec);
+  if (ec) throw InputError("--out '" + a.out + "': " + ec.message());
+  std::string redirect;
+  const std::string csv = energy::emissions_file_for((fs::path(a.out) / "emissions.csv").string(), &redirect);
+  if (!redirect.empty()) std::cerr << "sedenergy measure: " << redirect << "\n";
+  if (fs::exists(csv) ? ::access(csv.c_str(), W_OK) != 0 : ::access(a.out.c_str(), W_OK | X_OK) != 0) {
+    throw InputError("--out: cannot write " + csv + " (" + std::strerror(errno) + ")");
+  }
+  return csv;
+}
+
+void print_result(const energy::WindowResult& result, const std::string& csv, const std::string& json_path) {
+  std::cerr << "sedenergy: " << result.duration_s << " s, " << result.total_energy_j() << " J (";
+  for (std::size_t i = 0; i < result.domains.size(); ++i) {
+    const auto& d = result.domains[i];
+    std::cerr << (i ? ", " : "") << d.domain << " " << d.energy_j << " J" << (d.estimated ? " estimated" : "");
+  }
+  std::cerr << ")\nsedenergy: wrote " << csv << " and " << json_path << "\n";
+}
+
+// Measures the program as one window and writes its row, record and (with --db) results entry; returns
+// the program's exit code.
+int measure_program(const MeasureArgs& a) {
+  energy::check_sampler_period(a.period, "--period");
+  energy::EmissionsContext ctx = emissions_context(a);
+  const energy::MeterOptions mo = measure_meter_options(a);
+  const std::string csv = checked_emissions_file(a);
+  energy::Meter meter(mo);
+  try {
+    meter.check_selection();
+  } catch (const InputError& e) {
+    throw InputError(std::string("--gpus / CUDA_VISIBLE_DEVICES: ") + e.what());
+  }
+  for (const auto& s : meter.sensors()) {  // said once, before the run: the CPU/RAM figures will be estimates
+    if (s.name == "rapl" && s.detail.find("permission denied") != std::string::npos) {
+      std::cerr << "sedenergy measure: CPU and RAM energy will be estimated: " << s.detail << "\n";
+    }
+  }
+  ctx.host = read_host_info();
+  ctx.run_id = energy::random_uuid();
+  meter.start();
+  nlohmann::json idle_json;
+  if (a.idle > 0) idle_json = meter.measure_idle(a.idle).to_json();
+  const double t0 = monotonic_s();
+  auto w = meter.begin(join(a.command, " "));
+  std::string start_error;
+  bool killed = false;
+  const int rc = run_child(a.command, start_error, killed);
+  std::vector<energy::Sample> samples;
+  auto result = meter.end(w, &samples);
+  if (killed) {
+    result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
+                           " s of the stop signal and was killed");
+    std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
+  }
+  meter.stop();
+  if (!start_error.empty()) {
+    std::cerr << "sedenergy: error: " << start_error << "\n";
+    return rc;
+  }
+  for (const auto& g : meter.gpus_in(result)) ctx.gpu_models.push_back(g.name);
+  if (!result.gpu_sharing.empty()) {
+    std::cerr << "sedenergy measure: other processes used a measured GPU (see the record's flags and gpu_sharing)\n";
+  }
+  energy::append_emissions_csv(csv, result, ctx);
+  nlohmann::json window = result.to_json();
+  window["timeline"] = energy::timeline_json(samples, t0);
+  if (!a.db.empty()) {
+    usage::record_window(a.db,
+                         {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},
+                          {"experiment_id", ctx.experiment_id}, {"command", join(a.command, " ")}},
+                         window);
+  }
+  nlohmann::json rec = {{"run_id", ctx.run_id}, {"command", a.command}, {"exit_code", rc}, {"window", result.to_json()},
+                        {"carbon_intensity_g_per_kwh", ctx.carbon.g_per_kwh},
+                        {"carbon_intensity_source", ctx.carbon.source}, {"sensors", meter.sensors_json()},
+                        {"timeline", window["timeline"]}};
+  if (!idle_json.is_null()) rec["idle"] = idle_json;
+  const std::string json_path = (fs::path(a.out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
+  write_file(json_path, json_text(rec, 1) + "\n");
+  print_result(result, csv, json_path);
+  return rc;
+}
+
 }  // namespace
 
 void setup_measure(CLI::App& app, int& exit_code) {
-  struct Args {
-    std::vector<std::string> command;
-    std::string out = ".", project = "sedenergy", experiment, country, region, gpus, db;
-    double carbon = -1, period = 0.1, idle = 0, pue = 1;
-    bool no_gpu = false;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<MeasureArgs>();
   auto* sub = app.add_subcommand(
       "measure",
       "Run a program (no shell) and measure it as one window; append a CodeCarbon-compatible emissions.csv and\n"
@@ -131,109 +253,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")
       ->check(finite_in(0, 600))->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
-  sub->callback([a, &exit_code] {
-    energy::check_sampler_period(a->period, "--period");
-    if (!a->country.empty() && a->carbon >= 0) throw InputError("give --country or --carbon-intensity, not both");
-    energy::EmissionsContext ctx;
-    ctx.project_name = a->project;
-    ctx.experiment_id = a->experiment;
-    ctx.pue = a->pue;
-    if (!a->region.empty() && a->country.empty()) throw InputError("--region needs --country (e.g. --country CAN --region QC)");
-    if (!a->country.empty()) ctx.carbon = energy::carbon_intensity_for_country(a->country, a->region);
-    if (a->carbon >= 0) ctx.carbon = energy::carbon_intensity_value(a->carbon);
-    energy::MeterOptions mo;
-    mo.period_s = a->period;
-    mo.use_gpus = !a->no_gpu;
-    if (!a->gpus.empty()) {
-      for (const auto& raw : split(a->gpus, ',')) {
-        if (!energy::add_gpu_id(trim(raw), mo)) {
-          throw InputError("--gpus '" + a->gpus + "': expected NVML indices or UUIDs, like 0,1 or GPU-8f2a");
-        }
-      }
-      mo.gpu_selection = "--gpus " + a->gpus;
-    } else if (mo.use_gpus) {
-      std::cerr << "sedenergy measure: GPUs: " << energy::select_program_gpus(mo) << "\n";
-    }
-    // Processes outside this one's tree (the program is in it) that use a measured GPU are flagged.
-    mo.owner_pid = getpid();
-    // Check the outputs before running anything, so a measurement is never lost at the end.
-    std::error_code ec;
-    fs::create_directories(a->out, ec);
-    if (ec) throw InputError("--out '" + a->out + "': " + ec.message());
-    std::string redirect;
-    const std::string csv = energy::emissions_file_for((fs::path(a->out) / "emissions.csv").string(), &redirect);
-    if (!redirect.empty()) std::cerr << "sedenergy measure: " << redirect << "\n";
-    // Without creating anything: a run that stops here must leave no empty emissions.csv behind.
-    if (fs::exists(csv) ? ::access(csv.c_str(), W_OK) != 0 : ::access(a->out.c_str(), W_OK | X_OK) != 0) {
-      throw InputError("--out: cannot write " + csv + " (" + std::strerror(errno) + ")");
-    }
-    energy::Meter meter(mo);
-    try {
-      meter.check_selection();
-    } catch (const InputError& e) {
-      throw InputError(std::string("--gpus / CUDA_VISIBLE_DEVICES: ") + e.what());
-    }
-    for (const auto& s : meter.sensors()) {  // said once, before the run: the CPU/RAM figures will be estimates
-      if (s.name == "rapl" && s.detail.find("permission denied") != std::string::npos) {
-        std::cerr << "sedenergy measure: CPU and RAM energy will be estimated: " << s.detail << "\n";
-      }
-    }
-    ctx.host = read_host_info();
-    ctx.run_id = energy::random_uuid();
-    meter.start();
-    nlohmann::json idle_json;
-    if (a->idle > 0) idle_json = meter.measure_idle(a->idle).to_json();
-    const double t0 = monotonic_s();
-    auto w = meter.begin(join(a->command, " "));
-    std::string start_error;
-    bool killed = false;
-    int rc = run_child(a->command, start_error, killed);
-    std::vector<energy::Sample> samples;
-    auto result = meter.end(w, &samples);
-    if (killed) {
-      result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
-                             " s of the stop signal and was killed");
-      std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
-    }
-    meter.stop();
-    if (!start_error.empty()) {
-      std::cerr << "sedenergy: error: " << start_error << "\n";
-      exit_code = rc;
-      return;
-    }
-    for (const auto& g : meter.gpus_in(result)) ctx.gpu_models.push_back(g.name);
-    if (!result.gpu_sharing.empty()) {
-      std::cerr << "sedenergy measure: other processes used a measured GPU (see the record's flags and gpu_sharing)\n";
-    }
-    energy::append_emissions_csv(csv, result, ctx);
-    nlohmann::json window = result.to_json();
-    window["timeline"] = energy::timeline_json(samples, t0);
-    if (!a->db.empty()) {
-      usage::record_window(a->db,
-                           {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},
-                            {"experiment_id", ctx.experiment_id}, {"command", join(a->command, " ")}},
-                           window);
-    }
-    nlohmann::json rec;
-    rec["run_id"] = ctx.run_id;
-    rec["command"] = a->command;
-    rec["exit_code"] = rc;
-    rec["window"] = result.to_json();
-    if (!idle_json.is_null()) rec["idle"] = idle_json;
-    rec["carbon_intensity_g_per_kwh"] = ctx.carbon.g_per_kwh;
-    rec["carbon_intensity_source"] = ctx.carbon.source;
-    rec["sensors"] = meter.sensors_json();
-    rec["timeline"] = window["timeline"];
-    const std::string json_path = (fs::path(a->out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
-    write_file(json_path, json_text(rec, 1) + "\n");
-    std::cerr << "sedenergy: " << result.duration_s << " s, " << result.total_energy_j() << " J (";
-    for (std::size_t i = 0; i < result.domains.size(); ++i) {
-      const auto& d = result.domains[i];
-      std::cerr << (i ? ", " : "") << d.domain << " " << d.energy_j << " J" << (d.estimated ? " estimated" : "");
-    }
-    std::cerr << ")\nsedenergy: wrote " << csv << " and " << json_path << "\n";
-    exit_code = rc;
-  });
+  sub->callback([a, &exit_code] { exit_code = measure_program(*a); });
 }
 
 }  // namespace sedenergy::cli
