@@ -123,7 +123,8 @@ bool spans_decades(const std::vector<double>& v) {
   return lo > 0 && hi / lo >= 10;
 }
 
-const std::vector<std::string> kFamilies = {"MLP", "CNN", "RNN", "CRNN"};
+// The study's four families (models owns the list).
+const std::vector<std::string> kFamilies = models::study_family_names();
 
 struct Acc {
   Point p;
@@ -296,7 +297,9 @@ void add_correlations(Analysis& a, const std::vector<std::string>& phases) {
            "spearman_ci_lo", "spearman_ci_hi", "note"},
           {}};
   for (const auto& phase : phases) {
-    for (const std::string group : {"all", "MLP", "CNN", "RNN", "CRNN"}) {
+    std::vector<std::string> groups = {"all"};
+    groups.insert(groups.end(), kFamilies.begin(), kFamilies.end());
+    for (const std::string& group : groups) {
       auto pts = select(a, phase, group == "all" ? "" : group);
       for (const auto& xv : xvars()) {
         std::vector<double> x, y;

@@ -9,15 +9,30 @@
 
 namespace sedenergy::models {
 
+const std::vector<FamilyInfo>& families() {
+  static const std::vector<FamilyInfo> all = {
+      {Family::kMlp, "MLP", "#d62728", true},
+      {Family::kCnn, "CNN", "#1f77b4", true},
+      {Family::kRnn, "RNN", "#ff7f0e", true},
+      {Family::kCrnn, "CRNN", "#2ca02c", true},
+      {Family::kDcaseBaseline, "DCASE", "#9467bd", false},
+  };
+  return all;
+}
+
 const char* family_name(Family f) {
-  switch (f) {
-    case Family::kMlp: return "MLP";
-    case Family::kCnn: return "CNN";
-    case Family::kRnn: return "RNN";
-    case Family::kCrnn: return "CRNN";
-    case Family::kDcaseBaseline: return "DCASE";
+  for (const auto& info : families()) {
+    if (info.family == f) return info.name;
   }
   return "?";
+}
+
+std::vector<std::string> study_family_names() {
+  std::vector<std::string> names;
+  for (const auto& info : families()) {
+    if (info.in_study) names.emplace_back(info.name);
+  }
+  return names;
 }
 
 std::string ModelSpec::name() const {

@@ -18,7 +18,18 @@
 namespace sedenergy::models {
 
 enum class Family { kMlp, kCnn, kRnn, kCrnn, kDcaseBaseline };
-const char* family_name(Family f);  // "MLP", "CNN", "RNN", "CRNN", "DCASE"
+
+// Every family once, in the order tables and charts list them: its name, its colour in charts, and whether
+// it is one of the study's four (the DCASE baseline is a reference model, not a family of the study).
+struct FamilyInfo {
+  Family family;
+  const char* name;
+  const char* colour;
+  bool in_study;
+};
+const std::vector<FamilyInfo>& families();
+const char* family_name(Family f);             // "MLP", "CNN", "RNN", "CRNN", "DCASE"
+std::vector<std::string> study_family_names();  // MLP, CNN, RNN, CRNN
 
 enum class Cell { kGru, kLstm };
 

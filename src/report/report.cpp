@@ -15,6 +15,7 @@
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
+#include "models/spec.hpp"
 #include "report/page.hpp"
 
 namespace fs = std::filesystem;
@@ -108,6 +109,13 @@ json point_json(const analysis::Point& p) {
           {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames}};
 }
 
+// The colour scale of the families (models owns the list and the colours).
+json family_colours() {
+  json domain = json::array(), range = json::array();
+  for (const auto& f : models::families()) domain.push_back(f.name), range.push_back(f.colour);
+  return {{"domain", domain}, {"range", range}};
+}
+
 struct Chart {
   std::string id, title, caption;
   json spec;
@@ -148,8 +156,7 @@ Chart scatter(const std::string& id, const std::string& title, const std::string
                      {"scale", log_y ? json{{"type", "log"}} : json{{"zero", false}}},
                      {"axis", log_y ? json{{"format", "~s"}} : json::object()}}},
               {"color", {{"field", "family"}, {"type", "nominal"}, {"title", "family"},
-                         {"scale", {{"domain", {"MLP", "CNN", "RNN", "CRNN", "DCASE"}},
-                                    {"range", {"#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"}}}}}},
+                         {"scale", family_colours()}}},
               {"shape", {{"field", "phase"}, {"type", "nominal"}, {"title", "phase"}}},
               {"tooltip", tooltip}}}};
   return c;
