@@ -5,7 +5,7 @@
 #include <cmath>
 #include <random>
 
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
 
@@ -67,9 +67,9 @@ BENCHMARK(BM_PaperMel_full_10s_44k)->Unit(benchmark::kMillisecond)->MinTime(1.0)
 void BM_ExtractDataset(benchmark::State& state) {
   static const std::string root = [] {
     auto dir = (std::filesystem::temp_directory_path() / "sedenergy-bench-dataset").string();
-    audio::SynthOptions o;
+    data::SynthOptions o;
     o.clips = 64;
-    if (!audio::synthetic_dataset_matches(dir, o)) audio::synthesize_dataset(dir, o);
+    if (!data::synthetic_dataset_matches(dir, o)) data::synthesize_dataset(dir, o);
     return dir;
   }();
   auto paths = data::locate_train_set(root);

@@ -1,7 +1,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "cli/commands.hpp"
 #include "cli/number_checks.hpp"
 #include "common/error.hpp"
@@ -9,7 +9,7 @@
 namespace sedenergy::cli {
 
 void setup_synth(CLI::App& app, int& exit_code) {
-  auto opt = std::make_shared<audio::SynthOptions>();
+  auto opt = std::make_shared<data::SynthOptions>();
   auto out = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("wav");
   auto no_overlap = std::make_shared<bool>(false);
@@ -42,7 +42,7 @@ void setup_synth(CLI::App& app, int& exit_code) {
     opt->extension = "." + *format;
     opt->allow_overlap = !*no_overlap;
     int last = -1;
-    auto res = audio::synthesize_dataset(*out, *opt, [&](int done, int total) {
+    auto res = data::synthesize_dataset(*out, *opt, [&](int done, int total) {
       int pct = 100 * done / total;
       if (pct / 10 != last / 10) std::cerr << "synth: " << done << "/" << total << " clips\n";
       last = pct;

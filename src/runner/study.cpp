@@ -22,7 +22,7 @@
 #include <torch/torch.h>
 
 #include "analysis/metrics.hpp"
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/number_check.hpp"
@@ -520,17 +520,17 @@ struct StudyData {
 
 // No --data: the seeded synthetic DESED-format set in OUT/data, generated once and reused.
 data::DatasetPaths synthetic_dataset(const StudyOptions& opt, std::ostream& log) {
-  audio::SynthOptions so;
+  data::SynthOptions so;
   so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
   so.seed = opt.seed;
   const std::string root = (fs::path(opt.out_dir) / "data" /
                             ("synth-" + std::to_string(so.clips) + "-seed" + std::to_string(so.seed))).string();
-  if (audio::synthetic_dataset_matches(root, so)) {
+  if (data::synthetic_dataset_matches(root, so)) {
     log << "dataset: reusing synthetic DESED-format set " << root << "\n";
     return data::locate_train_set(root);
   }
   log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
-  return audio::synthesize_dataset(root, so).paths;
+  return data::synthesize_dataset(root, so).paths;
 }
 
 // Clips, then features (cached, or a source that computes them per batch). `prepare_only` stops once the

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "audio/audio_io.hpp"
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "data/dataset.hpp"
@@ -19,12 +19,12 @@ namespace fs = std::filesystem;
 namespace {
 
 data::DatasetPaths small_dataset(const fs::path& dir, int clips = 4, double seconds = 2.0) {
-  audio::SynthOptions o;
+  data::SynthOptions o;
   o.clips = clips;
   o.seconds = seconds;
   o.sample_rate = 16000;
   o.threads = 2;
-  audio::synthesize_dataset(dir.string(), o);
+  data::synthesize_dataset(dir.string(), o);
   return data::locate_train_set(dir.string());
 }
 

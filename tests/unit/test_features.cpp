@@ -5,7 +5,7 @@
 #include "audio/audio_io.hpp"
 #include "common/error.hpp"
 #include "data/dataset.hpp"
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "features/mel.hpp"
 #include "features/npy.hpp"
 #include "test_util.hpp"
@@ -177,12 +177,12 @@ TEST(Features, ValidationNamesTheParameter) {
 
 TEST(Features, DatasetExtractionShapesAndTargets) {
   auto dir = test::temp_dir();
-  audio::SynthOptions o;
+  data::SynthOptions o;
   o.clips = 5;
   o.seconds = 2.0;
   o.sample_rate = 22050;  // resampled to the preset's 44.1 kHz
   o.threads = 2;
-  auto res = audio::synthesize_dataset(dir.string(), o);
+  auto res = data::synthesize_dataset(dir.string(), o);
   auto paths = data::locate_train_set(dir.string());
   auto clips = data::load_clips(paths);
   auto fs = data::extract_features(paths, clips, features::preset("paper"));

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "audio/audio_io.hpp"
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 #include "common/error.hpp"
 #include "data/desed.hpp"
 #include "test_util.hpp"
@@ -13,8 +13,8 @@ using namespace sedenergy;
 namespace fs = std::filesystem;
 
 namespace {
-audio::SynthOptions small() {
-  audio::SynthOptions o;
+data::SynthOptions small() {
+  data::SynthOptions o;
   o.clips = 6;
   o.sample_rate = 16000;
   o.seconds = 3.0;
@@ -32,7 +32,7 @@ double rms(const std::vector<float>& x, std::size_t a, std::size_t b) {
 
 TEST(Synth, WritesADesedFolderThatReadsBack) {
   auto dir = test::temp_dir();
-  auto res = audio::synthesize_dataset(dir.string(), small());
+  auto res = data::synthesize_dataset(dir.string(), small());
   ASSERT_EQ(res.clips.size(), 6u);
   auto paths = data::locate_train_set(dir.string());
   auto clips = data::load_clips(paths);  // checks every listed file exists
@@ -55,23 +55,23 @@ TEST(Synth, WritesADesedFolderThatReadsBack) {
       EXPECT_LT(e.onset_s, e.offset_s);
     }
   }
-  EXPECT_TRUE(audio::synthetic_dataset_matches(dir.string(), small()));
+  EXPECT_TRUE(data::synthetic_dataset_matches(dir.string(), small()));
   auto other = small();
   other.seed = 43;
-  EXPECT_FALSE(audio::synthetic_dataset_matches(dir.string(), other));
+  EXPECT_FALSE(data::synthetic_dataset_matches(dir.string(), other));
 }
 
 TEST(Synth, DeterministicForASeedAndIndependentOfThreads) {
   auto o = small();
   data::Clip a, b;
-  auto x = audio::render_clip(o, 3, a);
+  auto x = data::render_clip(o, 3, a);
   o.threads = 1;
-  auto y = audio::render_clip(o, 3, b);
+  auto y = data::render_clip(o, 3, b);
   EXPECT_EQ(x, y);
   EXPECT_EQ(a.labels, b.labels);
   o.seed = 7;
   data::Clip c;
-  EXPECT_NE(audio::render_clip(o, 3, c), x);
+  EXPECT_NE(data::render_clip(o, 3, c), x);
 }
 
 TEST(Synth, EventsRaiseTheLevelWhereTheyAre) {
@@ -82,7 +82,7 @@ TEST(Synth, EventsRaiseTheLevelWhereTheyAre) {
   o.seconds = 10.0;
   for (int i = 0; i < 5; ++i) {
     data::Clip c;
-    auto x = audio::render_clip(o, i, c);
+    auto x = data::render_clip(o, i, c);
     ASSERT_EQ(c.events.size(), 1u);
     const auto& e = c.events[0];
     std::size_t a = std::size_t(e.onset_s * o.sample_rate), b = std::size_t(e.offset_s * o.sample_rate);
@@ -95,7 +95,7 @@ TEST(Synth, EventsRaiseTheLevelWhereTheyAre) {
 TEST(Synth, EveryClassRendersFiniteDistinctSound) {
   std::vector<std::vector<float>> events;
   for (int label = 0; label < data::kNumClasses; ++label) {
-    auto e = audio::render_event(label, 1.0, 16000, 5);
+    auto e = data::render_event(label, 1.0, 16000, 5);
     ASSERT_EQ(e.size(), 16000u);
     for (float v : e) ASSERT_TRUE(std::isfinite(v));
     EXPECT_NEAR(rms(e, 0, e.size()), 1.0, 1e-3);
@@ -112,7 +112,7 @@ TEST(Synth, NoOverlapOptionKeepsEventsApart) {
   o.seconds = 20.0;
   for (int i = 0; i < 10; ++i) {
     data::Clip c;
-    audio::render_clip(o, i, c);
+    data::render_clip(o, i, c);
     for (std::size_t k = 1; k < c.events.size(); ++k) EXPECT_LE(c.events[k - 1].offset_s, c.events[k].onset_s);
   }
 }
@@ -121,10 +121,10 @@ TEST(Synth, RejectsBadOptions) {
   auto dir = test::temp_dir();
   auto o = small();
   o.clips = 0;
-  EXPECT_THROW(audio::synthesize_dataset(dir.string(), o), InputError);
+  EXPECT_THROW(data::synthesize_dataset(dir.string(), o), InputError);
   o = small();
   o.extension = ".mp4";
-  EXPECT_THROW(audio::synthesize_dataset(dir.string(), o), InputError);
+  EXPECT_THROW(data::synthesize_dataset(dir.string(), o), InputError);
 }
 
 TEST(AudioIo, FlacAndOggRoundTripAndResample) {

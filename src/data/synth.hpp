@@ -9,7 +9,7 @@
 
 #include "data/desed.hpp"
 
-namespace sedenergy::audio {
+namespace sedenergy::data {
 
 struct SynthOptions {
   int clips = 1578;  // DESED weak train
@@ -45,4 +45,4 @@ SynthResult synthesize_dataset(const std::string& root, const SynthOptions& opt,
 // True when `root` holds a complete dataset made with exactly these options.
 bool synthetic_dataset_matches(const std::string& root, const SynthOptions& opt);
 
-}  // namespace sedenergy::audio
+}  // namespace sedenergy::data

@@ -1,4 +1,4 @@
-#include "audio/synth.hpp"
+#include "data/synth.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -17,7 +17,7 @@
 
 namespace fs = std::filesystem;
 
-namespace sedenergy::audio {
+namespace sedenergy::data {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
@@ -385,7 +385,7 @@ SynthResult synthesize_dataset(const std::string& root, const SynthOptions& opt,
         std::snprintf(name, sizeof name, "synth_%05d%s", i, opt.extension.c_str());
         c.filename = name;
         auto samples = render_clip(opt, i, c);
-        write_audio((fs::path(res.paths.audio_dir) / c.filename).string(), samples, opt.sample_rate);
+        audio::write_audio((fs::path(res.paths.audio_dir) / c.filename).string(), samples, opt.sample_rate);
       } catch (...) {
         std::lock_guard lock(mu);
         if (!failure) failure = std::current_exception();
@@ -424,4 +424,4 @@ bool synthetic_dataset_matches(const std::string& root, const SynthOptions& opt)
   }
 }
 
-}  // namespace sedenergy::audio
+}  // namespace sedenergy::data
