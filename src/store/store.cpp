@@ -16,38 +16,17 @@
 namespace sedenergy::store {
 namespace {
 
+// The tables without a record type; sessions, runs, phases and user_windows come from their column lists.
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions(
-  id INTEGER PRIMARY KEY,
-  started_at TEXT NOT NULL, finished_at TEXT, command TEXT,
-  hostname TEXT, os TEXT, cpu_model TEXT, cpu_count INTEGER, ram_gb REAL,
-  gpu_name TEXT, gpu_driver TEXT, libtorch_version TEXT, sedenergy_version TEXT, git_revision TEXT,
-  device TEXT, grid TEXT, dataset TEXT, features TEXT, config_json TEXT, idle_json TEXT);
-CREATE TABLE IF NOT EXISTS runs(
-  id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL REFERENCES sessions(id),
-  config TEXT NOT NULL, family TEXT NOT NULL, spec_json TEXT,
-  status TEXT NOT NULL, error TEXT,
-  params INTEGER, train_flops_per_step REAL, test_flops_per_step REAL,
-  train_flops_per_epoch REAL, test_flops_per_epoch REAL,
-  batch INTEGER, clips INTEGER, steps_per_epoch INTEGER,
-  started_at TEXT, finished_at TEXT,
-  variant TEXT, repetition INTEGER DEFAULT 1, fraction REAL DEFAULT 1, epochs_per_unit INTEGER DEFAULT 1,
-  frames INTEGER, loss TEXT, accuracy REAL, label_accuracy REAL, f1_macro REAL, map REAL, metrics_json TEXT);
-CREATE TABLE IF NOT EXISTS phases(
-  id INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs(id),
-  phase TEXT NOT NULL, epochs INTEGER, window_s REAL,
-  duration_s REAL, energy_j REAL, gpu_energy_j REAL, cpu_energy_j REAL, ram_energy_j REAL,
-  net_gpu_energy_j REAL, uncertainty_j REAL,
-  gpu_method TEXT, cpu_method TEXT, ram_method TEXT, estimated INTEGER,
-  gpu_power_w REAL, gpu_util_pct REAL, mem_util_pct REAL, cpu_load REAL, loss REAL,
-  flags TEXT, window_json TEXT);
 CREATE TABLE IF NOT EXISTS claims(
   grp TEXT NOT NULL, item TEXT NOT NULL, worker TEXT, claimed_at TEXT, PRIMARY KEY(grp, item));
+)sql";
+
+const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS runs_by_session ON runs(session_id);
 CREATE INDEX IF NOT EXISTS phases_by_run ON phases(run_id);
+CREATE INDEX IF NOT EXISTS user_windows_by_run ON user_windows(run_uuid);
 )sql";
 
 // A prepared statement with positional binding helpers.
@@ -93,41 +72,185 @@ class Stmt {
   int i_ = 0;
 };
 
-// The user_windows table, declared once: its schema, INSERT, SELECT and merge are made from this list.
-struct UserColumn {
+void read_into(const Stmt& s, int c, std::string& v) { v = s.text(c); }
+void read_into(const Stmt& s, int c, double& v) { v = s.real(c); }
+void read_into(const Stmt& s, int c, int& v) { v = static_cast<int>(s.integer(c)); }
+void read_into(const Stmt& s, int c, long long& v) { v = s.integer(c); }
+void read_into(const Stmt& s, int c, bool& v) { v = s.integer(c) != 0; }
+
+// One column of a table, declared once: its SQL type and constraints, the value read for NULL (rows
+// from older schemas), the schema version that added it, and how a record binds and reads it. A column
+// the store sets itself (a parent's id) or another statement writes (finished_at) has no bind/read.
+template <class R>
+struct Column {
   const char* name;
-  std::variant<std::string UserWindowRecord::*, double UserWindowRecord::*, bool UserWindowRecord::*> field;
+  const char* sql;
+  const char* if_null = nullptr;
+  int since = 1;
+  void (*bind)(Stmt&, const R&) = nullptr;
+  void (*read)(const Stmt&, int, R&) = nullptr;
+  bool parent_key = false;  // the parent's id: set by the store, mapped (not copied) by merge
 };
 
-const std::vector<UserColumn>& user_columns() {
-  using R = UserWindowRecord;
-  static const std::vector<UserColumn> cols = {
-      {"run_uuid", &R::run_uuid},         {"source", &R::source},           {"project_name", &R::project_name},
-      {"experiment_id", &R::experiment_id}, {"command", &R::command},       {"name", &R::name},
-      {"started_at", &R::started_at},     {"duration_s", &R::duration_s},   {"energy_j", &R::energy_j},
-      {"gpu_energy_j", &R::gpu_energy_j}, {"cpu_energy_j", &R::cpu_energy_j}, {"ram_energy_j", &R::ram_energy_j},
-      {"net_gpu_energy_j", &R::net_gpu_energy_j}, {"gpu_method", &R::gpu_method}, {"cpu_method", &R::cpu_method},
-      {"ram_method", &R::ram_method},     {"estimated", &R::estimated},     {"gpu_util_pct", &R::gpu_util_pct},
-      {"cpu_load", &R::cpu_load},         {"flags", &R::flags},             {"hostname", &R::hostname},
-      {"gpu_name", &R::gpu_name},         {"window_json", &R::window_json}};
+template <class R, auto M>
+Column<R> col(const char* name, const char* sql, const char* if_null = nullptr, int since = 1) {
+  return {name, sql, if_null, since, [](Stmt& s, const R& r) { s.bind(r.*M); },
+          [](const Stmt& s, int c, R& r) { read_into(s, c, r.*M); }};
+}
+// A member of a member (a run's test metrics).
+template <class R, auto M, auto N>
+Column<R> col2(const char* name, const char* sql, const char* if_null = nullptr, int since = 1) {
+  return {name, sql, if_null, since, [](Stmt& s, const R& r) { s.bind((r.*M).*N); },
+          [](const Stmt& s, int c, R& r) { read_into(s, c, (r.*M).*N); }};
+}
+template <class R>
+Column<R> managed(const char* name, const char* sql, bool parent_key) {
+  Column<R> c{name, sql};
+  c.parent_key = parent_key;
+  return c;
+}
+
+const std::vector<Column<SessionRecord>>& session_columns() {
+  using R = SessionRecord;
+  static const std::vector<Column<R>> cols = {
+      col<R, &R::started_at>("started_at", "TEXT NOT NULL"), managed<R>("finished_at", "TEXT", false),
+      col<R, &R::command>("command", "TEXT"),               col<R, &R::hostname>("hostname", "TEXT"),
+      col<R, &R::os>("os", "TEXT"),                         col<R, &R::cpu_model>("cpu_model", "TEXT"),
+      col<R, &R::cpu_count>("cpu_count", "INTEGER"),        col<R, &R::ram_gb>("ram_gb", "REAL"),
+      col<R, &R::gpu_name>("gpu_name", "TEXT"),             col<R, &R::gpu_driver>("gpu_driver", "TEXT"),
+      col<R, &R::libtorch_version>("libtorch_version", "TEXT"),
+      col<R, &R::sedenergy_version>("sedenergy_version", "TEXT"),
+      col<R, &R::git_revision>("git_revision", "TEXT"),     col<R, &R::device>("device", "TEXT"),
+      col<R, &R::grid>("grid", "TEXT"),                     col<R, &R::dataset>("dataset", "TEXT"),
+      col<R, &R::features>("features", "TEXT"),             col<R, &R::config_json>("config_json", "TEXT"),
+      col<R, &R::idle_json>("idle_json", "TEXT")};
   return cols;
 }
 
-std::string user_column_list() {
-  std::vector<std::string> names;
-  for (const auto& c : user_columns()) names.push_back(c.name);
-  return join(names, ", ");
+const std::vector<Column<RunRecord>>& run_columns() {
+  using R = RunRecord;
+  using M = TestMetrics;
+  static const std::vector<Column<R>> cols = {
+      managed<R>("session_id", "INTEGER NOT NULL REFERENCES sessions(id)", true),
+      col<R, &R::config>("config", "TEXT NOT NULL"),
+      col<R, &R::family>("family", "TEXT NOT NULL"),
+      col<R, &R::spec_json>("spec_json", "TEXT", "''"),
+      col<R, &R::status>("status", "TEXT NOT NULL"),
+      col<R, &R::error>("error", "TEXT"),
+      col<R, &R::params>("params", "INTEGER"),
+      col<R, &R::train_flops_per_step>("train_flops_per_step", "REAL"),
+      col<R, &R::test_flops_per_step>("test_flops_per_step", "REAL"),
+      col<R, &R::train_flops_per_epoch>("train_flops_per_epoch", "REAL"),
+      col<R, &R::test_flops_per_epoch>("test_flops_per_epoch", "REAL"),
+      col<R, &R::batch>("batch", "INTEGER"),
+      col<R, &R::clips>("clips", "INTEGER"),
+      col<R, &R::steps_per_epoch>("steps_per_epoch", "INTEGER"),
+      col<R, &R::started_at>("started_at", "TEXT"),
+      col<R, &R::finished_at>("finished_at", "TEXT"),
+      col<R, &R::variant>("variant", "TEXT", nullptr, 2),
+      col<R, &R::repetition>("repetition", "INTEGER DEFAULT 1", "1", 2),
+      col<R, &R::fraction>("fraction", "REAL DEFAULT 1", "1", 2),
+      col<R, &R::epochs_per_unit>("epochs_per_unit", "INTEGER DEFAULT 1", "1", 2),
+      col<R, &R::frames>("frames", "INTEGER", "0", 2),
+      col<R, &R::loss>("loss", "TEXT", nullptr, 2),
+      col2<R, &R::metrics, &M::accuracy>("accuracy", "REAL", "-1", 2),
+      col2<R, &R::metrics, &M::label_accuracy>("label_accuracy", "REAL", "-1", 2),
+      col2<R, &R::metrics, &M::f1_macro>("f1_macro", "REAL", "-1", 2),
+      col2<R, &R::metrics, &M::map>("map", "REAL", "-1", 2),
+      col2<R, &R::metrics, &M::per_class_json>("metrics_json", "TEXT", "''", 2)};
+  return cols;
 }
 
-std::string user_table_sql() {
+const std::vector<Column<PhaseRecord>>& phase_columns() {
+  using R = PhaseRecord;
+  static const std::vector<Column<R>> cols = {
+      managed<R>("run_id", "INTEGER NOT NULL REFERENCES runs(id)", true),
+      col<R, &R::phase>("phase", "TEXT NOT NULL"),          col<R, &R::epochs>("epochs", "INTEGER"),
+      col<R, &R::window_s>("window_s", "REAL"),             col<R, &R::duration_s>("duration_s", "REAL"),
+      col<R, &R::energy_j>("energy_j", "REAL"),             col<R, &R::gpu_energy_j>("gpu_energy_j", "REAL"),
+      col<R, &R::cpu_energy_j>("cpu_energy_j", "REAL"),     col<R, &R::ram_energy_j>("ram_energy_j", "REAL"),
+      col<R, &R::net_gpu_energy_j>("net_gpu_energy_j", "REAL"),
+      col<R, &R::uncertainty_j>("uncertainty_j", "REAL"),   col<R, &R::gpu_method>("gpu_method", "TEXT"),
+      col<R, &R::cpu_method>("cpu_method", "TEXT"),         col<R, &R::ram_method>("ram_method", "TEXT"),
+      col<R, &R::estimated>("estimated", "INTEGER"),        col<R, &R::gpu_power_w>("gpu_power_w", "REAL"),
+      col<R, &R::gpu_util_pct>("gpu_util_pct", "REAL"),     col<R, &R::mem_util_pct>("mem_util_pct", "REAL"),
+      col<R, &R::cpu_load>("cpu_load", "REAL"),             col<R, &R::loss>("loss", "REAL"),
+      col<R, &R::flags>("flags", "TEXT"),                   col<R, &R::window_json>("window_json", "TEXT")};
+  return cols;
+}
+
+const std::vector<Column<UserWindowRecord>>& user_columns() {
+  using R = UserWindowRecord;
+  static const std::vector<Column<R>> cols = {
+      col<R, &R::run_uuid>("run_uuid", "TEXT"),             col<R, &R::source>("source", "TEXT"),
+      col<R, &R::project_name>("project_name", "TEXT"),     col<R, &R::experiment_id>("experiment_id", "TEXT"),
+      col<R, &R::command>("command", "TEXT"),               col<R, &R::name>("name", "TEXT"),
+      col<R, &R::started_at>("started_at", "TEXT"),         col<R, &R::duration_s>("duration_s", "REAL"),
+      col<R, &R::energy_j>("energy_j", "REAL"),             col<R, &R::gpu_energy_j>("gpu_energy_j", "REAL"),
+      col<R, &R::cpu_energy_j>("cpu_energy_j", "REAL"),     col<R, &R::ram_energy_j>("ram_energy_j", "REAL"),
+      col<R, &R::net_gpu_energy_j>("net_gpu_energy_j", "REAL"),
+      col<R, &R::gpu_method>("gpu_method", "TEXT"),         col<R, &R::cpu_method>("cpu_method", "TEXT"),
+      col<R, &R::ram_method>("ram_method", "TEXT"),         col<R, &R::estimated>("estimated", "INTEGER"),
+      col<R, &R::gpu_util_pct>("gpu_util_pct", "REAL"),     col<R, &R::cpu_load>("cpu_load", "REAL"),
+      col<R, &R::flags>("flags", "TEXT"),                   col<R, &R::hostname>("hostname", "TEXT"),
+      col<R, &R::gpu_name>("gpu_name", "TEXT"),             col<R, &R::window_json>("window_json", "TEXT")};
+  return cols;
+}
+
+// "CREATE TABLE IF NOT EXISTS name(id INTEGER PRIMARY KEY, col TYPE, ...)".
+template <class R>
+std::string create_sql(const char* table, const std::vector<Column<R>>& cols) {
   std::vector<std::string> defs = {"id INTEGER PRIMARY KEY"};
-  for (const auto& c : user_columns()) {
-    const char* type = std::holds_alternative<std::string UserWindowRecord::*>(c.field) ? " TEXT"
-                       : std::holds_alternative<double UserWindowRecord::*>(c.field) ? " REAL" : " INTEGER";
-    defs.push_back(std::string(c.name) + type);
+  for (const auto& c : cols) defs.push_back(std::string(c.name) + " " + c.sql);
+  return std::string("CREATE TABLE IF NOT EXISTS ") + table + "(" + join(defs, ", ") + ");\n";
+}
+
+// The columns' names ("a, b, c"), each prefixed with `alias.` when given; `copied`: without the parent key.
+template <class R>
+std::string names(const std::vector<Column<R>>& cols, const std::string& alias = "", bool copied = false) {
+  std::vector<std::string> out;
+  for (const auto& c : cols) {
+    if (!(copied && c.parent_key)) out.push_back((alias.empty() ? "" : alias + ".") + c.name);
   }
-  return "CREATE TABLE IF NOT EXISTS user_windows(" + join(defs, ", ") +
-         ");\nCREATE INDEX IF NOT EXISTS user_windows_by_run ON user_windows(run_uuid);\n";
+  return join(out, ", ");
+}
+
+// The columns as read back: NULL (a row from an older schema) becomes each column's if_null value.
+template <class R>
+std::string select_list(const std::vector<Column<R>>& cols, const std::string& alias) {
+  std::vector<std::string> out;
+  for (const auto& c : cols) {
+    const std::string name = alias + "." + c.name;
+    out.push_back(c.if_null ? "coalesce(" + name + ", " + c.if_null + ")" : name);
+  }
+  return join(out, ", ");
+}
+
+// Reads a record from `s` starting at column `first`; returns the next column's index.
+template <class R>
+int read_record(const Stmt& s, int first, const std::vector<Column<R>>& cols, R& r) {
+  for (const auto& c : cols) {
+    if (c.read) c.read(s, first, r);
+    ++first;
+  }
+  return first;
+}
+
+// INSERT of a record's own columns (the parent key, when the table has one, bound first as `parent`).
+template <class R>
+std::int64_t insert_record(sqlite3* db, const char* table, const std::vector<Column<R>>& cols, const R& r,
+                           std::int64_t parent = 0) {
+  std::vector<std::string> used, marks;
+  for (const auto& c : cols) {
+    if (c.bind || c.parent_key) used.push_back(c.name), marks.push_back("?");
+  }
+  Stmt ins(db, std::string("INSERT INTO ") + table + "(" + join(used, ", ") + ") VALUES(" + join(marks, ", ") + ")");
+  for (const auto& c : cols) {
+    if (c.parent_key) ins.bind(static_cast<long long>(parent));
+    else if (c.bind) c.bind(ins, r);
+  }
+  ins.step();
+  return sqlite3_last_insert_rowid(db);
 }
 
 }  // namespace
@@ -234,7 +357,8 @@ void Store::open_read_write() {
     const int found = has_meta ? schema_version() : kSchemaVersion;
     if (found < kSchemaVersion) migrate(found);
     exec(kSchema);
-    exec(user_table_sql());
+    exec(create_sql("sessions", session_columns()) + create_sql("runs", run_columns()) +
+         create_sql("phases", phase_columns()) + create_sql("user_windows", user_columns()) + kIndexes);
     exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "');");
     exec("COMMIT;");
   } catch (...) {
@@ -251,14 +375,11 @@ Store::~Store() {
 
 // Inside the opening transaction: older files gain the new columns, their runs become repetition 1.
 void Store::migrate(int from) {
-  if (from < 2) {
-    for (const char* col : {"variant TEXT", "repetition INTEGER DEFAULT 1", "fraction REAL DEFAULT 1",
-                            "epochs_per_unit INTEGER DEFAULT 1", "frames INTEGER", "loss TEXT", "accuracy REAL",
-                            "label_accuracy REAL", "f1_macro REAL", "map REAL", "metrics_json TEXT"}) {
-      exec(std::string("ALTER TABLE runs ADD COLUMN ") + col + ";");
-    }
-    exec("UPDATE runs SET variant = config WHERE variant IS NULL;");
+  // Columns added since `from` (each column says in which version it came), then the version.
+  for (const auto& c : run_columns()) {
+    if (c.since > from) exec(std::string("ALTER TABLE runs ADD COLUMN ") + c.name + " " + c.sql + ";");
   }
+  if (from < 2) exec("UPDATE runs SET variant = config WHERE variant IS NULL;");
   exec("UPDATE meta SET value = '" + std::to_string(kSchemaVersion) + "' WHERE key = 'schema_version';");
 }
 
@@ -291,17 +412,7 @@ int Store::schema_version() const {
   return static_cast<int>(v);
 }
 
-std::int64_t Store::begin_session(const SessionRecord& r) {
-  Stmt s(db_,
-         "INSERT INTO sessions(started_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
-         "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json) "
-         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind(r.started_at).bind(r.command).bind(r.hostname).bind(r.os).bind(r.cpu_model).bind(r.cpu_count).bind(r.ram_gb);
-  s.bind(r.gpu_name).bind(r.gpu_driver).bind(r.libtorch_version).bind(r.sedenergy_version).bind(r.git_revision);
-  s.bind(r.device).bind(r.grid).bind(r.dataset).bind(r.features).bind(r.config_json).bind(r.idle_json);
-  s.step();
-  return sqlite3_last_insert_rowid(db_);
-}
+std::int64_t Store::begin_session(const SessionRecord& r) { return insert_record(db_, "sessions", session_columns(), r); }
 
 void Store::finish_session(std::int64_t id) {
   Stmt s(db_, "UPDATE sessions SET finished_at=? WHERE id=?");
@@ -317,138 +428,77 @@ void Store::checkpoint() const {
 std::int64_t Store::add_run(const RunRecord& r) {
   std::int64_t run_id = 0;
   transaction([&] {
-    Stmt s(db_,
-           "INSERT INTO runs(session_id, config, family, spec_json, status, error, params, train_flops_per_step, "
-           "test_flops_per_step, train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, "
-           "started_at, finished_at, variant, repetition, fraction, epochs_per_unit, frames, loss, accuracy, "
-           "label_accuracy, f1_macro, map, metrics_json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    s.bind(static_cast<long long>(r.session_id)).bind(r.config).bind(r.family).bind(r.spec_json).bind(r.status);
-    s.bind(r.error).bind(r.params).bind(r.train_flops_per_step).bind(r.test_flops_per_step);
-    s.bind(r.train_flops_per_epoch).bind(r.test_flops_per_epoch).bind(r.batch).bind(r.clips);
-    s.bind(r.steps_per_epoch).bind(r.started_at).bind(r.finished_at);
-    s.bind(r.variant.empty() ? r.config : r.variant).bind(r.repetition).bind(r.fraction).bind(r.epochs_per_unit);
-    s.bind(r.frames).bind(r.loss).bind(r.metrics.accuracy).bind(r.metrics.label_accuracy).bind(r.metrics.f1_macro);
-    s.bind(r.metrics.map).bind(r.metrics.per_class_json);
-    s.step();
-    run_id = sqlite3_last_insert_rowid(db_);
-    for (const auto& p : r.phases) {
-      Stmt q(db_,
-             "INSERT INTO phases(run_id, phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, "
-             "ram_energy_j, net_gpu_energy_j, uncertainty_j, gpu_method, cpu_method, ram_method, estimated, "
-             "gpu_power_w, gpu_util_pct, mem_util_pct, cpu_load, loss, flags, window_json) "
-             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-      q.bind(static_cast<long long>(run_id)).bind(p.phase).bind(p.epochs).bind(p.window_s).bind(p.duration_s);
-      q.bind(p.energy_j).bind(p.gpu_energy_j).bind(p.cpu_energy_j).bind(p.ram_energy_j).bind(p.net_gpu_energy_j);
-      q.bind(p.uncertainty_j).bind(p.gpu_method).bind(p.cpu_method).bind(p.ram_method).bind(p.estimated);
-      q.bind(p.gpu_power_w).bind(p.gpu_util_pct).bind(p.mem_util_pct).bind(p.cpu_load).bind(p.loss);
-      q.bind(p.flags).bind(p.window_json);
-      q.step();
-    }
+    RunRecord stored = r;
+    if (stored.variant.empty()) stored.variant = stored.config;
+    run_id = insert_record(db_, "runs", run_columns(), stored, r.session_id);
+    for (const auto& p : r.phases) insert_record(db_, "phases", phase_columns(), p, run_id);
   });
   checkpoint();
   return run_id;
 }
 
+namespace {
+// A run with one of its phases and its session's device, GPU and host, as reports read it.
+RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase, const SessionRecord& session) {
+  RunPhaseRow row;
+  row.run_id = run_id;
+  row.session_id = run.session_id;
+  row.config = run.config;
+  row.family = run.family;
+  row.status = run.status;
+  row.error = run.error;
+  row.variant = run.variant.empty() ? run.config : run.variant;
+  row.started_at = run.started_at;
+  row.spec_json = run.spec_json;
+  row.repetition = run.repetition;
+  row.fraction = run.fraction;
+  row.epochs_per_unit = run.epochs_per_unit;
+  row.frames = run.frames;
+  row.metrics = run.metrics;
+  row.params = run.params;
+  row.batch = run.batch;
+  row.clips = run.clips;
+  const bool train = phase.phase == "train";
+  row.flops_per_step = train ? run.train_flops_per_step : run.test_flops_per_step;
+  row.flops_per_epoch = train ? run.train_flops_per_epoch : run.test_flops_per_epoch;
+  row.phase = std::move(phase);
+  row.device = session.device;
+  row.gpu_name = session.gpu_name;
+  row.hostname = session.hostname;
+  return row;
+}
+}  // namespace
+
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
-  std::string sql =
-      "SELECT r.id, r.session_id, r.config, r.family, r.status, r.error, r.params, "
-      "r.train_flops_per_step, r.test_flops_per_step, r.train_flops_per_epoch, r.test_flops_per_epoch, r.batch, "
-      "r.clips, p.phase, p.epochs, p.window_s, p.duration_s, p.energy_j, p.gpu_energy_j, p.cpu_energy_j, "
-      "p.ram_energy_j, p.net_gpu_energy_j, p.uncertainty_j, p.gpu_method, p.cpu_method, p.ram_method, p.estimated, "
-      "p.gpu_power_w, p.gpu_util_pct, p.mem_util_pct, p.cpu_load, p.loss, p.flags, p.window_json, "
-      "s.device, s.gpu_name, s.hostname, coalesce(r.variant, r.config), coalesce(r.repetition, 1), "
-      "coalesce(r.fraction, 1), coalesce(r.epochs_per_unit, 1), coalesce(r.frames, 0), coalesce(r.accuracy, -1), "
-      "coalesce(r.label_accuracy, -1), coalesce(r.f1_macro, -1), coalesce(r.map, -1), coalesce(r.metrics_json, ''), r.started_at, coalesce(r.spec_json, '') "
-      "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
+  std::string sql = "SELECT r.id, r.session_id, " + select_list(run_columns(), "r") + ", " +
+                    select_list(phase_columns(), "p") + ", s.device, s.gpu_name, s.hostname "
+                    "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
   Stmt s(db_, sql);
   std::vector<RunPhaseRow> out;
   while (s.step()) {
-    RunPhaseRow row;
-    int c = 0;
-    row.run_id = s.integer(c++);
-    row.session_id = s.integer(c++);
-    row.config = s.text(c++);
-    row.family = s.text(c++);
-    row.status = s.text(c++);
-    row.error = s.text(c++);
-    row.params = s.integer(c++);
-    double train_step = s.real(c++), test_step = s.real(c++), train_epoch = s.real(c++), test_epoch = s.real(c++);
-    row.batch = static_cast<int>(s.integer(c++));
-    row.clips = static_cast<int>(s.integer(c++));
-    PhaseRecord& p = row.phase;
-    p.phase = s.text(c++);
-    p.epochs = static_cast<int>(s.integer(c++));
-    p.window_s = s.real(c++);
-    p.duration_s = s.real(c++);
-    p.energy_j = s.real(c++);
-    p.gpu_energy_j = s.real(c++);
-    p.cpu_energy_j = s.real(c++);
-    p.ram_energy_j = s.real(c++);
-    p.net_gpu_energy_j = s.real(c++);
-    p.uncertainty_j = s.real(c++);
-    p.gpu_method = s.text(c++);
-    p.cpu_method = s.text(c++);
-    p.ram_method = s.text(c++);
-    p.estimated = s.integer(c++) != 0;
-    p.gpu_power_w = s.real(c++);
-    p.gpu_util_pct = s.real(c++);
-    p.mem_util_pct = s.real(c++);
-    p.cpu_load = s.real(c++);
-    p.loss = s.real(c++);
-    p.flags = s.text(c++);
-    p.window_json = s.text(c++);
-    row.device = s.text(c++);
-    row.gpu_name = s.text(c++);
-    row.hostname = s.text(c++);
-    row.variant = s.text(c++);
-    row.repetition = static_cast<int>(s.integer(c++));
-    row.fraction = s.real(c++);
-    row.epochs_per_unit = static_cast<int>(s.integer(c++));
-    row.frames = static_cast<int>(s.integer(c++));
-    row.metrics.accuracy = s.real(c++);
-    row.metrics.label_accuracy = s.real(c++);
-    row.metrics.f1_macro = s.real(c++);
-    row.metrics.map = s.real(c++);
-    row.metrics.per_class_json = s.text(c++);
-    row.started_at = s.text(c++);
-    row.spec_json = s.text(c++);
-    const bool train = p.phase == "train";
-    row.flops_per_step = train ? train_step : test_step;
-    row.flops_per_epoch = train ? train_epoch : test_epoch;
-    out.push_back(std::move(row));
+    RunRecord run;
+    PhaseRecord phase;
+    SessionRecord where;
+    const std::int64_t run_id = s.integer(0);
+    run.session_id = s.integer(1);
+    int c = read_record(s, 2, run_columns(), run);
+    c = read_record(s, c, phase_columns(), phase);
+    where.device = s.text(c);
+    where.gpu_name = s.text(c + 1);
+    where.hostname = s.text(c + 2);
+    out.push_back(flatten(run_id, run, std::move(phase), where));
   }
   return out;
 }
 
 std::vector<SessionRecord> Store::sessions() const {
-  Stmt s(db_,
-         "SELECT started_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
-         "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json "
-         "FROM sessions ORDER BY id");
+  Stmt s(db_, "SELECT " + select_list(session_columns(), "s") + " FROM sessions s ORDER BY id");
   std::vector<SessionRecord> out;
   while (s.step()) {
     SessionRecord r;
-    int c = 0;
-    r.started_at = s.text(c++);
-    r.command = s.text(c++);
-    r.hostname = s.text(c++);
-    r.os = s.text(c++);
-    r.cpu_model = s.text(c++);
-    r.cpu_count = static_cast<int>(s.integer(c++));
-    r.ram_gb = s.real(c++);
-    r.gpu_name = s.text(c++);
-    r.gpu_driver = s.text(c++);
-    r.libtorch_version = s.text(c++);
-    r.sedenergy_version = s.text(c++);
-    r.git_revision = s.text(c++);
-    r.device = s.text(c++);
-    r.grid = s.text(c++);
-    r.dataset = s.text(c++);
-    r.features = s.text(c++);
-    r.config_json = s.text(c++);
-    r.idle_json = s.text(c++);
+    read_record(s, 0, session_columns(), r);
     out.push_back(std::move(r));
   }
   return out;
@@ -524,9 +574,7 @@ int Store::merge_from(const std::string& other_path) {
   int added = 0;
   exec("BEGIN IMMEDIATE;");
   try {
-    const char* session_cols =
-        "started_at, finished_at, command, hostname, os, cpu_model, cpu_count, ram_gb, gpu_name, gpu_driver, "
-        "libtorch_version, sedenergy_version, git_revision, device, grid, dataset, features, config_json, idle_json";
+    const std::string session_cols = names(session_columns());
     std::vector<std::pair<long long, long long>> session_map;  // other id -> our id
     {
       Stmt ids(db_, "SELECT id FROM other.sessions ORDER BY id");
@@ -541,21 +589,12 @@ int Store::merge_from(const std::string& other_path) {
         ours = find.integer(0);
         continue;
       }
-      Stmt ins(db_, std::string("INSERT INTO sessions(") + session_cols + ") SELECT " + session_cols +
-                        " FROM other.sessions WHERE id = ?");
+      Stmt ins(db_, "INSERT INTO sessions(" + session_cols + ") SELECT " + session_cols + " FROM other.sessions WHERE id = ?");
       ins.bind(theirs);
       ins.step();
       ours = sqlite3_last_insert_rowid(db_);
     }
-    const char* run_cols =
-        "config, family, spec_json, status, error, params, train_flops_per_step, test_flops_per_step, "
-        "train_flops_per_epoch, test_flops_per_epoch, batch, clips, steps_per_epoch, started_at, finished_at, "
-        "variant, repetition, fraction, epochs_per_unit, frames, loss, accuracy, label_accuracy, f1_macro, map, "
-        "metrics_json";
-    const char* phase_cols =
-        "phase, epochs, window_s, duration_s, energy_j, gpu_energy_j, cpu_energy_j, ram_energy_j, net_gpu_energy_j, "
-        "uncertainty_j, gpu_method, cpu_method, ram_method, estimated, gpu_power_w, gpu_util_pct, mem_util_pct, "
-        "cpu_load, loss, flags, window_json";
+    const std::string run_cols = names(run_columns(), "", true), phase_cols = names(phase_columns(), "", true);
     for (const auto& [theirs, ours] : session_map) {
       std::vector<long long> runs;
       {
@@ -567,12 +606,11 @@ int Store::merge_from(const std::string& other_path) {
         while (r.step()) runs.push_back(r.integer(0));
       }
       for (long long run : runs) {
-        Stmt ins(db_, std::string("INSERT INTO runs(session_id, ") + run_cols + ") SELECT ?, " + run_cols +
-                          " FROM other.runs WHERE id = ?");
+        Stmt ins(db_, "INSERT INTO runs(session_id, " + run_cols + ") SELECT ?, " + run_cols + " FROM other.runs WHERE id = ?");
         ins.bind(ours).bind(run);
         ins.step();
         const long long new_run = sqlite3_last_insert_rowid(db_);
-        Stmt ph(db_, std::string("INSERT INTO phases(run_id, ") + phase_cols + ") SELECT ?, " + phase_cols +
+        Stmt ph(db_, "INSERT INTO phases(run_id, " + phase_cols + ") SELECT ?, " + phase_cols +
                          " FROM other.phases WHERE run_id = ? ORDER BY id");
         ph.bind(new_run).bind(run);
         ph.step();
@@ -580,7 +618,7 @@ int Store::merge_from(const std::string& other_path) {
       }
     }
     // User windows: a window already present (same run, name and start) is not copied again.
-    const std::string cols = user_column_list();
+    const std::string cols = names(user_columns());
     exec("INSERT INTO user_windows(" + cols + ") SELECT " + cols + " FROM other.user_windows o WHERE NOT EXISTS " +
          "(SELECT 1 FROM user_windows m WHERE m.run_uuid IS o.run_uuid AND m.name IS o.name AND " +
          "m.started_at IS o.started_at) ORDER BY o.id;");
@@ -595,33 +633,17 @@ int Store::merge_from(const std::string& other_path) {
 }
 
 std::int64_t Store::add_user_window(const UserWindowRecord& w) {
-  std::string marks;
-  for (std::size_t i = 0; i < user_columns().size(); ++i) marks += i ? ", ?" : "?";
-  Stmt ins(db_, "INSERT INTO user_windows(" + user_column_list() + ") VALUES(" + marks + ")");
-  for (const auto& c : user_columns()) std::visit([&](auto member) { ins.bind(w.*member); }, c.field);
-  ins.step();
-  const std::int64_t id = sqlite3_last_insert_rowid(db_);
+  const std::int64_t id = insert_record(db_, "user_windows", user_columns(), w);
   checkpoint();
   return id;
 }
 
 std::vector<UserWindowRecord> Store::user_windows() const {
-  Stmt sel(db_, "SELECT " + user_column_list() + " FROM user_windows ORDER BY id");
+  Stmt sel(db_, "SELECT " + select_list(user_columns(), "u") + " FROM user_windows u ORDER BY id");
   std::vector<UserWindowRecord> out;
   while (sel.step()) {
     UserWindowRecord w;
-    int i = 0;
-    for (const auto& c : user_columns()) {
-      std::visit(
-          [&](auto member) {
-            using T = std::remove_reference_t<decltype(w.*member)>;
-            if constexpr (std::is_same_v<T, std::string>) w.*member = sel.text(i);
-            else if constexpr (std::is_same_v<T, double>) w.*member = sel.real(i);
-            else w.*member = sel.integer(i) != 0;
-          },
-          c.field);
-      ++i;
-    }
+    read_record(sel, 0, user_columns(), w);
     out.push_back(std::move(w));
   }
   return out;
