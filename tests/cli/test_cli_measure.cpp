@@ -1,0 +1,268 @@
+// measure and dcase as a user runs them: a real program measured, CodeCarbon rows, records, reports.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "cli_util.hpp"
+#include "common/host.hpp"
+#include "common/text.hpp"
+#include "energy/emissions.hpp"
+#include "store/store.hpp"
+#include "test_util.hpp"
+
+using namespace sedenergy;
+using namespace sedenergy::cli_test;
+namespace fs = std::filesystem;
+
+TEST(Cli, MeasureRunsAProgramAndWritesCodeCarbonCsv) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "m").string();
+  auto r = run("measure --out " + out + " --country USA --period 0.05 -- sh -c 'sleep 0.3; exit 3'");
+  EXPECT_EQ(r.rc, 3) << r.out;  // the program's exit code
+  auto csv = test::read_text(fs::path(out) / "emissions.csv");
+  auto lines = split(csv, '\n');
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(split(lines[0], ',').size(), 38u);
+  EXPECT_TRUE(contains(lines[1], "United States"));
+  int json_files = 0;
+  for (const auto& e : fs::directory_iterator(out)) json_files += e.path().extension() == ".json";
+  EXPECT_EQ(json_files, 1);
+  auto missing = run("measure --out " + out + " -- /no/such/program");
+  EXPECT_EQ(missing.rc, 127);
+  EXPECT_TRUE(contains(missing.out, "cannot run '/no/such/program'")) << missing.out;
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), lines.size());  // no row added
+  auto period = run("measure --period 0 -- true");
+  EXPECT_EQ(period.rc, 2);
+  EXPECT_TRUE(contains(period.out, "--period")) << period.out;
+  test::write_text(dir / "file", "x");
+  auto unwritable = run("measure --out " + (dir / "file" / "x").string() + " -- true");
+  EXPECT_EQ(unwritable.rc, 2);
+  EXPECT_EQ(run("measure --out " + (dir / "g").string() + " --gpus 7 -- true").rc, 2);
+  EXPECT_FALSE(fs::exists(dir / "g" / "emissions.csv"));  // a measurement refused before the program leaves no file
+  EXPECT_EQ(run("measure --country XYZ -- true").rc, 2);
+  auto pue = run("measure --pue 0.5 -- true");
+  EXPECT_EQ(pue.rc, 2);
+  EXPECT_TRUE(contains(pue.out, "--pue")) << pue.out;
+  ASSERT_EQ(run("measure --out " + (dir / "can").string() + " --country CAN --pue 1.4 -- true").rc, 0);
+  auto can = split(split(test::read_text(dir / "can" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(can[15], "Canada");
+  EXPECT_EQ(can[36], "1.4");  // the pue column
+  // A province: its own intensity (Quebec's hydro, not Canada's average) and the region column.
+  ASSERT_EQ(run("measure --out " + (dir / "qc").string() + " --country CAN --region QC -- true").rc, 0);
+  auto qc = split(split(test::read_text(dir / "qc" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(qc[17], "quebec");
+  EXPECT_NEAR(std::stod(qc[5]) / std::stod(qc[13]), 0.0296, 1e-6);  // kg per kWh
+  auto bad_region = run("measure --out " + (dir / "qc").string() + " --country CAN --region XX -- true");
+  EXPECT_EQ(bad_region.rc, 2);
+  EXPECT_TRUE(contains(bad_region.out, "unknown region 'XX' of CAN (known: AB (alberta)")) << bad_region.out;
+  auto no_country = run("measure --region QC -- true");
+  EXPECT_EQ(no_country.rc, 2);
+  EXPECT_TRUE(contains(no_country.out, "--region needs --country")) << no_country.out;
+  auto no_data = run("measure --country USA --region CA -- true");
+  EXPECT_TRUE(contains(no_data.out, "no regional data for USA (regions are known for CAN, NOR, SWE)")) << no_data.out;
+}
+
+// measure on a machine with two GPUs (the fake NVML driver, loaded as the real one is) and no
+// CUDA_VISIBLE_DEVICES: the program's GPUs are those on which its processes hold a context; another
+// process on that GPU makes the record say it was shared; Slurm's GPU variable chooses when it is set.
+TEST(Cli, MeasureFindsTheProgramsGpusAndFlagsOtherProcessesOnThem) {
+  auto dir = test::temp_dir();
+  const std::string procs = (dir / "contexts").string();
+  test::write_text(procs, "");
+  const std::string env = "env -u CUDA_VISIBLE_DEVICES -u SLURM_STEP_GPUS -u SLURM_JOB_GPUS LD_LIBRARY_PATH=" +
+                          std::string(FAKE_NVML_DIR) + " FAKE_NVML_PROCESSES=" + procs + " ";
+  // The program takes a context on GPU 1 (its PID, 40% SM) and works a while.
+  const std::string program = " --period 0.05 -- sh -c 'echo \"1 $$ 40\" >> " + procs + "; sleep 1.5'";
+  auto alone = run_with(env, "measure --out " + (dir / "alone").string() + program);
+  ASSERT_EQ(alone.rc, 0) << alone.out;
+  auto rec = measure_record(dir / "alone");
+  ASSERT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu1 Fake NVML GPU"}) << rec.dump(1);
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], "held a context (NVML running processes): gpu1")) << rec.dump(1);
+  EXPECT_FALSE(rec["window"].contains("gpu_sharing"));
+  for (const auto& f : rec["window"]["flags"]) EXPECT_FALSE(contains(f, "shared")) << f;
+  auto row = split(split(test::read_text(dir / "alone" / "emissions.csv"), '\n')[1], ',');
+  EXPECT_EQ(row[25], "1");  // gpu_count: the program's GPU only
+
+  // Someone else's process (not in measure's tree) holds a context on GPU 1 at 60% SM.
+  const pid_t other = fork();
+  if (other == 0) {
+    execlp("sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::ofstream(procs, std::ios::app) << "1 " << other << " 60\n";
+  auto shared = run_with(env, "measure --out " + (dir / "shared").string() + program);
+  kill(other, SIGKILL);
+  waitpid(other, nullptr, 0);
+  ASSERT_EQ(shared.rc, 0) << shared.out;
+  EXPECT_TRUE(contains(shared.out, "other processes used a measured GPU")) << shared.out;
+  rec = measure_record(dir / "shared");
+  ASSERT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu1 Fake NVML GPU"});
+  const auto& sharing = rec["window"]["gpu_sharing"]["gpu1"];
+  EXPECT_EQ(sharing["other_processes"], 1) << rec.dump(1);
+  EXPECT_EQ(sharing["other_pids"][0], other);
+  EXPECT_NEAR(sharing["other_sm_util_share"].get<double>(), 0.6, 1e-9);  // 60 / (40 + 60)
+  bool flagged = false;
+  for (const auto& f : rec["window"]["flags"]) flagged |= contains(f, "gpu1: shared: 1 other process");
+  EXPECT_TRUE(flagged) << rec["window"]["flags"].dump();
+
+  // A program that holds no GPU context is measured without GPUs.
+  ASSERT_EQ(run_with(env, "measure --out " + (dir / "cpu").string() + " --period 0.05 -- sleep 0.6").rc, 0);
+  rec = measure_record(dir / "cpu");
+  EXPECT_TRUE(gpu_devices(rec).empty()) << rec.dump(1);
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], ": none"));
+  EXPECT_EQ(split(split(test::read_text(dir / "cpu" / "emissions.csv"), '\n')[1], ',')[25], "0");
+
+  // Slurm's allocation decides when it is given (no process check needed).
+  auto slurm = run_with(env + "SLURM_JOB_GPUS=0 ", "measure --out " + (dir / "slurm").string() + " -- sleep 0.6");
+  ASSERT_EQ(slurm.rc, 0) << slurm.out;
+  rec = measure_record(dir / "slurm");
+  EXPECT_EQ(gpu_devices(rec), std::vector<std::string>{"gpu0 Fake NVML GPU"});
+  EXPECT_TRUE(contains(rec["window"]["gpu_selection"], "SLURM_JOB_GPUS=0")) << rec.dump(1);
+  auto bad = run_with(env + "SLURM_JOB_GPUS=zero ", "measure --out " + (dir / "bad").string() + " -- true");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "SLURM_JOB_GPUS='zero'")) << bad.out;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "emissions.csv"));
+}
+
+// Two measured programs recorded in one results file, plus a folder of emissions CSVs: the report of the user's
+// own runs (windows with methods, timelines, the two runs side by side), and bad CSVs refused by file and line.
+TEST(Cli, MeasureRecordsWindowsThatReportShowsSideBySide) {
+  auto dir = test::temp_dir();
+  const std::string db = (dir / "mine.db").string(), csvs = (dir / "m").string();
+  ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id a --period 0.05 -- sleep 0.4").rc, 0);
+  ASSERT_EQ(run("measure --out " + csvs + " --db " + db + " --experiment-id b --period 0.05 -- sleep 0.2").rc, 0);
+  // The database given twice (once by another path) is read once.
+  auto r = run("report " + db + " " + csvs + " " + (dir / "." / "mine.db").string() + " -o " + (dir / "rep").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "windows: 4")) << r.out;  // two from the database, two rows of emissions.csv
+  EXPECT_TRUE(contains(r.out, "given more than once: read once")) << r.out;
+  const auto windows = split(test::read_text(dir / "rep" / "windows.csv"), '\n');
+  ASSERT_EQ(windows.size(), 6u);  // header, four rows, the final newline
+  EXPECT_TRUE(contains(windows[1], "measure")) << windows[1];
+  EXPECT_TRUE(contains(windows[1], "estimated") || contains(windows[1], "rapl")) << "no CPU method: " << windows[1];
+  const auto html = test::read_text(dir / "rep" / "report.html");
+  EXPECT_TRUE(contains(html, "u-timeline-0") && contains(html, "Runs side by side")) << "no timeline chart";
+  EXPECT_TRUE(contains(test::read_text(dir / "rep" / "tables" / "user-comparison.csv"), "/ sedenergy / a"));
+  test::write_text(dir / "bad" / "missing.csv", "timestamp,run_id,duration\n2026,x,1\n");
+  auto missing = run("report " + (dir / "bad" / "missing.csv").string() + " -o " + (dir / "r2").string());
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_TRUE(contains(missing.out, "missing.csv:1: not a CodeCarbon emissions file: no column cpu_energy, gpu_energy, "
+                                    "ram_energy")) << missing.out;
+  auto header = split(test::read_text(fs::path(csvs) / "emissions.csv"), '\n')[0];
+  test::write_text(dir / "bad2" / "emissions_train.csv", header + "\n" + header + "\n");
+  auto text = run("report " + (dir / "bad2").string() + " -o " + (dir / "r3").string());
+  EXPECT_EQ(text.rc, 2);
+  EXPECT_TRUE(contains(text.out, "emissions_train.csv:2: column 'duration' is not a number")) << text.out;
+  EXPECT_FALSE(fs::exists(dir / "r3" / "report.html"));
+}
+
+// The measured program never outlives measure: stopped, it gets a grace period and is then killed (the
+// record says so); measure killed with -9 takes it along. A long sampler period no longer delays the end.
+TEST(Cli, MeasureNeverLeavesItsProgramBehind) {
+  auto dir = test::temp_dir();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run("measure --out " + (dir / "p").string() + " --period 9 -- true").rc, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "stop waited for the sampler's period";
+  EXPECT_EQ(run("measure --period 1e9 -- true").rc, 2);
+
+  // A program that ignores SIGTERM: killed 10 s after measure was asked to stop, with a flag in the record.
+  const std::string out = (dir / "stubborn").string();
+  const auto started = dir / "started";
+  pid_t pid = start_cli({"measure", "--out", out, "--", "sh", "-c",
+                             "trap '' TERM; touch " + started.string() + "; while :; do sleep 0.2; done"},
+                            dir / "s.log");
+  for (int i = 0; i < 250 && !fs::exists(started); ++i) usleep(20000);
+  ASSERT_TRUE(fs::exists(started)) << test::read_text(dir / "s.log");
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "s.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGKILL) << log;
+  EXPECT_TRUE(contains(log, "was killed")) << log;
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), 3u);  // the row is kept
+
+  // kill -9 of measure: its program (here a shell that wrote its pid) ends too.
+  const auto pid_file = dir / "child.pid";
+  pid = start_cli({"measure", "--out", (dir / "k").string(), "--", "sh", "-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"},
+                      dir / "k.log");
+  for (int i = 0; i < 100 && test::read_text(pid_file).empty(); ++i) usleep(20000);
+  const pid_t child = static_cast<pid_t>(std::stol(test::read_text(pid_file)));
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = kill(child, 0) != 0;
+    if (!gone) usleep(20000);
+  }
+  EXPECT_TRUE(gone) << "the measured program survived measure";
+  EXPECT_FALSE(fs::exists(dir / "k" / "emissions.csv"));  // no empty file left behind
+}
+
+// An emissions.csv that is not CodeCarbon's is left alone; the row goes to a file beside it, said so.
+TEST(Cli, MeasureWritesBesideAForeignEmissionsFile) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "emissions.csv", "a,b\n1,2\n");
+  auto r = run("measure --out " + dir.string() + " -- true");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "emissions.sedenergy-2.csv instead")) << r.out;
+  EXPECT_EQ(test::read_text(dir / "emissions.csv"), "a,b\n1,2\n");
+  EXPECT_EQ(split(test::read_text(dir / "emissions.sedenergy-2.csv"), '\n').size(), 3u);
+}
+
+// The four runs of a DCASE participant: kWh per phase, normalised energy and EW-PSDS, and what cannot be compared.
+TEST(Cli, DcaseNormalisesBySameHardwareBaselineAndRefusesTheRest) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "train.csv", emissions_file({run_row("0.05", "0.5", "0.025"), run_row("0.05", "0.5", "0.025")}));
+  test::write_text(dir / "test.csv", emissions_file({run_row("0.01", "0.1", "0.005")}));
+  test::write_text(dir / "base_train.csv", emissions_file({run_row("0.2", "1.5", "0.1")}));
+  test::write_text(dir / "base_test.csv", emissions_file({run_row("0.02", "0.12", "0.01")}));
+  auto args = [&](const std::string& train, const std::string& base_test) {
+    return "dcase --train " + (dir / train).string() + " --test " + (dir / "test.csv").string() + " --baseline-train " +
+           (dir / "base_train.csv").string() + " --baseline-test " + (dir / base_test).string();
+  };
+  auto r = run(args("train.csv", "base_test.csv") + " --psds 0.5,0.8 -o " + (dir / "out").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "NVIDIA A100-SXM4-40GB")) << r.out;
+  // training: the two submission rows add up to 1.15 kWh, the baseline's 1.8 -> 1.565; test: 0.15 / 0.115 -> 1.304
+  const auto csv = split(test::read_text(dir / "out" / "dcase.csv"), '\n');
+  ASSERT_GE(csv.size(), 3u);
+  EXPECT_EQ(csv[0], "phase,baseline_kwh,submission_kwh,normalised,normalised_gpu,ew_psds1,ew_psds2");
+  EXPECT_EQ(csv[1], "training,1.8,1.15,1.565,1.5,0.7826,1.252") << csv[1];
+  EXPECT_EQ(csv[2], "devtest inference,0.15,0.115,1.304,1.2,0.6522,1.043") << csv[2];
+  for (const char* f : {"dcase.md", "dcase.json", "dcase.html"}) EXPECT_TRUE(fs::exists(dir / "out" / f)) << f;
+  // Not comparable: another GPU in one file, no GPU energy, a PSDS outside [0, 1], a file that is not CodeCarbon's.
+  test::write_text(dir / "other_gpu.csv", emissions_file({run_row("0.01", "0.1", "0.005", "NVIDIA H100 80GB HBM3")}));
+  auto gpu = run(args("train.csv", "other_gpu.csv") + " -o " + (dir / "o2").string());
+  EXPECT_EQ(gpu.rc, 2);
+  EXPECT_TRUE(contains(gpu.out, "not made on the same hardware") && contains(gpu.out, "other_gpu.csv")) << gpu.out;
+  test::write_text(dir / "cpu_only.csv", emissions_file({run_row("0.3", "0", "0.1", "")}));
+  auto cpu = run(args("cpu_only.csv", "base_test.csv") + " -o " + (dir / "o3").string());
+  EXPECT_EQ(cpu.rc, 2);
+  EXPECT_TRUE(contains(cpu.out, "cpu_only.csv")) << cpu.out;
+  auto psds = run(args("train.csv", "base_test.csv") + " --psds 1.2 -o " + (dir / "o4").string());
+  EXPECT_EQ(psds.rc, 2);
+  EXPECT_TRUE(contains(psds.out, "outside [0, 1]")) << psds.out;
+  test::write_text(dir / "text.csv", emissions_file({run_row("0.05", "lots", "0.025")}));
+  auto text = run(args("text.csv", "base_test.csv") + " -o " + (dir / "o5").string());
+  EXPECT_EQ(text.rc, 2);
+  EXPECT_TRUE(contains(text.out, "text.csv:2: column 'gpu_energy' is not a number")) << text.out;
+  for (const char* o : {"o2", "o3", "o4", "o5"}) EXPECT_FALSE(fs::exists(dir / o)) << o << ": nothing written half";
+}
+
+// Names that are not UTF-8 (bytes from the file system or the command line) never turn into a JSON error:
+// the program's exit code comes back and the record is written (issue 18, item 12).
+TEST(Cli, MeasureOfACommandWithNonUtf8BytesKeepsItsRecord) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "m").string();
+  auto r = run("measure --out " + out + " --period 0.05 -- sh -c 'exit 4' \"$(printf 'x\\377y')\"");
+  EXPECT_EQ(r.rc, 4) << r.out;
+  auto rec = measure_record(out);
+  ASSERT_TRUE(rec.contains("command")) << r.out;
+  EXPECT_EQ(rec["command"][3], "x\xEF\xBF\xBDy");  // the byte 0xff shown as U+FFFD
+  for (const auto& e : fs::directory_iterator(out)) EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+}

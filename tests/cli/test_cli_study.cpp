@@ -1,0 +1,568 @@
+// study as a user runs it (LibTorch builds): sweeps, resume, shards, workers, stop requests, faults.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "cli_util.hpp"
+#include "common/host.hpp"
+#include "common/text.hpp"
+#include "energy/emissions.hpp"
+#include "store/store.hpp"
+#include "test_util.hpp"
+
+using namespace sedenergy;
+using namespace sedenergy::cli_test;
+namespace fs = std::filesystem;
+
+#if SEDENERGY_HAS_TORCH
+TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string args = "study --device cpu --grid mlp:1x512,cnn:1x128,rnn:1x128,crnn:1x1:64x64 --clips 16 "
+                           "--min-window 0.2 --warmup-steps 1 --repetitions 1 --out " + out;
+  auto r = run(args);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "[4/4] ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "crnn:1x1:64x64 (repetition 1)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ESTIMATED"));
+  EXPECT_TRUE(contains(r.out, "database: " + out + "/results.db"));
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 8u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.status, "ok");
+    EXPECT_GT(row.phase.energy_j, 0);
+    EXPECT_GT(row.phase.duration_s, 0);
+    EXPECT_GE(row.phase.window_s, 0.2);
+    EXPECT_TRUE(row.phase.estimated);
+    EXPECT_GT(row.flops_per_epoch, 0);
+    EXPECT_EQ(row.clips, 16);
+    // Test-set quality recorded with the energy.
+    EXPECT_GE(row.metrics.map, 0);
+    EXPECT_LE(row.metrics.map, 1);
+    EXPECT_GE(row.metrics.accuracy, 0);
+    EXPECT_TRUE(contains(row.metrics.per_class_json, "\"ap\""));
+    if (row.config == "mlp:1x512") EXPECT_EQ(row.params, 4199946);
+  }
+  auto sessions = db.sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_FALSE(sessions[0].git_revision.empty());
+  EXPECT_FALSE(sessions[0].libtorch_version.empty());
+  EXPECT_TRUE(contains(sessions[0].config_json, "crnn:1x1:64x64"));
+  auto html = test::read_text(fs::path(out) / "report/report.html");
+  EXPECT_TRUE(contains(html, "id=\"c-flops\" data-expected-points=\"8\""));  // 4 configurations x 2 phases
+  EXPECT_TRUE(fs::exists(fs::path(out) / "report/summary.md"));
+
+  // A second run reuses the generated dataset and appends a session to the same database.
+  auto again = run(args);
+  ASSERT_EQ(again.rc, 0) << again.out;
+  EXPECT_TRUE(contains(again.out, "reusing synthetic")) << again.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 8);
+  EXPECT_TRUE(contains(again.out, "loaded from cache")) << again.out;
+}
+
+TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  // 8192 x 1,000,000 weights: ~131 GB with gradients and Adam state, far beyond this machine.
+  auto r = run("study --device cpu --grid mlp:1x1000000,mlp:1x16 --clips 8 --min-window 0 --warmup-steps 0 "
+               "--repetitions 1 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;  // the sweep goes on
+  EXPECT_TRUE(contains(r.out, "FAILED: does not fit: needs ~131")) << r.out;
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 3u);  // the refused run (no phases) and the other one's two phases
+  for (const auto& row : rows) {
+    if (row.config == "mlp:1x1000000") {
+      EXPECT_EQ(row.status, "failed");
+      EXPECT_TRUE(contains(row.error, "does not fit"));
+    } else {
+      EXPECT_EQ(row.status, "ok");
+    }
+  }
+}
+
+TEST(Cli, StudyResumesWhereACrashLeftIt) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string args =
+      "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64 --clips 8 --min-window 0 --repetitions 2 --out " + out;
+  ASSERT_EQ(run(args).rc, 0);
+  std::string lost;
+  {
+    store::Store db(out + "/results.db");
+    ASSERT_EQ(db.run_count(), 6);
+    for (const auto& row : db.rows()) {
+      if (row.run_id == 6) lost = row.config;
+    }
+  }
+  // A crash before the last run was committed: it is not in the database.
+  sqlite3_exec_helper(out + "/results.db", "DELETE FROM phases WHERE run_id=6; DELETE FROM runs WHERE id=6;");
+  auto r = run(args + " --resume");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "resume: 5 of 6 runs already finished")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[6/6] " + lost + " (repetition 2)")) << r.out;
+  EXPECT_FALSE(contains(r.out, "[1/6]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "5 already done")) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 6);
+  EXPECT_EQ(db.sessions().size(), 1u);
+  // Other options are another session: nothing is skipped.
+  auto other = run("study --device cpu --grid mlp:1x16 --clips 8 --min-window 0 --batch 4 --repetitions 2 --resume --out " + out);
+  EXPECT_TRUE(contains(other.out, "no earlier session")) << other.out;
+}
+
+TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  const std::string grid = "mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--grid", grid.c_str(), "--clips", "8",
+          "--min-window", "1", "--repetitions", "1", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[512];
+  bool sent = false;
+  while (ssize_t n = read(fds[0], buf, sizeof buf)) {
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (!sent && contains(text, "[2/6]")) {
+      kill(pid, SIGINT);
+      usleep(20000);
+      kill(pid, SIGINT);  // as GNU timeout does (child, then its process group): still one request
+      sent = true;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(sent) << text;
+  ASSERT_TRUE(WIFEXITED(status)) << text;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << text;
+  EXPECT_TRUE(contains(text, "continue with --resume")) << text;
+  EXPECT_TRUE(fs::exists(out + "/report/report.html"));
+  int done = store::Store(out + "/results.db").run_count();
+  EXPECT_GE(done, 1);  // the runs finished before Ctrl-C; the one in progress was cut short (interrupted)
+  EXPECT_LT(done, 6);
+  auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --repetitions 1 --resume --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 6);
+}
+
+TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
+  const std::string common = std::string(SEDENERGY_BIN) + " study --device cpu --data " + (dir / "ds").string() +
+                             " --min-window 0.3 --repetitions 1 --out " + (dir / "out").string();
+  const std::string cmd = "(" + common + " --grid mlp:1x16,mlp:1x32,mlp:1x48 > /dev/null 2>&1 & " + common +
+                          " --grid mlp:1x64,mlp:1x80,mlp:1x96 > /dev/null 2>&1 & wait)";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  store::Store db((dir / "out/results.db").string());
+  EXPECT_EQ(db.run_count(), 6);
+  EXPECT_EQ(db.sessions().size(), 2u);
+  EXPECT_EQ(db.rows().size(), 12u);
+  auto check = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "rep").string());
+  EXPECT_EQ(check.rc, 0) << check.out;
+  // Net energy asked of CPU runs (no GPU counter): the report says why it shows the total instead.
+  auto net = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "net").string() + " --energy net");
+  EXPECT_EQ(net.rc, 0) << net.out;
+  EXPECT_TRUE(contains(test::read_text(dir / "net/summary.md"), "net energy: some runs have no GPU energy counter"));
+  EXPECT_EQ(run("report " + (dir / "out/results.db").string() + " --energy idle").rc, 2);
+  FILE* p = popen(("sqlite3 " + (dir / "out/results.db").string() + " 'PRAGMA integrity_check'").c_str(), "r");
+  char buf[64] = {0};
+  ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+  pclose(p);
+  EXPECT_EQ(std::string(buf), "ok\n");
+}
+
+TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
+  const std::string common = "study --device cpu --data " + (dir / "ds").string() +
+                             " --grid mlp:1x16,mlp:1x32,mlp:1x48 --min-window 0 --repetitions 1 --out ";
+  auto a = run(common + (dir / "a").string() + " --shard 1/2");
+  auto b = run(common + (dir / "b").string() + " --shard 2/2");
+  ASSERT_EQ(a.rc, 0) << a.out;
+  ASSERT_EQ(b.rc, 0) << b.out;
+  EXPECT_TRUE(contains(a.out, "[2/2] ")) << a.out;  // configurations 1 and 3
+  EXPECT_TRUE(contains(a.out, "mlp:1x48 (repetition 1)")) << a.out;
+  EXPECT_TRUE(contains(b.out, "[1/1] mlp:1x32")) << b.out;
+  auto m = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string() + " " +
+               (dir / "b/results.db").string());
+  ASSERT_EQ(m.rc, 0) << m.out;
+  EXPECT_TRUE(contains(m.out, "3 runs in 2 sessions")) << m.out;
+  auto again = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string());
+  EXPECT_TRUE(contains(again.out, "0 runs added")) << again.out;
+  EXPECT_EQ(run("merge " + (dir / "all.db").string() + " " + (dir / "none.db").string()).rc, 2);
+  // A failed merge into a new output leaves no file; a foreign SQLite file is not written into.
+  test::write_text(dir / "junk.db", "not a database at all, but long enough to look like one......................");
+  EXPECT_EQ(run("merge " + (dir / "new.db").string() + " " + (dir / "junk.db").string()).rc, 2);
+  EXPECT_FALSE(fs::exists(dir / "new.db"));
+  sqlite3_exec_helper((dir / "foreign.db").string(), "CREATE TABLE notes(text TEXT);");
+  auto foreign = run("merge " + (dir / "foreign.db").string() + " " + (dir / "a/results.db").string());
+  EXPECT_EQ(foreign.rc, 2);
+  EXPECT_TRUE(contains(foreign.out, "SQLite database of something else")) << foreign.out;
+  EXPECT_EQ(run(common + (dir / "c").string() + " --shard 3/2").rc, 2);
+  EXPECT_EQ(run(common + (dir / "c").string() + " --shard 4/4").rc, 2);  // 3 configurations, no 4th
+}
+
+TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  auto r = run("study --device cpu --grid mlp:1x64 --clips 10 --min-window 0 --warmup-steps 0 --repetitions 1 "
+               "--feature-mode on-the-fly "
+               "--holdout 0.3 --frames 0 --seconds 2 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "(on-the-fly)")) << r.out;
+  store::Store db(out + "/results.db");
+  auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].clips, 7);  // 3 of 10 clips held out for testing
+  EXPECT_TRUE(contains(db.sessions()[0].dataset, "held-out 3 clips"));
+  EXPECT_TRUE(contains(db.sessions()[0].config_json, "on-the-fly"));
+  // Full-length input: 2 s at 44.1 kHz, hop 256 -> 345 frames; FLOPs follow the input size.
+  auto flops_64 = run("flops mlp:1x64 --frames 345 --json");
+  EXPECT_TRUE(contains(flops_64.out, std::to_string(128 * 345 * 64 + 64 + 64 * 10 + 10)));
+  EXPECT_EQ(rows[0].params, 128LL * 345 * 64 + 64 + 64 * 10 + 10);
+}
+
+TEST(Cli, StudyRepetitionsComeInterleavedWithEveryKnobRecorded) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "study").string();
+  auto r = run("study --device cpu --grid mlp:1x16,cnn:1x4 --clips 8 --min-window 0 --warmup-steps 0 --repetitions 3 "
+               "--epochs 1,2 --fraction 0.5,1 --loss bce-logits --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 2 * 2 * 2 * 3);
+  int last_rep = 0;
+  std::set<std::string> seen;
+  std::int64_t last_run = 0;
+  for (const auto& row : db.rows()) {
+    if (row.run_id == last_run) continue;
+    last_run = row.run_id;
+    // Every variant of repetition r runs before any of repetition r + 1.
+    EXPECT_GE(row.repetition, last_rep);
+    last_rep = row.repetition;
+    EXPECT_TRUE(seen.insert(row.variant + "#" + std::to_string(row.repetition)).second) << row.variant;
+    EXPECT_EQ(row.clips, row.fraction == 0.5 ? 4 : 8);
+    EXPECT_EQ(row.variant.find("[") != std::string::npos, row.fraction != 1 || row.epochs_per_unit != 1) << row.variant;
+    if (row.phase.phase == "train") EXPECT_EQ(row.phase.epochs, row.epochs_per_unit);  // no minimum window
+  }
+  EXPECT_TRUE(contains(db.sessions()[0].config_json, "\"loss\":\"bce-logits\""));
+  EXPECT_TRUE(seen.count("cnn:1x4 [fraction 0.5, epochs 2]#3"));
+  // The DCASE baseline has no logits to give: refused by name, the sweep goes on.
+  auto d = run("study --device cpu --grid dcase-baseline,mlp:1x8 --clips 4 --min-window 0 --repetitions 1 --loss bce-logits "
+               "--out " + (dir / "d").string());
+  EXPECT_EQ(d.rc, 0) << d.out;
+  EXPECT_TRUE(contains(d.out, "FAILED: --loss bce-logits needs a model ending in a class softmax")) << d.out;
+}
+
+TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "mine.json", R"({"name": "mine", "grid": "mlp:1x16", "clips": 8, "repetitions": 2,
+                                          "epochs": [1, 2], "min_window_s": 0, "warmup_steps": 0})");
+  auto out = (dir / "a").string();
+  auto r = run("study --device cpu --config " + (dir / "mine.json").string() + " --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 4);
+  // An option on the command line wins over the file.
+  auto o = run("study --device cpu --config " + (dir / "mine.json").string() + " --repetitions 1 --out " +
+               (dir / "b").string());
+  ASSERT_EQ(o.rc, 0) << o.out;
+  EXPECT_EQ(store::Store((dir / "b/results.db").string()).run_count(), 2);
+  // The keys are the options' names; the earlier spellings are read with a note, and record the same session.
+  test::write_text(dir / "named.json", R"({"grid": "mlp:1x16", "clips": 8, "repetitions": 1, "fraction": [0.5, 1],
+                                           "min_window": 0, "warmup_steps": 0, "idle": 0, "preset": "paper"})");
+  auto named = run("study --device cpu --config " + (dir / "named.json").string() + " --out " + (dir / "c").string());
+  ASSERT_EQ(named.rc, 0) << named.out;
+  EXPECT_FALSE(contains(named.out, "note: --config")) << named.out;
+  EXPECT_EQ(store::Store((dir / "c/results.db").string()).run_count(), 2);  // two fractions
+  test::write_text(dir / "old.json", R"({"grid": "mlp:1x16", "clips": 8, "repetitions": 1, "fractions": [0.5, 1],
+                                         "min_window_s": 0, "warmup_steps": 0, "idle_s": 0, "feature_preset": "paper"})");
+  auto old = run("study --device cpu --resume --config " + (dir / "old.json").string() + " --out " + (dir / "c").string());
+  ASSERT_EQ(old.rc, 0) << old.out;
+  EXPECT_TRUE(contains(old.out, "key 'min_window_s' is now 'min_window' (still read)")) << old.out;
+  EXPECT_TRUE(contains(old.out, "key 'feature_preset' is now 'preset' (still read)")) << old.out;
+  EXPECT_TRUE(contains(old.out, "resume: 2 of 2 runs already finished")) << old.out;  // the same options
+  test::write_text(dir / "bad.json", R"({"grid": "mlp:1x16", "repetitons": 2})");
+  auto bad = run("study --device cpu --config " + (dir / "bad.json").string() + " --out " + out);
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "unknown key 'repetitons' (known: holdout, feature_mode, grid, clips")) << bad.out;
+  test::write_text(dir / "bad2.json", R"({"epochs": "many"})");
+  auto bad2 = run("study --device cpu --config " + (dir / "bad2.json").string() + " --out " + out);
+  EXPECT_EQ(bad2.rc, 2);
+  EXPECT_TRUE(contains(bad2.out, "'epochs' must be a non-empty list of integers, not \"many\"")) << bad2.out;
+  test::write_text(dir / "bad3.json", R"({"clips": 2.5})");
+  auto bad3 = run("study --device cpu --config " + (dir / "bad3.json").string() + " --out " + out);
+  EXPECT_EQ(bad3.rc, 2);
+  EXPECT_TRUE(contains(bad3.out, "'clips' must be an integer, not 2.5")) << bad3.out;  // not truncated to 2
+  test::write_text(dir / "bad4.json", R"({"min_window_s": "5 s"})");
+  auto bad4 = run("study --device cpu --config " + (dir / "bad4.json").string() + " --out " + out);
+  EXPECT_EQ(bad4.rc, 2);
+  EXPECT_TRUE(contains(bad4.out, "'min_window_s' must be a number, not \"5 s\"")) << bad4.out;
+  auto none = run("study --device cpu --config paper44 --out " + out);
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_TRUE(contains(none.out, "paper43, quick, scaling")) << none.out;
+  EXPECT_TRUE(contains(run("study --help").out, "fullinput, paper43, quick, scaling"));
+  auto frac = run("study --device cpu --grid mlp:1x8 --fraction 1.5 --out " + out);
+  EXPECT_EQ(frac.rc, 2);
+  EXPECT_TRUE(contains(frac.out, "--fraction: 1.5 is outside (0, 1]")) << frac.out;
+  EXPECT_EQ(run("study --device cpu --grid mlp:1x8 --cooldown soon --out " + out).rc, 2);
+  // A number no double holds, and a key said twice: the file is named, never a raw JSON library error.
+  test::write_text(dir / "huge.json", R"({"grid": "mlp:1x16", "lr": 1e400})");
+  auto huge = run("study --device cpu --config " + (dir / "huge.json").string() + " --out " + out);
+  EXPECT_EQ(huge.rc, 2);
+  EXPECT_TRUE(contains(huge.out, (dir / "huge.json").string() + ": study configuration is not valid JSON")) << huge.out;
+  EXPECT_TRUE(contains(huge.out, "1e400")) << huge.out;
+  test::write_text(dir / "twice.json", R"({"grid": "mlp:1x16", "repetitions": 1, "repetitions": 3})");
+  auto twice = run("study --device cpu --config " + (dir / "twice.json").string() + " --out " + out);
+  EXPECT_EQ(twice.rc, 2);
+  EXPECT_TRUE(contains(twice.out, (dir / "twice.json").string() + ": study configuration: key 'repetitions' is given twice"))
+      << twice.out;
+}
+
+// Issue 18, item 10 and the option names: an unlabelled list (DESED's unlabeled_in_domain TSV has a file name
+// column only) cannot train or score a model; a missing --test-data is reported as --test-data.
+TEST(Cli, StudyRefusesUnlabelledClipsAndNamesTheTestDataOption) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 4 --seconds 2").rc, 0);
+  std::string names = "filename\n";
+  for (const auto& line : split(test::read_text(dir / "ds/metadata/train/weak.tsv"), '\n')) {
+    if (!line.empty() && !starts_with(line, "filename")) names += split(line, '\t')[0] + "\n";
+  }
+  test::write_text(dir / "unlabeled.tsv", names);
+  const std::string base = "study --device cpu --grid mlp:1x16 --min-window 0 --out " + (dir / "o").string();
+  auto unlabelled = run(base + " --data " + (dir / "ds/audio/train/weak").string() + " --tsv " + (dir / "unlabeled.tsv").string());
+  EXPECT_EQ(unlabelled.rc, 2) << unlabelled.out;
+  EXPECT_TRUE(contains(unlabelled.out, "--data: none of the 4 clips listed in " + (dir / "unlabeled.tsv").string() +
+                                            " has a label")) << unlabelled.out;
+  auto test_data = run(base + " --data " + (dir / "ds").string() + " --test-data " + (dir / "nope").string());
+  EXPECT_EQ(test_data.rc, 2);
+  EXPECT_TRUE(contains(test_data.out, "--test-data: folder '" + (dir / "nope").string() + "' does not exist")) << test_data.out;
+  // features still reads an unlabelled list: featurising needs no labels.
+  EXPECT_EQ(run("features --data " + (dir / "ds/audio/train/weak").string() + " --tsv " + (dir / "unlabeled.tsv").string() +
+                " --out " + (dir / "f").string()).rc, 0);
+}
+
+TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "multi").string();
+  // On the CPU (--device cpu) the workers are real processes writing one database, as on GPUs.
+  auto r = run("study --device cpu --devices 0,1 --grid mlp:1x16,mlp:1x32,cnn:1x4 --clips 8 --min-window 0.2 "
+               "--repetitions 2 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "6 runs ok")) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu0.log"));
+  EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu1.log"));
+  EXPECT_TRUE(fs::exists(out + "/report/report.html"));
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 6);  // each run once, by whichever worker claimed it
+  EXPECT_EQ(db.sessions().size(), 2u);
+  for (const auto& row : db.rows()) {  // two workers measure one host: each window gets half its CPU/RAM energy
+    EXPECT_TRUE(contains(row.phase.cpu_method, "x 0.5 (this process's share")) << row.phase.cpu_method;
+  }
+  std::set<std::string> items;
+  for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
+  EXPECT_EQ(items.size(), 6u);
+  EXPECT_EQ(run("study --device cpu --devices 0,0 --grid mlp:1x16 --out " + out).rc, 2);
+}
+#endif
+
+#if SEDENERGY_HAS_TORCH
+// Ctrl-C on a multi-worker study: every worker finishes its run, nothing half-written, --resume completes.
+TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
+  auto dir = test::temp_dir();
+  auto out = (dir / "multi").string();
+  const std::string grid = "mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,cnn:1x4,cnn:1x8";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--devices", "0,1", "--grid", grid.c_str(),
+          "--clips", "8", "--min-window", "1", "--repetitions", "2", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until a first run is in the database, then interrupt.
+  for (int i = 0; i < 600; ++i) {
+    usleep(100000);
+    if (fs::exists(out + "/results.db") && store::Store(out + "/results.db").run_count() > 0) break;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  int done = store::Store(out + "/results.db").run_count();
+  EXPECT_GE(done, 1);
+  EXPECT_LT(done, 12);
+  for (const auto& row : store::Store(out + "/results.db").rows()) {
+    if (row.status == "interrupted") continue;  // cut short by the stop request: redone by --resume
+    EXPECT_EQ(row.status, "ok");
+    EXPECT_FALSE(row.phase.phase.empty());  // every finished run has its phases
+  }
+  auto r = run("study --device cpu --devices 0,1 --grid " + grid + " --clips 8 --min-window 1 --repetitions 2 --resume "
+               "--out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  store::Store db(out + "/results.db");
+  EXPECT_EQ(db.run_count(), 12);
+  std::set<std::string> items;
+  int ok_rows = 0;
+  std::set<std::int64_t> ok_runs;
+  for (const auto& row : db.rows()) {
+    if (row.status != "ok" || !ok_runs.insert(row.run_id).second) continue;
+    items.insert(row.variant + "#" + std::to_string(row.repetition));
+    ++ok_rows;
+  }
+  EXPECT_EQ(items.size(), 12u);  // each run once: the interrupted ones were redone, none twice
+  EXPECT_EQ(ok_rows, 12);
+}
+#endif
+
+#if SEDENERGY_HAS_TORCH
+// A stop request cuts the measurement windows short (a 10-minute --min-window does not keep the study
+// running): the run in progress is recorded as interrupted, never as ok, and --resume redoes it.
+TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  const std::vector<std::string> args = {"study", "--grid", "mlp:1x16", "--device", "cpu", "--clips", "16",
+                                         "--repetitions", "1", "--warmup-steps", "0", "--cooldown", "0",
+                                         "--min-window", "600", "--out", out};
+  const pid_t pid = start_cli(args, dir / "st.log");
+  for (int i = 0; i < 600 && !contains(test::read_text(dir / "st.log"), "[1/1]"); ++i) usleep(50000);
+  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[1/1]")) << test::read_text(dir / "st.log");
+  usleep(500000);
+  const double t0 = monotonic_s();
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_LT(monotonic_s() - t0, 30.0);
+  const auto log = test::read_text(dir / "st.log");
+  EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
+  {
+    store::Store db(out + "/results.db", store::Store::Access::kRead);
+    auto rows = db.rows();
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(rows[0].status, "interrupted");
+    EXPECT_EQ(db.run_count(), 0);  // not a finished run
+  }
+  // The same study resumed: the interrupted run is not counted as finished, so it runs again.
+  auto again = args;
+  again.push_back("--resume");
+  const pid_t second = start_cli(again, dir / "again.log");
+  for (int i = 0; i < 600 && !contains(test::read_text(dir / "again.log"), "[1/1]"); ++i) usleep(50000);
+  kill(second, SIGTERM);
+  waitpid(second, &status, 0);
+  EXPECT_TRUE(contains(test::read_text(dir / "again.log"), "resume: 0 of 1 runs already finished"))
+      << test::read_text(dir / "again.log");
+}
+
+// Issue 18, item 5. A write that fails (the shell's file size limit stands in for a full disk: the same
+// failed write(2), without root or a tmpfs) is an error naming the file; no truncated report is left
+// under its name. A study killed with -9 leaves a results.db that holds its finished runs on its own.
+TEST(Cli, AFailedWriteOrAKilledStudyLosesNothing) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string(), data = (dir / "ds").string();
+  ASSERT_EQ(run("synth --out " + data + " --clips 8 --seconds 2").rc, 0);
+  const pid_t pid = start_cli({"study", "--grid", "mlp:1x16,mlp:1x32,mlp:1x48", "--device", "cpu", "--data", data,
+                               "--repetitions", "2", "--warmup-steps", "0", "--min-window", "0.3", "--out", out},
+                              dir / "st.log");
+  for (int i = 0; i < 1200 && !contains(test::read_text(dir / "st.log"), "[3/6]"); ++i) usleep(50000);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[3/6]")) << test::read_text(dir / "st.log");
+  fs::create_directories(dir / "alone");
+  fs::copy_file(out + "/results.db", dir / "alone/results.db");  // the file alone, without its -wal
+  EXPECT_GE(store::Store((dir / "alone/results.db").string(), store::Store::Access::kRead).run_count(), 2);
+
+  // 500 kB: room for the database and the feature cache, not for report.html (the charting library alone
+  // is larger). SIGXFSZ ignored, as a full disk would not kill the program either.
+  const std::string limited = "trap '' XFSZ; prlimit --fsize=500000 ";
+  ASSERT_EQ(run("report " + out + "/results.db -o " + (dir / "rep").string()).rc, 0);
+  const auto before = test::read_text(dir / "rep/report.html");
+  auto full = run_with(limited, "report " + out + "/results.db -o " + (dir / "rep").string());
+  EXPECT_EQ(full.rc, 2) << full.out;
+  EXPECT_TRUE(contains(full.out, "cannot write " + (dir / "rep/report.html").string())) << full.out;
+  EXPECT_EQ(test::read_text(dir / "rep/report.html"), before);  // the old report, whole
+  for (const auto& e : fs::directory_iterator(dir / "rep")) EXPECT_FALSE(contains(e.path().string(), ".tmp.")) << e.path();
+  auto fresh = run_with(limited, "report " + out + "/results.db -o " + (dir / "rep2").string());
+  EXPECT_EQ(fresh.rc, 2) << fresh.out;
+  EXPECT_FALSE(fs::exists(dir / "rep2/report.html"));
+
+  // A study whose report cannot be written says so and fails; its runs are in the database.
+  auto study = run_with(limited, "study --grid mlp:1x16 --device cpu --data " + data +
+                                     " --repetitions 1 --min-window 0 --out " + (dir / "s2").string());
+  EXPECT_NE(study.rc, 0) << study.out;
+  EXPECT_TRUE(contains(study.out, "report.html")) << study.out;
+  EXPECT_EQ(store::Store((dir / "s2/results.db").string(), store::Store::Access::kRead).run_count(), 1);
+}
+
+// Issue 18, item 12: a clip and an --out folder whose names are not UTF-8 go through features (and its
+// cache, twice) and a whole study with its report; the names are stored escaped, never a JSON error.
+TEST(Cli, NamesThatAreNotUtf8GoThroughFeaturesAndAStudy) {
+  auto dir = test::temp_dir();
+  const std::string data = (dir / "ds").string(), odd = "s\xff.wav";
+  ASSERT_EQ(run("synth --out " + data + " --clips 4 --seconds 2").rc, 0);
+  fs::rename(fs::path(data) / "audio/train/weak/synth_00000.wav", fs::path(data) / "audio/train/weak" / odd);
+  for (const char* tsv : {"weak.tsv", "strong.tsv"}) {
+    const auto path = fs::path(data) / "metadata/train" / tsv;
+    auto text = test::read_text(path);
+    for (auto at = text.find("synth_00000.wav"); at != std::string::npos; at = text.find("synth_00000.wav")) {
+      text.replace(at, 15, odd);
+    }
+    test::write_text(path, text);
+  }
+  const std::string features = "features --data " + data + " --cache " + (dir / "cache").string();
+  auto first = run(features);
+  ASSERT_EQ(first.rc, 0) << first.out;
+  auto second = run(features);
+  ASSERT_EQ(second.rc, 0) << second.out;
+  EXPECT_TRUE(contains(second.out, "loaded from cache")) << second.out;
+  const std::string out = (dir / "o\xff").string();
+  auto study = run("study --device cpu --grid mlp:1x16 --repetitions 1 --min-window 0 --data " + data + " --out '" + out + "'");
+  ASSERT_EQ(study.rc, 0) << study.out;
+  EXPECT_EQ(store::Store(out + "/results.db", store::Store::Access::kRead).run_count(), 1);
+  EXPECT_TRUE(contains(test::read_text(fs::path(out) / "report/report.html"), "</html>"));
+}
+
+// Issue 18, item 6: two --resume of one study at once continue one session and share its unfinished
+// runs (claimed in the database); each run is done once. A claim left by a killed process is taken over.
+TEST(Cli, TwoResumesAtOnceRunEachUnfinishedRunOnce) {
+  auto dir = test::temp_dir();
+  ASSERT_EQ(run("synth --out " + (dir / "ds").string() + " --clips 8 --seconds 2").rc, 0);
+  const std::string study = "study --device cpu --data " + (dir / "ds").string() +
+                            " --grid mlp:1x16,mlp:1x32,mlp:1x48,mlp:1x64 --repetitions 2 --min-window 0.3 "
+                            "--warmup-steps 0 --out " + (dir / "out").string();
+  ASSERT_EQ(run(study).rc, 0);
+  const std::string db = (dir / "out/results.db").string();
+  // As if the study had been killed after two runs: the claims of its ended process stay behind.
+  sqlite3_exec_helper(db, "DELETE FROM phases WHERE run_id > 2; DELETE FROM runs WHERE id > 2;");
+  const std::string bin = SEDENERGY_BIN;
+  const std::string both = "(" + bin + " " + study + " --resume > " + (dir / "a.log").string() + " 2>&1 & " + bin + " " +
+                           study + " --resume > " + (dir / "b.log").string() + " 2>&1 & wait)";
+  ASSERT_EQ(std::system(both.c_str()), 0);
+  const auto a = test::read_text(dir / "a.log"), b = test::read_text(dir / "b.log");
+  EXPECT_TRUE(contains(a, "resume: 2 of 8 runs already finished")) << a;
+  EXPECT_TRUE(contains(b, "resume: 2 of 8 runs already finished")) << b;
+  store::Store check(db, store::Store::Access::kRead);
+  std::map<std::string, int> per_key;
+  for (const auto& row : check.rows()) {
+    if (row.phase.phase == "train") ++per_key[row.variant + "#" + std::to_string(row.repetition)];
+  }
+  EXPECT_EQ(per_key.size(), 8u);
+  for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key << "\n" << a << b;
+  EXPECT_EQ(check.sessions().size(), 1u);
+}
+#endif
