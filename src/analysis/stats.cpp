@@ -74,6 +74,16 @@ std::vector<double> ranks(const std::vector<double>& v) {
 
 double spearman(const std::vector<double>& x, const std::vector<double>& y) { return pearson(ranks(x), ranks(y)); }
 
+namespace {
+// The 2.5 % and 97.5 % percentiles of the finite resampled statistics, when at least 90 % are finite.
+Interval percentile_interval(std::vector<double> stats, int resamples) {
+  if (stats.size() < 0.9 * resamples) return {};
+  std::sort(stats.begin(), stats.end());
+  auto at = [&](double q) { return stats[static_cast<std::size_t>(std::floor(q * (stats.size() - 1)))]; };
+  return {at(0.025), at(0.975)};
+}
+}  // namespace
+
 Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)>& statistic, int resamples,
                       std::uint64_t seed) {
   if (n < 3) return {};
@@ -85,10 +95,27 @@ Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)
     const double s = statistic(idx);
     if (std::isfinite(s)) stats.push_back(s);
   }
-  if (stats.size() < 0.9 * resamples) return {};
-  std::sort(stats.begin(), stats.end());
-  auto at = [&](double q) { return stats[static_cast<std::size_t>(std::floor(q * (stats.size() - 1)))]; };
-  return {at(0.025), at(0.975)};
+  return percentile_interval(std::move(stats), resamples);
+}
+
+std::vector<Interval> bootstrap_two_samples(
+    int na, int nb, int k, const std::function<std::vector<double>(const std::vector<int>&, const std::vector<int>&)>& statistics,
+    int resamples, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<double>> kept(static_cast<std::size_t>(k));
+  std::vector<int> ia(static_cast<std::size_t>(na)), ib(static_cast<std::size_t>(nb));
+  for (int b = 0; b < resamples && na > 0 && nb > 0; ++b) {
+    for (auto& v : ia) v = static_cast<int>(rng() % static_cast<std::uint64_t>(na));
+    for (auto& v : ib) v = static_cast<int>(rng() % static_cast<std::uint64_t>(nb));
+    const auto values = statistics(ia, ib);
+    if (static_cast<int>(values.size()) != k || !std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
+      continue;
+    }
+    for (int j = 0; j < k; ++j) kept[static_cast<std::size_t>(j)].push_back(values[static_cast<std::size_t>(j)]);
+  }
+  std::vector<Interval> out;
+  for (auto& v : kept) out.push_back(percentile_interval(std::move(v), resamples));
+  return out;
 }
 
 double LinearFit::predict(const std::vector<double>& x) const {

@@ -31,6 +31,11 @@ std::vector<double> ranks(const std::vector<double>& v);                      //
 // are dropped (an interval needs 90 % of them to be finite).
 Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)>& statistic, int resamples = 1000,
                       std::uint64_t seed = 1);
+// The same for statistics of two samples resampled separately (sizes na and nb): `statistics(ia, ib)`
+// returns k values; a resample counts when all k are finite. One interval per statistic.
+std::vector<Interval> bootstrap_two_samples(
+    int na, int nb, int k, const std::function<std::vector<double>(const std::vector<int>&, const std::vector<int>&)>& statistics,
+    int resamples = 1000, std::uint64_t seed = 7);
 
 // Ordinary least squares y = b0 + b1 x1 + ...; rows of X hold the predictors (without the constant).
 struct LinearFit {

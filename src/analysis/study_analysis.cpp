@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <set>
 
 #include "analysis/stats.hpp"
@@ -420,26 +419,17 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
     for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
     double dslope = NAN, ratio = NAN;
     auto [sa, sb] = stats(ia, ib, dslope, ratio);
-    std::mt19937_64 rng(7);
-    std::vector<double> ds, rs;
-    for (int b = 0; b < 1000; ++b) {
-      std::vector<int> ja(ia.size()), jb(ib.size());
-      for (auto& v : ja) v = static_cast<int>(rng() % ia.size());
-      for (auto& v : jb) v = static_cast<int>(rng() % ib.size());
-      double d = NAN, r = NAN;
-      stats(ja, jb, d, r);
-      if (std::isfinite(d) && std::isfinite(r)) ds.push_back(d), rs.push_back(r);
-    }
-    auto pct = [](std::vector<double> v, double q) -> double {
-      if (v.size() < 900) return NAN;
-      std::sort(v.begin(), v.end());
-      return v[static_cast<std::size_t>(q * (v.size() - 1))];
-    };
+    // Each group resampled separately: the slope difference and the ratio at the reference FLOPs.
+    const auto ci = bootstrap_two_samples(static_cast<int>(ia.size()), static_cast<int>(ib.size()), 2,
+                                          [&](const std::vector<int>& ja, const std::vector<int>& jb) {
+                                            double d = NAN, r = NAN;
+                                            stats(ja, jb, d, r);
+                                            return std::vector<double>{d, r};
+                                          });
     t.rows.push_back({phase, static_cast<int>(ax.size()), static_cast<int>(bx.size()), num(sa), num(sb), num(dslope),
-                      num(pct(ds, 0.025)), num(pct(ds, 0.975)), num(ratio), num(pct(rs, 0.025)), num(pct(rs, 0.975)),
-                      num(std::pow(10.0, ref)), ""});
+                      num(ci[0].lo), num(ci[0].hi), num(ratio), num(ci[1].lo), num(ci[1].hi), num(std::pow(10.0, ref)), ""});
     if (std::isfinite(ratio)) {
-      const double lo = pct(rs, 0.025), hi = pct(rs, 0.975);
+      const double lo = ci[1].lo, hi = ci[1].hi;
       const bool distinct = std::isfinite(lo) && (lo > 1 || hi < 1);
       a.findings.push_back("Two trends (" + phase + "): at " + fmt(std::pow(10.0, ref)) + " FLOPs per epoch, MLP/RNN use " +
                            fmt(ratio) + "x the energy of CNN/CRNN" + interval_text({lo, hi}, "%.3g") +
