@@ -9,7 +9,6 @@
 #include "analysis/stats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
-#include "compute/accounting.hpp"
 #include "models/spec.hpp"
 
 namespace sedenergy::analysis {
@@ -77,24 +76,10 @@ double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
-// Traffic per epoch from the accounting: DRAM lower bound per step x steps (from the FLOP totals).
+// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals).
 double traffic_per_epoch(const store::RunPhaseRow& r) {
-  try {
-    auto spec = models::parse_spec(r.config);
-    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
-    if (!r.spec_json.empty()) {
-      auto j = json::parse(r.spec_json);
-      mels = j.value("mels", mels);
-      frames = j.value("frames", frames);
-    }
-    const models::InputShape shape{std::max(1, r.batch), mels, frames};
-    const auto t = compute::dram_traffic(compute::count(spec, shape));
-    const double step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
-    const double steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
-    return step * steps;
-  } catch (const std::exception&) {
-    return NAN;  // a spec this version cannot parse (written by another version)
-  }
+  if (r.traffic_bytes_per_step < 0) return NAN;  // not recorded (a database the report could not complete)
+  return r.flops_per_step > 0 ? r.traffic_bytes_per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
 }
 
 struct Xvar {

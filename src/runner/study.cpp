@@ -690,6 +690,9 @@ store::RunRecord planned_run(const WorkItem& item, const StudyPlan& plan, const 
   const auto counts = compute::count(item.spec, plan.shape);
   rec.train_flops_per_step = counts.train_step_flops();
   rec.test_flops_per_step = counts.test_step_flops();
+  const auto traffic = compute::dram_traffic(counts);
+  rec.train_traffic_bytes_per_step = traffic.train_step_bytes;
+  rec.test_traffic_bytes_per_step = traffic.test_step_bytes;
   auto epoch_flops = [&](int64_t n, bool train) {
     double total = static_cast<double>(n / opt.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
     if (n % opt.batch) {

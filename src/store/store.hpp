@@ -13,7 +13,8 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 3;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows
+inline constexpr int kSchemaVersion = 4;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+                                          // 4: DRAM traffic per step with each run
 
 struct SessionRecord {
   std::string started_at;
@@ -70,6 +71,8 @@ struct RunRecord {
   long long params = 0;
   double train_flops_per_step = 0, test_flops_per_step = 0;
   double train_flops_per_epoch = 0, test_flops_per_epoch = 0;
+  // The accounting's DRAM traffic lower bound per step (ESTIMATED); < 0: not recorded (before schema 4).
+  double train_traffic_bytes_per_step = -1, test_traffic_bytes_per_step = -1;
   int batch = 0, clips = 0, steps_per_epoch = 0;
   std::string started_at, finished_at;
   std::vector<PhaseRecord> phases;
@@ -86,6 +89,7 @@ struct RunPhaseRow {
   TestMetrics metrics;
   long long params = 0;
   double flops_per_step = 0, flops_per_epoch = 0;
+  double traffic_bytes_per_step = -1;  // its phase's (estimated); < 0: not recorded
   int batch = 0, clips = 0;
   PhaseRecord phase;
   std::string device, gpu_name, hostname;

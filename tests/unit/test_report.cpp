@@ -135,6 +135,8 @@ TEST(Analysis, RecoversTheTwoTrendsThePowerGapAndTheBestPredictor) {
   EXPECT_EQ(a["runs"], 49);
   EXPECT_EQ(a["runs_failed"], 1);
   EXPECT_FALSE(a["estimated"].get<bool>());
+  // These runs carry no DRAM traffic (as before schema 4): the report completes it from the accounting.
+  for (const auto& p : a["points"]) EXPECT_GT(p["traffic_bytes"].get<double>(), 0) << p.dump();
   // MLP/RNN cost 10x CNN/CRNN at equal FLOPs: the ratio comes back with an interval excluding 1.
   const auto& tt = table_row(a, "two_trends", "phase", "train");
   ASSERT_FALSE(tt.is_null());

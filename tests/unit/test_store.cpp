@@ -21,6 +21,8 @@ store::RunRecord sample_run(std::int64_t session, const std::string& config, dou
   r.test_flops_per_epoch = 5e11;
   r.batch = 8;
   r.clips = 1578;
+  r.train_traffic_bytes_per_step = 3.5e8;
+  r.test_traffic_bytes_per_step = 1.25e8;
   store::PhaseRecord train;
   train.phase = "train";
   train.epochs = 3;
@@ -65,6 +67,8 @@ TEST(Store, RoundTripOfSessionsRunsAndPhases) {
   EXPECT_DOUBLE_EQ(rows[0].phase.energy_j, 120.5);
   EXPECT_DOUBLE_EQ(rows[0].flops_per_epoch, 1.5e12);
   EXPECT_DOUBLE_EQ(rows[1].flops_per_epoch, 5e11);
+  EXPECT_DOUBLE_EQ(rows[0].traffic_bytes_per_step, 3.5e8);  // each phase reads its own
+  EXPECT_DOUBLE_EQ(rows[1].traffic_bytes_per_step, 1.25e8);
   EXPECT_EQ(rows[0].phase.flags, "a; b");
   EXPECT_EQ(rows[0].gpu_name, "NVIDIA H100 80GB HBM3");
   EXPECT_EQ(rows[2].status, "failed");
@@ -166,6 +170,7 @@ TEST(Store, MigratesSchemaOneFiles) {
   EXPECT_EQ(rows[0].variant, "mlp:1x512");
   EXPECT_EQ(rows[0].repetition, 1);
   EXPECT_EQ(rows[0].metrics.map, -1);  // not measured then
+  EXPECT_EQ(rows[0].traffic_bytes_per_step, -1);  // not recorded before schema 4
   EXPECT_EQ(db.finished_items({1}), (std::set<std::string>{"mlp:1x512#1"}));
 }
 
