@@ -103,7 +103,7 @@ TEST(Models, DcaseBaselineShapeParametersAndTraining) {
   const models::InputShape shape{2, 128, 626};  // 10 s at 16 kHz, hop 256
   auto spec = models::parse_spec("dcase-baseline");
   models::SedNet net(spec, shape);
-  EXPECT_EQ(net->parameter_count(), 1112420);  // "about 1.1 M" (REFERENCE §1.3), counted by hand
+  EXPECT_EQ(net->parameter_count(), 1112420);  // "about 1.1 M" (docs/FACTS.md §1.3), counted by hand
   EXPECT_EQ(net->parameter_count(), compute::count(spec, shape).params);
   auto x = torch::rand({2, 1, 128, 626});
   auto y = net->forward(x);  // training mode: dropout active, batch statistics

@@ -57,7 +57,7 @@ TEST(Features, PaperPresetIsTheStudySettings) {
 
 TEST(Features, FrameCountsFollowCenteredStft) {
   auto p = features::preset("librosa");
-  EXPECT_EQ(features::frame_count(p, 160000), 626);  // 10 s at 16 kHz, hop 256 (REFERENCE §3)
+  EXPECT_EQ(features::frame_count(p, 160000), 626);  // 10 s at 16 kHz, hop 256 (docs/FACTS.md §3)
   p.center = false;
   EXPECT_EQ(features::frame_count(p, 160000), 1 + (160000 - 2048) / 256);
 }
@@ -68,7 +68,7 @@ TEST(Features, SlaneyFilterbankIsSparseAsExpected) {
   int nz = 0;
   for (const auto& row : fb)
     for (double v : row) nz += v != 0.0;
-  EXPECT_NEAR(nz, 2020, 60);  // ~1.5 % of 128 x 1025 (REFERENCE §3)
+  EXPECT_NEAR(nz, 2020, 60);  // ~1.5 % of 128 x 1025 (docs/FACTS.md §3)
 }
 
 TEST(Features, SineLandsInTheRightMelBand) {

@@ -128,7 +128,7 @@ TEST(Accounting, LstmAndBidirectionalFollowTheReferenceFormulas) {
 }
 
 TEST(Accounting, DcaseBaselineNearTheQuotedSize) {
-  // REFERENCE §1.3: about 1.1 M parameters and 930.9 M MACs for 10 s (626 frames). GEMM MACs here.
+  // docs/FACTS.md §1.3: about 1.1 M parameters and 930.9 M MACs for 10 s (626 frames). GEMM MACs here.
   auto c = compute::count(models::parse_spec("dcase-baseline"), {1, 128, 626});
   EXPECT_EQ(c.params, 1112420);
   EXPECT_NEAR(c.forward.macs, 930.9e6, 0.02 * 930.9e6);
