@@ -1,5 +1,5 @@
 # sedenergy_embed(HEADER NAME FILES...): writes HEADER with `NAME`, an array of {file name, contents}
-# for files the program carries inside itself (study presets, the report's plotting library), so nothing
+# for files the program carries inside itself (study configurations, the report's plotting library), so nothing
 # is looked up or downloaded at run time. Re-runs when any of the files changes.
 function(sedenergy_embed header name)
   set(body "")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reference results: the study's 43 configurations with the full protocol (presets/paper43.json:
+# The reference results: the study's 43 configurations with the full protocol (configs/paper43.json:
 # 3 repetitions in random interleaved order, 5 s windows, cooldown to idle) on the GPUs given (one GPU:
 # the study itself; several: one worker per GPU), after scripts/gpu-build.sh.
 # Usage: scripts/gpu-paper43.sh OUTDIR [GPU ids, default 0] [study args]

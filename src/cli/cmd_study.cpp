@@ -100,7 +100,7 @@ void setup_study(CLI::App& app, int& exit_code) {
       "  sedenergy study --frames 0 --feature-mode on-the-fly   # full-length input, features per batch");
   sub->add_option("--config", *config,
                   "study configuration: " + join(runner::study_config_names(), ", ") +
-                      " (committed in presets/), or a JSON file with the same keys; options given here win");
+                      " (committed in configs/), or a JSON file with the same keys; options given here win");
   add_study_options(sub, *opt);
   feats->add_to(sub, "paper");
   sub->callback([sub, opt, feats, config, &exit_code] {

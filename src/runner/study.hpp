@@ -77,7 +77,7 @@ StudySummary run_study(const StudyOptions& opt, std::ostream& log, bool prepare_
 // Workers take the next unclaimed run from the database, so fast and slow configurations balance out.
 StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std::string>& args, std::ostream& log);
 
-// Study configurations (--config): the committed presets (paper43, scaling, fullinput, quick) or a JSON
+// Study configurations (--config): the committed ones in configs/ (paper43, scaling, fullinput, quick) or a JSON
 // file. Every key is a study option; `given(option)` says whether the command line set it, which then wins.
 nlohmann::json load_study_config(const std::string& name_or_file);
 std::vector<std::string> study_config_names();

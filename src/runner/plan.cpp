@@ -1,0 +1,161 @@
+#include "runner/plan.hpp"
+
+#include <filesystem>
+#include <random>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/text.hpp"
+#include "features/mel.hpp"
+#include "models/grids.hpp"
+#include "models/torch_models.hpp"
+#include "runner/study_options.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sedenergy::runner {
+
+namespace {
+void validate(const StudyOptions& opt) {
+  check_study_options(opt);  // every number in its range, every choice among its values (study_options.cpp)
+  double secs = 0;
+  if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
+    throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
+  }
+}
+}  // namespace
+
+DeviceChoice parse_device(const std::string& text) {
+  DeviceChoice d;
+  if (text == "cpu") return d;
+  if (text == "auto") {
+    if (torch::cuda::is_available()) {
+      d.cuda = true;
+      d.device = torch::Device(torch::kCUDA, 0);
+    }
+    return d;
+  }
+  if (text == "cuda" || starts_with(text, "cuda:")) {
+    long long idx = 0;
+    if (text.size() > 5 && !parse_int(text.substr(5), idx)) {
+      throw InputError("--device '" + text + "': expected cpu, cuda or cuda:N");
+    }
+    if (!torch::cuda::is_available()) {
+      throw InputError("--device " + text + ": no CUDA device is available (this LibTorch " +
+                       models::libtorch_version() + " has no CUDA support or no GPU is visible); use --device cpu");
+    }
+    const long long count = static_cast<long long>(torch::cuda::device_count());
+    if (idx < 0 || idx >= count) {
+      throw InputError("--device " + text + ": only " + std::to_string(count) + " CUDA device(s) visible");
+    }
+    d.cuda = true;
+    d.index = static_cast<int>(idx);
+    d.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(idx));
+    return d;
+  }
+  throw InputError("--device '" + text + "': expected auto, cpu, cuda or cuda:N");
+}
+
+void ensure_writable_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError("--out '" + dir + "': cannot create folder (" + ec.message() + ")");
+  try {  // a fresh file of mkstemp's (a planted symlink is never followed), removed again
+    TempFile probe((fs::path(dir) / ".sedenergy-write-test").string());
+    probe.write("ok");
+  } catch (const InputError&) {
+    throw InputError("--out '" + dir + "': folder is not writable");
+  }
+}
+
+std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs) {
+  std::string v = spec.name();
+  std::vector<std::string> knobs;
+  if (fraction != 1) knobs.push_back("fraction " + format_number(fraction));
+  if (epochs != 1) knobs.push_back("epochs " + std::to_string(epochs));
+  if (!knobs.empty()) v += " [" + join(knobs, ", ") + "]";
+  return v;
+}
+
+std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
+  std::vector<std::size_t> p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = i;
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng() % i]);
+  return p;
+}
+
+std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt) {
+  std::vector<WorkItem> variants;
+  for (const auto& s : specs) {
+    for (double f : opt.fractions) {
+      for (int e : opt.epochs) {
+        WorkItem w{s, f, e, 1, variant_name(s, f, e), ""};
+        variants.push_back(w);
+      }
+    }
+  }
+  std::vector<WorkItem> items;
+  for (int r = 1; r <= opt.repetitions; ++r) {
+    for (std::size_t i : seeded_permutation(variants.size(), opt.seed * 1000003ULL + static_cast<std::uint64_t>(r))) {
+      WorkItem w = variants[i];
+      w.repetition = r;
+      w.key = w.variant + "#" + std::to_string(r);
+      items.push_back(w);
+    }
+  }
+  return items;
+}
+
+data::ExtractOptions extraction_options(const StudyOptions& opt) {
+  data::ExtractOptions eo = opt.extract;
+  eo.threads = opt.threads;
+  eo.seed = opt.seed;
+  return eo;
+}
+std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard) {
+  auto parts = split(shard, '/');
+  long long k = 0, n = 0;
+  if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
+    std::string hint;
+    if (std::getenv("SLURM_ARRAY_TASK_ID")) {
+      hint = " (this is Slurm array task " + std::string(std::getenv("SLURM_ARRAY_TASK_ID")) +
+             ": number the tasks 1..N, sbatch --array=1-N, as scripts/slurm/study-array.sh does)";
+    }
+    throw InputError("--shard '" + shard + "': expected K/N with 1 <= K <= N" + hint);
+  }
+  std::vector<models::ModelSpec> mine;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (static_cast<long long>(i % n) == k - 1) mine.push_back(specs[i]);
+  }
+  if (mine.empty()) throw InputError("--shard " + shard + ": no configuration falls in this shard");
+  return mine;
+}
+StudyPlan plan_study(const StudyOptions& opt_in) {
+  StudyPlan p;
+  p.opt = opt_in;
+  auto& opt = p.opt;
+  validate(opt);
+  p.dev = parse_device(opt.device);
+  if (opt.grid == "auto") opt.grid = p.dev.cuda ? "paper43" : "quick";
+  p.specs = models::resolve_grid(opt.grid);
+  if (!opt.shard.empty()) p.specs = shard_of(p.specs, opt.shard);
+  features::validate(opt.features);
+  if (opt.holdout != 0 && !opt.test_data_dir.empty()) throw InputError("give --holdout or --test-data, not both");
+  const auto& params = opt.features;
+  const int frames = features::MelExtractor(params).output_frames(
+      static_cast<std::size_t>(params.clip_seconds * params.sample_rate));
+  p.shape = models::InputShape{opt.batch, params.n_mels, frames};
+  for (const auto& s : p.specs) models::plan(s, p.shape);  // rejects invalid specs now
+  if (!opt.data_dir.empty()) p.paths = data::open_dataset(opt.data_dir, opt.data_tsv);
+  if (!opt.test_data_dir.empty()) p.test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv, "--test-data");
+  ensure_writable_dir(opt.out_dir);
+  if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
+  if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
+  p.cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && p.dev.cuda);
+  if (!p.cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, p.pause_s);
+  p.items = work_items(p.specs, opt);
+  return p;
+}
+
+}  // namespace sedenergy::runner

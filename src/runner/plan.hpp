@@ -1,0 +1,66 @@
+// A study's plan, decided and checked before any long work: the options resolved, the device, the grid
+// (and its shard), the input shape, the dataset's paths and the work items in their run order.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "data/dataset.hpp"
+#include "data/desed.hpp"
+#include "models/spec.hpp"
+#include "runner/study.hpp"
+
+namespace sedenergy::runner {
+
+// Where the models run: --device parsed and checked against what this LibTorch sees.
+struct DeviceChoice {
+  torch::Device device = torch::kCPU;
+  bool cuda = false;
+  int index = 0;
+};
+
+// auto, cpu, cuda, cuda:N; throws InputError naming --device when it cannot be used.
+DeviceChoice parse_device(const std::string& text);
+
+// One unit of a study: a configuration with its knobs (a variant) at one repetition.
+struct WorkItem {
+  models::ModelSpec spec;
+  double fraction = 1;
+  int epochs = 1;
+  int repetition = 1;
+  std::string variant, key;
+};
+
+// "mlp:1x512 [fraction 0.5, epochs 2]": the configuration with every knob that is not the default.
+std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs);
+// A seeded permutation that is the same on every platform (std::shuffle's is not specified).
+std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed);
+// Every variant at every repetition; within a repetition the variants come in a seeded random order, so
+// slow drifts (temperature, clocks, other tenants) spread over configurations instead of biasing some.
+std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt);
+// --shard K/N: a deterministic split of the grid (configuration i goes to part i % N + 1), so N machines
+// (a Slurm job array, say) run disjoint parts; throws InputError naming --shard.
+std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard);
+// --out created and proven writable (a fresh mkstemp file, removed again), or InputError naming it.
+void ensure_writable_dir(const std::string& dir);
+// Feature extraction as the study runs it: the options given, with its threads and seed.
+data::ExtractOptions extraction_options(const StudyOptions& opt);
+
+// What a study will do, decided and checked before any long work.
+struct StudyPlan {
+  StudyOptions opt;
+  DeviceChoice dev;
+  std::vector<models::ModelSpec> specs;
+  models::InputShape shape;
+  data::DatasetPaths paths, test_paths;  // paths is empty until the dataset is generated (no --data)
+  std::vector<WorkItem> items;
+  bool cool_to_idle = false;
+  double pause_s = 0;
+};
+
+// Checks every option and resolves the automatic ones; creates --out. Throws InputError naming the option.
+StudyPlan plan_study(const StudyOptions& opt);
+
+}  // namespace sedenergy::runner

@@ -1,0 +1,98 @@
+// The first stage of a study, tested directly: the grid split in shards, the work items and their order,
+// the device and the checks made before any long work.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "common/error.hpp"
+#include "models/grids.hpp"
+#include "runner/plan.hpp"
+#include "test_util.hpp"
+
+using namespace sedenergy;
+using namespace sedenergy::runner;
+
+namespace {
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// Four shards of paper43 are disjoint and together the whole grid, as a Slurm array's tasks need.
+TEST(RunnerPlan, ShardsSplitTheGridDisjointly) {
+  const auto grid = models::resolve_grid("paper43");
+  std::multiset<std::string> seen;
+  for (int k = 1; k <= 4; ++k) {
+    const auto part = shard_of(grid, std::to_string(k) + "/4");
+    EXPECT_EQ(part.size(), k <= 3 ? 11u : 10u);  // 43 = 11 + 11 + 11 + 10
+    for (const auto& s : part) seen.insert(s.name());
+  }
+  EXPECT_EQ(seen.size(), grid.size());
+  for (const auto& s : grid) EXPECT_EQ(seen.count(s.name()), 1u) << s.name();
+  for (const std::string bad : {"0/4", "5/4", "a/b", "1/0", "2"}) {
+    EXPECT_NE(error_of([&] { shard_of(grid, bad); }).find("--shard '" + bad + "'"), std::string::npos) << bad;
+  }
+  EXPECT_NE(error_of([&] { shard_of(models::resolve_grid("mlp:1x16,mlp:1x32"), "3/3"); }).find("no configuration"),
+            std::string::npos);
+}
+
+// Every variant at every repetition, each once; the order within a repetition is seeded (the same seed
+// gives the same order, repetitions differ), so drifts spread over configurations.
+TEST(RunnerPlan, WorkItemsInterleaveVariantsInASeededOrder) {
+  StudyOptions opt;
+  opt.fractions = {0.5, 1};
+  opt.epochs = {1, 2};
+  opt.repetitions = 3;
+  const auto specs = models::resolve_grid("mlp:1x16,cnn:1x4");
+  const auto items = work_items(specs, opt);
+  ASSERT_EQ(items.size(), 24u);
+  std::set<std::string> keys;
+  std::map<int, std::vector<std::string>> order;
+  for (const auto& w : items) {
+    keys.insert(w.key);
+    order[w.repetition].push_back(w.variant);
+  }
+  EXPECT_EQ(keys.size(), 24u);
+  EXPECT_TRUE(keys.count("mlp:1x16 [fraction 0.5, epochs 2]#3"));
+  EXPECT_TRUE(keys.count("cnn:1x4#1"));
+  EXPECT_NE(order[1], order[2]);
+  EXPECT_EQ(work_items(specs, opt)[5].key, items[5].key);
+  opt.seed = 2;
+  std::vector<std::string> other;
+  for (const auto& w : work_items(specs, opt)) other.push_back(w.key);
+  std::vector<std::string> first;
+  for (const auto& w : items) first.push_back(w.key);
+  EXPECT_NE(other, first);
+}
+
+// The plan of a small CPU study, and what it refuses before any work, by option name.
+TEST(RunnerPlan, PlanResolvesTheAutomaticOptionsAndRefusesByName) {
+  auto dir = test::temp_dir();
+  StudyOptions opt;
+  opt.device = "cpu";
+  opt.grid = "auto";
+  opt.out_dir = (dir / "out").string();
+  opt.shard = "1/2";
+  const auto plan = plan_study(opt);
+  EXPECT_FALSE(plan.dev.cuda);
+  EXPECT_EQ(plan.opt.grid, "quick");  // auto on the CPU
+  EXPECT_EQ(plan.specs, shard_of(models::resolve_grid("quick"), "1/2"));
+  EXPECT_EQ(plan.opt.idle_s, 0);  // no idle baseline without a GPU
+  EXPECT_EQ(plan.opt.cache_dir, (dir / "out" / "cache").string());
+  EXPECT_EQ(plan.items.size(), plan.specs.size() * static_cast<std::size_t>(opt.repetitions));
+  EXPECT_EQ(plan.shape.frames, 64);
+  EXPECT_NE(error_of([] { parse_device("gpu"); }).find("--device 'gpu'"), std::string::npos);
+  auto both = opt;
+  both.holdout = 0.2;
+  both.test_data_dir = dir.string();
+  EXPECT_NE(error_of([&] { plan_study(both); }).find("--holdout or --test-data"), std::string::npos);
+  auto window = opt;
+  window.min_window_s = 1e12;
+  EXPECT_NE(error_of([&] { plan_study(window); }).find("--min-window"), std::string::npos);
+}
