@@ -503,8 +503,8 @@ SessionState open_session(store::Store& db, const store::SessionRecord& sess, co
 
 // What a run is before it is measured: its configuration, training subset and FLOPs per step and epoch
 // (full batches plus the last partial one, for each phase's own set).
-store::RunRecord planned_run(const WorkItem& item, const StudyPlan& plan, const Trainer& trainer, int64_t n_train,
-                             int64_t n_test) {
+store::RunRecord planned_run(const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
+                             const Trainer& trainer, int64_t n_train, int64_t n_test) {
   const auto& opt = plan.opt;
   store::RunRecord rec;
   rec.config = item.spec.name();
@@ -519,7 +519,6 @@ store::RunRecord planned_run(const WorkItem& item, const StudyPlan& plan, const 
   rec.clips = static_cast<int>(n_train);
   rec.steps_per_epoch = trainer.steps_per_epoch(n_train);
   rec.started_at = utc_now_iso();
-  const auto counts = compute::count(item.spec, plan.shape);
   rec.train_flops_per_step = counts.train_step_flops();
   rec.test_flops_per_step = counts.test_step_flops();
   const auto traffic = compute::dram_traffic(counts);
@@ -617,11 +616,11 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, mod
 }
 
 // One work item measured into its record (status ok, failed or interrupted); adds to the summary.
-void measure_run(store::RunRecord& rec, const WorkItem& item, const StudyPlan& plan, Trainer& trainer,
-                 const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum, std::ostream& log) {
+void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
+                 Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum,
+                 std::ostream& log) {
   std::string optimizer_method;
   try {
-    const auto counts = compute::count(item.spec, plan.shape);
     refuse_what_cannot_fit(counts, plan.dev, meter);
     auto model = build_model(item.spec, plan, counts);
     rec.params = model->parameter_count();
@@ -748,9 +747,10 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     log << "[" << k + 1 << "/" << plan.items.size() << "] " << item.variant << " (repetition " << item.repetition << ")"
         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
     const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
-    store::RunRecord rec = planned_run(item, plan, trainer, subset.size(0), data.test_set().size());
+    const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
+    store::RunRecord rec = planned_run(item, counts, plan, trainer, subset.size(0), data.test_set().size());
     rec.session_id = session.id;
-    measure_run(rec, item, plan, trainer, subset, *meter, sum, log);
+    measure_run(rec, item, counts, plan, trainer, subset, *meter, sum, log);
     db.add_run(rec);
     ++done_here;
   }

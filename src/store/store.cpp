@@ -575,60 +575,61 @@ int Store::merge_from(const std::string& other_path) {
   attach.bind(other.file());
   attach.step();
   int added = 0;
-  exec("BEGIN IMMEDIATE;");
   try {
-    const std::string session_cols = names(session_columns());
-    std::vector<std::pair<long long, long long>> session_map;  // other id -> our id
-    {
-      Stmt ids(db_, "SELECT id FROM other.sessions ORDER BY id");
-      while (ids.step()) session_map.emplace_back(ids.integer(0), 0);
-    }
-    for (auto& [theirs, ours] : session_map) {
-      Stmt find(db_,
-                "SELECT s.id FROM sessions s JOIN other.sessions o ON o.id = ? AND s.started_at = o.started_at AND "
-                "s.hostname IS o.hostname AND s.config_json IS o.config_json AND s.device IS o.device");
-      find.bind(theirs);
-      if (find.step()) {
-        ours = find.integer(0);
-        continue;
-      }
-      Stmt ins(db_, "INSERT INTO sessions(" + session_cols + ") SELECT " + session_cols + " FROM other.sessions WHERE id = ?");
-      ins.bind(theirs);
-      ins.step();
-      ours = sqlite3_last_insert_rowid(db_);
-    }
-    const std::string run_cols = names(run_columns(), "", true), phase_cols = names(phase_columns(), "", true);
-    for (const auto& [theirs, ours] : session_map) {
-      std::vector<long long> runs;
+    transaction([&] {
+      const std::string session_cols = names(session_columns());
+      std::vector<std::pair<long long, long long>> session_map;  // other id -> our id
       {
-        Stmt r(db_,
-               "SELECT o.id FROM other.runs o WHERE o.session_id = ? AND NOT EXISTS "
-               "(SELECT 1 FROM runs m WHERE m.session_id = ? AND m.variant IS o.variant AND m.repetition IS o.repetition) "
-               "ORDER BY o.id");
-        r.bind(theirs).bind(ours);
-        while (r.step()) runs.push_back(r.integer(0));
+        Stmt ids(db_, "SELECT id FROM other.sessions ORDER BY id");
+        while (ids.step()) session_map.emplace_back(ids.integer(0), 0);
       }
-      for (long long run : runs) {
-        Stmt ins(db_, "INSERT INTO runs(session_id, " + run_cols + ") SELECT ?, " + run_cols + " FROM other.runs WHERE id = ?");
-        ins.bind(ours).bind(run);
+      for (auto& [theirs, ours] : session_map) {
+        Stmt find(db_,
+                  "SELECT s.id FROM sessions s JOIN other.sessions o ON o.id = ? AND s.started_at = o.started_at AND "
+                  "s.hostname IS o.hostname AND s.config_json IS o.config_json AND s.device IS o.device");
+        find.bind(theirs);
+        if (find.step()) {
+          ours = find.integer(0);
+          continue;
+        }
+        Stmt ins(db_, "INSERT INTO sessions(" + session_cols + ") SELECT " + session_cols +
+                          " FROM other.sessions WHERE id = ?");
+        ins.bind(theirs);
         ins.step();
-        const long long new_run = sqlite3_last_insert_rowid(db_);
-        Stmt ph(db_, "INSERT INTO phases(run_id, " + phase_cols + ") SELECT ?, " + phase_cols +
-                         " FROM other.phases WHERE run_id = ? ORDER BY id");
-        ph.bind(new_run).bind(run);
-        ph.step();
-        ++added;
+        ours = sqlite3_last_insert_rowid(db_);
       }
-    }
-    // User windows: a window already present (same run, name and start) is not copied again.
-    const std::string cols = names(user_columns());
-    exec("INSERT INTO user_windows(" + cols + ") SELECT " + cols + " FROM other.user_windows o WHERE NOT EXISTS " +
-         "(SELECT 1 FROM user_windows m WHERE m.run_uuid IS o.run_uuid AND m.name IS o.name AND " +
-         "m.started_at IS o.started_at) ORDER BY o.id;");
-    exec("COMMIT;");
+      const std::string run_cols = names(run_columns(), "", true), phase_cols = names(phase_columns(), "", true);
+      for (const auto& [theirs, ours] : session_map) {
+        std::vector<long long> runs;
+        {
+          Stmt r(db_,
+                 "SELECT o.id FROM other.runs o WHERE o.session_id = ? AND NOT EXISTS "
+                 "(SELECT 1 FROM runs m WHERE m.session_id = ? AND m.variant IS o.variant AND m.repetition IS o.repetition) "
+                 "ORDER BY o.id");
+          r.bind(theirs).bind(ours);
+          while (r.step()) runs.push_back(r.integer(0));
+        }
+        for (long long run : runs) {
+          Stmt ins(db_, "INSERT INTO runs(session_id, " + run_cols + ") SELECT ?, " + run_cols +
+                            " FROM other.runs WHERE id = ?");
+          ins.bind(ours).bind(run);
+          ins.step();
+          const long long new_run = sqlite3_last_insert_rowid(db_);
+          Stmt ph(db_, "INSERT INTO phases(run_id, " + phase_cols + ") SELECT ?, " + phase_cols +
+                           " FROM other.phases WHERE run_id = ? ORDER BY id");
+          ph.bind(new_run).bind(run);
+          ph.step();
+          ++added;
+        }
+      }
+      // User windows: a window already present (same run, name and start) is not copied again.
+      const std::string cols = names(user_columns());
+      exec("INSERT INTO user_windows(" + cols + ") SELECT " + cols + " FROM other.user_windows o WHERE NOT EXISTS " +
+           "(SELECT 1 FROM user_windows m WHERE m.run_uuid IS o.run_uuid AND m.name IS o.name AND " +
+           "m.started_at IS o.started_at) ORDER BY o.id;");
+    });
   } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
-    sqlite3_exec(db_, "DETACH DATABASE other;", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "DETACH DATABASE other;", nullptr, nullptr, nullptr);  // the transaction rolled back
     throw;
   }
   exec("DETACH DATABASE other;");
