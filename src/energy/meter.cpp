@@ -13,21 +13,7 @@ namespace sedenergy::energy {
 
 namespace {
 
-std::string gpu_device_name(const GpuInfo& g) { return "gpu" + std::to_string(g.index) + " " + g.name; }
 std::string key(const std::string& domain, const std::string& device) { return domain + "/" + device; }
-
-// Mean and peak of finite values.
-std::pair<double, double> mean_peak(const std::vector<double>& v) {
-  double s = 0, peak = 0;
-  int n = 0;
-  for (double x : v) {
-    if (!std::isfinite(x)) continue;
-    s += x;
-    peak = std::max(peak, x);
-    ++n;
-  }
-  return {n ? s / n : std::nan(""), n ? peak : std::nan("")};
-}
 
 }  // namespace
 
@@ -46,119 +32,6 @@ bool add_gpu_id(const std::string& id, MeterOptions& mo) {
   return true;
 }
 
-double WindowResult::energy_j(const std::string& domain) const {
-  double s = 0;
-  for (const auto& d : domains) {
-    if (d.domain == domain) s += d.energy_j;
-  }
-  return s;
-}
-
-double WindowResult::total_energy_j() const {
-  double s = 0;
-  for (const auto& d : domains) s += d.energy_j;
-  return s;
-}
-
-nlohmann::json WindowResult::to_json() const {
-  nlohmann::json j;
-  j["name"] = name;
-  if (!started_at.empty()) j["started_at"] = started_at;
-  j["duration_s"] = duration_s;
-  j["samples"] = samples;
-  j["cpu_load"] = cpu_load;
-  if (gpu_util_pct >= 0) j["gpu_utilization_pct"] = gpu_util_pct;
-  for (const auto& [k, v] : gpu_activity) j["gpu_activity"][k] = v;
-  if (mem_util_pct >= 0) j["gpu_memory_utilization_pct"] = mem_util_pct;
-  j["flags"] = flags;
-  if (!gpu_selection.empty()) j["gpu_selection"] = gpu_selection;
-  for (const auto& [gpu, sh] : gpu_sharing) {
-    j["gpu_sharing"][gpu] = {{"other_processes", sh.other_pids.size()}, {"other_pids", sh.other_pids}};
-    if (sh.other_sm_share >= 0) j["gpu_sharing"][gpu]["other_sm_util_share"] = sh.other_sm_share;
-  }
-  j["total_energy_j"] = total_energy_j();
-  for (const auto& d : domains) {
-    nlohmann::json e = {{"domain", d.domain},     {"device", d.device},           {"method", d.method},
-                        {"estimated", d.estimated}, {"energy_j", d.energy_j},     {"mean_power_w", d.mean_power_w},
-                        {"peak_power_w", d.peak_power_w}};
-    if (d.integral_energy_j >= 0) e["integral_energy_j"] = d.integral_energy_j;
-    if (d.uncertainty_j >= 0) e["uncertainty_j"] = d.uncertainty_j;
-    if (d.idle_power_w >= 0) {
-      e["idle_power_w"] = d.idle_power_w;
-      e["net_energy_j"] = d.net_energy_j;
-    }
-    j["domains"].push_back(e);
-  }
-  return j;
-}
-
-WindowResult WindowResult::from_json(const nlohmann::json& j) {
-  auto get = [](const nlohmann::json& o, const char* key, auto fallback) {
-    using T = decltype(fallback);
-    if (!o.is_object() || !o.contains(key) || o[key].is_null()) return fallback;
-    try {
-      return o[key].get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw InputError(std::string("window record: '") + key + "' has the wrong type");
-    }
-  };
-  if (!j.is_object()) throw InputError("window record: expected a JSON object");
-  WindowResult r;
-  r.name = get(j, "name", std::string());
-  r.started_at = get(j, "started_at", std::string());
-  r.duration_s = get(j, "duration_s", 0.0);
-  r.samples = get(j, "samples", 0);
-  r.cpu_load = get(j, "cpu_load", 0.0);
-  r.gpu_util_pct = get(j, "gpu_utilization_pct", -1.0);
-  r.mem_util_pct = get(j, "gpu_memory_utilization_pct", -1.0);
-  r.flags = get(j, "flags", std::vector<std::string>());
-  r.gpu_activity = get(j, "gpu_activity", std::map<std::string, double>());
-  r.gpu_selection = get(j, "gpu_selection", std::string());
-  const nlohmann::json sharing = get(j, "gpu_sharing", nlohmann::json::object());
-  for (const auto& [gpu, sh] : sharing.items()) {
-    r.gpu_sharing[gpu].other_pids = get(sh, "other_pids", std::vector<unsigned>());
-    r.gpu_sharing[gpu].other_sm_share = get(sh, "other_sm_util_share", -1.0);
-  }
-  for (const auto& e : get(j, "domains", nlohmann::json::array())) {
-    DomainEnergy d;
-    d.domain = get(e, "domain", std::string());
-    d.device = get(e, "device", std::string());
-    d.method = get(e, "method", std::string());
-    d.estimated = get(e, "estimated", false);
-    d.energy_j = get(e, "energy_j", 0.0);
-    d.mean_power_w = get(e, "mean_power_w", 0.0);
-    d.peak_power_w = get(e, "peak_power_w", 0.0);
-    d.integral_energy_j = get(e, "integral_energy_j", -1.0);
-    d.uncertainty_j = get(e, "uncertainty_j", -1.0);
-    d.idle_power_w = get(e, "idle_power_w", -1.0);
-    d.net_energy_j = get(e, "net_energy_j", -1.0);
-    if (d.domain != "gpu" && d.domain != "cpu" && d.domain != "ram") {
-      throw InputError("window record: unknown domain '" + d.domain + "' (gpu, cpu, ram)");
-    }
-    r.domains.push_back(d);
-  }
-  return r;
-}
-
-nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std::size_t max_rows,
-                             std::size_t* stride) {
-  const std::size_t k = std::max<std::size_t>(1, (samples.size() + max_rows - 1) / std::max<std::size_t>(1, max_rows));
-  if (stride) *stride = k;
-  auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json rows = nlohmann::json::array();
-  for (std::size_t i = 0; i < samples.size(); i += k) {
-    const auto& s = samples[i];
-    nlohmann::json row = {{"t_s", s.t - t0}, {"cpu_load", s.cpu_load}};
-    for (const auto& g : s.gpus) {
-      row["gpus"].push_back({{"power_avg_w", finite(g.power_avg_w)}, {"power_instant_w", finite(g.power_instant_w)},
-                             {"util_gpu_pct", finite(g.util_gpu_pct)}, {"util_mem_pct", finite(g.util_mem_pct)},
-                             {"mem_used_gb", finite(g.mem_used_gb)}, {"sm_clock_mhz", finite(g.sm_clock_mhz)}});
-    }
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
   if (!(opt_.host_share > 0 && opt_.host_share <= 1)) throw InputError("meter: host share must be in (0, 1]");
   check_sampler_period(opt_.period_s, "meter: sampler period");
@@ -170,8 +43,6 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
     job_share_note_ = ", x " + format_number(job_share_) + " (this job's " + format_number(alloc.cpus) + " of " +
                       std::to_string(host.cpu_count) + " CPUs, from " + alloc.source + ")";
   }
-  cpu_model_ = cpu_power_model(host.cpu_model, opt_.cpu_tdp_w);
-  ram_gb_ = host.ram_total_gb;
   if (opt_.use_gpus) {
     auto api = opt_.nvml_api ? opt_.nvml_api : load_nvml(nvml_why_);
     if (api) {
@@ -191,6 +62,8 @@ Meter::Meter(MeterOptions opt) : opt_(std::move(opt)), rapl_(opt_.rapl_root) {
   } else {
     nvml_why_ = "GPU sensors not requested";
   }
+  sensors_ = make_sensors({nvml_.get(), nvml_why_, &gpus_, opt_.counter_step_s, &rapl_,
+                           cpu_power_model(host.cpu_model, opt_.cpu_tdp_w), host.ram_total_gb});
 }
 
 Meter::~Meter() { stop(); }
@@ -215,43 +88,7 @@ void Meter::check_selection() const {
   }
 }
 
-std::vector<SensorInfo> Meter::sensors() const {
-  std::vector<SensorInfo> out;
-  if (gpus_.empty()) {
-    out.push_back({"nvml", "gpu", false, false, nvml_why_.empty() ? "no GPU selected" : nvml_why_});
-  }
-  for (const auto& g : gpus_) {
-    std::string detail = g.name + " (" + g.pci_bus_id + ", driver " + nvml_->driver_version() + ")";
-    detail += g.has_energy_counter ? "; energy counter" : "; NO energy counter: power integrated instead";
-    detail += g.has_instant_power ? "; instantaneous power" : "; averaged power only";
-    detail += g.has_gpm ? "; GPM metrics" : "; no GPM metrics";
-    if (g.power_limit_w > 0) detail += "; power limit " + std::to_string(static_cast<int>(g.power_limit_w)) + " W";
-    out.push_back({"nvml gpu" + std::to_string(g.index), "gpu", true, false, detail});
-  }
-  if (rapl_.available()) {
-    for (const auto& d : rapl_.domains()) {
-      out.push_back({"rapl " + d.name, d.name == "dram" ? "ram" : "cpu", true, false, d.path});
-    }
-  } else {
-    out.push_back({"rapl", "cpu", false, false, rapl_.why()});
-  }
-  bool rapl_pkg = false, rapl_dram = false;
-  for (const auto& d : rapl_.domains()) {
-    rapl_pkg |= d.name.rfind("package", 0) == 0;
-    rapl_dram |= d.name == "dram";
-  }
-  if (!rapl_pkg) {
-    out.push_back({"cpu model", "cpu", true, true,
-                   "estimated: TDP x (0.1 + 0.9 x load^3), TDP " + std::to_string(static_cast<int>(cpu_model_.tdp_w)) +
-                       " W from " + cpu_model_.source});
-  }
-  if (!rapl_dram) {
-    out.push_back({"ram model", "ram", true, true,
-                   "estimated: 3 W per 8 GB of RAM (" + std::to_string(static_cast<int>(std::round(ram_gb_))) +
-                       " GB here)"});
-  }
-  return out;
-}
+std::vector<SensorInfo> Meter::sensors() const { return sensors_.listing; }
 
 nlohmann::json Meter::sensors_json() const {
   nlohmann::json out = nlohmann::json::array();
@@ -374,20 +211,7 @@ Window Meter::begin(const std::string& name) {
   w.name_ = name;
   w.started_at_ = utc_now_iso(true);
   w.cpu0_ = read_cpu_times(opt_.proc_stat);
-  for (const auto& g : gpus_) {
-    double j = 0;
-    std::string err;
-    bool ok = g.has_energy_counter && nvml_->energy_j(g, j, err);
-    w.gpu_j_.push_back(j);
-    w.gpu_ok_.push_back(ok);
-  }
-  for (const auto& d : rapl_.domains()) {
-    double j = 0;
-    std::string err;
-    bool ok = rapl_.read_j(d, j, err);
-    w.rapl_j_.push_back(j);
-    w.rapl_ok_.push_back(ok);
-  }
+  for (const auto& sensor : sensors_.sensors) w.readings_.push_back(sensor->begin_reading());
   w.t0_ = monotonic_s();
   w.open_ = true;
   std::lock_guard lock(mu_);
@@ -412,9 +236,9 @@ WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
   w.open_ = false;
 
   const std::vector<bool> keep = attribute_gpus(samples, r);
-  add_gpu_domains(w, samples, keep, r);
+  add_domains(w, samples, cpu1, keep, r);
   add_gpu_activity(samples, keep, r);
-  add_host_domains(w, samples, cpu1, r);
+  apply_host_share(r);
   if (!gpus_.empty() && r.duration_s < 5 * opt_.counter_step_s) {
     r.flags.push_back("window shorter than 5 counter steps: energy is badly quantised");
   }
@@ -492,76 +316,34 @@ std::vector<bool> Meter::attribute_gpus(const std::vector<Sample>& samples, Wind
   return keep;
 }
 
-// GPUs: energy counter delta; mean instantaneous power x duration as the cross-check.
-void Meter::add_gpu_domains(const Window& w, const std::vector<Sample>& samples, const std::vector<bool>& keep,
-                            WindowResult& r) const {
-  std::vector<double> util_gpu, util_mem;
-  for (std::size_t i = 0; i < gpus_.size(); ++i) {
-    if (!keep[i]) continue;
-    const GpuInfo& g = gpus_[i];
-    const std::string gpu = "gpu" + std::to_string(g.index);
-    DomainEnergy d;
-    d.domain = "gpu";
-    d.device = gpu_device_name(g);
-    std::vector<double> inst, avg;
-    unsigned long long throttled = 0;
-    for (const auto& s : samples) {
-      throttled |= s.gpus[i].clock_event_reasons & kThrottleReasonsMask;
-      inst.push_back(s.gpus[i].power_instant_w);
-      avg.push_back(s.gpus[i].power_avg_w);
-      util_gpu.push_back(s.gpus[i].util_gpu_pct);
-      util_mem.push_back(s.gpus[i].util_mem_pct);
-    }
-    auto [inst_mean, inst_peak] = mean_peak(inst);
-    auto [avg_mean, avg_peak] = mean_peak(avg);
-    const bool have_inst = std::isfinite(inst_mean);
-    double j1 = 0;
-    std::string err;
-    bool counter = w.gpu_ok_[i] && nvml_->energy_j(g, j1, err);
-    if (counter && j1 >= w.gpu_j_[i]) {
-      d.energy_j = j1 - w.gpu_j_[i];
-      d.method = "nvml total-energy counter delta";
-      d.mean_power_w = r.duration_s > 0 ? d.energy_j / r.duration_s : 0;
-      // The counter steps every counter_step_s: each end of the window may miss up to one step.
-      d.uncertainty_j = 2.0 * d.mean_power_w * opt_.counter_step_s;
-      if (have_inst) d.integral_energy_j = inst_mean * r.duration_s;
-    } else {
-      if (counter) r.flags.push_back(gpu + ": energy counter went backwards (reset?)");
-      if (!err.empty()) r.flags.push_back(gpu + ": " + err);
-      double p = have_inst ? inst_mean : avg_mean;
-      d.method = have_inst ? "nvml instantaneous power x duration" : "nvml averaged power x duration";
-      d.energy_j = std::isfinite(p) ? p * r.duration_s : 0;
-      d.mean_power_w = std::isfinite(p) ? p : 0;
-      if (!std::isfinite(p)) r.flags.push_back(gpu + ": no power reading in window");
-    }
-    if (throttled) {
-      char hex[32];
-      std::snprintf(hex, sizeof hex, "0x%llx", throttled);
-      r.flags.push_back(gpu + ": clocks throttled during the window (NVML reasons " + hex +
-                        ": power cap / thermal / hardware slowdown)");
-    }
-    double peak = have_inst ? inst_peak : avg_peak;
-    d.peak_power_w = std::isfinite(peak) ? peak : d.mean_power_w;
-    if (d.integral_energy_j > 0 && d.energy_j > 0 && std::abs(d.integral_energy_j - d.energy_j) > 0.05 * d.energy_j) {
-      r.flags.push_back(gpu + ": counter and power integral differ by more than 5%");
-    }
-    r.domains.push_back(d);
+void Meter::add_domains(const Window& w, const std::vector<Sample>& samples, const CpuTimes& cpu1,
+                        const std::vector<bool>& keep, WindowResult& r) const {
+  for (std::size_t k = 0; k < sensors_.sensors.size(); ++k) {
+    const Sensor& sensor = *sensors_.sensors[k];
+    const int slot = sensor.gpu_slot();
+    if (slot >= 0 && !keep[slot]) continue;
+    const bool measured = std::any_of(r.domains.begin(), r.domains.end(), [&](const DomainEnergy& d) {
+      return d.domain == sensor.domain() && !d.estimated;
+    });
+    if (sensor.is_estimate() && measured) continue;
+    if (auto d = sensor.energy({w.readings_[k], samples, r.duration_s, w.cpu0_, cpu1}, r)) r.domains.push_back(*d);
   }
-  auto [gu, gu_peak] = mean_peak(util_gpu);
-  auto [mu, mu_peak] = mean_peak(util_mem);
-  if (std::isfinite(gu)) r.gpu_util_pct = gu;
-  if (std::isfinite(mu)) r.mem_util_pct = mu;
+  std::vector<double> loads;
+  for (const auto& s : samples) loads.push_back(s.cpu_load);
+  r.cpu_load = loads.empty() ? cpu_load_between(w.cpu0_, cpu1) : mean_peak(loads).first;
 }
 
 // Clocks, temperature and GPM metrics: the mean over samples of every kept GPU (and the hottest reading).
 void Meter::add_gpu_activity(const std::vector<Sample>& samples, const std::vector<bool>& keep,
                              WindowResult& r) const {
-  std::vector<double> sm, memclk, temp;
+  std::vector<double> util_gpu, util_mem, sm, memclk, temp;
   std::vector<std::vector<double>> gpm(kGpmMetricCount);
   for (const auto& s : samples) {
     for (std::size_t i = 0; i < s.gpus.size() && i < keep.size(); ++i) {
       if (!keep[i]) continue;
       const GpuSample& g = s.gpus[i];
+      util_gpu.push_back(g.util_gpu_pct);
+      util_mem.push_back(g.util_mem_pct);
       sm.push_back(g.sm_clock_mhz);
       memclk.push_back(g.mem_clock_mhz);
       temp.push_back(g.temperature_c);
@@ -573,73 +355,17 @@ void Meter::add_gpu_activity(const std::vector<Sample>& samples, const std::vect
     if (std::isfinite(mean)) r.gpu_activity[name] = mean;
     if (with_max && std::isfinite(peak)) r.gpu_activity[name + "_max"] = peak;
   };
+  if (const double u = mean_peak(util_gpu).first; std::isfinite(u)) r.gpu_util_pct = u;
+  if (const double u = mean_peak(util_mem).first; std::isfinite(u)) r.mem_util_pct = u;
   put("sm_clock_mhz", sm);
   put("mem_clock_mhz", memclk);
   put("temperature_c", temp, true);
   for (int k = 0; k < kGpmMetricCount; ++k) put(kGpmMetrics[k].name, gpm[k]);
 }
 
-// CPU and RAM: RAPL counters when present, labelled estimates otherwise; then this job's share of the host.
-void Meter::add_host_domains(const Window& w, const std::vector<Sample>& samples, const CpuTimes& cpu1,
-                             WindowResult& r) const {
-  bool pkg = false, dram = false;
-  const auto& domains = rapl_.domains();
-  for (std::size_t i = 0; i < domains.size(); ++i) {
-    const auto& rd = domains[i];
-    const bool is_pkg = rd.name.rfind("package", 0) == 0, is_dram = rd.name == "dram";
-    if (!is_pkg && !is_dram) continue;  // core/uncore are inside the package
-    double j1 = 0;
-    std::string err;
-    if (!w.rapl_ok_[i] || !rapl_.read_j(rd, j1, err)) {
-      r.flags.push_back("rapl " + rd.name + ": " + (err.empty() ? "unreadable at window start" : err));
-      continue;
-    }
-    DomainEnergy d;
-    d.domain = is_dram ? "ram" : "cpu";
-    d.device = rd.name;
-    d.method = "rapl energy counter delta";
-    d.energy_j = Rapl::delta_j(w.rapl_j_[i], j1, rd.max_range_j);
-    d.mean_power_w = d.peak_power_w = r.duration_s > 0 ? d.energy_j / r.duration_s : 0;
-    d.uncertainty_j = 0.001 * d.energy_j;
-    r.domains.push_back(d);
-    pkg |= is_pkg;
-    dram |= is_dram;
-  }
-  std::vector<double> loads;
-  for (const auto& s : samples) loads.push_back(s.cpu_load);
-  if (loads.empty()) loads.push_back(cpu_load_between(w.cpu0_, cpu1));
-  double load_sum = 0, p_sum = 0, p_peak = 0;
-  for (double l : loads) {
-    load_sum += l;
-    double p = cpu_model_.power_w(l);
-    p_sum += p;
-    p_peak = std::max(p_peak, p);
-  }
-  r.cpu_load = load_sum / loads.size();
-  if (!pkg) {
-    DomainEnergy d;
-    d.domain = "cpu";
-    d.device = "host";
-    d.method = "estimated: TDP x (0.1 + 0.9 x load^3), TDP " + std::to_string(static_cast<int>(cpu_model_.tdp_w)) + " W";
-    d.estimated = true;
-    d.mean_power_w = p_sum / loads.size();
-    d.peak_power_w = p_peak;
-    d.energy_j = d.mean_power_w * r.duration_s;
-    r.domains.push_back(d);
-    r.flags.push_back("cpu energy estimated (no RAPL)");
-  }
-  if (!dram) {
-    DomainEnergy d;
-    d.domain = "ram";
-    d.device = "host";
-    d.method = "estimated: 3 W per 8 GB of RAM";
-    d.estimated = true;
-    d.mean_power_w = d.peak_power_w = ram_power_w(ram_gb_);
-    d.energy_j = d.mean_power_w * r.duration_s;
-    r.domains.push_back(d);
-    r.flags.push_back("ram energy estimated (no RAPL dram domain)");
-  }
-  // CPU and RAM are the host's: this job's share of its CPUs, then this process's among workers measuring it.
+// CPU and RAM energies are the host's: this job's share of its CPUs, then this process's among the workers
+// measuring it.
+void Meter::apply_host_share(WindowResult& r) const {
   const double share = job_share_ * opt_.host_share;
   if (share == 1.0) return;
   for (auto& d : r.domains) {

@@ -507,6 +507,40 @@ TEST(Meter, RaplReplacesEstimatesAndSurvivesAVanishingSensor) {
   EXPECT_TRUE(find(r2, "ram")->estimated);  // falls back to the labelled estimate
 }
 
+// The sensor set: counters for package and DRAM, core listed but not added (it is inside the package),
+// the estimates kept to stand in for an unreadable counter but listed only where no counter exists.
+TEST(Sensors, MadeFromWhatTheHostHas) {
+  auto dir = test::temp_dir();
+  write_rapl_zone(dir / "intel-rapl:0", "package-0", 1'000'000, 100'000'000);
+  write_rapl_zone(dir / "intel-rapl:0" / "intel-rapl:0:0", "core", 500'000, 100'000'000);
+  Rapl rapl(dir.string());
+  std::vector<GpuInfo> no_gpus;
+  SensorSet set = make_sensors({nullptr, "no driver here", &no_gpus, 0.1, &rapl, cpu_power_model("x", 100), 16});
+  std::vector<std::string> listed, used;
+  for (const auto& s : set.listing) listed.push_back(s.name + (s.available ? "" : " (absent)"));
+  for (const auto& s : set.sensors) used.push_back(s->info().name);
+  EXPECT_EQ(listed, (std::vector<std::string>{"nvml (absent)", "rapl package-0", "rapl core", "ram model"}));
+  EXPECT_EQ(used, (std::vector<std::string>{"rapl package-0", "cpu model", "ram model"}));
+  EXPECT_EQ(set.listing[0].detail, "no driver here");
+
+  // Each sensor read over a window by hand: 3 J from the package counter, RAM estimated at 6 W for 2 s.
+  const double start = set.sensors[0]->begin_reading();
+  EXPECT_DOUBLE_EQ(start, 1.0);
+  test::write_text(dir / "intel-rapl:0" / "energy_uj", "4000000\n");
+  const std::vector<Sample> samples;
+  const CpuTimes t{};
+  WindowResult r;
+  auto pkg = set.sensors[0]->energy({start, samples, 2.0, t, t}, r);
+  ASSERT_TRUE(pkg.has_value());
+  EXPECT_DOUBLE_EQ(pkg->energy_j, 3.0);
+  auto ram = set.sensors[2]->energy({std::nan(""), samples, 2.0, t, t}, r);
+  EXPECT_TRUE(ram->estimated);
+  EXPECT_DOUBLE_EQ(ram->energy_j, 2.0 * ram_power_w(16));
+  // A counter unreadable at the window's start gives nothing and says why.
+  EXPECT_FALSE(set.sensors[0]->energy({std::nan(""), samples, 2.0, t, t}, r).has_value());
+  EXPECT_TRUE(has_flag(r, "rapl package-0: unreadable at window start"));
+}
+
 // Four workers measuring one host: each window gets a quarter of the host's CPU/RAM energy (RAPL and
 // estimates alike), the GPU energy stays whole, and the method says so.
 TEST(Meter, HostShareSplitsCpuAndRamEnergyBetweenWorkers) {

@@ -1,0 +1,76 @@
+// What the meter hands out: a window's energies per domain and device, its flags, and the sampler's samples.
+// Records only (no sensor, no thread): the C API, the store and the runner read them.
+#pragma once
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "energy/nvml.hpp"
+
+namespace sedenergy::energy {
+
+struct SensorInfo {
+  std::string name;    // "nvml gpu0", "rapl package-0", "cpu model", "ram model"
+  std::string domain;  // gpu, cpu, ram
+  bool available = false;
+  bool estimated = false;
+  std::string detail;  // device name, or why it is unavailable
+};
+
+struct Sample {
+  double t = 0;  // monotonic seconds
+  std::vector<GpuSample> gpus;
+  double cpu_load = 0;  // busy fraction since the previous sample
+};
+
+struct DomainEnergy {
+  std::string domain;  // gpu, cpu, ram
+  std::string device;  // "gpu0 NVIDIA H100 80GB HBM3", "package-0", "host"
+  std::string method;  // how energy_j was obtained
+  bool estimated = false;
+  double energy_j = 0;
+  double mean_power_w = 0;
+  double peak_power_w = 0;
+  double integral_energy_j = -1;  // power-integral cross-check; < 0 when not available
+  double uncertainty_j = -1;      // < 0 when unknown (estimates)
+  double idle_power_w = -1;       // < 0 when no baseline
+  double net_energy_j = -1;       // energy above the idle baseline; < 0 when no baseline
+};
+
+// Other processes on a measured GPU during a window.
+struct GpuSharing {
+  std::vector<unsigned> other_pids;
+  double other_sm_share = -1;  // their part of the per-process SM utilization NVML reported; < 0: none reported
+};
+
+struct WindowResult {
+  std::string name;
+  std::string started_at;  // UTC, ISO 8601
+  double duration_s = 0;
+  std::vector<DomainEnergy> domains;
+  double gpu_util_pct = -1;  // mean over samples; < 0 when no GPU
+  double mem_util_pct = -1;
+  double cpu_load = 0;
+  int samples = 0;
+  // Means over the window's samples, summed over nothing (per GPU means averaged): SM / memory clocks,
+  // temperature (mean and max), and the GPM metrics where the GPU has them. Absent keys: no reading.
+  std::map<std::string, double> gpu_activity;
+  std::vector<std::string> flags;
+  std::string gpu_selection;                  // how this window's GPUs were chosen
+  std::map<std::string, GpuSharing> gpu_sharing;  // by GPU ("gpu0"): those other processes also used
+  double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
+  double total_energy_j() const;
+  nlohmann::json to_json() const;
+  // The inverse of to_json (a record handed back through the C API); throws InputError naming the key.
+  static WindowResult from_json(const nlohmann::json& j);
+};
+
+// Samples as JSON rows, times relative to t0: t_s, cpu_load, and per GPU power, utilization, memory, SM
+// clock. At most max_rows rows: a longer timeline keeps every k-th sample (k is returned in `stride`).
+nlohmann::json timeline_json(const std::vector<Sample>& samples, double t0, std::size_t max_rows = 5000,
+                             std::size_t* stride = nullptr);
+
+}  // namespace sedenergy::energy
