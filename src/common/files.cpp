@@ -37,7 +37,9 @@ TempFile::TempFile(const std::string& target) : target_(target) {
   if (fd_ < 0) throw InputError("cannot create a file beside " + target + ": " + std::strerror(errno));
   path_ = name.data();
   // mkstemp makes the file 0600; the finished file gets the mode an ordinary create would give it.
-  (void)::fchmod(fd_, 0666 & ~process_umask());
+  // The umask is read once: sedenergy never changes it.
+  static const mode_t umask = process_umask();
+  (void)::fchmod(fd_, 0666 & ~umask);
 }
 
 TempFile::~TempFile() {

@@ -357,15 +357,16 @@ std::string report_html(const ReportInput& in) {
 // The formats of the study report: one file each, rendered from the same input. A new format is a line here.
 struct Format {
   const char* file;
+  std::string ReportFiles::*path;  // where write_report says it wrote the file
   std::string (*render)(const ReportInput&);
 };
 
 const std::vector<Format>& formats() {
   static const std::vector<Format> f = {
-      {"runs.csv", [](const ReportInput& in) { return runs_csv(in.rows); }},
-      {"analysis.json", analysis_json},
-      {"summary.md", summary_markdown},
-      {"report.html", report_html},
+      {"runs.csv", &ReportFiles::csv, [](const ReportInput& in) { return runs_csv(in.rows); }},
+      {"analysis.json", &ReportFiles::json, analysis_json},
+      {"summary.md", &ReportFiles::markdown, summary_markdown},
+      {"report.html", &ReportFiles::html, report_html},
   };
   return f;
 }
@@ -404,12 +405,11 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& stored, const
   for (const auto& p : a.points) in.points.push_back(point_json(p));
   in.charts = study_charts(a, in.points);
   for (const auto& t : a.tables) write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
-  for (const auto& f : formats()) write_file((fs::path(out_dir) / f.file).string(), f.render(in));
   ReportFiles files;
-  files.csv = (fs::path(out_dir) / "runs.csv").string();
-  files.html = (fs::path(out_dir) / "report.html").string();
-  files.markdown = (fs::path(out_dir) / "summary.md").string();
-  files.json = (fs::path(out_dir) / "analysis.json").string();
+  for (const auto& f : formats()) {
+    files.*f.path = (fs::path(out_dir) / f.file).string();
+    write_file(files.*f.path, f.render(in));
+  }
   files.rows = static_cast<int>(rows.size());
   files.charts = static_cast<int>(in.charts.size());
   return files;
