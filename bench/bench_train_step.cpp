@@ -1,12 +1,14 @@
-// Training-step time of sedenergy's C++ loop for each configuration of a grid, on one device: the same
-// step as the study (forward, BCE on softmax, backward, Adam), batch 8, inputs already on the device so
-// that only the step is timed. Prints one JSON line per configuration (median of 5 timed blocks).
-// Usage: bench_train_step [--grid paper43] [--optimizer auto|fused|foreach|libtorch] [--device cuda]
-//                         [--block-seconds 0.3] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1]
+// Training- and test-step time of sedenergy's runner (runner::Trainer, the study's own steps) for each
+// configuration of a grid under one implementation (models/implementation.hpp), on one device: BCE on
+// softmax, batch 8, whole epochs over a random 1578-clip set as the study runs them (the last partial batch
+// included). Prints one JSON line per configuration: the median of 5 timed blocks of whole epochs, per step.
+// Usage: bench_train_step [--grid paper43] [--impl default|pytorch-default|fastest|...|foreach/eager/fp32/host]
+//                         [--optimizer auto|fused|foreach|libtorch] [--device cuda] [--block-seconds 0.3]
+//                         [--clips 1578] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1]
 // bench/train_step_vs_pytorch.sh runs it next to bench/pytorch_train_step.py on the same GPU.
 #include <algorithm>
+#include <functional>
 #include <iostream>
-#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -14,27 +16,35 @@
 #include <torch/torch.h>
 
 #include "common/host.hpp"
-#include "models/fast_adam.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
+#include "runner/trainer.hpp"
 
 using namespace sedenergy;
 
 namespace {
 
-int run(int argc, char** argv) {
-  std::string grid = "paper43", optimizer = "auto", device = torch::cuda::is_available() ? "cuda" : "cpu";
+struct BenchOptions {
+  std::string grid = "paper43", impl = "default", optimizer = "auto";
+  std::string device = torch::cuda::is_available() ? "cuda" : "cpu";
   double block_s = 0.3;
+  int clips = 1578;
+};
+
+BenchOptions parse(int argc, char** argv) {
+  BenchOptions o;
   auto usage = [](const std::string& why) {
     return std::invalid_argument(why + " (see the usage at the top of bench/bench_train_step.cpp)");
   };
   if (argc % 2 == 0) throw usage(std::string("option ") + argv[argc - 1] + " has no value");
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--grid") grid = v;
-    else if (k == "--optimizer") optimizer = v;
-    else if (k == "--device") device = v;
-    else if (k == "--block-seconds") block_s = std::stod(v);
+    if (k == "--grid") o.grid = v;
+    else if (k == "--impl") o.impl = v;
+    else if (k == "--optimizer") o.optimizer = v;
+    else if (k == "--device") o.device = v;
+    else if (k == "--block-seconds") o.block_s = std::stod(v);
+    else if (k == "--clips") o.clips = std::stoi(v);
     else if (k == "--cudnn-tf32") {
       if (v != "default" && v != "on" && v != "off") throw usage("--cudnn-tf32 " + v + ": expected default, on or off");
       if (v != "default") at::globalContext().setAllowTF32CuDNN(v == "on");
@@ -45,47 +55,67 @@ int run(int argc, char** argv) {
       throw usage("unknown option " + k);
     }
   }
-  const torch::Device dev(device);
-  const models::InputShape shape{8, 128, 64};
-  auto opts = torch::TensorOptions().device(dev);
+  return o;
+}
+
+// Seconds per step: the median of 5 blocks, each of whole epochs (at least one) lasting block_s.
+double per_step_s(const std::function<void()>& epoch, int steps_per_epoch, double block_s, bool cuda) {
   auto sync = [&] {
-    if (dev.is_cuda()) torch::cuda::synchronize();
+    if (cuda) torch::cuda::synchronize();
   };
-  for (const auto& spec : models::resolve_grid(grid)) {
+  std::vector<double> blocks;
+  for (int b = 0; b < 5; ++b) {
+    sync();
+    const double t0 = monotonic_s();
+    int n = 0;
+    do {
+      epoch();
+      ++n;
+    } while (monotonic_s() - t0 < block_s);
+    sync();
+    blocks.push_back((monotonic_s() - t0) / (n * steps_per_epoch));
+  }
+  std::sort(blocks.begin(), blocks.end());
+  return blocks[2];
+}
+
+int run(int argc, char** argv) {
+  const BenchOptions o = parse(argc, argv);
+  runner::DeviceChoice dev;
+  dev.device = torch::Device(o.device);
+  dev.cuda = dev.device.is_cuda();
+  runner::StudyOptions so;
+  so.batch = 8;
+  so.optimizer = o.optimizer;
+  auto impl = models::parse_implementation(o.impl, o.optimizer, "--impl");
+  const std::string why = models::implementation_refusal(impl, {dev.cuda, runner::cuda_graphs_available(), true});
+  if (!why.empty()) throw std::invalid_argument("--impl " + o.impl + ": " + why);
+  const std::string preset = impl.preset;
+  impl = impl.resolved(dev.cuda);
+  impl.preset = preset;
+  const models::InputShape shape{8, 128, 64};
+  torch::manual_seed(1);
+  auto y = torch::zeros({o.clips, 10});
+  y.index_put_({torch::indexing::Slice(), 2}, 1.0);
+  runner::BatchSource data(torch::rand({o.clips, 1, 128, 64}), y, dev.cuda);
+  if (impl.device_data) data.keep_on(dev.device);
+  const auto all = torch::arange(o.clips, torch::TensorOptions().dtype(torch::kLong));
+  const int steps = runner::Trainer::steps_per_epoch(o.clips, so.batch);
+  for (const auto& spec : models::resolve_grid(o.grid)) {
     torch::manual_seed(1);
     models::SedNet model(spec, shape);
-    model->to(dev);
-    std::unique_ptr<models::FastAdam> fast;
-    std::unique_ptr<torch::optim::Adam> ref;
-    if (optimizer == "libtorch") ref = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(1e-3));
-    else fast = std::make_unique<models::FastAdam>(model->parameters(), 1e-3, optimizer);
-    auto x = torch::rand({8, 1, 128, 64}, opts);
-    auto y = torch::zeros({8, 10}, opts);
-    y.index_put_({torch::indexing::Slice(), 2}, 1.0);
-    auto step = [&] {
-      if (fast) fast->zero_grad(); else ref->zero_grad();
-      models::bce_on_probabilities(model->forward(x), y).backward();
-      if (fast) fast->step(); else ref->step();
-    };
-    for (int i = 0; i < 5; ++i) step();
-    sync();
-    std::vector<double> per_step;
-    for (int b = 0; b < 5; ++b) {
-      const double t0 = monotonic_s();
-      int n = 0;
-      do {
-        step();
-        ++n;
-        if (n % 4 == 0) sync();
-      } while (monotonic_s() - t0 < block_s || n < 4);  // >= 4 steps: the 180 ms CRNN steps too
-      sync();
-      per_step.push_back((monotonic_s() - t0) / n);
-    }
-    std::sort(per_step.begin(), per_step.end());
+    model->to(dev.device);
+    runner::Trainer trainer(data, data, dev, so, impl, model);
+    trainer.warm_up(all, 5);
+    const double train_s = per_step_s([&] { trainer.train_epoch(all); }, steps, o.block_s, dev.cuda);
+    const double test_s = per_step_s([&] { trainer.test_epoch(); }, steps, o.block_s, dev.cuda);
     nlohmann::json row = {{"config", spec.name()},
                           {"family", models::family_name(spec.family)},
-                          {"impl", "sedenergy C++ (adam-" + (fast ? fast->method() : std::string("libtorch")) + ")"},
-                          {"step_ms", 1e3 * per_step[2]},
+                          {"impl", impl.name()},
+                          {"spelled", impl.spelled()},
+                          {"side", "sedenergy C++ (" + trainer.optimizer_method() + ")"},
+                          {"step_ms", 1e3 * train_s},
+                          {"test_step_ms", 1e3 * test_s},
                           {"cudnn_tf32", at::globalContext().allowTF32CuDNN()},
                           {"cublas_tf32", at::globalContext().allowTF32CuBLAS()},
                           {"cudnn_benchmark", at::globalContext().benchmarkCuDNN()}};

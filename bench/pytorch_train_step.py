@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
-"""Training-step time of the same models in a PyTorch Python eager loop: torch.optim.Adam with its default
-implementation (multi-tensor "foreach" on CUDA), BCE on softmax outputs, batch 8, inputs already on the
-GPU. The models are scripts/flops_golden.py's PyTorch rebuilds of sedenergy's specs. One JSON line per
-configuration, the median of 5 timed blocks, as bench/bench_train_step.cpp does.
-Usage: python3 bench/pytorch_train_step.py [--block-seconds 0.3] [--configs a,b,...] [--default-precision]
+"""Training- and test-step time of the same models in a PyTorch Python loop, under the implementations
+sedenergy's runner has (src/models/implementation.hpp), written as a PyTorch user would write them:
+  optimizer  torch.optim.Adam default (foreach), fused=True, or foreach=False (per-tensor)
+  graphs     eager, or the whole step captured with torch.cuda.graph (capturable fused Adam; the test
+             forward likewise; one graph per batch size, the last partial batch included)
+  precision  fp32, or torch.autocast("cuda", torch.bfloat16) around the forward pass
+  data       host: each batch gathered on the host and copied (a DataLoader without pinned memory);
+             device: the dataset resident on the GPU, batches indexed there
+BCE on softmax outputs, batch 8, whole epochs over a random 1578-clip set (the study's size), as
+bench/bench_train_step.cpp times sedenergy's runner. One JSON line per configuration: median of 5 blocks.
+The models are scripts/flops_golden.py's PyTorch rebuilds of sedenergy's specs.
+Usage: python3 bench/pytorch_train_step.py [--impl foreach/eager/fp32/host] [--name pytorch-default]
+       [--block-seconds 0.3] [--configs a,b] [--clips 1578] [--default-precision]
+(--impl is spelled out; the preset names live in sedenergy, whose bench_train_step prints each one's
+spelling: bench/train_step_vs_pytorch.sh passes it on)
 (--default-precision: leave PyTorch's TF32 settings as they are instead of setting them as below)"""
 import json
 import os
@@ -16,50 +26,131 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 from flops_golden import PAPER43, Net  # noqa: E402
 
 
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+class Loop:
+    """One model trained and tested as an implementation says."""
+
+    def __init__(self, spec, impl, x, y, dev):
+        self.optimizer, graphs, precision, data = impl.split("/")
+        self.graph, self.bf16, self.device_data = graphs == "graph", precision == "bf16", data == "device"
+        self.net = Net(spec).to(dev)
+        kw = {"fused": True} if self.optimizer == "fused" else {"foreach": self.optimizer == "foreach"}
+        if self.graph:
+            kw["capturable"] = True
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3, **kw)
+        self.dev, self.x, self.y = dev, x, y
+        self.xd, self.yd = (x.to(dev), y.to(dev)) if self.device_data else (None, None)
+        self.train_graphs, self.test_graphs = {}, {}
+
+    def forward(self, x):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=not self.graph):
+            out = self.net(x)
+        return out.float()
+
+    def step(self, x, y):
+        self.opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy(self.forward(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def batch(self, idx, idx_dev):
+        if self.device_data:
+            return self.xd.index_select(0, idx_dev), self.yd.index_select(0, idx_dev)
+        return self.x[idx].to(self.dev, non_blocking=True), self.y[idx].to(self.dev, non_blocking=True)
+
+    def captured(self, graphs, fn, x, y):
+        """A graph of fn(static x, static y), after warm-up on a side stream (PyTorch's recipe)."""
+        g = {"x": x.clone(), "y": y.clone(), "graph": torch.cuda.CUDAGraph()}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                fn(g["x"], g["y"])
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.cuda.graph(g["graph"]):
+            g["out"] = fn(g["x"], g["y"])
+        graphs[x.shape[0]] = g
+        return g
+
+    def run(self, graphs, fn, order, order_dev, train):
+        n = order.shape[0]
+        for i in range(0, n, 8):
+            idx, idx_dev = order[i:i + 8], order_dev[i:i + 8] if order_dev is not None else None
+            if not self.graph:
+                fn(*self.batch(idx, idx_dev))
+                continue
+            g = graphs.get(idx.shape[0])
+            if g is None:
+                g = self.captured(graphs, fn, *self.batch(idx, idx_dev))
+            if self.device_data:
+                torch.index_select(self.xd, 0, idx_dev, out=g["x"])
+                torch.index_select(self.yd, 0, idx_dev, out=g["y"])
+            else:
+                g["x"].copy_(self.x[idx], non_blocking=True)
+                g["y"].copy_(self.y[idx], non_blocking=True)
+            g["graph"].replay()
+
+    def train_epoch(self):
+        self.net.train()
+        order = torch.randperm(self.x.shape[0])
+        self.run(self.train_graphs, self.step, order, order.to(self.dev) if self.device_data else None, True)
+
+    def test_epoch(self):
+        self.net.eval()
+        order = torch.arange(self.x.shape[0])
+        with torch.no_grad():
+            self.run(self.test_graphs, lambda x, y: self.forward(x), order,
+                     order.to(self.dev) if self.device_data else None, False)
+
+
+def per_step(epoch, steps, block_s):
+    blocks = []
+    for _ in range(5):
+        torch.cuda.synchronize()
+        t0, n = time.perf_counter(), 0
+        while True:
+            epoch()
+            n += 1
+            if time.perf_counter() - t0 >= block_s:
+                break
+        torch.cuda.synchronize()
+        blocks.append((time.perf_counter() - t0) / (n * steps))
+    return sorted(blocks)[2]
+
+
 def main():
-    block_s = float(sys.argv[sys.argv.index("--block-seconds") + 1]) if "--block-seconds" in sys.argv else 0.3
+    block_s = float(arg("--block-seconds", "0.3"))
+    impl = arg("--impl", "foreach/eager/fp32/host")
+    name = arg("--name", impl)
+    clips = int(arg("--clips", "1578"))
     dev = torch.device("cuda")
-    configs = sys.argv[sys.argv.index("--configs") + 1].split(",") if "--configs" in sys.argv else PAPER43
+    configs = arg("--configs", ",".join(PAPER43)).split(",")
     if "--default-precision" not in sys.argv:
         torch.backends.cuda.matmul.allow_tf32 = False  # LibTorch's default, so both do the same arithmetic
         torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(1)
+    x = torch.rand(clips, 1, 128, 64)
+    y = torch.zeros(clips, 10)
+    y[:, 2] = 1
+    steps = (clips + 7) // 8
     for spec in configs:
         torch.manual_seed(1)
-        net = Net(spec).to(dev)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        x = torch.rand(8, 1, 128, 64, device=dev)
-        if net.family == "mlp":
-            x = x.flatten(1)  # the rebuild's MLP takes flat input (sedenergy's flattens inside the model)
-        y = torch.zeros(8, 10, device=dev)
-        y[:, 2] = 1
-
-        def step():
-            opt.zero_grad()
-            torch.nn.functional.binary_cross_entropy(net(x), y).backward()
-            opt.step()
-
-        for _ in range(5):
-            step()
-        torch.cuda.synchronize()
-        per_step = []
-        for _ in range(5):
-            t0, n = time.perf_counter(), 0
-            while True:
-                step()
-                n += 1
-                if n % 4 == 0:
-                    torch.cuda.synchronize()
-                if n >= 4 and time.perf_counter() - t0 >= block_s:
-                    break
-            torch.cuda.synchronize()
-            per_step.append((time.perf_counter() - t0) / n)
-        per_step.sort()
-        print(json.dumps({"config": spec, "family": spec.split(":")[0].upper(),
-                          "impl": "PyTorch %s eager (Adam foreach)" % torch.__version__,
-                          "step_ms": 1e3 * per_step[2], "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+        xs = x.flatten(1) if spec.startswith("mlp") else x  # the rebuild's MLP takes flat input
+        loop = Loop(spec, impl, xs, y, dev)
+        loop.train_epoch()  # warm-up (and capture)
+        loop.test_epoch()
+        train_s = per_step(loop.train_epoch, steps, block_s)
+        test_s = per_step(loop.test_epoch, steps, block_s)
+        print(json.dumps({"config": spec, "family": spec.split(":")[0].upper(), "impl": name, "spelled": impl,
+                          "side": "PyTorch %s" % torch.__version__, "step_ms": 1e3 * train_s,
+                          "test_step_ms": 1e3 * test_s, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
                           "cublas_tf32": torch.backends.cuda.matmul.allow_tf32,
                           "cudnn_benchmark": torch.backends.cudnn.benchmark}), flush=True)
-        del net, opt
+        del loop
         torch.cuda.empty_cache()
 
 

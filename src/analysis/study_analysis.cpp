@@ -230,7 +230,9 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.flops = r.flops_per_epoch;
       g.p.params = static_cast<double>(r.params);
       g.p.traffic_bytes = traffic_per_epoch(r);
+      g.p.impl = r.impl;
     }
+    if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
     g.e.push_back(use_net ? r.phase.net_gpu_energy_j : use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
     g.d.push_back(r.phase.duration_s);
     g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
@@ -259,6 +261,41 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (g.p.energy_j > 0 && std::isfinite(g.p.energy_j)) a.points.push_back(g.p);
   }
   return acc;
+}
+
+// The implementation the model questions read when runs used several: the default, else pytorch-default,
+// else the one with most points. The others move to other_impl_points.
+void split_implementations(Analysis& a) {
+  std::map<std::string, int> count;
+  for (const auto& p : a.points) ++count[p.impl];
+  if (count.empty()) return;
+  std::string ref = std::max_element(count.begin(), count.end(), [](const auto& x, const auto& y) {
+                      return x.second < y.second;
+                    })->first;
+  for (const char* preferred : {"pytorch-default", "default"}) {
+    if (count.count(preferred)) ref = preferred;
+  }
+  a.reference_impl = ref;
+  if (count.size() == 1) return;
+  std::vector<Point> kept;
+  for (auto& p : a.points) (p.impl == ref ? kept : a.other_impl_points).push_back(std::move(p));
+  a.points = std::move(kept);
+  a.findings.push_back("Runs used " + std::to_string(count.size()) + " implementations; the findings on models read the " +
+                       std::to_string(count[ref]) + " points of '" + ref + "', the software-choice finding reads all.");
+}
+
+// "mlp:1x512 [epochs 2, impl fastest]" -> "mlp:1x512 [epochs 2]": the variant without its implementation
+// knob (runner::variant_name writes it last).
+std::string without_impl(const std::string& variant, const std::string& impl) {
+  const std::string knob = "impl " + impl;
+  for (const std::string& lead : {std::string(" [") , std::string(", ")}) {
+    const auto pos = variant.rfind(lead + knob);
+    if (pos == std::string::npos) continue;
+    const auto end = pos + lead.size() + knob.size();
+    if (lead == " [" && variant.compare(end, 1, "]") == 0) return variant.substr(0, pos) + variant.substr(end + 1);
+    if (lead == ", ") return variant.substr(0, pos) + variant.substr(end);
+  }
+  return variant;
 }
 
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
@@ -681,6 +718,97 @@ void add_measurement_quality(Analysis& a, const std::vector<store::RunPhaseRow>&
 
 }  // namespace
 
+// The energy ratio of two sets of repetitions (mean over mean), with a 95 % bootstrap interval.
+struct Ratio {
+  double value = NAN;
+  Interval ci;
+};
+Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  auto mean_of = [](const std::vector<double>& v, const std::vector<int>& idx) {
+    double s = 0;
+    for (int i : idx) s += v[i];
+    return idx.empty() ? NAN : s / static_cast<double>(idx.size());
+  };
+  std::vector<int> ia(a.size()), ib(b.size());
+  for (std::size_t i = 0; i < ia.size(); ++i) ia[i] = static_cast<int>(i);
+  for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
+  Ratio r;
+  r.value = mean_of(a, ia) / mean_of(b, ib);
+  r.ci = bootstrap_two_samples(static_cast<int>(a.size()), static_cast<int>(b.size()), 1,
+                               [&](const std::vector<int>& ja, const std::vector<int>& jb) {
+                                 return std::vector<double>{mean_of(a, ja) / mean_of(b, jb)};
+                               })[0];
+  return r;
+}
+
+// The finding of one phase: how far the best implementation moves each configuration's energy from
+// pytorch-default, against how far the model family moves it at equal FLOPs (the two-trends table).
+void add_software_finding(Analysis& a, const Table& t, const std::string& phase) {
+  std::map<std::string, std::pair<double, std::string>> best;  // config -> lowest ratio, its implementation
+  for (const auto& row : t.rows) {
+    if (at(t, row, "phase") != phase || at(t, row, "impl") == "pytorch-default") continue;
+    const json& r = at(t, row, "ratio_to_pytorch_default");
+    if (!r.is_number()) continue;
+    auto& b = best[at(t, row, "config").get<std::string>()];
+    if (b.second.empty() || r.get<double>() < b.first) b = {r.get<double>(), at(t, row, "impl").get<std::string>()};
+  }
+  if (best.empty()) return;
+  std::vector<double> ratios;
+  std::map<std::string, int> wins;
+  for (const auto& [config, b] : best) ratios.push_back(b.first), ++wins[b.second];
+  const auto top = std::max_element(wins.begin(), wins.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+  const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+  std::string text = "Software choices (" + phase + "): over " + std::to_string(best.size()) +
+                     " configurations, the best implementation uses a median " + fmt(summarize(ratios).median) +
+                     "x the energy per epoch of pytorch-default (from " + fmt(*lo) + "x to " + fmt(*hi) + "x; '" +
+                     top->first + "' is best for " + std::to_string(top->second) + ").";
+  if (const Table* trends = table(a, "two_trends")) {
+    for (const auto& row : trends->rows) {
+      if (at(*trends, row, "phase") != phase || !at(*trends, row, "energy_ratio_at_reference").is_number()) continue;
+      const double family = at(*trends, row, "energy_ratio_at_reference").get<double>();
+      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(family) + "x the energy of CNN/CRNN; the software choice "
+              "saves up to " + fmt(1 / *lo) + "x on one model, " + (1 / *lo >= family ? "as much as or more than" : "less than") +
+              " the family choice.";
+    }
+  }
+  a.findings.push_back(text);
+}
+
+// Each configuration under each implementation against pytorch-default (same GPU, input and phase).
+void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
+  std::map<std::string, std::map<std::string, const Acc*>> by;
+  for (const auto& [k, g] : acc) {
+    by[g.p.gpu + "|" + without_impl(g.p.variant, g.p.impl) + "|" + std::to_string(g.p.frames) + "|" + g.p.phase][g.p.impl] = &g;
+  }
+  Table t{"software_choices", "Software choices: one model's energy under each implementation",
+          "energy per epoch under each implementation against pytorch-default (a PyTorch user's plain loop) for the same "
+          "configuration and phase: ratio of the means over repetitions with a 95 % bootstrap interval (each side "
+          "resampled separately), and of the time per epoch; kernels per step counted on a captured CUDA graph "
+          "(measured, not estimated); " + a.energy_label,
+          {"config", "family", "phase", "gpu", "impl", "repetitions", "energy_mean_j", "ratio_to_pytorch_default",
+           "ratio_ci_lo", "ratio_ci_hi", "time_ratio", "kernels_per_step", "flops_per_epoch"},
+          {}};
+  bool several = false;
+  for (const auto& [key, impls] : by) {
+    several |= impls.size() > 1;
+    const auto ref = impls.find("pytorch-default");
+    if (impls.size() < 2 || ref == impls.end()) continue;
+    for (const auto& [impl, g] : impls) {
+      const Ratio r = mean_ratio(g->e, ref->second->e);
+      const double time_ratio = summarize(g->d).mean / summarize(ref->second->d).mean;
+      t.rows.push_back({without_impl(g->p.variant, impl), g->p.family, g->p.phase, g->p.gpu, impl, static_cast<int>(g->e.size()),
+                        num(summarize(g->e).mean), num(r.value), num(r.ci.lo), num(r.ci.hi), num(time_ratio),
+                        g->p.kernels_per_step >= 0 ? json(g->p.kernels_per_step) : json(nullptr), num(g->p.flops)});
+    }
+  }
+  if (t.rows.empty()) {
+    if (several) a.cannot.push_back("software choices: no run of pytorch-default to compare the implementations with");
+    return;
+  }
+  a.tables.push_back(t);
+  for (const auto& phase : {"train", "test"}) add_software_finding(a, t, phase);
+}
+
 Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
   Analysis a;
   const auto [use_gpu, use_net] = choose_energy(rows, options, a);
@@ -688,6 +816,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   facts.reserve(rows.size());
   for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
   const auto acc = aggregate(rows, facts, use_gpu, use_net, a);
+  split_implementations(a);
   if (a.points.empty()) {
     a.cannot.push_back(a.runs == 0 ? "no runs in the database: nothing to analyse"
                                    : "no finished run with a measured phase: nothing to analyse");
@@ -704,6 +833,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_scaling(a);
   add_pareto(a);
   add_hardware(a);
+  add_software_choices(a, acc);
   add_measurement_quality(a, rows, facts);
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),

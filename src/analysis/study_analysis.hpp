@@ -22,6 +22,8 @@ struct Table {
 // One configuration variant in one phase on one GPU, over its repetitions.
 struct Point {
   std::string config, variant, family, phase, gpu;
+  std::string impl = "default";  // how it ran (models/implementation.hpp)
+  int kernels_per_step = -1;     // counted on a captured CUDA graph; -1: not counted
   int n = 0, frames = 0, epochs_per_unit = 1, clips = 0;
   double fraction = 1;
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch
@@ -41,7 +43,11 @@ struct Analysis {
   std::string energy_axis;   // the same, short, for chart axes
   bool estimated = false;
   int runs = 0, runs_ok = 0, runs_failed = 0;
+  // The points the model questions read: one implementation's (reference_impl). The other implementations'
+  // points are in other_impl_points, for the software question.
   std::vector<Point> points;
+  std::string reference_impl;
+  std::vector<Point> other_impl_points;
   std::vector<Table> tables;
   std::vector<std::string> findings;  // the summary in words
   std::vector<std::string> cannot;    // analyses that could not be made, and why

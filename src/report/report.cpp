@@ -76,6 +76,8 @@ const std::vector<RunColumn>& run_columns() {
       {"device", [](R r) { return r.device; }},
       {"gpu_name", [](R r) { return r.gpu_name; }},
       {"hostname", [](R r) { return r.hostname; }},
+      {"impl", [](R r) { return r.impl; }},
+      {"kernels_per_step", [](R r) { return r.kernels_per_step >= 0 ? std::to_string(r.kernels_per_step) : std::string(); }},
   };
   return columns;
 }
@@ -107,7 +109,8 @@ json point_json(const analysis::Point& p) {
           {"energy_hi", p.energy_hi},    {"duration_s", p.duration_s}, {"power_w", p.power_w},
           {"flops", opt(p.flops)},       {"params", opt(p.params)}, {"traffic_bytes", opt(p.traffic_bytes)},
           {"gpu_util", opt(p.gpu_util)}, {"mem_util", opt(p.mem_util)}, {"sm_util", opt(p.sm_util)},
-          {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames}};
+          {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames},
+          {"impl", p.impl},              {"kernels_per_step", p.kernels_per_step >= 0 ? json(p.kernels_per_step) : json(nullptr)}};
 }
 
 // The colour scale of the families (models owns the list and the colours).
@@ -127,7 +130,7 @@ struct Chart {
 // number of marks drawn must equal `points` (what the browser test checks).
 Chart scatter(const std::string& id, const std::string& title, const std::string& caption, const json& all,
               const std::string& field, const std::string& x_title, bool log_x, const std::string& y_title,
-              const std::string& y_field = "energy_j", bool log_y = true) {
+              const std::string& y_field = "energy_j", bool log_y = true, const std::string& colour = "family") {
   json values = json::array();
   for (const auto& p : all) {
     if (!p.contains(field) || p[field].is_null() || !p.contains(y_field) || p[y_field].is_null()) continue;
@@ -156,8 +159,9 @@ Chart scatter(const std::string& id, const std::string& title, const std::string
               {"y", {{"field", y_field}, {"type", "quantitative"}, {"title", y_title},
                      {"scale", log_y ? json{{"type", "log"}} : json{{"zero", false}}},
                      {"axis", log_y ? json{{"format", "~s"}} : json::object()}}},
-              {"color", {{"field", "family"}, {"type", "nominal"}, {"title", "family"},
-                         {"scale", family_colours()}}},
+              {"color", colour == "family" ? json{{"field", "family"}, {"type", "nominal"}, {"title", "family"},
+                                                  {"scale", family_colours()}}
+                                           : json{{"field", colour}, {"type", "nominal"}, {"title", colour}}},
               {"shape", {{"field", "phase"}, {"type", "nominal"}, {"title", "phase"}}},
               {"tooltip", tooltip}}}};
   return c;
@@ -192,6 +196,35 @@ void add_diagonal(Chart& c, const json& values) {
   c.spec.erase("mark");
   c.spec.erase("encoding");
   c.spec["layer"] = {diagonal, points_layer};
+}
+
+// A table's rows as objects keyed by column name.
+json table_rows_json(const analysis::Table& t) {
+  json rows = json::array();
+  for (const auto& r : t.rows) {
+    json o;
+    for (std::size_t i = 0; i < t.columns.size() && i < r.size(); ++i) o[t.columns[i]] = r[i];
+    rows.push_back(o);
+  }
+  return rows;
+}
+
+// Software choices: each implementation's energy against pytorch-default's, per configuration (the
+// software_choices table's rows), coloured by implementation.
+Chart software_chart(const analysis::Analysis& a) {
+  json rows = json::array();
+  for (const auto& t : a.tables) {
+    if (t.id != "software_choices") continue;
+    for (json o : table_rows_json(t)) {
+      o["flops"] = o["flops_per_epoch"];
+      if (o["impl"] != "pytorch-default") rows.push_back(o);
+    }
+  }
+  return scatter("c-impl", "Software choices: energy against pytorch-default",
+                 "Each configuration under each implementation: its energy per epoch divided by pytorch-default's "
+                 "(below 1: it saves energy). Intervals in the software_choices table.",
+                 rows, "flops", "FLOPs per epoch", true, "energy / pytorch-default's", "ratio_to_pytorch_default", true,
+                 "impl");
 }
 
 // The charts of the study report; those with nothing to plot are left out.
@@ -236,6 +269,7 @@ std::vector<Chart> study_charts(const analysis::Analysis& a, const json& points)
     add_diagonal(c, pv);
     charts.push_back(c);
   }
+  charts.push_back(software_chart(a));
   charts.erase(std::remove_if(charts.begin(), charts.end(), [](const Chart& c) { return c.points == 0; }), charts.end());
   return charts;
 }
@@ -246,15 +280,7 @@ std::string analysis_json(const ReportInput& in) {
   json all = {{"energy", a.energy_label}, {"estimated", a.estimated}, {"runs", a.runs}, {"runs_ok", a.runs_ok},
               {"runs_failed", a.runs_failed}, {"findings", a.findings}, {"not_computed", a.cannot},
               {"points", in.points}, {"predictions", a.predictions}, {"sources", in.sources}};
-  for (const auto& t : a.tables) {
-    json rows_j = json::array();
-    for (const auto& r : t.rows) {
-      json o;
-      for (std::size_t i = 0; i < t.columns.size() && i < r.size(); ++i) o[t.columns[i]] = r[i];
-      rows_j.push_back(o);
-    }
-    all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", rows_j}};
-  }
+  for (const auto& t : a.tables) all["tables"][t.id] = {{"title", t.title}, {"note", t.note}, {"rows", table_rows_json(t)}};
   return json_text(all, 1) + "\n";
 }
 

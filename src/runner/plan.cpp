@@ -9,6 +9,7 @@
 #include "features/mel.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
+#include "runner/cuda_graph.hpp"
 #include "runner/study_options.hpp"
 
 namespace fs = std::filesystem;
@@ -68,11 +69,12 @@ void ensure_writable_dir(const std::string& dir) {
   }
 }
 
-std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs) {
+std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs, const models::Implementation& impl) {
   std::string v = spec.name();
   std::vector<std::string> knobs;
   if (fraction != 1) knobs.push_back("fraction " + format_number(fraction));
   if (epochs != 1) knobs.push_back("epochs " + std::to_string(epochs));
+  if (impl.name() != models::kDefaultImplementation) knobs.push_back("impl " + impl.name());
   if (!knobs.empty()) v += " [" + join(knobs, ", ") + "]";
   return v;
 }
@@ -85,13 +87,13 @@ std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
   return p;
 }
 
-std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt) {
+std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt,
+                                 const std::vector<models::Implementation>& impls) {
   std::vector<WorkItem> variants;
   for (const auto& s : specs) {
     for (double f : opt.fractions) {
       for (int e : opt.epochs) {
-        WorkItem w{s, f, e, 1, variant_name(s, f, e), ""};
-        variants.push_back(w);
+        for (const auto& impl : impls) variants.push_back({s, f, e, impl, 1, variant_name(s, f, e, impl), ""});
       }
     }
   }
@@ -105,6 +107,19 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
     }
   }
   return items;
+}
+
+std::vector<models::Implementation> study_implementations(const StudyOptions& opt, const DeviceChoice& dev) {
+  auto impls = models::parse_implementations(opt.impl, opt.optimizer, "--impl");
+  const models::RunContext ctx{dev.cuda, cuda_graphs_available(), opt.feature_mode == "cached"};
+  for (auto& impl : impls) {
+    const std::string why = models::implementation_refusal(impl, ctx);
+    if (!why.empty()) throw InputError("--impl " + impl.name() + " (" + impl.resolved(dev.cuda).spelled() + "): " + why);
+    const std::string preset = impl.preset;
+    impl = impl.resolved(dev.cuda);
+    impl.preset = preset;
+  }
+  return impls;
 }
 
 data::ExtractOptions extraction_options(const StudyOptions& opt) {
@@ -137,6 +152,7 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   auto& opt = p.opt;
   validate(opt);
   p.dev = parse_device(opt.device);
+  p.impls = study_implementations(opt, p.dev);
   if (opt.grid == "auto") opt.grid = p.dev.cuda ? "paper43" : "quick";
   p.specs = models::resolve_grid(opt.grid);
   if (!opt.shard.empty()) p.specs = shard_of(p.specs, opt.shard);
@@ -154,7 +170,7 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
   p.cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && p.dev.cuda);
   if (!p.cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, p.pause_s);
-  p.items = work_items(p.specs, opt);
+  p.items = work_items(p.specs, opt, p.impls);
   return p;
 }
 

@@ -9,6 +9,7 @@
 
 #include "data/dataset.hpp"
 #include "data/desed.hpp"
+#include "models/implementation.hpp"
 #include "models/spec.hpp"
 #include "runner/study.hpp"
 
@@ -29,17 +30,23 @@ struct WorkItem {
   models::ModelSpec spec;
   double fraction = 1;
   int epochs = 1;
+  models::Implementation impl;  // resolved for the study's device
   int repetition = 1;
   std::string variant, key;
 };
 
-// "mlp:1x512 [fraction 0.5, epochs 2]": the configuration with every knob that is not the default.
-std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs);
+// "mlp:1x512 [fraction 0.5, epochs 2, impl fastest]": the configuration with every knob that is not the default.
+std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs,
+                         const models::Implementation& impl = {});
 // A seeded permutation that is the same on every platform (std::shuffle's is not specified).
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed);
 // Every variant at every repetition; within a repetition the variants come in a seeded random order, so
 // slow drifts (temperature, clocks, other tenants) spread over configurations instead of biasing some.
-std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt);
+std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, const StudyOptions& opt,
+                                 const std::vector<models::Implementation>& impls);
+// --impl parsed and checked against the device and feature mode: throws InputError naming the implementation
+// and why it cannot run, before anything is allocated.
+std::vector<models::Implementation> study_implementations(const StudyOptions& opt, const DeviceChoice& dev);
 // --shard K/N: a deterministic split of the grid (configuration i goes to part i % N + 1), so N machines
 // (a Slurm job array, say) run disjoint parts; throws InputError naming --shard.
 std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard);
@@ -55,6 +62,7 @@ struct StudyPlan {
   std::vector<models::ModelSpec> specs;
   models::InputShape shape;
   data::DatasetPaths paths, test_paths;  // paths is empty until the dataset is generated (no --data)
+  std::vector<models::Implementation> impls;
   std::vector<WorkItem> items;
   bool cool_to_idle = false;
   double pause_s = 0;

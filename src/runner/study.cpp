@@ -34,13 +34,13 @@
 #include "data/feature_cache.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/meter.hpp"
-#include "models/fast_adam.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
 #include "sedenergy/build_info.hpp"
 #include "sedenergy/study_configs.hpp"
 #include "runner/plan.hpp"
 #include "runner/study_options.hpp"
+#include "runner/trainer.hpp"
 #include "store/store.hpp"
 
 namespace fs = std::filesystem;
@@ -86,149 +86,6 @@ struct PhaseOutcome {
   energy::WindowResult window;
   int epochs = 0;
   double loss = -1;
-};
-
-// Batches of (features, targets) on the CPU, from cached features or computed per batch as the study did
-// (its data loader computed each item's mel spectrogram on the CPU, with no worker processes).
-class BatchSource {
- public:
-  // Cached: every clip's features in memory (or mapped from the cache).
-  BatchSource(const data::FeatureSet& fs, bool pin) : size_(fs.n_clips), mels_(fs.n_mels), frames_(fs.frames) {
-    x_ = torch::from_blob(const_cast<float*>(fs.data()), {fs.n_clips, 1, fs.n_mels, fs.frames}, torch::kFloat32).clone();
-    y_ = targets(fs.targets, fs.n_clips);
-    if (pin) x_ = x_.pin_memory();
-  }
-  // On the fly: features computed from the audio files for each batch.
-  BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips, const features::FeatureParams& p,
-              const data::ExtractOptions& opt)
-      : size_(static_cast<int64_t>(clips.size())), opt_(opt), params_(p),
-        mel_(std::make_shared<features::MelExtractor>(p)) {
-    mels_ = p.n_mels;
-    frames_ = mel_->output_frames(static_cast<std::size_t>(p.clip_seconds * p.sample_rate));
-    std::vector<float> t;
-    for (const auto& c : clips) {
-      files_.push_back((fs::path(paths.audio_dir) / c.filename).string());
-      auto mh = data::multi_hot(c.labels);
-      t.insert(t.end(), mh.begin(), mh.end());
-    }
-    y_ = targets(t, size_);
-  }
-
-  int64_t size() const { return size_; }
-
-  std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx) const {
-    auto y = y_.index_select(0, idx);
-    if (!mel_) return {x_.index_select(0, idx), y};
-    const int64_t b = idx.size(0);
-    auto x = torch::empty({b, 1, mels_, frames_}, torch::kFloat32);
-    float* dst = x.data_ptr<float>();
-    const auto* ids = idx.data_ptr<int64_t>();
-    const std::size_t per = static_cast<std::size_t>(mels_) * frames_;
-    for (int64_t i = 0; i < b; ++i) {
-      auto f = mel_->compute(data::load_clip_audio(files_[ids[i]], params_, opt_, static_cast<std::size_t>(ids[i])));
-      std::copy(f.begin(), f.end(), dst + i * per);
-    }
-    return {x, y};
-  }
-
- private:
-  static torch::Tensor targets(const std::vector<float>& t, int64_t n) {
-    return torch::from_blob(const_cast<float*>(t.data()), {n, data::kNumClasses}, torch::kFloat32).clone();
-  }
-  int64_t size_;
-  int mels_ = 0, frames_ = 0;
-  torch::Tensor x_, y_;
-  data::ExtractOptions opt_;
-  features::FeatureParams params_;
-  std::shared_ptr<features::MelExtractor> mel_;
-  std::vector<std::string> files_;
-};
-
-// The optimizer of a run: FastAdam (fused / multi-tensor, as PyTorch's default) or LibTorch's own Adam.
-class Optimizer {
- public:
-  Optimizer(models::SedNet& model, const StudyOptions& opt) {
-    if (opt.optimizer == "libtorch") {
-      libtorch_ = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(opt.lr));
-    } else {
-      fast_ = std::make_unique<models::FastAdam>(model->parameters(), opt.lr, opt.optimizer);
-    }
-  }
-  void zero_grad() { fast_ ? fast_->zero_grad() : libtorch_->zero_grad(); }
-  void step() { fast_ ? fast_->step() : (void)libtorch_->step(); }
-  std::string method() const { return fast_ ? "adam-" + fast_->method() : "adam-libtorch"; }
-
- private:
-  std::unique_ptr<models::FastAdam> fast_;
-  std::unique_ptr<torch::optim::Adam> libtorch_;
-};
-
-class Trainer {
- public:
-  Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt)
-      : train_(train), test_(test), dev_(dev), opt_(opt) {}
-
-  int steps_per_epoch(int64_t clips) const { return static_cast<int>((clips + opt_.batch - 1) / opt_.batch); }
-
-  // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
-  // training source) in a fresh random order; returns the mean loss as a device tensor.
-  torch::Tensor train_epoch(models::SedNet& model, Optimizer& optim, const torch::Tensor& subset, int steps = -1) {
-    model->train();
-    const int64_t n = subset.size(0);
-    auto perm = subset.index_select(0, torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)));
-    torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(dev_.device));
-    int done = 0;
-    const bool logits = model->logits();
-    for (int64_t i = 0; i < n && (steps < 0 || done < steps); i += opt_.batch, ++done) {
-      auto [xc, yc] = train_.batch(perm.slice(0, i, std::min<int64_t>(i + opt_.batch, n)));
-      auto xb = xc.to(dev_.device, /*non_blocking=*/true);
-      auto yb = yc.to(dev_.device, /*non_blocking=*/true);
-      optim.zero_grad();
-      auto out = model->forward(xb);
-      // The study's BCE on softmax outputs, or BCE with logits (sigmoid per class, the multi-label norm).
-      auto loss = logits ? torch::binary_cross_entropy_with_logits(out, yb) : models::bce_on_probabilities(out, yb);
-      loss.backward();
-      optim.step();
-      total += loss.detach();
-    }
-    return total / std::max(1, done);
-  }
-
-  void test_epoch(models::SedNet& model) {
-    for_each_test_batch(model, [](const torch::Tensor&, const torch::Tensor&) {});
-  }
-
-  // Class probabilities and targets over the test set (outside any window), for the quality metrics.
-  std::pair<std::vector<float>, std::vector<float>> predict(models::SedNet& model) {
-    std::vector<float> scores, targets;
-    for_each_test_batch(model, [&](torch::Tensor out, const torch::Tensor& y) {
-      if (model->logits()) out = torch::sigmoid(out);
-      out = out.to(torch::kCPU, torch::kFloat32).contiguous();
-      auto yc = y.contiguous();
-      scores.insert(scores.end(), out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-      targets.insert(targets.end(), yc.data_ptr<float>(), yc.data_ptr<float>() + yc.numel());
-    });
-    return {scores, targets};
-  }
-
- private:
-  // The test set in order, batch by batch, in eval mode without gradients: fn(outputs, targets).
-  template <typename Fn>
-  void for_each_test_batch(models::SedNet& model, Fn&& fn) {
-    model->eval();
-    torch::NoGradGuard no_grad;
-    const int64_t n = test_.size();
-    for (int64_t i = 0; i < n; i += opt_.batch) {
-      auto idx = torch::arange(i, std::min<int64_t>(i + opt_.batch, n), torch::TensorOptions().dtype(torch::kLong));
-      auto [xb, yb] = test_.batch(idx);
-      fn(model->forward(xb.to(dev_.device, true)), yb);
-    }
-  }
-
-  const BatchSource& train_;
-  const BatchSource& test_;
-  DeviceChoice dev_;
-  const StudyOptions& opt_;
 };
 
 // Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
@@ -407,6 +264,11 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
     write_file(list, join(d.skipped, "\n") + "\n");
     log << "skipped " << d.skipped.size() << " bad clips (--on-error skip); list in " << list << "\n";
   }
+  // Device-resident data (an implementation's choice): the whole set copied to the GPU once for the study.
+  const bool resident = std::any_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.device_data; });
+  for (auto* src : {d.train.get(), d.test.get()}) {
+    if (src && resident) src->keep_on(plan.dev.device);
+  }
   if (d.train) d.description = plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
   return d;
 }
@@ -504,7 +366,7 @@ SessionState open_session(store::Store& db, const store::SessionRecord& sess, co
 // What a run is before it is measured: its configuration, training subset and FLOPs per step and epoch
 // (full batches plus the last partial one, for each phase's own set).
 store::RunRecord planned_run(const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
-                             const Trainer& trainer, int64_t n_train, int64_t n_test) {
+                             int64_t n_train, int64_t n_test) {
   const auto& opt = plan.opt;
   store::RunRecord rec;
   rec.config = item.spec.name();
@@ -517,7 +379,8 @@ store::RunRecord planned_run(const WorkItem& item, const compute::ModelCount& co
   rec.family = models::family_name(item.spec.family);
   rec.batch = opt.batch;
   rec.clips = static_cast<int>(n_train);
-  rec.steps_per_epoch = trainer.steps_per_epoch(n_train);
+  rec.steps_per_epoch = Trainer::steps_per_epoch(n_train, opt.batch);
+  rec.impl = item.impl.name();
   rec.started_at = utc_now_iso();
   rec.train_flops_per_step = counts.train_step_flops();
   rec.test_flops_per_step = counts.test_step_flops();
@@ -577,9 +440,9 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
 // until the window is long enough, then test epochs likewise. Every measured unit starts from the same
 // weights: each is the study's workload (E epochs from one starting point), and a long window cannot
 // drift into divergence; restoring is one device copy of the weights per unit, inside the window.
-std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, models::SedNet& model, Optimizer& optim,
-                                                       Trainer& trainer, const torch::Tensor& subset,
+std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
                                                        energy::Meter& meter, double min_window_s) {
+  models::SedNet& model = trainer.model();
   std::vector<torch::Tensor> start;
   {
     torch::NoGradGuard no_grad;
@@ -596,7 +459,7 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, mod
   torch::Tensor loss;
   do {
     if (train.epochs > 0) restore();
-    for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(model, optim, subset);
+    for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(subset);
     train.epochs += item.epochs;
   } while (!g_stop && monotonic_s() - t0 < min_window_s);
   train.window = meter.end(w);
@@ -607,7 +470,7 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, mod
   w = meter.begin(item.variant + "/test");
   t0 = monotonic_s();
   do {
-    trainer.test_epoch(model);
+    trainer.test_epoch();
     ++test.epochs;
   } while (!g_stop && monotonic_s() - t0 < min_window_s);
   test.window = meter.end(w);
@@ -616,34 +479,53 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, mod
 }
 
 // One work item measured into its record (status ok, failed or interrupted); adds to the summary.
+// The test metrics of a trained model (outside any window).
+void record_quality(store::RunRecord& rec, Trainer& trainer) {
+  auto [scores, targets] = trainer.predict();
+  const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
+  rec.metrics.accuracy = tm.accuracy;
+  rec.metrics.label_accuracy = tm.label_accuracy;
+  rec.metrics.f1_macro = tm.f1_macro;
+  rec.metrics.map = tm.map;
+  rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
+}
+
+// Kernels per training and test step, counted on a fresh copy of the run's model and optimizer (capture
+// needs a real step first, which must not touch the measured model); after the windows, outside them.
+void record_kernels(store::RunRecord& rec, const WorkItem& item, const StudyPlan& plan, const compute::ModelCount& counts,
+                    const StudyData& data, std::ostream& log) {
+  if (!plan.dev.cuda) return;
+  Trainer counter(*data.train, data.test_set(), plan.dev, plan.opt, item.impl, build_model(item.spec, plan, counts));
+  std::string why;
+  std::tie(rec.train_kernels_per_step, rec.test_kernels_per_step) = counter.count_kernels(why);
+  if (rec.train_kernels_per_step < 0 || rec.test_kernels_per_step < 0) log << "    kernels not counted: " << why << "\n";
+}
+
+// One work item measured into its record (status ok, failed or interrupted); adds to the summary.
 void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
-                 Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum,
+                 const StudyData& data, const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum,
                  std::ostream& log) {
   std::string optimizer_method;
   try {
     refuse_what_cannot_fit(counts, plan.dev, meter);
-    auto model = build_model(item.spec, plan, counts);
-    rec.params = model->parameter_count();
-    Optimizer optim(model, plan.opt);
-    optimizer_method = optim.method();
-    if (plan.opt.warmup_steps > 0) trainer.train_epoch(model, optim, subset, plan.opt.warmup_steps);
-    const auto [train, test] = measured_windows(item, model, optim, trainer, subset, meter, plan.opt.min_window_s);
-    rec.phases = {to_phase("train", train), to_phase("test", test)};
-    auto [scores, targets] = trainer.predict(model);
-    const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
-    rec.metrics.accuracy = tm.accuracy;
-    rec.metrics.label_accuracy = tm.label_accuracy;
-    rec.metrics.f1_macro = tm.f1_macro;
-    rec.metrics.map = tm.map;
-    rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
-    for (const auto& ph : {train, test}) {
-      sum.gpu_energy_j += ph.window.energy_j("gpu");
-      sum.energy_j += ph.window.total_energy_j();
+    {
+      Trainer trainer(*data.train, data.test_set(), plan.dev, plan.opt, item.impl, build_model(item.spec, plan, counts));
+      rec.params = trainer.model()->parameter_count();
+      optimizer_method = trainer.optimizer_method();
+      trainer.warm_up(subset, plan.opt.warmup_steps);
+      const auto [train, test] = measured_windows(item, trainer, subset, meter, plan.opt.min_window_s);
+      rec.phases = {to_phase("train", train), to_phase("test", test)};
+      record_quality(rec, trainer);
+      for (const auto& ph : {train, test}) {
+        sum.gpu_energy_j += ph.window.energy_j("gpu");
+        sum.energy_j += ph.window.total_energy_j();
+      }
+      const auto& tp = rec.phases[0];
+      log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
+          << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
+          << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << rec.metrics.map << "\n";
     }
-    const auto& tp = rec.phases[0];
-    log << "    train " << std::setprecision(4) << tp.duration_s << " s/epoch, " << tp.energy_j << " J/epoch"
-        << (tp.estimated ? " (cpu/ram estimated)" : "") << "; test " << rec.phases[1].duration_s << " s, "
-        << rec.phases[1].energy_j << " J; loss " << train.loss << "; mAP " << tm.map << "\n";
+    record_kernels(rec, item, plan, counts, data, log);
     ++sum.runs_ok;
   } catch (const RunInterrupted&) {
     // Its windows were cut short: recorded as such (never as ok), and redone by --resume.
@@ -660,7 +542,8 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
     ++sum.runs_failed;
   }
   rec.spec_json = nlohmann::json{{"spec", item.spec.name()}, {"batch", plan.opt.batch}, {"mels", plan.shape.mels},
-                                 {"frames", plan.shape.frames}, {"optimizer", optimizer_method}}
+                                 {"frames", plan.shape.frames}, {"optimizer", optimizer_method},
+                                 {"impl", item.impl.spelled()}}
                       .dump();
   rec.finished_at = utc_now_iso();
 }
@@ -715,7 +598,6 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
 
-  Trainer trainer(*data.train, data.test_set(), plan.dev, opt);
   const double t_runs = monotonic_s();
   int done_here = 0;
   for (std::size_t k = 0; k < plan.items.size(); ++k) {
@@ -748,9 +630,9 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
     const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
     const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
-    store::RunRecord rec = planned_run(item, counts, plan, trainer, subset.size(0), data.test_set().size());
+    store::RunRecord rec = planned_run(item, counts, plan, subset.size(0), data.test_set().size());
     rec.session_id = session.id;
-    measure_run(rec, item, counts, plan, trainer, subset, *meter, sum, log);
+    measure_run(rec, item, counts, plan, data, subset, *meter, sum, log);
     db.add_run(rec);
     ++done_here;
   }

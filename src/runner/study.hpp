@@ -43,6 +43,9 @@ struct StudyOptions {
   double cooldown_max_s = 60;
   std::string loss = "bce-softmax";     // the study's BCE on softmax outputs, or bce-logits
   std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
+  // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,
+  // comma-separated; several make the implementation a dimension of the study.
+  std::string impl = "default";
   std::vector<int> devices;             // several GPUs: one worker process per GPU (run_study_on_devices)
   std::string worker_group;             // set in the worker processes of a multi-GPU study
   std::string worker_name;

@@ -54,6 +54,11 @@ std::vector<StudyOption> make_table() {
   add({"--optimizer", &O::optimizer, "Adam implementation: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch"})
       .choices = {"auto", "fused", "foreach", "libtorch"};
   t.back().record_key = "optimizer";
+  StudyOption& impl = add({"--impl", &O::impl,
+       "how each configuration runs: presets (default, pytorch-default, pytorch-fused, device-data, fastest, bf16, "
+       "graph-bf16) or optimizer/graphs/precision/data like foreach/eager/fp32/host; a list makes it a dimension"});
+  impl.record_key = "impl";
+  impl.unrecorded = "default";  // sessions from before --impl ran the default and recorded nothing
   StudyOption& window = add({"--min-window", &O::min_window_s, "repeat a phase until its window lasts this many seconds", 0, 3600});
   window.record_key = window.old_key = "min_window_s";
   add({"--warmup-steps", &O::warmup_steps, "unmeasured training steps first", 0, 100000}).record_key = "warmup_steps";
@@ -167,7 +172,13 @@ void check_study_options(const StudyOptions& o) {
 nlohmann::json recorded_options(const StudyOptions& o) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& opt : study_options()) {
-    if (!opt.record_key.empty()) std::visit([&](auto member) { j[opt.record_key] = o.*member; }, opt.field);
+    if (opt.record_key.empty()) continue;
+    std::visit([&](auto member) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(o.*member)>, std::string>) {
+        if (!opt.unrecorded.empty() && o.*member == opt.unrecorded) return;
+      }
+      j[opt.record_key] = o.*member;
+    }, opt.field);
   }
   return j;
 }

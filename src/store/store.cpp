@@ -159,7 +159,10 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col2<R, &R::metrics, &M::map>("map", "REAL", "-1", 2),
       col2<R, &R::metrics, &M::per_class_json>("metrics_json", "TEXT", "''", 2),
       col<R, &R::train_traffic_bytes_per_step>("train_traffic_bytes_per_step", "REAL", "-1", 4),
-      col<R, &R::test_traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4)};
+      col<R, &R::test_traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4),
+      col<R, &R::impl>("impl", "TEXT", "''", 5),
+      col<R, &R::train_kernels_per_step>("train_kernels_per_step", "INTEGER", "-1", 5),
+      col<R, &R::test_kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5)};
   return cols;
 }
 
@@ -464,6 +467,8 @@ RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase
   row.flops_per_step = train ? run.train_flops_per_step : run.test_flops_per_step;
   row.flops_per_epoch = train ? run.train_flops_per_epoch : run.test_flops_per_epoch;
   row.traffic_bytes_per_step = train ? run.train_traffic_bytes_per_step : run.test_traffic_bytes_per_step;
+  row.impl = run.impl.empty() ? "default" : run.impl;
+  row.kernels_per_step = train ? run.train_kernels_per_step : run.test_kernels_per_step;
   row.phase = std::move(phase);
   row.device = session.device;
   row.gpu_name = session.gpu_name;

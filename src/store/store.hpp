@@ -13,8 +13,8 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 4;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
-                                          // 4: DRAM traffic per step with each run
+inline constexpr int kSchemaVersion = 5;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+                                          // 4: DRAM traffic per step with each run; 5: implementation, kernels per step
 
 struct SessionRecord {
   std::string started_at;
@@ -73,6 +73,10 @@ struct RunRecord {
   double train_flops_per_epoch = 0, test_flops_per_epoch = 0;
   // The accounting's DRAM traffic lower bound per step (ESTIMATED); < 0: not recorded (before schema 4).
   double train_traffic_bytes_per_step = -1, test_traffic_bytes_per_step = -1;
+  // How it ran (models/implementation.hpp: a preset's name or optimizer/graphs/precision/data); "" before schema 5.
+  std::string impl;
+  // Kernels one step launches, counted on a captured CUDA graph (measured); < 0: not counted.
+  int train_kernels_per_step = -1, test_kernels_per_step = -1;
   int batch = 0, clips = 0, steps_per_epoch = 0;
   std::string started_at, finished_at;
   std::vector<PhaseRecord> phases;
@@ -90,6 +94,8 @@ struct RunPhaseRow {
   long long params = 0;
   double flops_per_step = 0, flops_per_epoch = 0;
   double traffic_bytes_per_step = -1;  // its phase's (estimated); < 0: not recorded
+  std::string impl;                    // "default" for runs from before schema 5
+  int kernels_per_step = -1;           // its phase's; < 0: not counted
   int batch = 0, clips = 0;
   PhaseRecord phase;
   std::string device, gpu_name, hostname;

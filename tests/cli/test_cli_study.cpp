@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_util.hpp"
 #include "common/host.hpp"
 #include "common/text.hpp"
@@ -63,6 +65,45 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   EXPECT_TRUE(contains(again.out, "reusing synthetic")) << again.out;
   EXPECT_EQ(store::Store(out + "/results.db").run_count(), 8);
   EXPECT_TRUE(contains(again.out, "loaded from cache")) << again.out;
+}
+
+// Implementations as a dimension, end to end on the CPU: each configuration runs under each, the runs say
+// which, and the report compares each with pytorch-default (a table, a finding and a chart); an impossible
+// one is refused before any work, by name.
+TEST(Cli, StudyComparesImplementationsOfOneModel) {
+  auto dir = test::temp_dir();
+  const auto out = (dir / "impl").string();
+  auto r = run("study --device cpu --grid mlp:1x16,cnn:1x4 --clips 16 --min-window 0.2 --warmup-steps 1 "
+               "--repetitions 2 --impl pytorch-default,foreach/eager/fp32/device,per-tensor/eager/fp32/host --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "mlp:1x16 [impl foreach/eager/fp32/device] (repetition 2)")) << r.out;
+  store::Store db(out + "/results.db");
+  std::map<std::string, int> by_impl;
+  for (const auto& row : db.rows()) {
+    EXPECT_EQ(row.status, "ok") << row.error;
+    EXPECT_EQ(row.kernels_per_step, -1);  // counted on CUDA devices only
+    ++by_impl[row.impl];
+  }
+  EXPECT_EQ(by_impl, (std::map<std::string, int>{{"pytorch-default", 8}, {"foreach/eager/fp32/device", 8},
+                                                 {"per-tensor/eager/fp32/host", 8}}));
+  const auto analysis = nlohmann::json::parse(test::read_text(fs::path(out) / "report/analysis.json"));
+  const auto& rows = analysis["tables"]["software_choices"]["rows"];
+  ASSERT_EQ(rows.size(), 12u);  // 2 configurations x 2 phases x 3 implementations
+  for (const auto& row : rows) {
+    if (row["impl"] == "pytorch-default") EXPECT_DOUBLE_EQ(row["ratio_to_pytorch_default"].get<double>(), 1.0);
+    EXPECT_GT(row["ratio_to_pytorch_default"].get<double>(), 0);
+    EXPECT_LE(row["ratio_ci_lo"].get<double>(), row["ratio_ci_hi"].get<double>());
+  }
+  bool finding = false;
+  for (const auto& f : analysis["findings"]) finding |= contains(f.get<std::string>(), "Software choices (train): over 2 configurations");
+  EXPECT_TRUE(finding) << analysis["findings"].dump(1);
+  EXPECT_TRUE(contains(test::read_text(fs::path(out) / "report/report.html"), "id=\"c-impl\" data-expected-points=\"8\""));
+  EXPECT_TRUE(contains(test::read_text(fs::path(out) / "report/runs.csv"), ",impl,kernels_per_step"));
+
+  auto refused = run("study --device cpu --grid mlp:1x16 --clips 16 --impl pytorch-default,fastest --out " + out + "2");
+  EXPECT_EQ(refused.rc, 2);
+  EXPECT_TRUE(contains(refused.out, "--impl fastest (fused/graph/fp32/device): CUDA graphs need a CUDA device")) << refused.out;
+  EXPECT_FALSE(fs::exists(out + "2/results.db"));
 }
 
 TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
@@ -315,7 +356,7 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
   EXPECT_TRUE(contains(none.out, "paper43, quick, scaling")) << none.out;
-  EXPECT_TRUE(contains(run("study --help").out, "fullinput, paper43, quick, scaling"));
+  EXPECT_TRUE(contains(run("study --help").out, "fullinput, implementations, paper43, quick, scaling"));
   auto frac = run("study --device cpu --grid mlp:1x8 --fraction 1.5 --out " + out);
   EXPECT_EQ(frac.rc, 2);
   EXPECT_TRUE(contains(frac.out, "--fraction: 1.5 is outside (0, 1]")) << frac.out;

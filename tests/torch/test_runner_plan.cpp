@@ -13,17 +13,6 @@
 using namespace sedenergy;
 using namespace sedenergy::runner;
 
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
-
 // Four shards of paper43 are disjoint and together the whole grid, as a Slurm array's tasks need.
 TEST(RunnerPlan, ShardsSplitTheGridDisjointly) {
   const auto grid = models::resolve_grid("paper43");
@@ -36,9 +25,9 @@ TEST(RunnerPlan, ShardsSplitTheGridDisjointly) {
   EXPECT_EQ(seen.size(), grid.size());
   for (const auto& s : grid) EXPECT_EQ(seen.count(s.name()), 1u) << s.name();
   for (const std::string bad : {"0/4", "5/4", "a/b", "1/0", "2"}) {
-    EXPECT_NE(error_of([&] { shard_of(grid, bad); }).find("--shard '" + bad + "'"), std::string::npos) << bad;
+    EXPECT_NE(test::input_error_of([&] { shard_of(grid, bad); }).find("--shard '" + bad + "'"), std::string::npos) << bad;
   }
-  EXPECT_NE(error_of([&] { shard_of(models::resolve_grid("mlp:1x16,mlp:1x32"), "3/3"); }).find("no configuration"),
+  EXPECT_NE(test::input_error_of([&] { shard_of(models::resolve_grid("mlp:1x16,mlp:1x32"), "3/3"); }).find("no configuration"),
             std::string::npos);
 }
 
@@ -50,7 +39,7 @@ TEST(RunnerPlan, WorkItemsInterleaveVariantsInASeededOrder) {
   opt.epochs = {1, 2};
   opt.repetitions = 3;
   const auto specs = models::resolve_grid("mlp:1x16,cnn:1x4");
-  const auto items = work_items(specs, opt);
+  const auto items = work_items(specs, opt, {models::Implementation{}});
   ASSERT_EQ(items.size(), 24u);
   std::set<std::string> keys;
   std::map<int, std::vector<std::string>> order;
@@ -62,10 +51,10 @@ TEST(RunnerPlan, WorkItemsInterleaveVariantsInASeededOrder) {
   EXPECT_TRUE(keys.count("mlp:1x16 [fraction 0.5, epochs 2]#3"));
   EXPECT_TRUE(keys.count("cnn:1x4#1"));
   EXPECT_NE(order[1], order[2]);
-  EXPECT_EQ(work_items(specs, opt)[5].key, items[5].key);
+  EXPECT_EQ(work_items(specs, opt, {models::Implementation{}})[5].key, items[5].key);
   opt.seed = 2;
   std::vector<std::string> other;
-  for (const auto& w : work_items(specs, opt)) other.push_back(w.key);
+  for (const auto& w : work_items(specs, opt, {models::Implementation{}})) other.push_back(w.key);
   std::vector<std::string> first;
   for (const auto& w : items) first.push_back(w.key);
   EXPECT_NE(other, first);
@@ -87,12 +76,50 @@ TEST(RunnerPlan, PlanResolvesTheAutomaticOptionsAndRefusesByName) {
   EXPECT_EQ(plan.opt.cache_dir, (dir / "out" / "cache").string());
   EXPECT_EQ(plan.items.size(), plan.specs.size() * static_cast<std::size_t>(opt.repetitions));
   EXPECT_EQ(plan.shape.frames, 64);
-  EXPECT_NE(error_of([] { parse_device("gpu"); }).find("--device 'gpu'"), std::string::npos);
+  EXPECT_NE(test::input_error_of([] { parse_device("gpu"); }).find("--device 'gpu'"), std::string::npos);
   auto both = opt;
   both.holdout = 0.2;
   both.test_data_dir = dir.string();
-  EXPECT_NE(error_of([&] { plan_study(both); }).find("--holdout or --test-data"), std::string::npos);
+  EXPECT_NE(test::input_error_of([&] { plan_study(both); }).find("--holdout or --test-data"), std::string::npos);
   auto window = opt;
   window.min_window_s = 1e12;
-  EXPECT_NE(error_of([&] { plan_study(window); }).find("--min-window"), std::string::npos);
+  EXPECT_NE(test::input_error_of([&] { plan_study(window); }).find("--min-window"), std::string::npos);
+}
+
+// Implementations are a dimension: each configuration once per implementation, named in its variant (the
+// default's name left out, so older sessions' keys still match), refused by name before any work.
+TEST(RunnerPlan, ImplementationsAreADimensionOfTheWorkItems) {
+  auto dir = test::temp_dir();
+  StudyOptions opt;
+  opt.device = "cpu";
+  opt.grid = "mlp:1x16,cnn:1x4";
+  opt.repetitions = 2;
+  opt.out_dir = (dir / "out").string();
+  opt.impl = "default,pytorch-default,foreach/eager/fp32/device";
+  const auto plan = plan_study(opt);
+  ASSERT_EQ(plan.impls.size(), 3u);
+  EXPECT_EQ(plan.impls[0].spelled(), "foreach/eager/fp32/host");  // auto resolved on the CPU
+  EXPECT_EQ(plan.impls[0].name(), "default");
+  EXPECT_EQ(plan.items.size(), 12u);
+  std::set<std::string> keys;
+  for (const auto& w : plan.items) keys.insert(w.key);
+  EXPECT_EQ(keys.size(), 12u);
+  EXPECT_TRUE(keys.count("mlp:1x16#1"));
+  EXPECT_TRUE(keys.count("mlp:1x16 [impl pytorch-default]#2"));
+  EXPECT_TRUE(keys.count("cnn:1x4 [impl foreach/eager/fp32/device]#1"));
+  EXPECT_EQ(variant_name(models::resolve_grid("mlp:1x16")[0], 0.5, 2, plan.impls[1]),
+            "mlp:1x16 [fraction 0.5, epochs 2, impl pytorch-default]");
+  for (const auto& [impl, why] : std::vector<std::pair<std::string, std::string>>{
+           {"fastest", "--impl fastest (fused/graph/fp32/device): CUDA graphs need a CUDA device"},
+           {"bf16", "--impl bf16 (fused/eager/bf16/device): "},
+           {"pytorch-fused", "the fused optimizer needs a CUDA device"},
+           {"nonsense", "--impl 'nonsense'"}}) {
+    auto bad = opt;
+    bad.impl = impl;
+    EXPECT_NE(test::input_error_of([&] { plan_study(bad); }).find(why), std::string::npos) << impl << ": " << test::input_error_of([&] { plan_study(bad); });
+  }
+  auto on_the_fly = opt;
+  on_the_fly.impl = "foreach/eager/fp32/device";
+  on_the_fly.feature_mode = "on-the-fly";
+  EXPECT_NE(test::input_error_of([&] { plan_study(on_the_fly); }).find("needs cached features"), std::string::npos);
 }

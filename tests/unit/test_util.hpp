@@ -4,7 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+
+#include "common/error.hpp"
 
 namespace sedenergy::test {
 
@@ -25,6 +28,16 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The message of the InputError f throws; "" when it throws none.
+inline std::string input_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace sedenergy::test

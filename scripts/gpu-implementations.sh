@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Software choices on a GPU node (issue 16), in steps that each fit one call of a time-limited session:
+#   scripts/gpu-implementations.sh OUTDIR smoke   build, then every implementation preset on two small
+#                                                  configurations (a 64-clip study) and the plan's refusals
+#   scripts/gpu-implementations.sh OUTDIR study   `study --config implementations` (resumes where a previous
+#                                                  call stopped: run it again until it says it is complete)
+#   scripts/gpu-implementations.sh OUTDIR bench   bench/train_step_vs_pytorch.sh (GRID, IMPLS, ROUNDS, CLIPS
+#                                                  from the environment; defaults below)
+# Set SEDENERGY_GIT_REVISION to the commit (the GPU node has no .git).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:?usage: $0 OUTDIR smoke|study|bench}"
+STEP="${2:?usage: $0 OUTDIR smoke|study|bench}"
+scripts/gpu-prepare.sh "$OUT" "implementations $STEP" || exit 1
+BIN=build-cuda/sedenergy
+case "$STEP" in
+  smoke)
+    ALL=$(python3 -c "import re; print(','.join(re.findall(r'\{\"([a-z0-9-]+)\", \"[a-z-]+/', open('src/models/implementation.cpp').read())))")
+    echo "== every preset: $ALL"
+    $BIN study --device cuda --grid mlp:1x512,crnn:1x1:64x64 --impl "$ALL" --clips 64 --repetitions 1 \
+      --min-window 0.5 --idle 1 --cooldown 0 --out "$OUT/smoke" > "$OUT/smoke.log" 2>&1; echo "exit $?"
+    grep -E "^\[|train |FAILED|kernels not counted" "$OUT/smoke.log"
+    python3 - "$OUT/smoke/results.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for row in db.execute("SELECT r.config, r.impl, r.status, r.train_kernels_per_step, r.test_kernels_per_step, "
+                      "round(p.energy_j, 2), round(p.duration_s, 4) FROM runs r JOIN phases p ON p.run_id = r.id "
+                      "WHERE p.phase = 'train' ORDER BY r.config, r.impl"):
+    print(*row, sep="\t")
+PY
+    echo "== refusals"
+    $BIN study --device cuda --grid mlp:1x512 --impl foreach/graph/fp32/device --out "$OUT/refused" 2>&1 | tail -1
+    $BIN study --device cuda --grid mlp:1x512 --impl fastest --feature-mode on-the-fly --out "$OUT/refused" 2>&1 | tail -1
+    rm -rf "$OUT/smoke/cache" "$OUT/smoke/data" "$OUT/refused"
+    ;;
+  study)
+    RESUME=(); [ -f "$OUT/study/results.db" ] && RESUME=(--resume)
+    timeout -s INT "${LIMIT_S:-540}" $BIN study --config implementations --device cuda --out "$OUT/study" "${RESUME[@]}" \
+      >> "$OUT/study.log" 2>&1; echo "exit $?"
+    grep -E "^\[|FAILED|resume:|interrupted" "$OUT/study.log" | tail -8
+    grep -q "^interrupted\|INTERRUPTED" <(tail -5 "$OUT/study.log") || echo "study complete"
+    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$OUT/study/results.db"
+    rm -rf "$OUT/study/cache" "$OUT/study/data"
+    ;;
+  bench)
+    GRID="${GRID:-paper43}" IMPLS="${IMPLS:-pytorch-default fastest device-data}" ROUNDS="${ROUNDS:-2}" \
+      CLIPS="${CLIPS:-64}" BLOCK_S="${BLOCK_S:-0.2}" bench/train_step_vs_pytorch.sh "$OUT/bench" > "$OUT/bench.log" 2>&1
+    echo "exit $?"; tail -60 "$OUT/bench.log"
+    ;;
+  *) echo "unknown step $STEP (smoke, study, bench)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,115 @@
+#include "models/implementation.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::models {
+
+namespace {
+
+const std::vector<std::string>& optimizers() {
+  static const std::vector<std::string> v = {"foreach", "fused", "per-tensor"};
+  return v;
+}
+
+// --optimizer's spellings: libtorch is the per-tensor loop.
+std::string optimizer_of(const std::string& study_optimizer) {
+  return study_optimizer == "libtorch" ? "per-tensor" : study_optimizer;
+}
+
+Implementation parse_spelled(const std::string& text, const std::string& option) {
+  const auto parts = split(text, '/');
+  auto bad = [&](const std::string& why) {
+    std::vector<std::string> names;
+    for (const auto& p : implementation_presets()) names.push_back(p.name);
+    return InputError(option + " '" + text + "': " + why + " (a preset: " + join(names, ", ") +
+                      "; or optimizer/graphs/precision/data, e.g. fused/graph/fp32/device)");
+  };
+  if (parts.size() != 4) throw bad("not an implementation");
+  Implementation impl;
+  impl.preset.clear();
+  impl.optimizer = parts[0];
+  if (impl.optimizer != "auto" && std::find(optimizers().begin(), optimizers().end(), impl.optimizer) == optimizers().end()) {
+    throw bad("unknown optimizer '" + parts[0] + "' (foreach, fused, per-tensor)");
+  }
+  if (parts[1] != "eager" && parts[1] != "graph") throw bad("graphs is eager or graph, not '" + parts[1] + "'");
+  if (parts[2] != "fp32" && parts[2] != "bf16") throw bad("precision is fp32 or bf16, not '" + parts[2] + "'");
+  if (parts[3] != "host" && parts[3] != "device") throw bad("data is host or device, not '" + parts[3] + "'");
+  impl.graph = parts[1] == "graph";
+  impl.bf16 = parts[2] == "bf16";
+  impl.device_data = parts[3] == "device";
+  return impl;
+}
+
+}  // namespace
+
+std::string Implementation::spelled() const {
+  return optimizer + "/" + (graph ? "graph" : "eager") + "/" + (bf16 ? "bf16" : "fp32") + "/" +
+         (device_data ? "device" : "host");
+}
+
+Implementation Implementation::resolved(bool cuda) const {
+  Implementation r = *this;
+  if (r.optimizer == "auto") r.optimizer = cuda ? "fused" : "foreach";
+  return r;
+}
+
+const std::vector<ImplementationPreset>& implementation_presets() {
+  static const std::vector<ImplementationPreset> p = {
+      {kDefaultImplementation, "auto/eager/fp32/host", "sedenergy's default: --optimizer's Adam (fused on CUDA), eager, fp32, batches from the host"},
+      {"pytorch-default", "foreach/eager/fp32/host", "a PyTorch user's plain loop: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches"},
+      {"pytorch-fused", "fused/eager/fp32/host", "the same with Adam(fused=True)"},
+      {"device-data", "fused/eager/fp32/device", "fused Adam, the dataset resident on the GPU"},
+      {"fastest", "fused/graph/fp32/device", "the whole step in a CUDA graph, the dataset on the GPU"},
+      {"bf16", "fused/eager/bf16/device", "bf16 autocast, fused Adam, the dataset on the GPU"},
+      {"graph-bf16", "fused/graph/bf16/device", "bf16 autocast inside a CUDA graph, the dataset on the GPU"},
+  };
+  return p;
+}
+
+Implementation parse_implementation(const std::string& text, const std::string& optimizer, const std::string& option) {
+  for (const auto& p : implementation_presets()) {
+    if (text != p.name) continue;
+    Implementation impl = parse_spelled(p.spelled, option);
+    if (impl.optimizer == "auto") impl.optimizer = optimizer_of(optimizer);
+    impl.preset = p.name;
+    return impl;
+  }
+  return parse_spelled(text, option);
+}
+
+std::vector<Implementation> parse_implementations(const std::string& list, const std::string& optimizer,
+                                                  const std::string& option) {
+  std::vector<Implementation> out;
+  for (const auto& raw : split(list, ',')) {
+    const std::string text = trim(raw);
+    if (text.empty()) throw InputError(option + " '" + list + "': an empty name");
+    Implementation impl = parse_implementation(text, optimizer, option);
+    for (const auto& seen : out) {
+      if (seen.name() == impl.name()) throw InputError(option + " '" + list + "': '" + text + "' given twice");
+    }
+    out.push_back(impl);
+  }
+  if (out.empty()) throw InputError(option + " needs at least one implementation");
+  return out;
+}
+
+std::string implementation_refusal(const Implementation& impl, const RunContext& ctx) {
+  if (impl.graph && !ctx.cuda) return "CUDA graphs need a CUDA device";
+  if (impl.graph && !ctx.cuda_graphs_built) return "this build has no CUDA graphs (built against a LibTorch without CUDA)";
+  const std::string opt = impl.resolved(ctx.cuda).optimizer;
+  if (impl.graph && opt != "fused") {
+    return "a CUDA graph replays its kernels' arguments as captured, and " + opt +
+           " Adam computes its bias corrections on the host each step: use the fused optimizer";
+  }
+  if (opt == "fused" && !ctx.cuda) return "the fused optimizer needs a CUDA device";
+  if (impl.bf16 && !ctx.cuda) return "bf16 autocast is run on CUDA devices only";
+  if (impl.device_data && !ctx.cached_features) {
+    return "device-resident data needs cached features (--feature-mode on-the-fly computes each batch on the host)";
+  }
+  return "";
+}
+
+}  // namespace sedenergy::models

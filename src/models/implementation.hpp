@@ -1,0 +1,64 @@
+// How a model is run, apart from what it is: the software choices that change one model's energy by up to
+// 2.5x on one GPU (issue 16). An implementation is four choices:
+//   optimizer  foreach     PyTorch's default Adam (multi-tensor _foreach_ ops; bias corrections on the host)
+//              fused       one fused Adam kernel for all tensors (CUDA; step counters on the device)
+//              per-tensor  LibTorch's torch::optim::Adam (a loop over tensors, several kernels each)
+//   graphs     eager       every kernel launched by the host, step by step
+//              graph       the whole training step (forward, loss, backward, Adam) captured once into a CUDA
+//                          graph and replayed; the test step likewise
+//   precision  fp32        PyTorch's defaults
+//              bf16        bf16 autocast (weights, gradients and Adam stay fp32)
+//   data       host        each batch gathered on the host and copied, as a DataLoader does
+//              device      the dataset resident on the GPU, batches indexed there
+// Written "fused/graph/fp32/device", or by a preset's name. Torch-free: the CLI, the plan and the
+// analysis read it.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace sedenergy::models {
+
+inline constexpr const char* kDefaultImplementation = "default";
+
+// Default-constructed: the default preset (what a study runs unless told).
+struct Implementation {
+  std::string optimizer = "auto";  // foreach, fused, per-tensor; auto: fused on CUDA, foreach on the CPU
+  bool graph = false;
+  bool bf16 = false;
+  bool device_data = false;
+  std::string preset = kDefaultImplementation;  // the preset it was named by ("" when written out)
+
+  // "fused/graph/fp32/device"
+  std::string spelled() const;
+  // The preset's name, else spelled(): what runs, variants and reports call it.
+  std::string name() const { return preset.empty() ? spelled() : preset; }
+  // auto resolved for a device: fused on CUDA, foreach on the CPU.
+  Implementation resolved(bool cuda) const;
+};
+
+struct ImplementationPreset {
+  const char* name;
+  const char* spelled;  // "auto" as the optimizer: the study's --optimizer
+  const char* what;
+};
+// The named implementations: default (what a study runs unless told), pytorch-default (what a PyTorch
+// user's plain loop runs), and the faster ones.
+const std::vector<ImplementationPreset>& implementation_presets();
+
+// A preset's name or a spelled implementation; `optimizer` is the study's --optimizer (the default's).
+// Throws InputError naming `option` and the text.
+Implementation parse_implementation(const std::string& text, const std::string& optimizer, const std::string& option);
+// A comma-separated list of them, each once.
+std::vector<Implementation> parse_implementations(const std::string& list, const std::string& optimizer,
+                                                  const std::string& option);
+
+// Why the implementation cannot run here, "" when it can: graphs need CUDA (and a build with CUDA graphs)
+// and the fused optimizer; bf16 needs CUDA; device-resident data needs cached features.
+struct RunContext {
+  bool cuda = false;
+  bool cuda_graphs_built = false;
+  bool cached_features = true;
+};
+std::string implementation_refusal(const Implementation& impl, const RunContext& ctx);
+
+}  // namespace sedenergy::models

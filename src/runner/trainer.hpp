@@ -1,0 +1,121 @@
+// Training and testing one model on its device, the way an implementation says (models/implementation.hpp):
+// batches gathered on the host and copied or indexed from a device-resident copy; eager steps or steps
+// captured into CUDA graphs; fp32 or bf16 autocast; foreach, fused or per-tensor Adam.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "data/dataset.hpp"
+#include "data/feature_cache.hpp"
+#include "features/mel.hpp"
+#include "models/fast_adam.hpp"
+#include "models/implementation.hpp"
+#include "models/torch_models.hpp"
+#include "runner/cuda_graph.hpp"
+#include "runner/plan.hpp"
+
+namespace sedenergy::runner {
+
+// Batches of (features, targets): from cached features (in memory, pinned with a GPU, and a resident copy
+// on the GPU when an implementation asks), or computed from the audio per batch on the CPU, as the study's
+// data loader did (no worker processes).
+class BatchSource {
+ public:
+  BatchSource(const data::FeatureSet& fs, bool pin);
+  // Given features (n, 1, mels, frames) and multi-hot targets (n, classes) on the host (benchmarks).
+  BatchSource(torch::Tensor x, torch::Tensor y, bool pin);
+  BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips, const features::FeatureParams& p,
+              const data::ExtractOptions& opt);
+
+  int64_t size() const { return size_; }
+  int mels() const { return mels_; }
+  int frames() const { return frames_; }
+  // A batch on the host (idx: a CPU index tensor).
+  std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx) const;
+  // Keeps a copy of the whole set on `device` (cached features only), for device-resident batches.
+  void keep_on(const torch::Device& device);
+  const torch::Tensor& resident_x() const { return x_dev_; }
+  const torch::Tensor& resident_y() const { return y_dev_; }
+
+ private:
+  static torch::Tensor targets(const std::vector<float>& t, int64_t n);
+  int64_t size_;
+  int mels_ = 0, frames_ = 0;
+  torch::Tensor x_, y_, x_dev_, y_dev_;
+  data::ExtractOptions opt_;
+  features::FeatureParams params_;
+  std::shared_ptr<features::MelExtractor> mel_;
+  std::vector<std::string> files_;
+};
+
+// Adam as the implementation says: FastAdam (fused, foreach) or LibTorch's own (per-tensor).
+class Optimizer {
+ public:
+  Optimizer(models::SedNet& model, const models::Implementation& impl, double lr);
+  void zero_grad() { fast_ ? fast_->zero_grad() : libtorch_->zero_grad(); }
+  void step() { fast_ ? fast_->step() : (void)libtorch_->step(); }
+  std::string method() const { return fast_ ? "adam-" + fast_->method() : "adam-libtorch"; }
+
+ private:
+  std::unique_ptr<models::FastAdam> fast_;
+  std::unique_ptr<torch::optim::Adam> libtorch_;
+};
+
+class Trainer {
+ public:
+  Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt,
+          const models::Implementation& impl, models::SedNet model);
+
+  static int steps_per_epoch(int64_t clips, int batch) { return static_cast<int>((clips + batch - 1) / batch); }
+  models::SedNet& model() { return model_; }
+  std::string optimizer_method() const { return optim_.method(); }
+
+  // The unmeasured start: with graphs, each step shape the epochs use (full batches and the last partial
+  // one, training and test) captured after two warm-up steps; then `steps` training steps.
+  void warm_up(const torch::Tensor& subset, int steps);
+  // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
+  // training source) in a fresh random order; returns the mean loss as a device tensor.
+  torch::Tensor train_epoch(const torch::Tensor& subset, int steps = -1);
+  void test_epoch();
+  // Class probabilities and targets over the test set (outside any window), for the quality metrics.
+  std::pair<std::vector<float>, std::vector<float>> predict();
+  // Kernels one training step and one test step of a full batch launch, counted on captured graphs
+  // (CUDA only; the model and optimizer take one more real step first): {train, test}, -1 where unknown.
+  std::pair<int, int> count_kernels(std::string& why);
+
+ private:
+  struct Graphed {
+    torch::Tensor x, y, out;  // static input, target and (test) output
+    std::unique_ptr<CapturedStep> step;
+  };
+  void train_step(const torch::Tensor& x, const torch::Tensor& y);
+  torch::Tensor test_step(const torch::Tensor& x);
+  // Rows [i, j) of `order` (CPU) / `order_dev` (the same on the device, with device data) as device tensors.
+  std::pair<torch::Tensor, torch::Tensor> device_batch(const BatchSource& src, const torch::Tensor& order,
+                                                       const torch::Tensor& order_dev, int64_t i, int64_t j) const;
+  void fill(Graphed& g, const BatchSource& src, const torch::Tensor& order, const torch::Tensor& order_dev,
+            int64_t i, int64_t j) const;
+  Graphed& graph_for(std::map<int64_t, Graphed>& graphs, bool train, const torch::Tensor& order,
+                     const torch::Tensor& order_dev, int64_t i, int64_t j);
+  torch::Tensor on_device(const torch::Tensor& order) const;
+  int run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps);
+
+  const BatchSource& train_;
+  const BatchSource& test_;
+  DeviceChoice dev_;
+  int batch_;
+  models::Implementation impl_;
+  models::SedNet model_;
+  Optimizer optim_;
+  torch::Tensor loss_sum_;  // on the device: the epoch's summed loss, added to inside (captured) steps
+  torch::Tensor test_order_, test_order_dev_;
+  std::map<int64_t, Graphed> train_graphs_, test_graphs_;  // by batch size
+};
+
+}  // namespace sedenergy::runner
