@@ -43,7 +43,7 @@ PY
     rm -rf "$OUT/study/cache" "$OUT/study/data"
     ;;
   bench)
-    GRID="${GRID:-paper43}" IMPLS="${IMPLS:-pytorch-default fastest device-data}" ROUNDS="${ROUNDS:-2}" \
+    IMPLS="${IMPLS:-pytorch-default fastest device-data}" GRID="${GRID:-mlp:1x512,mlp:4x4096,cnn:1x128,cnn:2x512,rnn:1x512,rnn:4x2048,crnn:1x1:64x64}" ROUNDS="${ROUNDS:-2}" \
       CLIPS="${CLIPS:-64}" BLOCK_S="${BLOCK_S:-0.2}" bench/train_step_vs_pytorch.sh "$OUT/bench" > "$OUT/bench.log" 2>&1
     echo "exit $?"; tail -60 "$OUT/bench.log"
     ;;
