@@ -36,9 +36,9 @@ PY
   study)
     RESUME=(); [ -f "$OUT/study/results.db" ] && RESUME=(--resume)
     timeout -s INT "${LIMIT_S:-540}" $BIN study --config implementations --device cuda --out "$OUT/study" "${RESUME[@]}" \
-      >> "$OUT/study.log" 2>&1; echo "exit $?"
+      >> "$OUT/study.log" 2>&1
+    RC=$?; echo "exit $RC (0: the study is complete; 130: stopped at the time limit, run this step again)"
     grep -E "^\[|FAILED|resume:|interrupted" "$OUT/study.log" | tail -8
-    grep -q "^interrupted\|INTERRUPTED" <(tail -5 "$OUT/study.log") || echo "study complete"
     python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$OUT/study/results.db"
     rm -rf "$OUT/study/cache" "$OUT/study/data"
     ;;

@@ -4,5 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p "$1"
+# .deps/prefix holds the libraries build-cuda/ links at run time; a carried .deps/ may come without it.
+[ -d .deps/prefix ] || [ ! -d .deps/debs ] || scripts/gpu-node-deps.sh unpack > /dev/null
 [ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$1/build.log" 2>&1 || { tail -20 "$1/build.log"; exit 1; }
 scripts/gpu-machine.sh "$2" >> "$1/machine.txt" 2>&1
