@@ -765,10 +765,11 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
   if (const Table* trends = table(a, "two_trends")) {
     for (const auto& row : trends->rows) {
       if (at(*trends, row, "phase") != phase || !at(*trends, row, "energy_ratio_at_reference").is_number()) continue;
-      const double family = at(*trends, row, "energy_ratio_at_reference").get<double>();
-      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(family) + "x the energy of CNN/CRNN; the software choice "
-              "saves up to " + fmt(1 / *lo) + "x on one model, " + (1 / *lo >= family ? "as much as or more than" : "less than") +
-              " the family choice.";
+      const double ratio = at(*trends, row, "energy_ratio_at_reference").get<double>();
+      const double family = std::max(ratio, 1 / ratio);  // the factor between the two trends, either way round
+      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(ratio) + "x the energy of CNN/CRNN, a factor of " +
+              fmt(family) + "; the software choice saves up to " + fmt(1 / *lo) + "x on one model, " +
+              (1 / *lo >= family ? "as much as or more than" : "less than") + " the family choice.";
     }
   }
   a.findings.push_back(text);

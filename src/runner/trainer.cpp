@@ -77,11 +77,16 @@ BatchSource::BatchSource(const data::DatasetPaths& paths, const std::vector<data
   y_ = targets(t, size_);
 }
 
-std::pair<torch::Tensor, torch::Tensor> BatchSource::batch(const torch::Tensor& idx) const {
-  auto y = y_.index_select(0, idx);
-  if (!mel_) return {x_.index_select(0, idx), y};
+std::pair<torch::Tensor, torch::Tensor> BatchSource::batch(const torch::Tensor& idx, bool pinned) const {
   const int64_t b = idx.size(0);
-  auto x = torch::empty({b, 1, mels_, frames_}, torch::kFloat32);
+  const auto host = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(pinned);
+  auto y = torch::empty({b, y_.size(1)}, host);
+  at::index_select_out(y, y_, 0, idx);
+  auto x = torch::empty({b, 1, mels_, frames_}, host);
+  if (!mel_) {
+    at::index_select_out(x, x_, 0, idx);
+    return {x, y};
+  }
   float* dst = x.data_ptr<float>();
   const auto* ids = idx.data_ptr<int64_t>();
   const std::size_t per = static_cast<std::size_t>(mels_) * frames_;
@@ -152,7 +157,7 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::device_batch(const BatchSource&
     const auto idx = order_dev.slice(0, i, j);
     return {src.resident_x().index_select(0, idx), src.resident_y().index_select(0, idx)};
   }
-  auto [x, y] = src.batch(order.slice(0, i, j));
+  auto [x, y] = src.batch(order.slice(0, i, j), dev_.cuda);
   return {x.to(dev_.device, /*non_blocking=*/true), y.to(dev_.device, /*non_blocking=*/true)};
 }
 
@@ -165,7 +170,7 @@ void Trainer::fill(Graphed& g, const BatchSource& src, const torch::Tensor& orde
     at::index_select_out(g.y, src.resident_y(), 0, idx);
     return;
   }
-  auto [x, y] = src.batch(order.slice(0, i, j));
+  auto [x, y] = src.batch(order.slice(0, i, j), dev_.cuda);
   g.x.copy_(x, /*non_blocking=*/true);
   g.y.copy_(y, /*non_blocking=*/true);
 }

@@ -36,8 +36,10 @@ class BatchSource {
   int64_t size() const { return size_; }
   int mels() const { return mels_; }
   int frames() const { return frames_; }
-  // A batch on the host (idx: a CPU index tensor).
-  std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx) const;
+  // A batch on the host (idx: a CPU index tensor). `pinned`: gathered straight into page-locked memory
+  // (PyTorch's caching host allocator, which keeps a block until the copies reading it are done), so the
+  // copy to the GPU is asynchronous, as a DataLoader with pin_memory=True gives.
+  std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx, bool pinned = false) const;
   // Keeps a copy of the whole set on `device` (cached features only), for device-resident batches.
   void keep_on(const torch::Device& device);
   const torch::Tensor& resident_x() const { return x_dev_; }
