@@ -112,7 +112,7 @@ const std::vector<std::string> kFamilies = models::study_family_names();
 
 struct Acc {
   Point p;
-  std::vector<double> e, d, w, gu, mu, sm, bw, map;
+  std::vector<double> e, d, w, gu, mu, sm, bw, map, gross, idle;
 };
 
 // The points of one phase (and family; "" for all).
@@ -235,6 +235,11 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
     g.e.push_back(use_net ? r.phase.net_gpu_energy_j : use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
     g.d.push_back(r.phase.duration_s);
+    g.gross.push_back(r.phase.gpu_energy_j);
+    // The idle power the run's net energy took off (its session's baseline, with a CUDA context).
+    if (r.phase.net_gpu_energy_j > 0 && r.phase.duration_s > 0 && r.phase.gpu_energy_j > 0) {
+      g.idle.push_back((r.phase.gpu_energy_j - r.phase.net_gpu_energy_j) / r.phase.duration_s);
+    }
     g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
                                           : (r.phase.duration_s > 0 ? r.phase.energy_j / r.phase.duration_s : NAN));
     if (r.phase.gpu_util_pct >= 0) g.gu.push_back(r.phase.gpu_util_pct);
@@ -252,6 +257,8 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     g.p.energy_lo = std::isfinite(s.ci95.lo) ? s.ci95.lo : s.mean;
     g.p.energy_hi = std::isfinite(s.ci95.hi) ? s.ci95.hi : s.mean;
     g.p.duration_s = summarize(g.d).mean;
+    g.p.gross_gpu_j = g.gross.empty() ? -1 : summarize(g.gross).mean;
+    g.p.idle_w = g.idle.empty() ? -1 : summarize(g.idle).mean;
     g.p.power_w = summarize(g.w).mean;
     if (!g.gu.empty()) g.p.gpu_util = summarize(g.gu).mean;
     if (!g.mu.empty()) g.p.mem_util = summarize(g.mu).mean;
@@ -402,6 +409,27 @@ void add_slopes(Analysis& a, const std::vector<std::string>& phases) {
   a.tables.push_back(t);
 }
 
+// MLP/RNN against CNN/CRNN: one log-log line each, fitted on the rows ia of (ax, ay) and ib of (bx, by).
+struct TrendFits {
+  LinearFit a, b;
+  bool ok() const { return a.ok && b.ok; }
+  // Energy of MLP/RNN over that of CNN/CRNN at log10 FLOPs x.
+  double ratio_at(double x) const { return ok() ? std::pow(10.0, a.predict({x}) - b.predict({x})) : NAN; }
+};
+TrendFits fit_trends(const std::vector<double>& ax, const std::vector<double>& ay, const std::vector<double>& bx,
+                     const std::vector<double>& by, const std::vector<int>& ia, const std::vector<int>& ib) {
+  std::vector<std::vector<double>> XA, XB;
+  std::vector<double> YA, YB;
+  for (int i : ia) XA.push_back({ax[i]}), YA.push_back(ay[i]);
+  for (int i : ib) XB.push_back({bx[i]}), YB.push_back(by[i]);
+  return {least_squares(XA, YA), least_squares(XB, YB)};
+}
+std::vector<int> all_rows(std::size_t n) {
+  std::vector<int> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = static_cast<int>(i);
+  return idx;
+}
+
 void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
   Table t{"two_trends", "The two trends: MLP/RNN against CNN/CRNN",
           "each group fitted in log-log; energy ratio at the pooled geometric-mean FLOPs and slope difference, with 95 % "
@@ -422,31 +450,16 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
     for (double v : ax) ref += v;
     for (double v : bx) ref += v;
     ref /= static_cast<double>(ax.size() + bx.size());
-    auto stats = [&](const std::vector<int>& ia, const std::vector<int>& ib, double& dslope, double& ratio) {
-      std::vector<std::vector<double>> XA, XB;
-      std::vector<double> YA, YB;
-      for (int i : ia) XA.push_back({ax[i]}), YA.push_back(ay[i]);
-      for (int i : ib) XB.push_back({bx[i]}), YB.push_back(by[i]);
-      auto fa = least_squares(XA, YA), fb = least_squares(XB, YB);
-      if (!fa.ok || !fb.ok) {
-        dslope = ratio = NAN;
-        return std::pair<double, double>{NAN, NAN};
-      }
-      dslope = fa.coef[1] - fb.coef[1];
-      ratio = std::pow(10.0, fa.predict({ref}) - fb.predict({ref}));
-      return std::pair<double, double>{fa.coef[1], fb.coef[1]};
-    };
-    std::vector<int> ia(ax.size()), ib(bx.size());
-    for (std::size_t i = 0; i < ia.size(); ++i) ia[i] = static_cast<int>(i);
-    for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
-    double dslope = NAN, ratio = NAN;
-    auto [sa, sb] = stats(ia, ib, dslope, ratio);
+    const std::vector<int> ia = all_rows(ax.size()), ib = all_rows(bx.size());
+    const TrendFits fits = fit_trends(ax, ay, bx, by, ia, ib);
+    const double sa = fits.a.ok ? fits.a.coef[1] : NAN, sb = fits.b.ok ? fits.b.coef[1] : NAN;
+    const double dslope = sa - sb, ratio = fits.ratio_at(ref);
     // Each group resampled separately: the slope difference and the ratio at the reference FLOPs.
     const auto ci = bootstrap_two_samples(static_cast<int>(ia.size()), static_cast<int>(ib.size()), 2,
                                           [&](const std::vector<int>& ja, const std::vector<int>& jb) {
-                                            double d = NAN, r = NAN;
-                                            stats(ja, jb, d, r);
-                                            return std::vector<double>{d, r};
+                                            const TrendFits f = fit_trends(ax, ay, bx, by, ja, jb);
+                                            if (!f.ok()) return std::vector<double>{NAN, NAN};
+                                            return std::vector<double>{f.a.coef[1] - f.b.coef[1], f.ratio_at(ref)};
                                           });
     t.rows.push_back({phase, static_cast<int>(ax.size()), static_cast<int>(bx.size()), num(sa), num(sb), num(dslope),
                       num(ci[0].lo), num(ci[0].hi), num(ratio), num(ci[1].lo), num(ci[1].hi), num(std::pow(10.0, ref)), ""});
@@ -461,6 +474,73 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
     }
   }
   a.tables.push_back(t);
+}
+
+// Does the two-trends finding hold whatever idle baseline is taken off, and across the FLOPs range the two
+// groups share? Energy per epoch on GPU energy with each baseline the database gives: none (gross) and
+// each run's session baseline (idle with a CUDA context); the ratio at both ends and the middle of the
+// overlapping FLOPs range, each with a bootstrap interval.
+void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"sensitivity", "Sensitivity: the two trends under each idle baseline, across the shared FLOPs range",
+          "MLP/RNN energy over CNN/CRNN energy per epoch from the two log-log fits, at the low end, middle (geometric) and "
+          "high end of the FLOPs range both groups cover; GPU energy minus baseline x time per epoch; 95 % bootstrap "
+          "intervals (each group resampled separately)",
+          {"phase", "baseline", "baseline_w", "flops_low", "ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi", "flops_mid",
+           "ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi", "flops_high", "ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"},
+          {}};
+  struct Baseline {
+    const char* name;
+    std::function<double(const Point&)> watts;  // NaN: the point has no such baseline
+  };
+  const std::vector<Baseline> baselines = {
+      {"none (gross)", [](const Point&) { return 0.0; }},
+      {"session idle, CUDA context", [](const Point& p) { return p.idle_w >= 0 ? p.idle_w : NAN; }}};
+  for (const auto& phase : phases) {
+    std::vector<std::string> verdicts;  // one per baseline and position: "above", "below" or "either"
+    double rmin = INFINITY, rmax = -INFINITY;
+    for (const auto& b : baselines) {
+      std::vector<double> ax, ay, bx, by, watts;
+      for (const auto& p : a.points) {
+        const double w = b.watts(p), e = p.gross_gpu_j - w * p.duration_s;
+        if (p.phase != phase || p.gross_gpu_j <= 0 || !std::isfinite(w) || !(e > 0) || !(p.flops > 0)) continue;
+        const bool first = p.family == "MLP" || p.family == "RNN";
+        if (!first && p.family != "CNN" && p.family != "CRNN") continue;
+        (first ? ax : bx).push_back(std::log10(p.flops));
+        (first ? ay : by).push_back(std::log10(e));
+        watts.push_back(w);
+      }
+      if (ax.size() < 3 || bx.size() < 3) continue;
+      const double lo = std::max(*std::min_element(ax.begin(), ax.end()), *std::min_element(bx.begin(), bx.end()));
+      const double hi = std::min(*std::max_element(ax.begin(), ax.end()), *std::max_element(bx.begin(), bx.end()));
+      if (!(lo < hi)) {
+        a.cannot.push_back("sensitivity (" + phase + ", " + b.name + "): the two groups share no FLOPs range");
+        continue;
+      }
+      const std::vector<double> xs = {lo, (lo + hi) / 2, hi};
+      auto ratios = [&](const std::vector<int>& ia, const std::vector<int>& ib) {
+        const TrendFits f = fit_trends(ax, ay, bx, by, ia, ib);
+        return std::vector<double>{f.ratio_at(xs[0]), f.ratio_at(xs[1]), f.ratio_at(xs[2])};
+      };
+      const auto r = ratios(all_rows(ax.size()), all_rows(bx.size()));
+      const auto ci = bootstrap_two_samples(static_cast<int>(ax.size()), static_cast<int>(bx.size()), 3, ratios);
+      std::vector<json> row = {phase, b.name, num(summarize(watts).mean)};
+      for (int k = 0; k < 3; ++k) {
+        row.insert(row.end(), {num(std::pow(10.0, xs[k])), num(r[k]), num(ci[k].lo), num(ci[k].hi)});
+        verdicts.push_back(ci[k].lo > 1 ? "above" : ci[k].hi < 1 ? "below" : "either");
+        if (std::isfinite(r[k])) rmin = std::min(rmin, r[k]), rmax = std::max(rmax, r[k]);
+      }
+      t.rows.push_back(row);
+    }
+    if (verdicts.empty()) continue;
+    const bool same = std::all_of(verdicts.begin(), verdicts.end(), [&](const auto& v) { return v == verdicts[0]; });
+    a.findings.push_back("Sensitivity (" + phase + "): " +
+                         (same && verdicts[0] != "either"
+                              ? "MLP/RNN lie " + verdicts[0] + " CNN/CRNN at both ends and the middle of the shared FLOPs range, with and without the idle baseline: the two-trends finding holds."
+                              : "MLP/RNN use from " + fmt(rmin) + "x to " + fmt(rmax) + "x the energy of CNN/CRNN, "
+                                "depending on the idle baseline and on where in the shared FLOPs range it is read "
+                                "(sensitivity table): the two-trends ratio does not hold as one number."));
+  }
+  if (!t.rows.empty()) a.tables.push_back(t);
 }
 
 void add_power_gap(Analysis& a) {
@@ -829,6 +909,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_correlations(a, phases);
   add_slopes(a, phases);
   add_two_trends(a, phases);
+  add_sensitivity(a, phases);
   add_power_gap(a);
   add_predictors(a, phases);
   add_scaling(a);

@@ -28,6 +28,7 @@ struct Point {
   double fraction = 1;
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch
   double duration_s = 0, power_w = 0;
+  double gross_gpu_j = -1, idle_w = -1;  // gross GPU energy per epoch and the idle power net energy took off; -1: none
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
   double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
   double map = -1;

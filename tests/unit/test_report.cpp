@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <cctype>
 #include <random>
 
 #include "analysis/study_analysis.hpp"
@@ -41,6 +42,7 @@ bool has_nan(const std::string& text) {
 
 struct Law {
   double mlp_rnn_factor = 10;  // MLP/RNN energy at equal FLOPs, relative to CNN/CRNN
+  double mlp_rnn_tilt = 0;     // MLP/RNN energy also x (FLOPs / 1e12)^tilt: the two lines cross at 1e12 FLOPs
   int configs_per_family = 4;
   int repetitions = 3;
   std::vector<std::string> families = {"MLP", "CNN", "RNN", "CRNN"};
@@ -87,7 +89,8 @@ void write_study(const std::string& path, const Law& law) {
           p.phase = phase;
           p.epochs = 3;
           const double flops = std::string(phase) == "train" ? r.train_flops_per_epoch : r.test_flops_per_epoch;
-          p.gpu_energy_j = law.gpu_scale * (heavy ? law.mlp_rnn_factor : 1) * 1e-9 * std::pow(flops, 0.9) * noise(rng);
+          p.gpu_energy_j = law.gpu_scale * (heavy ? law.mlp_rnn_factor * std::pow(flops / 1e12, law.mlp_rnn_tilt) : 1) *
+                           1e-9 * std::pow(flops, 0.9) * noise(rng);
           p.energy_j = p.gpu_energy_j * 1.2;
           if (law.net_share >= 0) p.net_gpu_energy_j = law.net_share * p.gpu_energy_j;
           p.gpu_method = "nvml total-energy counter delta";
@@ -360,4 +363,101 @@ TEST(Files, TempFileNeverWritesThroughASymlink) {
   int files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 2);  // victim and cache.bin
+}
+
+// The two-trends ratio with and without the idle baseline, at both ends and the middle of the FLOPs range
+// both groups cover: a constant factor holds everywhere and is said to; lines that cross are said not to
+// hold as one number, with the range of the ratio.
+TEST(Analysis, SensitivitySaysWhetherTheTwoTrendsHold) {
+  auto dir = test::temp_dir();
+  Law parallel;
+  parallel.mlp_rnn_factor = 3;
+  parallel.net_share = 0.5;  // an idle baseline took half of every window
+  write_study((dir / "parallel.db").string(), parallel);
+  auto a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "parallel.db").string()}, (dir / "p").string()).json));
+  const auto& rows = a["tables"]["sensitivity"]["rows"];
+  ASSERT_EQ(rows.size(), 4u);  // 2 phases x (gross, session idle)
+  for (const auto& row : rows) {
+    for (const char* at : {"ratio_low", "ratio_mid", "ratio_high"}) EXPECT_NEAR(row[at].get<double>(), 3, 0.3) << row.dump();
+    EXPECT_LT(row["flops_low"].get<double>(), row["flops_high"].get<double>());
+    if (row["baseline"] != "none (gross)") EXPECT_GT(row["baseline_w"].get<double>(), 50) << row.dump();
+  }
+  EXPECT_NE(a["findings"].dump().find("Sensitivity (train): MLP/RNN lie above CNN/CRNN at both ends and the middle"),
+            std::string::npos) << a["findings"].dump(1);
+
+  Law crossing;
+  crossing.mlp_rnn_factor = 1;
+  crossing.mlp_rnn_tilt = 0.4;  // ratio (F / 1e12)^0.4: 0.47 at 1.5e11 FLOPs, 2.1 at 6.4e12
+  crossing.net_share = 0.5;
+  write_study((dir / "crossing.db").string(), crossing);
+  a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "crossing.db").string()}, (dir / "c").string()).json));
+  const auto& gross = table_row(a, "sensitivity", "baseline", "none (gross)");
+  EXPECT_NEAR(gross["ratio_low"].get<double>(), std::pow(gross["flops_low"].get<double>() / 1e12, 0.4), 0.1);
+  EXPECT_NEAR(gross["ratio_high"].get<double>(), std::pow(gross["flops_high"].get<double>() / 1e12, 0.4), 0.2);
+  EXPECT_LT(gross["ratio_low_ci_hi"].get<double>(), 1);
+  EXPECT_GT(gross["ratio_high_ci_lo"].get<double>(), 1);
+  EXPECT_NE(a["findings"].dump().find("the two-trends ratio does not hold as one number"), std::string::npos)
+      << a["findings"].dump(1);
+}
+
+// Software choices on a database where the truth is known: every configuration runs under pytorch-default
+// and under an implementation that takes half its energy; the ratio is 0.5 with an interval around it, the
+// finding says so, and the model questions read pytorch-default's runs only.
+TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
+  auto dir = test::temp_dir();
+  {
+    store::Store db((dir / "impl.db").string());
+    store::SessionRecord s;
+    s.started_at = "2026-11-30T00:00:00Z";
+    s.gpu_name = "GPU";
+    const auto id = db.begin_session(s);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> noise(1.0, 0.01);
+    for (const std::string config : {"mlp:1x64", "cnn:1x64", "rnn:1x64", "crnn:1x1:64x64"}) {
+      for (const auto& [impl, share] : {std::pair{"pytorch-default", 1.0}, std::pair{"fastest", 0.5}}) {
+        for (int rep = 1; rep <= 3; ++rep) {
+          store::RunRecord r;
+          r.session_id = id;
+          r.config = config;
+          r.family = config.substr(0, config.find(':'));
+          for (auto& c : r.family) c = static_cast<char>(std::toupper(c));
+          r.impl = impl;
+          r.variant = config + (r.impl == "pytorch-default" ? " [impl pytorch-default]" : " [impl fastest]");
+          r.repetition = rep;
+          r.train_flops_per_epoch = 1e11;
+          r.train_kernels_per_step = r.impl == "fastest" ? 29 : 35;
+          store::PhaseRecord p;
+          p.phase = "train";
+          p.gpu_method = "nvml total-energy counter delta";
+          p.gpu_energy_j = 40 * share * noise(rng);
+          p.duration_s = 0.2 * share;
+          r.phases = {p};
+          db.add_run(r);
+        }
+      }
+    }
+  }
+  auto a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "impl.db").string()}, (dir / "r").string()).json));
+  const auto& rows = a["tables"]["software_choices"]["rows"];
+  ASSERT_EQ(rows.size(), 8u);  // 4 configurations x 2 implementations
+  for (const auto& row : rows) {
+    const double truth = row["impl"] == "fastest" ? 0.5 : 1.0;
+    EXPECT_NEAR(row["ratio_to_pytorch_default"].get<double>(), truth, 0.02) << row.dump();
+    // The interval holds the estimate and lies near the truth (three repetitions with 1 % noise).
+    EXPECT_LE(row["ratio_ci_lo"].get<double>(), row["ratio_to_pytorch_default"].get<double>());
+    EXPECT_GE(row["ratio_ci_hi"].get<double>(), row["ratio_to_pytorch_default"].get<double>());
+    EXPECT_NEAR(row["ratio_ci_lo"].get<double>(), truth, 0.05 * truth);
+    EXPECT_NEAR(row["ratio_ci_hi"].get<double>(), truth, 0.05 * truth);
+    EXPECT_EQ(row["kernels_per_step"], row["impl"] == "fastest" ? 29 : 35);
+    EXPECT_EQ(row["config"].get<std::string>().find("impl"), std::string::npos);  // the configuration, without its knob
+  }
+  const std::string findings = a["findings"].dump();
+  EXPECT_NE(findings.find("Software choices (train): over 4 configurations, the best implementation uses a median 0.5"),
+            std::string::npos) << a["findings"].dump(1);
+  EXPECT_NE(findings.find("'fastest' is best for 4"), std::string::npos);
+  EXPECT_NE(findings.find("the findings on models read the 4 points of 'pytorch-default'"), std::string::npos);
+  EXPECT_EQ(a["points"].size(), 4u);
 }
