@@ -543,6 +543,41 @@ void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
   if (!t.rows.empty()) a.tables.push_back(t);
 }
 
+// Energy per FLOP, ranked per phase: which configurations are dear for the work they do (computed, so that
+// no sentence about it is written by hand).
+void add_per_flop_ranking(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"per_flop", "Energy per FLOP, ranked",
+          "energy per epoch over FLOPs per epoch, in nJ per FLOP, ranked from the dearest (1) within each phase; " +
+              a.energy_label,
+          {"phase", "rank", "config", "family", "nj_per_flop", "energy_j", "flops_per_epoch", "mean_power_w"},
+          {}};
+  for (const auto& phase : phases) {
+    std::vector<const Point*> pts;
+    for (const Point* p : select(a, phase, "")) {
+      if (p->flops > 0) pts.push_back(p);
+    }
+    if (pts.size() < 2) continue;
+    auto per_flop = [](const Point* p) { return p->energy_j / p->flops; };
+    std::sort(pts.begin(), pts.end(), [&](const Point* x, const Point* y) { return per_flop(x) > per_flop(y); });
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+      t.rows.push_back({phase, static_cast<int>(i + 1), pts[i]->variant, pts[i]->family, num(1e9 * per_flop(pts[i])),
+                        num(pts[i]->energy_j), num(pts[i]->flops), num(pts[i]->power_w)});
+    }
+    const std::size_t k = std::min<std::size_t>(3, pts.size() / 2);
+    auto names = [&](bool dearest) {
+      std::vector<std::string> v;
+      for (std::size_t i = 0; i < k; ++i) {
+        const Point* p = pts[dearest ? i : pts.size() - 1 - i];
+        v.push_back(p->variant + " (" + fmt(1e9 * per_flop(p)) + ")");
+      }
+      return join(v, ", ");
+    };
+    a.findings.push_back("Energy per FLOP (" + phase + ", nJ per FLOP): dearest " + names(true) + "; cheapest " +
+                         names(false) + " (all " + std::to_string(pts.size()) + " ranked in the per_flop table).");
+  }
+  if (!t.rows.empty()) a.tables.push_back(t);
+}
+
 void add_power_gap(Analysis& a) {
   Table t{"power_gap", "Average power in training against testing, per family",
           "per configuration: mean power of the training window minus that of the testing window; mean over "
@@ -911,6 +946,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_two_trends(a, phases);
   add_sensitivity(a, phases);
   add_power_gap(a);
+  add_per_flop_ranking(a, phases);
   add_predictors(a, phases);
   add_scaling(a);
   add_pareto(a);

@@ -385,6 +385,18 @@ TEST(Analysis, SensitivitySaysWhetherTheTwoTrendsHold) {
   }
   EXPECT_NE(a["findings"].dump().find("Sensitivity (train): MLP/RNN lie above CNN/CRNN at both ends and the middle"),
             std::string::npos) << a["findings"].dump(1);
+  // Energy per FLOP ranked, not written: here factor x F^-0.1, so the dearest is the smallest MLP/RNN.
+  double last = INFINITY;
+  int rank = 0;
+  for (const auto& row : a["tables"]["per_flop"]["rows"]) {
+    if (row["phase"] != "train") continue;
+    EXPECT_EQ(row["rank"], ++rank);
+    EXPECT_LE(row["nj_per_flop"].get<double>(), last);
+    last = row["nj_per_flop"].get<double>();
+    if (rank == 1) EXPECT_TRUE(row["config"] == "mlp:1x64" || row["config"] == "rnn:1x64") << row.dump();
+  }
+  EXPECT_EQ(rank, 16);
+  EXPECT_NE(a["findings"].dump().find("Energy per FLOP (train, nJ per FLOP): dearest "), std::string::npos);
 
   Law crossing;
   crossing.mlp_rnn_factor = 1;
