@@ -578,6 +578,56 @@ void add_per_flop_ranking(Analysis& a, const std::vector<std::string>& phases) {
   if (!t.rows.empty()) a.tables.push_back(t);
 }
 
+// Host stalls: repetitions whose time per epoch exceeds their configuration's median by the stall factor,
+// shown with what the record says of the host then (other processes' CPU load, the study's own CPU time)
+// and the slowest epoch inside the window; none is dropped, the runs summary gives the median beside the mean.
+void add_stalls(Analysis& a, const std::vector<store::RunPhaseRow>& rows, double factor) {
+  std::map<std::string, std::vector<const store::RunPhaseRow*>> by;
+  for (const auto& r : rows) {
+    if (r.status == "ok" && r.phase.duration_s > 0) {
+      by[r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase].push_back(&r);
+    }
+  }
+  Table t{"stalls", "Host stalls: repetitions slower than their configuration's median",
+          "time per epoch over the median of the configuration's repetitions (flagged above " + fmt(factor) +
+              "x); the slowest epoch inside the window over that window's median epoch; the CPU load of other "
+              "processes on the host and the study's own CPU seconds in the window (measured, schema 6 and later)",
+          {"config", "phase", "repetition", "run_id", "time_per_epoch_s", "median_s", "factor", "energy_excess_pct",
+           "slowest_epoch_factor", "other_cpu_load", "own_cpu_s"},
+          {}};
+  int reps = 0;
+  std::vector<double> excess;
+  for (const auto& [key, group] : by) {
+    if (group.size() < 2) continue;
+    reps += static_cast<int>(group.size());
+    std::vector<double> times, energies;
+    for (const auto* r : group) times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j);
+    const double median = summarize(times).median, median_e = summarize(energies).median;
+    for (const auto* r : group) {
+      if (r->phase.duration_s <= factor * median) continue;
+      double slowest = NAN;
+      if (!r->phase.epoch_times_json.empty()) {
+        const auto laps = json::parse(r->phase.epoch_times_json).get<std::vector<double>>();
+        if (!laps.empty()) slowest = *std::max_element(laps.begin(), laps.end()) / summarize(laps).median;
+      }
+      const double over = median_e > 0 ? 100 * (r->phase.gpu_energy_j / median_e - 1) : NAN;
+      if (std::isfinite(over)) excess.push_back(over);
+      t.rows.push_back({r->variant, r->phase.phase, r->repetition, r->run_id, num(r->phase.duration_s), num(median),
+                        num(r->phase.duration_s / median), num(over), num(slowest),
+                        num(r->phase.other_cpu_load >= 0 ? r->phase.other_cpu_load : NAN),
+                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN)});
+    }
+  }
+  if (reps == 0) return;
+  a.tables.push_back(t);
+  a.findings.push_back("Host stalls: " + std::to_string(t.rows.size()) + " of " + std::to_string(reps) +
+                       " repetitions took more than " + fmt(factor) + "x their configuration's median time per epoch" +
+                       (excess.empty() ? "." : ", with a median " + fmt(summarize(excess).median) +
+                                                   " % more GPU energy than the configuration's median (stalls table; "
+                                                   "none dropped: compare energy_median_j with energy_mean_j in the "
+                                                   "runs summary)."));
+}
+
 void add_power_gap(Analysis& a) {
   Table t{"power_gap", "Average power in training against testing, per family",
           "per configuration: mean power of the training window minus that of the testing window; mean over "
@@ -952,6 +1002,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_pareto(a);
   add_hardware(a);
   add_software_choices(a, acc);
+  add_stalls(a, rows, options.stall_factor);
   add_measurement_quality(a, rows, facts);
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),

@@ -37,6 +37,8 @@ struct Point {
 
 struct AnalysisOptions {
   bool net_energy = false;  // GPU energy above the idle baseline instead of the counter's whole delta
+  // A repetition whose time per epoch exceeds its configuration's median by this factor is a host stall.
+  double stall_factor = 1.25;
 };
 
 struct Analysis {

@@ -1,5 +1,6 @@
 #include "common/host.hpp"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -146,6 +147,13 @@ CpuTimes read_cpu_times(const std::string& proc_stat) {
   t.total = total;
   t.busy = total - idle;
   return t;
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 double cpu_load_between(const CpuTimes& a, const CpuTimes& b) {

@@ -31,6 +31,8 @@ struct CpuTimes {
 CpuTimes read_cpu_times(const std::string& proc_stat = "/proc/stat");
 // Busy fraction between two readings, in [0, 1].
 double cpu_load_between(const CpuTimes& a, const CpuTimes& b);
+// CPU seconds (user + system) this process has used, all threads.
+double process_cpu_seconds();
 
 // The CPUs this process may use when a scheduler or container limits it: the smallest of Slurm's
 // SLURM_CPUS_ON_NODE (`slurm_cpus`, may be null), the cgroup v2 cpu.max quota and cpuset of the process's

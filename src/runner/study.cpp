@@ -86,6 +86,26 @@ struct PhaseOutcome {
   energy::WindowResult window;
   int epochs = 0;
   double loss = -1;
+  std::vector<double> epoch_s;  // each epoch's seconds, the device synchronised at its end
+  double own_cpu_s = 0;         // this process's CPU seconds inside the window
+};
+
+// Times epochs inside a window: each lap ends with the device synchronised, so a lap is the epoch's work,
+// not only its launches; and the process's CPU seconds over the whole window.
+class EpochClock {
+ public:
+  explicit EpochClock(Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
+  void lap(PhaseOutcome& o) {
+    trainer_.synchronize();
+    const double now = monotonic_s();
+    o.epoch_s.push_back(now - t_);
+    t_ = now;
+  }
+  void stop(PhaseOutcome& o) const { o.own_cpu_s = process_cpu_seconds() - cpu0_; }
+
+ private:
+  Trainer& trainer_;
+  double cpu0_, t_;
 };
 
 // Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
@@ -133,6 +153,11 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
   p.cpu_load = w.cpu_load;
   p.flags = join(w.flags, "; ");
   p.window_json = json_text(w.to_json());
+  p.epoch_times_json = nlohmann::json(o.epoch_s).dump();
+  p.own_cpu_s = o.own_cpu_s;
+  // Every other process's CPU: the host's busy CPU-seconds in the window less this process's.
+  static const int cpus = std::max(1, read_host_info().cpu_count);
+  if (w.duration_s > 0) p.other_cpu_load = std::max(0.0, w.cpu_load - o.own_cpu_s / (cpus * w.duration_s));
   return p;
 }
 
@@ -457,28 +482,35 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, Tra
   auto w = meter.begin(item.variant + "/train");
   double t0 = monotonic_s();
   torch::Tensor loss;
+  EpochClock clock(trainer);
   do {
     if (train.epochs > 0) restore();
-    for (int e = 0; e < item.epochs; ++e) loss = trainer.train_epoch(subset);
+    for (int e = 0; e < item.epochs; ++e) {
+      loss = trainer.train_epoch(subset);
+      clock.lap(train);
+    }
     train.epochs += item.epochs;
   } while (!g_stop && monotonic_s() - t0 < min_window_s);
   train.window = meter.end(w);
+  clock.stop(train);
   train.loss = loss.item<double>();
   if (g_stop) throw RunInterrupted();
   start.clear();  // the test phase has the memory
   if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
   w = meter.begin(item.variant + "/test");
   t0 = monotonic_s();
+  EpochClock test_clock(trainer);
   do {
     trainer.test_epoch();
+    test_clock.lap(test);
     ++test.epochs;
   } while (!g_stop && monotonic_s() - t0 < min_window_s);
   test.window = meter.end(w);
+  test_clock.stop(test);
   if (g_stop) throw RunInterrupted();
   return {train, test};
 }
 
-// One work item measured into its record (status ok, failed or interrupted); adds to the summary.
 // The test metrics of a trained model (outside any window).
 void record_quality(store::RunRecord& rec, Trainer& trainer) {
   auto [scores, targets] = trainer.predict();

@@ -77,6 +77,10 @@ class Trainer {
   static int steps_per_epoch(int64_t clips, int batch) { return static_cast<int>((clips + batch - 1) / batch); }
   models::SedNet& model() { return model_; }
   std::string optimizer_method() const { return optim_.method(); }
+  // Waits for the device's queued work (a no-op on the CPU).
+  void synchronize() const {
+    if (dev_.cuda) torch::cuda::synchronize();
+  }
 
   // The unmeasured start: with graphs, each step shape the epochs use (full batches and the last partial
   // one, training and test) captured after two warm-up steps; then `steps` training steps.

@@ -180,7 +180,10 @@ const std::vector<Column<PhaseRecord>>& phase_columns() {
       col<R, &R::estimated>("estimated", "INTEGER"),        col<R, &R::gpu_power_w>("gpu_power_w", "REAL"),
       col<R, &R::gpu_util_pct>("gpu_util_pct", "REAL"),     col<R, &R::mem_util_pct>("mem_util_pct", "REAL"),
       col<R, &R::cpu_load>("cpu_load", "REAL"),             col<R, &R::loss>("loss", "REAL"),
-      col<R, &R::flags>("flags", "TEXT"),                   col<R, &R::window_json>("window_json", "TEXT")};
+      col<R, &R::flags>("flags", "TEXT"),                   col<R, &R::window_json>("window_json", "TEXT"),
+      col<R, &R::epoch_times_json>("epoch_times_json", "TEXT", "''", 6),
+      col<R, &R::own_cpu_s>("own_cpu_s", "REAL", "-1", 6),
+      col<R, &R::other_cpu_load>("other_cpu_load", "REAL", "-1", 6)};
   return cols;
 }
 
@@ -381,9 +384,18 @@ Store::~Store() {
 // Inside the opening transaction: older files gain the new columns, their runs become repetition 1.
 void Store::migrate(int from) {
   // Columns added since `from` (each column says in which version it came), then the version.
-  for (const auto& c : run_columns()) {
-    if (c.since > from) exec(std::string("ALTER TABLE runs ADD COLUMN ") + c.name + " " + c.sql + ";");
-  }
+  auto add_columns = [&](const char* table, const auto& columns) {
+    Stmt exists(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    exists.bind(std::string(table));
+    if (!exists.step()) return;  // made whole, with every column, when the schema is created
+    for (const auto& c : columns) {
+      if (c.since > from) exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + c.name + " " + c.sql + ";");
+    }
+  };
+  add_columns("sessions", session_columns());
+  add_columns("runs", run_columns());
+  add_columns("phases", phase_columns());
+  add_columns("user_windows", user_columns());
   if (from < 2) exec("UPDATE runs SET variant = config WHERE variant IS NULL;");
   exec("UPDATE meta SET value = '" + std::to_string(kSchemaVersion) + "' WHERE key = 'schema_version';");
 }

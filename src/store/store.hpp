@@ -13,8 +13,9 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 5;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
-                                          // 4: DRAM traffic per step with each run; 5: implementation, kernels per step
+inline constexpr int kSchemaVersion = 6;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+                                          // 4: DRAM traffic per step with each run; 5: implementation, kernels per step;
+                                          // 6: per-epoch times and host load per phase
 
 struct SessionRecord {
   std::string started_at;
@@ -44,6 +45,11 @@ struct PhaseRecord {
   double loss = -1;
   std::string flags;        // "; "-separated validity flags
   std::string window_json;  // the full window record
+  // Host stalls: each epoch's seconds inside the window (JSON list, the GPU synchronised at each end), the
+  // CPU seconds the study process used in the window, and the CPU load of every other process on the
+  // host (share of all CPUs); -1 / "" before schema 6.
+  std::string epoch_times_json;
+  double own_cpu_s = -1, other_cpu_load = -1;
 };
 
 // Test-set quality of the trained model (after the measured phases, outside the windows).

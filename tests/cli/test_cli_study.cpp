@@ -48,6 +48,10 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
     EXPECT_LE(row.metrics.map, 1);
     EXPECT_GE(row.metrics.accuracy, 0);
     EXPECT_TRUE(contains(row.metrics.per_class_json, "\"ap\""));
+    // Each epoch timed inside the window, and the host's load recorded beside it.
+    EXPECT_EQ(nlohmann::json::parse(row.phase.epoch_times_json).size(), static_cast<std::size_t>(row.phase.epochs));
+    EXPECT_GT(row.phase.own_cpu_s, 0);
+    EXPECT_GE(row.phase.other_cpu_load, 0);
     if (row.config == "mlp:1x512") EXPECT_EQ(row.params, 4199946);
   }
   auto sessions = db.sessions();

@@ -120,6 +120,14 @@ void write_study(const std::string& path, const Law& law) {
   db.add_run(failed);
 }
 
+// A session on a GPU named "GPU", for databases written by hand.
+std::int64_t begin_gpu_session(store::Store& db) {
+  store::SessionRecord s;
+  s.started_at = "2026-11-30T00:00:00Z";
+  s.gpu_name = "GPU";
+  return db.begin_session(s);
+}
+
 const json& table_row(const json& a, const std::string& table, const std::string& key, const std::string& value) {
   for (const auto& r : a["tables"][table]["rows"]) {
     if (r[key] == value) return r;
@@ -295,10 +303,7 @@ TEST(Analysis, ScalingFitsJoulesPerSampleAndAFixedCost) {
   auto dir = test::temp_dir();
   {
     store::Store db((dir / "s.db").string());
-    store::SessionRecord s;
-    s.started_at = "2026-11-27T00:00:00Z";
-    s.gpu_name = "GPU";
-    auto id = db.begin_session(s);
+    const auto id = begin_gpu_session(db);
     for (double fraction : {0.25, 0.5, 1.0}) {
       for (int epochs : {1, 2, 4}) {
         store::RunRecord r;
@@ -421,10 +426,7 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
   auto dir = test::temp_dir();
   {
     store::Store db((dir / "impl.db").string());
-    store::SessionRecord s;
-    s.started_at = "2026-11-30T00:00:00Z";
-    s.gpu_name = "GPU";
-    const auto id = db.begin_session(s);
+    const auto id = begin_gpu_session(db);
     std::mt19937_64 rng(3);
     std::normal_distribution<double> noise(1.0, 0.01);
     for (const std::string config : {"mlp:1x64", "cnn:1x64", "rnn:1x64", "crnn:1x1:64x64"}) {
@@ -472,4 +474,48 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
   EXPECT_NE(findings.find("'fastest' is best for 4"), std::string::npos);
   EXPECT_NE(findings.find("the findings on models read the 4 points of 'pytorch-default'"), std::string::npos);
   EXPECT_EQ(a["points"].size(), 4u);
+}
+
+// Host stalls on a database where the truth is known: of three repetitions, one took twice the time per
+// epoch (and more energy); it is flagged with its factor and what the host did, and none is dropped.
+TEST(Analysis, HostStallsAreFlaggedNotDropped) {
+  auto dir = test::temp_dir();
+  {
+    store::Store db((dir / "stall.db").string());
+    const auto id = begin_gpu_session(db);
+    for (int rep = 1; rep <= 3; ++rep) {
+      store::RunRecord r;
+      r.session_id = id;
+      r.config = r.variant = "mlp:1x64";
+      r.family = "MLP";
+      r.repetition = rep;
+      r.train_flops_per_epoch = 1e10;
+      store::PhaseRecord p;
+      p.phase = "train";
+      p.gpu_method = "nvml total-energy counter delta";
+      const bool stalled = rep == 2;
+      p.duration_s = stalled ? 2.0 : 1.0 + 0.01 * rep;
+      p.gpu_energy_j = stalled ? 300 : 200;  // the extra second near idle power
+      p.epochs = 4;
+      p.epoch_times_json = stalled ? "[1.0, 1.0, 5.0, 1.0]" : "[1.0, 1.0, 1.0, 1.0]";
+      p.own_cpu_s = 3.5;
+      p.other_cpu_load = stalled ? 0.6 : 0.01;
+      r.phases = {p};
+      db.add_run(r);
+    }
+  }
+  auto a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "stall.db").string()}, (dir / "r").string()).json));
+  const auto& rows = a["tables"]["stalls"]["rows"];
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  EXPECT_EQ(rows[0]["repetition"], 2);
+  EXPECT_NEAR(rows[0]["factor"].get<double>(), 2.0 / 1.03, 1e-9);  // median of 1.01, 2.0, 1.03
+  EXPECT_NEAR(rows[0]["energy_excess_pct"].get<double>(), 50, 1e-9);
+  EXPECT_NEAR(rows[0]["slowest_epoch_factor"].get<double>(), 5, 1e-9);
+  EXPECT_NEAR(rows[0]["other_cpu_load"].get<double>(), 0.6, 1e-12);
+  EXPECT_NE(a["findings"].dump().find("Host stalls: 1 of 3 repetitions took more than 1.25x"), std::string::npos)
+      << a["findings"].dump(1);
+  const auto& summary = table_row(a, "runs_summary", "config", "mlp:1x64");
+  EXPECT_EQ(summary["repetitions"], 3);  // kept
+  EXPECT_NEAR(summary["energy_median_j"].get<double>(), 200, 1e-9);
 }
