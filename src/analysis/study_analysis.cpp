@@ -9,6 +9,7 @@
 #include "analysis/stats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "models/implementation.hpp"
 #include "models/spec.hpp"
 
 namespace sedenergy::analysis {
@@ -291,19 +292,8 @@ void split_implementations(Analysis& a) {
                        std::to_string(count[ref]) + " points of '" + ref + "', the software-choice finding reads all.");
 }
 
-// "mlp:1x512 [epochs 2, impl fastest]" -> "mlp:1x512 [epochs 2]": the variant without its implementation
-// knob (runner::variant_name writes it last).
-std::string without_impl(const std::string& variant, const std::string& impl) {
-  const std::string knob = "impl " + impl;
-  for (const std::string& lead : {std::string(" [") , std::string(", ")}) {
-    const auto pos = variant.rfind(lead + knob);
-    if (pos == std::string::npos) continue;
-    const auto end = pos + lead.size() + knob.size();
-    if (lead == " [" && variant.compare(end, 1, "]") == 0) return variant.substr(0, pos) + variant.substr(end + 1);
-    if (lead == ", ") return variant.substr(0, pos) + variant.substr(end);
-  }
-  return variant;
-}
+// A point's variant with every knob but the implementation: what its implementations are compared within.
+std::string without_impl(const Point& p) { return models::variant_name(p.config, p.fraction, p.epochs_per_unit); }
 
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
   Table t{"runs_summary", "Energy per epoch over repetitions", "mean, median, standard deviation and 95 % t interval of the mean over repetitions; " + a.energy_label, {"config", "variant", "family", "phase", "gpu", "repetitions", "energy_mean_j", "energy_median_j", "energy_sd_j", "energy_ci95_lo_j", "energy_ci95_hi_j", "duration_s", "mean_power_w", "gpu_util_pct", "flops_per_epoch", "params", "map"}, {}};
@@ -944,7 +934,7 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
 void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
   std::map<std::string, std::map<std::string, const Acc*>> by;
   for (const auto& [k, g] : acc) {
-    by[g.p.gpu + "|" + without_impl(g.p.variant, g.p.impl) + "|" + std::to_string(g.p.frames) + "|" + g.p.phase][g.p.impl] = &g;
+    by[g.p.gpu + "|" + without_impl(g.p) + "|" + std::to_string(g.p.frames) + "|" + g.p.phase][g.p.impl] = &g;
   }
   Table t{"software_choices", "Software choices: one model's energy under each implementation",
           "energy per epoch under each implementation against pytorch-default (a PyTorch user's plain loop) for the same "
@@ -962,7 +952,7 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
     for (const auto& [impl, g] : impls) {
       const Ratio r = mean_ratio(g->e, ref->second->e);
       const double time_ratio = summarize(g->d).mean / summarize(ref->second->d).mean;
-      t.rows.push_back({without_impl(g->p.variant, impl), g->p.family, g->p.phase, g->p.gpu, impl, static_cast<int>(g->e.size()),
+      t.rows.push_back({without_impl(g->p), g->p.family, g->p.phase, g->p.gpu, impl, static_cast<int>(g->e.size()),
                         num(summarize(g->e).mean), num(r.value), num(r.ci.lo), num(r.ci.hi), num(time_ratio),
                         g->p.kernels_per_step >= 0 ? json(g->p.kernels_per_step) : json(nullptr), num(g->p.flops)});
     }

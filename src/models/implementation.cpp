@@ -112,4 +112,23 @@ std::string implementation_refusal(const Implementation& impl, const RunContext&
   return "";
 }
 
+std::string variant_name(const std::string& config, double fraction, int epochs, const std::string& impl) {
+  std::vector<std::string> knobs;
+  if (fraction != 1) knobs.push_back("fraction " + format_number(fraction));
+  if (epochs != 1) knobs.push_back("epochs " + std::to_string(epochs));
+  if (impl != kDefaultImplementation) knobs.push_back("impl " + impl);
+  return knobs.empty() ? config : config + " [" + join(knobs, ", ") + "]";
+}
+
+std::vector<Implementation> runnable_implementations(const std::string& list, const std::string& optimizer,
+                                                     const RunContext& ctx, const std::string& option) {
+  auto impls = parse_implementations(list, optimizer, option);
+  for (auto& impl : impls) {
+    impl = impl.resolved(ctx.cuda);
+    const std::string why = implementation_refusal(impl, ctx);
+    if (!why.empty()) throw InputError(option + " " + impl.name() + " (" + impl.spelled() + "): " + why);
+  }
+  return impls;
+}
+
 }  // namespace sedenergy::models

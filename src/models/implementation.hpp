@@ -61,4 +61,14 @@ struct RunContext {
 };
 std::string implementation_refusal(const Implementation& impl, const RunContext& ctx);
 
+// A run's variant: "mlp:1x512 [fraction 0.5, epochs 2, impl fastest]", the configuration with every knob
+// that is not the default (the implementation last, by name). Runs' keys and reports' labels.
+std::string variant_name(const std::string& config, double fraction, int epochs,
+                         const std::string& impl = kDefaultImplementation);
+
+// parse_implementations, each checked against `ctx` (InputError naming `option`, the implementation and why
+// it cannot run) and resolved for its device.
+std::vector<Implementation> runnable_implementations(const std::string& list, const std::string& optimizer,
+                                                     const RunContext& ctx, const std::string& option);
+
 }  // namespace sedenergy::models

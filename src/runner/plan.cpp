@@ -69,16 +69,6 @@ void ensure_writable_dir(const std::string& dir) {
   }
 }
 
-std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs, const models::Implementation& impl) {
-  std::string v = spec.name();
-  std::vector<std::string> knobs;
-  if (fraction != 1) knobs.push_back("fraction " + format_number(fraction));
-  if (epochs != 1) knobs.push_back("epochs " + std::to_string(epochs));
-  if (impl.name() != models::kDefaultImplementation) knobs.push_back("impl " + impl.name());
-  if (!knobs.empty()) v += " [" + join(knobs, ", ") + "]";
-  return v;
-}
-
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   for (std::size_t i = 0; i < n; ++i) p[i] = i;
@@ -93,7 +83,7 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
   for (const auto& s : specs) {
     for (double f : opt.fractions) {
       for (int e : opt.epochs) {
-        for (const auto& impl : impls) variants.push_back({s, f, e, impl, 1, variant_name(s, f, e, impl), ""});
+        for (const auto& impl : impls) variants.push_back({s, f, e, impl, 1, models::variant_name(s.name(), f, e, impl.name()), ""});
       }
     }
   }
@@ -110,16 +100,8 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
 }
 
 std::vector<models::Implementation> study_implementations(const StudyOptions& opt, const DeviceChoice& dev) {
-  auto impls = models::parse_implementations(opt.impl, opt.optimizer, "--impl");
   const models::RunContext ctx{dev.cuda, cuda_graphs_available(), opt.feature_mode == "cached"};
-  for (auto& impl : impls) {
-    const std::string why = models::implementation_refusal(impl, ctx);
-    if (!why.empty()) throw InputError("--impl " + impl.name() + " (" + impl.resolved(dev.cuda).spelled() + "): " + why);
-    const std::string preset = impl.preset;
-    impl = impl.resolved(dev.cuda);
-    impl.preset = preset;
-  }
-  return impls;
+  return models::runnable_implementations(opt.impl, opt.optimizer, ctx, "--impl");
 }
 
 data::ExtractOptions extraction_options(const StudyOptions& opt) {

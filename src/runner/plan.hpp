@@ -35,9 +35,6 @@ struct WorkItem {
   std::string variant, key;
 };
 
-// "mlp:1x512 [fraction 0.5, epochs 2, impl fastest]": the configuration with every knob that is not the default.
-std::string variant_name(const models::ModelSpec& spec, double fraction, int epochs,
-                         const models::Implementation& impl = {});
 // A seeded permutation that is the same on every platform (std::shuffle's is not specified).
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed);
 // Every variant at every repetition; within a repetition the variants come in a seeded random order, so

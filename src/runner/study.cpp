@@ -72,7 +72,6 @@ void request_stop(int sig) {
   }
 }
 
-
 std::string clock_text(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   int t = static_cast<int>(std::lround(s));
@@ -94,7 +93,7 @@ struct PhaseOutcome {
 // not only its launches; and the process's CPU seconds over the whole window.
 class EpochClock {
  public:
-  explicit EpochClock(Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
+  explicit EpochClock(const Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
   void lap(PhaseOutcome& o) {
     trainer_.synchronize();
     const double now = monotonic_s();
@@ -104,7 +103,7 @@ class EpochClock {
   void stop(PhaseOutcome& o) const { o.own_cpu_s = process_cpu_seconds() - cpu0_; }
 
  private:
-  Trainer& trainer_;
+  const Trainer& trainer_;
   double cpu0_, t_;
 };
 
@@ -208,7 +207,6 @@ torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed) {
   return torch::tensor(idx, torch::TensorOptions().dtype(torch::kLong));
 }
 
-
 // A list of clips without any label (DESED's unlabeled_in_domain set: a file name column only) can be
 // featurised, but a model trained or scored on it learns and measures nothing: the study refuses it.
 void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::DatasetPaths& paths, const std::string& option) {
@@ -219,10 +217,6 @@ void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::Dataset
   throw InputError(option + ": none of the " + std::to_string(clips.size()) + " clips listed in " + list +
                    " has a label; a study needs weak (event_labels) or strong labels");
 }
-
-
-
-
 
 // The training and test batches, their descriptions, and the clips left out (--on-error skip).
 struct StudyData {
@@ -280,7 +274,7 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
         << std::fixed << std::setprecision(2) << f.extract_seconds << " s\n";
     log.unsetf(std::ios::fixed);
     d.skipped.insert(d.skipped.end(), f.skipped.begin(), f.skipped.end());
-    return prepare_only ? nullptr : std::make_unique<BatchSource>(f, plan.dev.cuda);
+    return prepare_only ? nullptr : std::make_unique<BatchSource>(f);
   };
   d.train = make_source(plan.paths, clips);
   d.test = test_clips.empty() ? nullptr : make_source(plan.test_paths, test_clips);

@@ -51,17 +51,14 @@ class Autocast {
 
 }  // namespace
 
-BatchSource::BatchSource(const data::FeatureSet& fs, bool pin) : size_(fs.n_clips), mels_(fs.n_mels), frames_(fs.frames) {
+BatchSource::BatchSource(const data::FeatureSet& fs) : size_(fs.n_clips), mels_(fs.n_mels), frames_(fs.frames) {
   x_ = torch::from_blob(const_cast<float*>(fs.data()), {fs.n_clips, 1, fs.n_mels, fs.frames}, torch::kFloat32).clone();
   y_ = targets(fs.targets, fs.n_clips);
-  if (pin) x_ = x_.pin_memory();
 }
 
-BatchSource::BatchSource(torch::Tensor x, torch::Tensor y, bool pin)
+BatchSource::BatchSource(torch::Tensor x, torch::Tensor y)
     : size_(x.size(0)), mels_(static_cast<int>(x.size(2))), frames_(static_cast<int>(x.size(3))), x_(std::move(x)),
-      y_(std::move(y)) {
-  if (pin) x_ = x_.pin_memory();
-}
+      y_(std::move(y)) {}
 
 BatchSource::BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips,
                          const features::FeatureParams& p, const data::ExtractOptions& opt)

@@ -22,14 +22,15 @@
 
 namespace sedenergy::runner {
 
-// Batches of (features, targets): from cached features (in memory, pinned with a GPU, and a resident copy
+// Batches of (features, targets): from cached features (in memory, and a resident copy
 // on the GPU when an implementation asks), or computed from the audio per batch on the CPU, as the study's
 // data loader did (no worker processes).
 class BatchSource {
  public:
-  BatchSource(const data::FeatureSet& fs, bool pin);
+  // The whole set stays in pageable memory: batch() gathers each batch straight into pinned memory.
+  explicit BatchSource(const data::FeatureSet& fs);
   // Given features (n, 1, mels, frames) and multi-hot targets (n, classes) on the host (benchmarks).
-  BatchSource(torch::Tensor x, torch::Tensor y, bool pin);
+  BatchSource(torch::Tensor x, torch::Tensor y);
   BatchSource(const data::DatasetPaths& paths, const std::vector<data::Clip>& clips, const features::FeatureParams& p,
               const data::ExtractOptions& opt);
 

@@ -107,7 +107,7 @@ TEST(RunnerPlan, ImplementationsAreADimensionOfTheWorkItems) {
   EXPECT_TRUE(keys.count("mlp:1x16#1"));
   EXPECT_TRUE(keys.count("mlp:1x16 [impl pytorch-default]#2"));
   EXPECT_TRUE(keys.count("cnn:1x4 [impl foreach/eager/fp32/device]#1"));
-  EXPECT_EQ(variant_name(models::resolve_grid("mlp:1x16")[0], 0.5, 2, plan.impls[1]),
+  EXPECT_EQ(models::variant_name("mlp:1x16", 0.5, 2, plan.impls[1].name()),
             "mlp:1x16 [fraction 0.5, epochs 2, impl pytorch-default]");
   for (const auto& [impl, why] : std::vector<std::pair<std::string, std::string>>{
            {"fastest", "--impl fastest (fused/graph/fp32/device): CUDA graphs need a CUDA device"},
