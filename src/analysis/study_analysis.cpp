@@ -134,9 +134,19 @@ std::vector<std::string> phases_of(const Analysis& a) {
 }
 
 // log10 FLOPs and log10 energy of the points where both are positive.
-void loglog(const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly) {
+// Energy as the analysis chose it (gross, net or estimated).
+double analysis_energy(const Point& p) { return p.energy_j; }
+
+// The points kept go to `used` when given; `energy` says which energy (NaN or <= 0: left out).
+void loglog(const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly,
+            const std::function<double(const Point&)>& energy = analysis_energy,
+            std::vector<const Point*>* used = nullptr) {
   for (const Point* p : pts) {
-    if (p->flops > 0 && p->energy_j > 0) lx.push_back(std::log10(p->flops)), ly.push_back(std::log10(p->energy_j));
+    const double e = energy(*p);
+    if (!(p->flops > 0 && e > 0)) continue;
+    lx.push_back(std::log10(p->flops));
+    ly.push_back(std::log10(e));
+    if (used) used->push_back(p);
   }
 }
 
@@ -399,6 +409,20 @@ void add_slopes(Analysis& a, const std::vector<std::string>& phases) {
   a.tables.push_back(t);
 }
 
+// The two trends' groups of one phase, MLP/RNN (a) and CNN/CRNN (b): log10 FLOPs and log10 energy of the
+// points where both are positive, energy as `energy` gives it (the analysis's energy unless told).
+struct TrendData {
+  std::vector<double> ax, ay, bx, by;
+  std::vector<const Point*> used;
+};
+TrendData trend_data(const Analysis& a, const std::string& phase,
+                     const std::function<double(const Point&)>& energy = analysis_energy) {
+  TrendData d;
+  for (const char* family : {"MLP", "RNN"}) loglog(select(a, phase, family), d.ax, d.ay, energy, &d.used);
+  for (const char* family : {"CNN", "CRNN"}) loglog(select(a, phase, family), d.bx, d.by, energy, &d.used);
+  return d;
+}
+
 // MLP/RNN against CNN/CRNN: one log-log line each, fitted on the rows ia of (ax, ay) and ib of (bx, by).
 struct TrendFits {
   LinearFit a, b;
@@ -428,9 +452,7 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
            "slope_diff_ci_hi", "energy_ratio_at_reference", "ratio_ci_lo", "ratio_ci_hi", "reference_flops", "note"},
           {}};
   for (const auto& phase : phases) {
-    std::vector<double> ax, ay, bx, by;
-    for (const auto& fam : {"MLP", "RNN"}) loglog(select(a, phase, fam), ax, ay);
-    for (const auto& fam : {"CNN", "CRNN"}) loglog(select(a, phase, fam), bx, by);
+    const auto [ax, ay, bx, by, used] = trend_data(a, phase);
     if (ax.size() < 3 || bx.size() < 3) {
       a.cannot.push_back("two trends (" + phase + "): needs at least 3 configurations in MLP+RNN and in CNN+CRNN (have " +
                          std::to_string(ax.size()) + " and " + std::to_string(bx.size()) + ")");
@@ -489,17 +511,12 @@ void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
     std::vector<std::string> verdicts;  // one per baseline and position: "above", "below" or "either"
     double rmin = INFINITY, rmax = -INFINITY;
     for (const auto& b : baselines) {
-      std::vector<double> ax, ay, bx, by, watts;
-      for (const auto& p : a.points) {
-        const double w = b.watts(p), e = p.gross_gpu_j - w * p.duration_s;
-        if (p.phase != phase || p.gross_gpu_j <= 0 || !std::isfinite(w) || !(e > 0) || !(p.flops > 0)) continue;
-        const bool first = p.family == "MLP" || p.family == "RNN";
-        if (!first && p.family != "CNN" && p.family != "CRNN") continue;
-        (first ? ax : bx).push_back(std::log10(p.flops));
-        (first ? ay : by).push_back(std::log10(e));
-        watts.push_back(w);
-      }
+      const auto [ax, ay, bx, by, used] = trend_data(a, phase, [&](const Point& p) {
+        return p.gross_gpu_j > 0 ? p.gross_gpu_j - b.watts(p) * p.duration_s : NAN;  // NaN: no such baseline
+      });
       if (ax.size() < 3 || bx.size() < 3) continue;
+      std::vector<double> watts;
+      for (const Point* p : used) watts.push_back(b.watts(*p));
       const double lo = std::max(*std::min_element(ax.begin(), ax.end()), *std::min_element(bx.begin(), bx.end()));
       const double hi = std::min(*std::max_element(ax.begin(), ax.end()), *std::max_element(bx.begin(), bx.end()));
       if (!(lo < hi)) {
