@@ -114,6 +114,7 @@ const std::vector<std::string> kFamilies = models::study_family_names();
 struct Acc {
   Point p;
   std::vector<double> e, d, w, gu, mu, sm, bw, map, gross, idle;
+  std::vector<const store::RunPhaseRow*> rows;  // the repetitions themselves
 };
 
 // The points of one phase (and family; "" for all).
@@ -228,6 +229,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (r.status != "ok" || r.phase.phase.empty()) continue;
     const std::string key = r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase;
     auto& g = acc[key];
+    g.rows.push_back(&r);
     if (g.e.empty()) {
       g.p.config = r.config;
       g.p.variant = r.variant;
@@ -588,13 +590,7 @@ void add_per_flop_ranking(Analysis& a, const std::vector<std::string>& phases) {
 // Host stalls: repetitions whose time per epoch exceeds their configuration's median by the stall factor,
 // shown with what the record says of the host then (other processes' CPU load, the study's own CPU time)
 // and the slowest epoch inside the window; none is dropped, the runs summary gives the median beside the mean.
-void add_stalls(Analysis& a, const std::vector<store::RunPhaseRow>& rows, double factor) {
-  std::map<std::string, std::vector<const store::RunPhaseRow*>> by;
-  for (const auto& r : rows) {
-    if (r.status == "ok" && r.phase.duration_s > 0) {
-      by[r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase].push_back(&r);
-    }
-  }
+void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double factor) {
   Table t{"stalls", "Host stalls: repetitions slower than their configuration's median",
           "time per epoch over the median of the configuration's repetitions (flagged above " + fmt(factor) +
               "x); the slowest epoch inside the window over that window's median epoch; the CPU load of other "
@@ -604,7 +600,11 @@ void add_stalls(Analysis& a, const std::vector<store::RunPhaseRow>& rows, double
           {}};
   int reps = 0;
   std::vector<double> excess;
-  for (const auto& [key, group] : by) {
+  for (const auto& [key, g] : acc) {
+    std::vector<const store::RunPhaseRow*> group;
+    for (const auto* r : g.rows) {
+      if (r->phase.duration_s > 0) group.push_back(r);
+    }
     if (group.size() < 2) continue;
     reps += static_cast<int>(group.size());
     std::vector<double> times, energies;
@@ -1009,7 +1009,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_pareto(a);
   add_hardware(a);
   add_software_choices(a, acc);
-  add_stalls(a, rows, options.stall_factor);
+  add_stalls(a, acc, options.stall_factor);
   add_measurement_quality(a, rows, facts);
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),
