@@ -76,7 +76,7 @@ class Loop:
         graphs[x.shape[0]] = g
         return g
 
-    def run(self, graphs, fn, order, order_dev, train):
+    def run(self, graphs, fn, order, order_dev):
         n = order.shape[0]
         for i in range(0, n, 8):
             idx, idx_dev = order[i:i + 8], order_dev[i:i + 8] if order_dev is not None else None
@@ -97,14 +97,14 @@ class Loop:
     def train_epoch(self):
         self.net.train()
         order = torch.randperm(self.x.shape[0])
-        self.run(self.train_graphs, self.step, order, order.to(self.dev) if self.device_data else None, True)
+        self.run(self.train_graphs, self.step, order, order.to(self.dev) if self.device_data else None)
 
     def test_epoch(self):
         self.net.eval()
         order = torch.arange(self.x.shape[0])
         with torch.no_grad():
             self.run(self.test_graphs, lambda x, y: self.forward(x), order,
-                     order.to(self.dev) if self.device_data else None, False)
+                     order.to(self.dev) if self.device_data else None)
 
 
 def per_step(epoch, steps, block_s):

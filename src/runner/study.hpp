@@ -10,6 +10,7 @@
 
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
+#include "models/implementation.hpp"
 
 namespace sedenergy::runner {
 
@@ -45,7 +46,7 @@ struct StudyOptions {
   std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
   // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,
   // comma-separated; several make the implementation a dimension of the study.
-  std::string impl = "default";
+  std::string impl = models::kDefaultImplementation;
   std::vector<int> devices;             // several GPUs: one worker process per GPU (run_study_on_devices)
   std::string worker_group;             // set in the worker processes of a multi-GPU study
   std::string worker_name;

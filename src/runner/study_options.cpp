@@ -9,6 +9,7 @@
 #include "common/number_check.hpp"
 #include "common/text.hpp"
 #include "energy/meter.hpp"
+#include "models/implementation.hpp"
 
 namespace sedenergy::runner {
 
@@ -54,11 +55,14 @@ std::vector<StudyOption> make_table() {
   add({"--optimizer", &O::optimizer, "Adam implementation: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch"})
       .choices = {"auto", "fused", "foreach", "libtorch"};
   t.back().record_key = "optimizer";
+  std::vector<std::string> presets;
+  for (const auto& p : models::implementation_presets()) presets.push_back(p.name);
   StudyOption& impl = add({"--impl", &O::impl,
-       "how each configuration runs: presets (default, pytorch-default, pytorch-fused, device-data, fastest, bf16, "
-       "graph-bf16) or optimizer/graphs/precision/data like foreach/eager/fp32/host; a list makes it a dimension"});
+                           "how each configuration runs: presets (" + join(presets, ", ") +
+                               ") or optimizer/graphs/precision/data like foreach/eager/fp32/host; a list makes it a "
+                               "dimension"});
   impl.record_key = "impl";
-  impl.unrecorded = "default";  // sessions from before --impl ran the default and recorded nothing
+  impl.unrecorded = models::kDefaultImplementation;  // sessions from before --impl ran the default and recorded nothing
   StudyOption& window = add({"--min-window", &O::min_window_s, "repeat a phase until its window lasts this many seconds", 0, 3600});
   window.record_key = window.old_key = "min_window_s";
   add({"--warmup-steps", &O::warmup_steps, "unmeasured training steps first", 0, 100000}).record_key = "warmup_steps";
