@@ -63,6 +63,17 @@ WindowFacts window_facts(const std::string& text) {
   return f;
 }
 
+// A phase's per-epoch seconds; empty when not recorded (before schema 6) or damaged, which, as for
+// window_facts, contributes nothing rather than stopping the report.
+std::vector<double> epoch_times(const std::string& text) {
+  if (text.empty()) return {};
+  try {
+    return json::parse(text).get<std::vector<double>>();
+  } catch (const json::exception&) {
+    return {};
+  }
+}
+
 // The validity flags of a phase, stored "; "-separated.
 std::vector<std::string> split_flags(const std::string& text) {
   std::vector<std::string> out;
@@ -613,9 +624,8 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
     for (const auto* r : group) {
       if (r->phase.duration_s <= factor * median) continue;
       double slowest = NAN;
-      if (!r->phase.epoch_times_json.empty()) {
-        const auto laps = json::parse(r->phase.epoch_times_json).get<std::vector<double>>();
-        if (!laps.empty()) slowest = *std::max_element(laps.begin(), laps.end()) / summarize(laps).median;
+      if (const auto laps = epoch_times(r->phase.epoch_times_json); !laps.empty()) {
+        slowest = *std::max_element(laps.begin(), laps.end()) / summarize(laps).median;
       }
       const double over = median_e > 0 ? 100 * (r->phase.gpu_energy_j / median_e - 1) : NAN;
       if (std::isfinite(over)) excess.push_back(over);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <cctype>
+#include <functional>
 #include <random>
 
 #include "analysis/study_analysis.hpp"
@@ -476,14 +477,13 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
   EXPECT_EQ(a["points"].size(), 4u);
 }
 
-// Host stalls on a database where the truth is known: of three repetitions, one took twice the time per
-// epoch (and more energy); it is flagged with its factor and what the host did, and none is dropped.
-TEST(Analysis, HostStallsAreFlaggedNotDropped) {
+// The report (analysis.json) of n repetitions of mlp:1x64's training, each phase set by `phase(rep, p)`.
+static json repetitions_report(int n, const std::function<void(int, store::PhaseRecord&)>& phase) {
   auto dir = test::temp_dir();
   {
-    store::Store db((dir / "stall.db").string());
+    store::Store db((dir / "reps.db").string());
     const auto id = begin_gpu_session(db);
-    for (int rep = 1; rep <= 3; ++rep) {
+    for (int rep = 1; rep <= n; ++rep) {
       store::RunRecord r;
       r.session_id = id;
       r.config = r.variant = "mlp:1x64";
@@ -493,19 +493,27 @@ TEST(Analysis, HostStallsAreFlaggedNotDropped) {
       store::PhaseRecord p;
       p.phase = "train";
       p.gpu_method = "nvml total-energy counter delta";
-      const bool stalled = rep == 2;
-      p.duration_s = stalled ? 2.0 : 1.0 + 0.01 * rep;
-      p.gpu_energy_j = stalled ? 300 : 200;  // the extra second near idle power
-      p.epochs = 4;
-      p.epoch_times_json = stalled ? "[1.0, 1.0, 5.0, 1.0]" : "[1.0, 1.0, 1.0, 1.0]";
-      p.own_cpu_s = 3.5;
-      p.other_cpu_load = stalled ? 0.6 : 0.01;
+      phase(rep, p);
       r.phases = {p};
       db.add_run(r);
     }
   }
-  auto a = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "stall.db").string()}, (dir / "r").string()).json));
+  return json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "reps.db").string()}, (dir / "r").string()).json));
+}
+
+// Host stalls on a database where the truth is known: of three repetitions, one took twice the time per
+// epoch (and more energy); it is flagged with its factor and what the host did, and none is dropped.
+TEST(Analysis, HostStallsAreFlaggedNotDropped) {
+  const auto a = repetitions_report(3, [](int rep, store::PhaseRecord& p) {
+    const bool stalled = rep == 2;
+    p.duration_s = stalled ? 2.0 : 1.0 + 0.01 * rep;
+    p.gpu_energy_j = stalled ? 300 : 200;  // the extra second near idle power
+    p.epochs = 4;
+    p.epoch_times_json = stalled ? "[1.0, 1.0, 5.0, 1.0]" : "[1.0, 1.0, 1.0, 1.0]";
+    p.own_cpu_s = 3.5;
+    p.other_cpu_load = stalled ? 0.6 : 0.01;
+  });
   const auto& rows = a["tables"]["stalls"]["rows"];
   ASSERT_EQ(rows.size(), 1u) << rows.dump();
   EXPECT_EQ(rows[0]["repetition"], 2);
@@ -518,4 +526,18 @@ TEST(Analysis, HostStallsAreFlaggedNotDropped) {
   const auto& summary = table_row(a, "runs_summary", "config", "mlp:1x64");
   EXPECT_EQ(summary["repetitions"], 3);  // kept
   EXPECT_NEAR(summary["energy_median_j"].get<double>(), 200, 1e-9);
+}
+
+// A damaged per-epoch record (hand-edited, truncated) is read as not recorded: the stall is still flagged,
+// without its slowest epoch, and the report is written.
+TEST(Analysis, ADamagedEpochRecordDoesNotStopTheReport) {
+  const auto a = repetitions_report(3, [](int rep, store::PhaseRecord& p) {
+    p.duration_s = rep == 2 ? 2.0 : 1.0;
+    p.gpu_energy_j = 200;
+    p.epoch_times_json = rep == 2 ? "[1.0, oops" : "[1.0]";
+  });
+  const auto& rows = a["tables"]["stalls"]["rows"];
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["repetition"], 2);
+  EXPECT_TRUE(rows[0]["slowest_epoch_factor"].is_null());
 }
