@@ -106,6 +106,8 @@ int run(int argc, char** argv) {
     trainer.warm_up(all, 5);
     const double train_s = per_step_s([&] { trainer.train_epoch(all); }, steps, o.block_s, dev.cuda);
     const double test_s = per_step_s([&] { trainer.test_epoch(); }, steps, o.block_s, dev.cuda);
+    std::string why;
+    const auto [train_kernels, test_kernels] = trainer.count_kernels(why);  // after the timing: it runs a step
     nlohmann::json row = {{"config", spec.name()},
                           {"family", models::family_name(spec.family)},
                           {"impl", impl.name()},
@@ -113,6 +115,8 @@ int run(int argc, char** argv) {
                           {"side", "sedenergy C++ (" + trainer.optimizer_method() + ")"},
                           {"step_ms", 1e3 * train_s},
                           {"test_step_ms", 1e3 * test_s},
+                          {"train_kernels_per_step", train_kernels},
+                          {"test_kernels_per_step", test_kernels},
                           {"cudnn_tf32", at::globalContext().allowTF32CuDNN()},
                           {"cublas_tf32", at::globalContext().allowTF32CuBLAS()},
                           {"cudnn_benchmark", at::globalContext().benchmarkCuDNN()}};

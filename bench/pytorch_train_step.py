@@ -15,6 +15,7 @@ Usage: python3 bench/pytorch_train_step.py [--impl foreach/eager/fp32/host] [--n
 (--impl is spelled out; the preset names live in sedenergy, whose bench_train_step prints each one's
 spelling: bench/train_step_vs_pytorch.sh passes it on)
 (--default-precision: leave PyTorch's TF32 settings as they are instead of setting them as below)"""
+import ctypes
 import json
 import os
 import sys
@@ -63,8 +64,9 @@ class Loop:
         return self.x[idx].to(self.dev, non_blocking=True), self.y[idx].to(self.dev, non_blocking=True)
 
     def captured(self, graphs, fn, x, y):
-        """A graph of fn(static x, static y), after warm-up on a side stream (PyTorch's recipe)."""
-        g = {"x": x.clone(), "y": y.clone(), "graph": torch.cuda.CUDAGraph()}
+        """A graph of fn(static x, static y), after warm-up on a side stream (PyTorch's recipe); its kernel
+        nodes counted before instantiation, as sedenergy counts its own (runner/cuda_graph.cpp)."""
+        g = {"x": x.clone(), "y": y.clone(), "graph": torch.cuda.CUDAGraph(keep_graph=True)}
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -73,6 +75,8 @@ class Loop:
         torch.cuda.current_stream().wait_stream(side)
         with torch.cuda.graph(g["graph"]):
             g["out"] = fn(g["x"], g["y"])
+        g["kernels"] = kernel_nodes(g["graph"].raw_cuda_graph())
+        g["graph"].instantiate()
         graphs[x.shape[0]] = g
         return g
 
@@ -105,6 +109,25 @@ class Loop:
         with torch.no_grad():
             self.run(self.test_graphs, lambda x, y: self.forward(x), order,
                      order.to(self.dev) if self.device_data else None)
+
+
+def kernel_nodes(graph):
+    """Kernel nodes of a captured cudaGraph_t, through the driver API (cuGraphGetNodes, cuGraphNodeGetType);
+    -1 where the driver library cannot be loaded."""
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return -1
+    handle, n = ctypes.c_void_p(graph), ctypes.c_size_t(0)
+    if cuda.cuGraphGetNodes(handle, None, ctypes.byref(n)) != 0:
+        return -1
+    nodes = (ctypes.c_void_p * n.value)()
+    if cuda.cuGraphGetNodes(handle, nodes, ctypes.byref(n)) != 0:
+        return -1
+    kind = ctypes.c_int(-1)
+    kernel_type = 0  # CU_GRAPH_NODE_TYPE_KERNEL
+    return sum(1 for node in nodes if cuda.cuGraphNodeGetType(ctypes.c_void_p(node), ctypes.byref(kind)) == 0
+               and kind.value == kernel_type)
 
 
 def per_step(epoch, steps, block_s):
@@ -145,9 +168,12 @@ def main():
         loop.test_epoch()
         train_s = per_step(loop.train_epoch, steps, block_s)
         test_s = per_step(loop.test_epoch, steps, block_s)
+        kernels = {k: max((g["kernels"] for g in graphs.values()), default=-1)  # the full batch's graph
+                   for k, graphs in (("train", loop.train_graphs), ("test", loop.test_graphs))}
         print(json.dumps({"config": spec, "family": spec.split(":")[0].upper(), "impl": name, "spelled": impl,
                           "side": "PyTorch %s" % torch.__version__, "step_ms": 1e3 * train_s,
-                          "test_step_ms": 1e3 * test_s, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+                          "test_step_ms": 1e3 * test_s, "train_kernels_per_step": kernels["train"],
+                          "test_kernels_per_step": kernels["test"], "cudnn_tf32": torch.backends.cudnn.allow_tf32,
                           "cublas_tf32": torch.backends.cuda.matmul.allow_tf32,
                           "cudnn_benchmark": torch.backends.cudnn.benchmark}), flush=True)
         del loop

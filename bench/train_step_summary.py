@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The summary of bench/train_step_vs_pytorch.sh's passes in OUTDIR: train_step_vs_pytorch.csv (one row per
-implementation, configuration and step) and train_step_summary.json (per implementation, step and family:
+implementation, configuration and step, with each side's kernels per step) and train_step_summary.json (per implementation, step and family:
 the median ratio PyTorch / C++ of the same implementation, and C++ against PyTorch eager foreach).
 Usage: python3 bench/train_step_summary.py OUTDIR"""
 import glob
@@ -19,6 +19,11 @@ def passes(out, side):
     return {impl: {c: [run.get(c) for run in runs] for c in runs[0]} for impl, runs in found.items()}
 
 
+def kernels(rows, step):
+    """Kernels per step (counted on a captured graph; -1 or empty: not counted) of the first pass that has it."""
+    return next((r[f"{step}_kernels_per_step"] for r in rows if r and f"{step}_kernels_per_step" in r), "")
+
+
 def median(rows, field):
     return statistics.median(r[field] for r in rows if r)
 
@@ -27,7 +32,7 @@ def main():
     out = sys.argv[1]
     cpp, py = passes(out, "cpp"), passes(out, "pytorch")
     lines = ["impl,step,config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,paired_passes,pass_ratio_min,"
-             "pass_ratio_max,verdict,pytorch_eager_foreach_ms,speedup_over_pytorch_eager"]
+             "pass_ratio_max,verdict,pytorch_eager_foreach_ms,speedup_over_pytorch_eager,cpp_kernels,pytorch_kernels"]
     summary = {"ratio": "PyTorch step time / C++ step time of the same implementation, medians over the passes "
                         "(> 1: C++ faster); speedup: PyTorch eager foreach (pytorch-default) time / C++ time",
                "implementations": {}}
@@ -51,7 +56,8 @@ def main():
                     f["speedups"].append(speedup)
                 lines.append(f'{impl},{step},{c},{rows[0]["family"]},{median(rows, field):.4f},{median(other, field):.4f},'
                              f'{ratio:.4f},{len(pair)},{min(pair):.4f},{max(pair):.4f},{verdict},'
-                             f'{base if base is None else f"{base:.4f}"},{speedup if speedup is None else f"{speedup:.3f}"}')
+                             f'{base if base is None else f"{base:.4f}"},{speedup if speedup is None else f"{speedup:.3f}"},'
+                             f'{kernels(rows, step)},{kernels(other, step)}')
         summary["implementations"][impl] = {
             "spelled": next(iter(configs.values()))[0]["spelled"],
             "passes": len(next(iter(configs.values()))),

@@ -6,16 +6,16 @@
 # Where one command may only run for a limited time, set SEDENERGY_LIMIT_S: the study is stopped with
 # SIGINT after that many seconds (the run in progress finishes; everything finished is committed), and
 # the next call with the same OUTDIR resumes it. Each call appends to OUTDIR/machine.txt and study.log.
-# Builds first when build-cuda/sedenergy is missing (a fresh node). SEDENERGY_PACK=FILE.tgz packs OUTDIR
-# without the generated audio and the feature cache (the store, logs and report: a few MB) to bring back.
+# Builds first (scripts/gpu-prepare.sh: incremental, so a warm node never runs an older checkout's binary).
+# SEDENERGY_PACK=FILE.tgz packs OUTDIR without the generated audio and the feature cache (the store, logs
+# and report: a few MB) to bring back; its store is checkpointed first, so results.db alone is complete.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [gpu ids] [study args]}"
 GPUS="${2:-0}"
 shift $(( $# >= 2 ? 2 : 1 ))
 mkdir -p "$OUT"
-[ -x build-cuda/sedenergy ] || scripts/gpu-build.sh > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
-scripts/gpu-machine.sh >> "$OUT/machine.txt" 2>&1
+scripts/gpu-prepare.sh "$OUT" "paper43 on GPUs $GPUS" || exit 1
 cmd=(build-cuda/sedenergy study --config paper43 --out "$OUT/study")
 if [[ "$GPUS" == *,* ]]; then cmd+=(--devices "$GPUS"); else export CUDA_VISIBLE_DEVICES="$GPUS"; cmd+=(--device cuda); fi
 [ -f "$OUT/study/results.db" ] && cmd+=(--resume)
@@ -24,5 +24,7 @@ echo "== $(date -u +%FT%TZ) ${cmd[*]} $*" | tee -a "$OUT/study.log"
 "${cmd[@]}" "$@" 2>&1 | tee -a "$OUT/study.log"
 rc=${PIPESTATUS[0]}
 echo "== $(date -u +%FT%TZ) exit $rc" | tee -a "$OUT/study.log"
+python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')" \
+  "$OUT/study/results.db" 2>/dev/null
 [ -n "${SEDENERGY_PACK:-}" ] && tar czf "$SEDENERGY_PACK" --exclude=data --exclude=cache "$OUT"
 exit "$rc"

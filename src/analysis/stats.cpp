@@ -14,6 +14,13 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+std::vector<double> over_median(const std::vector<double>& v) {
+  const double m = v.size() >= 2 ? median(v) : NAN;
+  std::vector<double> out;
+  for (double x : v) out.push_back(x / m);
+  return out;
+}
+
 double t_quantile_975(int dof) {
   static const double table[] = {NAN,   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
                                  2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,

@@ -21,6 +21,11 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& v);
 double median(std::vector<double> v);
+// Host stalls (issue 17): a repetition whose time per epoch exceeds its configuration's median by this
+// factor is flagged (the runner re-runs it, the analysis shows it). One home for the default.
+inline constexpr double kStallFactor = 1.25;
+// Each value over the median of all of them; NaN everywhere when there are fewer than two.
+std::vector<double> over_median(const std::vector<double>& v);
 double t_quantile_975(int dof);  // two-sided 95 % quantile of Student's t
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y);

@@ -605,9 +605,10 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
   Table t{"stalls", "Host stalls: repetitions slower than their configuration's median",
           "time per epoch over the median of the configuration's repetitions (flagged above " + fmt(factor) +
               "x); the slowest epoch inside the window over that window's median epoch; the CPU load of other "
-              "processes on the host and the study's own CPU seconds in the window (measured, schema 6 and later)",
+              "processes on the host and the study's own CPU seconds in the window (measured, schema 6 and later); "
+              "the runner's re-run of it (schema 7: --stall-retries), which counts as one more repetition",
           {"config", "phase", "repetition", "run_id", "time_per_epoch_s", "median_s", "factor", "energy_excess_pct",
-           "slowest_epoch_factor", "other_cpu_load", "own_cpu_s"},
+           "slowest_epoch_factor", "other_cpu_load", "own_cpu_s", "re_run"},
           {}};
   int reps = 0;
   std::vector<double> excess;
@@ -621,6 +622,15 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
     std::vector<double> times, energies;
     for (const auto* r : group) times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j);
     const double median = summarize(times).median, median_e = summarize(energies).median;
+    // The re-run of a flagged repetition, as the runner recorded it.
+    auto re_run = [&](int repetition) -> json {
+      for (const auto* o : group) {
+        if (o->retry_of == repetition) {
+          return "repetition " + std::to_string(o->repetition) + ": " + fmt(o->phase.duration_s / median, "%.2f") + "x the median";
+        }
+      }
+      return nullptr;
+    };
     for (const auto* r : group) {
       if (r->phase.duration_s <= factor * median) continue;
       double slowest = NAN;
@@ -632,13 +642,15 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
       t.rows.push_back({r->variant, r->phase.phase, r->repetition, r->run_id, num(r->phase.duration_s), num(median),
                         num(r->phase.duration_s / median), num(over), num(slowest),
                         num(r->phase.other_cpu_load >= 0 ? r->phase.other_cpu_load : NAN),
-                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN)});
+                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN), re_run(r->repetition)});
     }
   }
   if (reps == 0) return;
   a.tables.push_back(t);
+  const auto re_runs = std::count_if(t.rows.begin(), t.rows.end(), [](const auto& row) { return !row.back().is_null(); });
   a.findings.push_back("Host stalls: " + std::to_string(t.rows.size()) + " of " + std::to_string(reps) +
                        " repetitions took more than " + fmt(factor) + "x their configuration's median time per epoch" +
+                       (re_runs ? " (" + std::to_string(re_runs) + " of them measured again by the runner)" : "") +
                        (excess.empty() ? "." : ", with a median " + fmt(summarize(excess).median) +
                                                    " % more GPU energy than the configuration's median (stalls table; "
                                                    "none dropped: compare energy_median_j with energy_mean_j in the "

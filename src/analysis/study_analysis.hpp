@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/stats.hpp"
 #include "store/store.hpp"
 
 namespace sedenergy::analysis {
@@ -38,7 +39,7 @@ struct Point {
 struct AnalysisOptions {
   bool net_energy = false;  // GPU energy above the idle baseline instead of the counter's whole delta
   // A repetition whose time per epoch exceeds its configuration's median by this factor is a host stall.
-  double stall_factor = 1.25;
+  double stall_factor = kStallFactor;
 };
 
 struct Analysis {

@@ -6,12 +6,29 @@ namespace sedenergy::models {
 
 std::string libtorch_version() { return TORCH_VERSION; }
 
+namespace {
+
+// nan_to_num whose backward passes the gradient through unchanged (the gradient PyTorch's own BCE gives
+// wherever p is finite). nan_to_num's own backward multiplies by isfinite(p): five more kernels per step,
+// which a launch-bound or graph-replayed step pays in time.
+struct FiniteOrZero : torch::autograd::Function<FiniteOrZero> {
+  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& p) {
+    return torch::nan_to_num(p, /*nan=*/0.0, /*posinf=*/1.0, /*neginf=*/0.0);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list grad) {
+    return {grad[0]};
+  }
+};
+
+}  // namespace
+
 torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
   // PyTorch's own BCE (its backward is finite where p is exactly 0 or 1) on p with NaNs and infinities
   // replaced, so the kernel's range check never sees one. Adding 0 x sum(p) gives the loss back unchanged,
   // or NaN when p holds a NaN or an infinity, so divergence is still reported. Few kernels on purpose:
   // where a cuDNN GRU leaves the host launch-bound, every launch of the step shows in its time.
-  auto loss = torch::binary_cross_entropy(torch::nan_to_num(p, /*nan=*/0.0, /*posinf=*/1.0, /*neginf=*/0.0), target);
+  auto loss = torch::binary_cross_entropy(FiniteOrZero::apply(p), target);
   return torch::add(loss, p.detach().sum(), /*alpha=*/0);
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -39,6 +40,7 @@
 #include "sedenergy/build_info.hpp"
 #include "sedenergy/study_configs.hpp"
 #include "runner/plan.hpp"
+#include "runner/probes.hpp"
 #include "runner/study_options.hpp"
 #include "runner/trainer.hpp"
 #include "store/store.hpp"
@@ -600,6 +602,116 @@ void record_idle_baseline(const StudyPlan& plan, energy::Meter& meter, store::Se
   }
 }
 
+// The runs of a session, one after the other: each claimed (another process sharing the session may
+// have it), cooled down to, measured and recorded.
+struct Sweep {
+  const StudyPlan& plan;
+  const StudyData& data;
+  store::Store& db;
+  const SessionState& session;
+  energy::Meter& meter;
+  StudySummary& sum;
+  std::ostream& log;
+  double t_runs = monotonic_s();
+  int done_here = 0;
+
+  // A stop was requested: the sweep ends, `left` runs untouched, and says how to continue.
+  bool stopped(std::size_t left) {
+    if (!g_stop) return false;
+    sum.interrupted = true;
+    log << "interrupted: " << left << " runs left; continue with --resume\n";
+    return true;
+  }
+
+  void run(const WorkItem& item, const std::string& progress, std::size_t left, const std::string& retry_reason = "") {
+    const auto& opt = plan.opt;
+    if (session.finished.count(item.key)) {
+      ++sum.runs_skipped;
+      return;
+    }
+    // Each run is taken once, by whichever process sharing the session is free first.
+    const auto stale = [&](const std::string& holder) {
+      return opt.worker_group.empty() && !process_may_be_running(holder) &&
+             !db.finished_items(session.sessions).count(item.key);
+    };
+    if (!db.claim(session.claim_group, item.key, session.claimant, stale)) {
+      if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
+      return;
+    }
+    if (done_here > 0) {
+      const double waited = cool_down(opt, meter, plan.pause_s, plan.cool_to_idle);
+      if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
+    }
+    const double elapsed = monotonic_s() - t_runs;
+    const double eta = done_here ? elapsed / done_here * left : NAN;
+    log << progress << " " << item.variant << " (repetition " << item.repetition << ")"
+        << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
+    const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
+    const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
+    store::RunRecord rec = planned_run(item, counts, plan, subset.size(0), data.test_set().size());
+    rec.session_id = session.id;
+    if (!retry_reason.empty()) {
+      rec.retry_of = item.repetition - opt.repetitions;
+      rec.retry_reason = retry_reason;
+    }
+    measure_run(rec, item, counts, plan, data, subset, meter, sum, log);
+    db.add_run(rec);
+    ++done_here;
+  }
+};
+
+// How many re-runs deep a repetition is: repetition r + R (R planned) re-measures repetition r.
+int retry_depth(int repetition, int planned) { return repetition <= planned ? 0 : 1 + retry_depth(repetition - planned, planned); }
+
+// The re-runs the session's finished runs call for, with why: every repetition slower per epoch (in either
+// phase) than stall_factor x the median of its variant's ok repetitions, not yet re-run, and fewer than
+// stall_retries re-runs deep. Numbered so that every process sharing the session plans the same ones.
+std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& plan, const store::Store& db,
+                                                           const SessionState& session, const store::SessionRecord& sess) {
+  const auto& opt = plan.opt;
+  // The workers of --devices each have a session: the group's are those with the same options.
+  const auto sessions = opt.worker_group.empty() ? session.sessions : db.matching_sessions(sess);
+  const auto finished = db.finished_items(sessions);
+  std::map<std::string, std::map<std::string, std::vector<std::pair<int, double>>>> times;  // variant, phase
+  for (auto id : sessions) {
+    for (const auto& r : db.rows(id)) {
+      if (r.status == "ok" && r.phase.duration_s > 0) times[r.variant][r.phase.phase].push_back({r.repetition, r.phase.duration_s});
+    }
+  }
+  std::map<std::string, std::pair<WorkItem, std::string>> out;  // by key: a repetition slow in both phases once
+  for (const auto& item : plan.items) {
+    if (item.repetition != 1 || !times.count(item.variant)) continue;
+    for (const auto& [phase, reps] : times.at(item.variant)) {
+      std::vector<double> t;
+      for (const auto& [rep, s] : reps) t.push_back(s);
+      const auto ratio = analysis::over_median(t);
+      for (std::size_t i = 0; i < reps.size(); ++i) {
+        const int rep = reps[i].first;
+        if (!(ratio[i] > opt.stall_factor) || retry_depth(rep, opt.repetitions) >= opt.stall_retries) continue;
+        WorkItem again = item;
+        again.repetition = rep + opt.repetitions;
+        again.key = again.variant + "#" + std::to_string(again.repetition);
+        if (finished.count(again.key) || out.count(again.key)) continue;
+        char why[160];
+        std::snprintf(why, sizeof why, "repetition %d %s %.3g s per epoch = %.2fx the median; measured again as repetition %d",
+                      rep, phase.c_str(), reps[i].second, ratio[i], again.repetition);
+        out[again.key] = {again, item.variant + ": " + why};
+      }
+    }
+  }
+  std::vector<std::pair<WorkItem, std::string>> list;
+  for (auto& [k, v] : out) list.push_back(std::move(v));
+  return list;
+}
+
+// The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
+void record_hardware_probes(const StudyPlan& plan, store::SessionRecord& sess, std::ostream& log) {
+  const auto probes = probe_hardware(plan.dev);
+  sess.hardware_json = json_text(probes.to_json());
+  log << "hardware probes: launch " << std::setprecision(3) << 1e6 * probes.launch_s << " us, matmul "
+      << probes.matmul_flops_s / 1e12 << " TFLOP/s, copy " << probes.copy_bytes_s / 1e9 << " GB/s (measured)\n";
+}
+
 }  // namespace
 
 StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
@@ -617,6 +729,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   store::Store db(sum.db_path);
   auto sess = session_record(plan, data, *meter);
   record_idle_baseline(plan, *meter, sess, log);
+  record_hardware_probes(plan, sess, log);
   const SessionState session = open_session(db, sess, plan, log);
   g_stop = false;
   // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its
@@ -624,43 +737,20 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
 
-  const double t_runs = monotonic_s();
-  int done_here = 0;
-  for (std::size_t k = 0; k < plan.items.size(); ++k) {
-    const auto& item = plan.items[k];
-    if (session.finished.count(item.key)) {
-      ++sum.runs_skipped;
-      continue;
+  Sweep sweep{plan, data, db, session, *meter, sum, log};
+  for (std::size_t k = 0; k < plan.items.size() && !sweep.stopped(plan.items.size() - k); ++k) {
+    sweep.run(plan.items[k], "[" + std::to_string(k + 1) + "/" + std::to_string(plan.items.size()) + "]",
+              plan.items.size() - k);
+  }
+  const int stall_rounds = opt.min_window_s >= kStallWindowS ? opt.stall_retries : 0;
+  for (int round = 0; round < stall_rounds && !sum.interrupted; ++round) {
+    const auto retries = stall_retries(plan, db, session, sess);
+    if (retries.empty()) break;
+    for (std::size_t k = 0; k < retries.size() && !sweep.stopped(retries.size() - k); ++k) {
+      log << "host stall: " << retries[k].second << "\n";
+      sweep.run(retries[k].first, "[re-run " + std::to_string(k + 1) + "/" + std::to_string(retries.size()) + "]",
+                retries.size() - k, retries[k].second);
     }
-    if (g_stop) {
-      sum.interrupted = true;
-      log << "interrupted: " << plan.items.size() - k << " runs left; continue with --resume\n";
-      break;
-    }
-    // Each run is taken once, by whichever process sharing the session is free first.
-    const auto stale = [&](const std::string& holder) {
-      return opt.worker_group.empty() && !process_may_be_running(holder) &&
-             !db.finished_items(session.sessions).count(item.key);
-    };
-    if (!db.claim(session.claim_group, item.key, session.claimant, stale)) {
-      if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
-      continue;
-    }
-    if (done_here > 0) {
-      const double waited = cool_down(opt, *meter, plan.pause_s, plan.cool_to_idle);
-      if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
-    }
-    const double elapsed = monotonic_s() - t_runs;
-    const double eta = done_here ? elapsed / done_here * (plan.items.size() - k) : NAN;
-    log << "[" << k + 1 << "/" << plan.items.size() << "] " << item.variant << " (repetition " << item.repetition << ")"
-        << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
-    const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
-    const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
-    store::RunRecord rec = planned_run(item, counts, plan, subset.size(0), data.test_set().size());
-    rec.session_id = session.id;
-    measure_run(rec, item, counts, plan, data, subset, *meter, sum, log);
-    db.add_run(rec);
-    ++done_here;
   }
   meter->stop();
   if (!sum.interrupted) db.finish_session(session.id);

@@ -8,11 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/stats.hpp"
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
 #include "models/implementation.hpp"
 
 namespace sedenergy::runner {
+
+inline constexpr double kStallWindowS = 1.0;
 
 struct StudyOptions {
   std::string data_dir;                 // DESED root; empty: a synthetic dataset under out_dir/data
@@ -57,6 +60,11 @@ struct StudyOptions {
   int threads = 0;                      // feature extraction threads; 0: all cores
   std::string shard;                    // "K/N": only the configurations i with i % N == K - 1
   bool resume = false;                  // continue the latest session with the same options
+  // Host stalls: a repetition slower per epoch than stall_factor x its configuration's median is measured
+  // again, at most stall_retries times in a row (a re-run is itself judged the same way); only in studies
+  // whose windows last at least kStallWindowS (shorter ones vary by more than the factor with scheduling alone).
+  double stall_factor = analysis::kStallFactor;
+  int stall_retries = 1;
   std::string command_line;             // recorded in the session
 };
 

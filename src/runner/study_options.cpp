@@ -78,6 +78,13 @@ std::vector<StudyOption> make_table() {
   cool_max.old_key = "cooldown_max_s";
   add({"--sample-period", &O::period_s, "sampler period in seconds", energy::kMinPeriodS, energy::kMaxPeriodS})
       .record_key = "period_s";
+  add({"--stall-factor", &O::stall_factor,
+       "a repetition slower per epoch than this x its configuration's median is a host stall, measured again", 1, 100})
+      .open_low = true;
+  add({"--stall-retries", &O::stall_retries,
+       "re-runs of a host-stalled repetition, at most (0: none; none when --min-window is under " +
+           format_number(kStallWindowS) + " s)",
+       0, 10});
   add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0, 2000}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";
   add({"--threads", &O::threads, "feature extraction threads (0: all cores)", 0, 1024}).in_config = false;

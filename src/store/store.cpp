@@ -123,7 +123,8 @@ const std::vector<Column<SessionRecord>>& session_columns() {
       col<R, &R::git_revision>("git_revision", "TEXT"),     col<R, &R::device>("device", "TEXT"),
       col<R, &R::grid>("grid", "TEXT"),                     col<R, &R::dataset>("dataset", "TEXT"),
       col<R, &R::features>("features", "TEXT"),             col<R, &R::config_json>("config_json", "TEXT"),
-      col<R, &R::idle_json>("idle_json", "TEXT")};
+      col<R, &R::idle_json>("idle_json", "TEXT"),
+      col<R, &R::hardware_json>("hardware_json", "TEXT", "''", 7)};
   return cols;
 }
 
@@ -162,7 +163,9 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col<R, &R::test_traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4),
       col<R, &R::impl>("impl", "TEXT", "''", 5),
       col<R, &R::train_kernels_per_step>("train_kernels_per_step", "INTEGER", "-1", 5),
-      col<R, &R::test_kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5)};
+      col<R, &R::test_kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5),
+      col<R, &R::retry_of>("retry_of", "INTEGER DEFAULT 0", "0", 7),
+      col<R, &R::retry_reason>("retry_reason", "TEXT", "''", 7)};
   return cols;
 }
 
@@ -481,6 +484,8 @@ RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase
   row.traffic_bytes_per_step = train ? run.train_traffic_bytes_per_step : run.test_traffic_bytes_per_step;
   row.impl = run.impl.empty() ? "default" : run.impl;
   row.kernels_per_step = train ? run.train_kernels_per_step : run.test_kernels_per_step;
+  row.retry_of = run.retry_of;
+  row.retry_reason = run.retry_reason;
   row.phase = std::move(phase);
   row.device = session.device;
   row.gpu_name = session.gpu_name;

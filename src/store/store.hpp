@@ -13,9 +13,10 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 6;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+inline constexpr int kSchemaVersion = 7;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
                                           // 4: DRAM traffic per step with each run; 5: implementation, kernels per step;
-                                          // 6: per-epoch times and host load per phase
+                                          // 6: per-epoch times and host load per phase; 7: stall re-runs,
+                                          // hardware probes per session
 
 struct SessionRecord {
   std::string started_at;
@@ -28,6 +29,7 @@ struct SessionRecord {
   std::string device, grid, dataset, features;
   std::string config_json;  // every option of the session
   std::string idle_json;    // idle baseline window
+  std::string hardware_json;  // the hardware probes (runner/probes.hpp) at the session's start; "" before schema 7
 };
 
 struct PhaseRecord {
@@ -85,6 +87,9 @@ struct RunRecord {
   int train_kernels_per_step = -1, test_kernels_per_step = -1;
   int batch = 0, clips = 0, steps_per_epoch = 0;
   std::string started_at, finished_at;
+  // A re-run of a host-stalled repetition: the repetition it measures again (0: not a re-run) and why.
+  int retry_of = 0;
+  std::string retry_reason;
   std::vector<PhaseRecord> phases;
 };
 
@@ -103,6 +108,8 @@ struct RunPhaseRow {
   std::string impl;                    // "default" for runs from before schema 5
   int kernels_per_step = -1;           // its phase's; < 0: not counted
   int batch = 0, clips = 0;
+  int retry_of = 0;  // the repetition this run measures again after a host stall; 0: none
+  std::string retry_reason;
   PhaseRecord phase;
   std::string device, gpu_name, hostname;
 };

@@ -514,6 +514,49 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
       << test::read_text(dir / "again.log");
 }
 
+// Issue 17, item 1: a real host stall (the study process stopped with SIGSTOP for 2 s inside the second
+// repetition's windows) makes that repetition slower per epoch than 1.25x its configuration's median; the
+// runner measures it again once the planned runs are done, records which repetition the re-run stands
+// for and why, and the report's stalls table shows both. --resume plans no second re-run.
+TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  const std::vector<std::string> args = {"study", "--grid", "mlp:1x16", "--device", "cpu", "--clips", "16",
+                                         "--repetitions", "3", "--warmup-steps", "0", "--cooldown", "0",
+                                         "--min-window", "1.5", "--out", out};
+  const pid_t pid = start_cli(args, dir / "st.log");
+  for (int i = 0; i < 1200 && !contains(test::read_text(dir / "st.log"), "[2/3]"); ++i) usleep(25000);
+  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[2/3]")) << test::read_text(dir / "st.log");
+  usleep(300000);  // inside the training window
+  kill(pid, SIGSTOP);
+  usleep(2000000);
+  kill(pid, SIGCONT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "st.log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_TRUE(contains(log, "host stall: mlp:1x16: repetition 2 ")) << log;
+  {
+    store::Store db(out + "/results.db", store::Store::Access::kRead);
+    std::map<int, store::RunPhaseRow> train;
+    for (const auto& r : db.rows()) {
+      if (r.phase.phase == "train") train[r.repetition] = r;
+    }
+    ASSERT_TRUE(train.count(5)) << log;  // repetition 2 + 3 planned
+    EXPECT_EQ(train[5].retry_of, 2);
+    EXPECT_TRUE(contains(train[5].retry_reason, "repetition 2")) << train[5].retry_reason;
+    EXPECT_GT(train[2].phase.duration_s, 1.25 * train[5].phase.duration_s);
+  }
+  const auto stalls = test::read_text(out + "/report/tables/stalls.csv");
+  EXPECT_TRUE(contains(stalls, "repetition 5: ")) << stalls;
+  auto again = args;
+  again.push_back("--resume");
+  const pid_t second = start_cli(again, dir / "again.log");
+  waitpid(second, &status, 0);
+  EXPECT_FALSE(contains(test::read_text(dir / "again.log"), "host stall:")) << test::read_text(dir / "again.log");
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 4);
+}
+
 // Issue 18, item 5. A write that fails (the shell's file size limit stands in for a full disk: the same
 // failed write(2), without root or a tmpfs) is an error naming the file; no truncated report is left
 // under its name. A study killed with -9 leaves a results.db that holds its finished runs on its own.
