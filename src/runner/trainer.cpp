@@ -192,7 +192,13 @@ Trainer::Graphed& Trainer::graph_for(std::map<int64_t, Graphed>& graphs, bool tr
 }
 
 void Trainer::warm_up(const torch::Tensor& subset, int steps) {
-  if (impl_.graph) {
+  if (epoch_graphs()) {
+    model_->train();
+    replay_epoch(true, subset);
+    model_->eval();
+    torch::NoGradGuard no_grad;
+    replay_epoch(false, test_order_);
+  } else if (impl_.graph) {
     const int64_t n = subset.size(0), n_test = test_.size();
     const auto order_dev = on_device(subset);
     graph_for(train_graphs_, true, subset, order_dev, 0, std::min<int64_t>(batch_, n));
@@ -205,16 +211,31 @@ void Trainer::warm_up(const torch::Tensor& subset, int steps) {
   if (steps > 0) train_epoch(subset, steps);
 }
 
+int Trainer::replay_epoch(bool train, const torch::Tensor& order) {
+  EpochGraph& g = train ? train_epoch_graph_ : test_epoch_graph_;
+  if (!g.graph) {
+    g.order = order.to(dev_.device);
+    // The steps read the order on the device only; the host copy gives their count (no copy back inside a capture).
+    g.graph = std::make_unique<CapturedStep>([this, &g, train, host = order] { run_steps(train, host, g.order, -1, false); }, 1);
+    loss_sum_.zero_();  // the capture's eager warm-up epoch added to it
+  } else if (train) {
+    g.order.copy_(order);  // one small copy per epoch (the test order never changes)
+  }
+  g.graph->replay();
+  return steps_per_epoch(order.size(0), batch_);
+}
+
 // Steps over the batches of `order` (at most max_steps; < 0: all), each replayed from its graph once its
 // static input is refilled, or run eagerly. Returns the steps run.
-int Trainer::run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps) {
+int Trainer::run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps,
+                       bool step_graphs) {
   const BatchSource& src = train ? train_ : test_;
   auto& graphs = train ? train_graphs_ : test_graphs_;
   const int64_t n = order.size(0);
   int done = 0;
   for (int64_t i = 0; i < n && (max_steps < 0 || done < max_steps); i += batch_, ++done) {
     const int64_t j = std::min<int64_t>(i + batch_, n);
-    if (impl_.graph) {
+    if (step_graphs) {
       Graphed& g = graph_for(graphs, train, order, order_dev, i, j);
       fill(g, src, order, order_dev, i, j);
       g.step->replay();
@@ -230,14 +251,20 @@ torch::Tensor Trainer::train_epoch(const torch::Tensor& subset, int steps) {
   model_->train();
   const auto order = subset.index_select(0, torch::randperm(subset.size(0), torch::TensorOptions().dtype(torch::kLong)));
   loss_sum_.zero_();
-  const int done = run_steps(true, order, on_device(order), steps);  // one small index copy per epoch
+  const int done = epoch_graphs() && steps < 0
+                       ? replay_epoch(true, order)
+                       : run_steps(true, order, on_device(order), steps, impl_.graph && !epoch_graphs());
   return loss_sum_ / std::max(1, done);
 }
 
 void Trainer::test_epoch() {
   model_->eval();
   torch::NoGradGuard no_grad;
-  run_steps(false, test_order_, test_order_dev_, -1);
+  if (epoch_graphs()) {
+    replay_epoch(false, test_order_);
+  } else {
+    run_steps(false, test_order_, test_order_dev_, -1, impl_.graph);
+  }
 }
 
 std::pair<std::vector<float>, std::vector<float>> Trainer::predict() {

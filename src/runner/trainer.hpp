@@ -84,7 +84,8 @@ class Trainer {
   }
 
   // The unmeasured start: with graphs, each step shape the epochs use (full batches and the last partial
-  // one, training and test) captured after two warm-up steps; then `steps` training steps.
+  // one, training and test) captured after two warm-up steps, or with device data the whole training and
+  // test epochs captured after one eager epoch each; then `steps` training steps.
   void warm_up(const torch::Tensor& subset, int steps);
   // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
   // training source) in a fresh random order; returns the mean loss as a device tensor.
@@ -101,6 +102,15 @@ class Trainer {
     torch::Tensor x, y, out;  // static input, target and (test) output
     std::unique_ptr<CapturedStep> step;
   };
+  // Graphs with device data: the whole epoch (each step's batch gathered on the device by the epoch's
+  // order, then the step) captured once and replayed once per epoch, so no host launch sits between steps.
+  struct EpochGraph {
+    torch::Tensor order;  // static: the epoch's order on the device, refilled before each replay
+    std::unique_ptr<CapturedStep> graph;
+  };
+  bool epoch_graphs() const { return impl_.graph && impl_.device_data; }
+  // Replays the epoch over `order` (CPU), capturing it first when needed. Returns the steps it holds.
+  int replay_epoch(bool train, const torch::Tensor& order);
   void train_step(const torch::Tensor& x, const torch::Tensor& y);
   torch::Tensor test_step(const torch::Tensor& x);
   // Rows [i, j) of `order` (CPU) / `order_dev` (the same on the device, with device data) as device tensors.
@@ -111,7 +121,8 @@ class Trainer {
   Graphed& graph_for(std::map<int64_t, Graphed>& graphs, bool train, const torch::Tensor& order,
                      const torch::Tensor& order_dev, int64_t i, int64_t j);
   torch::Tensor on_device(const torch::Tensor& order) const;
-  int run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps);
+  int run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps,
+                bool step_graphs);
 
   const BatchSource& train_;
   const BatchSource& test_;
@@ -123,6 +134,7 @@ class Trainer {
   torch::Tensor loss_sum_;  // on the device: the epoch's summed loss, added to inside (captured) steps
   torch::Tensor test_order_, test_order_dev_;
   std::map<int64_t, Graphed> train_graphs_, test_graphs_;  // by batch size
+  EpochGraph train_epoch_graph_, test_epoch_graph_;
 };
 
 }  // namespace sedenergy::runner
