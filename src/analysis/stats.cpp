@@ -132,7 +132,8 @@ double LinearFit::predict(const std::vector<double>& x) const {
   return y;
 }
 
-LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y) {
+LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                        const std::vector<double>& weights) {
   LinearFit f;
   const std::size_t n = y.size();
   if (n == 0 || X.size() != n) return f;
@@ -152,9 +153,10 @@ LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::ve
   for (std::size_t i = 0; i < n; ++i) {
     std::vector<double> a(p, 1.0);
     for (std::size_t j = 0; j + 1 < p; ++j) a[j + 1] = (X[i][j] - mean[j]) / scale[j];
+    const double w = weights.empty() ? 1.0 : weights[i];
     for (std::size_t r = 0; r < p; ++r) {
-      for (std::size_t c = 0; c < p; ++c) M[r][c] += a[r] * a[c];
-      M[r][p] += a[r] * y[i];
+      for (std::size_t c = 0; c < p; ++c) M[r][c] += w * a[r] * a[c];
+      M[r][p] += w * a[r] * y[i];
     }
   }
   for (std::size_t c = 0; c < p; ++c) {
@@ -201,30 +203,36 @@ double r_squared(const std::vector<double>& truth, const std::vector<double>& pr
   return ss_tot > 0 ? 1 - ss_res / ss_tot : NAN;
 }
 
-double mape_pct(const std::vector<double>& truth, const std::vector<double>& pred) {
-  double s = 0;
-  int n = 0;
+std::vector<double> ape_pct(const std::vector<double>& truth, const std::vector<double>& pred) {
+  std::vector<double> out;
   for (std::size_t i = 0; i < truth.size(); ++i) {
-    if (!std::isfinite(pred[i]) || truth[i] == 0) continue;
-    s += std::abs(pred[i] - truth[i]) / std::abs(truth[i]);
-    ++n;
+    if (std::isfinite(pred[i]) && std::isfinite(truth[i]) && truth[i] != 0) {
+      out.push_back(100.0 * std::abs(pred[i] - truth[i]) / std::abs(truth[i]));
+    }
   }
-  return n ? 100.0 * s / n : NAN;
+  return out;
+}
+
+double mape_pct(const std::vector<double>& truth, const std::vector<double>& pred) {
+  const auto ape = ape_pct(truth, pred);
+  return ape.empty() ? NAN : summarize(ape).mean;
 }
 
 std::vector<double> predict_held_out(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
-                                     const std::vector<int>& group) {
+                                     const std::vector<int>& group, const std::vector<double>& weights) {
   std::vector<double> out(y.size(), NAN);
   std::vector<int> groups = group;
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
   for (int g : groups) {
     std::vector<std::vector<double>> Xt;
-    std::vector<double> yt;
+    std::vector<double> yt, wt;
     for (std::size_t i = 0; i < y.size(); ++i) {
-      if (group[i] != g) Xt.push_back(X[i]), yt.push_back(y[i]);
+      if (group[i] == g) continue;
+      Xt.push_back(X[i]), yt.push_back(y[i]);
+      if (!weights.empty()) wt.push_back(weights[i]);
     }
-    auto fit = least_squares(Xt, yt);
+    auto fit = least_squares(Xt, yt, wt);
     if (!fit.ok) continue;
     for (std::size_t i = 0; i < y.size(); ++i) {
       if (group[i] == g) out[i] = fit.predict(X[i]);

@@ -50,14 +50,20 @@ struct LinearFit {
   int n = 0;
   double predict(const std::vector<double>& x) const;
 };
-LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y);
+// Ordinary least squares with an intercept; with weights (one per row, e.g. 1 / y^2 to fit relative
+// errors, so a 10 J and a 10 kJ configuration count alike), weighted least squares.
+LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                        const std::vector<double>& weights = {});
 double r_squared(const std::vector<double>& truth, const std::vector<double>& pred);
 double mape_pct(const std::vector<double>& truth, const std::vector<double>& pred);  // mean |p - t| / |t| x 100
+// |p - t| / |t| x 100 per pair where both are finite.
+std::vector<double> ape_pct(const std::vector<double>& truth, const std::vector<double>& pred);
 
 // Out-of-sample predictions: each row predicted by a model fitted without its group (leave one group
 // out) or without its fold (k seeded folds). NaN where the training part is too small to fit.
 std::vector<double> predict_held_out(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
-                                     const std::vector<int>& group);
+                                     const std::vector<int>& group,
+                                     const std::vector<double>& weights = {});
 std::vector<int> kfold_groups(int n, int k, std::uint64_t seed);
 
 // Indices of points not dominated when minimising cost and maximising quality, by increasing cost.

@@ -255,6 +255,8 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.params = static_cast<double>(r.params);
       g.p.traffic_bytes = traffic_per_epoch(r);
       g.p.impl = r.impl;
+      g.p.steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
+      g.p.hardware = r.hardware;
     }
     if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
     g.e.push_back(use_net ? r.phase.net_gpu_energy_j : use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
@@ -690,88 +692,173 @@ void add_power_gap(Analysis& a) {
   a.tables.push_back(t);
 }
 
-void add_predictors(Analysis& a, const std::vector<std::string>& phases) {
-  Table t{"predictors", "Predicting energy per epoch from model metrics, validated out of sample",
-          "least squares on log10 energy; leave-one-family-out (LOFO: fitted on three families, predicting the fourth) "
-          "and 5-fold cross-validation; R2 on log10 energy, MAPE on energy in joules. Utilization-based predictors "
-          "need the hardware to run the model; the others do not",
-          {"phase", "predictor", "hardware_independent", "n", "r2_in_sample", "r2_lofo", "mape_lofo_pct", "r2_kfold",
-           "mape_kfold_pct", "note"},
-          {}};
-  struct Pred {
-    std::string name;
-    bool independent;
-    std::vector<double> (*features)(const Point&);
-  };
-  static const std::vector<Pred> preds = {
-      {"FLOPs", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
-      {"parameters", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
-      {"memory traffic", true, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
-      {"FLOPs + parameters", true,
+// Kernels per step count what one step launches, whatever GPU runs it: a point whose runs were not
+// counted (sessions before schema 5) takes the count of the same variant, phase and input on another GPU,
+// and says so.
+void borrow_kernel_counts(Analysis& a) {
+  for (auto& p : a.points) {
+    if (p.kernels_per_step >= 0) continue;
+    for (const auto& q : a.points) {
+      if (q.kernels_per_step >= 0 && q.kernels_counted_on.empty() && q.variant == p.variant && q.phase == p.phase &&
+          q.frames == p.frames && q.impl == p.impl) {
+        p.kernels_per_step = q.kernels_per_step;
+        p.kernels_counted_on = q.gpu;
+        break;
+      }
+    }
+  }
+}
+
+// A predictor of energy per epoch: its features, what it needs, and how it is fitted.
+struct Predictor {
+  std::string name;
+  std::string needs;  // what must be known before the model runs (or "a run of the model")
+  bool relative;      // least squares on joules weighted by 1 / energy^2 (relative errors); else on log10 energy
+  std::vector<double> (*features)(const Point&);
+};
+
+double launches(const Point& p) { return p.kernels_per_step > 0 && p.steps > 0 ? p.kernels_per_step * p.steps : NAN; }
+
+// The time an epoch would take from the session's measured rates: every kernel launched from the host at
+// the probed launch cost, plus the FLOPs at the probed matmul rate and the traffic at the probed copy rate.
+double estimated_time_s(const Point& p) {
+  if (!p.hardware.measured()) return NAN;
+  return launches(p) * p.hardware.launch_s + p.flops / p.hardware.matmul_flops_s + p.traffic_bytes / p.hardware.copy_bytes_s;
+}
+
+const std::vector<Predictor>& predictors() {
+  static const std::vector<Predictor> list = {
+      {"FLOPs", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
+      {"parameters", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
+      {"memory traffic", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
+      {"FLOPs + parameters", "counts", false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params)}; }},
-      {"FLOPs + parameters + memory traffic", true,
+      {"FLOPs + parameters + memory traffic", "counts", false,
        [](const Point& p) {
          return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params), log10_or_nan(p.traffic_bytes)};
        }},
-      {"FLOPs + GPU utilization", false,
+      // E = c + a x launches + b x FLOPs + d x bytes: the idle power over the launch-bound time, and the
+      // energy of the arithmetic and of the memory traffic, each linear, fitted per GPU.
+      {"kernel launches + FLOPs + memory traffic (linear)", "counts and kernels per step", true,
+       [](const Point& p) { return std::vector<double>{launches(p), p.flops, p.traffic_bytes}; }},
+      {"estimated time from measured rates", "counts, kernels per step and the session's hardware probes", false,
+       [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
+      {"FLOPs + GPU utilization", "a run of the model", false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
   };
-  for (const auto& phase : phases) {
-    double best_mape = INFINITY, flops_mape = NAN;
-    std::string best;
-    json best_pred;
-    for (const auto& pr : preds) {
-      std::vector<std::vector<double>> X;
-      std::vector<double> y, e;
-      std::vector<int> fam;
-      std::vector<const Point*> used;
-      for (const Point* p : select(a, phase, "")) {
-        auto f = pr.features(*p);
-        if (std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) {
-          X.push_back(f);
-          y.push_back(std::log10(p->energy_j));
-          e.push_back(p->energy_j);
-          fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
-          used.push_back(p);
-        }
-      }
-      const int n = static_cast<int>(y.size());
-      std::set<int> fams(fam.begin(), fam.end());
-      if (n < static_cast<int>(X.empty() ? 1 : X[0].size()) + 3) {
-        t.rows.push_back({phase, pr.name, pr.independent, n, nullptr, nullptr, nullptr, nullptr, nullptr,
-                          n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate"});
-        continue;
-      }
-      auto fit = least_squares(X, y);
-      auto lofo = fams.size() >= 2 ? predict_held_out(X, y, fam) : std::vector<double>(y.size(), NAN);
-      auto kf = predict_held_out(X, y, kfold_groups(n, std::min(5, n), 11));
-      auto to_j = [](std::vector<double> v) {
-        for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
-        return v;
-      };
-      const double r2l = r_squared(y, lofo), ml = mape_pct(e, to_j(lofo));
-      const double r2k = r_squared(y, kf), mk = mape_pct(e, to_j(kf));
-      std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
-      t.rows.push_back({phase, pr.name, pr.independent, n, num(fit.r2), num(r2l), num(ml), num(r2k), num(mk), note});
-      if (pr.name == "FLOPs") flops_mape = ml;
-      if (pr.independent && std::isfinite(ml) && ml < best_mape) {
-        best_mape = ml;
-        best = pr.name;
-        best_pred = json::array();
-        auto pj = to_j(lofo);
-        for (std::size_t i = 0; i < used.size(); ++i) {
-          if (std::isfinite(pj[i])) {
-            best_pred.push_back({{"config", used[i]->variant}, {"family", used[i]->family}, {"phase", phase},
-                                 {"measured_j", e[i]}, {"predicted_j", pj[i]}});
-          }
-        }
-      }
+  return list;
+}
+
+// One predictor over the points of one GPU and phase: its table row; `lofo_j` gets the held-out predictions.
+std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Point*>& pts, const std::string& gpu,
+                                const std::string& phase, std::vector<const Point*>& used, std::vector<double>& lofo_j) {
+  std::vector<std::vector<double>> X;
+  std::vector<double> e, y, w;
+  std::vector<int> fam;
+  bool borrowed = false;
+  for (const Point* p : pts) {
+    auto f = pr.features(*p);
+    if (!std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) continue;
+    X.push_back(f);
+    e.push_back(p->energy_j);
+    y.push_back(pr.relative ? p->energy_j : std::log10(p->energy_j));
+    w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
+    fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+    used.push_back(p);
+    borrowed |= !p->kernels_counted_on.empty() && pr.needs.find("kernels") != std::string::npos;
+  }
+  const int n = static_cast<int>(y.size());
+  const std::set<int> fams(fam.begin(), fam.end());
+  std::vector<json> row = {gpu, phase, pr.name, pr.needs, n};
+  if (n < static_cast<int>(X.empty() ? 1 : X[0].size()) + 3) {
+    row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
+    row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
+    return row;
+  }
+  auto in_joules = [&](std::vector<double> v) {
+    if (!pr.relative) for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
+    return v;
+  };
+  const auto fit = least_squares(X, y, w);
+  const auto lofo = fams.size() >= 2 ? predict_held_out(X, y, fam, w) : std::vector<double>(n, NAN);
+  lofo_j = in_joules(lofo);
+  const auto kf = in_joules(predict_held_out(X, y, kfold_groups(n, std::min(5, n), 11), w));
+  std::vector<double> in_sample(n);
+  for (int i = 0; i < n; ++i) in_sample[i] = fit.ok ? fit.predict(X[i]) : NAN;
+  const auto ape = ape_pct(e, lofo_j);
+  const auto ci = ape.size() >= 2 ? bootstrap_ci(static_cast<int>(ape.size()), [&](const std::vector<int>& idx) {
+    std::vector<double> v;
+    for (int k : idx) v.push_back(ape[k]);
+    return median(v);
+  }) : Interval{NAN, NAN};
+  std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
+  if (borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
+  row.insert(row.end(), {num(pr.relative ? r_squared(e, in_sample) : fit.r2), num(ape.empty() ? NAN : median(ape)),
+                         num(ci.lo), num(ci.hi), num(ape.empty() ? NAN : summarize(ape).mean),
+                         num(r_squared(y, lofo)),
+                         num(mape_pct(e, kf)), num(ape.empty() ? NAN : median(ape_pct(e, kf)))});
+  row.push_back(note);
+  return row;
+}
+
+// Every predictor over one GPU's points of one phase; the best that needs no run of the model (by LOFO
+// median APE) gives the finding and the measured-vs-predicted chart.
+void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& pts, const std::string& gpu,
+                        const std::string& phase) {
+  double best_ape = INFINITY, flops_ape = NAN, flops_mean = NAN, best_mean = NAN;
+  Interval best_ci{NAN, NAN};
+  std::string best;
+  json best_pred;
+  for (const auto& pr : predictors()) {
+    std::vector<const Point*> used;
+    std::vector<double> lofo;
+    auto row = predictor_row(pr, pts, gpu, phase, used, lofo);
+    const json& med = at(t, row, "median_ape_lofo_pct");
+    t.rows.push_back(row);
+    if (med.is_null()) continue;
+    if (pr.name == "FLOPs") flops_ape = med, flops_mean = at(t, row, "mape_lofo_pct");
+    if (pr.needs == "a run of the model" || !(med.get<double>() < best_ape)) continue;
+    best_ape = med;
+    best_mean = at(t, row, "mape_lofo_pct");
+    best_ci = {at(t, row, "median_ape_ci_lo").is_null() ? NAN : at(t, row, "median_ape_ci_lo").get<double>(),
+               at(t, row, "median_ape_ci_hi").is_null() ? NAN : at(t, row, "median_ape_ci_hi").get<double>()};
+    best = pr.name;
+    best_pred = json::array();
+    for (std::size_t i = 0; i < used.size(); ++i) {
+      if (!std::isfinite(lofo[i])) continue;
+      best_pred.push_back({{"config", used[i]->variant}, {"family", used[i]->family}, {"phase", phase}, {"gpu", gpu},
+                           {"measured_j", used[i]->energy_j}, {"predicted_j", lofo[i]}});
     }
-    if (!best.empty()) {
-      a.predictions[phase] = {{"predictor", best}, {"points", best_pred}};
-      a.findings.push_back("Predictor (" + phase + "): the best hardware-independent predictor out of sample is " + best +
-                           ", with a leave-one-family-out error of " + fmt(best_mape, "%.0f") + " % against " +
-                           fmt(flops_mape, "%.0f") + " % for FLOPs alone.");
+  }
+  if (best.empty()) return;
+  auto& chart = a.predictions[phase];
+  if (!chart.is_object()) chart = {{"predictor", best}, {"points", json::array()}};
+  for (const auto& pt : best_pred) chart["points"].push_back(pt);
+  a.findings.push_back("Predictor (" + phase + ", " + gpu + "): the best out of sample of those that need no run of "
+                       "the model is " + best + ", with a leave-one-family-out median error of " + fmt(best_ape, "%.0f") +
+                       " %" + interval_text(best_ci, "%.0f") + " (mean " + fmt(best_mean, "%.0f") + " %), against " +
+                       fmt(flops_ape, "%.0f") + " % (mean " + fmt(flops_mean, "%.0f") + " %) for FLOPs alone.");
+}
+
+void add_predictors(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"predictors", "Predicting energy per epoch, validated out of sample",
+          "per GPU: least squares on log10 energy, or on joules weighted by 1/energy^2 (linear predictors: each "
+          "term a cost in joules, relative errors); leave-one-family-out (LOFO: fitted on three families, "
+          "predicting the fourth) and 5-fold cross-validation; absolute percentage error (APE) of the energy in "
+          "joules, median with a 95 % bootstrap interval over configurations, and mean; R2 in sample (on what "
+          "was fitted) and LOFO. 'needs': what must be known before the model runs",
+          {"gpu", "phase", "predictor", "needs", "n", "r2_in_sample", "median_ape_lofo_pct", "median_ape_ci_lo",
+           "median_ape_ci_hi", "mape_lofo_pct", "r2_lofo", "mape_kfold_pct", "median_ape_kfold_pct", "note"},
+          {}};
+  std::set<std::string> gpus;
+  for (const auto& p : a.points) gpus.insert(p.gpu);
+  for (const auto& gpu : gpus) {
+    for (const auto& phase : phases) {
+      std::vector<const Point*> pts;
+      for (const Point* p : select(a, phase, "")) {
+        if (p->gpu == gpu) pts.push_back(p);
+      }
+      add_predictor_rows(a, t, pts, gpu, phase);
     }
   }
   a.tables.push_back(t);
@@ -843,6 +930,47 @@ void add_pareto(Analysis& a) {
   }
 }
 
+// Hardware normalisation validated: every configuration's energy on each other GPU predicted from the
+// base GPU's energy of it times the factor two reference configurations give (the cheapest and the dearest
+// on the base GPU, per phase), against what was measured there.
+void add_hardware_prediction(Analysis& a, const std::set<std::string>& gpus, const std::string& base) {
+  Table t{"hardware_prediction", "Hardware normalisation: each configuration predicted from " + base + " and two references",
+          "predicted = energy on " + base + " x factor; factor = geometric mean of the two reference configurations' "
+          "ratios (the cheapest and the dearest on " + base + ", per phase); error = predicted / measured - 1",
+          {"gpu", "phase", "config", "measured_j", "predicted_j", "error_pct", "reference"},
+          {}};
+  for (const auto& phase : phases_of(a)) {
+    std::map<std::string, std::map<std::string, double>> e;  // variant @frames -> gpu -> energy
+    for (const auto& p : a.points) {
+      if (p.phase == phase) e[p.variant + " @" + std::to_string(p.frames) + " frames"][p.gpu] = p.energy_j;
+    }
+    std::vector<std::pair<double, std::string>> common;
+    for (const auto& [v, m] : e) {
+      if (m.size() == gpus.size()) common.push_back({m.at(base), v});
+    }
+    if (common.size() < 3) continue;
+    std::sort(common.begin(), common.end());
+    const std::string r1 = common.front().second, r2 = common.back().second;
+    for (const auto& g : gpus) {
+      if (g == base) continue;
+      const double f = std::sqrt(e[r1][g] / e[r1][base] * (e[r2][g] / e[r2][base]));
+      std::vector<double> err;
+      for (const auto& [eb, v] : common) {
+        const double pred = eb * f, meas = e[v][g], pct = 100 * (pred / meas - 1);
+        const bool ref = v == r1 || v == r2;
+        if (!ref) err.push_back(std::abs(pct));
+        t.rows.push_back({g, phase, v, num(meas), num(pred), num(pct), ref});
+      }
+      if (err.empty()) continue;
+      a.findings.push_back("Hardware normalisation (" + phase + ", " + g + " from " + base + "): energy x " + fmt(f, "%.3g") +
+                           " (two reference configurations) predicts the other " + std::to_string(err.size()) +
+                           " configurations with a median error of " + fmt(median(err), "%.0f") + " % (largest " +
+                           fmt(*std::max_element(err.begin(), err.end()), "%.0f") + " %; hardware_prediction table).");
+    }
+  }
+  if (!t.rows.empty()) a.tables.push_back(t);
+}
+
 void add_hardware(Analysis& a) {
   std::set<std::string> gpus;
   for (const auto& p : a.points) gpus.insert(p.gpu);
@@ -874,6 +1002,7 @@ void add_hardware(Analysis& a) {
         t.rows.push_back({g, num(f), static_cast<int>(common.size())});
       }
       a.tables.push_back(t);
+      add_hardware_prediction(a, gpus, base);
     }
   }
 }
@@ -1004,6 +1133,55 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
   for (const auto& phase : {"train", "test"}) add_software_finding(a, t, phase);
 }
 
+// Which findings hold on every GPU: the headline numbers of each GPU's own analysis side by side (the
+// two trends' ratio, the training/testing power gap per family), each with its interval, and whether the
+// intervals put it on the same side of "no difference" (1 for a ratio, 0 W for a gap) on every GPU.
+void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+  std::map<std::string, std::vector<store::RunPhaseRow>> by_gpu;
+  for (const auto& r : rows) by_gpu[r.gpu_name.empty() ? "cpu" : r.gpu_name].push_back(r);
+  if (by_gpu.size() < 2) return;
+  struct Value { std::string gpu; double v, lo, hi; };
+  std::map<std::string, std::pair<double, std::vector<Value>>> quantities;  // name -> {no-difference value, per GPU}
+  for (const auto& [gpu, sub_rows] : by_gpu) {
+    const Analysis sub = analyze(sub_rows, options);
+    auto read = [&](const std::string& id, const std::string& key_col, const std::string& what, double none,
+                    const char* v, const char* lo, const char* hi) {
+      const Table* t = table(sub, id);
+      if (!t) return;
+      for (const auto& row : t->rows) {
+        if (at(*t, row, v).is_null() || at(*t, row, lo).is_null()) continue;
+        auto& q = quantities[what + " (" + at(*t, row, key_col).get<std::string>() + ")"];
+        q.first = none;
+        q.second.push_back({gpu, at(*t, row, v), at(*t, row, lo), at(*t, row, hi)});
+      }
+    };
+    read("two_trends", "phase", "MLP/RNN over CNN/CRNN energy at equal FLOPs", 1, "energy_ratio_at_reference",
+         "ratio_ci_lo", "ratio_ci_hi");
+    read("power_gap", "family", "training minus testing power, W", 0, "gap_w", "gap_ci_lo_w", "gap_ci_hi_w");
+  }
+  Table t{"by_gpu", "Findings on each GPU, and whether they hold on every one",
+          "each GPU's own analysis; verdict: 'holds on every GPU' when every interval lies on the same side of no "
+          "difference (1x, 0 W), 'no difference on any GPU' when every interval includes it, else 'hardware-specific'",
+          {"quantity", "gpu", "value", "ci_lo", "ci_hi", "verdict"},
+          {}};
+  for (const auto& [what, q] : quantities) {
+    if (q.second.size() < by_gpu.size()) continue;
+    int above = 0, below = 0;
+    for (const auto& v : q.second) above += v.lo > q.first, below += v.hi < q.first;
+    const int n = static_cast<int>(q.second.size());
+    const std::string verdict = above == n || below == n ? "holds on every GPU"
+                                : above + below == 0    ? "no difference on any GPU"
+                                                        : "hardware-specific";
+    std::vector<std::string> parts;
+    for (const auto& v : q.second) {
+      t.rows.push_back({what, v.gpu, num(v.v), num(v.lo), num(v.hi), verdict});
+      parts.push_back(v.gpu + " " + fmt(v.v, "%.3g") + interval_text({v.lo, v.hi}, "%.3g"));
+    }
+    a.findings.push_back("On every GPU? " + what + ": " + join(parts, "; ") + ": " + verdict + ".");
+  }
+  if (!t.rows.empty()) a.tables.push_back(t);
+}
+
 Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
   Analysis a;
   const auto [use_gpu, use_net] = choose_energy(rows, options, a);
@@ -1012,6 +1190,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
   const auto acc = aggregate(rows, facts, use_gpu, use_net, a);
   split_implementations(a);
+  borrow_kernel_counts(a);
   if (a.points.empty()) {
     a.cannot.push_back(a.runs == 0 ? "no runs in the database: nothing to analyse"
                                    : "no finished run with a measured phase: nothing to analyse");
@@ -1033,6 +1212,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_software_choices(a, acc);
   add_stalls(a, acc, options.stall_factor);
   add_measurement_quality(a, rows, facts);
+  add_findings_by_gpu(a, rows, options);
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),
                       "Energies here are ESTIMATED (no GPU or RAPL sensor for some runs): the findings describe "

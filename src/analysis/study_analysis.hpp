@@ -25,6 +25,9 @@ struct Point {
   std::string config, variant, family, phase, gpu;
   std::string impl = "default";  // how it ran (models/implementation.hpp)
   int kernels_per_step = -1;     // counted on a captured CUDA graph; -1: not counted
+  std::string kernels_counted_on;  // another GPU's run of the same variant gave the count ("": this GPU's own)
+  double steps = 0;              // steps per epoch of its phase
+  store::HardwareProbes hardware;  // its session's measured constants
   int n = 0, frames = 0, epochs_per_unit = 1, clips = 0;
   double fraction = 1;
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch

@@ -44,30 +44,11 @@ ProbeSizes sizes_for(const DeviceChoice& dev) {
 
 }  // namespace
 
-nlohmann::json HardwareProbes::to_json() const {
-  return {{"launch_s", launch_s},
-          {"matmul_flops_s", matmul_flops_s},
-          {"copy_bytes_s", copy_bytes_s},
-          {"method",
-           "measured at the session's start: launch = one-element in-place add, back to back, timed to a "
-           "synchronize; matmul = square fp32 product (2 n^3 FLOPs); copy = device-to-device copy_ (bytes read "
-           "+ written); each the median of 5 timings"}};
-}
-
-HardwareProbes HardwareProbes::from_json(const nlohmann::json& j) {
-  HardwareProbes p;
-  if (!j.is_object()) return p;
-  p.launch_s = j.value("launch_s", -1.0);
-  p.matmul_flops_s = j.value("matmul_flops_s", -1.0);
-  p.copy_bytes_s = j.value("copy_bytes_s", -1.0);
-  return p;
-}
-
-HardwareProbes probe_hardware(const DeviceChoice& dev) {
+store::HardwareProbes probe_hardware(const DeviceChoice& dev) {
   torch::NoGradGuard no_grad;
   const ProbeSizes s = sizes_for(dev);
   const auto on = torch::TensorOptions().device(dev.device).dtype(torch::kFloat32);
-  HardwareProbes p;
+  store::HardwareProbes p;
   auto one = torch::zeros({1}, on);
   p.launch_s = seconds_per_call(dev, s.launch_reps, [&] { one.add_(1); });
   auto a = torch::rand({s.matmul_n, s.matmul_n}, on), b = torch::rand({s.matmul_n, s.matmul_n}, on);

@@ -707,7 +707,7 @@ std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& pla
 // The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
 void record_hardware_probes(const StudyPlan& plan, store::SessionRecord& sess, std::ostream& log) {
   const auto probes = probe_hardware(plan.dev);
-  sess.hardware_json = json_text(probes.to_json());
+  sess.hardware_json = probes.to_json();
   log << "hardware probes: launch " << std::setprecision(3) << 1e6 * probes.launch_s << " us, matmul "
       << probes.matmul_flops_s / 1e12 << " TFLOP/s, copy " << probes.copy_bytes_s / 1e9 << " GB/s (measured)\n";
 }

@@ -10,6 +10,8 @@
 #include <thread>
 #include <variant>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.hpp"
 #include "common/text.hpp"
 
@@ -490,13 +492,36 @@ RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase
   row.device = session.device;
   row.gpu_name = session.gpu_name;
   row.hostname = session.hostname;
+  row.hardware = HardwareProbes::from_json(session.hardware_json);
   return row;
 }
 }  // namespace
 
+std::string HardwareProbes::to_json() const {
+  return nlohmann::json{{"launch_s", launch_s},
+                        {"matmul_flops_s", matmul_flops_s},
+                        {"copy_bytes_s", copy_bytes_s},
+                        {"method",
+                         "measured at the session's start: launch = one-element in-place add, back to back, timed to "
+                         "a synchronize; matmul = square fp32 product (2 n^3 FLOPs); copy = device-to-device copy_ "
+                         "(bytes read + written); each the median of 5 timings"}}
+      .dump();
+}
+
+HardwareProbes HardwareProbes::from_json(const std::string& text) {
+  HardwareProbes p;
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return p;
+  auto number = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : -1.0; };
+  p.launch_s = number("launch_s");
+  p.matmul_flops_s = number("matmul_flops_s");
+  p.copy_bytes_s = number("copy_bytes_s");
+  return p;
+}
+
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
   std::string sql = "SELECT r.id, r.session_id, " + select_list(run_columns(), "r") + ", " +
-                    select_list(phase_columns(), "p") + ", s.device, s.gpu_name, s.hostname "
+                    select_list(phase_columns(), "p") + ", s.device, s.gpu_name, s.hostname, s.hardware_json "
                     "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
@@ -513,6 +538,7 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
     where.device = s.text(c);
     where.gpu_name = s.text(c + 1);
     where.hostname = s.text(c + 2);
+    where.hardware_json = s.text(c + 3);
     out.push_back(flatten(run_id, run, std::move(phase), where));
   }
   return out;

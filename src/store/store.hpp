@@ -18,6 +18,17 @@ inline constexpr int kSchemaVersion = 7;  // 2: repetitions, study knobs, test m
                                           // 6: per-epoch times and host load per phase; 7: stall re-runs,
                                           // hardware probes per session
 
+// The hardware constants a study measures at its session's start (runner/probes.hpp), kept in
+// sessions.hardware_json: what the predictor's time terms use. -1: not measured.
+struct HardwareProbes {
+  double launch_s = -1;        // seconds per eager one-element kernel, launched back to back
+  double matmul_flops_s = -1;  // FLOP/s of a square fp32 matrix product (LibTorch's default precision)
+  double copy_bytes_s = -1;    // bytes read plus written per second by a device-to-device copy
+  bool measured() const { return launch_s > 0 && matmul_flops_s > 0 && copy_bytes_s > 0; }
+  std::string to_json() const;                            // with the method of each number
+  static HardwareProbes from_json(const std::string& text);  // -1 where absent or unreadable
+};
+
 struct SessionRecord {
   std::string started_at;
   std::string command;
@@ -110,6 +121,7 @@ struct RunPhaseRow {
   int batch = 0, clips = 0;
   int retry_of = 0;  // the repetition this run measures again after a host stall; 0: none
   std::string retry_reason;
+  HardwareProbes hardware;  // its session's
   PhaseRecord phase;
   std::string device, gpu_name, hostname;
 };

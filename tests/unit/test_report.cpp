@@ -1,7 +1,9 @@
 // The analysis and the report on databases written through the store: known laws in, their numbers out.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <map>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <cctype>
@@ -51,6 +53,7 @@ struct Law {
   double gpu_scale = 1;  // energy multiplier of this GPU
   int frames = 64;
   double net_share = -1;  // >= 0: net GPU energy recorded as this share of the gross (an idle baseline ran)
+  int kernels = -1;       // >= 0: kernels per step recorded (schema 5), 10 more per configuration size step
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -85,6 +88,7 @@ void write_study(const std::string& path, const Law& law) {
         r.train_flops_per_step = r.train_flops_per_epoch / 198;
         r.test_flops_per_step = r.test_flops_per_epoch / 198;
         r.metrics.map = 0.2 + 0.1 * k;
+        if (law.kernels >= 0) r.train_kernels_per_step = r.test_kernels_per_step = law.kernels + 10 * k;
         for (const char* phase : {"train", "test"}) {
           store::PhaseRecord p;
           p.phase = phase;
@@ -540,4 +544,119 @@ TEST(Analysis, ADamagedEpochRecordDoesNotStopTheReport) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["repetition"], 2);
   EXPECT_TRUE(rows[0]["slowest_epoch_factor"].is_null());
+}
+
+// Energy per epoch that is the sum of three costs, as the launch-aware predictor assumes: 1 mJ per kernel
+// launch, 2 pJ per FLOP and 50 pJ per byte, plus 5 J, with 1 % noise; each family in its own mix (RNNs
+// launch many kernels, CNNs compute, MLPs move bytes). FLOPs alone cannot predict a held-out family; the
+// linear launches + FLOPs + traffic predictor recovers the law out of sample. The session's hardware
+// probes make the estimated-time predictor available.
+TEST(Analysis, ALaunchAwarePredictorRecoversASumOfCosts) {
+  auto dir = test::temp_dir();
+  const auto path = (dir / "launch.db").string();
+  {
+    store::Store db(path);
+    store::SessionRecord s;
+    s.started_at = "2026-11-30T00:00:00Z";
+    s.gpu_name = "GPU";
+    s.hardware_json = store::HardwareProbes{6e-6, 5e13, 4e12}.to_json();
+    const auto id = db.begin_session(s);
+    std::mt19937_64 rng(9);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::normal_distribution<double> noise(1.0, 0.01);
+    const std::map<std::string, std::array<double, 3>> mix = {  // log10 ranges' centres: kernels, FLOPs, bytes
+        {"MLP", {1.5, 10.5, 11.5}}, {"CNN", {1.7, 12.5, 10.5}}, {"RNN", {2.6, 11.0, 10.8}}, {"CRNN", {2.2, 12.0, 11.0}}};
+    const std::map<std::string, std::string> prefix = {
+        {"MLP", "mlp:1x"}, {"CNN", "cnn:1x"}, {"RNN", "rnn:1x"}, {"CRNN", "crnn:1x1:64x"}};
+    for (const auto& [fam, c] : mix) {
+      for (int k = 0; k < 6; ++k) {
+        store::RunRecord r;
+        r.session_id = id;
+        r.family = fam;
+        r.config = prefix.at(fam) + std::to_string(64 << k);
+        r.variant = r.config;
+        r.batch = 8;
+        const double steps = 198, kernels = std::round(std::pow(10, c[0] + 0.6 * u(rng)));
+        r.train_kernels_per_step = r.test_kernels_per_step = static_cast<int>(kernels);
+        r.train_flops_per_epoch = r.test_flops_per_epoch = std::pow(10, c[1] + 1.5 * u(rng));
+        r.train_flops_per_step = r.test_flops_per_step = r.train_flops_per_epoch / steps;
+        r.train_traffic_bytes_per_step = r.test_traffic_bytes_per_step = std::pow(10, c[2] + 1.5 * u(rng)) / steps;
+        for (const char* phase : {"train", "test"}) {
+          store::PhaseRecord p;
+          p.phase = phase;
+          p.epochs = 1;
+          p.gpu_method = "nvml total-energy counter delta";
+          p.gpu_energy_j = (5 + 1e-3 * kernels * steps + 2e-12 * r.train_flops_per_epoch +
+                            5e-11 * r.train_traffic_bytes_per_step * steps) * noise(rng);
+          p.energy_j = p.gpu_energy_j;
+          p.duration_s = p.gpu_energy_j / 200;
+          r.phases.push_back(p);
+        }
+        db.add_run(r);
+      }
+    }
+  }
+  const auto files = report::write_report(std::vector<std::string>{path}, (dir / "report").string());
+  const auto a = json::parse(test::read_text(files.json));
+  double flops = NAN, linear = NAN;
+  int timed = 0;
+  for (const auto& r : a["tables"]["predictors"]["rows"]) {
+    if (r["phase"] != "train") continue;
+    if (r["predictor"] == "FLOPs") flops = r["median_ape_lofo_pct"];
+    if (r["predictor"] == "kernel launches + FLOPs + memory traffic (linear)") linear = r["median_ape_lofo_pct"];
+    if (r["predictor"] == "estimated time from measured rates") timed = r["n"];
+  }
+  EXPECT_LT(linear, 3) << a["tables"]["predictors"].dump(1);
+  EXPECT_GT(flops, 20);
+  EXPECT_EQ(timed, 24);
+  EXPECT_NE(a["findings"].dump().find("is kernel launches + FLOPs + memory traffic (linear), with a leave-one-family-out median error of"),
+            std::string::npos)
+      << a["findings"].dump(1);
+}
+
+// Three GPUs: one with the same law 3x dearer, predicted from the first and two reference configurations
+// (exact but for the 2 % noise); one without the second trend. The headline findings of each GPU's own
+// analysis side by side, with whether they hold on all; the kernels counted on one GPU stand for another's
+// runs of the same variants, and say so.
+TEST(Analysis, SeveralGpusSayWhichFindingsHoldOnEvery) {
+  auto dir = test::temp_dir();
+  Law h100;
+  h100.kernels = 30;
+  write_study((dir / "a.db").string(), h100);
+  Law scaled = h100;
+  scaled.gpu = "Tesla T4";
+  scaled.gpu_scale = 3;
+  scaled.kernels = -1;  // not counted there
+  write_study((dir / "b.db").string(), scaled);
+  Law other = h100;
+  other.gpu = "Other GPU";
+  other.mlp_rnn_factor = 1;  // no second trend on this one
+  write_study((dir / "c.db").string(), other);
+  const auto files = report::write_report(
+      std::vector<std::string>{(dir / "a.db").string(), (dir / "b.db").string(), (dir / "c.db").string()},
+      (dir / "report").string());
+  const auto a = json::parse(test::read_text(files.json));
+  int predicted = 0;
+  for (const auto& r : a["tables"]["hardware_prediction"]["rows"]) {
+    if (r["gpu"] != "Tesla T4" || r["reference"].get<bool>() || r["phase"] != "train") continue;
+    ++predicted;
+    EXPECT_LT(std::abs(r["error_pct"].get<double>()), 10) << r.dump();
+  }
+  EXPECT_EQ(predicted, 14);  // 16 configurations in common, 2 of them the references
+  const auto& trend = table_row(a, "by_gpu", "gpu", "Other GPU");
+  ASSERT_FALSE(trend.is_null()) << a["tables"].dump(1);
+  bool specific = false;
+  for (const auto& r : a["tables"]["by_gpu"]["rows"]) {
+    if (r["quantity"] == "MLP/RNN over CNN/CRNN energy at equal FLOPs (train)") specific |= r["verdict"] == "hardware-specific";
+  }
+  EXPECT_TRUE(specific) << a["tables"]["by_gpu"].dump(1);
+  EXPECT_NE(a["findings"].dump().find("On every GPU? MLP/RNN over CNN/CRNN energy at equal FLOPs (train)"), std::string::npos);
+  bool borrowed = false;
+  for (const auto& r : a["tables"]["predictors"]["rows"]) {
+    if (r["gpu"] == "Tesla T4" && r["predictor"] == "kernel launches + FLOPs + memory traffic (linear)") {
+      EXPECT_EQ(r["n"], 16);
+      borrowed = r["note"].get<std::string>().find("counted on another GPU") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(borrowed);
 }
