@@ -65,4 +65,8 @@ TaggingMetrics tagging_metrics(const std::vector<float>& scores, const std::vect
   return m;
 }
 
+double chance_map(const std::vector<float>& targets, std::size_t classes) {
+  return tagging_metrics(std::vector<float>(targets.size(), 0.5f), targets, classes).map;
+}
+
 }  // namespace sedenergy::analysis

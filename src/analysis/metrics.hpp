@@ -21,4 +21,8 @@ double average_precision(const std::vector<float>& scores, const std::vector<flo
 TaggingMetrics tagging_metrics(const std::vector<float>& scores, const std::vector<float>& targets,
                                std::size_t classes, float threshold = 0.5f);
 
+// The mAP of a model that learned nothing: the same scores for every clip (ties ranked as above), on
+// these targets. A trained model's mAP is compared with it (did-not-learn).
+double chance_map(const std::vector<float>& targets, std::size_t classes);
+
 }  // namespace sedenergy::analysis

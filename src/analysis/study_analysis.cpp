@@ -124,7 +124,7 @@ const std::vector<std::string> kFamilies = models::study_family_names();
 
 struct Acc {
   Point p;
-  std::vector<double> e, d, w, gu, mu, sm, bw, map, gross, idle;
+  std::vector<double> e, d, w, gu, mu, sm, bw, map, map_chance, gross, idle;
   std::vector<const store::RunPhaseRow*> rows;  // the repetitions themselves
 };
 
@@ -273,6 +273,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (facts[i].sm_util >= 0) g.sm.push_back(facts[i].sm_util);
     if (facts[i].dram_bw >= 0) g.bw.push_back(facts[i].dram_bw);
     if (r.metrics.map >= 0) g.map.push_back(r.metrics.map);
+    if (r.metrics.map_chance >= 0) g.map_chance.push_back(r.metrics.map_chance);
     for (const auto& f : split_flags(r.phase.flags)) g.p.flagged |= real_flag(f);
   }
   for (auto& [k, g] : acc) {
@@ -291,6 +292,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (!g.sm.empty()) g.p.sm_util = summarize(g.sm).mean;
     if (!g.bw.empty()) g.p.dram_bw = summarize(g.bw).mean;
     if (!g.map.empty()) g.p.map = summarize(g.map).mean;
+    if (!g.map_chance.empty()) g.p.map_chance = summarize(g.map_chance).mean;
     if (g.p.energy_j > 0 && std::isfinite(g.p.energy_j)) a.points.push_back(g.p);
   }
   return acc;
@@ -909,17 +911,39 @@ void add_scaling(Analysis& a) {
   }
 }
 
+// Models that learned nothing (test mAP within the margin of a constant model's) are marked on every point
+// of their configuration, said by name, and kept off the energy/quality front: their energy buys no quality.
+void mark_did_not_learn(Analysis& a, double margin) {
+  std::set<std::string> learned_nothing, judged;
+  for (auto& p : a.points) {
+    if (p.map < 0 || p.map_chance < 0) continue;
+    judged.insert(p.variant);
+    p.did_not_learn = p.map < p.map_chance + margin;
+    if (p.did_not_learn) learned_nothing.insert(p.variant);
+  }
+  if (judged.empty()) {
+    a.cannot.push_back("did-not-learn: the chance mAP of the test set is not recorded (runs before schema 8)");
+    return;
+  }
+  std::vector<std::string> names(learned_nothing.begin(), learned_nothing.end());
+  a.findings.push_back("Models that learn: " + std::to_string(names.size()) + " of " + std::to_string(judged.size()) +
+                       " configurations reached a test mAP within " + fmt(margin) +
+                       " of a constant model's (did-not-learn, kept off the Pareto front)" +
+                       (names.empty() ? "." : ": " + join(names, ", ") + "."));
+}
+
 void add_pareto(Analysis& a) {
   std::vector<const Point*> pts;
   std::vector<double> cost, quality;
   for (const Point* p : select(a, "train", "")) {
-    if (p->map >= 0) pts.push_back(p), cost.push_back(p->energy_j), quality.push_back(p->map);
+    if (p->map >= 0 && !p->did_not_learn) pts.push_back(p), cost.push_back(p->energy_j), quality.push_back(p->map);
   }
   if (pts.size() < 2) {
-    a.cannot.push_back("Pareto front: test-set mAP is not recorded for at least two configurations");
+    a.cannot.push_back("Pareto front: test-set mAP is not recorded for at least two configurations that learned");
   } else {
     Table t{"pareto", "Training energy against test mAP: the Pareto front",
-            "configurations not beaten by another that costs less energy per epoch and reaches a higher mAP",
+            "configurations not beaten by another that costs less energy per epoch and reaches a higher mAP; those "
+            "that did not learn (mAP within the margin of a constant model's) left out",
             {"config", "family", "train_energy_j", "map"}, {}};
     a.pareto = json::array();
     for (int i : pareto_front(cost, quality)) {
@@ -1207,6 +1231,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_per_flop_ranking(a, phases);
   add_predictors(a, phases);
   add_scaling(a);
+  mark_did_not_learn(a, options.learn_margin);
   add_pareto(a);
   add_hardware(a);
   add_software_choices(a, acc);

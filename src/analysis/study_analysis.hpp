@@ -36,6 +36,8 @@ struct Point {
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
   double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
   double map = -1;
+  double map_chance = -1;      // a constant model's mAP on the same test set; -1: not recorded
+  bool did_not_learn = false;  // mAP not above chance by AnalysisOptions::learn_margin
   bool flagged = false;
 };
 
@@ -43,6 +45,9 @@ struct AnalysisOptions {
   bool net_energy = false;  // GPU energy above the idle baseline instead of the counter's whole delta
   // A repetition whose time per epoch exceeds its configuration's median by this factor is a host stall.
   double stall_factor = kStallFactor;
+  // A configuration whose test mAP is not above a constant model's by this much did not learn: it stays
+  // off the energy/quality Pareto front.
+  double learn_margin = 0.05;
 };
 
 struct Analysis {

@@ -72,6 +72,7 @@ const std::vector<RunColumn>& run_columns() {
       {"accuracy", [](R r) { return num(r.metrics.accuracy); }},
       {"f1_macro", [](R r) { return num(r.metrics.f1_macro); }},
       {"map", [](R r) { return num(r.metrics.map); }},
+      {"map_chance", [](R r) { return num(r.metrics.map_chance); }},
       {"flags", [](R r) { return r.phase.flags; }},
       {"device", [](R r) { return r.device; }},
       {"gpu_name", [](R r) { return r.gpu_name; }},
@@ -110,7 +111,8 @@ json point_json(const analysis::Point& p) {
           {"flops", opt(p.flops)},       {"params", opt(p.params)}, {"traffic_bytes", opt(p.traffic_bytes)},
           {"gpu_util", opt(p.gpu_util)}, {"mem_util", opt(p.mem_util)}, {"sm_util", opt(p.sm_util)},
           {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames},
-          {"impl", p.impl},              {"kernels_per_step", p.kernels_per_step >= 0 ? json(p.kernels_per_step) : json(nullptr)}};
+          {"impl", p.impl},              {"kernels_per_step", p.kernels_per_step >= 0 ? json(p.kernels_per_step) : json(nullptr)},
+          {"map_chance", opt(p.map_chance)}, {"did_not_learn", p.did_not_learn}};
 }
 
 // The colour scale of the families (models owns the list and the colours).

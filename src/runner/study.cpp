@@ -515,6 +515,7 @@ void record_quality(store::RunRecord& rec, Trainer& trainer) {
   rec.metrics.label_accuracy = tm.label_accuracy;
   rec.metrics.f1_macro = tm.f1_macro;
   rec.metrics.map = tm.map;
+  rec.metrics.map_chance = analysis::chance_map(targets, data::kNumClasses);
   rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
 }
 
@@ -638,6 +639,7 @@ struct Sweep {
       if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
       return;
     }
+    if (!retry_reason.empty()) log << "host stall: " << retry_reason << "\n";  // by the process that re-runs it
     if (done_here > 0) {
       const double waited = cool_down(opt, meter, plan.pause_s, plan.cool_to_idle);
       if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
@@ -747,7 +749,6 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     const auto retries = stall_retries(plan, db, session, sess);
     if (retries.empty()) break;
     for (std::size_t k = 0; k < retries.size() && !sweep.stopped(retries.size() - k); ++k) {
-      log << "host stall: " << retries[k].second << "\n";
       sweep.run(retries[k].first, "[re-run " + std::to_string(k + 1) + "/" + std::to_string(retries.size()) + "]",
                 retries.size() - k, retries[k].second);
     }

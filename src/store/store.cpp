@@ -161,6 +161,7 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col2<R, &R::metrics, &M::f1_macro>("f1_macro", "REAL", "-1", 2),
       col2<R, &R::metrics, &M::map>("map", "REAL", "-1", 2),
       col2<R, &R::metrics, &M::per_class_json>("metrics_json", "TEXT", "''", 2),
+      col2<R, &R::metrics, &M::map_chance>("map_chance", "REAL", "-1", 8),
       col<R, &R::train_traffic_bytes_per_step>("train_traffic_bytes_per_step", "REAL", "-1", 4),
       col<R, &R::test_traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4),
       col<R, &R::impl>("impl", "TEXT", "''", 5),

@@ -13,10 +13,10 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 7;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+inline constexpr int kSchemaVersion = 8;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
                                           // 4: DRAM traffic per step with each run; 5: implementation, kernels per step;
                                           // 6: per-epoch times and host load per phase; 7: stall re-runs,
-                                          // hardware probes per session
+                                          // hardware probes per session; 8: the test set's chance mAP
 
 // The hardware constants a study measures at its session's start (runner/probes.hpp), kept in
 // sessions.hardware_json: what the predictor's time terms use. -1: not measured.
@@ -71,6 +71,7 @@ struct TestMetrics {
   double label_accuracy = -1;  // per label, averaged
   double f1_macro = -1;
   double map = -1;           // mean average precision over classes with a positive
+  double map_chance = -1;    // the same for a model that gives every clip the same scores; -1 before schema 8
   std::string per_class_json;  // {"f1": [...], "ap": [...]}
 };
 

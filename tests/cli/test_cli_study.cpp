@@ -46,6 +46,8 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
     // Test-set quality recorded with the energy.
     EXPECT_GE(row.metrics.map, 0);
     EXPECT_LE(row.metrics.map, 1);
+    EXPECT_GT(row.metrics.map_chance, 0);  // a constant model's on the same test set
+    EXPECT_LT(row.metrics.map_chance, 1);
     EXPECT_GE(row.metrics.accuracy, 0);
     EXPECT_TRUE(contains(row.metrics.per_class_json, "\"ap\""));
     // Each epoch timed inside the window, and the host's load recorded beside it.
@@ -514,47 +516,60 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
       << test::read_text(dir / "again.log");
 }
 
-// Issue 17, item 1: a real host stall (the study process stopped with SIGSTOP for 2 s inside the second
-// repetition's windows) makes that repetition slower per epoch than 1.25x its configuration's median; the
-// runner measures it again once the planned runs are done, records which repetition the re-run stands
-// for and why, and the report's stalls table shows both. --resume plans no second re-run.
+// Issue 17, item 1: a real host stall (the study process stopped with SIGSTOP for 4 s inside the second
+// repetition's 1 s window) makes a repetition slower per epoch than 1.25x its configuration's median. Once
+// the planned runs are done the runner measures again exactly the repetitions the rule flags (the test
+// applies the rule to the record: under a loaded CI host another repetition may be slow too), as
+// repetition r + 3, recording which one and why; the report's stalls table shows both, and --resume plans
+// nothing more.
 TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
   auto dir = test::temp_dir();
   const std::string out = (dir / "st").string();
-  const std::vector<std::string> args = {"study", "--grid", "mlp:1x16", "--device", "cpu", "--clips", "16",
+  const std::vector<std::string> args = {"study", "--grid", "mlp:1x16", "--device", "cpu", "--clips", "64",
                                          "--repetitions", "3", "--warmup-steps", "0", "--cooldown", "0",
-                                         "--min-window", "1.5", "--out", out};
+                                         "--min-window", "1", "--out", out};
   const pid_t pid = start_cli(args, dir / "st.log");
   for (int i = 0; i < 1200 && !contains(test::read_text(dir / "st.log"), "[2/3]"); ++i) usleep(25000);
   ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[2/3]")) << test::read_text(dir / "st.log");
   usleep(300000);  // inside the training window
   kill(pid, SIGSTOP);
-  usleep(2000000);
+  usleep(4000000);
   kill(pid, SIGCONT);
   int status = 0;
   waitpid(pid, &status, 0);
   const auto log = test::read_text(dir / "st.log");
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
-  EXPECT_TRUE(contains(log, "host stall: mlp:1x16: repetition 2 ")) << log;
+  std::set<int> flagged, re_run;
   {
     store::Store db(out + "/results.db", store::Store::Access::kRead);
-    std::map<int, store::RunPhaseRow> train;
+    std::map<std::string, std::map<int, double>> per_epoch;  // phase -> repetition -> seconds
     for (const auto& r : db.rows()) {
-      if (r.phase.phase == "train") train[r.repetition] = r;
+      if (r.repetition <= 3) per_epoch[r.phase.phase][r.repetition] = r.phase.duration_s;
+      if (r.retry_of > 0 && r.phase.phase == "train") {
+        re_run.insert(r.retry_of);
+        EXPECT_EQ(r.repetition, r.retry_of + 3);
+        EXPECT_TRUE(contains(r.retry_reason, "repetition " + std::to_string(r.retry_of) + " ")) << r.retry_reason;
+      }
     }
-    ASSERT_TRUE(train.count(5)) << log;  // repetition 2 + 3 planned
-    EXPECT_EQ(train[5].retry_of, 2);
-    EXPECT_TRUE(contains(train[5].retry_reason, "repetition 2")) << train[5].retry_reason;
-    EXPECT_GT(train[2].phase.duration_s, 1.25 * train[5].phase.duration_s);
+    for (const auto& [phase, reps] : per_epoch) {
+      std::vector<double> t;
+      for (const auto& [rep, s] : reps) t.push_back(s);
+      std::sort(t.begin(), t.end());
+      for (const auto& [rep, s] : reps) {
+        if (s > 1.25 * t[1]) flagged.insert(rep);
+      }
+    }
   }
+  EXPECT_FALSE(flagged.empty()) << log;
+  EXPECT_EQ(re_run, flagged) << log;
   const auto stalls = test::read_text(out + "/report/tables/stalls.csv");
-  EXPECT_TRUE(contains(stalls, "repetition 5: ")) << stalls;
+  for (int rep : re_run) EXPECT_TRUE(contains(stalls, "repetition " + std::to_string(rep + 3) + ": ")) << stalls;
   auto again = args;
   again.push_back("--resume");
   const pid_t second = start_cli(again, dir / "again.log");
   waitpid(second, &status, 0);
   EXPECT_FALSE(contains(test::read_text(dir / "again.log"), "host stall:")) << test::read_text(dir / "again.log");
-  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 4);
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 3 + static_cast<int>(re_run.size()));
 }
 
 // Issue 18, item 5. A write that fails (the shell's file size limit stands in for a full disk: the same

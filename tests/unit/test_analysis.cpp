@@ -18,6 +18,12 @@ TEST(Metrics, AveragePrecisionByHand) {
   EXPECT_EQ(analysis::average_precision({0.5f, 0.4f}, {0, 0}), -1);  // no positive: undefined
 }
 
+TEST(Metrics, ChanceMapIsAConstantModelsMap) {
+  // 4 clips x 2 classes; class 0 has one positive (ranked last: 1/4), class 1 two (1/3 and 2/4).
+  const std::vector<float> targets = {1, 1, 0, 1, 0, 0, 0, 0};
+  EXPECT_DOUBLE_EQ(analysis::chance_map(targets, 2), (0.25 + (1.0 / 3 + 0.5) / 2) / 2);
+}
+
 TEST(Metrics, TaggingMetricsByHand) {
   // 3 clips x 2 classes.
   const std::vector<float> scores = {0.9f, 0.2f,   // right, right

@@ -54,6 +54,7 @@ struct Law {
   int frames = 64;
   double net_share = -1;  // >= 0: net GPU energy recorded as this share of the gross (an idle baseline ran)
   int kernels = -1;       // >= 0: kernels per step recorded (schema 5), 10 more per configuration size step
+  double map_chance = -1; // >= 0: the test set's chance mAP recorded (schema 8)
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -88,6 +89,7 @@ void write_study(const std::string& path, const Law& law) {
         r.train_flops_per_step = r.train_flops_per_epoch / 198;
         r.test_flops_per_step = r.test_flops_per_epoch / 198;
         r.metrics.map = 0.2 + 0.1 * k;
+        r.metrics.map_chance = law.map_chance;
         if (law.kernels >= 0) r.train_kernels_per_step = r.test_kernels_per_step = law.kernels + 10 * k;
         for (const char* phase : {"train", "test"}) {
           store::PhaseRecord p;
@@ -659,4 +661,35 @@ TEST(Analysis, SeveralGpusSayWhichFindingsHoldOnEvery) {
     }
   }
   EXPECT_TRUE(borrowed);
+}
+
+// A constant model's mAP recorded with every run (0.22): each family's smallest configuration (mAP 0.2) did
+// not learn. It is named, marked on its points, and the cheapest configuration, on the front when it learns,
+// is kept off it. Without the chance level the analysis says it cannot judge.
+TEST(Analysis, ModelsThatDidNotLearnStayOffTheParetoFront) {
+  auto dir = test::temp_dir();
+  Law law;
+  law.map_chance = 0.22;
+  write_study((dir / "r.db").string(), law);
+  const auto a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "r.db").string()}, (dir / "report").string()).json));
+  EXPECT_NE(a["findings"].dump().find("Models that learn: 4 of 16 configurations reached a test mAP within 0.05 of a "
+                                      "constant model's (did-not-learn, kept off the Pareto front): cnn:1x64, "
+                                      "crnn:1x1:64x64, mlp:1x64, rnn:1x64."),
+            std::string::npos)
+      << a["findings"].dump(1);
+  EXPECT_TRUE(table_row(a, "pareto", "config", "cnn:1x64").is_null());
+  ASSERT_FALSE(a["tables"]["pareto"]["rows"].empty());
+  for (const auto& r : a["tables"]["pareto"]["rows"]) EXPECT_GE(r["map"].get<double>(), 0.3) << r.dump();
+  int marked = 0;
+  for (const auto& p : a["points"]) {
+    const bool smallest = p["map"].get<double>() < 0.25;
+    EXPECT_EQ(p["did_not_learn"].get<bool>(), smallest) << p.dump();
+    marked += smallest;
+  }
+  EXPECT_EQ(marked, 8);  // 4 configurations x 2 phases
+  write_study((dir / "old.db").string(), Law{});
+  const auto old = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "old.db").string()}, (dir / "old").string()).json));
+  EXPECT_NE(old["not_computed"].dump().find("did-not-learn: the chance mAP"), std::string::npos);
 }
