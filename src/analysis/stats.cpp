@@ -14,8 +14,12 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::vector<double> over_median(const std::vector<double>& v) {
-  const double m = v.size() >= 2 ? median(v) : NAN;
+std::vector<double> over_median(const std::vector<double>& v, const std::vector<bool>& in_median) {
+  std::vector<double> reference;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (in_median.empty() || in_median[i]) reference.push_back(v[i]);
+  }
+  const double m = reference.size() >= 2 ? median(reference) : NAN;
   std::vector<double> out;
   for (double x : v) out.push_back(x / m);
   return out;

@@ -24,8 +24,9 @@ double median(std::vector<double> v);
 // Host stalls (issue 17): a repetition whose time per epoch exceeds its configuration's median by this
 // factor is flagged (the runner re-runs it, the analysis shows it). One home for the default.
 inline constexpr double kStallFactor = 1.25;
-// Each value over the median of all of them; NaN everywhere when there are fewer than two.
-std::vector<double> over_median(const std::vector<double>& v);
+// Each value over the median of the reference values (those with in_median set; all when it is empty):
+// the planned repetitions, so that a re-run never moves the yardstick. NaN everywhere with fewer than two.
+std::vector<double> over_median(const std::vector<double>& v, const std::vector<bool>& in_median = {});
 double t_quantile_975(int dof);  // two-sided 95 % quantile of Student's t
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y);

@@ -623,28 +623,35 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
     }
     if (group.size() < 2) continue;
     reps += static_cast<int>(group.size());
+    // Judged against the planned repetitions' median, as the runner judges them (re-runs never move it).
     std::vector<double> times, energies;
-    for (const auto* r : group) times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j);
-    const double median = summarize(times).median, median_e = summarize(energies).median;
+    std::vector<bool> planned;
+    for (const auto* r : group) {
+      times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j), planned.push_back(r->retry_of == 0);
+    }
+    const auto ratio = over_median(times, planned), energy_ratio = over_median(energies, planned);
+    const double median = times[0] / ratio[0];
     // The re-run of a flagged repetition, as the runner recorded it.
     auto re_run = [&](int repetition) -> json {
       for (const auto* o : group) {
         if (o->retry_of == repetition) {
-          return "repetition " + std::to_string(o->repetition) + ": " + fmt(o->phase.duration_s / median, "%.2f") + "x the median";
+          return "repetition " + std::to_string(o->repetition) + ": " + fmt(o->phase.duration_s / median, "%.2f") +
+                 "x the median";
         }
       }
       return nullptr;
     };
-    for (const auto* r : group) {
-      if (r->phase.duration_s <= factor * median) continue;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      const auto* r = group[i];
+      if (!(ratio[i] > factor)) continue;
       double slowest = NAN;
       if (const auto laps = epoch_times(r->phase.epoch_times_json); !laps.empty()) {
         slowest = *std::max_element(laps.begin(), laps.end()) / summarize(laps).median;
       }
-      const double over = median_e > 0 ? 100 * (r->phase.gpu_energy_j / median_e - 1) : NAN;
+      const double over = 100 * (energy_ratio[i] - 1);
       if (std::isfinite(over)) excess.push_back(over);
       t.rows.push_back({r->variant, r->phase.phase, r->repetition, r->run_id, num(r->phase.duration_s), num(median),
-                        num(r->phase.duration_s / median), num(over), num(slowest),
+                        num(ratio[i]), num(over), num(slowest),
                         num(r->phase.other_cpu_load >= 0 ? r->phase.other_cpu_load : NAN),
                         num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN), re_run(r->repetition)});
     }

@@ -685,8 +685,10 @@ std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& pla
     if (item.repetition != 1 || !times.count(item.variant)) continue;
     for (const auto& [phase, reps] : times.at(item.variant)) {
       std::vector<double> t;
-      for (const auto& [rep, s] : reps) t.push_back(s);
-      const auto ratio = analysis::over_median(t);
+      std::vector<bool> planned;
+      for (const auto& [rep, s] : reps) t.push_back(s), planned.push_back(rep <= opt.repetitions);
+      if (std::count(planned.begin(), planned.end(), true) < kStallMinRepetitions) continue;
+      const auto ratio = analysis::over_median(t, planned);
       for (std::size_t i = 0; i < reps.size(); ++i) {
         const int rep = reps[i].first;
         if (!(ratio[i] > opt.stall_factor) || retry_depth(rep, opt.repetitions) >= opt.stall_retries) continue;
@@ -695,7 +697,7 @@ std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& pla
         again.key = again.variant + "#" + std::to_string(again.repetition);
         if (finished.count(again.key) || out.count(again.key)) continue;
         char why[160];
-        std::snprintf(why, sizeof why, "repetition %d %s %.3g s per epoch = %.2fx the median; measured again as repetition %d",
+        std::snprintf(why, sizeof why, "repetition %d %s %.3g s per epoch = %.2fx the planned repetitions' median; measured again as repetition %d",
                       rep, phase.c_str(), reps[i].second, ratio[i], again.repetition);
         out[again.key] = {again, item.variant + ": " + why};
       }
@@ -744,7 +746,8 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     sweep.run(plan.items[k], "[" + std::to_string(k + 1) + "/" + std::to_string(plan.items.size()) + "]",
               plan.items.size() - k);
   }
-  const int stall_rounds = opt.min_window_s >= kStallWindowS ? opt.stall_retries : 0;
+  const bool judged = opt.min_window_s >= kStallWindowS && opt.repetitions >= kStallMinRepetitions;
+  const int stall_rounds = judged ? opt.stall_retries : 0;
   for (int round = 0; round < stall_rounds && !sum.interrupted; ++round) {
     const auto retries = stall_retries(plan, db, session, sess);
     if (retries.empty()) break;

@@ -16,6 +16,7 @@
 namespace sedenergy::runner {
 
 inline constexpr double kStallWindowS = 1.0;
+inline constexpr int kStallMinRepetitions = 3;  // with two, the median is their mean: neither is the odd one out
 
 struct StudyOptions {
   std::string data_dir;                 // DESED root; empty: a synthetic dataset under out_dir/data
@@ -62,7 +63,8 @@ struct StudyOptions {
   bool resume = false;                  // continue the latest session with the same options
   // Host stalls: a repetition slower per epoch than stall_factor x its configuration's median is measured
   // again, at most stall_retries times in a row (a re-run is itself judged the same way); only in studies
-  // whose windows last at least kStallWindowS (shorter ones vary by more than the factor with scheduling alone).
+  // of at least kStallMinRepetitions repetitions whose windows last at least kStallWindowS (shorter ones vary
+  // by more than the factor with scheduling alone).
   double stall_factor = analysis::kStallFactor;
   int stall_retries = 1;
   std::string command_line;             // recorded in the session

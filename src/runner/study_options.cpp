@@ -82,8 +82,8 @@ std::vector<StudyOption> make_table() {
        "a repetition slower per epoch than this x its configuration's median is a host stall, measured again", 1, 100})
       .open_low = true;
   add({"--stall-retries", &O::stall_retries,
-       "re-runs of a host-stalled repetition, at most (0: none; none when --min-window is under " +
-           format_number(kStallWindowS) + " s)",
+       "re-runs of a host-stalled repetition, at most (0: none; none under " + std::to_string(kStallMinRepetitions) +
+           " repetitions or when --min-window is under " + format_number(kStallWindowS) + " s)",
        0, 10});
   add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0, 2000}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";

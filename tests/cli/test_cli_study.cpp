@@ -556,7 +556,7 @@ TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
       for (const auto& [rep, s] : reps) t.push_back(s);
       std::sort(t.begin(), t.end());
       for (const auto& [rep, s] : reps) {
-        if (s > 1.25 * t[1]) flagged.insert(rep);
+        if (s / t[1] > 1.25) flagged.insert(rep);
       }
     }
   }
