@@ -14,12 +14,16 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::vector<double> over_median(const std::vector<double>& v, const std::vector<bool>& in_median) {
+double reference_median(const std::vector<double>& v, const std::vector<bool>& in_median) {
   std::vector<double> reference;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (in_median.empty() || in_median[i]) reference.push_back(v[i]);
   }
-  const double m = reference.size() >= 2 ? median(reference) : NAN;
+  return reference.size() >= 2 ? median(reference) : NAN;
+}
+
+std::vector<double> over_median(const std::vector<double>& v, const std::vector<bool>& in_median) {
+  const double m = reference_median(v, in_median);
   std::vector<double> out;
   for (double x : v) out.push_back(x / m);
   return out;

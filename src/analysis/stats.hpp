@@ -24,8 +24,10 @@ double median(std::vector<double> v);
 // Host stalls (issue 17): a repetition whose time per epoch exceeds its configuration's median by this
 // factor is flagged (the runner re-runs it, the analysis shows it). One home for the default.
 inline constexpr double kStallFactor = 1.25;
-// Each value over the median of the reference values (those with in_median set; all when it is empty):
-// the planned repetitions, so that a re-run never moves the yardstick. NaN everywhere with fewer than two.
+// The median of the reference values (those with in_median set; all when it is empty): the planned
+// repetitions, so that a re-run never moves the yardstick. NaN with fewer than two.
+double reference_median(const std::vector<double>& v, const std::vector<bool>& in_median = {});
+// Each value over reference_median (NaN everywhere when that is NaN).
 std::vector<double> over_median(const std::vector<double>& v, const std::vector<bool>& in_median = {});
 double t_quantile_975(int dof);  // two-sided 95 % quantile of Student's t
 

@@ -630,7 +630,7 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
       times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j), planned.push_back(r->retry_of == 0);
     }
     const auto ratio = over_median(times, planned), energy_ratio = over_median(energies, planned);
-    const double median = times[0] / ratio[0];
+    const double median = reference_median(times, planned);
     // The re-run of a flagged repetition, as the runner recorded it.
     auto re_run = [&](int repetition) -> json {
       for (const auto* o : group) {
@@ -718,6 +718,13 @@ void borrow_kernel_counts(Analysis& a) {
   }
 }
 
+// What a predictor needs before the model runs: its 'needs' column, and what the analysis reads from it
+// (which predictors a run-free choice may pick, which say the kernel counts were borrowed).
+constexpr const char* kNeedsCounts = "counts";
+constexpr const char* kNeedsKernels = "counts and kernels per step";
+constexpr const char* kNeedsProbes = "counts, kernels per step and the session's hardware probes";
+constexpr const char* kNeedsARun = "a run of the model";
+
 // A predictor of energy per epoch: its features, what it needs, and how it is fitted.
 struct Predictor {
   std::string name;
@@ -737,22 +744,22 @@ double estimated_time_s(const Point& p) {
 
 const std::vector<Predictor>& predictors() {
   static const std::vector<Predictor> list = {
-      {"FLOPs", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
-      {"parameters", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
-      {"memory traffic", "counts", false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
-      {"FLOPs + parameters", "counts", false,
+      {"FLOPs", kNeedsCounts, false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops)}; }},
+      {"parameters", kNeedsCounts, false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.params)}; }},
+      {"memory traffic", kNeedsCounts, false, [](const Point& p) { return std::vector<double>{log10_or_nan(p.traffic_bytes)}; }},
+      {"FLOPs + parameters", kNeedsCounts, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params)}; }},
-      {"FLOPs + parameters + memory traffic", "counts", false,
+      {"FLOPs + parameters + memory traffic", kNeedsCounts, false,
        [](const Point& p) {
          return std::vector<double>{log10_or_nan(p.flops), log10_or_nan(p.params), log10_or_nan(p.traffic_bytes)};
        }},
       // E = c + a x launches + b x FLOPs + d x bytes: the idle power over the launch-bound time, and the
       // energy of the arithmetic and of the memory traffic, each linear, fitted per GPU.
-      {"kernel launches + FLOPs + memory traffic (linear)", "counts and kernels per step", true,
+      {"kernel launches + FLOPs + memory traffic (linear)", kNeedsKernels, true,
        [](const Point& p) { return std::vector<double>{launches(p), p.flops, p.traffic_bytes}; }},
-      {"estimated time from measured rates", "counts, kernels per step and the session's hardware probes", false,
+      {"estimated time from measured rates", kNeedsProbes, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
-      {"FLOPs + GPU utilization", "a run of the model", false,
+      {"FLOPs + GPU utilization", kNeedsARun, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
   };
   return list;
@@ -774,7 +781,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
     w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
     fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
     used.push_back(p);
-    borrowed |= !p->kernels_counted_on.empty() && pr.needs.find("kernels") != std::string::npos;
+    borrowed |= !p->kernels_counted_on.empty() && (pr.needs == kNeedsKernels || pr.needs == kNeedsProbes);
   }
   const int n = static_cast<int>(y.size());
   const std::set<int> fams(fam.begin(), fam.end());
@@ -802,10 +809,9 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   }) : Interval{NAN, NAN};
   std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
   if (borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
-  row.insert(row.end(), {num(pr.relative ? r_squared(e, in_sample) : fit.r2), num(ape.empty() ? NAN : median(ape)),
-                         num(ci.lo), num(ci.hi), num(ape.empty() ? NAN : summarize(ape).mean),
-                         num(r_squared(y, lofo)),
-                         num(mape_pct(e, kf)), num(ape.empty() ? NAN : median(ape_pct(e, kf)))});
+  row.insert(row.end(), {num(pr.relative ? r_squared(e, in_sample) : fit.r2), num(median(ape)), num(ci.lo), num(ci.hi),
+                         num(mape_pct(e, lofo_j)), num(r_squared(y, lofo)), num(mape_pct(e, kf)),
+                         num(median(ape_pct(e, kf)))});
   row.push_back(note);
   return row;
 }
@@ -826,7 +832,7 @@ void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& 
     t.rows.push_back(row);
     if (med.is_null()) continue;
     if (pr.name == "FLOPs") flops_ape = med, flops_mean = at(t, row, "mape_lofo_pct");
-    if (pr.needs == "a run of the model" || !(med.get<double>() < best_ape)) continue;
+    if (pr.needs == kNeedsARun || !(med.get<double>() < best_ape)) continue;
     best_ape = med;
     best_mean = at(t, row, "mape_lofo_pct");
     best_ci = {at(t, row, "median_ape_ci_lo").is_null() ? NAN : at(t, row, "median_ape_ci_lo").get<double>(),

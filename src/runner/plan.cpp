@@ -83,7 +83,7 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
   for (const auto& s : specs) {
     for (double f : opt.fractions) {
       for (int e : opt.epochs) {
-        for (const auto& impl : impls) variants.push_back({s, f, e, impl, 1, models::variant_name(s.name(), f, e, impl.name()), ""});
+        for (const auto& impl : impls) variants.push_back({s, f, e, impl, 1, models::variant_name(s.name(), f, e, impl.name()), "", ""});
       }
     }
   }

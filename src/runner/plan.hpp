@@ -33,6 +33,7 @@ struct WorkItem {
   models::Implementation impl;  // resolved for the study's device
   int repetition = 1;
   std::string variant, key;
+  std::string retry_reason;  // a re-run of a host-stalled repetition: why ("" for a planned run)
 };
 
 // A seeded permutation that is the same on every platform (std::shuffle's is not specified).

@@ -624,7 +624,14 @@ struct Sweep {
     return true;
   }
 
-  void run(const WorkItem& item, const std::string& progress, std::size_t left, const std::string& retry_reason = "") {
+  // The items in order, each announced as "[LABEL k/n]", until a stop is requested.
+  void run_all(const std::vector<WorkItem>& items, const std::string& label) {
+    for (std::size_t k = 0; k < items.size() && !stopped(items.size() - k); ++k) {
+      run(items[k], "[" + label + std::to_string(k + 1) + "/" + std::to_string(items.size()) + "]", items.size() - k);
+    }
+  }
+
+  void run(const WorkItem& item, const std::string& progress, std::size_t left) {
     const auto& opt = plan.opt;
     if (session.finished.count(item.key)) {
       ++sum.runs_skipped;
@@ -639,7 +646,7 @@ struct Sweep {
       if (opt.worker_group.empty()) ++sum.runs_taken_by_others;
       return;
     }
-    if (!retry_reason.empty()) log << "host stall: " << retry_reason << "\n";  // by the process that re-runs it
+    if (!item.retry_reason.empty()) log << "host stall: " << item.retry_reason << "\n";  // by the process re-running it
     if (done_here > 0) {
       const double waited = cool_down(opt, meter, plan.pause_s, plan.cool_to_idle);
       if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
@@ -652,9 +659,9 @@ struct Sweep {
     const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
     store::RunRecord rec = planned_run(item, counts, plan, subset.size(0), data.test_set().size());
     rec.session_id = session.id;
-    if (!retry_reason.empty()) {
+    if (!item.retry_reason.empty()) {
       rec.retry_of = item.repetition - opt.repetitions;
-      rec.retry_reason = retry_reason;
+      rec.retry_reason = item.retry_reason;
     }
     measure_run(rec, item, counts, plan, data, subset, meter, sum, log);
     db.add_run(rec);
@@ -665,11 +672,11 @@ struct Sweep {
 // How many re-runs deep a repetition is: repetition r + R (R planned) re-measures repetition r.
 int retry_depth(int repetition, int planned) { return repetition <= planned ? 0 : 1 + retry_depth(repetition - planned, planned); }
 
-// The re-runs the session's finished runs call for, with why: every repetition slower per epoch (in either
-// phase) than stall_factor x the median of its variant's ok repetitions, not yet re-run, and fewer than
-// stall_retries re-runs deep. Numbered so that every process sharing the session plans the same ones.
-std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& plan, const store::Store& db,
-                                                           const SessionState& session, const store::SessionRecord& sess) {
+// The re-runs the session's finished runs call for, each with why: every repetition slower per epoch (in
+// either phase) than stall_factor x the median of its variant's planned ok repetitions, not yet re-run, and
+// fewer than stall_retries re-runs deep. Numbered so that every process sharing the session plans the same ones.
+std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& db,
+                                  const SessionState& session, const store::SessionRecord& sess) {
   const auto& opt = plan.opt;
   // The workers of --devices each have a session: the group's are those with the same options.
   const auto sessions = opt.worker_group.empty() ? session.sessions : db.matching_sessions(sess);
@@ -680,9 +687,9 @@ std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& pla
       if (r.status == "ok" && r.phase.duration_s > 0) times[r.variant][r.phase.phase].push_back({r.repetition, r.phase.duration_s});
     }
   }
-  std::map<std::string, std::pair<WorkItem, std::string>> out;  // by key: a repetition slow in both phases once
+  std::map<std::string, WorkItem> out;  // by key: a repetition slow in both phases once
   for (const auto& item : plan.items) {
-    if (item.repetition != 1 || !times.count(item.variant)) continue;
+    if (item.repetition != 1 || !times.count(item.variant)) continue;  // each variant once
     for (const auto& [phase, reps] : times.at(item.variant)) {
       std::vector<double> t;
       std::vector<bool> planned;
@@ -699,11 +706,12 @@ std::vector<std::pair<WorkItem, std::string>> stall_retries(const StudyPlan& pla
         char why[160];
         std::snprintf(why, sizeof why, "repetition %d %s %.3g s per epoch = %.2fx the planned repetitions' median; measured again as repetition %d",
                       rep, phase.c_str(), reps[i].second, ratio[i], again.repetition);
-        out[again.key] = {again, item.variant + ": " + why};
+        again.retry_reason = item.variant + ": " + why;
+        out[again.key] = again;
       }
     }
   }
-  std::vector<std::pair<WorkItem, std::string>> list;
+  std::vector<WorkItem> list;
   for (auto& [k, v] : out) list.push_back(std::move(v));
   return list;
 }
@@ -742,19 +750,13 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   std::signal(SIGTERM, request_stop);
 
   Sweep sweep{plan, data, db, session, *meter, sum, log};
-  for (std::size_t k = 0; k < plan.items.size() && !sweep.stopped(plan.items.size() - k); ++k) {
-    sweep.run(plan.items[k], "[" + std::to_string(k + 1) + "/" + std::to_string(plan.items.size()) + "]",
-              plan.items.size() - k);
-  }
+  sweep.run_all(plan.items, "");
   const bool judged = opt.min_window_s >= kStallWindowS && opt.repetitions >= kStallMinRepetitions;
   const int stall_rounds = judged ? opt.stall_retries : 0;
   for (int round = 0; round < stall_rounds && !sum.interrupted; ++round) {
     const auto retries = stall_retries(plan, db, session, sess);
     if (retries.empty()) break;
-    for (std::size_t k = 0; k < retries.size() && !sweep.stopped(retries.size() - k); ++k) {
-      sweep.run(retries[k].first, "[re-run " + std::to_string(k + 1) + "/" + std::to_string(retries.size()) + "]",
-                retries.size() - k, retries[k].second);
-    }
+    sweep.run_all(retries, "re-run ");
   }
   meter->stop();
   if (!sum.interrupted) db.finish_session(session.id);

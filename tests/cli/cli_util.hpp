@@ -46,6 +46,15 @@ inline Result run(const std::string& args) { return run_with("", args); }
 
 inline bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
+// Waits until a process's log holds `what` (polled every 25 ms, at most `seconds`); false if it never did.
+inline bool wait_for_text(const fs::path& log, const std::string& what, double seconds = 30) {
+  for (int i = 0; i < static_cast<int>(seconds / 0.025); ++i) {
+    if (contains(test::read_text(log), what)) return true;
+    usleep(25000);
+  }
+  return contains(test::read_text(log), what);
+}
+
 // Runs SQL on a database with the sqlite3 command-line tool (as a user would to inspect or damage it).
 inline void sqlite3_exec_helper(const std::string& db, const std::string& sql) {
   ASSERT_EQ(std::system(("sqlite3 '" + db + "' \"" + sql + "\"").c_str()), 0);

@@ -488,8 +488,7 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
                                          "--repetitions", "1", "--warmup-steps", "0", "--cooldown", "0",
                                          "--min-window", "600", "--out", out};
   const pid_t pid = start_cli(args, dir / "st.log");
-  for (int i = 0; i < 600 && !contains(test::read_text(dir / "st.log"), "[1/1]"); ++i) usleep(50000);
-  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[1/1]")) << test::read_text(dir / "st.log");
+  ASSERT_TRUE(wait_for_text(dir / "st.log", "[1/1]")) << test::read_text(dir / "st.log");
   usleep(500000);
   const double t0 = monotonic_s();
   kill(pid, SIGTERM);
@@ -509,7 +508,7 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
   auto again = args;
   again.push_back("--resume");
   const pid_t second = start_cli(again, dir / "again.log");
-  for (int i = 0; i < 600 && !contains(test::read_text(dir / "again.log"), "[1/1]"); ++i) usleep(50000);
+  wait_for_text(dir / "again.log", "[1/1]");
   kill(second, SIGTERM);
   waitpid(second, &status, 0);
   EXPECT_TRUE(contains(test::read_text(dir / "again.log"), "resume: 0 of 1 runs already finished"))
@@ -529,8 +528,7 @@ TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
                                          "--repetitions", "3", "--warmup-steps", "0", "--cooldown", "0",
                                          "--min-window", "1", "--out", out};
   const pid_t pid = start_cli(args, dir / "st.log");
-  for (int i = 0; i < 1200 && !contains(test::read_text(dir / "st.log"), "[2/3]"); ++i) usleep(25000);
-  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[2/3]")) << test::read_text(dir / "st.log");
+  ASSERT_TRUE(wait_for_text(dir / "st.log", "[2/3]")) << test::read_text(dir / "st.log");
   usleep(300000);  // inside the training window
   kill(pid, SIGSTOP);
   usleep(4000000);
@@ -582,10 +580,10 @@ TEST(Cli, AFailedWriteOrAKilledStudyLosesNothing) {
   const pid_t pid = start_cli({"study", "--grid", "mlp:1x16,mlp:1x32,mlp:1x48", "--device", "cpu", "--data", data,
                                "--repetitions", "2", "--warmup-steps", "0", "--min-window", "0.3", "--out", out},
                               dir / "st.log");
-  for (int i = 0; i < 1200 && !contains(test::read_text(dir / "st.log"), "[3/6]"); ++i) usleep(50000);
+  const bool reached = wait_for_text(dir / "st.log", "[3/6]", 60);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  ASSERT_TRUE(contains(test::read_text(dir / "st.log"), "[3/6]")) << test::read_text(dir / "st.log");
+  ASSERT_TRUE(reached) << test::read_text(dir / "st.log");
   fs::create_directories(dir / "alone");
   fs::copy_file(out + "/results.db", dir / "alone/results.db");  // the file alone, without its -wal
   EXPECT_GE(store::Store((dir / "alone/results.db").string(), store::Store::Access::kRead).run_count(), 2);
