@@ -4,13 +4,16 @@
 #                                                  configurations (a 64-clip study) and the plan's refusals
 #   scripts/gpu-implementations.sh OUTDIR study   `study --config implementations` (resumes where a previous
 #                                                  call stopped: run it again until it says it is complete)
+#   scripts/gpu-implementations.sh OUTDIR checks  build, then the trainer's and the loss's torch tests on the
+#                                                  GPU, and a one-run study whose log shows both idle baselines
+#                                                  (before and with the CUDA context)
 #   scripts/gpu-implementations.sh OUTDIR bench   bench/train_step_vs_pytorch.sh (GRID, IMPLS, ROUNDS, CLIPS
 #                                                  from the environment; defaults below)
 # Set SEDENERGY_GIT_REVISION to the commit (the GPU node has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:?usage: $0 OUTDIR smoke|study|bench}"
-STEP="${2:?usage: $0 OUTDIR smoke|study|bench}"
+OUT="${1:?usage: $0 OUTDIR smoke|checks|study|bench}"
+STEP="${2:?usage: $0 OUTDIR smoke|checks|study|bench}"
 scripts/gpu-prepare.sh "$OUT" "implementations $STEP" || exit 1
 BIN=build-cuda/sedenergy
 case "$STEP" in
@@ -33,6 +36,14 @@ PY
     $BIN study --device cuda --grid mlp:1x512 --impl fastest --feature-mode on-the-fly --out "$OUT/refused" 2>&1 | tail -1
     rm -rf "$OUT/smoke/cache" "$OUT/smoke/data" "$OUT/refused"
     ;;
+  checks)
+    build-cuda/tests/torch_tests --gtest_filter='Trainer.*:Models.Bce*' > "$OUT/torch_tests.txt" 2>&1
+    echo "torch tests exit $?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$OUT/torch_tests.txt"
+    $BIN study --device cuda --grid mlp:1x512 --clips 64 --repetitions 1 --min-window 0.5 --idle 3 --cooldown 0 \
+      --out "$OUT/idle" > "$OUT/idle.log" 2>&1; echo "study exit $?"
+    grep -E "idle|hardware probes" "$OUT/idle.log"
+    rm -rf "$OUT/idle/cache" "$OUT/idle/data"
+    ;;
   study)
     RESUME=(); [ -f "$OUT/study/results.db" ] && RESUME=(--resume)
     timeout -s INT "${LIMIT_S:-540}" $BIN study --config implementations --device cuda --out "$OUT/study" "${RESUME[@]}" \
@@ -47,5 +58,5 @@ PY
       CLIPS="${CLIPS:-64}" BLOCK_S="${BLOCK_S:-0.2}" bench/train_step_vs_pytorch.sh "$OUT/bench" > "$OUT/bench.log" 2>&1
     echo "exit $?"; tail -60 "$OUT/bench.log"
     ;;
-  *) echo "unknown step $STEP (smoke, study, bench)" >&2; exit 2 ;;
+  *) echo "unknown step $STEP (smoke, checks, study, bench)" >&2; exit 2 ;;
 esac

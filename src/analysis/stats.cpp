@@ -55,6 +55,20 @@ Summary summarize(const std::vector<double>& in) {
     const double half = t_quantile_975(s.n - 1) * s.sd / std::sqrt(static_cast<double>(s.n));
     s.ci95 = {s.mean - half, s.mean + half};
   }
+  std::sort(v.begin(), v.end());
+  // tail(k) = P(Binomial(n, 1/2) < k): the chance that the median lies below x_(k).
+  auto tail = [&](int k) {
+    double p = 0, c = 1;  // c = binomial(n, j)
+    for (int j = 0; j < k; ++j) {
+      p += c * std::pow(0.5, s.n);
+      c = c * (s.n - j) / (j + 1);
+    }
+    return p;
+  };
+  int k = 1;
+  while (k + 1 <= (s.n + 1) / 2 && 1 - 2 * tail(k + 1) >= 0.95) ++k;
+  s.median_ci = {v[k - 1], v[s.n - k]};
+  s.median_coverage = s.n >= 2 ? 1 - 2 * tail(k) : NAN;
   return s;
 }
 

@@ -18,6 +18,11 @@ struct Summary {
   int n = 0;
   double mean = NAN, median = NAN, sd = NAN;
   Interval ci95;  // Student t interval of the mean (n >= 2)
+  // Distribution-free interval of the median: order statistics [x_(k), x_(n+1-k)] with the largest k whose
+  // coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least 95 %; under 6 values, [min, max], whose coverage
+  // (75 % with 3) is then what median_coverage says.
+  Interval median_ci;
+  double median_coverage = NAN;
 };
 Summary summarize(const std::vector<double>& v);
 double median(std::vector<double> v);

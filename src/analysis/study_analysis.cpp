@@ -227,6 +227,7 @@ std::pair<bool, bool> choose_energy(const std::vector<store::RunPhaseRow>& rows,
   a.energy_label = use_net   ? "net GPU energy per epoch, J (NVML total-energy counter minus idle baseline x window length)"
                    : use_gpu ? "GPU energy per epoch, J (NVML total-energy counter)"
                              : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
+  a.energy_label += "; a configuration's point: the median over its repetitions";
   a.energy_axis = use_net ? "net GPU energy per epoch (J)" : use_gpu ? "GPU energy per epoch (J)" : "energy per epoch (J, ESTIMATED)";
   return {use_gpu, use_net};
 }
@@ -279,14 +280,16 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
   for (auto& [k, g] : acc) {
     auto s = summarize(g.e);
     g.p.n = s.n;
-    g.p.energy_j = s.mean;
+    // Medians over repetitions: a host-stalled repetition (shown in the stalls table) cannot pull them.
+    g.p.energy_j = s.median;
     g.p.energy_sd = std::isfinite(s.sd) ? s.sd : 0;
-    g.p.energy_lo = std::isfinite(s.ci95.lo) ? s.ci95.lo : s.mean;
-    g.p.energy_hi = std::isfinite(s.ci95.hi) ? s.ci95.hi : s.mean;
-    g.p.duration_s = summarize(g.d).mean;
-    g.p.gross_gpu_j = g.gross.empty() ? -1 : summarize(g.gross).mean;
-    g.p.idle_w = g.idle.empty() ? -1 : summarize(g.idle).mean;
-    g.p.power_w = summarize(g.w).mean;
+    g.p.energy_lo = s.median_ci.lo;
+    g.p.energy_hi = s.median_ci.hi;
+    g.p.energy_coverage = s.median_coverage;
+    g.p.duration_s = median(g.d);
+    g.p.gross_gpu_j = g.gross.empty() ? -1 : median(g.gross);
+    g.p.idle_w = g.idle.empty() ? -1 : median(g.idle);
+    g.p.power_w = median(g.w);
     if (!g.gu.empty()) g.p.gpu_util = summarize(g.gu).mean;
     if (!g.mu.empty()) g.p.mem_util = summarize(g.mu).mean;
     if (!g.sm.empty()) g.p.sm_util = summarize(g.sm).mean;
@@ -506,8 +509,8 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
 }
 
 // Does the two-trends finding hold whatever idle baseline is taken off, and across the FLOPs range the two
-// groups share? Energy per epoch on GPU energy with each baseline the database gives: none (gross) and
-// each run's session baseline (idle with a CUDA context); the ratio at both ends and the middle of the
+// groups share? Energy per epoch on GPU energy with each baseline the database gives: none (gross), each
+// run's session baseline (idle with a CUDA context) and, where measured, idle before the context; the ratio at both ends and the middle of the
 // overlapping FLOPs range, each with a bootstrap interval.
 void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
   Table t{"sensitivity", "Sensitivity: the two trends under each idle baseline, across the shared FLOPs range",
@@ -523,7 +526,9 @@ void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
   };
   const std::vector<Baseline> baselines = {
       {"none (gross)", [](const Point&) { return 0.0; }},
-      {"session idle, CUDA context", [](const Point& p) { return p.idle_w >= 0 ? p.idle_w : NAN; }}};
+      {"session idle, CUDA context", [](const Point& p) { return p.idle_w >= 0 ? p.idle_w : NAN; }},
+      {"session idle, no CUDA context",
+       [](const Point& p) { return p.hardware.idle_no_context_w > 0 ? p.hardware.idle_no_context_w : NAN; }}};
   for (const auto& phase : phases) {
     std::vector<std::string> verdicts;  // one per baseline and position: "above", "below" or "either"
     double rmin = INFINITY, rmax = -INFINITY;
@@ -559,7 +564,7 @@ void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
     const bool same = std::all_of(verdicts.begin(), verdicts.end(), [&](const auto& v) { return v == verdicts[0]; });
     a.findings.push_back("Sensitivity (" + phase + "): " +
                          (same && verdicts[0] != "either"
-                              ? "MLP/RNN lie " + verdicts[0] + " CNN/CRNN at both ends and the middle of the shared FLOPs range, with and without the idle baseline: the two-trends finding holds."
+                              ? "MLP/RNN lie " + verdicts[0] + " CNN/CRNN at both ends and the middle of the shared FLOPs range, under every idle baseline measured: the two-trends finding holds."
                               : "MLP/RNN use from " + fmt(rmin) + "x to " + fmt(rmax) + "x the energy of CNN/CRNN, "
                                 "depending on the idle baseline and on where in the shared FLOPs range it is read "
                                 "(sensitivity table): the two-trends ratio does not hold as one number."));
@@ -1051,11 +1056,16 @@ void add_measurement_quality(Analysis& a, const std::vector<store::RunPhaseRow>&
           {"item", "value", "note"}, {}};
   std::map<std::string, int> flags;
   std::vector<double> diff, idle_share;
+  std::map<std::int64_t, double> idle_context, idle_no_context;  // by session
   int windows = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     if (r.phase.phase.empty()) continue;
     ++windows;
+    if (r.hardware.idle_no_context_w > 0) idle_no_context[r.session_id] = r.hardware.idle_no_context_w;
+    if (r.phase.net_gpu_energy_j > 0 && r.phase.duration_s > 0) {
+      idle_context[r.session_id] = (r.phase.gpu_energy_j - r.phase.net_gpu_energy_j) / r.phase.duration_s;
+    }
     for (const auto& f : split_flags(r.phase.flags)) {
       auto colon = f.find(": ");
       flags[f.rfind("gpu", 0) == 0 && colon != std::string::npos ? f.substr(colon + 2) : f]++;
@@ -1072,6 +1082,12 @@ void add_measurement_quality(Analysis& a, const std::vector<store::RunPhaseRow>&
   }
   if (!idle_share.empty()) {
     t.rows.push_back({"idle share of GPU energy, median %", num(median(idle_share)), "idle baseline x window length / energy"});
+  }
+  for (const auto& [what, by_session] : {std::pair{"GPU idle power with the CUDA context, W", &idle_context},
+                                         std::pair{"GPU idle power before the CUDA context, W", &idle_no_context}}) {
+    std::vector<double> w;
+    for (const auto& [session, watts] : *by_session) w.push_back(watts);
+    if (!w.empty()) t.rows.push_back({what, num(median(w)), "measured (NVML), median of " + std::to_string(w.size()) + " sessions"});
   }
   a.tables.push_back(t);
 }

@@ -30,7 +30,9 @@ struct Point {
   store::HardwareProbes hardware;  // its session's measured constants
   int n = 0, frames = 0, epochs_per_unit = 1, clips = 0;
   double fraction = 1;
-  double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0;  // per epoch
+  // Per epoch: the median over repetitions, its order-statistic interval and that interval's coverage
+  // (stats.hpp: [min, max] with 3 repetitions, 75 %), and the standard deviation.
+  double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0, energy_coverage = NAN;
   double duration_s = 0, power_w = 0;
   double gross_gpu_j = -1, idle_w = -1;  // gross GPU energy per epoch and the idle power net energy took off; -1: none
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)

@@ -36,6 +36,23 @@ std::string cuda_pci_bus_id(int ordinal, std::string* why) {
   return normalize_pci_bus_id(text);
 }
 
+int cuda_primary_context_active(int ordinal) {
+  void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return -1;
+  using InitFn = int (*)(unsigned);
+  using GetFn = int (*)(int*, int);
+  using StateFn = int (*)(int, unsigned*, int*);
+  auto init = reinterpret_cast<InitFn>(dlsym(lib, "cuInit"));
+  auto get = reinterpret_cast<GetFn>(dlsym(lib, "cuDeviceGet"));
+  auto state = reinterpret_cast<StateFn>(dlsym(lib, "cuDevicePrimaryCtxGetState"));
+  int device = 0, active = 0;
+  unsigned flags = 0;
+  if (!init || !get || !state || init(0) != 0 || get(&device, ordinal) != 0 || state(device, &flags, &active) != 0) {
+    return -1;
+  }
+  return active ? 1 : 0;
+}
+
 bool select_cuda_visible(const char* env, int ordinal, MeterOptions& mo, std::string* note) {
   if (!env) return false;
   const auto entries = split(env, ',');

@@ -11,6 +11,10 @@ namespace sedenergy::energy {
 // there is no CUDA driver or no such device (`why` says which).
 std::string cuda_pci_bus_id(int ordinal, std::string* why = nullptr);
 
+// Whether this process holds CUDA device `ordinal`'s primary context (the one the CUDA runtime, and so
+// LibTorch, uses), asked of the driver without creating it: 1 yes, 0 no, -1 cannot tell (no driver).
+int cuda_primary_context_active(int ordinal);
+
 // The GPUs a CUDA program started with this environment would use, as a meter selection: by PCI bus id
 // through the CUDA driver where it is present, else from CUDA_VISIBLE_DEVICES' entries (NVML indices or
 // UUID prefixes, in CUDA's order). `ordinal` < 0: every visible device; else that one. Returns false (and

@@ -392,10 +392,13 @@ std::vector<GpuInfo> Meter::gpus_in(const WindowResult& r) const {
   return out;
 }
 
-WindowResult Meter::measure_idle(double seconds) {
+WindowResult Meter::measure_idle(double seconds, bool synchronize) {
+  auto sync = std::move(opt_.sync);
+  if (synchronize) opt_.sync = sync;
   Window w = begin("idle");
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   WindowResult r = end(w);
+  opt_.sync = std::move(sync);
   idle_w_.clear();
   for (const auto& d : r.domains) idle_w_[key(d.domain, d.device)] = d.mean_power_w;
   return r;

@@ -123,7 +123,8 @@ class Meter {
   WindowResult end(Window& w, std::vector<Sample>* samples = nullptr);
 
   // Measures idle power for `seconds` and uses it as baseline of every later window.
-  WindowResult measure_idle(double seconds);
+  // synchronize = false: without the device sync at the window's ends (which would create a CUDA context).
+  WindowResult measure_idle(double seconds, bool synchronize = true);
   const std::map<std::string, double>& idle_power_w() const { return idle_w_; }
 
   // Samples with t in [t0, t1] that are still kept (those of open windows and of the last history_s).

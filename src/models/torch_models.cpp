@@ -23,13 +23,15 @@ struct FiniteOrZero : torch::autograd::Function<FiniteOrZero> {
 
 }  // namespace
 
-torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
+torch::Tensor bce_on_guarded_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
   // PyTorch's own BCE (its backward is finite where p is exactly 0 or 1) on p with NaNs and infinities
-  // replaced, so the kernel's range check never sees one. Adding 0 x sum(p) gives the loss back unchanged,
-  // or NaN when p holds a NaN or an infinity, so divergence is still reported. Few kernels on purpose:
-  // where a cuDNN GRU leaves the host launch-bound, every launch of the step shows in its time.
-  auto loss = torch::binary_cross_entropy(FiniteOrZero::apply(p), target);
-  return torch::add(loss, p.detach().sum(), /*alpha=*/0);
+  // replaced, so the kernel's range check never sees one: one kernel more than PyTorch's step.
+  return torch::binary_cross_entropy(FiniteOrZero::apply(p), target);
+}
+
+torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
+  // Adding 0 x sum(p) gives the loss back unchanged, or NaN when p holds a NaN or an infinity.
+  return torch::add(bce_on_guarded_probabilities(p, target), p.detach().sum(), /*alpha=*/0);
 }
 
 namespace {

@@ -107,7 +107,7 @@ json point_json(const analysis::Point& p) {
   auto opt = [](double v) { return v >= 0 && std::isfinite(v) ? json(v) : json(nullptr); };
   return {{"config", p.variant},         {"family", p.family},     {"phase", p.phase},     {"gpu", p.gpu},
           {"repetitions", p.n},          {"energy_j", p.energy_j}, {"energy_lo", p.energy_lo},
-          {"energy_hi", p.energy_hi},    {"duration_s", p.duration_s}, {"power_w", p.power_w},
+          {"energy_hi", p.energy_hi},    {"energy_interval_coverage", p.energy_coverage},    {"duration_s", p.duration_s}, {"power_w", p.power_w},
           {"flops", opt(p.flops)},       {"params", opt(p.params)}, {"traffic_bytes", opt(p.traffic_bytes)},
           {"gpu_util", opt(p.gpu_util)}, {"mem_util", opt(p.mem_util)}, {"sm_util", opt(p.sm_util)},
           {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames},

@@ -477,22 +477,21 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, Tra
   PhaseOutcome train, test;
   auto w = meter.begin(item.variant + "/train");
   double t0 = monotonic_s();
-  torch::Tensor loss;
   EpochClock clock(trainer);
   do {
     if (train.epochs > 0) restore();
     for (int e = 0; e < item.epochs; ++e) {
-      loss = trainer.train_epoch(subset);
+      trainer.train_epoch(subset);
       clock.lap(train);
     }
     train.epochs += item.epochs;
   } while (!g_stop && monotonic_s() - t0 < min_window_s);
   train.window = meter.end(w);
   clock.stop(train);
-  train.loss = loss.item<double>();
   if (g_stop) throw RunInterrupted();
   start.clear();  // the test phase has the memory
-  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf) after one epoch");
+  train.loss = trainer.training_loss(subset);
+  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
   w = meter.begin(item.variant + "/test");
   t0 = monotonic_s();
   EpochClock test_clock(trainer);
@@ -591,7 +590,33 @@ std::unique_ptr<energy::Meter> start_meter(const StudyPlan& plan, std::ostream& 
   return meter;
 }
 
-// The idle baseline (--idle seconds) into the session record.
+double gpu_power_w(const energy::WindowResult& w) {
+  double sum = 0;
+  for (const auto& d : w.domains) {
+    if (d.domain == "gpu") sum += d.mean_power_w;
+  }
+  return sum;
+}
+
+// The GPU's idle power before this process holds a CUDA context, so that the baseline its context adds is
+// known: measured only where the driver says the device's primary context is not active, before and after
+// (the window itself skips the device sync, which would create it); -1 otherwise.
+double idle_without_context_w(const StudyPlan& plan, energy::Meter& meter, std::ostream& log) {
+  if (!plan.dev.cuda || !meter.has_gpu() || plan.opt.idle_s <= 0) return -1;
+  auto unknown = [&](const char* why) {
+    log << "note: idle power without a CUDA context not measured: " << why << "\n";
+    return -1.0;
+  };
+  const int ordinal = plan.dev.index;
+  if (energy::cuda_primary_context_active(ordinal) != 0) return unknown("this process already holds one, or no CUDA driver to ask");
+  log << "idle baseline without a CUDA context: " << plan.opt.idle_s << " s ...\n";
+  const double w = gpu_power_w(meter.measure_idle(plan.opt.idle_s, /*synchronize=*/false));
+  if (energy::cuda_primary_context_active(ordinal) != 0) return unknown("a CUDA context was created during the window");
+  log << "idle without a CUDA context: gpu " << std::setprecision(4) << w << " W (NVML)\n";
+  return w;
+}
+
+// The idle baseline (--idle seconds, with the study's CUDA context) into the session record.
 void record_idle_baseline(const StudyPlan& plan, energy::Meter& meter, store::SessionRecord& sess, std::ostream& log) {
   if (plan.opt.idle_s <= 0) return;
   log << "idle baseline: " << plan.opt.idle_s << " s ...\n";
@@ -717,8 +742,10 @@ std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& d
 }
 
 // The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
-void record_hardware_probes(const StudyPlan& plan, store::SessionRecord& sess, std::ostream& log) {
-  const auto probes = probe_hardware(plan.dev);
+void record_hardware_probes(const StudyPlan& plan, double idle_no_context_w, store::SessionRecord& sess,
+                            std::ostream& log) {
+  auto probes = probe_hardware(plan.dev);
+  probes.idle_no_context_w = idle_no_context_w;
   sess.hardware_json = probes.to_json();
   log << "hardware probes: launch " << std::setprecision(3) << 1e6 * probes.launch_s << " us, matmul "
       << probes.matmul_flops_s / 1e12 << " TFLOP/s, copy " << probes.copy_bytes_s / 1e9 << " GB/s (measured)\n";
@@ -740,8 +767,9 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   sum.db_path = (fs::path(opt.out_dir) / "results.db").string();
   store::Store db(sum.db_path);
   auto sess = session_record(plan, data, *meter);
+  const double idle_no_context = idle_without_context_w(plan, *meter, log);
   record_idle_baseline(plan, *meter, sess, log);
-  record_hardware_probes(plan, sess, log);
+  record_hardware_probes(plan, idle_no_context, sess, log);
   const SessionState session = open_session(db, sess, plan, log);
   g_stop = false;
   // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its

@@ -118,7 +118,6 @@ Trainer::Trainer(const BatchSource& train, const BatchSource& test, const Device
                  const models::Implementation& impl, models::SedNet model)
     : train_(train), test_(test), dev_(dev), batch_(opt.batch), impl_(impl), model_(std::move(model)),
       optim_(model_, impl_, opt.lr) {
-  loss_sum_ = torch::zeros({}, torch::TensorOptions().device(dev_.device));
   test_order_ = torch::arange(test_.size(), torch::TensorOptions().dtype(torch::kLong));
   test_order_dev_ = on_device(test_order_);
 }
@@ -135,11 +134,12 @@ void Trainer::train_step(const torch::Tensor& x, const torch::Tensor& y) {
     out = model_->forward(x);
   }
   if (out.scalar_type() != torch::kFloat32) out = out.to(torch::kFloat32);
-  // The study's BCE on softmax outputs, or BCE with logits (sigmoid per class, the multi-label norm).
-  auto loss = model_->logits() ? torch::binary_cross_entropy_with_logits(out, y) : models::bce_on_probabilities(out, y);
+  // The study's BCE on softmax outputs, or BCE with logits (sigmoid per class, the multi-label norm). The
+  // step keeps no loss: PyTorch's kernels and one guard, nothing summed (training_loss reports it).
+  auto loss = model_->logits() ? torch::binary_cross_entropy_with_logits(out, y)
+                               : models::bce_on_guarded_probabilities(out, y);
   loss.backward();
   optim_.step();
-  loss_sum_.add_(loss.detach());
 }
 
 torch::Tensor Trainer::test_step(const torch::Tensor& x) {
@@ -217,7 +217,6 @@ int Trainer::replay_epoch(bool train, const torch::Tensor& order) {
     g.order = order.to(dev_.device);
     // The steps read the order on the device only; the host copy gives their count (no copy back inside a capture).
     g.graph = std::make_unique<CapturedStep>([this, &g, train, host = order] { run_steps(train, host, g.order, -1, false); }, 1);
-    loss_sum_.zero_();  // the capture's eager warm-up epoch added to it
   } else if (train) {
     g.order.copy_(order);  // one small copy per epoch (the test order never changes)
   }
@@ -247,14 +246,27 @@ int Trainer::run_steps(bool train, const torch::Tensor& order, const torch::Tens
   return done;
 }
 
-torch::Tensor Trainer::train_epoch(const torch::Tensor& subset, int steps) {
+int Trainer::train_epoch(const torch::Tensor& subset, int steps) {
   model_->train();
   const auto order = subset.index_select(0, torch::randperm(subset.size(0), torch::TensorOptions().dtype(torch::kLong)));
-  loss_sum_.zero_();
-  const int done = epoch_graphs() && steps < 0
-                       ? replay_epoch(true, order)
-                       : run_steps(true, order, on_device(order), steps, impl_.graph && !epoch_graphs());
-  return loss_sum_ / std::max(1, done);
+  return epoch_graphs() && steps < 0 ? replay_epoch(true, order)
+                                     : run_steps(true, order, on_device(order), steps, impl_.graph && !epoch_graphs());
+}
+
+double Trainer::training_loss(const torch::Tensor& subset) {
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  const auto order_dev = on_device(subset);
+  torch::Tensor sum = torch::zeros({}, torch::TensorOptions().device(dev_.device));
+  const int64_t n = subset.size(0);
+  for (int64_t i = 0; i < n; i += batch_) {
+    const int64_t j = std::min<int64_t>(i + batch_, n);
+    auto [x, y] = device_batch(train_, subset, order_dev, i, j);
+    auto out = test_step(x).to(torch::kFloat32);
+    auto loss = model_->logits() ? torch::binary_cross_entropy_with_logits(out, y) : models::bce_on_probabilities(out, y);
+    sum.add_(loss, static_cast<double>(j - i));
+  }
+  return sum.item<double>() / static_cast<double>(std::max<int64_t>(1, n));
 }
 
 void Trainer::test_epoch() {

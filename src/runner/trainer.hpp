@@ -88,8 +88,11 @@ class Trainer {
   // test epochs captured after one eager epoch each; then `steps` training steps.
   void warm_up(const torch::Tensor& subset, int steps);
   // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
-  // training source) in a fresh random order; returns the mean loss as a device tensor.
-  torch::Tensor train_epoch(const torch::Tensor& subset, int steps = -1);
+  // training source) in a fresh random order; returns the steps run.
+  int train_epoch(const torch::Tensor& subset, int steps = -1);
+  // The mean loss of the model as it is (eval mode) over the clips `subset`, outside any window; NaN when
+  // the model diverged. The steps keep no loss: summing it would be one more kernel in every step.
+  double training_loss(const torch::Tensor& subset);
   void test_epoch();
   // Class probabilities and targets over the test set (outside any window), for the quality metrics.
   std::pair<std::vector<float>, std::vector<float>> predict();
@@ -131,7 +134,6 @@ class Trainer {
   models::Implementation impl_;
   models::SedNet model_;
   Optimizer optim_;
-  torch::Tensor loss_sum_;  // on the device: the epoch's summed loss, added to inside (captured) steps
   torch::Tensor test_order_, test_order_dev_;
   std::map<int64_t, Graphed> train_graphs_, test_graphs_;  // by batch size
   EpochGraph train_epoch_graph_, test_epoch_graph_;

@@ -502,10 +502,13 @@ std::string HardwareProbes::to_json() const {
   return nlohmann::json{{"launch_s", launch_s},
                         {"matmul_flops_s", matmul_flops_s},
                         {"copy_bytes_s", copy_bytes_s},
+                        {"idle_no_context_w", idle_no_context_w},
                         {"method",
                          "measured at the session's start: launch = one-element in-place add, back to back, timed to "
                          "a synchronize; matmul = square fp32 product (2 n^3 FLOPs); copy = device-to-device copy_ "
-                         "(bytes read + written); each the median of 5 timings"}}
+                         "(bytes read + written); each the median of 5 timings. idle_no_context_w: mean NVML GPU "
+                         "power over --idle seconds before the process held the device's primary CUDA context "
+                         "(cuDevicePrimaryCtxGetState, asked before and after), -1 where not measured"}}
       .dump();
 }
 
@@ -517,6 +520,7 @@ HardwareProbes HardwareProbes::from_json(const std::string& text) {
   p.launch_s = number("launch_s");
   p.matmul_flops_s = number("matmul_flops_s");
   p.copy_bytes_s = number("copy_bytes_s");
+  p.idle_no_context_w = number("idle_no_context_w");
   return p;
 }
 

@@ -24,6 +24,7 @@ struct HardwareProbes {
   double launch_s = -1;        // seconds per eager one-element kernel, launched back to back
   double matmul_flops_s = -1;  // FLOP/s of a square fp32 matrix product (LibTorch's default precision)
   double copy_bytes_s = -1;    // bytes read plus written per second by a device-to-device copy
+  double idle_no_context_w = -1;  // GPU power while idle before this process held a CUDA context (NVML)
   bool measured() const { return launch_s > 0 && matmul_flops_s > 0 && copy_bytes_s > 0; }
   std::string to_json() const;                            // with the method of each number
   static HardwareProbes from_json(const std::string& text);  // -1 where absent or unreadable

@@ -80,6 +80,8 @@ TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
       auto bad = p.clone();
       bad.index_put_({0, 0}, v);
       EXPECT_TRUE(std::isnan(models::bce_on_probabilities(bad.to(dev), y.to(dev)).item<double>())) << v << " on " << dev;
+      // The training step's loss survives it too, and carries no NaN into a loss it cannot report.
+      EXPECT_TRUE(std::isfinite(models::bce_on_guarded_probabilities(bad.to(dev), y.to(dev)).item<double>())) << v;
     }
   }
 }

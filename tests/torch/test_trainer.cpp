@@ -53,7 +53,8 @@ Trained train(const std::string& impl_name, const runner::DeviceChoice& dev, int
   Trained out;
   torch::manual_seed(5);
   for (int e = 0; e < epochs; ++e) {
-    out.losses.push_back(trainer.train_epoch(all).item<double>());
+    trainer.train_epoch(all);
+    out.losses.push_back(trainer.training_loss(all));
     trainer.test_epoch();
   }
   std::vector<torch::Tensor> flat;
@@ -87,5 +88,34 @@ TEST(Trainer, CudaGraphStepsAndEpochsLearnAsTheEagerLoop) {
     EXPECT_LT(graphed.losses.back(), 0.8 * graphed.losses.front()) << impl;
     EXPECT_NEAR(graphed.losses.back(), eager.losses.back(), 0.5 * eager.losses.back()) << impl;
     EXPECT_GT(graphed.train_kernels, 5) << impl;
+  }
+}
+
+// A model that diverged mid-epoch: the guarded steps go on (no device assert on a GPU), its weights carry
+// the NaN, and the loss the runner records after the window says so.
+TEST(Trainer, ADivergedModelKeepsStepsAliveAndShowsInTheLoss) {
+  std::vector<runner::DeviceChoice> devices(1);
+  if (torch::cuda::is_available()) {
+    devices.emplace_back();
+    devices.back().device = torch::Device(torch::kCUDA, 0);
+    devices.back().cuda = true;
+  }
+  for (const auto& dev : devices) {
+    runner::StudyOptions opt;
+    opt.batch = 8;
+    runner::BatchSource data = learnable_set();
+    models::SedNet model(models::parse_spec("mlp:1x64"), models::InputShape{8, 16, 8});
+    model->to(dev.device);
+    const auto impl = models::parse_implementation("pytorch-default", "auto", "--impl").resolved(dev.cuda);
+    runner::Trainer trainer(data, data, dev, opt, impl, model);
+    const auto all = torch::arange(kClips, torch::TensorOptions().dtype(torch::kLong));
+    trainer.train_epoch(all);
+    EXPECT_TRUE(std::isfinite(trainer.training_loss(all))) << dev.device;
+    {
+      torch::NoGradGuard no_grad;
+      trainer.model()->parameters().front().index_put_({0, 0}, NAN);
+    }
+    EXPECT_EQ(trainer.train_epoch(all), runner::Trainer::steps_per_epoch(kClips, 8)) << dev.device;
+    EXPECT_TRUE(std::isnan(trainer.training_loss(all))) << dev.device;
   }
 }

@@ -52,6 +52,16 @@ TEST(Stats, SummariesAndCorrelationsByHand) {
   EXPECT_NEAR(s.sd, 1.2909944, 1e-6);
   EXPECT_NEAR(s.ci95.hi - s.mean, 3.182 * s.sd / 2, 1e-9);  // t(3) = 3.182
   EXPECT_TRUE(std::isnan(analysis::summarize({5}).ci95.lo));
+  // The median's order-statistic interval: [min, max] for 3 values (coverage 1 - 2/8); for 10 values the
+  // 2nd and 9th (coverage 1 - 2 x 11/1024), as binomial tables give.
+  auto three = analysis::summarize({9, 1, 5});
+  EXPECT_EQ(three.median_ci.lo, 1);
+  EXPECT_EQ(three.median_ci.hi, 9);
+  EXPECT_DOUBLE_EQ(three.median_coverage, 0.75);
+  auto ten = analysis::summarize({10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
+  EXPECT_EQ(ten.median_ci.lo, 2);
+  EXPECT_EQ(ten.median_ci.hi, 9);
+  EXPECT_NEAR(ten.median_coverage, 1 - 22.0 / 1024, 1e-12);
   EXPECT_NEAR(analysis::pearson({1, 2, 3, 4}, {2, 4, 6, 8}), 1.0, 1e-12);
   EXPECT_NEAR(analysis::pearson({1, 2, 3}, {1, 3, 2}), 0.5, 1e-12);
   EXPECT_TRUE(std::isnan(analysis::pearson({1, 2, 3}, {5, 5, 5})));  // constant: undefined, not 0

@@ -55,6 +55,7 @@ struct Law {
   double net_share = -1;  // >= 0: net GPU energy recorded as this share of the gross (an idle baseline ran)
   int kernels = -1;       // >= 0: kernels per step recorded (schema 5), 10 more per configuration size step
   double map_chance = -1; // >= 0: the test set's chance mAP recorded (schema 8)
+  double idle_no_context_w = -1;  // >= 0: the session measured idle power before its CUDA context
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -66,6 +67,11 @@ void write_study(const std::string& path, const Law& law) {
   s.hostname = "host<1>";
   s.gpu_name = law.gpu;
   s.device = "cuda:0";
+  if (law.idle_no_context_w >= 0) {
+    store::HardwareProbes hw{6e-6, 5e13, 4e12};
+    hw.idle_no_context_w = law.idle_no_context_w;
+    s.hardware_json = hw.to_json();
+  }
   auto id = db.begin_session(s);
   std::mt19937_64 rng(5);
   std::normal_distribution<double> noise(1.0, 0.02);
@@ -276,7 +282,8 @@ TEST(Analysis, NetEnergyWhereEveryRunHasAnIdleBaseline) {
   auto f2 = report::write_report(std::vector<std::string>{(dir / "gross.db").string()}, (dir / "n2").string(), net);
   auto md = test::read_text(f2.markdown);
   EXPECT_NE(md.find("net energy: some runs have no idle baseline"), std::string::npos) << md;
-  EXPECT_EQ(json::parse(test::read_text(f2.json))["energy"], "GPU energy per epoch, J (NVML total-energy counter)");
+  EXPECT_EQ(json::parse(test::read_text(f2.json))["energy"],
+            "GPU energy per epoch, J (NVML total-energy counter); a configuration's point: the median over its repetitions");
 }
 
 TEST(Analysis, SparseOrEmptyDataSayWhatCannotBeComputed) {
@@ -377,7 +384,8 @@ TEST(Files, TempFileNeverWritesThroughASymlink) {
   EXPECT_EQ(files, 2);  // victim and cache.bin
 }
 
-// The two-trends ratio with and without the idle baseline, at both ends and the middle of the FLOPs range
+// The two-trends ratio without an idle baseline and with each one measured (with and before the CUDA
+// context), at both ends and the middle of the FLOPs range
 // both groups cover: a constant factor holds everywhere and is said to; lines that cross are said not to
 // hold as one number, with the range of the ratio.
 TEST(Analysis, SensitivitySaysWhetherTheTwoTrendsHold) {
@@ -385,15 +393,17 @@ TEST(Analysis, SensitivitySaysWhetherTheTwoTrendsHold) {
   Law parallel;
   parallel.mlp_rnn_factor = 3;
   parallel.net_share = 0.5;  // an idle baseline took half of every window
+  parallel.idle_no_context_w = 20;
   write_study((dir / "parallel.db").string(), parallel);
   auto a = json::parse(test::read_text(
       report::write_report(std::vector<std::string>{(dir / "parallel.db").string()}, (dir / "p").string()).json));
   const auto& rows = a["tables"]["sensitivity"]["rows"];
-  ASSERT_EQ(rows.size(), 4u);  // 2 phases x (gross, session idle)
+  ASSERT_EQ(rows.size(), 6u);  // 2 phases x (gross, session idle with and without the CUDA context)
   for (const auto& row : rows) {
     for (const char* at : {"ratio_low", "ratio_mid", "ratio_high"}) EXPECT_NEAR(row[at].get<double>(), 3, 0.3) << row.dump();
     EXPECT_LT(row["flops_low"].get<double>(), row["flops_high"].get<double>());
-    if (row["baseline"] != "none (gross)") EXPECT_GT(row["baseline_w"].get<double>(), 50) << row.dump();
+    if (row["baseline"] == "session idle, CUDA context") EXPECT_GT(row["baseline_w"].get<double>(), 50) << row.dump();
+    if (row["baseline"] == "session idle, no CUDA context") EXPECT_DOUBLE_EQ(row["baseline_w"].get<double>(), 20);
   }
   EXPECT_NE(a["findings"].dump().find("Sensitivity (train): MLP/RNN lie above CNN/CRNN at both ends and the middle"),
             std::string::npos) << a["findings"].dump(1);
