@@ -972,6 +972,93 @@ void add_pareto(Analysis& a) {
   }
 }
 
+// One learning run's curve (store::RunRecord::learning_json), with the energy the analysis reads.
+struct LearningRun {
+  std::string variant, family;
+  int best_epoch = 0;
+  std::vector<double> map, energy;  // per epoch: validation mAP, cumulative energy
+};
+
+std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, bool use_gpu) {
+  std::vector<LearningRun> out;
+  for (const auto& r : rows) {
+    if (r.status != "ok" || r.phase.phase != "train" || r.learning_json.empty() || r.impl != impl) continue;
+    const auto j = json::parse(r.learning_json, nullptr, false);
+    if (!j.is_object() || !j.contains("curve")) continue;
+    LearningRun run{r.variant, r.family, j.value("best_epoch", 0), {}, {}};
+    for (const auto& e : j["curve"]) {
+      run.map.push_back(e.value("validation_map", NAN));
+      run.energy.push_back(e.value(use_gpu ? "gpu_energy_j" : "energy_j", NAN));
+    }
+    if (!run.map.empty()) out.push_back(std::move(run));
+  }
+  return out;
+}
+
+// The target a comparison of learning runs reads: the option, else 0.9 x the lowest family best.
+double learning_target(const std::vector<LearningRun>& runs, double option) {
+  if (std::isfinite(option)) return option;
+  std::map<std::string, double> best;
+  for (const auto& r : runs) best[r.family] = std::max(best[r.family], *std::max_element(r.map.begin(), r.map.end()));
+  double lowest = INFINITY;
+  for (const auto& [family, m] : best) lowest = std::min(lowest, m);
+  return std::isfinite(lowest) ? 0.9 * lowest : NAN;
+}
+
+// Energy to reach a validation mAP: per configuration, the energy spent (training and validation, from the
+// start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions;
+// configurations whose runs never reach it say so.
+void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options,
+                          bool use_gpu) {
+  const auto runs = learning_runs(rows, a.reference_impl, use_gpu);
+  if (runs.empty()) return;
+  const double target = learning_target(runs, options.target_map);
+  const std::string what = use_gpu ? "GPU energy" : "energy, all domains";
+  Table t{"energy_to_target", "Energy to reach a validation mAP",
+          "learning runs (--early-stop): " + what + " (J, meter windows per epoch, cumulative) up to the first epoch "
+              "whose validation mAP reaches " + fmt(target) +
+              (std::isfinite(options.target_map) ? " (--target-map)" : " (0.9 x the lowest of the families' best)") +
+              ", median over the repetitions that reach it",
+          {"config", "family", "runs", "reached", "target_map", "epochs_median", "energy_j_median", "best_validation_map",
+           "best_epoch_median"},
+          {}};
+  std::map<std::string, std::vector<const LearningRun*>> by_variant;
+  for (const auto& r : runs) by_variant[r.variant].push_back(&r);
+  std::vector<std::pair<double, std::string>> reached;  // energy, "config (family)"
+  std::vector<std::string> never;
+  for (const auto& [variant, list] : by_variant) {
+    std::vector<double> epochs, energy, best_map, best_epoch;
+    for (const LearningRun* r : list) {
+      best_map.push_back(*std::max_element(r->map.begin(), r->map.end()));
+      best_epoch.push_back(r->best_epoch);
+      for (std::size_t e = 0; e < r->map.size(); ++e) {
+        if (r->map[e] >= target) {
+          epochs.push_back(static_cast<double>(e + 1));
+          energy.push_back(r->energy[e]);
+          break;
+        }
+      }
+    }
+    const bool any = !energy.empty();
+    t.rows.push_back({variant, list.front()->family, static_cast<int>(list.size()), static_cast<int>(energy.size()),
+                      num(target), any ? num(median(epochs)) : json(nullptr), any ? num(median(energy)) : json(nullptr),
+                      num(median(best_map)), num(median(best_epoch))});
+    if (any) reached.emplace_back(median(energy), variant + " (" + list.front()->family + ")");
+    else never.push_back(variant);
+  }
+  a.tables.push_back(t);
+  std::sort(reached.begin(), reached.end());
+  std::string f = "Energy to reach validation mAP " + fmt(target) + ": ";
+  if (reached.empty()) {
+    f += "no configuration reached it.";
+  } else {
+    f += "the cheapest is " + reached.front().second + " with " + fmt(reached.front().first) + " J, the dearest " +
+         reached.back().second + " with " + fmt(reached.back().first) + " J (" + fmt(reached.back().first / reached.front().first) + "x)";
+    f += never.empty() ? "; every configuration reached it." : "; " + std::to_string(never.size()) + " never did: " + join(never, ", ") + ".";
+  }
+  a.findings.push_back(f);
+}
+
 // Hardware normalisation validated: every configuration's energy on each other GPU predicted from the
 // base GPU's energy of it times the factor two reference configurations give (the cheapest and the dearest
 // on the base GPU, per phase), against what was measured there.
@@ -1265,6 +1352,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_hardware(a);
   add_software_choices(a, acc);
   add_stalls(a, acc, options.stall_factor);
+  add_energy_to_target(a, rows, options, use_gpu);
   add_measurement_quality(a, rows, facts);
   add_findings_by_gpu(a, rows, options);
   if (a.estimated) {

@@ -1,8 +1,10 @@
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "common/error.hpp"
 #include "report/report.hpp"
 #include "report/user_report.hpp"
@@ -29,6 +31,11 @@ void setup_report(CLI::App& app, int& exit_code) {
                   "gross: the GPU counter's whole delta (as CodeCarbon reports); net: minus the idle baseline x window "
                   "length (what the model itself added)")
       ->check(CLI::IsMember({"gross", "net"}))->capture_default_str();
+  auto target_map = std::make_shared<double>(NAN);
+  sub->add_option("--target-map", *target_map,
+                  "learning runs: the validation mAP whose energy to reach is compared (default: 0.9 x the lowest of "
+                  "the families' best)")
+      ->check(finite_in(0, 1));
   sub->callback([=, &exit_code] {
     std::vector<std::string> studies, user_inputs;
     std::set<std::string> seen;  // the same file given twice (by any path) is read once: no run counted twice
@@ -54,6 +61,7 @@ void setup_report(CLI::App& app, int& exit_code) {
     if (!studies.empty()) {
       analysis::AnalysisOptions options;
       options.net_energy = *energy == "net";
+      options.target_map = *target_map;
       auto files = report::write_report(studies, *out, options);
       std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
                 << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";

@@ -17,7 +17,7 @@ namespace sedenergy::cli {
 namespace {
 
 // A study configuration's keys, each applied unless the command line gave its option: the study's own
-// (runner::study_options) and the two feature keys, which belong to the feature options.
+// (runner::study_options) and the feature keys (frames, preset, log), which belong to the feature options.
 void apply_config(const nlohmann::json& cfg, const std::string& source, runner::StudyOptions& o, FeatureCli& feats,
                   const std::function<bool(const std::string&)>& given) {
   auto feature_key = [&](const std::string& key, const nlohmann::json& v) {
@@ -29,6 +29,13 @@ void apply_config(const nlohmann::json& cfg, const std::string& source, runner::
       if (!given("--frames")) feats.frames = v.get<int>();
       return true;
     }
+    if (key == "log") {
+      if (!v.is_string()) throw bad("none, power-db or amplitude-db");
+      const auto text = v.get<std::string>();
+      if (text != "none" && text != "power-db" && text != "amplitude-db") throw bad("none, power-db or amplitude-db");
+      if (!given("--log")) feats.log = text;
+      return true;
+    }
     if (key == "preset" || key == "feature_preset") {
       if (key == "feature_preset") std::cerr << "note: --config " << source << ": key 'feature_preset' is now 'preset' (still read)\n";
       if (!v.is_string()) throw bad("a string");
@@ -37,7 +44,7 @@ void apply_config(const nlohmann::json& cfg, const std::string& source, runner::
     }
     return false;
   };
-  runner::apply_study_config(cfg, source, o, given, feature_key, {"frames", "preset"}, std::cerr);
+  runner::apply_study_config(cfg, source, o, given, feature_key, {"frames", "preset", "log"}, std::cerr);
 }
 
 // Each option of the study's table as a command-line option of the same type, range and help.

@@ -23,15 +23,17 @@ struct FiniteOrZero : torch::autograd::Function<FiniteOrZero> {
 
 }  // namespace
 
-torch::Tensor bce_on_guarded_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
-  // PyTorch's own BCE (its backward is finite where p is exactly 0 or 1) on p with NaNs and infinities
-  // replaced, so the kernel's range check never sees one: one kernel more than PyTorch's step.
-  return torch::binary_cross_entropy(FiniteOrZero::apply(p), target);
+torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
+  // PyTorch's own BCE on p with NaNs and infinities replaced, so the kernel's range check never sees one.
+  // Adding 0 x sum(p) gives the loss back unchanged, or NaN when p holds a NaN or an infinity.
+  auto loss = torch::binary_cross_entropy(FiniteOrZero::apply(p), target);
+  return torch::add(loss, p.detach().sum(), /*alpha=*/0);
 }
 
-torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target) {
-  // Adding 0 x sum(p) gives the loss back unchanged, or NaN when p holds a NaN or an infinity.
-  return torch::add(bce_on_guarded_probabilities(p, target), p.detach().sum(), /*alpha=*/0);
+torch::Tensor bce_gradient(const torch::Tensor& p, const torch::Tensor& target, const torch::Tensor& scale) {
+  // scale x (p - target) / max(p (1 - p), 1e-12) in ATen's BCE backward kernel (no range check: a NaN
+  // stays a NaN), the mean's 1/N folded into the incoming gradient instead of a division after it.
+  return at::binary_cross_entropy_backward(scale.expand_as(p), p, target, {}, at::Reduction::None);
 }
 
 namespace {

@@ -32,10 +32,11 @@ std::string libtorch_version();
 
 // Binary cross-entropy on probabilities (torch::binary_cross_entropy, mean), guarded so that a NaN never
 // reaches the CUDA kernel's range assertion, which would poison the CUDA context for every later
-// configuration. The training step's loss: a NaN input gives a finite loss here (its gradient still
-// carries the NaN into the weights, which the reported loss then shows).
-torch::Tensor bce_on_guarded_probabilities(const torch::Tensor& p, const torch::Tensor& target);
-// The same loss as reported: a NaN or infinite input gives a NaN loss, which the runner reports.
+// configuration. A NaN or infinite input gives a NaN loss, which the runner reports.
 torch::Tensor bce_on_probabilities(const torch::Tensor& p, const torch::Tensor& target);
+// The gradient of that mean loss with respect to p, as PyTorch's BCE backward computes it, in one kernel
+// and without the loss itself (which a training step does not use): `scale` is 1 / p.numel() as a
+// scalar tensor on p's device. A NaN in p gives NaN gradients (no assertion), so the weights carry it.
+torch::Tensor bce_gradient(const torch::Tensor& p, const torch::Tensor& target, const torch::Tensor& scale);
 
 }  // namespace sedenergy::models

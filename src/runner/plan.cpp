@@ -23,6 +23,12 @@ void validate(const StudyOptions& opt) {
   if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
     throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
   }
+  if (opt.early_stop > 0 && opt.validation <= 0) {
+    throw InputError("--early-stop " + std::to_string(opt.early_stop) + " needs a validation split (--validation, e.g. 0.15)");
+  }
+  if (opt.early_stop > 0 && opt.epochs.size() != 1) {
+    throw InputError("--early-stop: --epochs is the most epochs of a learning run, one value (not a sweep)");
+  }
 }
 }  // namespace
 

@@ -223,6 +223,7 @@ void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::Dataset
 // The training and test batches, their descriptions, and the clips left out (--on-error skip).
 struct StudyData {
   std::unique_ptr<BatchSource> train, test;  // test: null when the study tests on its training set
+  std::unique_ptr<BatchSource> validation;   // --validation: carved from the training clips; else null
   std::string description;                   // for the session record
   std::vector<std::string> skipped;
   const BatchSource& test_set() const { return test ? *test : *train; }
@@ -262,6 +263,12 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
     plan.test_paths = plan.paths;
     test_desc = "held-out " + std::to_string(test_clips.size()) + " clips (fraction " + std::to_string(opt.holdout) + ")";
   }
+  std::vector<data::Clip> validation_clips;
+  if (opt.validation > 0) {
+    std::tie(clips, validation_clips) = data::split_holdout(clips, opt.validation, opt.seed + 1);
+    test_desc += "; validation: " + std::to_string(validation_clips.size()) + " training clips held out (fraction " +
+                 format_number(opt.validation) + ")";
+  }
   log << "features: " << features::describe(opt.features) << " (" << opt.feature_mode << ")\n";
   const data::ExtractOptions eo = extraction_options(opt);
   std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
@@ -280,6 +287,7 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
   };
   d.train = make_source(plan.paths, clips);
   d.test = test_clips.empty() ? nullptr : make_source(plan.test_paths, test_clips);
+  if (!validation_clips.empty()) d.validation = make_source(plan.paths, validation_clips);
   if (!d.skipped.empty()) {
     const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
     write_file(list, join(d.skipped, "\n") + "\n");
@@ -287,7 +295,7 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
   }
   // Device-resident data (an implementation's choice): the whole set copied to the GPU once for the study.
   const bool resident = std::any_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.device_data; });
-  for (auto* src : {d.train.get(), d.test.get()}) {
+  for (auto* src : {d.train.get(), d.test.get(), d.validation.get()}) {
     if (src && resident) src->keep_on(plan.dev.device);
   }
   if (d.train) d.description = plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
@@ -443,13 +451,9 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
   torch::manual_seed(plan.opt.seed);
   models::SedNet model(spec, plan.shape);
   model->to(plan.dev.device);
-  if (plan.opt.loss == "bce-logits") {
-    if (!model->has_logits()) {
-      throw Error("--loss bce-logits needs a model ending in a class softmax; " + spec.name() +
-                  " outputs pooled probabilities (use bce-softmax)");
-    }
-    model->set_logits(true);
-  }
+  // bce-logits: a class softmax gives way to BCE with logits; a model whose outputs are already per-class
+  // sigmoids (the CRNN's attention pooling) keeps BCE on them, which is the same per-class loss.
+  if (plan.opt.loss == "bce-logits") model->set_logits(true);
   if (model->parameter_count() != counts.params) {
     throw Error("internal: module has " + std::to_string(model->parameter_count()) + " parameters, accounting says " +
                 std::to_string(counts.params));
@@ -457,43 +461,115 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
   return model;
 }
 
-// The two measurement windows of a run: E epochs of training repeated from the same starting weights
-// until the window is long enough, then test epochs likewise. Every measured unit starts from the same
-// weights: each is the study's workload (E epochs from one starting point), and a long window cannot
-// drift into divergence; restoring is one device copy of the weights per unit, inside the window.
-std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
-                                                       energy::Meter& meter, double min_window_s) {
-  models::SedNet& model = trainer.model();
-  std::vector<torch::Tensor> start;
-  {
+// The weights of a model, copied on its device, to go back to.
+class Snapshot {
+ public:
+  explicit Snapshot(models::SedNet& model) : model_(model) { take(); }
+  void take() {
     torch::NoGradGuard no_grad;
-    for (const auto& p : model->parameters()) start.push_back(p.detach().clone());
+    saved_.clear();
+    for (const auto& p : model_->parameters()) saved_.push_back(p.detach().clone());
+    for (const auto& b : model_->buffers()) saved_.push_back(b.detach().clone());
   }
-  auto restore = [&] {
+  void restore() {
     torch::NoGradGuard no_grad;
-    auto params = model->parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
-  };
-  PhaseOutcome train, test;
+    std::size_t i = 0;
+    for (auto& p : model_->parameters()) p.copy_(saved_[i++]);
+    for (auto& b : model_->buffers()) b.copy_(saved_[i++]);
+  }
+
+ private:
+  models::SedNet& model_;
+  std::vector<torch::Tensor> saved_;
+};
+
+// The training window of a run: E epochs of training repeated from the same starting weights until the
+// window is long enough. Every measured unit starts from the same weights: each is the study's workload
+// (E epochs from one starting point), and a long window cannot drift into divergence; restoring is one
+// device copy of the weights per unit, inside the window.
+PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter,
+                             double min_window_s) {
+  PhaseOutcome train;
+  {
+    Snapshot start(trainer.model());
+    auto w = meter.begin(item.variant + "/train");
+    const double t0 = monotonic_s();
+    EpochClock clock(trainer);
+    do {
+      if (train.epochs > 0) start.restore();
+      for (int e = 0; e < item.epochs; ++e) {
+        trainer.train_epoch(subset);
+        clock.lap(train);
+      }
+      train.epochs += item.epochs;
+    } while (!g_stop && monotonic_s() - t0 < min_window_s);
+    train.window = meter.end(w);
+    clock.stop(train);
+  }  // the test phase has the memory
+  if (g_stop) throw RunInterrupted();
+  train.loss = trainer.training_loss(subset);
+  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
+  return train;
+}
+
+double validation_map(Trainer& trainer, const BatchSource& validation) {
+  auto [scores, targets] = trainer.predict(&validation);
+  return analysis::tagging_metrics(scores, targets, data::kNumClasses).map;
+}
+
+// A learning run's training window: from the start weights, epoch after epoch, each followed by the
+// validation mAP (inside the window: early stopping pays for it), until it has not improved for `patience`
+// epochs or item.epochs have run. Each epoch is also a window of its own, so the curve carries the
+// energy spent up to every epoch (counter deltas, summed). The model ends with its best epoch's weights.
+PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
+                             const BatchSource& validation, int patience, energy::Meter& meter, std::string& curve_json) {
+  PhaseOutcome train;
+  Snapshot best(trainer.model());
+  nlohmann::json curve = nlohmann::json::array();
+  double best_map = -1, seconds = 0, gpu_j = 0, all_j = 0;
+  int best_epoch = 0, since_best = 0;
   auto w = meter.begin(item.variant + "/train");
-  double t0 = monotonic_s();
   EpochClock clock(trainer);
-  do {
-    if (train.epochs > 0) restore();
-    for (int e = 0; e < item.epochs; ++e) {
-      trainer.train_epoch(subset);
-      clock.lap(train);
+  while (!g_stop && train.epochs < item.epochs && since_best < patience) {
+    auto epoch = meter.begin(item.variant + "/train/epoch");
+    trainer.train_epoch(subset);
+    clock.lap(train);
+    const double map = validation_map(trainer, validation);
+    const auto e = meter.end(epoch);
+    ++train.epochs;
+    seconds += e.duration_s;
+    gpu_j += e.energy_j("gpu");
+    all_j += e.total_energy_j();
+    curve.push_back({{"epoch", train.epochs}, {"validation_map", map}, {"seconds", seconds}, {"gpu_energy_j", gpu_j},
+                     {"energy_j", all_j}});
+    if (map > best_map) {
+      best_map = map;
+      best_epoch = train.epochs;
+      since_best = 0;
+      best.take();
+    } else {
+      ++since_best;
     }
-    train.epochs += item.epochs;
-  } while (!g_stop && monotonic_s() - t0 < min_window_s);
+  }
   train.window = meter.end(w);
   clock.stop(train);
   if (g_stop) throw RunInterrupted();
-  start.clear();  // the test phase has the memory
+  best.restore();
   train.loss = trainer.training_loss(subset);
   if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
-  w = meter.begin(item.variant + "/test");
-  t0 = monotonic_s();
+  curve_json = nlohmann::json{{"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
+                              {"stopped", since_best >= patience ? "early stop" : "most epochs"}, {"curve", curve},
+                              {"method", "each epoch (training, then the validation mAP) a meter window of its own; "
+                                         "seconds and energy cumulative; energy: the window's counter deltas"}}
+                   .dump();
+  return train;
+}
+
+// The test window: test epochs until it is long enough.
+PhaseOutcome test_window(const WorkItem& item, Trainer& trainer, energy::Meter& meter, double min_window_s) {
+  PhaseOutcome test;
+  auto w = meter.begin(item.variant + "/test");
+  const double t0 = monotonic_s();
   EpochClock test_clock(trainer);
   do {
     trainer.test_epoch();
@@ -503,7 +579,7 @@ std::pair<PhaseOutcome, PhaseOutcome> measured_windows(const WorkItem& item, Tra
   test.window = meter.end(w);
   test_clock.stop(test);
   if (g_stop) throw RunInterrupted();
-  return {train, test};
+  return test;
 }
 
 // The test metrics of a trained model (outside any window).
@@ -541,7 +617,12 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
       rec.params = trainer.model()->parameter_count();
       optimizer_method = trainer.optimizer_method();
       trainer.warm_up(subset, plan.opt.warmup_steps);
-      const auto [train, test] = measured_windows(item, trainer, subset, meter, plan.opt.min_window_s);
+      const double min_window = plan.opt.min_window_s;
+      const auto train = data.validation && plan.opt.early_stop > 0
+                             ? learning_window(item, trainer, subset, *data.validation, plan.opt.early_stop, meter,
+                                               rec.learning_json)
+                             : training_window(item, trainer, subset, meter, min_window);
+      const auto test = test_window(item, trainer, meter, min_window);
       rec.phases = {to_phase("train", train), to_phase("test", test)};
       record_quality(rec, trainer);
       for (const auto& ph : {train, test}) {

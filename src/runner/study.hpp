@@ -47,6 +47,11 @@ struct StudyOptions {
   std::string cooldown = "auto";
   double cooldown_max_s = 60;
   std::string loss = "bce-softmax";     // the study's BCE on softmax outputs, or bce-logits
+  // Learning runs (early_stop > 0): the training window trains from the start weights epoch by epoch, each
+  // epoch followed by the validation split's mAP, until it has not improved for early_stop epochs or
+  // `epochs` (one value: the most) have run; the test phase and the quality use the best epoch's weights.
+  int early_stop = 0;
+  double validation = 0;                // > 0: this seeded fraction of the training clips validates
   std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
   // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,
   // comma-separated; several make the implementation a dimension of the study.

@@ -50,8 +50,19 @@ std::vector<StudyOption> make_table() {
   StudyOption& fraction = add({"--fraction", &O::fractions, "fraction of the training set; a list (0.25,0.5,1) sweeps them", 0, 1});
   fraction.open_low = true;
   fraction.record_key = fraction.old_key = "fractions";
-  add({"--loss", &O::loss, "bce-softmax (the study's BCE on softmax outputs) or bce-logits"}).choices = {"bce-softmax", "bce-logits"};
+  add({"--loss", &O::loss, "bce-softmax (the study's BCE on softmax outputs) or bce-logits (per-class sigmoid: BCE with logits; the "
+                        "CRNNs' pooled sigmoid outputs keep BCE on them)"}).choices = {"bce-softmax", "bce-logits"};
   t.back().record_key = "loss";
+  StudyOption& validation = add({"--validation", &O::validation,
+                                 "hold out this seeded fraction of the training clips for validation (--early-stop reads it)", 0, 0.9});
+  validation.record_key = "validation";
+  validation.unrecorded = 0.0;  // sessions from before it had no validation split and recorded nothing
+  StudyOption& early = add({"--early-stop", &O::early_stop,
+                            "learning runs: train epoch by epoch, at most --epochs, until the validation mAP has not "
+                            "improved for this many epochs; the test phase uses the best epoch's weights (0: off)",
+                            0, 1000});
+  early.record_key = "early_stop";
+  early.unrecorded = 0;
   add({"--optimizer", &O::optimizer, "Adam implementation: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch"})
       .choices = {"auto", "fused", "foreach", "libtorch"};
   t.back().record_key = "optimizer";
@@ -62,7 +73,7 @@ std::vector<StudyOption> make_table() {
                                ") or optimizer/graphs/precision/data like foreach/eager/fp32/host; a list makes it a "
                                "dimension"});
   impl.record_key = "impl";
-  impl.unrecorded = models::kDefaultImplementation;  // sessions from before --impl ran the default and recorded nothing
+  impl.unrecorded = std::string(models::kDefaultImplementation);  // sessions from before --impl ran the default and recorded nothing
   StudyOption& window = add({"--min-window", &O::min_window_s, "repeat a phase until its window lasts this many seconds", 0, 3600});
   window.record_key = window.old_key = "min_window_s";
   add({"--warmup-steps", &O::warmup_steps, "unmeasured training steps first", 0, 100000}).record_key = "warmup_steps";
@@ -185,10 +196,9 @@ nlohmann::json recorded_options(const StudyOptions& o) {
   for (const auto& opt : study_options()) {
     if (opt.record_key.empty()) continue;
     std::visit([&](auto member) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(o.*member)>, std::string>) {
-        if (!opt.unrecorded.empty() && o.*member == opt.unrecorded) return;
-      }
-      j[opt.record_key] = o.*member;
+      const nlohmann::json value = o.*member;
+      if (!opt.unrecorded.is_null() && value == opt.unrecorded) return;
+      j[opt.record_key] = value;
     }, opt.field);
   }
   return j;

@@ -31,7 +31,7 @@ struct StudyOption {
   std::vector<std::string> choices;  // strings: the values allowed (empty: any)
   std::string record_key;            // its name in a session's recorded options (what --resume matches); "": none
   std::string old_key;               // an earlier --config key, still read, with a note
-  std::string unrecorded;            // a string value left out of the record (the default of an option newer than older sessions)
+  nlohmann::json unrecorded;         // a value left out of the record (the default of an option newer than older sessions)
   bool in_config = true;             // settable from a --config file
   bool hidden = false;               // set by the study itself (the workers of --devices)
 

@@ -134,12 +134,22 @@ void Trainer::train_step(const torch::Tensor& x, const torch::Tensor& y) {
     out = model_->forward(x);
   }
   if (out.scalar_type() != torch::kFloat32) out = out.to(torch::kFloat32);
-  // The study's BCE on softmax outputs, or BCE with logits (sigmoid per class, the multi-label norm). The
-  // step keeps no loss: PyTorch's kernels and one guard, nothing summed (training_loss reports it).
-  auto loss = model_->logits() ? torch::binary_cross_entropy_with_logits(out, y)
-                               : models::bce_on_guarded_probabilities(out, y);
-  loss.backward();
+  // BCE with logits (sigmoid per class, the multi-label norm), or the study's BCE on softmax outputs, whose
+  // gradient is all the update needs: the step computes no loss value (training_loss reports the loss).
+  if (model_->logits()) {
+    torch::binary_cross_entropy_with_logits(out, y).backward();
+  } else {
+    out.backward(models::bce_gradient(out.detach(), y, mean_scale(out.numel())));
+  }
   optim_.step();
+}
+
+const torch::Tensor& Trainer::mean_scale(int64_t numel) {
+  auto it = mean_scales_.find(numel);
+  if (it == mean_scales_.end()) {
+    it = mean_scales_.emplace(numel, torch::full({}, 1.0 / static_cast<double>(numel), torch::TensorOptions().device(dev_.device))).first;
+  }
+  return it->second;
 }
 
 torch::Tensor Trainer::test_step(const torch::Tensor& x) {
@@ -279,13 +289,16 @@ void Trainer::test_epoch() {
   }
 }
 
-std::pair<std::vector<float>, std::vector<float>> Trainer::predict() {
+std::pair<std::vector<float>, std::vector<float>> Trainer::predict(const BatchSource* source) {
   model_->eval();
   torch::NoGradGuard no_grad;
+  const BatchSource& src = source ? *source : test_;
+  const auto order = source ? torch::arange(src.size(), torch::TensorOptions().dtype(torch::kLong)) : test_order_;
+  const auto order_dev = source ? on_device(order) : test_order_dev_;
   std::vector<float> scores, targets;
-  const int64_t n = test_.size();
+  const int64_t n = src.size();
   for (int64_t i = 0; i < n; i += batch_) {
-    auto [x, y] = device_batch(test_, test_order_, test_order_dev_, i, std::min<int64_t>(i + batch_, n));
+    auto [x, y] = device_batch(src, order, order_dev, i, std::min<int64_t>(i + batch_, n));
     auto out = test_step(x);
     if (model_->logits()) out = torch::sigmoid(out);
     out = out.to(torch::kCPU, torch::kFloat32).contiguous();

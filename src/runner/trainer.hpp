@@ -94,8 +94,9 @@ class Trainer {
   // the model diverged. The steps keep no loss: summing it would be one more kernel in every step.
   double training_loss(const torch::Tensor& subset);
   void test_epoch();
-  // Class probabilities and targets over the test set (outside any window), for the quality metrics.
-  std::pair<std::vector<float>, std::vector<float>> predict();
+  // Class probabilities and targets over the test set, or over `source` (e.g. a validation split), for
+  // the quality metrics.
+  std::pair<std::vector<float>, std::vector<float>> predict(const BatchSource* source = nullptr);
   // Kernels one training step and one test step of a full batch launch, counted on captured graphs
   // (CUDA only; the model and optimizer take one more real step first): {train, test}, -1 where unknown.
   std::pair<int, int> count_kernels(std::string& why);
@@ -115,6 +116,8 @@ class Trainer {
   // Replays the epoch over `order` (CPU), capturing it first when needed. Returns the steps it holds.
   int replay_epoch(bool train, const torch::Tensor& order);
   void train_step(const torch::Tensor& x, const torch::Tensor& y);
+  // 1 / numel on the device, made once per batch shape (before any capture: its first step is eager).
+  const torch::Tensor& mean_scale(int64_t numel);
   torch::Tensor test_step(const torch::Tensor& x);
   // Rows [i, j) of `order` (CPU) / `order_dev` (the same on the device, with device data) as device tensors.
   std::pair<torch::Tensor, torch::Tensor> device_batch(const BatchSource& src, const torch::Tensor& order,
@@ -136,6 +139,7 @@ class Trainer {
   Optimizer optim_;
   torch::Tensor test_order_, test_order_dev_;
   std::map<int64_t, Graphed> train_graphs_, test_graphs_;  // by batch size
+  std::map<int64_t, torch::Tensor> mean_scales_;            // by output size
   EpochGraph train_epoch_graph_, test_epoch_graph_;
 };
 

@@ -168,7 +168,8 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col<R, &R::train_kernels_per_step>("train_kernels_per_step", "INTEGER", "-1", 5),
       col<R, &R::test_kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5),
       col<R, &R::retry_of>("retry_of", "INTEGER DEFAULT 0", "0", 7),
-      col<R, &R::retry_reason>("retry_reason", "TEXT", "''", 7)};
+      col<R, &R::retry_reason>("retry_reason", "TEXT", "''", 7),
+      col<R, &R::learning_json>("learning_json", "TEXT", "''", 9)};
   return cols;
 }
 
@@ -489,6 +490,7 @@ RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase
   row.kernels_per_step = train ? run.train_kernels_per_step : run.test_kernels_per_step;
   row.retry_of = run.retry_of;
   row.retry_reason = run.retry_reason;
+  row.learning_json = run.learning_json;
   row.phase = std::move(phase);
   row.device = session.device;
   row.gpu_name = session.gpu_name;

@@ -13,10 +13,11 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 8;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+inline constexpr int kSchemaVersion = 9;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
                                           // 4: DRAM traffic per step with each run; 5: implementation, kernels per step;
                                           // 6: per-epoch times and host load per phase; 7: stall re-runs,
-                                          // hardware probes per session; 8: the test set's chance mAP
+                                          // hardware probes per session; 8: the test set's chance mAP;
+                                          // 9: the learning curve of a learning run (--early-stop)
 
 // The hardware constants a study measures at its session's start (runner/probes.hpp), kept in
 // sessions.hardware_json: what the predictor's time terms use. -1: not measured.
@@ -103,6 +104,9 @@ struct RunRecord {
   // A re-run of a host-stalled repetition: the repetition it measures again (0: not a re-run) and why.
   int retry_of = 0;
   std::string retry_reason;
+  // A learning run (--early-stop): {"patience", "max_epochs", "best_epoch", "stopped", "curve": [{"epoch",
+  // "validation_map", "seconds", "gpu_energy_j", "energy_j"}]} with cumulative time and energy; "" otherwise.
+  std::string learning_json;
   std::vector<PhaseRecord> phases;
 };
 
@@ -123,6 +127,7 @@ struct RunPhaseRow {
   int batch = 0, clips = 0;
   int retry_of = 0;  // the repetition this run measures again after a host stall; 0: none
   std::string retry_reason;
+  std::string learning_json;  // its run's learning curve (RunRecord::learning_json)
   HardwareProbes hardware;  // its session's
   PhaseRecord phase;
   std::string device, gpu_name, hostname;

@@ -71,6 +71,9 @@ TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
   ours.backward();
   theirs.backward();
   EXPECT_TRUE(torch::allclose(p1.grad(), p2.grad())) << "the same gradient as PyTorch's BCE";
+  // The training step's gradient, without the loss: PyTorch's BCE gradient too.
+  const auto direct = models::bce_gradient(p, y, torch::full({}, 1.0 / p.numel()));
+  EXPECT_TRUE(torch::allclose(direct, p2.grad(), 1e-6, 1e-6)) << "the step's gradient is PyTorch's BCE gradient";
   // A NaN or an infinity gives a NaN loss rather than an error (a CUDA assert would poison the process).
   // On a GPU too, where the kernel's range check is a device assert (run by scripts/gpu-verify.sh).
   std::vector<torch::Device> devices{torch::kCPU};
@@ -80,8 +83,9 @@ TEST(Models, BceOnProbabilitiesEqualsTorchsBce) {
       auto bad = p.clone();
       bad.index_put_({0, 0}, v);
       EXPECT_TRUE(std::isnan(models::bce_on_probabilities(bad.to(dev), y.to(dev)).item<double>())) << v << " on " << dev;
-      // The training step's loss survives it too, and carries no NaN into a loss it cannot report.
-      EXPECT_TRUE(std::isfinite(models::bce_on_guarded_probabilities(bad.to(dev), y.to(dev)).item<double>())) << v;
+      // The training step's gradient: no device assertion either, and the non-finite value carried on.
+      auto scale = torch::full({}, 1.0 / bad.numel(), torch::TensorOptions().device(dev));
+      EXPECT_FALSE(models::bce_gradient(bad.to(dev), y.to(dev), scale).isfinite().all().item<bool>()) << v << " on " << dev;
     }
   }
 }

@@ -56,6 +56,9 @@ struct Law {
   int kernels = -1;       // >= 0: kernels per step recorded (schema 5), 10 more per configuration size step
   double map_chance = -1; // >= 0: the test set's chance mAP recorded (schema 8)
   double idle_no_context_w = -1;  // >= 0: the session measured idle power before its CUDA context
+  // Learning runs (schema 9): 6 epochs, validation mAP (0.2 + 0.1 k) x min(1, epoch / 3) for the k-th size,
+  // each epoch costing the run's training energy per epoch.
+  bool learning = false;
 };
 
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
@@ -118,6 +121,15 @@ void write_study(const std::string& path, const Law& law) {
                                              {"idle_power_w", 70.0}}}}}
                               .dump();
           r.phases.push_back(p);
+        }
+        if (law.learning) {
+          json curve = json::array();
+          for (int e = 1; e <= 6; ++e) {
+            curve.push_back({{"epoch", e}, {"validation_map", (0.2 + 0.1 * k) * std::min(1.0, e / 3.0)},
+                             {"seconds", e * r.phases[0].duration_s}, {"gpu_energy_j", e * r.phases[0].gpu_energy_j},
+                             {"energy_j", e * r.phases[0].energy_j}});
+          }
+          r.learning_json = json{{"best_epoch", 3}, {"stopped", "early stop"}, {"curve", curve}}.dump();
         }
         db.add_run(r);
       }
@@ -702,4 +714,44 @@ TEST(Analysis, ModelsThatDidNotLearnStayOffTheParetoFront) {
   const auto old = json::parse(test::read_text(
       report::write_report(std::vector<std::string>{(dir / "old.db").string()}, (dir / "old").string()).json));
   EXPECT_NE(old["not_computed"].dump().find("did-not-learn: the chance mAP"), std::string::npos);
+}
+
+// Energy to a validation mAP on learning runs where the truth is known: the two larger sizes of each family
+// reach 0.4 at epoch 3 (3 x their training energy per epoch), the two smaller never do; the finding names
+// the cheapest and the dearest and counts those that never reached it.
+TEST(Analysis, EnergyToATargetMapReadsTheLearningCurves) {
+  auto dir = test::temp_dir();
+  Law law;
+  law.learning = true;
+  write_study((dir / "l.db").string(), law);
+  analysis::AnalysisOptions options;
+  options.target_map = 0.4;
+  const auto a = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "l.db").string()}, (dir / "r").string(), options).json));
+  const auto& rows = a["tables"]["energy_to_target"]["rows"];
+  ASSERT_EQ(rows.size(), 16u);
+  std::map<std::string, std::vector<double>> train_j;  // per configuration, each repetition's
+  for (const auto& row : store::Store((dir / "l.db").string()).rows()) {
+    if (row.phase.phase == "train") train_j[row.config].push_back(row.phase.gpu_energy_j);
+  }
+  for (const auto& row : rows) {
+    const std::string config = row["config"];
+    const bool large = config.find("x256") != std::string::npos || config.find("x512") != std::string::npos;
+    EXPECT_EQ(row["runs"], 3);
+    EXPECT_EQ(row["reached"], large ? 3 : 0) << row.dump();
+    if (!large) {
+      EXPECT_TRUE(row["energy_j_median"].is_null());
+      continue;
+    }
+    EXPECT_EQ(row["epochs_median"], 3);
+    EXPECT_NEAR(row["energy_j_median"].get<double>(), 3 * analysis::median(train_j[config]), 1e-9) << config;
+  }
+  const auto findings = a["findings"].dump();
+  EXPECT_NE(findings.find("Energy to reach validation mAP 0.4: the cheapest is "), std::string::npos) << findings;
+  EXPECT_NE(findings.find("; 8 never did: "), std::string::npos) << findings;
+  // Without a target, 0.9 x the lowest of the families' best (0.5 everywhere): 0.45, which only the largest reach.
+  const auto b = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "l.db").string()}, (dir / "auto").string()).json));
+  EXPECT_NE(b["findings"].dump().find("Energy to reach validation mAP 0.45: "), std::string::npos) << b["findings"].dump(1);
+  EXPECT_NE(b["findings"].dump().find("; 12 never did: "), std::string::npos);
 }
