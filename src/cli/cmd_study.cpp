@@ -1,7 +1,10 @@
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/number_checks.hpp"
@@ -16,35 +19,50 @@
 namespace sedenergy::cli {
 namespace {
 
+// The feature options a study configuration may set, by key (the flag's name without "--").
+struct FeatureKey {
+  const char* key;
+  std::variant<int FeatureCli::*, std::string FeatureCli::*> field;
+  std::vector<std::string> choices;  // strings: the values allowed (empty: any)
+};
+const std::vector<FeatureKey>& feature_keys() {
+  static const std::vector<FeatureKey> keys = {{"frames", &FeatureCli::frames, {}},
+                                               {"hop", &FeatureCli::hop, {}},
+                                               {"preset", &FeatureCli::preset, {}},
+                                               {"log", &FeatureCli::log, {"none", "power-db", "amplitude-db"}}};
+  return keys;
+}
+
 // A study configuration's keys, each applied unless the command line gave its option: the study's own
-// (runner::study_options) and the feature keys (frames, preset, log), which belong to the feature options.
+// (runner::study_options) and the feature keys above, which belong to the feature options (whose own
+// checks then judge the values, as they judge the flags).
 void apply_config(const nlohmann::json& cfg, const std::string& source, runner::StudyOptions& o, FeatureCli& feats,
                   const std::function<bool(const std::string&)>& given) {
-  auto feature_key = [&](const std::string& key, const nlohmann::json& v) {
+  auto feature_key = [&](const std::string& key_in, const nlohmann::json& v) {
+    const std::string key = key_in == "feature_preset" ? "preset" : key_in;
+    if (key_in == "feature_preset") std::cerr << "note: --config " << source << ": key 'feature_preset' is now 'preset' (still read)\n";
+    auto it = std::find_if(feature_keys().begin(), feature_keys().end(), [&](const FeatureKey& k) { return k.key == key; });
+    if (it == feature_keys().end()) return false;
     auto bad = [&](const std::string& want) {
-      return InputError("--config " + source + ": key '" + key + "' must be " + want + ", not " + v.dump());
+      return InputError("--config " + source + ": key '" + key_in + "' must be " + want + ", not " + v.dump());
     };
-    if (key == "frames") {
-      if (!v.is_number_integer()) throw bad("an integer");
-      if (!given("--frames")) feats.frames = v.get<int>();
-      return true;
-    }
-    if (key == "log") {
-      if (!v.is_string()) throw bad("none, power-db or amplitude-db");
-      const auto text = v.get<std::string>();
-      if (text != "none" && text != "power-db" && text != "amplitude-db") throw bad("none, power-db or amplitude-db");
-      if (!given("--log")) feats.log = text;
-      return true;
-    }
-    if (key == "preset" || key == "feature_preset") {
-      if (key == "feature_preset") std::cerr << "note: --config " << source << ": key 'feature_preset' is now 'preset' (still read)\n";
-      if (!v.is_string()) throw bad("a string");
-      if (!given("--preset")) feats.preset = v.get<std::string>();
-      return true;
-    }
-    return false;
+    std::visit([&](auto field) {
+      using T = std::remove_reference_t<decltype(feats.*field)>;
+      if constexpr (std::is_same_v<T, int>) {
+        if (!v.is_number_integer()) throw bad("an integer");
+        if (!given("--" + key)) feats.*field = v.get<int>();
+      } else {
+        const bool allowed = v.is_string() && (it->choices.empty() || std::find(it->choices.begin(), it->choices.end(),
+                                                                               v.get<std::string>()) != it->choices.end());
+        if (!allowed) throw bad(it->choices.empty() ? "a string" : join(it->choices, ", "));
+        if (!given("--" + key)) feats.*field = v.get<std::string>();
+      }
+    }, it->field);
+    return true;
   };
-  runner::apply_study_config(cfg, source, o, given, feature_key, {"frames", "preset", "log"}, std::cerr);
+  std::vector<std::string> keys;
+  for (const auto& k : feature_keys()) keys.push_back(k.key);
+  runner::apply_study_config(cfg, source, o, given, feature_key, keys, std::cerr);
 }
 
 // Each option of the study's table as a command-line option of the same type, range and help.
