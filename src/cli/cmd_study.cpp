@@ -29,7 +29,7 @@ const std::vector<FeatureKey>& feature_keys() {
   static const std::vector<FeatureKey> keys = {{"frames", &FeatureCli::frames, {}},
                                                {"hop", &FeatureCli::hop, {}},
                                                {"preset", &FeatureCli::preset, {}},
-                                               {"log", &FeatureCli::log, {"none", "power-db", "amplitude-db"}}};
+                                               {"log", &FeatureCli::log, FeatureCli::log_choices()}};
   return keys;
 }
 

@@ -5,6 +5,11 @@
 
 namespace sedenergy::cli {
 
+const std::vector<std::string>& FeatureCli::log_choices() {
+  static const std::vector<std::string> choices = {"none", "power-db", "amplitude-db"};
+  return choices;
+}
+
 void FeatureCli::add_to(CLI::App* app, const std::string& default_preset) {
   preset = default_preset;
   auto* g = app->add_option_group("Features", "preset and overrides of every feature parameter");
@@ -25,7 +30,7 @@ void FeatureCli::add_to(CLI::App* app, const std::string& default_preset) {
   g->add_option("--center", center, "yes or no: centred frames")->check(CLI::IsMember({"yes", "no"}));
   g->add_option("--pad-mode", pad_mode, "reflect or constant")->check(CLI::IsMember({"reflect", "constant"}));
   g->add_option("--log", log, "none, power-db (10 log10) or amplitude-db (20 log10)")
-      ->check(CLI::IsMember({"none", "power-db", "amplitude-db"}));
+      ->check(CLI::IsMember(log_choices()));
   g->add_option("--amin", amin, "floor inside the log")->check(finite_above(0, 1));
   g->add_option("--top-db", top_db, "dynamic range below the maximum (0: none)")->check(finite_in(0, 400));
   g->add_option("--fft-precision", fft_precision, "float32 (torchaudio's float path) or float64 (librosa's numpy FFT)")

@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
@@ -16,6 +17,9 @@ struct FeatureCli {
   std::string window, mel_scale, norm, pad_mode, log, center, fft_precision;
   std::string channels = "first", crop = "start", on_error = "stop";
   std::uint64_t seed = 1;
+
+  // The values of --log, for the flag and for a study configuration's "log" key.
+  static const std::vector<std::string>& log_choices();
 
   void add_to(CLI::App* app, const std::string& default_preset);
   features::FeatureParams params() const;        // preset + overrides, validated

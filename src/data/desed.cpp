@@ -294,9 +294,9 @@ std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s) {
 }
 
 std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,
-                                                             std::uint64_t seed) {
-  if (!(fraction > 0 && fraction < 1)) throw InputError("--holdout must be in (0, 1)");
-  if (clips.size() < 2) throw InputError("--holdout needs at least two clips");
+                                                             std::uint64_t seed, const std::string& option) {
+  if (!(fraction > 0 && fraction < 1)) throw InputError(option + " must be in (0, 1)");
+  if (clips.size() < 2) throw InputError(option + " needs at least two clips");
   std::vector<std::size_t> order(clips.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::mt19937_64 rng(seed);

@@ -88,7 +88,8 @@ std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error = OnErr
 std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s);
 
 // A seeded split: `fraction` of the clips (at least one, at most all but one) go to the second list.
+// `option` names the option it serves in the errors (--holdout, --validation).
 std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,
-                                                             std::uint64_t seed);
+                                                             std::uint64_t seed, const std::string& option = "--holdout");
 
 }  // namespace sedenergy::data

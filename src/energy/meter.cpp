@@ -392,6 +392,14 @@ std::vector<GpuInfo> Meter::gpus_in(const WindowResult& r) const {
   return out;
 }
 
+double Meter::idle_gpu_power_w() const {
+  double sum = 0;
+  for (const auto& [k, w] : idle_w_) {
+    if (k.rfind("gpu/", 0) == 0) sum += w;
+  }
+  return sum;
+}
+
 WindowResult Meter::measure_idle(double seconds, bool synchronize) {
   auto sync = std::move(opt_.sync);
   if (synchronize) opt_.sync = sync;

@@ -126,6 +126,7 @@ class Meter {
   // synchronize = false: without the device sync at the window's ends (which would create a CUDA context).
   WindowResult measure_idle(double seconds, bool synchronize = true);
   const std::map<std::string, double>& idle_power_w() const { return idle_w_; }
+  double idle_gpu_power_w() const;  // the last idle window's mean power summed over its GPUs (0: none)
 
   // Samples with t in [t0, t1] that are still kept (those of open windows and of the last history_s).
   std::vector<Sample> timeline(double t0, double t1) const;

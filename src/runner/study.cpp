@@ -186,11 +186,7 @@ double cool_down(const StudyOptions& opt, const energy::Meter& meter, double pau
     if (pause_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
     return monotonic_s() - t0;
   }
-  double idle = 0;
-  for (const auto& [k, w] : meter.idle_power_w()) {
-    if (starts_with(k, "gpu/")) idle += w;
-  }
-  const double target = idle * 1.10 + 5.0;
+  const double target = meter.idle_gpu_power_w() * 1.10 + 5.0;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   while (!g_stop && monotonic_s() - t0 < opt.cooldown_max_s) {
     const double p = recent_gpu_power_w(meter, 1.0);
@@ -259,13 +255,13 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
     refuse_unlabelled(test_clips, plan.test_paths, "--test-data");
     test_desc = plan.test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
   } else if (opt.holdout > 0) {
-    std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed);
+    std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed, "--holdout");
     plan.test_paths = plan.paths;
     test_desc = "held-out " + std::to_string(test_clips.size()) + " clips (fraction " + std::to_string(opt.holdout) + ")";
   }
   std::vector<data::Clip> validation_clips;
   if (opt.validation > 0) {
-    std::tie(clips, validation_clips) = data::split_holdout(clips, opt.validation, opt.seed + 1);
+    std::tie(clips, validation_clips) = data::split_holdout(clips, opt.validation, opt.seed + 1, "--validation");
     test_desc += "; validation: " + std::to_string(validation_clips.size()) + " training clips held out (fraction " +
                  format_number(opt.validation) + ")";
   }
@@ -671,14 +667,6 @@ std::unique_ptr<energy::Meter> start_meter(const StudyPlan& plan, std::ostream& 
   return meter;
 }
 
-double gpu_power_w(const energy::WindowResult& w) {
-  double sum = 0;
-  for (const auto& d : w.domains) {
-    if (d.domain == "gpu") sum += d.mean_power_w;
-  }
-  return sum;
-}
-
 // The GPU's idle power before this process holds a CUDA context, so that the baseline its context adds is
 // known: measured only where the driver says the device's primary context is not active, before and after
 // (the window itself skips the device sync, which would create it); -1 otherwise.
@@ -691,7 +679,8 @@ double idle_without_context_w(const StudyPlan& plan, energy::Meter& meter, std::
   const int ordinal = plan.dev.index;
   if (energy::cuda_primary_context_active(ordinal) != 0) return unknown("this process already holds one, or no CUDA driver to ask");
   log << "idle baseline without a CUDA context: " << plan.opt.idle_s << " s ...\n";
-  const double w = gpu_power_w(meter.measure_idle(plan.opt.idle_s, /*synchronize=*/false));
+  meter.measure_idle(plan.opt.idle_s, /*synchronize=*/false);
+  const double w = meter.idle_gpu_power_w();
   if (energy::cuda_primary_context_active(ordinal) != 0) return unknown("a CUDA context was created during the window");
   log << "idle without a CUDA context: gpu " << std::setprecision(4) << w << " W (NVML)\n";
   return w;

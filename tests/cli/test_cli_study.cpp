@@ -438,6 +438,10 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   auto sweep = run("study --device cpu --grid mlp:1x8 --early-stop 3 --validation 0.2 --epochs 2,4 --out " + (dir / "x").string());
   EXPECT_EQ(sweep.rc, 2);
   EXPECT_TRUE(contains(sweep.out, "--epochs is the most epochs of a learning run, one value")) << sweep.out;
+  // Too few training clips left to carve a validation split from: the option is named.
+  auto few = run("study --device cpu --grid mlp:1x8 --clips 2 --holdout 0.5 --validation 0.2 --out " + (dir / "x").string());
+  EXPECT_EQ(few.rc, 2);
+  EXPECT_TRUE(contains(few.out, "--validation needs at least two clips")) << few.out;
 }
 
 // Issue 18, item 10 and the option names: an unlabelled list (DESED's unlabeled_in_domain TSV has a file name
