@@ -9,11 +9,15 @@
 #                                                  (before and with the CUDA context)
 #   scripts/gpu-implementations.sh OUTDIR bench   bench/train_step_vs_pytorch.sh (GRID, IMPLS, ROUNDS, CLIPS
 #                                                  from the environment; defaults below)
+#   scripts/gpu-implementations.sh OUTDIR profile kernel by kernel, sedenergy's step against PyTorch's for one
+#                                                  configuration and implementation (CONFIG, IMPL; defaults
+#                                                  crnn:1x1:64x64, fastest): Nsight Systems with graph nodes
+#                                                  traced, each side's GPU time per kernel name
 # Set SEDENERGY_GIT_REVISION to the commit (the GPU node has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:?usage: $0 OUTDIR smoke|checks|study|bench}"
-STEP="${2:?usage: $0 OUTDIR smoke|checks|study|bench}"
+OUT="${1:?usage: $0 OUTDIR smoke|checks|study|bench|profile}"
+STEP="${2:?usage: $0 OUTDIR smoke|checks|study|bench|profile}"
 scripts/gpu-prepare.sh "$OUT" "implementations $STEP" || exit 1
 BIN=build-cuda/sedenergy
 case "$STEP" in
@@ -58,5 +62,23 @@ PY
       CLIPS="${CLIPS:-64}" BLOCK_S="${BLOCK_S:-0.2}" bench/train_step_vs_pytorch.sh "$OUT/bench" > "$OUT/bench.log" 2>&1
     echo "exit $?"; tail -60 "$OUT/bench.log"
     ;;
-  *) echo "unknown step $STEP (smoke, checks, study, bench)" >&2; exit 2 ;;
+  profile)
+    CONFIG="${CONFIG:-crnn:1x1:64x64}" IMPL="${IMPL:-fastest}"
+    NSYS="$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda*/bin/nsys 2>/dev/null | head -1)"
+    [ -n "$NSYS" ] || { echo "no nsys on this machine"; exit 1; }
+    SPELLED=$(build-cuda/bench_train_step --grid "$CONFIG" --impl "$IMPL" --clips 64 --block-seconds 0.05 |
+      python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['spelled'])")
+    for side in cpp pytorch; do
+      CMD=(build-cuda/bench_train_step --grid "$CONFIG" --impl "$IMPL" --clips 1578 --block-seconds 0.3)
+      [ $side = pytorch ] && CMD=(python3 bench/pytorch_train_step.py --impl "$SPELLED" --configs "$CONFIG" --clips 1578 --block-seconds 0.3)
+      "$NSYS" profile --cuda-graph-trace=node --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true \
+        -o "$OUT/$side" "${CMD[@]}" > "$OUT/$side.jsonl" 2> "$OUT/$side.nsys.log" || tail -5 "$OUT/$side.nsys.log"
+      "$NSYS" stats --report cuda_gpu_kern_sum --format csv --force-export true "$OUT/$side.nsys-rep" \
+        > "$OUT/${side}_kernels.csv" 2>> "$OUT/$side.nsys.log"
+      rm -f "$OUT/$side.nsys-rep" "$OUT/$side.sqlite"
+    done
+    cat "$OUT/cpp.jsonl" "$OUT/pytorch.jsonl"
+    python3 bench/kernel_profile_compare.py "$OUT/cpp_kernels.csv" "$OUT/pytorch_kernels.csv" | tee "$OUT/kernels.txt"
+    ;;
+  *) echo "unknown step $STEP (smoke, checks, study, bench, profile)" >&2; exit 2 ;;
 esac
