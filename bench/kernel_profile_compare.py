@@ -1,54 +1,51 @@
-"""Two Nsight Systems kernel summaries side by side (scripts/gpu-implementations.sh OUTDIR profile):
-per kernel name, instances and median GPU time on each side, so that a step's difference has a kernel.
-Kernel names are shortened to their function name (templates and arguments dropped) to match the sides.
-Usage: python3 bench/kernel_profile_compare.py CPP_KERNELS.csv PYTORCH_KERNELS.csv"""
+"""Two Nsight Compute kernel timings side by side (scripts/gpu-implementations.sh OUTDIR profile): per kernel
+name, instances and median GPU time (gpu__time_duration.sum, each kernel timed alone) on each side, so that a
+step's difference has a kernel. Names are shortened to their function (templates and arguments dropped) to
+match the sides. Usage: python3 bench/kernel_profile_compare.py CPP_KERNELS.csv PYTORCH_KERNELS.csv"""
 import csv
 import re
+import statistics
 import sys
-from collections import Counter
 
 
 def short(name):
-    name = re.sub(r"\(.*", "", name)          # arguments
+    name = re.sub(r"\(.*", "", name)  # arguments
     depth, out = 0, []
-    for ch in name:                           # template arguments
+    for ch in name:                   # template arguments
         depth += ch == "<"
         if depth == 0:
             out.append(ch)
         depth -= ch == ">"
-    return "".join(out).replace("void ", "").strip()[-70:]
+    return "".join(out).replace("void ", "").strip()[-64:]
 
 
 def read(path):
-    rows = {}
+    """{short name: [ns, ...]} from ncu --csv --page raw (a header, a units row, one row per kernel)."""
     with open(path) as f:
-        lines = [line for line in f if "," in line]
+        lines = [line for line in f if line.startswith('"')]
+    times = {}
     for r in csv.DictReader(lines):
         try:
-            name = short(r["Name"])
-            total, inst, med = float(r["Total Time (ns)"]), int(r["Instances"]), float(r["Med (ns)"])
+            ns = float(r["gpu__time_duration.sum"].replace(",", ""))
         except (KeyError, ValueError):
-            continue
-        t, i, meds = rows.get(name, (0.0, 0, []))
-        rows[name] = (t + total, i + inst, meds + [med])
-    return rows
+            continue  # the units row
+        times.setdefault(short(r["Kernel Name"]), []).append(ns)
+    return times
 
 
 def main():
     cpp, py = read(sys.argv[1]), read(sys.argv[2])
-    if not cpp or not py:
-        sys.exit("kernel_profile_compare: an empty kernel summary (" + (sys.argv[1] if not cpp else sys.argv[2]) + ")")
-    print(f"{'kernel':70s} {'cpp n':>8s} {'cpp med us':>10s} {'py n':>8s} {'py med us':>10s}")
-    names = sorted(set(cpp) | set(py), key=lambda n: -(cpp.get(n, (0,))[0] + py.get(n, (0,))[0]))
+    for path, rows in ((sys.argv[1], cpp), (sys.argv[2], py)):
+        if not rows:
+            sys.exit(f"kernel_profile_compare: no kernel timings in {path}")
+    print(f"{'kernel':64s} {'cpp n':>6s} {'med us':>8s} {'py n':>6s} {'med us':>8s}")
+    names = sorted(set(cpp) | set(py), key=lambda n: -(sum(cpp.get(n, [])) + sum(py.get(n, []))))
+    cell = lambda v: f"{len(v):6d} {statistics.median(v) / 1e3:8.2f}" if v else f"{'-':>6s} {'-':>8s}"
     for n in names:
-        c, p = cpp.get(n), py.get(n)
-        cell = lambda v: (f"{v[1]:8d} {max(v[2]) / 1e3:10.2f}" if v else f"{'-':>8s} {'-':>10s}")
-        print(f"{n:70s} {cell(c)} {cell(p)}")
+        print(f"{n:64s} {cell(cpp.get(n))} {cell(py.get(n))}")
     for side, rows in (("cpp", cpp), ("pytorch", py)):
-        steps = Counter(i for _, i, _ in rows.values()).most_common(1)[0][0]
-        total = sum(t for t, _, _ in rows.values())
-        print(f"{side}: {total / 1e6:.1f} ms of kernels; most common instance count {steps} "
-              f"(~steps): {total / steps / 1e3:.1f} us of kernels per such step")
+        total = sum(sum(v) for v in rows.values())
+        print(f"{side}: {sum(len(v) for v in rows.values())} kernels, {total / 1e6:.2f} ms of kernel time")
 
 
 main()

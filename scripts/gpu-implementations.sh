@@ -11,8 +11,8 @@
 #                                                  from the environment; defaults below)
 #   scripts/gpu-implementations.sh OUTDIR profile kernel by kernel, sedenergy's step against PyTorch's for one
 #                                                  configuration and implementation (CONFIG, IMPL; defaults
-#                                                  crnn:1x1:64x64, fastest): Nsight Systems with graph nodes
-#                                                  traced, each side's GPU time per kernel name
+#                                                  crnn:1x1:64x64, fastest): Nsight Compute times each
+#                                                  kernel (graph nodes one by one), per name on each side
 # Set SEDENERGY_GIT_REVISION to the commit (the GPU node has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,21 +63,18 @@ PY
     echo "exit $?"; tail -60 "$OUT/bench.log"
     ;;
   profile)
-    CONFIG="${CONFIG:-crnn:1x1:64x64}" IMPL="${IMPL:-fastest}"
-    NSYS="$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda*/bin/nsys 2>/dev/null | head -1)"
-    [ -n "$NSYS" ] || { echo "no nsys on this machine"; exit 1; }
+    CONFIG="${CONFIG:-crnn:1x1:64x64}" IMPL="${IMPL:-fastest}" KERNELS="${KERNELS:-1500}"
+    NCU="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
+    [ -n "$NCU" ] || { echo "no ncu on this machine"; exit 1; }
     SPELLED=$(build-cuda/bench_train_step --grid "$CONFIG" --impl "$IMPL" --clips 64 --block-seconds 0.05 |
       python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['spelled'])")
     for side in cpp pytorch; do
-      CMD=(build-cuda/bench_train_step --grid "$CONFIG" --impl "$IMPL" --clips 1578 --block-seconds 0.3)
-      [ $side = pytorch ] && CMD=(python3 bench/pytorch_train_step.py --impl "$SPELLED" --configs "$CONFIG" --clips 1578 --block-seconds 0.3)
-      "$NSYS" profile --cuda-graph-trace=node --trace=cuda --sample=none --cpuctxsw=none --force-overwrite true \
-        -o "$OUT/$side" "${CMD[@]}" > "$OUT/$side.jsonl" 2> "$OUT/$side.nsys.log" || tail -5 "$OUT/$side.nsys.log"
-      "$NSYS" stats --report cuda_gpu_kern_sum --format csv --force-export true "$OUT/$side.nsys-rep" \
-        > "$OUT/${side}_kernels.csv" 2>> "$OUT/$side.nsys.log"
-      rm -f "$OUT/$side.nsys-rep" "$OUT/$side.sqlite"
+      CMD=(build-cuda/bench_train_step --grid "$CONFIG" --impl "$IMPL" --clips 64 --block-seconds 0.01)
+      [ $side = pytorch ] && CMD=(python3 bench/pytorch_train_step.py --impl "$SPELLED" --configs "$CONFIG" --clips 64 --block-seconds 0.01)
+      # Each kernel (a graph's kernel nodes one by one) timed alone: GPU time per kernel, without launch overlap.
+      "$NCU" --graph-profiling node --metrics gpu__time_duration.sum --csv --page raw --launch-count "$KERNELS" \
+        "${CMD[@]}" > "$OUT/${side}_kernels.csv" 2> "$OUT/$side.ncu.log" || tail -5 "$OUT/$side.ncu.log"
     done
-    cat "$OUT/cpp.jsonl" "$OUT/pytorch.jsonl"
     python3 bench/kernel_profile_compare.py "$OUT/cpp_kernels.csv" "$OUT/pytorch_kernels.csv" | tee "$OUT/kernels.txt"
     ;;
   *) echo "unknown step $STEP (smoke, checks, study, bench, profile)" >&2; exit 2 ;;
