@@ -32,7 +32,7 @@ def main():
     out = sys.argv[1]
     cpp, py = passes(out, "cpp"), passes(out, "pytorch")
     lines = ["impl,step,config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,paired_passes,pass_ratio_min,"
-             "pass_ratio_max,verdict,pytorch_eager_foreach_ms,speedup_over_pytorch_eager,cpp_kernels,pytorch_kernels"]
+             "pass_ratio_max,ratio_cpp_first,ratio_pytorch_first,verdict,pytorch_eager_foreach_ms,speedup_over_pytorch_eager,cpp_kernels,pytorch_kernels"]
     summary = {"ratio": "PyTorch step time / C++ step time of the same implementation, medians over the passes "
                         "(> 1: C++ faster); speedup: PyTorch eager foreach (pytorch-default) time / C++ time",
                "implementations": {}}
@@ -45,6 +45,10 @@ def main():
                 if not other or not any(other):
                     continue
                 pair = [p[field] / q[field] for p, q in zip(other, rows) if p and q]
+                # Passes 1, 3, ... ran C++ first, 2, 4, ... PyTorch first (train_step_vs_pytorch.sh).
+                indexed = [(k, p[field] / q[field]) for k, (p, q) in enumerate(zip(other, rows)) if p and q]
+                by_order = [statistics.median([v for k, v in indexed if k % 2 == first]) if any(k % 2 == first for k, _ in indexed)
+                            else None for first in (0, 1)]
                 ratio = median(other, field) / median(rows, field)
                 verdict = "faster" if min(pair) > 1 else "slower" if max(pair) < 1 else "parity within pass-to-pass noise"
                 verdicts.setdefault(step, {}).setdefault(verdict, []).append(c)
@@ -55,7 +59,8 @@ def main():
                 if speedup:
                     f["speedups"].append(speedup)
                 lines.append(f'{impl},{step},{c},{rows[0]["family"]},{median(rows, field):.4f},{median(other, field):.4f},'
-                             f'{ratio:.4f},{len(pair)},{min(pair):.4f},{max(pair):.4f},{verdict},'
+                             f'{ratio:.4f},{len(pair)},{min(pair):.4f},{max(pair):.4f},'
+                             f'{",".join("" if v is None else f"{v:.4f}" for v in by_order)},{verdict},'
                              f'{base if base is None else f"{base:.4f}"},{speedup if speedup is None else f"{speedup:.3f}"},'
                              f'{kernels(rows, step)},{kernels(other, step)}')
         summary["implementations"][impl] = {

@@ -2,8 +2,8 @@
 # sedenergy's training and test steps (runner::Trainer, bench_train_step) against PyTorch's Python loop
 # (bench/pytorch_train_step.py), same models, same GPU, in one run, for each implementation of IMPLS
 # (preset names of src/models/implementation.cpp; default: pytorch-default fastest device-data bf16).
-# Per implementation: ROUNDS (default 3) alternating passes of each (C++, PyTorch, C++, PyTorch, ...), so
-# a drift of the host or the GPU hits both alike. Per configuration the median over the passes counts; each
+# Per implementation: ROUNDS (default 3) passes of each, in counterbalanced order (C++ then PyTorch, then
+# PyTorch then C++, ...), so a drift of the host or the GPU hits both alike. Per configuration the median over the passes counts; each
 # C++ pass and the PyTorch pass right after it give one paired ratio, and a configuration is called faster
 # (or slower) only when every paired ratio says so, else parity within the pass-to-pass noise. Writes
 # per-configuration times and per-family median ratios (PyTorch time / C++ time: > 1 means sedenergy's
@@ -21,14 +21,26 @@ IMPLS="${IMPLS:-pytorch-default fastest device-data bf16}"
 mkdir -p "$OUT"
 [ -n "${SUMMARY_ONLY:-}" ] || rm -f "$OUT"/train_step_*.jsonl
 # SUMMARY_ONLY=1: only the summary of the passes already in OUTDIR (of a run that was cut short).
+run_cpp() {
+  "$BUILD/bench_train_step" --grid "$GRID" --impl "$1" --clips "$CLIPS" --block-seconds "$BLOCK_S" > "$2"
+}
+run_pytorch() {  # the implementation spelled out and the configurations as the C++ side named them
+  local spelled configs
+  spelled=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['spelled'])" "$3")
+  configs=$(python3 -c "import json,sys; print(','.join(json.loads(l)['config'] for l in open(sys.argv[1])))" "$3")
+  python3 bench/pytorch_train_step.py --impl "$spelled" --name "$1" --configs "$configs" --clips "$CLIPS" \
+    --block-seconds "$BLOCK_S" > "$2"
+}
+# Odd passes run C++ first, even passes PyTorch first: a GPU that warms (or cools) across a pair biases
+# neither side. A PyTorch-first pass reads the names from the previous C++ pass.
 [ -n "${SUMMARY_ONLY:-}" ] || for impl in $IMPLS; do
   for r in $(seq 1 "$ROUNDS"); do
-    CPP="$OUT/train_step_cpp_${impl}_pass$r.jsonl"
-    "$BUILD/bench_train_step" --grid "$GRID" --impl "$impl" --clips "$CLIPS" --block-seconds "$BLOCK_S" > "$CPP"
-    SPELLED=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['spelled'])" "$CPP")
-    CONFIGS=$(python3 -c "import json,sys; print(','.join(json.loads(l)['config'] for l in open(sys.argv[1])))" "$CPP")
-    python3 bench/pytorch_train_step.py --impl "$SPELLED" --name "$impl" --configs "$CONFIGS" --clips "$CLIPS" \
-      --block-seconds "$BLOCK_S" > "$OUT/train_step_pytorch_${impl}_pass$r.jsonl"
+    CPP="$OUT/train_step_cpp_${impl}_pass$r.jsonl" PY="$OUT/train_step_pytorch_${impl}_pass$r.jsonl"
+    if [ $((r % 2)) = 1 ]; then
+      run_cpp "$impl" "$CPP" && run_pytorch "$impl" "$PY" "$CPP"
+    else
+      run_pytorch "$impl" "$PY" "$OUT/train_step_cpp_${impl}_pass$((r - 1)).jsonl" && run_cpp "$impl" "$CPP"
+    fi
   done
 done
 python3 bench/train_step_summary.py "$OUT"
