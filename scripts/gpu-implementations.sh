@@ -12,7 +12,8 @@
 #   scripts/gpu-implementations.sh OUTDIR profile kernel by kernel, sedenergy's step against PyTorch's for one
 #                                                  configuration and implementation (CONFIG, IMPL; defaults
 #                                                  crnn:1x1:64x64, fastest): Nsight Compute times each
-#                                                  kernel (graph nodes one by one), per name on each side
+#                                                  kernel (graph nodes one by one), per name on each side,
+#                                                  and one step's kernel time (MARKER: a kernel once per step)
 # Set SEDENERGY_GIT_REVISION to the commit (the GPU node has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,7 +76,8 @@ PY
       "$NCU" --graph-profiling node --metrics gpu__time_duration.sum --csv --page raw --launch-count "$KERNELS" \
         "${CMD[@]}" > "$OUT/${side}_kernels.csv" 2> "$OUT/$side.ncu.log" || tail -5 "$OUT/$side.ncu.log"
     done
-    python3 bench/kernel_profile_compare.py "$OUT/cpp_kernels.csv" "$OUT/pytorch_kernels.csv" | tee "$OUT/kernels.txt"
+    python3 bench/kernel_profile_compare.py "$OUT/cpp_kernels.csv" "$OUT/pytorch_kernels.csv" \
+      --marker "${MARKER:-RNN_blockPersist_bp}" | tee "$OUT/kernels.txt"
     ;;
   *) echo "unknown step $STEP (smoke, checks, study, bench, profile)" >&2; exit 2 ;;
 esac
