@@ -124,7 +124,7 @@ const std::vector<std::string> kFamilies = models::study_family_names();
 
 struct Acc {
   Point p;
-  std::vector<double> e, d, w, gu, mu, sm, bw, map, map_chance, gross, idle;
+  std::vector<double> e, d, w, gu, mu, sm, bw, map, map_chance;
   std::vector<const store::RunPhaseRow*> rows;  // the repetitions themselves
 };
 
@@ -199,11 +199,38 @@ void add_utilization_finding(Analysis& a) {
   }
 }
 
-// Which energy the analysis uses (net, GPU or all domains, estimated), chosen from what every run has;
-// counts the runs on the way. Returns {use_gpu, use_net}.
-std::pair<bool, bool> choose_energy(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options, Analysis& a) {
+// The idle power `b` takes off a run's phase, W: 0 for none; NaN when the run has no such baseline. The
+// session's is what its net energy took off (net = gross - idle x duration, so it is read back from both).
+double baseline_watts(const store::RunPhaseRow& r, Baseline b) {
+  const auto& ph = r.phase;
+  switch (b) {
+    case Baseline::none: return 0;
+    case Baseline::session:
+      return ph.net_gpu_energy_j >= 0 && ph.gpu_energy_j > 0 && ph.duration_s > 0
+                 ? (ph.gpu_energy_j - ph.net_gpu_energy_j) / ph.duration_s
+                 : NAN;
+    case Baseline::no_context: return r.hardware.idle_no_context_w > 0 ? r.hardware.idle_no_context_w : NAN;
+  }
+  return NAN;
+}
+
+// GPU energy above the baseline over `seconds` (never below zero, as the meter's net energy).
+double above_baseline(double gross_j, double watts, double seconds) { return std::max(0.0, gross_j - watts * seconds); }
+
+// What the analysis reads as energy: GPU energy above a baseline, or all domains (estimated) when some run
+// has no GPU counter.
+struct EnergyUse {
+  bool gpu = false;
+  Baseline baseline = Baseline::none;
+  double of(const store::RunPhaseRow& r) const {
+    return gpu ? above_baseline(r.phase.gpu_energy_j, baseline_watts(r, baseline), r.phase.duration_s) : r.phase.energy_j;
+  }
+};
+
+// Which energy the analysis uses, chosen from what every run has; counts the runs on the way.
+EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options, Analysis& a) {
   std::set<std::int64_t> runs_seen;
-  bool all_gpu = true, any_ok = false, all_net = true;
+  bool all_gpu = true, any_ok = false, all_baseline = true;
   for (const auto& r : rows) {
     if (r.status == "interrupted") continue;  // cut short by a stop request and redone: not a result
     if (runs_seen.insert(r.run_id).second) {
@@ -213,28 +240,29 @@ std::pair<bool, bool> choose_energy(const std::vector<store::RunPhaseRow>& rows,
     if (r.status == "ok" && !r.phase.phase.empty()) {
       any_ok = true;
       all_gpu &= !r.phase.gpu_method.empty();
-      all_net &= r.phase.net_gpu_energy_j >= 0;
+      all_baseline &= std::isfinite(baseline_watts(r, options.baseline));
     }
   }
-  const bool use_gpu = any_ok && all_gpu;
-  bool use_net = false;
-  if (options.net_energy) {
-    if (!use_gpu) a.cannot.push_back("net energy: some runs have no GPU energy counter; total energy shown");
-    else if (!all_net) a.cannot.push_back("net energy: some runs have no idle baseline (studies run with --idle 0); gross energy shown");
-    else use_net = true;
+  EnergyUse use{any_ok && all_gpu, Baseline::none};
+  const BaselineChoice& asked = baseline_choice(options.baseline);
+  if (options.baseline != Baseline::none) {
+    if (!use.gpu) a.cannot.push_back(std::string(asked.name) + ": some runs have no GPU energy counter; total energy shown");
+    else if (!all_baseline) a.cannot.push_back(std::string(asked.name) + ": some runs have no such idle baseline (studies run with --idle 0, or before schema 9 for the idle without a CUDA context); gross energy shown");
+    else use.baseline = options.baseline;
   }
-  a.estimated = !use_gpu;
-  a.energy_label = use_net   ? "net GPU energy per epoch, J (NVML total-energy counter minus idle baseline x window length)"
-                   : use_gpu ? "GPU energy per epoch, J (NVML total-energy counter)"
-                             : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
+  a.estimated = !use.gpu;
+  a.baseline = use.baseline;
+  a.energy_label = use.gpu ? baseline_choice(use.baseline).label
+                           : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
   a.energy_label += "; a configuration's point: the median over its repetitions";
-  a.energy_axis = use_net ? "net GPU energy per epoch (J)" : use_gpu ? "GPU energy per epoch (J)" : "energy per epoch (J, ESTIMATED)";
-  return {use_gpu, use_net};
+  a.energy_axis = !use.gpu ? "energy per epoch (J, ESTIMATED)"
+                  : use.baseline == Baseline::none ? "GPU energy per epoch (J)" : "net GPU energy per epoch (J)";
+  return use;
 }
 
 // Repetitions of each variant and phase (per GPU and input length) gathered, then summarised into points.
 std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
-                                     bool use_gpu, bool use_net, Analysis& a) {
+                                     const EnergyUse& use, Analysis& a) {
   std::map<std::string, Acc> acc;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -260,13 +288,8 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.hardware = r.hardware;
     }
     if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
-    g.e.push_back(use_net ? r.phase.net_gpu_energy_j : use_gpu ? r.phase.gpu_energy_j : r.phase.energy_j);
+    g.e.push_back(use.of(r));
     g.d.push_back(r.phase.duration_s);
-    g.gross.push_back(r.phase.gpu_energy_j);
-    // The idle power the run's net energy took off (its session's baseline, with a CUDA context).
-    if (r.phase.net_gpu_energy_j > 0 && r.phase.duration_s > 0 && r.phase.gpu_energy_j > 0) {
-      g.idle.push_back((r.phase.gpu_energy_j - r.phase.net_gpu_energy_j) / r.phase.duration_s);
-    }
     g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
                                           : (r.phase.duration_s > 0 ? r.phase.energy_j / r.phase.duration_s : NAN));
     if (r.phase.gpu_util_pct >= 0) g.gu.push_back(r.phase.gpu_util_pct);
@@ -287,8 +310,6 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     g.p.energy_hi = s.median_ci.hi;
     g.p.energy_coverage = s.median_coverage;
     g.p.duration_s = median(g.d);
-    g.p.gross_gpu_j = g.gross.empty() ? -1 : median(g.gross);
-    g.p.idle_w = g.idle.empty() ? -1 : median(g.idle);
     g.p.power_w = median(g.w);
     if (!g.gu.empty()) g.p.gpu_util = summarize(g.gu).mean;
     if (!g.mu.empty()) g.p.mem_util = summarize(g.mu).mean;
@@ -464,112 +485,75 @@ std::vector<int> all_rows(std::size_t n) {
   return idx;
 }
 
-void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
-  Table t{"two_trends", "The two trends: MLP/RNN against CNN/CRNN",
-          "each group fitted in log-log; energy ratio at the pooled geometric-mean FLOPs and slope difference, with 95 % "
-          "bootstrap intervals (each group resampled separately)",
-          {"phase", "n_mlp_rnn", "n_cnn_crnn", "slope_mlp_rnn", "slope_cnn_crnn", "slope_difference", "slope_diff_ci_lo",
-           "slope_diff_ci_hi", "energy_ratio_at_reference", "ratio_ci_lo", "ratio_ci_hi", "reference_flops", "note"},
-          {}};
-  for (const auto& phase : phases) {
-    const auto [ax, ay, bx, by, used] = trend_data(a, phase);
-    if (ax.size() < 3 || bx.size() < 3) {
-      a.cannot.push_back("two trends (" + phase + "): needs at least 3 configurations in MLP+RNN and in CNN+CRNN (have " +
-                         std::to_string(ax.size()) + " and " + std::to_string(bx.size()) + ")");
-      continue;
-    }
-    double ref = 0;
-    for (double v : ax) ref += v;
-    for (double v : bx) ref += v;
-    ref /= static_cast<double>(ax.size() + bx.size());
-    const std::vector<int> ia = all_rows(ax.size()), ib = all_rows(bx.size());
-    const TrendFits fits = fit_trends(ax, ay, bx, by, ia, ib);
-    const double sa = fits.a.ok ? fits.a.coef[1] : NAN, sb = fits.b.ok ? fits.b.coef[1] : NAN;
-    const double dslope = sa - sb, ratio = fits.ratio_at(ref);
-    // Each group resampled separately: the slope difference and the ratio at the reference FLOPs.
-    const auto ci = bootstrap_two_samples(static_cast<int>(ia.size()), static_cast<int>(ib.size()), 2,
-                                          [&](const std::vector<int>& ja, const std::vector<int>& jb) {
-                                            const TrendFits f = fit_trends(ax, ay, bx, by, ja, jb);
-                                            if (!f.ok()) return std::vector<double>{NAN, NAN};
-                                            return std::vector<double>{f.a.coef[1] - f.b.coef[1], f.ratio_at(ref)};
-                                          });
-    t.rows.push_back({phase, static_cast<int>(ax.size()), static_cast<int>(bx.size()), num(sa), num(sb), num(dslope),
-                      num(ci[0].lo), num(ci[0].hi), num(ratio), num(ci[1].lo), num(ci[1].hi), num(std::pow(10.0, ref)), ""});
-    if (std::isfinite(ratio)) {
-      const double lo = ci[1].lo, hi = ci[1].hi;
-      const bool distinct = std::isfinite(lo) && (lo > 1 || hi < 1);
-      a.findings.push_back("Two trends (" + phase + "): at " + fmt(std::pow(10.0, ref)) + " FLOPs per epoch, MLP/RNN use " +
-                           fmt(ratio) + "x the energy of CNN/CRNN" + interval_text({lo, hi}, "%.3g") +
-                           (distinct ? ": the two families of models lie on distinct trends."
-                                     : ": the interval includes 1, so the data do not separate the two trends.") +
-                           " Log-log slopes " + fmt(sa, "%.2f") + " (MLP/RNN) and " + fmt(sb, "%.2f") + " (CNN/CRNN).");
-    }
-  }
-  a.tables.push_back(t);
+// Where the two trends are read: the low end, the (geometric) middle and the high end of the FLOPs range both
+// groups cover (log10 FLOPs); empty when they share none.
+std::vector<double> shared_range(const TrendData& d) {
+  const double lo = std::max(*std::min_element(d.ax.begin(), d.ax.end()), *std::min_element(d.bx.begin(), d.bx.end()));
+  const double hi = std::min(*std::max_element(d.ax.begin(), d.ax.end()), *std::max_element(d.bx.begin(), d.bx.end()));
+  if (!(lo < hi)) return {};
+  return {lo, (lo + hi) / 2, hi};
 }
 
-// Does the two-trends finding hold whatever idle baseline is taken off, and across the FLOPs range the two
-// groups share? Energy per epoch on GPU energy with each baseline the database gives: none (gross), each
-// run's session baseline (idle with a CUDA context) and, where measured, idle before the context; the ratio at both ends and the middle of the
-// overlapping FLOPs range, each with a bootstrap interval.
-void add_sensitivity(Analysis& a, const std::vector<std::string>& phases) {
-  Table t{"sensitivity", "Sensitivity: the two trends under each idle baseline, across the shared FLOPs range",
-          "MLP/RNN energy over CNN/CRNN energy per epoch from the two log-log fits, at the low end, middle (geometric) and "
-          "high end of the FLOPs range both groups cover; GPU energy minus baseline x time per epoch; 95 % bootstrap "
-          "intervals (each group resampled separately)",
-          {"phase", "baseline", "baseline_w", "flops_low", "ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi", "flops_mid",
-           "ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi", "flops_high", "ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"},
-          {}};
-  struct Baseline {
-    const char* name;
-    std::function<double(const Point&)> watts;  // NaN: the point has no such baseline
-  };
-  const std::vector<Baseline> baselines = {
-      {"none (gross)", [](const Point&) { return 0.0; }},
-      {"session idle, CUDA context", [](const Point& p) { return p.idle_w >= 0 ? p.idle_w : NAN; }},
-      {"session idle, no CUDA context",
-       [](const Point& p) { return p.hardware.idle_no_context_w > 0 ? p.hardware.idle_no_context_w : NAN; }}};
-  for (const auto& phase : phases) {
-    std::vector<std::string> verdicts;  // one per baseline and position: "above", "below" or "either"
-    double rmin = INFINITY, rmax = -INFINITY;
-    for (const auto& b : baselines) {
-      const auto [ax, ay, bx, by, used] = trend_data(a, phase, [&](const Point& p) {
-        return p.gross_gpu_j > 0 ? p.gross_gpu_j - b.watts(p) * p.duration_s : NAN;  // NaN: no such baseline
-      });
-      if (ax.size() < 3 || bx.size() < 3) continue;
-      std::vector<double> watts;
-      for (const Point* p : used) watts.push_back(b.watts(*p));
-      const double lo = std::max(*std::min_element(ax.begin(), ax.end()), *std::min_element(bx.begin(), bx.end()));
-      const double hi = std::min(*std::max_element(ax.begin(), ax.end()), *std::max_element(bx.begin(), bx.end()));
-      if (!(lo < hi)) {
-        a.cannot.push_back("sensitivity (" + phase + ", " + b.name + "): the two groups share no FLOPs range");
-        continue;
-      }
-      const std::vector<double> xs = {lo, (lo + hi) / 2, hi};
-      auto ratios = [&](const std::vector<int>& ia, const std::vector<int>& ib) {
-        const TrendFits f = fit_trends(ax, ay, bx, by, ia, ib);
-        return std::vector<double>{f.ratio_at(xs[0]), f.ratio_at(xs[1]), f.ratio_at(xs[2])};
-      };
-      const auto r = ratios(all_rows(ax.size()), all_rows(bx.size()));
-      const auto ci = bootstrap_two_samples(static_cast<int>(ax.size()), static_cast<int>(bx.size()), 3, ratios);
-      std::vector<json> row = {phase, b.name, num(summarize(watts).mean)};
-      for (int k = 0; k < 3; ++k) {
-        row.insert(row.end(), {num(std::pow(10.0, xs[k])), num(r[k]), num(ci[k].lo), num(ci[k].hi)});
-        verdicts.push_back(ci[k].lo > 1 ? "above" : ci[k].hi < 1 ? "below" : "either");
-        if (std::isfinite(r[k])) rmin = std::min(rmin, r[k]), rmax = std::max(rmax, r[k]);
-      }
-      t.rows.push_back(row);
-    }
-    if (verdicts.empty()) continue;
-    const bool same = std::all_of(verdicts.begin(), verdicts.end(), [&](const auto& v) { return v == verdicts[0]; });
-    a.findings.push_back("Sensitivity (" + phase + "): " +
-                         (same && verdicts[0] != "either"
-                              ? "MLP/RNN lie " + verdicts[0] + " CNN/CRNN at both ends and the middle of the shared FLOPs range, under every idle baseline measured: the two-trends finding holds."
-                              : "MLP/RNN use from " + fmt(rmin) + "x to " + fmt(rmax) + "x the energy of CNN/CRNN, "
-                                "depending on the idle baseline and on where in the shared FLOPs range it is read "
-                                "(sensitivity table): the two-trends ratio does not hold as one number."));
+// The two-trends finding of one phase, read across the shared FLOPs range.
+std::string two_trends_finding(const std::string& phase, const std::vector<double>& xs, const std::vector<double>& r,
+                               const std::vector<Interval>& ci, double sa, double sb) {
+  int above = 0, below = 0;
+  std::vector<std::string> at;
+  const char* where[] = {" FLOPs (the low end of the range both groups cover)", " (middle)", " (high end)"};
+  for (int k = 0; k < 3; ++k) {
+    above += ci[k].lo > 1, below += ci[k].hi < 1;
+    at.push_back(fmt(r[k]) + "x" + interval_text(ci[k], "%.3g") + " at " + fmt(std::pow(10.0, xs[k])) + where[k]);
   }
-  if (!t.rows.empty()) a.tables.push_back(t);
+  const std::string verdict = above == 3 || below == 3
+                                  ? ": MLP/RNN lie " + std::string(above == 3 ? "above" : "below") +
+                                        " CNN/CRNN across the shared range, two distinct trends."
+                              : above + below == 0 ? ": every interval includes 1, so the data do not separate the two trends."
+                                                   : ": the ratio changes side across the range, so it does not hold as one number.";
+  return "Two trends (" + phase + "): at equal FLOPs per epoch, MLP/RNN use the energy of CNN/CRNN times " +
+         at[0] + ", " + at[1] + " and " + at[2] + verdict + " Log-log slopes " + fmt(sa, "%.2f") + " (MLP/RNN) and " +
+         fmt(sb, "%.2f") + " (CNN/CRNN).";
+}
+
+void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
+  Table t{"two_trends", "The two trends: MLP/RNN against CNN/CRNN",
+          "each group fitted in log-log; the energy ratio MLP/RNN over CNN/CRNN at the low end, middle (geometric) and "
+          "high end of the FLOPs range both groups cover, and the slope difference, with 95 % bootstrap intervals (each "
+          "group resampled separately); " + a.energy_label,
+          {"phase", "n_mlp_rnn", "n_cnn_crnn", "slope_mlp_rnn", "slope_cnn_crnn", "slope_difference", "slope_diff_ci_lo",
+           "slope_diff_ci_hi", "flops_low", "ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi", "flops_mid", "ratio_mid",
+           "ratio_mid_ci_lo", "ratio_mid_ci_hi", "flops_high", "ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"},
+          {}};
+  for (const auto& phase : phases) {
+    const TrendData d = trend_data(a, phase);
+    if (d.ax.size() < 3 || d.bx.size() < 3) {
+      a.cannot.push_back("two trends (" + phase + "): needs at least 3 configurations in MLP+RNN and in CNN+CRNN (have " +
+                         std::to_string(d.ax.size()) + " and " + std::to_string(d.bx.size()) + ")");
+      continue;
+    }
+    const auto xs = shared_range(d);
+    if (xs.empty()) {
+      a.cannot.push_back("two trends (" + phase + "): MLP/RNN and CNN/CRNN share no FLOPs range");
+      continue;
+    }
+    // The slope difference and the ratio at each position, on all points and on resamples of each group.
+    auto stats = [&](const std::vector<int>& ia, const std::vector<int>& ib) {
+      const TrendFits f = fit_trends(d.ax, d.ay, d.bx, d.by, ia, ib);
+      if (!f.ok()) return std::vector<double>(4, NAN);
+      return std::vector<double>{f.a.coef[1] - f.b.coef[1], f.ratio_at(xs[0]), f.ratio_at(xs[1]), f.ratio_at(xs[2])};
+    };
+    const int na = static_cast<int>(d.ax.size()), nb = static_cast<int>(d.bx.size());
+    const TrendFits fits = fit_trends(d.ax, d.ay, d.bx, d.by, all_rows(d.ax.size()), all_rows(d.bx.size()));
+    const auto v = stats(all_rows(d.ax.size()), all_rows(d.bx.size()));
+    const auto ci = bootstrap_two_samples(na, nb, 4, stats);
+    const double sa = fits.a.ok ? fits.a.coef[1] : NAN, sb = fits.b.ok ? fits.b.coef[1] : NAN;
+    std::vector<json> row = {phase, na, nb, num(sa), num(sb), num(v[0]), num(ci[0].lo), num(ci[0].hi)};
+    for (int k = 0; k < 3; ++k) {
+      row.insert(row.end(), {num(std::pow(10.0, xs[k])), num(v[k + 1]), num(ci[k + 1].lo), num(ci[k + 1].hi)});
+    }
+    t.rows.push_back(row);
+    if (fits.ok()) a.findings.push_back(two_trends_finding(phase, xs, {v[1], v[2], v[3]}, {ci[1], ci[2], ci[3]}, sa, sb));
+  }
+  a.tables.push_back(t);
 }
 
 // Energy per FLOP, ranked per phase: which configurations are dear for the work they do (computed, so that
@@ -979,7 +963,7 @@ struct LearningRun {
   std::vector<double> map, energy;  // per epoch: validation mAP, cumulative energy
 };
 
-std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, bool use_gpu) {
+std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, const EnergyUse& use) {
   std::vector<LearningRun> out;
   for (const auto& r : rows) {
     if (r.status != "ok" || r.phase.phase != "train" || r.learning_json.empty() || r.impl != impl) continue;
@@ -988,7 +972,9 @@ std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& ro
     LearningRun run{r.variant, r.family, j.value("best_epoch", 0), {}, {}};
     for (const auto& e : j["curve"]) {
       run.map.push_back(e.value("validation_map", NAN));
-      run.energy.push_back(e.value(use_gpu ? "gpu_energy_j" : "energy_j", NAN));
+      run.energy.push_back(use.gpu ? above_baseline(e.value("gpu_energy_j", NAN), baseline_watts(r, use.baseline),
+                                                    e.value("seconds", NAN))
+                                   : e.value("energy_j", NAN));
     }
     if (!run.map.empty()) out.push_back(std::move(run));
   }
@@ -1009,11 +995,13 @@ double learning_target(const std::vector<LearningRun>& runs, double option) {
 // start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions;
 // configurations whose runs never reach it say so.
 void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options,
-                          bool use_gpu) {
-  const auto runs = learning_runs(rows, a.reference_impl, use_gpu);
+                          const EnergyUse& use) {
+  const auto runs = learning_runs(rows, a.reference_impl, use);
   if (runs.empty()) return;
   const double target = learning_target(runs, options.target_map);
-  const std::string what = use_gpu ? "GPU energy" : "energy, all domains";
+  const std::string what = !use.gpu ? "energy, all domains"
+                           : use.baseline == Baseline::none ? "GPU energy"
+                                                            : std::string("GPU energy above the ") + baseline_choice(use.baseline).name;
   Table t{"energy_to_target", "Energy to reach a validation mAP",
           "learning runs (--early-stop): " + what + " (J, meter windows per epoch, cumulative) up to the first epoch "
               "whose validation mAP reaches " + fmt(target) +
@@ -1227,11 +1215,18 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
                      top->first + "' is best for " + std::to_string(top->second) + ").";
   if (const Table* trends = table(a, "two_trends")) {
     for (const auto& row : trends->rows) {
-      if (at(*trends, row, "phase") != phase || !at(*trends, row, "energy_ratio_at_reference").is_number()) continue;
-      const double ratio = at(*trends, row, "energy_ratio_at_reference").get<double>();
-      const double family = std::max(ratio, 1 / ratio);  // the factor between the two trends, either way round
-      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(ratio) + "x the energy of CNN/CRNN, a factor of " +
-              fmt(family) + "; the software choice saves up to " + fmt(1 / *lo) + "x on one model, " +
+      if (at(*trends, row, "phase") != phase) continue;
+      std::vector<double> across;  // the ratio at the low end, middle and high end of the shared FLOPs range
+      for (const char* col : {"ratio_low", "ratio_mid", "ratio_high"}) {
+        if (at(*trends, row, col).is_number()) across.push_back(at(*trends, row, col).get<double>());
+      }
+      if (across.empty()) continue;
+      double family = 1;  // the largest factor between the two trends, either way round
+      for (double r : across) family = std::max({family, r, 1 / r});
+      const auto [rlo, rhi] = std::minmax_element(across.begin(), across.end());
+      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(*rlo) + "x to " + fmt(*rhi) +
+              "x the energy of CNN/CRNN across the FLOPs range both cover, a factor of up to " + fmt(family) +
+              "; the software choice saves up to " + fmt(1 / *lo) + "x on one model, " +
               (1 / *lo >= family ? "as much as or more than" : "less than") + " the family choice.";
     }
   }
@@ -1273,62 +1268,239 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
   for (const auto& phase : {"train", "test"}) add_software_finding(a, t, phase);
 }
 
-// Which findings hold on every GPU: the headline numbers of each GPU's own analysis side by side (the
-// two trends' ratio, the training/testing power gap per family), each with its interval, and whether the
-// intervals put it on the same side of "no difference" (1 for a ratio, 0 W for a gap) on every GPU.
-void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+// A headline quantity of one analysis: a number with its interval and the value that means "no difference",
+// or a name (the first of a ranking). What the cross-checks compare between analyses.
+struct Quantity {
+  std::string name;
+  double none = NAN;  // NaN: a name (in text), not a number
+  double v = NAN, lo = NAN, hi = NAN;
+  std::string text;
+};
+
+std::string cell_text(const Table& t, const std::vector<json>& row, const std::string& column) {
+  const json& j = at(t, row, column);
+  return j.is_string() ? j.get<std::string>() : j.dump();
+}
+
+// How many distinct values a table's column holds (names carry a column only when it varies).
+std::size_t distinct(const Table& t, const std::string& column) {
+  std::set<std::string> seen;
+  for (const auto& row : t.rows) seen.insert(cell_text(t, row, column));
+  return seen.size();
+}
+
+using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
+
+// The columns of a number and of its interval.
+struct Columns {
+  std::string v, lo, hi;
+};
+Columns with_ci(const std::string& v) { return {v, v + "_ci_lo", v + "_ci_hi"}; }
+
+// The rows of table `id` with a number and its interval, named by `name` ("": not a headline row).
+void numbers(const Analysis& sub, const std::string& id, const RowName& name, double none, const Columns& c,
+             std::vector<Quantity>& out) {
+  const Table* t = table(sub, id);
+  if (!t) return;
+  const std::string &v = c.v, &lo = c.lo, &hi = c.hi;
+  for (const auto& row : t->rows) {
+    const std::string n = name(*t, row);
+    if (n.empty() || !at(*t, row, v).is_number() || !at(*t, row, lo).is_number() || !at(*t, row, hi).is_number()) continue;
+    out.push_back({n, none, at(*t, row, v).get<double>(), at(*t, row, lo).get<double>(), at(*t, row, hi).get<double>(), ""});
+  }
+}
+
+// The first configuration of a ranking: per phase, the dearest and the cheapest per FLOP; the cheapest to
+// reach the learning target.
+void rankings(const Analysis& sub, std::vector<Quantity>& out) {
+  if (const Table* t = table(sub, "per_flop")) {
+    std::map<std::string, std::pair<std::string, std::string>> ends;  // phase -> dearest, cheapest
+    for (const auto& row : t->rows) {
+      auto& e = ends[cell_text(*t, row, "phase")];
+      if (at(*t, row, "rank") == 1) e.first = cell_text(*t, row, "config");
+      e.second = cell_text(*t, row, "config");  // ranked from the dearest: the last row is the cheapest
+    }
+    for (const auto& [phase, e] : ends) {
+      out.push_back({"dearest configuration per FLOP (" + phase + ")", NAN, NAN, NAN, NAN, e.first});
+      out.push_back({"cheapest configuration per FLOP (" + phase + ")", NAN, NAN, NAN, NAN, e.second});
+    }
+  }
+  if (const Table* t = table(sub, "energy_to_target")) {
+    double least = INFINITY;
+    std::string cheapest;
+    for (const auto& row : t->rows) {
+      const json& e = at(*t, row, "energy_j_median");
+      if (e.is_number() && e.get<double>() < least) least = e.get<double>(), cheapest = cell_text(*t, row, "config");
+    }
+    if (!cheapest.empty()) out.push_back({"cheapest configuration to reach the target validation mAP", NAN, NAN, NAN, NAN, cheapest});
+  }
+}
+
+// The headline quantities of an analysis. The power gap reads no energy: it only goes in comparisons
+// between GPUs (`with_power`), where it can differ.
+std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) {
+  std::vector<Quantity> out;
+  for (const auto& [pos, where] : std::vector<std::pair<std::string, std::string>>{{"low", "low end"}, {"mid", "middle"}, {"high", "high end"}}) {
+    numbers(sub, "two_trends", [&](const Table& t, const std::vector<json>& row) {
+      return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") + ")";
+    }, 1, with_ci("ratio_" + pos), out);
+  }
+  numbers(sub, "slopes", [](const Table& t, const std::vector<json>& row) {
+    return "log-log slope of energy on FLOPs, " + cell_text(t, row, "family") + " (" + cell_text(t, row, "phase") +
+           (distinct(t, "frames") > 1 ? ", " + cell_text(t, row, "frames") + " frames" : "") + ")";
+  }, 1, with_ci("slope"), out);
+  numbers(sub, "correlations", [](const Table& t, const std::vector<json>& row) -> std::string {
+    if (cell_text(t, row, "variable") != "GPU utilization %" || cell_text(t, row, "group") != "all") return "";
+    return "Spearman of GPU utilization and energy (" + cell_text(t, row, "phase") + ")";
+  }, 0, with_ci("spearman"), out);
+  numbers(sub, "software_choices", [](const Table& t, const std::vector<json>& row) -> std::string {
+    if (cell_text(t, row, "impl") == "pytorch-default") return "";
+    return "energy of " + cell_text(t, row, "impl") + " over pytorch-default, " + cell_text(t, row, "config") + " (" +
+           cell_text(t, row, "phase") + (distinct(t, "gpu") > 1 ? ", " + cell_text(t, row, "gpu") : "") + ")";
+  }, 1, {"ratio_to_pytorch_default", "ratio_ci_lo", "ratio_ci_hi"}, out);
+  if (with_power) {
+    numbers(sub, "power_gap", [](const Table& t, const std::vector<json>& row) {
+      return "training minus testing power, W (" + cell_text(t, row, "family") + ")";
+    }, 0, {"gap_w", "gap_ci_lo_w", "gap_ci_hi_w"}, out);
+  }
+  rankings(sub, out);
+  return out;
+}
+
+// The words of one cross-check: what its analyses differ by and its three verdicts.
+struct CrossCheck {
+  std::string id, title, column, question;
+  std::string every, none, specific;  // every interval on one side of no difference; every one across it; else
+};
+
+std::string verdict_of(const CrossCheck& c, const std::vector<Quantity>& values) {
+  if (std::isnan(values.front().none)) {
+    const bool same = std::all_of(values.begin(), values.end(), [&](const Quantity& q) { return q.text == values.front().text; });
+    return same ? c.every : c.specific;
+  }
+  std::size_t above = 0, below = 0;
+  for (const auto& q : values) above += q.lo > q.none, below += q.hi < q.none;
+  return above == values.size() || below == values.size() ? c.every : above + below == 0 ? c.none : c.specific;
+}
+
+// The cross-check's finding: how many quantities hold, and the ones that do not with their values.
+void add_cross_check_finding(Analysis& a, const CrossCheck& c, std::map<std::string, int> count,
+                             const std::vector<std::string>& specific) {
+  const int n = count[c.every] + count[c.none] + count[c.specific];
+  std::string f = c.question + " Of " + std::to_string(n) + " headline quantities: " + c.every + " " +
+                  std::to_string(count[c.every]) + ", " + c.none + " " + std::to_string(count[c.none]) + ", " + c.specific +
+                  " " + std::to_string(count[c.specific]);
+  const std::size_t shown = std::min<std::size_t>(specific.size(), 6);
+  if (shown) f += ": " + join(std::vector<std::string>(specific.begin(), specific.begin() + static_cast<long>(shown)), " | ");
+  if (specific.size() > shown) f += " | and " + std::to_string(specific.size() - shown) + " more";
+  a.findings.push_back(f + " (" + c.id + " table).");
+}
+
+// The headline quantities of each analysis side by side, with whether they hold in every one.
+void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pair<std::string, const Analysis*>>& subs,
+                     bool with_power) {
+  std::map<std::string, std::vector<std::pair<std::string, Quantity>>> by_name;  // quantity -> (analysis, value)
+  std::vector<std::string> order;  // the quantities in the order the analyses give them
+  for (const auto& [label, sub] : subs) {
+    for (auto& q : headline_quantities(*sub, with_power)) {
+      if (!by_name.count(q.name)) order.push_back(q.name);
+      by_name[q.name].emplace_back(label, std::move(q));
+    }
+  }
+  Table t{c.id, c.title,
+          "each analysis's own numbers; verdict: '" + c.every + "' when every interval lies on the same side of no "
+              "difference (1 for a ratio or a slope, 0 for a gap or a correlation) or a ranking names the same "
+              "configuration, '" + c.none + "' when every interval includes it, else '" + c.specific + "'",
+          {"quantity", c.column, "value", "ci_lo", "ci_hi", "verdict"},
+          {}};
+  std::map<std::string, int> count;
+  std::vector<std::string> specific;
+  for (const auto& name : order) {
+    const auto& list = by_name[name];
+    if (list.size() < subs.size()) continue;  // not computable in every analysis
+    std::vector<Quantity> values;
+    for (const auto& [label, q] : list) values.push_back(q);
+    const std::string verdict = verdict_of(c, values);
+    ++count[verdict];
+    std::vector<std::string> parts;
+    for (const auto& [label, q] : list) {
+      const bool named = std::isnan(q.none);
+      t.rows.push_back({name, label, named ? json(q.text) : num(q.v), named ? json(nullptr) : num(q.lo),
+                        named ? json(nullptr) : num(q.hi), verdict});
+      parts.push_back(label + " " + (named ? q.text : fmt(q.v) + interval_text({q.lo, q.hi}, "%.3g")));
+    }
+    if (verdict == c.specific) specific.push_back(name + ": " + join(parts, "; "));
+  }
+  if (t.rows.empty()) return;
+  a.tables.push_back(t);
+  add_cross_check_finding(a, c, count, specific);
+}
+
+// Which findings hold on every GPU: each GPU's own analysis, side by side.
+void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& rows, AnalysisOptions options) {
   std::map<std::string, std::vector<store::RunPhaseRow>> by_gpu;
   for (const auto& r : rows) by_gpu[r.gpu_name.empty() ? "cpu" : r.gpu_name].push_back(r);
   if (by_gpu.size() < 2) return;
-  struct Value { std::string gpu; double v, lo, hi; };
-  std::map<std::string, std::pair<double, std::vector<Value>>> quantities;  // name -> {no-difference value, per GPU}
-  for (const auto& [gpu, sub_rows] : by_gpu) {
-    const Analysis sub = analyze(sub_rows, options);
-    auto read = [&](const std::string& id, const std::string& key_col, const std::string& what, double none,
-                    const char* v, const char* lo, const char* hi) {
-      const Table* t = table(sub, id);
-      if (!t) return;
-      for (const auto& row : t->rows) {
-        if (at(*t, row, v).is_null() || at(*t, row, lo).is_null()) continue;
-        auto& q = quantities[what + " (" + at(*t, row, key_col).get<std::string>() + ")"];
-        q.first = none;
-        q.second.push_back({gpu, at(*t, row, v), at(*t, row, lo), at(*t, row, hi)});
-      }
-    };
-    read("two_trends", "phase", "MLP/RNN over CNN/CRNN energy at equal FLOPs", 1, "energy_ratio_at_reference",
-         "ratio_ci_lo", "ratio_ci_hi");
-    read("power_gap", "family", "training minus testing power, W", 0, "gap_w", "gap_ci_lo_w", "gap_ci_hi_w");
-  }
-  Table t{"by_gpu", "Findings on each GPU, and whether they hold on every one",
-          "each GPU's own analysis; verdict: 'holds on every GPU' when every interval lies on the same side of no "
-          "difference (1x, 0 W), 'no difference on any GPU' when every interval includes it, else 'hardware-specific'",
-          {"quantity", "gpu", "value", "ci_lo", "ci_hi", "verdict"},
-          {}};
-  for (const auto& [what, q] : quantities) {
-    if (q.second.size() < by_gpu.size()) continue;
-    int above = 0, below = 0;
-    for (const auto& v : q.second) above += v.lo > q.first, below += v.hi < q.first;
-    const int n = static_cast<int>(q.second.size());
-    const std::string verdict = above == n || below == n ? "holds on every GPU"
-                                : above + below == 0    ? "no difference on any GPU"
-                                                        : "hardware-specific";
-    std::vector<std::string> parts;
-    for (const auto& v : q.second) {
-      t.rows.push_back({what, v.gpu, num(v.v), num(v.lo), num(v.hi), verdict});
-      parts.push_back(v.gpu + " " + fmt(v.v, "%.3g") + interval_text({v.lo, v.hi}, "%.3g"));
+  options.cross_checks = false;
+  std::vector<Analysis> subs;
+  std::vector<std::pair<std::string, const Analysis*>> labelled;
+  subs.reserve(by_gpu.size());
+  for (const auto& [gpu, sub_rows] : by_gpu) labelled.emplace_back(gpu, &subs.emplace_back(analyze(sub_rows, options)));
+  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?",
+                      "holds on every GPU", "no difference on any GPU", "hardware-specific"},
+                  labelled, true);
+}
+
+// Which findings hold whatever idle baseline is taken off the GPU energy: the analysis under each baseline
+// every run has (none always; the session's idle with a CUDA context; before it, from schema 9).
+void add_findings_by_baseline(Analysis& a, const std::vector<store::RunPhaseRow>& rows, AnalysisOptions options) {
+  if (a.estimated) return;
+  options.cross_checks = false;
+  std::vector<Analysis> subs;
+  std::vector<std::pair<std::string, const Analysis*>> labelled;
+  subs.reserve(baseline_choices().size());
+  for (const auto& b : baseline_choices()) {
+    if (b.baseline == a.baseline) {
+      labelled.emplace_back(b.name, &a);
+      continue;
     }
-    a.findings.push_back("On every GPU? " + what + ": " + join(parts, "; ") + ": " + verdict + ".");
+    options.baseline = b.baseline;
+    const Analysis& sub = subs.emplace_back(analyze(rows, options));
+    if (sub.baseline == b.baseline) labelled.emplace_back(b.name, &sub);  // else the runs have no such baseline
   }
-  if (!t.rows.empty()) a.tables.push_back(t);
+  if (labelled.size() < 2) return;
+  add_cross_check(a, {"by_baseline", "Findings under each idle baseline, and whether they hold under every one",
+                      "baseline", "Under every idle baseline?", "holds under every baseline",
+                      "no difference under any baseline", "depends on the baseline"},
+                  labelled, false);
+}
+
+const std::vector<BaselineChoice>& baseline_choices() {
+  static const std::vector<BaselineChoice> choices = {
+      {Baseline::none, "gross", "no baseline (gross)", "GPU energy per epoch, J (NVML total-energy counter)"},
+      {Baseline::session, "net", "session idle, CUDA context",
+       "net GPU energy per epoch, J (NVML total-energy counter minus the session's idle power, measured with the "
+       "study's CUDA context, x window length)"},
+      {Baseline::no_context, "net-no-context", "idle before the CUDA context",
+       "net GPU energy per epoch, J (NVML total-energy counter minus the idle power measured before the process held "
+       "a CUDA context, x window length)"}};
+  return choices;
+}
+
+const BaselineChoice& baseline_choice(Baseline b) {
+  for (const auto& c : baseline_choices()) {
+    if (c.baseline == b) return c;
+  }
+  throw Error("internal: a baseline without a choice");
 }
 
 Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
   Analysis a;
-  const auto [use_gpu, use_net] = choose_energy(rows, options, a);
+  const EnergyUse use = choose_energy(rows, options, a);
   std::vector<WindowFacts> facts;
   facts.reserve(rows.size());
   for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
-  const auto acc = aggregate(rows, facts, use_gpu, use_net, a);
+  const auto acc = aggregate(rows, facts, use, a);
   split_implementations(a);
   borrow_kernel_counts(a);
   if (a.points.empty()) {
@@ -1342,7 +1514,6 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_correlations(a, phases);
   add_slopes(a, phases);
   add_two_trends(a, phases);
-  add_sensitivity(a, phases);
   add_power_gap(a);
   add_per_flop_ranking(a, phases);
   add_predictors(a, phases);
@@ -1352,9 +1523,12 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   add_hardware(a);
   add_software_choices(a, acc);
   add_stalls(a, acc, options.stall_factor);
-  add_energy_to_target(a, rows, options, use_gpu);
+  add_energy_to_target(a, rows, options, use);
   add_measurement_quality(a, rows, facts);
-  add_findings_by_gpu(a, rows, options);
+  if (options.cross_checks) {
+    add_findings_by_gpu(a, rows, options);
+    add_findings_by_baseline(a, rows, options);
+  }
   if (a.estimated) {
     a.findings.insert(a.findings.begin(),
                       "Energies here are ESTIMATED (no GPU or RAPL sensor for some runs): the findings describe "

@@ -34,7 +34,6 @@ struct Point {
   // (stats.hpp: [min, max] with 3 repetitions, 75 %), and the standard deviation.
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0, energy_coverage = NAN;
   double duration_s = 0, power_w = 0;
-  double gross_gpu_j = -1, idle_w = -1;  // gross GPU energy per epoch and the idle power net energy took off; -1: none
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
   double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
   double map = -1;
@@ -43,8 +42,25 @@ struct Point {
   bool flagged = false;
 };
 
+// The idle power taken off the GPU energy: none (the counter's whole delta, as CodeCarbon reports), the
+// session's idle power with the study's CUDA context (what the model itself added), or the idle power
+// measured before the process held a context (the GPU's own floor, schema 9).
+enum class Baseline { none, session, no_context };
+
+struct BaselineChoice {
+  Baseline baseline;
+  const char* option;  // report --energy's value
+  const char* name;    // in tables and findings
+  const char* label;   // the energy's method, for the report's axes and notes
+};
+// Every baseline, in the order tables list them (report --energy's values come from here).
+const std::vector<BaselineChoice>& baseline_choices();
+const BaselineChoice& baseline_choice(Baseline b);
+
 struct AnalysisOptions {
-  bool net_energy = false;  // GPU energy above the idle baseline instead of the counter's whole delta
+  Baseline baseline = Baseline::none;  // GPU energy above this idle baseline (report --energy)
+  // The same findings under every other baseline and on each GPU, side by side (off inside those analyses).
+  bool cross_checks = true;
   // A repetition whose time per epoch exceeds its configuration's median by this factor is a host stall.
   double stall_factor = kStallFactor;
   // A configuration whose test mAP is not above a constant model's by this much did not learn: it stays
@@ -58,6 +74,7 @@ struct AnalysisOptions {
 struct Analysis {
   std::string energy_label;  // what the energy numbers are, with their method
   std::string energy_axis;   // the same, short, for chart axes
+  Baseline baseline = Baseline::none;  // the idle baseline taken off (none when the option could not be met)
   bool estimated = false;
   int runs = 0, runs_ok = 0, runs_failed = 0;
   // The points the model questions read: one implementation's (reference_impl). The other implementations'

@@ -27,10 +27,13 @@ void setup_report(CLI::App& app, int& exit_code) {
   sub->add_option("inputs", *db, "results.db files, emissions CSV files, or folders of CSV files")->required();
   sub->add_option("-o,--out", *out, "output folder")->capture_default_str();
   auto energy = std::make_shared<std::string>("gross");
+  std::vector<std::string> energy_values;
+  for (const auto& c : analysis::baseline_choices()) energy_values.push_back(c.option);
   sub->add_option("--energy", *energy,
-                  "gross: the GPU counter's whole delta (as CodeCarbon reports); net: minus the idle baseline x window "
-                  "length (what the model itself added)")
-      ->check(CLI::IsMember({"gross", "net"}))->capture_default_str();
+                  "gross: the GPU counter's whole delta (as CodeCarbon reports); net: minus the session's idle power "
+                  "with the study's CUDA context x window length (what the model itself added); net-no-context: minus "
+                  "the idle power measured before the process held a CUDA context (the GPU's own floor)")
+      ->check(CLI::IsMember(energy_values))->capture_default_str();
   auto target_map = std::make_shared<double>(NAN);
   sub->add_option("--target-map", *target_map,
                   "learning runs: the validation mAP whose energy to reach is compared (default: 0.9 x the lowest of "
@@ -60,7 +63,9 @@ void setup_report(CLI::App& app, int& exit_code) {
     }
     if (!studies.empty()) {
       analysis::AnalysisOptions options;
-      options.net_energy = *energy == "net";
+      for (const auto& c : analysis::baseline_choices()) {
+        if (*energy == c.option) options.baseline = c.baseline;
+      }
       options.target_map = *target_map;
       auto files = report::write_report(studies, *out, options);
       std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv

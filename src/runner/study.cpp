@@ -442,9 +442,17 @@ void refuse_what_cannot_fit(const compute::ModelCount& counts, const DeviceChoic
   }
 }
 
-// The model of a run, on its device, checked against the accounting.
-models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan, const compute::ModelCount& counts) {
-  torch::manual_seed(plan.opt.seed);
+// The seed a run trains from (its start weights and its batch order). Every repetition of a measurement run
+// does the same work again, so it keeps the study's seed; each repetition of a learning run is one draw of
+// training's randomness, so it takes the next seed (repetition 1 keeps the study's).
+std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt) {
+  return opt.early_stop > 0 ? opt.seed + static_cast<std::uint64_t>(item.repetition - 1) : opt.seed;
+}
+
+// The model of a run, on its device, checked against the accounting; the global generator seeded for it.
+models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan, const compute::ModelCount& counts,
+                           std::uint64_t seed) {
+  torch::manual_seed(seed);
   models::SedNet model(spec, plan.shape);
   model->to(plan.dev.device);
   // bce-logits: a class softmax gives way to BCE with logits; a model whose outputs are already per-class
@@ -518,7 +526,8 @@ double validation_map(Trainer& trainer, const BatchSource& validation) {
 // epochs or item.epochs have run. Each epoch is also a window of its own, so the curve carries the
 // energy spent up to every epoch (counter deltas, summed). The model ends with its best epoch's weights.
 PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
-                             const BatchSource& validation, int patience, energy::Meter& meter, std::string& curve_json) {
+                             const BatchSource& validation, int patience, std::uint64_t seed, energy::Meter& meter,
+                             std::string& curve_json) {
   PhaseOutcome train;
   Snapshot best(trainer.model());
   nlohmann::json curve = nlohmann::json::array();
@@ -553,7 +562,7 @@ PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch
   best.restore();
   train.loss = trainer.training_loss(subset);
   if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
-  curve_json = nlohmann::json{{"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
+  curve_json = nlohmann::json{{"seed", seed}, {"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
                               {"stopped", since_best >= patience ? "early stop" : "most epochs"}, {"curve", curve},
                               {"method", "each epoch (training, then the validation mAP) a meter window of its own; "
                                          "seconds and energy cumulative; energy: the window's counter deltas"}}
@@ -595,7 +604,8 @@ void record_quality(store::RunRecord& rec, Trainer& trainer) {
 void record_kernels(store::RunRecord& rec, const WorkItem& item, const StudyPlan& plan, const compute::ModelCount& counts,
                     const StudyData& data, std::ostream& log) {
   if (!plan.dev.cuda) return;
-  Trainer counter(*data.train, data.test_set(), plan.dev, plan.opt, item.impl, build_model(item.spec, plan, counts));
+  Trainer counter(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
+                  build_model(item.spec, plan, counts, plan.opt.seed));
   std::string why;
   std::tie(rec.train_kernels_per_step, rec.test_kernels_per_step) = counter.count_kernels(why);
   if (rec.train_kernels_per_step < 0 || rec.test_kernels_per_step < 0) log << "    kernels not counted: " << why << "\n";
@@ -609,14 +619,16 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
   try {
     refuse_what_cannot_fit(counts, plan.dev, meter);
     {
-      Trainer trainer(*data.train, data.test_set(), plan.dev, plan.opt, item.impl, build_model(item.spec, plan, counts));
+      const std::uint64_t seed = training_seed(item, plan.opt);
+      Trainer trainer(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
+                      build_model(item.spec, plan, counts, seed));
       rec.params = trainer.model()->parameter_count();
       optimizer_method = trainer.optimizer_method();
       trainer.warm_up(subset, plan.opt.warmup_steps);
       const double min_window = plan.opt.min_window_s;
       const auto train = data.validation && plan.opt.early_stop > 0
-                             ? learning_window(item, trainer, subset, *data.validation, plan.opt.early_stop, meter,
-                                               rec.learning_json)
+                             ? learning_window(item, trainer, subset, *data.validation, plan.opt.early_stop, seed,
+                                               meter, rec.learning_json)
                              : training_window(item, trainer, subset, meter, min_window);
       const auto test = test_window(item, trainer, meter, min_window);
       rec.phases = {to_phase("train", train), to_phase("test", test)};

@@ -104,7 +104,7 @@ struct RunRecord {
   // A re-run of a host-stalled repetition: the repetition it measures again (0: not a re-run) and why.
   int retry_of = 0;
   std::string retry_reason;
-  // A learning run (--early-stop): {"patience", "max_epochs", "best_epoch", "stopped", "curve": [{"epoch",
+  // A learning run (--early-stop): {"seed", "patience", "max_epochs", "best_epoch", "stopped", "curve": [{"epoch",
   // "validation_map", "seconds", "gpu_energy_j", "energy_j"}]} with cumulative time and energy; "" otherwise.
   std::string learning_json;
   std::vector<PhaseRecord> phases;

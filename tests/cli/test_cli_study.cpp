@@ -385,12 +385,13 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
 // Learning runs (issue 17, item 4), as the learning configuration runs them, on a small generated set: each
 // run trains epoch by epoch with the validation mAP after each, stops when it has not improved for the
 // patience or at the most epochs, records its curve with cumulative time and energy, and is tested with its
-// best epoch's weights; the report gives the energy to reach a validation mAP. Wrong combinations are refused.
+// best epoch's weights; each repetition trains from the next seed, so repetitions are draws of training's
+// randomness; the report gives the energy to reach a validation mAP. Wrong combinations are refused.
 TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   auto dir = test::temp_dir();
   auto out = (dir / "learn").string();
-  auto r = run("study --device cpu --config learning --grid mlp:1x64,crnn:1x1:16x16 --clips 96 --epochs 8 --early-stop 2 "
-               "--repetitions 1 --idle 0 --cooldown 0 --min-window 0 --out " + out);
+  auto r = run("study --device cpu --config learning --grid mlp:1x64,crnn:1x1:16x16 --clips 96 --epochs 6 --early-stop 2 "
+               "--repetitions 2 --idle 0 --cooldown 0 --min-window 0 --seed 5 --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
   store::Store db(out + "/results.db");
   const auto session = db.sessions().at(0);
@@ -398,13 +399,20 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   EXPECT_TRUE(contains(session.config_json, "\"early_stop\":2")) << session.config_json;
   EXPECT_TRUE(contains(session.features, "log=20log10")) << session.features;  // the configuration's log-mel input
   int learning = 0;
+  std::map<std::string, std::vector<double>> curves;  // variant -> the validation mAPs of its other repetition
   for (const auto& row : db.rows()) {
     if (row.phase.phase != "train") continue;
     ASSERT_EQ(row.status, "ok") << row.error;
     const auto j = nlohmann::json::parse(row.learning_json);
     const auto& curve = j["curve"];
     ASSERT_GE(curve.size(), 1u);
-    ASSERT_LE(curve.size(), 8u);
+    ASSERT_LE(curve.size(), 6u);
+    EXPECT_EQ(j["seed"], 4 + row.repetition) << "repetition 1 trains from the study's seed, each next one from the next";
+    std::vector<double> maps;
+    for (const auto& e : curve) maps.push_back(e["validation_map"]);
+    auto& other = curves[row.variant];
+    if (!other.empty()) EXPECT_NE(other, maps) << row.variant << ": two seeds, one curve";
+    other = maps;
     EXPECT_EQ(row.phase.epochs, static_cast<int>(curve.size()));
     const int best = j["best_epoch"];
     double best_map = -1;
@@ -418,10 +426,10 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
     // It stopped for the patience (two epochs without a better mAP) or at the most epochs, as it says.
     const bool patience_ran_out = static_cast<int>(curve.size()) - best >= 2;
     EXPECT_EQ(j["stopped"], patience_ran_out ? "early stop" : "most epochs") << row.learning_json;
-    if (!patience_ran_out) EXPECT_EQ(curve.size(), 8u);
+    if (!patience_ran_out) EXPECT_EQ(curve.size(), 6u);
     ++learning;
   }
-  EXPECT_EQ(learning, 2);
+  EXPECT_EQ(learning, 4);
   const auto a = nlohmann::json::parse(test::read_text(fs::path(out) / "report" / "analysis.json"));
   ASSERT_TRUE(a["tables"].contains("energy_to_target")) << a["tables"].dump();
   EXPECT_EQ(a["tables"]["energy_to_target"]["rows"].size(), 2u);
