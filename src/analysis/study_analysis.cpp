@@ -246,8 +246,9 @@ EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const Analy
   EnergyUse use{any_ok && all_gpu, Baseline::none};
   const BaselineChoice& asked = baseline_choice(options.baseline);
   if (options.baseline != Baseline::none) {
-    if (!use.gpu) a.cannot.push_back(std::string(asked.name) + ": some runs have no GPU energy counter; total energy shown");
-    else if (!all_baseline) a.cannot.push_back(std::string(asked.name) + ": some runs have no such idle baseline (studies run with --idle 0, or before schema 9 for the idle without a CUDA context); gross energy shown");
+    const std::string what = std::string("--energy ") + asked.option + " (" + asked.name + ")";
+    if (!use.gpu) a.cannot.push_back(what + ": some runs have no GPU energy counter; total energy shown");
+    else if (!all_baseline) a.cannot.push_back(what + ": some runs have no such idle baseline (studies run with --idle 0, or before schema 9 for the idle without a CUDA context); gross energy shown");
     else use.baseline = options.baseline;
   }
   a.estimated = !use.gpu;

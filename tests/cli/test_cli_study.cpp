@@ -225,8 +225,16 @@ TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
   // Net energy asked of CPU runs (no GPU counter): the report says why it shows the total instead.
   auto net = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "net").string() + " --energy net");
   EXPECT_EQ(net.rc, 0) << net.out;
-  EXPECT_TRUE(contains(test::read_text(dir / "net/summary.md"), "net energy: some runs have no GPU energy counter"));
-  EXPECT_EQ(run("report " + (dir / "out/results.db").string() + " --energy idle").rc, 2);
+  EXPECT_TRUE(contains(test::read_text(dir / "net/summary.md"),
+                       "--energy net (session idle, CUDA context): some runs have no GPU energy counter"));
+  auto no_context = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "nc").string() +
+                        " --energy net-no-context");
+  EXPECT_EQ(no_context.rc, 0) << no_context.out;
+  EXPECT_TRUE(contains(test::read_text(dir / "nc/summary.md"),
+                       "--energy net-no-context (idle before the CUDA context): some runs have no GPU energy counter"));
+  auto idle = run("report " + (dir / "out/results.db").string() + " --energy idle");
+  EXPECT_EQ(idle.rc, 2);
+  EXPECT_TRUE(contains(idle.out, "--energy")) << idle.out;
   FILE* p = popen(("sqlite3 " + (dir / "out/results.db").string() + " 'PRAGMA integrity_check'").c_str(), "r");
   char buf[64] = {0};
   ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);

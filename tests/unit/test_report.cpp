@@ -295,7 +295,7 @@ TEST(Analysis, NetEnergyWhereEveryRunHasAnIdleBaseline) {
   write_study((dir / "gross.db").string(), Law{});
   auto f2 = report::write_report(std::vector<std::string>{(dir / "gross.db").string()}, (dir / "n2").string(), net);
   auto md = test::read_text(f2.markdown);
-  EXPECT_NE(md.find("session idle, CUDA context: some runs have no such idle baseline"), std::string::npos) << md;
+  EXPECT_NE(md.find("--energy net (session idle, CUDA context): some runs have no such idle baseline"), std::string::npos) << md;
   EXPECT_EQ(json::parse(test::read_text(f2.json))["energy"],
             "GPU energy per epoch, J (NVML total-energy counter); a configuration's point: the median over its repetitions");
 }
