@@ -145,20 +145,13 @@ std::vector<std::string> phases_of(const Analysis& a) {
   return phases;
 }
 
-// log10 FLOPs and log10 energy of the points where both are positive.
-// Energy as the analysis chose it (gross, net or estimated).
-double analysis_energy(const Point& p) { return p.energy_j; }
-
-// The points kept go to `used` when given; `energy` says which energy (NaN or <= 0: left out).
-void loglog(const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly,
-            const std::function<double(const Point&)>& energy = analysis_energy,
-            std::vector<const Point*>* used = nullptr) {
+// log10 FLOPs and log10 energy (as the analysis chose it: gross, net or estimated) of the points where both
+// are positive.
+void loglog(const std::vector<const Point*>& pts, std::vector<double>& lx, std::vector<double>& ly) {
   for (const Point* p : pts) {
-    const double e = energy(*p);
-    if (!(p->flops > 0 && e > 0)) continue;
+    if (!(p->flops > 0 && p->energy_j > 0)) continue;
     lx.push_back(std::log10(p->flops));
-    ly.push_back(std::log10(e));
-    if (used) used->push_back(p);
+    ly.push_back(std::log10(p->energy_j));
   }
 }
 
@@ -452,16 +445,14 @@ void add_slopes(Analysis& a, const std::vector<std::string>& phases) {
 }
 
 // The two trends' groups of one phase, MLP/RNN (a) and CNN/CRNN (b): log10 FLOPs and log10 energy of the
-// points where both are positive, energy as `energy` gives it (the analysis's energy unless told).
+// points where both are positive.
 struct TrendData {
   std::vector<double> ax, ay, bx, by;
-  std::vector<const Point*> used;
 };
-TrendData trend_data(const Analysis& a, const std::string& phase,
-                     const std::function<double(const Point&)>& energy = analysis_energy) {
+TrendData trend_data(const Analysis& a, const std::string& phase) {
   TrendData d;
-  for (const char* family : {"MLP", "RNN"}) loglog(select(a, phase, family), d.ax, d.ay, energy, &d.used);
-  for (const char* family : {"CNN", "CRNN"}) loglog(select(a, phase, family), d.bx, d.by, energy, &d.used);
+  for (const char* family : {"MLP", "RNN"}) loglog(select(a, phase, family), d.ax, d.ay);
+  for (const char* family : {"CNN", "CRNN"}) loglog(select(a, phase, family), d.bx, d.by);
   return d;
 }
 
