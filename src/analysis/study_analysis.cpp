@@ -998,9 +998,10 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
           "learning runs (--early-stop): " + what + " (J, meter windows per epoch, cumulative) up to the first epoch "
               "whose validation mAP reaches " + fmt(target) +
               (std::isfinite(options.target_map) ? " (--target-map)" : " (0.9 x the lowest of the families' best)") +
-              ", median over the repetitions that reach it",
-          {"config", "family", "runs", "reached", "target_map", "epochs_median", "energy_j_median", "best_validation_map",
-           "best_epoch_median"},
+              ", median over the repetitions that reach it, with the least and the most of them (learning runs "
+              "train each repetition from its own seed, so the spread is training's)",
+          {"config", "family", "runs", "reached", "target_map", "epochs_median", "energy_j_median", "energy_j_min",
+           "energy_j_max", "best_validation_map", "best_epoch_median"},
           {}};
   std::map<std::string, std::vector<const LearningRun*>> by_variant;
   for (const auto& r : runs) by_variant[r.variant].push_back(&r);
@@ -1020,9 +1021,12 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
       }
     }
     const bool any = !energy.empty();
+    const json none = nullptr;
     t.rows.push_back({variant, list.front()->family, static_cast<int>(list.size()), static_cast<int>(energy.size()),
-                      num(target), any ? num(median(epochs)) : json(nullptr), any ? num(median(energy)) : json(nullptr),
-                      num(median(best_map)), num(median(best_epoch))});
+                      num(target), any ? num(median(epochs)) : none, any ? num(median(energy)) : none,
+                      any ? num(*std::min_element(energy.begin(), energy.end())) : none,
+                      any ? num(*std::max_element(energy.begin(), energy.end())) : none, num(median(best_map)),
+                      num(median(best_epoch))});
     if (any) reached.emplace_back(median(energy), variant + " (" + list.front()->family + ")");
     else never.push_back(variant);
   }

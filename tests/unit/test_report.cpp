@@ -795,6 +795,11 @@ TEST(Analysis, EnergyToATargetMapReadsTheLearningCurves) {
     EXPECT_EQ(row["epochs_median"], 3);
     EXPECT_NEAR(row["energy_j_median"].get<double>(), 3 * analysis::median(train_j[config]),
                 1e-6 * row["energy_j_median"].get<double>()) << config;
+    // The spread over repetitions: the least and the most of the three (2 % noise between them).
+    const auto [least, most] = std::minmax_element(train_j[config].begin(), train_j[config].end());
+    EXPECT_NEAR(row["energy_j_min"].get<double>(), 3 * *least, 1e-6 * *least) << config;
+    EXPECT_NEAR(row["energy_j_max"].get<double>(), 3 * *most, 1e-6 * *most) << config;
+    EXPECT_LT(row["energy_j_min"].get<double>(), row["energy_j_max"].get<double>());
   }
   const auto findings = a["findings"].dump();
   EXPECT_NE(findings.find("Energy to reach validation mAP 0.4: the cheapest is "), std::string::npos) << findings;
