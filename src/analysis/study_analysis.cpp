@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -169,6 +170,24 @@ const json& at(const Table& t, const std::vector<json>& row, const std::string& 
   const auto it = std::find(t.columns.begin(), t.columns.end(), column);
   if (it == t.columns.end()) throw Error("internal: table " + t.id + " has no column " + column);
   return row[static_cast<std::size_t>(it - t.columns.begin())];
+}
+
+std::string cell_text(const Table& t, const std::vector<json>& row, const std::string& column) {
+  const json& j = at(t, row, column);
+  return j.is_string() ? j.get<std::string>() : j.dump();
+}
+
+// How many distinct values a table's column holds (names carry a column only when it varies).
+std::size_t distinct(const Table& t, const std::string& column) {
+  std::set<std::string> seen;
+  for (const auto& row : t.rows) seen.insert(cell_text(t, row, column));
+  return seen.size();
+}
+
+// ", <gpu>" when the table holds rows of several GPUs, so that a quantity's name says which one it is.
+std::string gpu_of(const Table& t, const std::vector<json>& row) {
+  const bool has = std::find(t.columns.begin(), t.columns.end(), "gpu") != t.columns.end();
+  return has && distinct(t, "gpu") > 1 ? ", " + cell_text(t, row, "gpu") : "";
 }
 
 const Table* table(const Analysis& a, const std::string& id) {
@@ -1220,7 +1239,7 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
       double family = 1;  // the largest factor between the two trends, either way round
       for (double r : across) family = std::max({family, r, 1 / r});
       const auto [rlo, rhi] = std::minmax_element(across.begin(), across.end());
-      text += " Model choice at equal FLOPs: MLP/RNN use " + fmt(*rlo) + "x to " + fmt(*rhi) +
+      text += " Model choice at equal FLOPs" + gpu_of(*trends, row) + ": MLP/RNN use " + fmt(*rlo) + "x to " + fmt(*rhi) +
               "x the energy of CNN/CRNN across the FLOPs range both cover, a factor of up to " + fmt(family) +
               "; the software choice saves up to " + fmt(1 / *lo) + "x on one model, " +
               (1 / *lo >= family ? "as much as or more than" : "less than") + " the family choice.";
@@ -1273,19 +1292,8 @@ struct Quantity {
   std::string text;
 };
 
-std::string cell_text(const Table& t, const std::vector<json>& row, const std::string& column) {
-  const json& j = at(t, row, column);
-  return j.is_string() ? j.get<std::string>() : j.dump();
-}
-
-// How many distinct values a table's column holds (names carry a column only when it varies).
-std::size_t distinct(const Table& t, const std::string& column) {
-  std::set<std::string> seen;
-  for (const auto& row : t.rows) seen.insert(cell_text(t, row, column));
-  return seen.size();
-}
-
 using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
+
 
 // The columns of a number and of its interval.
 struct Columns {
@@ -1312,7 +1320,7 @@ void rankings(const Analysis& sub, std::vector<Quantity>& out) {
   if (const Table* t = table(sub, "per_flop")) {
     std::map<std::string, std::pair<std::string, std::string>> ends;  // phase -> dearest, cheapest
     for (const auto& row : t->rows) {
-      auto& e = ends[cell_text(*t, row, "phase")];
+      auto& e = ends[cell_text(*t, row, "phase") + gpu_of(*t, row)];
       if (at(*t, row, "rank") == 1) e.first = cell_text(*t, row, "config");
       e.second = cell_text(*t, row, "config");  // ranked from the dearest: the last row is the cheapest
     }
@@ -1338,25 +1346,26 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
   std::vector<Quantity> out;
   for (const auto& [pos, where] : std::vector<std::pair<std::string, std::string>>{{"low", "low end"}, {"mid", "middle"}, {"high", "high end"}}) {
     numbers(sub, "two_trends", [&](const Table& t, const std::vector<json>& row) {
-      return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") + ")";
+      return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") +
+             gpu_of(t, row) + ")";
     }, 1, with_ci("ratio_" + pos), out);
   }
   numbers(sub, "slopes", [](const Table& t, const std::vector<json>& row) {
     return "log-log slope of energy on FLOPs, " + cell_text(t, row, "family") + " (" + cell_text(t, row, "phase") +
-           (distinct(t, "frames") > 1 ? ", " + cell_text(t, row, "frames") + " frames" : "") + ")";
+           (distinct(t, "frames") > 1 ? ", " + cell_text(t, row, "frames") + " frames" : "") + gpu_of(t, row) + ")";
   }, 1, with_ci("slope"), out);
   numbers(sub, "correlations", [](const Table& t, const std::vector<json>& row) -> std::string {
     if (cell_text(t, row, "variable") != "GPU utilization %" || cell_text(t, row, "group") != "all") return "";
-    return "Spearman of GPU utilization and energy (" + cell_text(t, row, "phase") + ")";
+    return "Spearman of GPU utilization and energy (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
   }, 0, with_ci("spearman"), out);
   numbers(sub, "software_choices", [](const Table& t, const std::vector<json>& row) -> std::string {
     if (cell_text(t, row, "impl") == "pytorch-default") return "";
     return "energy of " + cell_text(t, row, "impl") + " over pytorch-default, " + cell_text(t, row, "config") + " (" +
-           cell_text(t, row, "phase") + (distinct(t, "gpu") > 1 ? ", " + cell_text(t, row, "gpu") : "") + ")";
+           cell_text(t, row, "phase") + gpu_of(t, row) + ")";
   }, 1, {"ratio_to_pytorch_default", "ratio_ci_lo", "ratio_ci_hi"}, out);
   if (with_power) {
     numbers(sub, "power_gap", [](const Table& t, const std::vector<json>& row) {
-      return "training minus testing power, W (" + cell_text(t, row, "family") + ")";
+      return "training minus testing power, W (" + cell_text(t, row, "family") + gpu_of(t, row) + ")";
     }, 0, {"gap_w", "gap_ci_lo_w", "gap_ci_hi_w"}, out);
   }
   rankings(sub, out);
@@ -1430,6 +1439,35 @@ void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pa
   if (t.rows.empty()) return;
   a.tables.push_back(t);
   add_cross_check_finding(a, c, count, specific);
+}
+
+// A question whose answer belongs to one GPU (a fit, a correlation or a ranking over configurations): in a
+// database of several GPUs it is asked of each GPU's points alone, so that no fit pools two GPUs. Its tables
+// gain a gpu column, its findings and what it could not compute the GPU's name.
+void per_gpu(Analysis& a, const std::function<void(Analysis&)>& question) {
+  std::set<std::string> gpus;
+  for (const auto& p : a.points) gpus.insert(p.gpu);
+  if (gpus.size() < 2) return question(a);
+  for (const auto& gpu : gpus) {
+    Analysis sub;
+    sub.energy_label = a.energy_label;
+    for (const auto& p : a.points) {
+      if (p.gpu == gpu) sub.points.push_back(p);
+    }
+    question(sub);
+    for (const auto& t : sub.tables) {
+      auto it = std::find_if(a.tables.begin(), a.tables.end(), [&](const Table& x) { return x.id == t.id; });
+      if (it == a.tables.end()) {
+        Table empty = t;
+        empty.columns.insert(empty.columns.begin(), "gpu");
+        empty.rows.clear();
+        it = a.tables.insert(a.tables.end(), empty);
+      }
+      for (auto row : t.rows) it->rows.push_back((row.insert(row.begin(), gpu), row));
+    }
+    for (const auto& f : sub.findings) a.findings.push_back(gpu + ": " + f);
+    for (const auto& c : sub.cannot) a.cannot.push_back(gpu + ": " + c);
+  }
 }
 
 // Which findings hold on every GPU: each GPU's own analysis, side by side.
@@ -1507,11 +1545,14 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   const auto phases = phases_of(a);
   // One function per study question, each adding its table and findings.
   add_runs_summary(a, acc);
-  add_correlations(a, phases);
-  add_slopes(a, phases);
-  add_two_trends(a, phases);
-  add_power_gap(a);
-  add_per_flop_ranking(a, phases);
+  per_gpu(a, [](Analysis& g) {
+    add_correlations(g, phases_of(g));
+    add_utilization_finding(g);
+  });
+  per_gpu(a, [](Analysis& g) { add_slopes(g, phases_of(g)); });
+  per_gpu(a, [](Analysis& g) { add_two_trends(g, phases_of(g)); });
+  per_gpu(a, add_power_gap);
+  per_gpu(a, [](Analysis& g) { add_per_flop_ranking(g, phases_of(g)); });
   add_predictors(a, phases);
   add_scaling(a);
   mark_did_not_learn(a, options.learn_margin);
@@ -1530,7 +1571,6 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
                       "Energies here are ESTIMATED (no GPU or RAPL sensor for some runs): the findings describe "
                       "CodeCarbon's CPU/RAM model, not measured energy.");
   }
-  add_utilization_finding(a);
   return a;
 }
 

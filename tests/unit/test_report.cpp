@@ -732,6 +732,26 @@ TEST(Analysis, SeveralGpusSayWhichFindingsHoldOnEvery) {
     }
   }
   EXPECT_TRUE(borrowed);
+  // The joint report's fits are each GPU's own, never one fit over the three: the Other GPU's MLP/RNN sit on
+  // its CNN/CRNN line (factor 1) while the others' lie 10x above theirs.
+  std::map<std::string, double> ratio_mid;
+  for (const auto& r : a["tables"]["two_trends"]["rows"]) {
+    if (r["phase"] == "train") ratio_mid[r["gpu"].get<std::string>()] = r["ratio_mid"].get<double>();
+  }
+  ASSERT_EQ(ratio_mid.size(), 3u) << a["tables"]["two_trends"].dump(1);
+  EXPECT_NEAR(ratio_mid["Other GPU"], 1, 0.1);
+  EXPECT_NEAR(ratio_mid["Tesla T4"], 10, 1);
+  EXPECT_NEAR(ratio_mid["NVIDIA H100 80GB HBM3"], 10, 1);
+  int cnn_slopes = 0, first_ranks = 0;
+  for (const auto& r : a["tables"]["slopes"]["rows"]) {
+    if (r["family"] != "CNN" || r["phase"] != "train") continue;
+    ++cnn_slopes;
+    EXPECT_NEAR(r["slope"].get<double>(), 0.9, 0.05) << r.dump();  // pooled, the T4's 3x would bend it
+  }
+  for (const auto& r : a["tables"]["per_flop"]["rows"]) first_ranks += r["rank"] == 1;
+  EXPECT_EQ(cnn_slopes, 3);
+  EXPECT_EQ(first_ranks, 6);  // each GPU ranks its own configurations, per phase
+  EXPECT_NE(a["findings"].dump().find("Other GPU: Two trends (train)"), std::string::npos) << a["findings"].dump(1);
 }
 
 // A constant model's mAP recorded with every run (0.22): each family's smallest configuration (mAP 0.2) did
