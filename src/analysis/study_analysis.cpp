@@ -1005,6 +1005,29 @@ double learning_target(const std::vector<LearningRun>& runs, double option) {
 // Energy to reach a validation mAP: per configuration, the energy spent (training and validation, from the
 // start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions;
 // configurations whose runs never reach it say so.
+// A configuration that reached the learning target: the median, least and most energy of its repetitions.
+struct Reached {
+  double median, least, most;
+  std::string name;  // "config (family)"
+  std::size_t repetitions;
+};
+
+// Which configurations the repetitions (each from its own seed) cannot tell from the cheapest: those whose
+// least energy lies within the cheapest's range.
+std::string seed_spread_text(const std::vector<Reached>& by_median) {
+  const Reached& cheapest = by_median.front();
+  if (by_median.size() < 2 || cheapest.repetitions < 2) return "";
+  std::vector<std::string> within;
+  for (std::size_t i = 1; i < by_median.size(); ++i) {
+    if (by_median[i].least <= cheapest.most) within.push_back(by_median[i].name);
+  }
+  const std::string range = " (" + fmt(cheapest.least) + "-" + fmt(cheapest.most) + " J over its repetitions)";
+  if (within.empty()) return " Every other configuration's repetitions all cost more than the cheapest's most" + range + ".";
+  return " Within the cheapest's range" + range + ": " + join(within, ", ") + " (" + std::to_string(within.size()) + " of " +
+         std::to_string(by_median.size() - 1) + "), so the repetitions do not tell " +
+         (within.size() == 1 ? "it" : "them") + " from the cheapest.";
+}
+
 void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options,
                           const EnergyUse& use) {
   const auto runs = learning_runs(rows, a.reference_impl, use);
@@ -1024,7 +1047,7 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
           {}};
   std::map<std::string, std::vector<const LearningRun*>> by_variant;
   for (const auto& r : runs) by_variant[r.variant].push_back(&r);
-  std::vector<std::pair<double, std::string>> reached;  // energy, "config (family)"
+  std::vector<Reached> reached;
   std::vector<std::string> never;
   for (const auto& [variant, list] : by_variant) {
     std::vector<double> epochs, energy, best_map, best_epoch;
@@ -1046,18 +1069,24 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
                       any ? num(*std::min_element(energy.begin(), energy.end())) : none,
                       any ? num(*std::max_element(energy.begin(), energy.end())) : none, num(median(best_map)),
                       num(median(best_epoch))});
-    if (any) reached.emplace_back(median(energy), variant + " (" + list.front()->family + ")");
+    if (any) {
+      reached.push_back({median(energy), *std::min_element(energy.begin(), energy.end()),
+                         *std::max_element(energy.begin(), energy.end()), variant + " (" + list.front()->family + ")",
+                         energy.size()});
+    }
     else never.push_back(variant);
   }
   a.tables.push_back(t);
-  std::sort(reached.begin(), reached.end());
+  std::sort(reached.begin(), reached.end(), [](const Reached& x, const Reached& y) { return x.median < y.median; });
   std::string f = "Energy to reach validation mAP " + fmt(target) + ": ";
   if (reached.empty()) {
     f += "no configuration reached it.";
   } else {
-    f += "the cheapest is " + reached.front().second + " with " + fmt(reached.front().first) + " J, the dearest " +
-         reached.back().second + " with " + fmt(reached.back().first) + " J (" + fmt(reached.back().first / reached.front().first) + "x)";
+    f += "the cheapest is " + reached.front().name + " with " + fmt(reached.front().median) + " J, the dearest " +
+         reached.back().name + " with " + fmt(reached.back().median) + " J (" +
+         fmt(reached.back().median / reached.front().median) + "x, medians)";
     f += never.empty() ? "; every configuration reached it." : "; " + std::to_string(never.size()) + " never did: " + join(never, ", ") + ".";
+    f += seed_spread_text(reached);
   }
   a.findings.push_back(f);
 }

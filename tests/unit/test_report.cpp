@@ -824,6 +824,26 @@ TEST(Analysis, EnergyToATargetMapReadsTheLearningCurves) {
   const auto findings = a["findings"].dump();
   EXPECT_NE(findings.find("Energy to reach validation mAP 0.4: the cheapest is "), std::string::npos) << findings;
   EXPECT_NE(findings.find("; 8 never did: "), std::string::npos) << findings;
+  // The configurations named as within the cheapest's range are exactly those whose least energy is at most
+  // the cheapest's most (the table's columns, checked against the database above).
+  const json* cheapest = nullptr;
+  for (const auto& row : rows) {
+    if (!row["energy_j_median"].is_null() && (!cheapest || row["energy_j_median"] < (*cheapest)["energy_j_median"])) cheapest = &row;
+  }
+  ASSERT_NE(cheapest, nullptr);
+  int within = 0, others = 0;
+  for (const auto& row : rows) {
+    if (row["energy_j_median"].is_null() || &row == cheapest) continue;
+    ++others;
+    const bool overlaps = row["energy_j_min"] <= (*cheapest)["energy_j_max"];
+    within += overlaps;
+    const std::string name = row["config"].get<std::string>() + " (" + row["family"].get<std::string>() + ")";
+    const auto from = findings.find("Within the cheapest's range");
+    EXPECT_EQ(from != std::string::npos && findings.find(name, from) != std::string::npos, overlaps) << name << findings;
+  }
+  const std::string count = "(" + std::to_string(within) + " of " + std::to_string(others) + ")";
+  EXPECT_NE(findings.find(within ? count : "Every other configuration's repetitions all cost more"), std::string::npos)
+      << findings;
   // Without a target, 0.9 x the lowest of the families' best (0.5 everywhere): 0.45, which only the largest reach.
   const auto b = json::parse(test::read_text(
       report::write_report(std::vector<std::string>{(dir / "l.db").string()}, (dir / "auto").string()).json));
