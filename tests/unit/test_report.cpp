@@ -189,6 +189,20 @@ TEST(Analysis, RecoversTheTwoTrendsThePowerGapAndTheBestPredictor) {
   // The power gap: 100 W for MLP/RNN, none for CNN/CRNN.
   EXPECT_NEAR(table_row(a, "power_gap", "family", "MLP")["gap_w"].get<double>(), 100, 1e-9);
   EXPECT_NEAR(table_row(a, "power_gap", "family", "CNN")["gap_w"].get<double>(), 0, 1e-9);
+  const std::string findings = a["findings"].dump();
+  EXPECT_NE(findings.find("MLP: training draws 250 W on average, testing 150 W (gap 100 W"), std::string::npos) << findings;
+  EXPECT_NE(findings.find("CNN: training draws 200 W on average, testing 200 W (gap 0 W"), std::string::npos) << findings;
+  // The utilization finding quotes the correlations table's pooled Spearman.
+  int utilization_rows = 0;
+  for (const auto& r : a["tables"]["correlations"]["rows"]) {
+    if (r["variable"] != "GPU utilization %" || r["group"] != "all" || r["phase"] != "train") continue;
+    ++utilization_rows;
+    char rho[16];
+    std::snprintf(rho, sizeof rho, "%.2f", r["spearman"].get<double>());
+    EXPECT_NE(findings.find(std::string("GPU utilization and energy per epoch (train): Spearman ") + rho), std::string::npos)
+        << findings;
+  }
+  EXPECT_EQ(utilization_rows, 1);
   // Repetitions: 3 per configuration, with an interval.
   const auto& rs = a["tables"]["runs_summary"]["rows"][0];
   EXPECT_EQ(rs["repetitions"], 3);
