@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/number_checks.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 namespace sedenergy::cli {
 
@@ -35,7 +36,11 @@ void setup_synth(CLI::App& app, int& exit_code) {
     std::error_code ec;
     if (std::filesystem::is_directory(*out, ec) && !std::filesystem::is_empty(*out, ec)) {
       if (!*force) throw InputError("--out '" + *out + "' is not empty (give a new folder, or --force to replace its dataset)");
-      for (const char* sub_dir : {"audio", "metadata"}) std::filesystem::remove_all(std::filesystem::path(*out) / sub_dir, ec);
+      for (const char* sub_dir : {"audio", "metadata"}) {
+        const auto dir = (std::filesystem::path(*out) / sub_dir).string();
+        std::string why;
+        if (!remove_tree(dir, &why)) throw InputError("--force: cannot remove '" + dir + "': " + why);
+      }
     }
     if (opt->min_events > opt->max_events) throw InputError("--min-events is above --max-events");
     if (opt->snr_min_db > opt->snr_max_db) throw InputError("--snr-min is above --snr-max");

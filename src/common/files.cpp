@@ -1,6 +1,7 @@
 #include "common/files.hpp"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,23 @@ void write_file(const std::string& path, const std::string& text) {
   TempFile file(path);
   file.write(text);
   file.commit();
+}
+
+namespace {
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path) == 0 ? 0 : errno; }
+}  // namespace
+
+bool remove_tree(const std::string& path, std::string* why) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;
+    if (why) *why = std::strerror(errno);
+    return false;
+  }
+  // Depth first (contents before their folder), physical (links are entries, never followed).
+  const int rc = ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0 && why) *why = std::strerror(rc > 0 ? rc : errno);
+  return rc == 0;
 }
 
 }  // namespace sedenergy

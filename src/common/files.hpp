@@ -31,4 +31,10 @@ class TempFile {
 // or none, and throws InputError naming the path; never a truncated file under the final name.
 void write_file(const std::string& path, const std::string& text);
 
+// Removes `path` and everything under it, never following a symbolic link (a link is removed, not its
+// target); nothing at `path` is success. False, with the reason in `why`, when something stays.
+// Not std::filesystem::remove_all: PyTorch's libtorch.so (the 2.11 wheels) carries its own copy of that
+// symbol, which the dynamic linker binds first in a binary linked with it, and which jumps to address 0.
+bool remove_tree(const std::string& path, std::string* why = nullptr);
+
 }  // namespace sedenergy

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::store {
@@ -293,13 +294,13 @@ Store::Store(const std::string& path, Access access) : path_(path), file_(path) 
   std::filesystem::copy_file(path, file_, ec);
   if (!ec && std::filesystem::exists(path + "-wal")) std::filesystem::copy_file(path + "-wal", file_ + "-wal", ec);
   if (ec) {
-    std::filesystem::remove_all(temp_dir_, ec);
+    remove_tree(temp_dir_);
     throw file_error(path, 0, "cannot copy it to read it: " + ec.message());
   }
   try {
     open_read_write();
   } catch (...) {
-    std::filesystem::remove_all(temp_dir_, ec);
+    remove_tree(temp_dir_);
     throw;
   }
 }
@@ -384,8 +385,7 @@ void Store::open_read_write() {
 
 Store::~Store() {
   close();
-  std::error_code ec;
-  if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_, ec);
+  if (!temp_dir_.empty()) remove_tree(temp_dir_);
 }
 
 // Inside the opening transaction: older files gain the new columns, their runs become repetition 1.

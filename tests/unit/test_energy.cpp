@@ -501,7 +501,7 @@ TEST(Meter, RaplReplacesEstimatesAndSurvivesAVanishingSensor) {
   EXPECT_FALSE(has_flag(r, "estimated"));
 
   auto w2 = m.begin("vanish");
-  std::filesystem::remove_all(dir / "intel-rapl:0" / "intel-rapl:0:1");
+  ASSERT_TRUE(remove_tree((dir / "intel-rapl:0" / "intel-rapl:0:1").string()));
   auto r2 = m.end(w2);
   EXPECT_TRUE(has_flag(r2, "rapl dram"));
   EXPECT_TRUE(find(r2, "ram")->estimated);  // falls back to the labelled estimate
@@ -705,6 +705,14 @@ TEST(Meter, SelectsGpusByPciBusId) {
 TEST(Meter, CudaVisibleDevicesSelectTheProgramsGpus) {
   MeterOptions mo;
   EXPECT_FALSE(select_cuda_visible(nullptr, -1, mo));
+  if (const auto bus = cuda_pci_bus_id(0); !bus.empty()) {
+    // A CUDA driver with a GPU (the GPU machine): the driver maps the entries, by PCI bus id.
+    std::string note;
+    ASSERT_TRUE(select_cuda_visible("0", -1, mo, &note));
+    EXPECT_EQ(mo.gpu_pci_bus_ids, (std::vector<std::string>{bus}));
+    EXPECT_NE(note.find("by PCI bus id: " + bus), std::string::npos) << note;
+    GTEST_SKIP() << "reading the entries as NVML ids is the path of a machine without a CUDA driver";
+  }
   std::string note;
   ASSERT_TRUE(select_cuda_visible("1,GPU-fake-1,x,0", -1, mo, &note));
   EXPECT_EQ(mo.gpu_indices, (std::vector<unsigned>{1}));
@@ -801,6 +809,14 @@ TEST(Meter, ProgramGpusFromSlurmCudaOrProcesses) {
   EXPECT_NE(select_program_gpus(by_process, env).find("held a context"), std::string::npos);
   EXPECT_TRUE(by_process.gpus_by_process);
   vars = {{"SLURM_JOB_GPUS", "2,3"}, {"CUDA_VISIBLE_DEVICES", "0,1"}};
+  if (const auto bus = cuda_pci_bus_id(0); !bus.empty()) {
+    // A CUDA driver with a GPU (the GPU machine) maps CUDA_VISIBLE_DEVICES itself, ahead of Slurm's list.
+    MeterOptions mapped;
+    EXPECT_NE(select_program_gpus(mapped, env).find("by PCI bus id: " + bus), std::string::npos);
+    ASSERT_FALSE(mapped.gpu_pci_bus_ids.empty());
+    EXPECT_EQ(mapped.gpu_pci_bus_ids.front(), bus);
+    GTEST_SKIP() << "Slurm's list and unmapped entries are the path of a machine without a CUDA driver";
+  }
   MeterOptions slurm;
   EXPECT_EQ(select_program_gpus(slurm, env), "the GPUs Slurm gave this job: SLURM_JOB_GPUS=2,3 (NVML indices)");
   EXPECT_EQ(slurm.gpu_indices, (std::vector<unsigned>{2, 3}));

@@ -412,6 +412,31 @@ TEST(Files, TempFileNeverWritesThroughASymlink) {
   EXPECT_EQ(files, 2);  // victim and cache.bin
 }
 
+// A tree removed whole, depth first; a symbolic link inside it goes, what it points to stays; nothing there
+// is success; a folder that cannot be emptied says why.
+TEST(Files, RemoveTreeRemovesEverythingButWhatLinksPointTo) {
+  auto dir = sedenergy::test::temp_dir();
+  sedenergy::test::write_text(dir / "outside" / "keep.txt", "precious");
+  sedenergy::test::write_text(dir / "tree" / "a" / "b" / "c.wav", "x");
+  sedenergy::test::write_text(dir / "tree" / "top.tsv", "y");
+  std::filesystem::create_directory_symlink(dir / "outside", dir / "tree" / "a" / "link");
+  std::string why;
+  EXPECT_TRUE(sedenergy::remove_tree((dir / "tree").string(), &why)) << why;
+  EXPECT_FALSE(std::filesystem::exists(dir / "tree"));
+  EXPECT_EQ(sedenergy::test::read_text(dir / "outside" / "keep.txt"), "precious");
+  EXPECT_TRUE(sedenergy::remove_tree((dir / "tree").string()));  // already gone
+  EXPECT_FALSE(sedenergy::remove_tree((dir / "outside" / "keep.txt" / "below").string(), &why));
+  EXPECT_EQ(why, "Not a directory");
+  sedenergy::test::write_text(dir / "locked" / "inner" / "f", "z");
+  std::filesystem::permissions(dir / "locked" / "inner", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  if (::geteuid() != 0) {  // root removes it anyway
+    EXPECT_FALSE(sedenergy::remove_tree((dir / "locked").string(), &why));
+    EXPECT_NE(why.find("ermission"), std::string::npos) << why;
+    EXPECT_TRUE(std::filesystem::exists(dir / "locked" / "inner" / "f"));
+  }
+  std::filesystem::permissions(dir / "locked" / "inner", std::filesystem::perms::owner_all);
+}
+
 // Every headline finding under each idle baseline the database gives (none, the session's with a CUDA
 // context, the one before the context), and whether it holds under all. A constant factor between the two
 // trends holds everywhere across the shared FLOPs range; an idle power that takes more from CNN/CRNN (200 W)

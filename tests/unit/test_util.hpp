@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 namespace sedenergy::test {
 
@@ -15,7 +16,7 @@ inline std::filesystem::path temp_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   auto dir = std::filesystem::temp_directory_path() / "sedenergy-tests" /
              (std::string(info->test_suite_name()) + "." + info->name());
-  std::filesystem::remove_all(dir);
+  remove_tree(dir.string());
   std::filesystem::create_directories(dir);
   return dir;
 }
