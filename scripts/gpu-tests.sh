@@ -15,8 +15,8 @@ B=build-cuda/sedenergy
 T=$(mktemp -d)
 echo "== synth --force over an earlier dataset"
 $B synth --out "$T/ds" --clips 4 --seconds 1 --rate 16000 > /dev/null 2>&1
-$B synth --out "$T/ds" --clips 2 --seconds 1 --rate 16000 --force 2>&1 | head -1
-echo "exit ${PIPESTATUS[0]}"
+$B synth --out "$T/ds" --clips 2 --seconds 1 --rate 16000 --force > "$T/synth.log" 2>&1
+echo "exit $? ($(grep -c . "$T/synth.log") lines: $(tail -1 "$T/synth.log"))"
 echo "== report of an older-schema database (read through a private copy, removed at exit)"
 BEFORE=$(ls -d /tmp/sedenergy-read.* 2>/dev/null | wc -l)
 $B report results/h100-paper43-2026-11-27/results.db -o "$T/report" > "$T/report.log" 2>&1
