@@ -765,55 +765,153 @@ const std::vector<Predictor>& predictors() {
   return list;
 }
 
-// One predictor over the points of one GPU and phase: its table row; `lofo_j` gets the held-out predictions.
-std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Point*>& pts, const std::string& gpu,
-                                const std::string& phase, std::vector<const Point*>& used, std::vector<double>& lofo_j) {
+// One predictor's view of a GPU's points: the rows it can use (every feature finite), what it fits (log10
+// energy, or joules weighted by 1 / energy^2) and each row's family (an index into kFamilies).
+struct Design {
   std::vector<std::vector<double>> X;
-  std::vector<double> e, y, w;
+  std::vector<double> y, w, e;  // fitted target, weight, energy in joules
   std::vector<int> fam;
-  bool borrowed = false;
+  std::vector<const Point*> used;
+  bool borrowed = false;  // kernel counts taken from another GPU's runs
+};
+
+Design design_of(const Predictor& pr, const std::vector<const Point*>& pts) {
+  Design d;
   for (const Point* p : pts) {
     auto f = pr.features(*p);
     if (!std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) continue;
-    X.push_back(f);
-    e.push_back(p->energy_j);
-    y.push_back(pr.relative ? p->energy_j : std::log10(p->energy_j));
-    w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
-    fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
-    used.push_back(p);
-    borrowed |= !p->kernels_counted_on.empty() && (pr.needs == kNeedsKernels || pr.needs == kNeedsProbes);
+    d.X.push_back(f);
+    d.e.push_back(p->energy_j);
+    d.y.push_back(pr.relative ? p->energy_j : std::log10(p->energy_j));
+    d.w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
+    d.fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+    d.used.push_back(p);
+    d.borrowed |= !p->kernels_counted_on.empty() && (pr.needs == kNeedsKernels || pr.needs == kNeedsProbes);
   }
-  const int n = static_cast<int>(y.size());
-  const std::set<int> fams(fam.begin(), fam.end());
-  std::vector<json> row = {gpu, phase, pr.name, pr.needs, n};
-  if (n < static_cast<int>(X.empty() ? 1 : X[0].size()) + 3) {
-    row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
-    row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
-    return row;
+  return d;
+}
+
+// The rows of `d` whose family `keep` accepts.
+Design rows_where(const Design& d, const std::function<bool(int)>& keep) {
+  Design out;
+  out.borrowed = d.borrowed;
+  for (std::size_t i = 0; i < d.X.size(); ++i) {
+    if (!keep(d.fam[i])) continue;
+    out.X.push_back(d.X[i]), out.y.push_back(d.y[i]), out.w.push_back(d.w[i]), out.e.push_back(d.e[i]);
+    out.fam.push_back(d.fam[i]), out.used.push_back(d.used[i]);
   }
-  auto in_joules = [&](std::vector<double> v) {
-    if (!pr.relative) for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
-    return v;
-  };
-  const auto fit = least_squares(X, y, w);
-  const auto lofo = fams.size() >= 2 ? predict_held_out(X, y, fam, w) : std::vector<double>(n, NAN);
-  lofo_j = in_joules(lofo);
-  const auto kf = in_joules(predict_held_out(X, y, kfold_groups(n, std::min(5, n), 11), w));
-  std::vector<double> in_sample(n);
-  for (int i = 0; i < n; ++i) in_sample[i] = fit.ok ? fit.predict(X[i]) : NAN;
-  const auto ape = ape_pct(e, lofo_j);
+  return out;
+}
+
+// Predictions of the fitted target back in joules.
+std::vector<double> in_joules(const Predictor& pr, std::vector<double> v) {
+  if (!pr.relative) for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
+  return v;
+}
+
+// Each row predicted by a fit on the other families (leave one family out), in joules.
+std::vector<double> held_out_families(const Predictor& pr, const Design& d) {
+  return in_joules(pr, predict_held_out(d.X, d.y, d.fam, d.w));
+}
+
+bool fittable(const Design& d) {
+  const std::set<int> fams(d.fam.begin(), d.fam.end());
+  return fams.size() >= 2 && d.X.size() >= (d.X.empty() ? 1 : d.X[0].size()) + 3;
+}
+
+// The median APE with its bootstrap interval.
+std::pair<double, Interval> median_with_ci(const std::vector<double>& ape) {
   const auto ci = ape.size() >= 2 ? bootstrap_ci(static_cast<int>(ape.size()), [&](const std::vector<int>& idx) {
     std::vector<double> v;
     for (int k : idx) v.push_back(ape[k]);
     return median(v);
   }) : Interval{NAN, NAN};
+  return {median(ape), ci};
+}
+
+// One predictor over the points of one GPU and phase: its table row; `used` and `lofo_j` get the points it
+// could use and their held-out predictions.
+std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Point*>& pts, const std::string& gpu,
+                                const std::string& phase, std::vector<const Point*>& used, std::vector<double>& lofo_j) {
+  const Design d = design_of(pr, pts);
+  used = d.used;
+  const int n = static_cast<int>(d.y.size());
+  const std::set<int> fams(d.fam.begin(), d.fam.end());
+  std::vector<json> row = {gpu, phase, pr.name, pr.needs, n};
+  if (n < static_cast<int>(d.X.empty() ? 1 : d.X[0].size()) + 3) {
+    row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
+    row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
+    return row;
+  }
+  const auto fit = least_squares(d.X, d.y, d.w);
+  const auto lofo = fams.size() >= 2 ? predict_held_out(d.X, d.y, d.fam, d.w) : std::vector<double>(n, NAN);
+  lofo_j = in_joules(pr, lofo);
+  const auto kf = in_joules(pr, predict_held_out(d.X, d.y, kfold_groups(n, std::min(5, n), 11), d.w));
+  std::vector<double> in_sample(n);
+  for (int i = 0; i < n; ++i) in_sample[i] = fit.ok ? fit.predict(d.X[i]) : NAN;
+  const auto [med, ci] = median_with_ci(ape_pct(d.e, lofo_j));
   std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
-  if (borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
-  row.insert(row.end(), {num(pr.relative ? r_squared(e, in_sample) : fit.r2), num(median(ape)), num(ci.lo), num(ci.hi),
-                         num(mape_pct(e, lofo_j)), num(r_squared(y, lofo)), num(mape_pct(e, kf)),
-                         num(median(ape_pct(e, kf)))});
+  if (d.borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
+  row.insert(row.end(), {num(pr.relative ? r_squared(d.e, in_sample) : fit.r2), num(med), num(ci.lo), num(ci.hi),
+                         num(mape_pct(d.e, lofo_j)), num(r_squared(d.y, lofo)), num(mape_pct(d.e, kf)),
+                         num(median(ape_pct(d.e, kf)))});
   row.push_back(note);
   return row;
+}
+
+// The choice of predictor validated as well: for each family in turn, of the predictors that need no run
+// and can use every point, the one with the lowest leave-one-family-out median error over the other
+// families is fitted on them and predicts that family. Its errors are out of sample twice over: neither
+// the fit nor the choice saw the family predicted.
+struct Selection {
+  std::vector<double> measured, predicted;
+  std::vector<std::string> chosen;  // "family: predictor"
+};
+Selection select_out_of_sample(const std::vector<const Point*>& pts) {
+  std::vector<std::pair<const Predictor*, Design>> candidates;
+  for (const auto& pr : predictors()) {
+    if (pr.needs == kNeedsARun) continue;
+    Design d = design_of(pr, pts);
+    if (d.used.size() == pts.size()) candidates.emplace_back(&pr, std::move(d));
+  }
+  Selection s;
+  std::set<int> fams;
+  for (const Point* p : pts) fams.insert(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+  for (int held : fams) {
+    double best = INFINITY;
+    const std::pair<const Predictor*, Design>* pick = nullptr;
+    for (const auto& c : candidates) {
+      const Design others = rows_where(c.second, [&](int f) { return f != held; });
+      if (!fittable(others)) continue;
+      const double m = median(ape_pct(others.e, held_out_families(*c.first, others)));
+      if (m < best) best = m, pick = &c;
+    }
+    if (!pick) continue;
+    Design split = pick->second;  // two groups: the held-out family, and the others it is fitted on
+    for (auto& f : split.fam) f = f == held;
+    const auto predicted = held_out_families(*pick->first, split);
+    for (std::size_t i = 0; i < split.fam.size(); ++i) {
+      if (split.fam[i]) s.measured.push_back(split.e[i]), s.predicted.push_back(predicted[i]);
+    }
+    s.chosen.push_back(kFamilies[static_cast<std::size_t>(held)] + ": " + pick->first->name);
+  }
+  return s;
+}
+
+// The row of the predictor chosen out of sample (select_out_of_sample), and the sentence the predictor
+// finding ends with ("" when no family could be predicted so).
+constexpr const char* kChosenOnOtherFamilies = "the best, chosen on the other families (nested leave-one-family-out)";
+std::string add_selection_row(Table& t, const std::vector<const Point*>& pts, const std::string& gpu,
+                              const std::string& phase) {
+  const Selection s = select_out_of_sample(pts);
+  const auto ape = ape_pct(s.measured, s.predicted);
+  if (ape.empty()) return "";
+  const auto [med, ci] = median_with_ci(ape);
+  t.rows.push_back({gpu, phase, kChosenOnOtherFamilies, "what the chosen predictor needs", static_cast<int>(ape.size()),
+                    nullptr, num(med), num(ci.lo), num(ci.hi), num(mape_pct(s.measured, s.predicted)), nullptr, nullptr,
+                    nullptr, "chosen per held-out family: " + join(s.chosen, "; ")});
+  return " Choosing the predictor out of sample too (by its error on the other families, then predicting the "
+         "held-out one): " + fmt(med, "%.0f") + " %" + interval_text(ci, "%.0f") + " (" + join(s.chosen, "; ") + ").";
 }
 
 // Every predictor over one GPU's points of one phase; the best that needs no run of the model (by LOFO
@@ -852,7 +950,8 @@ void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& 
   a.findings.push_back("Predictor (" + phase + ", " + gpu + "): the best out of sample of those that need no run of "
                        "the model is " + best + ", with a leave-one-family-out median error of " + fmt(best_ape, "%.0f") +
                        " %" + interval_text(best_ci, "%.0f") + " (mean " + fmt(best_mean, "%.0f") + " %), against " +
-                       fmt(flops_ape, "%.0f") + " % (mean " + fmt(flops_mean, "%.0f") + " %) for FLOPs alone.");
+                       fmt(flops_ape, "%.0f") + " % (mean " + fmt(flops_mean, "%.0f") + " %) for FLOPs alone." +
+                       add_selection_row(t, pts, gpu, phase));
 }
 
 void add_predictors(Analysis& a, const std::vector<std::string>& phases) {

@@ -718,6 +718,23 @@ TEST(Analysis, ALaunchAwarePredictorRecoversASumOfCosts) {
   EXPECT_NE(a["findings"].dump().find("is kernel launches + FLOPs + memory traffic (linear), with a leave-one-family-out median error of"),
             std::string::npos)
       << a["findings"].dump(1);
+  // The choice validated too: on any three families the law's own form wins, so it is chosen for each
+  // held-out family and predicts it within the noise; every configuration is predicted once.
+  const auto& chosen = [&]() -> const json& {
+    for (const auto& r : a["tables"]["predictors"]["rows"]) {
+      if (r["phase"] == "train" && r["predictor"].get<std::string>().find("chosen on the other families") != std::string::npos) return r;
+    }
+    static const json none;
+    return none;
+  }();
+  ASSERT_FALSE(chosen.is_null()) << a["tables"]["predictors"].dump(1);
+  EXPECT_EQ(chosen["n"], 24);
+  EXPECT_LT(chosen["median_ape_lofo_pct"].get<double>(), 3);
+  for (const char* fam : {"MLP", "CNN", "RNN", "CRNN"}) {
+    EXPECT_NE(chosen["note"].get<std::string>().find(std::string(fam) + ": kernel launches + FLOPs + memory traffic (linear)"),
+              std::string::npos) << chosen.dump();
+  }
+  EXPECT_NE(a["findings"].dump().find("Choosing the predictor out of sample too"), std::string::npos);
 }
 
 // Three GPUs: one with the same law 3x dearer, predicted from the first and two reference configurations
