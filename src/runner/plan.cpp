@@ -75,6 +75,12 @@ void ensure_writable_dir(const std::string& dir) {
   }
 }
 
+std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt) {
+  if (opt.early_stop <= 0) return opt.seed;
+  const int stands_for = item.repetition > opt.repetitions ? item.repetition - opt.repetitions : item.repetition;
+  return opt.seed + static_cast<std::uint64_t>(stands_for - 1);
+}
+
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   for (std::size_t i = 0; i < n; ++i) p[i] = i;

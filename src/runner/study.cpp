@@ -442,13 +442,6 @@ void refuse_what_cannot_fit(const compute::ModelCount& counts, const DeviceChoic
   }
 }
 
-// The seed a run trains from (its start weights and its batch order). Every repetition of a measurement run
-// does the same work again, so it keeps the study's seed; each repetition of a learning run is one draw of
-// training's randomness, so it takes the next seed (repetition 1 keeps the study's).
-std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt) {
-  return opt.early_stop > 0 ? opt.seed + static_cast<std::uint64_t>(item.repetition - 1) : opt.seed;
-}
-
 // The model of a run, on its device, checked against the accounting; the global generator seeded for it.
 models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan, const compute::ModelCount& counts,
                            std::uint64_t seed) {

@@ -60,6 +60,25 @@ TEST(RunnerPlan, WorkItemsInterleaveVariantsInASeededOrder) {
   EXPECT_NE(other, first);
 }
 
+// Seeds: a measurement run's repetitions all train from the study's seed (the same work again); a learning
+// run's repetition r from seed + r - 1; a re-run of host-stalled repetition r (number R + r) from r's seed.
+TEST(RunnerPlan, LearningRepetitionsDrawTheirOwnSeedsAndReRunsKeepTheirs) {
+  StudyOptions opt;
+  opt.seed = 7;
+  opt.repetitions = 3;
+  WorkItem item;
+  for (int rep : {1, 2, 3, 5}) {
+    item.repetition = rep;
+    EXPECT_EQ(training_seed(item, opt), 7u) << rep;
+  }
+  opt.early_stop = 4;
+  const std::map<int, std::uint64_t> expected = {{1, 7}, {2, 8}, {3, 9}, {4, 7}, {5, 8}, {6, 9}};
+  for (const auto& [rep, seed] : expected) {
+    item.repetition = rep;
+    EXPECT_EQ(training_seed(item, opt), seed) << "repetition " << rep;
+  }
+}
+
 // The plan of a small CPU study, and what it refuses before any work, by option name.
 TEST(RunnerPlan, PlanResolvesTheAutomaticOptionsAndRefusesByName) {
   auto dir = test::temp_dir();
