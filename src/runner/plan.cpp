@@ -77,7 +77,8 @@ void ensure_writable_dir(const std::string& dir) {
 
 std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt) {
   if (opt.early_stop <= 0) return opt.seed;
-  const int stands_for = item.repetition > opt.repetitions ? item.repetition - opt.repetitions : item.repetition;
+  // Re-runs of re-runs (--stall-retries above 1) are numbered R further on each time: r, R + r, 2R + r...
+  const int stands_for = (item.repetition - 1) % opt.repetitions + 1;
   return opt.seed + static_cast<std::uint64_t>(stands_for - 1);
 }
 

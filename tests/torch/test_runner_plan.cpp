@@ -61,7 +61,8 @@ TEST(RunnerPlan, WorkItemsInterleaveVariantsInASeededOrder) {
 }
 
 // Seeds: a measurement run's repetitions all train from the study's seed (the same work again); a learning
-// run's repetition r from seed + r - 1; a re-run of host-stalled repetition r (number R + r) from r's seed.
+// run's repetition r from seed + r - 1; a re-run of host-stalled repetition r (number R + r, or 2R + r for a
+// re-run of that re-run) from r's seed.
 TEST(RunnerPlan, LearningRepetitionsDrawTheirOwnSeedsAndReRunsKeepTheirs) {
   StudyOptions opt;
   opt.seed = 7;
@@ -72,7 +73,7 @@ TEST(RunnerPlan, LearningRepetitionsDrawTheirOwnSeedsAndReRunsKeepTheirs) {
     EXPECT_EQ(training_seed(item, opt), 7u) << rep;
   }
   opt.early_stop = 4;
-  const std::map<int, std::uint64_t> expected = {{1, 7}, {2, 8}, {3, 9}, {4, 7}, {5, 8}, {6, 9}};
+  const std::map<int, std::uint64_t> expected = {{1, 7}, {2, 8}, {3, 9}, {4, 7}, {5, 8}, {6, 9}, {7, 7}, {9, 9}};
   for (const auto& [rep, seed] : expected) {
     item.repetition = rep;
     EXPECT_EQ(training_seed(item, opt), seed) << "repetition " << rep;
