@@ -791,12 +791,12 @@ Design design_of(const Predictor& pr, const std::vector<const Point*>& pts) {
   return d;
 }
 
-// The rows of `d` whose family `keep` accepts.
-Design rows_where(const Design& d, const std::function<bool(int)>& keep) {
+// The rows of `d` of every family but `family`.
+Design rows_without(const Design& d, int family) {
   Design out;
   out.borrowed = d.borrowed;
   for (std::size_t i = 0; i < d.X.size(); ++i) {
-    if (!keep(d.fam[i])) continue;
+    if (d.fam[i] == family) continue;
     out.X.push_back(d.X[i]), out.y.push_back(d.y[i]), out.w.push_back(d.w[i]), out.e.push_back(d.e[i]);
     out.fam.push_back(d.fam[i]), out.used.push_back(d.used[i]);
   }
@@ -814,9 +814,13 @@ std::vector<double> held_out_families(const Predictor& pr, const Design& d) {
   return in_joules(pr, predict_held_out(d.X, d.y, d.fam, d.w));
 }
 
+// Enough rows to fit the predictor's features and validate it: three more than its coefficients.
+bool enough_rows(const Design& d) { return d.X.size() >= (d.X.empty() ? 1 : d.X[0].size()) + 3; }
+
+// Enough rows, from at least two families (leave one family out needs one to fit on).
 bool fittable(const Design& d) {
   const std::set<int> fams(d.fam.begin(), d.fam.end());
-  return fams.size() >= 2 && d.X.size() >= (d.X.empty() ? 1 : d.X[0].size()) + 3;
+  return fams.size() >= 2 && enough_rows(d);
 }
 
 // The median APE with its bootstrap interval.
@@ -838,7 +842,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   const int n = static_cast<int>(d.y.size());
   const std::set<int> fams(d.fam.begin(), d.fam.end());
   std::vector<json> row = {gpu, phase, pr.name, pr.needs, n};
-  if (n < static_cast<int>(d.X.empty() ? 1 : d.X[0].size()) + 3) {
+  if (!enough_rows(d)) {
     row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
     row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
     return row;
@@ -875,13 +879,13 @@ Selection select_out_of_sample(const std::vector<const Point*>& pts) {
     if (d.used.size() == pts.size()) candidates.emplace_back(&pr, std::move(d));
   }
   Selection s;
-  std::set<int> fams;
-  for (const Point* p : pts) fams.insert(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+  if (candidates.empty()) return s;
+  const std::set<int> fams(candidates[0].second.fam.begin(), candidates[0].second.fam.end());  // each covers every point
   for (int held : fams) {
     double best = INFINITY;
     const std::pair<const Predictor*, Design>* pick = nullptr;
     for (const auto& c : candidates) {
-      const Design others = rows_where(c.second, [&](int f) { return f != held; });
+      const Design others = rows_without(c.second, held);
       if (!fittable(others)) continue;
       const double m = median(ape_pct(others.e, held_out_families(*c.first, others)));
       if (m < best) best = m, pick = &c;
@@ -1101,9 +1105,6 @@ double learning_target(const std::vector<LearningRun>& runs, double option) {
   return std::isfinite(lowest) ? 0.9 * lowest : NAN;
 }
 
-// Energy to reach a validation mAP: per configuration, the energy spent (training and validation, from the
-// start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions;
-// configurations whose runs never reach it say so.
 // A configuration that reached the learning target: the median, least and most energy of its repetitions.
 struct Reached {
   double median, least, most;
@@ -1127,6 +1128,9 @@ std::string seed_spread_text(const std::vector<Reached>& by_median) {
          (within.size() == 1 ? "it" : "them") + " from the cheapest.";
 }
 
+// Energy to reach a validation mAP: per configuration, the energy spent (training and validation, from the
+// start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions with
+// the least and the most; configurations whose runs never reach it say so.
 void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options,
                           const EnergyUse& use) {
   const auto runs = learning_runs(rows, a.reference_impl, use);
@@ -1163,16 +1167,12 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
     }
     const bool any = !energy.empty();
     const json none = nullptr;
+    const double least = any ? *std::min_element(energy.begin(), energy.end()) : NAN;
+    const double most = any ? *std::max_element(energy.begin(), energy.end()) : NAN;
     t.rows.push_back({variant, list.front()->family, static_cast<int>(list.size()), static_cast<int>(energy.size()),
-                      num(target), any ? num(median(epochs)) : none, any ? num(median(energy)) : none,
-                      any ? num(*std::min_element(energy.begin(), energy.end())) : none,
-                      any ? num(*std::max_element(energy.begin(), energy.end())) : none, num(median(best_map)),
-                      num(median(best_epoch))});
-    if (any) {
-      reached.push_back({median(energy), *std::min_element(energy.begin(), energy.end()),
-                         *std::max_element(energy.begin(), energy.end()), variant + " (" + list.front()->family + ")",
-                         energy.size()});
-    }
+                      num(target), any ? num(median(epochs)) : none, any ? num(median(energy)) : none, num(least),
+                      num(most), num(median(best_map)), num(median(best_epoch))});
+    if (any) reached.push_back({median(energy), least, most, variant + " (" + list.front()->family + ")", energy.size()});
     else never.push_back(variant);
   }
   a.tables.push_back(t);
@@ -1422,7 +1422,6 @@ struct Quantity {
 
 using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
 
-
 // The columns of a number and of its interval.
 struct Columns {
   std::string v, lo, hi;
@@ -1586,10 +1585,9 @@ void per_gpu(Analysis& a, const std::function<void(Analysis&)>& question) {
     for (const auto& t : sub.tables) {
       auto it = std::find_if(a.tables.begin(), a.tables.end(), [&](const Table& x) { return x.id == t.id; });
       if (it == a.tables.end()) {
-        Table empty = t;
-        empty.columns.insert(empty.columns.begin(), "gpu");
-        empty.rows.clear();
-        it = a.tables.insert(a.tables.end(), empty);
+        std::vector<std::string> columns = {"gpu"};
+        columns.insert(columns.end(), t.columns.begin(), t.columns.end());
+        it = a.tables.insert(a.tables.end(), Table{t.id, t.title, t.note, columns, {}});
       }
       for (auto row : t.rows) it->rows.push_back((row.insert(row.begin(), gpu), row));
     }
