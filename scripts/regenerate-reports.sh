@@ -14,6 +14,7 @@ REPORTS=(
   "results/h100-paper43-2026-11-27/report-net --energy net results/h100-paper43-2026-11-27/results.db"
   "results/h200-paper43-2026-11-30/study/report results/h200-paper43-2026-11-30/study/results.db"
   "results/h200-paper43-2026-11-30/joint-with-h100 results/h100-paper43-2026-11-27/results.db results/h200-paper43-2026-11-30/study/results.db"
+  "results/h200-paper43-2026-11-30/joint-with-h100-net --energy net results/h100-paper43-2026-11-27/results.db results/h200-paper43-2026-11-30/study/results.db"
   "results/h200-implementations-2026-11-30/study/report results/h200-implementations-2026-11-30/study/results.db"
   "results/h200-implementations-2026-11-30/bench-07ec446/idle/report results/h200-implementations-2026-11-30/bench-07ec446/idle/results.db"
   "results/h200-implementations-2026-11-30/bench-ac90e41/idle/report results/h200-implementations-2026-11-30/bench-ac90e41/idle/results.db"

@@ -209,6 +209,28 @@ LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::ve
   return f;
 }
 
+LinearFit least_squares_of_varying(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                                   const std::vector<double>& weights) {
+  if (X.empty()) return least_squares(X, y, weights);
+  const std::size_t k = X[0].size();
+  std::vector<std::size_t> varying;
+  for (std::size_t j = 0; j < k; ++j) {
+    if (std::any_of(X.begin(), X.end(), [&](const auto& row) { return row[j] != X[0][j]; })) varying.push_back(j);
+  }
+  if (varying.size() == k) return least_squares(X, y, weights);
+  std::vector<std::vector<double>> kept(X.size());
+  for (std::size_t i = 0; i < X.size(); ++i) {
+    for (std::size_t j : varying) kept[i].push_back(X[i][j]);
+  }
+  LinearFit f = least_squares(kept, y, weights);
+  if (!f.ok) return f;
+  std::vector<double> coef(k + 1, 0.0);
+  coef[0] = f.coef[0];
+  for (std::size_t v = 0; v < varying.size(); ++v) coef[varying[v] + 1] = f.coef[v + 1];
+  f.coef = coef;
+  return f;
+}
+
 double r_squared(const std::vector<double>& truth, const std::vector<double>& pred) {
   double mean = 0, n = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
@@ -254,7 +276,7 @@ std::vector<double> predict_held_out(const std::vector<std::vector<double>>& X, 
       Xt.push_back(X[i]), yt.push_back(y[i]);
       if (!weights.empty()) wt.push_back(weights[i]);
     }
-    auto fit = least_squares(Xt, yt, wt);
+    auto fit = least_squares_of_varying(Xt, yt, wt);
     if (!fit.ok) continue;
     for (std::size_t i = 0; i < y.size(); ++i) {
       if (group[i] == g) out[i] = fit.predict(X[i]);

@@ -62,13 +62,19 @@ struct LinearFit {
 // errors, so a 10 J and a 10 kJ configuration count alike), weighted least squares.
 LinearFit least_squares(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
                         const std::vector<double>& weights = {});
+// The same, leaving out each predictor that is constant over the rows (a kind of work none of them did):
+// it gets coefficient 0 and the intercept carries its constant, so a row that has it is predicted without
+// its cost.
+LinearFit least_squares_of_varying(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+                                   const std::vector<double>& weights = {});
 double r_squared(const std::vector<double>& truth, const std::vector<double>& pred);
 double mape_pct(const std::vector<double>& truth, const std::vector<double>& pred);  // mean |p - t| / |t| x 100
 // |p - t| / |t| x 100 per pair where both are finite.
 std::vector<double> ape_pct(const std::vector<double>& truth, const std::vector<double>& pred);
 
 // Out-of-sample predictions: each row predicted by a model fitted without its group (leave one group
-// out) or without its fold (k seeded folds). NaN where the training part is too small to fit.
+// out) or without its fold (k seeded folds), by least_squares_of_varying. NaN where the training part is
+// too small to fit.
 std::vector<double> predict_held_out(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
                                      const std::vector<int>& group,
                                      const std::vector<double>& weights = {});

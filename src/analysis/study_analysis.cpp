@@ -90,6 +90,20 @@ double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
 // Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals).
+// FLOPs per epoch by kind of work: the accounting's split of a step, scaled to the FLOPs per epoch the run
+// recorded.
+std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r) {
+  const auto c = accounting_of(r);
+  if (!c) return std::nullopt;
+  const bool train = r.phase.phase == "train";
+  const double step = train ? c->train_step_flops() : c->test_step_flops();
+  if (!(step > 0)) return std::nullopt;
+  compute::WorkSplit w = compute::work_split(*c, train);
+  const double scale = r.flops_per_epoch / step;
+  for (double* v : {&w.matrix, &w.single_channel_conv, &w.conv, &w.serial_recurrent}) *v *= scale;
+  return w;
+}
+
 double traffic_per_epoch(const store::RunPhaseRow& r) {
   if (r.traffic_bytes_per_step < 0) return NAN;  // not recorded (a database the report could not complete)
   return r.flops_per_step > 0 ? r.traffic_bytes_per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
@@ -296,6 +310,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.flops = r.flops_per_epoch;
       g.p.params = static_cast<double>(r.params);
       g.p.traffic_bytes = traffic_per_epoch(r);
+      g.p.work = work_per_epoch(r);
       g.p.impl = r.impl;
       g.p.steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
       g.p.hardware = r.hardware;
@@ -757,6 +772,14 @@ const std::vector<Predictor>& predictors() {
       // energy of the arithmetic and of the memory traffic, each linear, fitted per GPU.
       {"kernel launches + FLOPs + memory traffic (linear)", kNeedsKernels, true,
        [](const Point& p) { return std::vector<double>{launches(p), p.flops, p.traffic_bytes}; }},
+      // The same with FLOPs by kind of work, each at its own cost: a one-channel convolution's FLOP takes
+      // ~100x the time of a wide one's, a recurrent step waits for the one before (docs/FACTS.md §6.4).
+      {"kernel launches + FLOPs by kind of layer (linear)", kNeedsKernels, true,
+       [](const Point& p) {
+         if (!p.work) return std::vector<double>{NAN};
+         return std::vector<double>{launches(p), p.work->matrix, p.work->single_channel_conv, p.work->conv,
+                                    p.work->serial_recurrent};
+       }},
       {"estimated time from measured rates", kNeedsProbes, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
       {"FLOPs + GPU utilization", kNeedsARun, false,
@@ -847,7 +870,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
     row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
     return row;
   }
-  const auto fit = least_squares(d.X, d.y, d.w);
+  const auto fit = least_squares_of_varying(d.X, d.y, d.w);
   const auto lofo = fams.size() >= 2 ? predict_held_out(d.X, d.y, d.fam, d.w) : std::vector<double>(n, NAN);
   lofo_j = in_joules(pr, lofo);
   const auto kf = in_joules(pr, predict_held_out(d.X, d.y, kfold_groups(n, std::min(5, n), 11), d.w));
@@ -961,7 +984,8 @@ void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& 
 void add_predictors(Analysis& a, const std::vector<std::string>& phases) {
   Table t{"predictors", "Predicting energy per epoch, validated out of sample",
           "per GPU: least squares on log10 energy, or on joules weighted by 1/energy^2 (linear predictors: each "
-          "term a cost in joules, relative errors); leave-one-family-out (LOFO: fitted on three families, "
+          "term a cost in joules, relative errors; a term the fitted rows never have, such as recurrent steps "
+          "when the CRNNs are held out, is priced at zero); leave-one-family-out (LOFO: fitted on three families, "
           "predicting the fourth) and 5-fold cross-validation; absolute percentage error (APE) of the energy in "
           "joules, median with a 95 % bootstrap interval over configurations, and mean; R2 in sample (on what "
           "was fitted) and LOFO. 'needs': what must be known before the model runs",
@@ -1698,6 +1722,20 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
                       "CodeCarbon's CPU/RAM model, not measured energy.");
   }
   return a;
+}
+
+std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
+  try {
+    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
+    if (!r.spec_json.empty()) {
+      const auto j = json::parse(r.spec_json);
+      mels = j.value("mels", mels);
+      frames = j.value("frames", frames);
+    }
+    return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
+  } catch (const std::exception&) {
+    return std::nullopt;  // a spec or shape this version cannot count
+  }
 }
 
 }  // namespace sedenergy::analysis

@@ -4,12 +4,14 @@
 // front, hardware normalisation and the measurement's own quality. Results are tables of numbers or
 // nulls; what cannot be computed says why (never NaN).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "analysis/stats.hpp"
+#include "compute/accounting.hpp"
 #include "store/store.hpp"
 
 namespace sedenergy::analysis {
@@ -35,6 +37,7 @@ struct Point {
   double energy_j = 0, energy_lo = 0, energy_hi = 0, energy_sd = 0, energy_coverage = NAN;
   double duration_s = 0, power_w = 0;
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
+  std::optional<compute::WorkSplit> work;  // its FLOPs per epoch by kind of work; none: a spec this version cannot count
   double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
   double map = -1;
   double map_chance = -1;      // a constant model's mAP on the same test set; -1: not recorded
@@ -90,5 +93,9 @@ struct Analysis {
 };
 
 Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options = {});
+
+// The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
+// cannot parse).
+std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r);
 
 }  // namespace sedenergy::analysis

@@ -71,11 +71,13 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         L.name = "linear " + std::to_string(op.in) + "->" + std::to_string(op.out) +
                  (op.positions > 1 ? " at " + std::to_string(op.positions) + " steps" : "");
         L.params = op.in * op.out + op.out;
+        L.kind = WorkKind::kMatrix;
         gemm_layer(L, B * op.positions, op.in, op.out, op.first_trainable);
         break;
       case OpKind::kConv2d: {
         L.name = "conv3x3 " + std::to_string(op.in) + "->" + std::to_string(op.out);
         L.params = op.in * op.out * 9 + op.out;
+        L.kind = op.in == 1 ? WorkKind::kSingleChannelConv : WorkKind::kConv;
         double positions = B * op.h * op.w;  // stride 1, padding 1: same size
         gemm_layer(L, positions, op.in * 9.0, op.out, op.first_trainable);
         break;
@@ -100,6 +102,7 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         // Linear(C, C) over channels at every position, times sigmoid(x).
         L.name = "glu " + std::to_string(op.c);
         L.params = op.c * op.c + op.c;
+        L.kind = WorkKind::kMatrix;
         gemm_layer(L, B * op.h * op.w, op.c, op.c, false);
         L.forward.elementwise = 2 * E;  // 1 / (1 + exp(-x)) and the product
         L.forward.transcendental = E;
@@ -130,12 +133,14 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         break;
       case OpKind::kRnn:
         recurrent(L, op, B);
+        L.kind = op.seq_len > 1 ? WorkKind::kSerialRecurrent : WorkKind::kMatrix;
         break;
       case OpKind::kAttentionHeads: {
         // Two Linear(in, 10) at every step; sigmoid frame probabilities; softmax over classes, clamped;
         // weak = sum_t(strong * att) / sum_t(att).
         L.name = "attention heads " + std::to_string(op.in) + "->10 at " + std::to_string(op.positions) + " steps";
         L.params = 2 * (op.in * 10 + 10);
+        L.kind = WorkKind::kMatrix;
         gemm_layer(L, B * op.positions, op.in, 20, false);
         const double P = B * op.positions * 10;
         L.forward.elementwise = 2 * P + 3 * P + P + 3 * P + B * 10;
@@ -167,6 +172,21 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
   mc.optimizer.elementwise = 13.0 * mc.params;
   mc.optimizer.transcendental = static_cast<double>(mc.params);
   return mc;
+}
+
+WorkSplit work_split(const ModelCount& c, bool train) {
+  WorkSplit w;
+  for (const auto& L : c.layers) {
+    const double flops = train ? L.forward_train.flops() + L.backward.flops() : L.forward.flops();
+    switch (L.kind) {
+      case WorkKind::kMatrix: w.matrix += flops; break;
+      case WorkKind::kSingleChannelConv: w.single_channel_conv += flops; break;
+      case WorkKind::kConv: w.conv += flops; break;
+      case WorkKind::kSerialRecurrent: w.serial_recurrent += flops; break;
+      case WorkKind::kElementwise: break;
+    }
+  }
+  return w;
 }
 
 Convention parse_convention(const std::string& name) {

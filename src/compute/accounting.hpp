@@ -19,8 +19,17 @@ struct Counts {
   Counts& operator+=(const Counts& o);
 };
 
+// The kinds of work whose kernels run at very different rates on one GPU (docs/FACTS.md §6.4): matrix
+// products (linear layers, attention heads, GLU gates, recurrent layers over a single step), convolutions
+// over one input channel (nine multiply-adds per output, memory-bound: ~1 TFLOP/s measured on an H100
+// against ~150 for convolutions over many channels), other convolutions, and recurrent layers over many
+// steps (one step after the other, latency-bound). Element-wise work (activations, pooling,
+// normalisation, the optimizer) is none of them.
+enum class WorkKind { kElementwise, kMatrix, kSingleChannelConv, kConv, kSerialRecurrent };
+
 struct LayerCount {
   std::string name;      // "linear 8192->512", "gru 64->64 x1"
+  WorkKind kind = WorkKind::kElementwise;
   long long params = 0;
   Counts forward;        // inference (eval mode: dropout off, batch norm with running statistics)
   Counts forward_train;  // training mode (dropout masks, batch statistics)
@@ -44,6 +53,12 @@ struct ModelCount {
 };
 
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input);
+
+// FLOPs of one step by kind of work: the forward pass (test) or forward and backward (training).
+struct WorkSplit {
+  double matrix = 0, single_channel_conv = 0, conv = 0, serial_recurrent = 0;
+};
+WorkSplit work_split(const ModelCount& c, bool train);
 
 // Conventions of other counters, to compare with numbers reported elsewhere (docs/FACTS.md §6).
 //   sedenergy  this file's counts: FLOPs = 2 MACs + bias + element-wise, forward + backward + Adam

@@ -404,19 +404,10 @@ const std::vector<Format>& formats() {
 std::vector<store::RunPhaseRow> with_traffic(std::vector<store::RunPhaseRow> rows) {
   for (auto& r : rows) {
     if (r.traffic_bytes_per_step >= 0 || r.phase.phase.empty()) continue;
-    try {
-      int mels = 128, frames = r.frames > 0 ? r.frames : 64;
-      if (!r.spec_json.empty()) {
-        const auto j = json::parse(r.spec_json);
-        mels = j.value("mels", mels);
-        frames = j.value("frames", frames);
-      }
-      const models::InputShape shape{std::max(1, r.batch), mels, frames};
-      const auto t = compute::dram_traffic(compute::count(models::parse_spec(r.config), shape));
+    if (const auto c = analysis::accounting_of(r)) {
+      const auto t = compute::dram_traffic(*c);
       r.traffic_bytes_per_step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
-    } catch (const std::exception&) {
-      // left unknown
-    }
+    }  // else left unknown
   }
   return rows;
 }

@@ -19,11 +19,16 @@ cmake --build "$T/consumer" > "$T/build.log"
 "$T/consumer/measure_example" > "$T/out2"; head -1 "$T/out2"
 # both executables use the installed library
 # (each tool's output is captured first: `tool | grep -q` fails under pipefail when grep stops reading early)
-grep -q "$LIBDIR/libsedenergy.so.0" <<< "$(ldd "$T/with_pkgconfig")"
-grep -q "$LIBDIR/libsedenergy.so.0" <<< "$(ldd "$T/consumer/measure_example")"
+# Each check says what failed (under set -e a bare grep -q stops the script without a word).
+uses_installed() {
+  grep -q "$LIBDIR/libsedenergy.so.0" <<< "$(ldd "$1")" || { echo "FAIL: $1 does not load $LIBDIR/libsedenergy.so.0:"; ldd "$1"; exit 1; }
+}
+uses_installed "$T/with_pkgconfig"
+uses_installed "$T/consumer/measure_example"
 # The library needs the C++ runtime itself and exports its C API alone: without either it crashed when loaded
 # into a Python process beside PyTorch (its C++ symbols bound to another library's).
-grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")"
+grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")" ||
+  { echo "FAIL: libsedenergy.so.0 does not need libstdc++:"; readelf -d "$LIBDIR/libsedenergy.so.0" | grep NEEDED; exit 1; }
 extra=$(nm -D --defined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $3}' | grep -v '^sed_' || true)
 [ -z "$extra" ] || { echo "libsedenergy exports more than sed_*: $extra"; exit 1; }
 echo "c_consumer: ok"

@@ -105,6 +105,23 @@ TEST(Stats, LeastSquaresCrossValidationAndPareto) {
   for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(pred[i], y[i], 1e-6);
   EXPECT_NEAR(analysis::mape_pct({100, 200}, {110, 180}), 10, 1e-9);
   EXPECT_FALSE(analysis::least_squares({{1}, {1}, {1}}, {1, 2, 3}).ok);  // constant predictor
+  // Unless it is left out: a cost no fitted row has is priced at zero, the others still recovered.
+  std::vector<std::vector<double>> Z;
+  for (const auto& x : X) Z.push_back({x[0], 0.0, x[1]});
+  auto v = analysis::least_squares_of_varying(Z, y);
+  ASSERT_TRUE(v.ok);
+  ASSERT_EQ(v.coef.size(), 4u);
+  EXPECT_NEAR(v.coef[1], 2e-12, 1e-18);
+  EXPECT_EQ(v.coef[2], 0);
+  EXPECT_NEAR(v.coef[3], -3, 1e-6);
+  // Held out: the group that alone has the third cost is predicted without it (every other row exactly).
+  Z[11][1] = 1, y[11] += 5;
+  std::vector<int> group(12, 0);
+  group[11] = group[10] = 1;
+  pred = analysis::predict_held_out(Z, y, group);
+  EXPECT_NEAR(pred[11], y[11] - 5, 1e-6);
+  EXPECT_NEAR(pred[10], y[10], 1e-6);
+  EXPECT_TRUE(std::isnan(pred[0]));  // the two rows of group 1 cannot fit three coefficients
   EXPECT_FALSE(analysis::least_squares({{1}, {2}}, {1, 2}).ok);          // no degree of freedom left
   // Pareto: (cost, quality) -> the cheapest, then each that improves quality.
   EXPECT_EQ(analysis::pareto_front({5, 1, 3, 4, 2}, {0.9, 0.2, 0.5, 0.4, 0.2}), (std::vector<int>{1, 2, 0}));

@@ -91,6 +91,36 @@ TEST(Accounting, LinearAndConvCountsByHand) {
   EXPECT_DOUBLE_EQ(k.forward.macs, 128.0 * 64 * 128 * 9 + 128.0 * 64 * 32 * 10);
 }
 
+// Each layer's FLOPs go to the kind of work its kernels do; element-wise layers to none.
+TEST(Accounting, WorkSplitsFlopsByKindOfLayer) {
+  const models::InputShape in{8, 128, 64};
+  // cnn:2x128: conv 1->128 (one input channel), conv 128->128, then the linear head.
+  const auto cnn = compute::count(models::parse_spec("cnn:2x128"), in);
+  const auto w = compute::work_split(cnn, false);
+  EXPECT_DOUBLE_EQ(w.single_channel_conv, cnn.layers[0].forward.flops());
+  ASSERT_EQ(cnn.layers[0].name, "conv3x3 1->128");
+  EXPECT_DOUBLE_EQ(w.conv, 2 * 8.0 * 64 * 32 * 128 * 128 * 9 + 8.0 * 64 * 32 * 128);  // 2 MACs + bias per output
+  EXPECT_DOUBLE_EQ(w.matrix, 2 * 8.0 * 32 * 16 * 128 * 10 + 8.0 * 10);
+  EXPECT_EQ(w.serial_recurrent, 0);
+  // Training adds each layer's backward pass, still by kind.
+  const auto t = compute::work_split(cnn, true);
+  EXPECT_DOUBLE_EQ(t.conv, w.conv + cnn.layers[3].backward.flops());
+  // A GRU over one step is a matrix product (the RNN family); over 2048 steps, serial (the CRNN's).
+  const auto rnn = compute::count(models::parse_spec("rnn:1x128"), in);
+  EXPECT_DOUBLE_EQ(compute::work_split(rnn, false).matrix, rnn.layers[0].forward.flops() + rnn.layers[1].forward.flops());
+  const auto crnn = compute::count(models::parse_spec("crnn:1x1:64x64"), in);
+  const auto c = compute::work_split(crnn, false);
+  std::string names;
+  for (const auto& l : crnn.layers) names += l.name + ";";
+  EXPECT_EQ(names, "conv3x3 1->64;relu;maxpool2x2;gru 64->64 x1 over 2048;linear 64->10;softmax;");
+  EXPECT_DOUBLE_EQ(c.serial_recurrent, crnn.layers[3].forward.flops());
+  EXPECT_DOUBLE_EQ(c.single_channel_conv, crnn.layers[0].forward.flops());
+  EXPECT_DOUBLE_EQ(c.matrix, crnn.layers[4].forward.flops());
+  // What is left out is exactly the element-wise layers.
+  EXPECT_DOUBLE_EQ(crnn.forward.flops() - c.serial_recurrent - c.single_channel_conv - c.matrix - c.conv,
+                   crnn.layers[1].forward.flops() + crnn.layers[2].forward.flops() + crnn.layers[5].forward.flops());
+}
+
 TEST(Accounting, GruFollowsTheReferenceFormula) {
   // RNN 1xH on a single step of I = 8192 features: B*T*[2*3H*(I+H) + 13H] FLOPs + linear head.
   const double B = 4, I = 8192, H = 128;
