@@ -25,10 +25,17 @@ uses_installed() {
 }
 uses_installed "$T/with_pkgconfig"
 uses_installed "$T/consumer/measure_example"
-# The library needs the C++ runtime itself and exports its C API alone: without either it crashed when loaded
-# into a Python process beside PyTorch (its C++ symbols bound to another library's).
-grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")" ||
-  { echo "FAIL: libsedenergy.so.0 does not need libstdc++:"; readelf -d "$LIBDIR/libsedenergy.so.0" | grep NEEDED; exit 1; }
+# The library brings its own C++ runtime and exports its C API alone: without either it crashed when loaded
+# into a Python process beside PyTorch (its C++ symbols bound to another library's). Its own runtime: every
+# C++ runtime symbol it leaves undefined comes from a libstdc++ it needs (a compiler that links libstdc++
+# statically, as the GPU node's does, leaves none).
+cxx_undefined=$(nm -D --undefined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $2}' |
+  grep -E '^(_ZNS|_ZNKS|_ZSt|_ZTIS|_ZTVN10__cxxabiv|__cxa_|_Znw|_Zdl)' | head -3 | tr '\n' ' ' || true)
+if [ -n "$cxx_undefined" ] && ! grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")"; then
+  echo "FAIL: libsedenergy.so.0 leaves C++ runtime symbols undefined ($cxx_undefined) without needing libstdc++:"
+  readelf -d "$LIBDIR/libsedenergy.so.0" | grep NEEDED
+  exit 1
+fi
 extra=$(nm -D --defined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $3}' | grep -v '^sed_' || true)
 [ -z "$extra" ] || { echo "libsedenergy exports more than sed_*: $extra"; exit 1; }
 echo "c_consumer: ok"
