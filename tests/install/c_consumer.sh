@@ -27,10 +27,10 @@ uses_installed "$T/with_pkgconfig"
 uses_installed "$T/consumer/measure_example"
 # The library brings its own C++ runtime and exports its C API alone: without either it crashed when loaded
 # into a Python process beside PyTorch (its C++ symbols bound to another library's). Its own runtime: every
-# C++ runtime symbol it leaves undefined comes from a libstdc++ it needs (a compiler that links libstdc++
-# statically, as the GPU node's does, leaves none).
-cxx_undefined=$(nm -D --undefined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $2}' |
-  grep -E '^(_ZNS|_ZNKS|_ZSt|_ZTIS|_ZTVN10__cxxabiv|__cxa_|_Znw|_Zdl)' | head -3 | tr '\n' ' ' || true)
+# symbol it leaves undefined at a libstdc++ version (GLIBCXX_*, CXXABI_*) comes from a libstdc++ it needs
+# (a compiler that links libstdc++ statically, as the GPU node's does, leaves none).
+cxx_undefined=$(nm -D --undefined-only "$LIBDIR/libsedenergy.so.0" | awk '{print $2}' | grep -E '@(GLIBCXX|CXXABI)_' |
+  head -3 | tr '\n' ' ' || true)
 if [ -n "$cxx_undefined" ] && ! grep -q 'NEEDED.*libstdc++' <<< "$(readelf -d "$LIBDIR/libsedenergy.so.0")"; then
   echo "FAIL: libsedenergy.so.0 leaves C++ runtime symbols undefined ($cxx_undefined) without needing libstdc++:"
   readelf -d "$LIBDIR/libsedenergy.so.0" | grep NEEDED
