@@ -38,7 +38,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
   sub->add_option("--clips", a->clips, "dataset size: adds per-epoch totals (the last batch may be partial)")
       ->check(whole_in(1, 1000000000));
   sub->add_flag("--json", a->json, "JSON output");
-  sub->add_flag("--layers", a->layers, "per-layer breakdown");
+  sub->add_flag("--layers", a->layers, "per-layer breakdown, with each layer's kind of work (the predictor's FLOPs by kind)");
   sub->add_option("--convention", a->convention,
                   "sedenergy (exact, default), torch (PyTorch FlopCounterMode), deepspeed (the study's profiler), "
                   "thop or fvcore (both print MACs as 'FLOPs': see fwd MACs)")
@@ -99,6 +99,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
         if (a->layers) {
           for (const auto& l : c.layers) {
             j["layers"].push_back({{"name", l.name},
+                                   {"kind", compute::work_kind_name(l.kind)},
                                    {"params", l.params},
                                    {"forward", counts_json(l.forward)},
                                    {"backward", counts_json(l.backward)}});
@@ -115,7 +116,7 @@ void setup_flops(CLI::App& app, int& exit_code) {
         for (const auto& l : c.layers) {
           std::cout << "    " << std::left << std::setw(28) << l.name << std::right << std::setw(12) << l.params
                     << std::setw(16) << l.forward.macs << std::setw(16) << l.forward.flops() << std::setw(16)
-                    << l.backward.flops() << "\n";
+                    << l.backward.flops() << "  " << compute::work_kind_name(l.kind) << "\n";
         }
       }
     }

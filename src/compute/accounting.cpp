@@ -174,6 +174,17 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
   return mc;
 }
 
+const char* work_kind_name(WorkKind k) {
+  switch (k) {
+    case WorkKind::kMatrix: return "matrix";
+    case WorkKind::kSingleChannelConv: return "one-channel conv";
+    case WorkKind::kConv: return "conv";
+    case WorkKind::kSerialRecurrent: return "recurrent steps";
+    case WorkKind::kElementwise: break;
+  }
+  return "element-wise";
+}
+
 WorkSplit work_split(const ModelCount& c, bool train) {
   WorkSplit w;
   for (const auto& L : c.layers) {

@@ -26,6 +26,7 @@ struct Counts {
 // steps (one step after the other, latency-bound). Element-wise work (activations, pooling,
 // normalisation, the optimizer) is none of them.
 enum class WorkKind { kElementwise, kMatrix, kSingleChannelConv, kConv, kSerialRecurrent };
+const char* work_kind_name(WorkKind k);  // "element-wise", "matrix", "one-channel conv", "conv", "recurrent steps"
 
 struct LayerCount {
   std::string name;      // "linear 8192->512", "gru 64->64 x1"

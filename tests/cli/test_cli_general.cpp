@@ -46,6 +46,15 @@ TEST(Cli, FlopsPrintsTheStudysParameterCounts) {
   EXPECT_TRUE(contains(epoch.out, "\"train_flops\": 37336941996.0")) << epoch.out;
   auto ds = run("flops mlp:1x512 --convention deepspeed");
   EXPECT_TRUE(contains(ds.out, "deepspeed convention")) << ds.out;
+  // Each layer with the kind of work the predictor prices it as.
+  auto layers = run("flops crnn:2x1:64x64 --layers");
+  for (const char* line : {"conv3x3 1->64", "one-channel conv", "conv3x3 64->64", "gru 64->64 x1 over 512", "recurrent steps",
+                           "linear 64->10", "matrix", "element-wise"}) {
+    EXPECT_TRUE(contains(layers.out, line)) << line << "\n" << layers.out;
+  }
+  auto kinds = nlohmann::json::parse(run("flops rnn:1x128 --layers --json").out);
+  EXPECT_EQ(kinds[0]["layers"][0]["name"], "gru 8192->128 x1 over 1");
+  EXPECT_EQ(kinds[0]["layers"][0]["kind"], "matrix");  // one step: a matrix product
 }
 
 #if SEDENERGY_HAS_TORCH
