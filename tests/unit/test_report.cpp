@@ -800,7 +800,20 @@ TEST(Analysis, FlopsByKindOfLayerPredictTheFamiliesTheyShareWork) {
     EXPECT_GT(ape.at("kernel launches + FLOPs + memory traffic (linear)"), 10);
     EXPECT_GT(ape.at("FLOPs"), 10);
     EXPECT_EQ(a["predictions"][phase]["predictor"], kinds);
+    // Each held-out family's own median: within the noise but for the CRNNs.
+    for (const auto& r : a["tables"]["predictors"]["rows"]) {
+      if (r["phase"] != phase || r["predictor"] != kinds) continue;
+      std::map<std::string, double> by_family;
+      for (const auto& part : split(r["median_ape_lofo_by_family"].get<std::string>(), ';')) {
+        const auto words = split(trim(part), ' ');
+        ASSERT_EQ(words.size(), 3u) << part;
+        by_family[words[0]] = std::stod(words[1]);
+      }
+      for (const char* fam : {"MLP", "CNN", "RNN"}) EXPECT_LT(by_family.at(fam), 3) << r.dump();
+      EXPECT_GT(by_family.at("CRNN"), 10) << r.dump();
+    }
   }
+  EXPECT_NE(a["findings"].dump().find("by held-out family: MLP "), std::string::npos) << a["findings"].dump(1);
   // Held out, the CRNNs' recurrent steps are priced at zero: every CRNN is predicted too low, and the
   // ones whose energy is mostly recurrent steps by far.
   int crnn = 0;
