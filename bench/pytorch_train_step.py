@@ -153,8 +153,11 @@ def main():
     dev = torch.device("cuda")
     configs = arg("--configs", ",".join(PAPER43)).split(",")
     if "--default-precision" not in sys.argv:
-        torch.backends.cuda.matmul.allow_tf32 = False  # LibTorch's default, so both do the same arithmetic
-        torch.backends.cudnn.allow_tf32 = True
+        # The implementation's float32 math, as sedenergy's Float32Math sets it (fp32 and bf16: LibTorch's
+        # defaults), so both sides do the same arithmetic.
+        precision = impl.split("/")[2]
+        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        torch.backends.cudnn.allow_tf32 = precision != "ieee"
     torch.manual_seed(1)
     x = torch.rand(clips, 1, 128, 64)
     y = torch.zeros(clips, 10)

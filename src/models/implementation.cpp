@@ -1,6 +1,7 @@
 #include "models/implementation.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -19,6 +20,15 @@ std::string optimizer_of(const std::string& study_optimizer) {
   return study_optimizer == "libtorch" ? "per-tensor" : study_optimizer;
 }
 
+Precision parse_precision(const std::string& text, const std::function<InputError(const std::string&)>& bad) {
+  std::vector<std::string> names;
+  for (const auto& c : precision_choices()) {
+    if (text == c.name) return c.precision;
+    names.emplace_back(c.name);
+  }
+  throw bad("precision is " + join(names, ", ") + ", not '" + text + "'");
+}
+
 Implementation parse_spelled(const std::string& text, const std::string& option) {
   const auto parts = split(text, '/');
   auto bad = [&](const std::string& why) {
@@ -35,18 +45,30 @@ Implementation parse_spelled(const std::string& text, const std::string& option)
     throw bad("unknown optimizer '" + parts[0] + "' (foreach, fused, per-tensor)");
   }
   if (parts[1] != "eager" && parts[1] != "graph") throw bad("graphs is eager or graph, not '" + parts[1] + "'");
-  if (parts[2] != "fp32" && parts[2] != "bf16") throw bad("precision is fp32 or bf16, not '" + parts[2] + "'");
   if (parts[3] != "host" && parts[3] != "device") throw bad("data is host or device, not '" + parts[3] + "'");
   impl.graph = parts[1] == "graph";
-  impl.bf16 = parts[2] == "bf16";
+  impl.precision = parse_precision(parts[2], bad);
   impl.device_data = parts[3] == "device";
   return impl;
 }
 
 }  // namespace
 
+const std::vector<PrecisionChoice>& precision_choices() {
+  static const std::vector<PrecisionChoice> c = {
+      {Precision::fp32, "fp32"}, {Precision::tf32, "tf32"}, {Precision::ieee, "ieee"}, {Precision::bf16, "bf16"}};
+  return c;
+}
+
+const char* precision_name(Precision p) {
+  for (const auto& c : precision_choices()) {
+    if (c.precision == p) return c.name;
+  }
+  return "fp32";
+}
+
 std::string Implementation::spelled() const {
-  return optimizer + "/" + (graph ? "graph" : "eager") + "/" + (bf16 ? "bf16" : "fp32") + "/" +
+  return optimizer + "/" + (graph ? "graph" : "eager") + "/" + precision_name(precision) + "/" +
          (device_data ? "device" : "host");
 }
 
@@ -65,6 +87,8 @@ const std::vector<ImplementationPreset>& implementation_presets() {
       {"fastest", "fused/graph/fp32/device", "the whole step in a CUDA graph, the dataset on the GPU"},
       {"bf16", "fused/eager/bf16/device", "bf16 autocast, fused Adam, the dataset on the GPU"},
       {"graph-bf16", "fused/graph/bf16/device", "bf16 autocast inside a CUDA graph, the dataset on the GPU"},
+      {"pytorch-tf32", "foreach/eager/tf32/host", "a PyTorch user's plain loop with torch.backends.cuda.matmul.allow_tf32 = True: TF32 tensor cores for every float32 matrix product"},
+      {"pytorch-ieee", "foreach/eager/ieee/host", "a PyTorch user's plain loop with TF32 off in cuDNN too: IEEE float32 throughout"},
   };
   return p;
 }
@@ -105,7 +129,10 @@ std::string implementation_refusal(const Implementation& impl, const RunContext&
            " Adam computes its bias corrections on the host each step: use the fused optimizer";
   }
   if (opt == "fused" && !ctx.cuda) return "the fused optimizer needs a CUDA device";
-  if (impl.bf16 && !ctx.cuda) return "bf16 autocast is run on CUDA devices only";
+  if (impl.precision == Precision::bf16 && !ctx.cuda) return "bf16 autocast is run on CUDA devices only";
+  if ((impl.precision == Precision::tf32 || impl.precision == Precision::ieee) && !ctx.cuda) {
+    return std::string(precision_name(impl.precision)) + " sets CUDA's float32 math: CUDA devices only";
+  }
   if (impl.device_data && !ctx.cached_features) {
     return "device-resident data needs cached features (--feature-mode on-the-fly computes each batch on the host)";
   }

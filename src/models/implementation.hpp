@@ -6,7 +6,10 @@
 //   graphs     eager       every kernel launched by the host, step by step
 //              graph       the whole training step (forward, loss, backward, Adam) captured once into a CUDA
 //                          graph and replayed; the test step likewise
-//   precision  fp32        PyTorch's defaults
+//   precision  fp32        PyTorch's defaults: cuDNN's convolutions and RNNs on TF32 tensor cores, cuBLAS's
+//                          matrix products in IEEE float32 (docs/FACTS.md §6.4)
+//              tf32        TF32 tensor cores for cuBLAS's matrix products as well
+//              ieee        IEEE float32 throughout (no TF32, in cuDNN either)
 //              bf16        bf16 autocast (weights, gradients and Adam stay fp32)
 //   data       host        each batch gathered on the host and copied, as a DataLoader does
 //              device      the dataset resident on the GPU, batches indexed there
@@ -20,11 +23,19 @@ namespace sedenergy::models {
 
 inline constexpr const char* kDefaultImplementation = "default";
 
+enum class Precision { fp32, tf32, ieee, bf16 };
+struct PrecisionChoice {
+  Precision precision;
+  const char* name;  // as spelled
+};
+const std::vector<PrecisionChoice>& precision_choices();  // in the order help and errors list them
+const char* precision_name(Precision p);
+
 // Default-constructed: the default preset (what a study runs unless told).
 struct Implementation {
   std::string optimizer = "auto";  // foreach, fused, per-tensor; auto: fused on CUDA, foreach on the CPU
   bool graph = false;
-  bool bf16 = false;
+  Precision precision = Precision::fp32;
   bool device_data = false;
   std::string preset = kDefaultImplementation;  // the preset it was named by ("" when written out)
 
@@ -53,7 +64,7 @@ std::vector<Implementation> parse_implementations(const std::string& list, const
                                                   const std::string& option);
 
 // Why the implementation cannot run here, "" when it can: graphs need CUDA (and a build with CUDA graphs)
-// and the fused optimizer; bf16 needs CUDA; device-resident data needs cached features.
+// and the fused optimizer; bf16, tf32 and ieee need CUDA; device-resident data needs cached features.
 struct RunContext {
   bool cuda = false;
   bool cuda_graphs_built = false;

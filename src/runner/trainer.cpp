@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
@@ -50,6 +51,23 @@ class Autocast {
 };
 
 }  // namespace
+
+Float32Math::Float32Math(models::Precision p)
+    : on_(p == models::Precision::tf32 || p == models::Precision::ieee) {
+  if (!on_) return;
+  auto& ctx = at::globalContext();
+  cublas_was_ = ctx.allowTF32CuBLAS();
+  cudnn_was_ = ctx.allowTF32CuDNN();
+  const bool tf32 = p == models::Precision::tf32;
+  ctx.setAllowTF32CuBLAS(tf32);
+  ctx.setAllowTF32CuDNN(tf32);
+}
+
+Float32Math::~Float32Math() {
+  if (!on_) return;
+  at::globalContext().setAllowTF32CuBLAS(cublas_was_);
+  at::globalContext().setAllowTF32CuDNN(cudnn_was_);
+}
 
 BatchSource::BatchSource(const data::FeatureSet& fs) : size_(fs.n_clips), mels_(fs.n_mels), frames_(fs.frames) {
   x_ = torch::from_blob(const_cast<float*>(fs.data()), {fs.n_clips, 1, fs.n_mels, fs.frames}, torch::kFloat32).clone();
@@ -116,7 +134,8 @@ Optimizer::Optimizer(models::SedNet& model, const models::Implementation& impl, 
 
 Trainer::Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt,
                  const models::Implementation& impl, models::SedNet model)
-    : train_(train), test_(test), dev_(dev), batch_(opt.batch), impl_(impl), model_(std::move(model)),
+    : float32_math_(impl.precision), train_(train), test_(test), dev_(dev), batch_(opt.batch), impl_(impl),
+      model_(std::move(model)),
       optim_(model_, impl_, opt.lr) {
   test_order_ = torch::arange(test_.size(), torch::TensorOptions().dtype(torch::kLong));
   test_order_dev_ = on_device(test_order_);
@@ -130,7 +149,7 @@ void Trainer::train_step(const torch::Tensor& x, const torch::Tensor& y) {
   optim_.zero_grad();
   torch::Tensor out;
   {
-    Autocast autocast(impl_.bf16, !impl_.graph);
+    Autocast autocast(impl_.precision == models::Precision::bf16, !impl_.graph);
     out = model_->forward(x);
   }
   if (out.scalar_type() != torch::kFloat32) out = out.to(torch::kFloat32);
@@ -153,7 +172,7 @@ const torch::Tensor& Trainer::mean_scale(int64_t numel) {
 }
 
 torch::Tensor Trainer::test_step(const torch::Tensor& x) {
-  Autocast autocast(impl_.bf16, !impl_.graph);
+  Autocast autocast(impl_.precision == models::Precision::bf16, !impl_.graph);
   return model_->forward(x);
 }
 

@@ -1,6 +1,7 @@
 // Training and testing one model on its device, the way an implementation says (models/implementation.hpp):
 // batches gathered on the host and copied or indexed from a device-resident copy; eager steps or steps
-// captured into CUDA graphs; fp32 or bf16 autocast; foreach, fused or per-tensor Adam.
+// captured into CUDA graphs; PyTorch's float32 defaults, TF32 everywhere, IEEE float32 throughout or bf16 autocast;
+// foreach, fused or per-tensor Adam.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -70,6 +71,21 @@ class Optimizer {
   std::unique_ptr<torch::optim::Adam> libtorch_;
 };
 
+// The float32 math of an implementation's precision, for a scope (a trainer's life): tf32 lets cuBLAS and
+// cuDNN use TF32 tensor cores, ieee neither; fp32 and bf16 leave PyTorch's defaults (cuDNN TF32, cuBLAS
+// IEEE). The flags are the process's: the scope restores them.
+class Float32Math {
+ public:
+  explicit Float32Math(models::Precision p);
+  ~Float32Math();
+  Float32Math(const Float32Math&) = delete;
+  Float32Math& operator=(const Float32Math&) = delete;
+
+ private:
+  bool on_;
+  bool cublas_was_ = false, cudnn_was_ = true;
+};
+
 class Trainer {
  public:
   Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt,
@@ -130,6 +146,7 @@ class Trainer {
   int run_steps(bool train, const torch::Tensor& order, const torch::Tensor& order_dev, int max_steps,
                 bool step_graphs);
 
+  Float32Math float32_math_;  // first: set before any step, restored after the last
   const BatchSource& train_;
   const BatchSource& test_;
   DeviceChoice dev_;

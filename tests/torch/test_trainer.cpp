@@ -4,6 +4,7 @@
 // batch (host data) and whole epochs (device data), learn as the eager loop does, and their kernels are counted.
 #include <gtest/gtest.h>
 
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
@@ -88,6 +89,54 @@ TEST(Trainer, CudaGraphStepsAndEpochsLearnAsTheEagerLoop) {
     EXPECT_LT(graphed.losses.back(), 0.8 * graphed.losses.front()) << impl;
     EXPECT_NEAR(graphed.losses.back(), eager.losses.back(), 0.5 * eager.losses.back()) << impl;
     EXPECT_GT(graphed.train_kernels, 5) << impl;
+  }
+}
+
+// The float32 math of a precision holds for its scope and the process's flags come back after it (they are
+// global: a study runs implementations one after another in one process).
+TEST(Trainer, Float32MathHoldsForItsScopeOnly) {
+  auto& ctx = at::globalContext();
+  const bool cublas = ctx.allowTF32CuBLAS(), cudnn = ctx.allowTF32CuDNN();
+  {
+    runner::Float32Math tf32(models::Precision::tf32);
+    EXPECT_TRUE(ctx.allowTF32CuBLAS());
+    EXPECT_TRUE(ctx.allowTF32CuDNN());
+    {
+      runner::Float32Math ieee(models::Precision::ieee);
+      EXPECT_FALSE(ctx.allowTF32CuBLAS());
+      EXPECT_FALSE(ctx.allowTF32CuDNN());
+    }
+    EXPECT_TRUE(ctx.allowTF32CuBLAS());
+  }
+  EXPECT_EQ(ctx.allowTF32CuBLAS(), cublas);
+  EXPECT_EQ(ctx.allowTF32CuDNN(), cudnn);
+  for (const auto p : {models::Precision::fp32, models::Precision::bf16}) {
+    runner::Float32Math defaults(p);
+    EXPECT_EQ(ctx.allowTF32CuBLAS(), cublas);
+    EXPECT_EQ(ctx.allowTF32CuDNN(), cudnn);
+  }
+}
+
+// On a GPU with tensor cores, tf32 changes what a float32 matrix product computes (TF32 keeps 10 bits of
+// mantissa: errors near 1e-3) and ieee does not (PyTorch's default for cuBLAS); each trains the model.
+TEST(Trainer, Tf32AndIeeeReachTheMatrixProducts) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";
+  torch::manual_seed(2);
+  const auto a = torch::randn({512, 512}, torch::kCUDA), b = torch::randn({512, 512}, torch::kCUDA);
+  const auto exact = torch::matmul(a.to(torch::kDouble), b.to(torch::kDouble));
+  auto error = [&](models::Precision p) {
+    runner::Float32Math math(p);
+    return ((torch::matmul(a, b).to(torch::kDouble) - exact).abs().max() / exact.abs().max()).item<double>();
+  };
+  EXPECT_LT(error(models::Precision::ieee), 1e-5);
+  EXPECT_LT(error(models::Precision::fp32), 1e-5);
+  EXPECT_GT(error(models::Precision::tf32), 1e-4);
+  runner::DeviceChoice gpu;
+  gpu.device = torch::Device(torch::kCUDA, 0);
+  gpu.cuda = true;
+  for (const std::string impl : {"pytorch-tf32", "pytorch-ieee"}) {
+    const auto t = train(impl, gpu, 12);
+    EXPECT_LT(t.losses.back(), 0.8 * t.losses.front()) << impl;
   }
 }
 

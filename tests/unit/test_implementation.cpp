@@ -14,7 +14,7 @@ TEST(Implementation, PresetsAndSpelledNamesParse) {
   EXPECT_EQ(d.spelled(), "foreach/eager/fp32/host");
   EXPECT_EQ(d.name(), "pytorch-default");
   const auto f = parse_implementation("fastest", "auto", "--impl");
-  EXPECT_TRUE(f.graph && f.device_data && !f.bf16);
+  EXPECT_TRUE(f.graph && f.device_data && f.precision == Precision::fp32);
   EXPECT_EQ(f.optimizer, "fused");
   // The default takes the study's --optimizer; auto is resolved by the device.
   EXPECT_EQ(parse_implementation("default", "libtorch", "--impl").spelled(), "per-tensor/eager/fp32/host");
@@ -23,6 +23,12 @@ TEST(Implementation, PresetsAndSpelledNamesParse) {
   const auto s = parse_implementation("per-tensor/graph/bf16/device", "auto", "--impl");
   EXPECT_EQ(s.name(), "per-tensor/graph/bf16/device");
   EXPECT_TRUE(s.preset.empty());
+  EXPECT_EQ(s.precision, Precision::bf16);
+  // The float32 math: PyTorch's defaults (fp32), TF32 everywhere, IEEE throughout; only the precision
+  // differs from pytorch-default.
+  EXPECT_EQ(parse_implementation("pytorch-tf32", "auto", "--impl").spelled(), "foreach/eager/tf32/host");
+  EXPECT_EQ(parse_implementation("pytorch-ieee", "auto", "--impl").spelled(), "foreach/eager/ieee/host");
+  EXPECT_EQ(parse_implementation("fused/graph/tf32/device", "auto", "--impl").precision, Precision::tf32);
   // Every preset's spelling parses back to itself.
   for (const auto& p : implementation_presets()) {
     EXPECT_EQ(parse_implementation(p.spelled, "auto", "--impl").spelled(), p.spelled) << p.name;
@@ -39,7 +45,7 @@ TEST(Implementation, BadNamesAreRefusedByOption) {
             std::string::npos);
   EXPECT_NE(test::input_error_of([] { parse_implementation("fused/lazy/fp32/host", "auto", "--impl"); }).find("graphs is eager or graph"),
             std::string::npos);
-  EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp16/host", "auto", "--impl"); }).find("precision is fp32 or bf16"),
+  EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp16/host", "auto", "--impl"); }).find("precision is fp32, tf32, ieee, bf16, not 'fp16'"),
             std::string::npos);
   EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp32/disk", "auto", "--impl"); }).find("data is host or device"),
             std::string::npos);
@@ -61,6 +67,8 @@ TEST(Implementation, ImpossibleCombinationsSayWhy) {
   EXPECT_NE(why("per-tensor/graph/fp32/host", gpu).find("use the fused optimizer"), std::string::npos);
   EXPECT_EQ(why("pytorch-fused", cpu), "the fused optimizer needs a CUDA device");
   EXPECT_EQ(why("foreach/eager/bf16/host", cpu), "bf16 autocast is run on CUDA devices only");
+  EXPECT_EQ(why("pytorch-tf32", cpu), "tf32 sets CUDA's float32 math: CUDA devices only");
+  EXPECT_EQ(why("foreach/eager/ieee/host", cpu), "ieee sets CUDA's float32 math: CUDA devices only");
   EXPECT_NE(why("device-data", on_the_fly).find("needs cached features"), std::string::npos);
   EXPECT_EQ(why("pytorch-default", cpu), "");
   EXPECT_EQ(why("default", cpu), "");  // auto: foreach on the CPU
