@@ -89,7 +89,6 @@ double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
-// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals).
 // FLOPs per epoch by kind of work: the accounting's split of a step, scaled to the FLOPs per epoch the run
 // recorded.
 std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r) {
@@ -104,6 +103,7 @@ std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r) {
   return w;
 }
 
+// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals).
 double traffic_per_epoch(const store::RunPhaseRow& r) {
   if (r.traffic_bytes_per_step < 0) return NAN;  // not recorded (a database the report could not complete)
   return r.flops_per_step > 0 ? r.traffic_bytes_per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
@@ -856,9 +856,9 @@ std::pair<double, Interval> median_with_ci(const std::vector<double>& ape) {
   return {median(ape), ci};
 }
 
-// The median APE of each family's held-out predictions ("MLP 29 %; CNN 9 %"), where a family's error hides
-// in the median over all.
-std::string by_family_text(const std::vector<double>& measured, const std::vector<double>& predicted,
+// The median APE of each family's held-out predictions ("MLP 29 %; CNN 9 %"; null when none), where a
+// family's error hides in the median over all.
+json by_family_text(const std::vector<double>& measured, const std::vector<double>& predicted,
                            const std::vector<int>& family) {
   std::vector<std::string> parts;
   for (std::size_t f = 0; f < kFamilies.size(); ++f) {
@@ -869,7 +869,7 @@ std::string by_family_text(const std::vector<double>& measured, const std::vecto
     const auto ape = ape_pct(m, p);
     if (!ape.empty()) parts.push_back(kFamilies[f] + " " + fmt(median(ape), "%.0f") + " %");
   }
-  return join(parts, "; ");
+  return parts.empty() ? json(nullptr) : json(join(parts, "; "));
 }
 
 // One predictor over the points of one GPU and phase: its table row; `used` and `lofo_j` get the points it
@@ -898,8 +898,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   row.insert(row.end(), {num(pr.relative ? r_squared(d.e, in_sample) : fit.r2), num(med), num(ci.lo), num(ci.hi),
                          num(mape_pct(d.e, lofo_j)), num(r_squared(d.y, lofo)), num(mape_pct(d.e, kf)),
                          num(median(ape_pct(d.e, kf)))});
-  const std::string fam_text = fams.size() >= 2 ? by_family_text(d.e, lofo_j, d.fam) : "";
-  row.push_back(fam_text.empty() ? json(nullptr) : json(fam_text));
+  row.push_back(fams.size() >= 2 ? by_family_text(d.e, lofo_j, d.fam) : json(nullptr));
   row.push_back(note);
   return row;
 }
