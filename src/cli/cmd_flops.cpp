@@ -56,6 +56,11 @@ void setup_flops(CLI::App& app, int& exit_code) {
       std::cout << std::left << std::setw(20) << "config" << std::right << std::setw(14) << "params" << std::setw(16)
                 << "fwd MACs" << std::setw(16) << "fwd FLOPs" << std::setw(16) << "train FLOPs" << std::setw(14)
                 << "act. bytes" << std::setw(12) << "train GB" << "   (" << a->convention << " convention, batch " << a->batch << ", input 1x" << a->mels << "x" << a->frames << ")\n";
+      if (a->layers) {  // the layer rows' own columns: a layer has its backward pass, not a training step
+        std::cout << "    " << std::left << std::setw(28) << "layer" << std::right << std::setw(12) << "params"
+                  << std::setw(16) << "fwd MACs" << std::setw(16) << "fwd FLOPs" << std::setw(16) << "bwd FLOPs"
+                  << "  kind of work\n";
+      }
     }
     for (const auto& spec : specs) {
       auto c = compute::count(spec, shape);

@@ -48,7 +48,7 @@ TEST(Cli, FlopsPrintsTheStudysParameterCounts) {
   EXPECT_TRUE(contains(ds.out, "deepspeed convention")) << ds.out;
   // Each layer with the kind of work the predictor prices it as.
   auto layers = run("flops crnn:2x1:64x64 --layers");
-  for (const char* line : {"conv3x3 1->64", "one-channel conv", "conv3x3 64->64", "gru 64->64 x1 over 512", "recurrent steps",
+  for (const char* line : {"bwd FLOPs  kind of work", "conv3x3 1->64", "one-channel conv", "conv3x3 64->64", "gru 64->64 x1 over 512", "recurrent steps",
                            "linear 64->10", "matrix", "element-wise"}) {
     EXPECT_TRUE(contains(layers.out, line)) << line << "\n" << layers.out;
   }
