@@ -3,8 +3,10 @@
 #   scripts/gpu-implementations.sh OUTDIR smoke   build, then every implementation preset on two small
 #                                                  configurations (a 64-clip study) and the plan's refusals
 #   scripts/gpu-implementations.sh OUTDIR study   `study --config $STUDY_CONFIG` (default: implementations;
-#                                                  e.g. STUDY_CONFIG=precision), in OUTDIR/study (resumes where a previous
-#                                                  call stopped: run it again until it says it is complete)
+#                                                  e.g. STUDY_CONFIG=precision; STUDY_ARGS: more options, e.g.
+#                                                  "--impl fused/eager/tf32/host --repetitions 1"), in OUTDIR/study
+#                                                  (resumes where a previous call stopped: run it again until it
+#                                                  says it is complete)
 #   scripts/gpu-implementations.sh OUTDIR checks  build, then the trainer's and the loss's torch tests on the
 #                                                  GPU, and a one-run study whose log shows both idle baselines
 #                                                  (before and with the CUDA context)
@@ -52,7 +54,7 @@ PY
     ;;
   study)
     RESUME=(); [ -f "$OUT/study/results.db" ] && RESUME=(--resume)
-    timeout -s INT "${LIMIT_S:-540}" $BIN study --config "${STUDY_CONFIG:-implementations}" --device cuda --out "$OUT/study" "${RESUME[@]}" \
+    timeout -s INT "${LIMIT_S:-540}" $BIN study --config "${STUDY_CONFIG:-implementations}" ${STUDY_ARGS:-} --device cuda --out "$OUT/study" "${RESUME[@]}" \
       >> "$OUT/study.log" 2>&1
     RC=$?; echo "exit $RC (0: the study is complete; 130: stopped at the time limit, run this step again)"
     grep -E "^\[|FAILED|resume:|interrupted" "$OUT/study.log" | tail -8
