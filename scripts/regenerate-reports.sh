@@ -23,6 +23,7 @@ REPORTS=(
   "results/h200-learning-2026-11-30/whole-clip/report-map-0.55 --target-map 0.55 results/h200-learning-2026-11-30/whole-clip/study/results.db"
   "results/h200-learning-seeds-2026-11-30/whole-clip/study/report results/h200-learning-seeds-2026-11-30/whole-clip/study/results.db"
   "results/h200-precision-2026-11-30/study/report results/h200-precision-2026-11-30/study/results.db"
+  "results/h200-paper43-tf32-2026-11-30/study/report results/h200-paper43-tf32-2026-11-30/study/results.db"
 )
 for line in "${REPORTS[@]}"; do
   read -r -a words <<< "$line"
