@@ -371,8 +371,8 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   EXPECT_TRUE(contains(bad4.out, "'min_window_s' must be a number, not \"5 s\"")) << bad4.out;
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
-  EXPECT_TRUE(contains(none.out, "paper43, quick, scaling")) << none.out;
-  EXPECT_TRUE(contains(run("study --help").out, "fullinput, implementations, learning, paper43, quick, scaling"));
+  EXPECT_TRUE(contains(none.out, "paper43, precision, quick, scaling")) << none.out;
+  EXPECT_TRUE(contains(run("study --help").out, "fullinput, implementations, learning, paper43, precision, quick, scaling"));
   auto frac = run("study --device cpu --grid mlp:1x8 --fraction 1.5 --out " + out);
   EXPECT_EQ(frac.rc, 2);
   EXPECT_TRUE(contains(frac.out, "--fraction: 1.5 is outside (0, 1]")) << frac.out;
