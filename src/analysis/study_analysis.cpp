@@ -89,10 +89,25 @@ double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
 bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
 
+// The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
+// cannot parse).
+std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
+  try {
+    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
+    if (!r.spec_json.empty()) {
+      const auto j = json::parse(r.spec_json);
+      mels = j.value("mels", mels);
+      frames = j.value("frames", frames);
+    }
+    return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 // FLOPs per epoch by kind of work: the accounting's split of a step, scaled to the FLOPs per epoch the run
 // recorded.
-std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r) {
-  const auto c = accounting_of(r);
+std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
   if (!c) return std::nullopt;
   const bool train = r.phase.phase == "train";
   const double step = train ? c->train_step_flops() : c->test_step_flops();
@@ -103,10 +118,17 @@ std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r) {
   return w;
 }
 
-// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals).
-double traffic_per_epoch(const store::RunPhaseRow& r) {
-  if (r.traffic_bytes_per_step < 0) return NAN;  // not recorded (a database the report could not complete)
-  return r.flops_per_step > 0 ? r.traffic_bytes_per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
+// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals). Runs stored
+// before schema 4 recorded none: the accounting gives it from their spec, as it did when they ran (NaN
+// where this version cannot count the spec).
+double traffic_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
+  double per_step = r.traffic_bytes_per_step;
+  if (per_step < 0 && c) {
+    const auto t = compute::dram_traffic(*c);
+    per_step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
+  }
+  if (per_step < 0) return NAN;
+  return r.flops_per_step > 0 ? per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
 }
 
 struct Xvar {
@@ -309,8 +331,9 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.clips = r.clips;
       g.p.flops = r.flops_per_epoch;
       g.p.params = static_cast<double>(r.params);
-      g.p.traffic_bytes = traffic_per_epoch(r);
-      g.p.work = work_per_epoch(r);
+      const auto counted = accounting_of(r);  // once per point: its FLOPs by kind, the traffic of old runs
+      g.p.traffic_bytes = traffic_per_epoch(r, counted);
+      g.p.work = work_per_epoch(r, counted);
       g.p.impl = r.impl;
       g.p.steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
       g.p.hardware = r.hardware;
@@ -859,7 +882,7 @@ std::pair<double, Interval> median_with_ci(const std::vector<double>& ape) {
 // The median APE of each family's held-out predictions ("MLP 29 %; CNN 9 %"; null when none), where a
 // family's error hides in the median over all.
 json by_family_text(const std::vector<double>& measured, const std::vector<double>& predicted,
-                           const std::vector<int>& family) {
+                    const std::vector<int>& family) {
   std::vector<std::string> parts;
   for (std::size_t f = 0; f < kFamilies.size(); ++f) {
     std::vector<double> m, p;
@@ -898,7 +921,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   row.insert(row.end(), {num(pr.relative ? r_squared(d.e, in_sample) : fit.r2), num(med), num(ci.lo), num(ci.hi),
                          num(mape_pct(d.e, lofo_j)), num(r_squared(d.y, lofo)), num(mape_pct(d.e, kf)),
                          num(median(ape_pct(d.e, kf)))});
-  row.push_back(fams.size() >= 2 ? by_family_text(d.e, lofo_j, d.fam) : json(nullptr));
+  row.push_back(by_family_text(d.e, lofo_j, d.fam));  // null with one family: nothing was held out
   row.push_back(note);
   return row;
 }
@@ -1746,20 +1769,6 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
                       "CodeCarbon's CPU/RAM model, not measured energy.");
   }
   return a;
-}
-
-std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
-  try {
-    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
-    if (!r.spec_json.empty()) {
-      const auto j = json::parse(r.spec_json);
-      mels = j.value("mels", mels);
-      frames = j.value("frames", frames);
-    }
-    return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
-  } catch (const std::exception&) {
-    return std::nullopt;  // a spec or shape this version cannot count
-  }
 }
 
 }  // namespace sedenergy::analysis

@@ -94,8 +94,4 @@ struct Analysis {
 
 Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options = {});
 
-// The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
-// cannot parse).
-std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r);
-
 }  // namespace sedenergy::analysis

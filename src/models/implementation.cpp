@@ -130,7 +130,7 @@ std::string implementation_refusal(const Implementation& impl, const RunContext&
   }
   if (opt == "fused" && !ctx.cuda) return "the fused optimizer needs a CUDA device";
   if (impl.precision == Precision::bf16 && !ctx.cuda) return "bf16 autocast is run on CUDA devices only";
-  if ((impl.precision == Precision::tf32 || impl.precision == Precision::ieee) && !ctx.cuda) {
+  if (sets_float32_math(impl.precision) && !ctx.cuda) {
     return std::string(precision_name(impl.precision)) + " sets CUDA's float32 math: CUDA devices only";
   }
   if (impl.device_data && !ctx.cached_features) {

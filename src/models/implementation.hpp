@@ -30,6 +30,8 @@ struct PrecisionChoice {
 };
 const std::vector<PrecisionChoice>& precision_choices();  // in the order help and errors list them
 const char* precision_name(Precision p);
+// tf32 and ieee set CUDA's float32 math (cuBLAS's and cuDNN's TF32 flags); fp32 and bf16 leave its defaults.
+inline bool sets_float32_math(Precision p) { return p == Precision::tf32 || p == Precision::ieee; }
 
 // Default-constructed: the default preset (what a study runs unless told).
 struct Implementation {

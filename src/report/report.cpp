@@ -15,7 +15,6 @@
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
-#include "compute/accounting.hpp"
 #include "models/spec.hpp"
 #include "report/page.hpp"
 
@@ -399,23 +398,9 @@ const std::vector<Format>& formats() {
   return f;
 }
 
-// Runs stored before schema 4 have no DRAM traffic: the accounting gives it from their spec, as it did
-// when they ran (a spec this version cannot parse stays unknown).
-std::vector<store::RunPhaseRow> with_traffic(std::vector<store::RunPhaseRow> rows) {
-  for (auto& r : rows) {
-    if (r.traffic_bytes_per_step >= 0 || r.phase.phase.empty()) continue;
-    if (const auto c = analysis::accounting_of(r)) {
-      const auto t = compute::dram_traffic(*c);
-      r.traffic_bytes_per_step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
-    }  // else left unknown
-  }
-  return rows;
-}
-
-ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& stored, const std::vector<store::SessionRecord>& sessions,
+ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const std::vector<store::SessionRecord>& sessions,
                             const std::vector<std::string>& sources, const std::string& out_dir,
                             const analysis::AnalysisOptions& options) {
-  const auto rows = with_traffic(stored);
   std::error_code ec;
   fs::create_directories(fs::path(out_dir) / "tables", ec);
   if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());

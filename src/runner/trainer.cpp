@@ -52,8 +52,7 @@ class Autocast {
 
 }  // namespace
 
-Float32Math::Float32Math(models::Precision p)
-    : on_(p == models::Precision::tf32 || p == models::Precision::ieee) {
+Float32Math::Float32Math(models::Precision p) : on_(models::sets_float32_math(p)) {
   if (!on_) return;
   auto& ctx = at::globalContext();
   cublas_was_ = ctx.allowTF32CuBLAS();
