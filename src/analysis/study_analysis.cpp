@@ -373,8 +373,9 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
   return acc;
 }
 
-// The implementation the model questions read when runs used several: the default, else pytorch-default,
-// else the one with most points. The others move to other_impl_points.
+// The implementation the model questions read and the software choices are measured against, when runs
+// used several: pytorch-default (a PyTorch user's plain loop), else sedenergy's default, else the one with
+// most points. The others move to other_impl_points.
 void split_implementations(Analysis& a) {
   std::map<std::string, int> count;
   for (const auto& p : a.points) ++count[p.impl];
@@ -382,8 +383,8 @@ void split_implementations(Analysis& a) {
   std::string ref = std::max_element(count.begin(), count.end(), [](const auto& x, const auto& y) {
                       return x.second < y.second;
                     })->first;
-  for (const char* preferred : {"pytorch-default", "default"}) {
-    if (count.count(preferred)) ref = preferred;
+  for (const char* preferred : {models::kDefaultImplementation, models::kPytorchDefaultImplementation}) {
+    if (count.count(preferred)) ref = preferred;  // the last one present wins
   }
   a.reference_impl = ref;
   if (count.size() == 1) return;
@@ -1406,13 +1407,13 @@ Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
   return r;
 }
 
-// The finding of one phase: how far the best implementation moves each configuration's energy from
-// pytorch-default, against how far the model family moves it at equal FLOPs (the two-trends table).
+// The finding of one phase: how far the best implementation moves each configuration's energy from the
+// reference implementation's, against how far the model family moves it at equal FLOPs (the two-trends table).
 void add_software_finding(Analysis& a, const Table& t, const std::string& phase) {
   std::map<std::string, std::pair<double, std::string>> best;  // config -> lowest ratio, its implementation
   for (const auto& row : t.rows) {
-    if (at(t, row, "phase") != phase || at(t, row, "impl") == "pytorch-default") continue;
-    const json& r = at(t, row, "ratio_to_pytorch_default");
+    if (at(t, row, "phase") != phase || at(t, row, "impl") == a.reference_impl) continue;
+    const json& r = at(t, row, "ratio_to_reference");
     if (!r.is_number()) continue;
     auto& b = best[at(t, row, "config").get<std::string>()];
     if (b.second.empty() || r.get<double>() < b.first) b = {r.get<double>(), at(t, row, "impl").get<std::string>()};
@@ -1425,7 +1426,7 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
   const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
   std::string text = "Software choices (" + phase + "): over " + std::to_string(best.size()) +
                      " configurations, the best implementation uses a median " + fmt(summarize(ratios).median) +
-                     "x the energy per epoch of pytorch-default (from " + fmt(*lo) + "x to " + fmt(*hi) + "x; '" +
+                     "x the energy per epoch of " + a.reference_impl + " (from " + fmt(*lo) + "x to " + fmt(*hi) + "x; '" +
                      top->first + "' is best for " + std::to_string(top->second) + ").";
   if (const Table* trends = table(a, "two_trends")) {
     for (const auto& row : trends->rows) {
@@ -1447,24 +1448,25 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
   a.findings.push_back(text);
 }
 
-// Each configuration under each implementation against pytorch-default (same GPU, input and phase).
+// Each configuration under each implementation against the reference implementation's runs of it (same GPU,
+// input and phase): pytorch-default where there are runs of it (split_implementations).
 void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
   std::map<std::string, std::map<std::string, const Acc*>> by;
   for (const auto& [k, g] : acc) {
     by[g.p.gpu + "|" + without_impl(g.p) + "|" + std::to_string(g.p.frames) + "|" + g.p.phase][g.p.impl] = &g;
   }
   Table t{"software_choices", "Software choices: one model's energy under each implementation",
-          "energy per epoch under each implementation against pytorch-default (a PyTorch user's plain loop) for the same "
+          "energy per epoch under each implementation against " + a.reference_impl + "'s for the same "
           "configuration and phase: ratio of the means over repetitions with a 95 % bootstrap interval (each side "
           "resampled separately), and of the time per epoch; kernels per step counted on a captured CUDA graph "
           "(measured, not estimated); " + a.energy_label,
-          {"config", "family", "phase", "gpu", "impl", "repetitions", "energy_mean_j", "ratio_to_pytorch_default",
+          {"config", "family", "phase", "gpu", "impl", "repetitions", "energy_mean_j", "ratio_to_reference",
            "ratio_ci_lo", "ratio_ci_hi", "time_ratio", "kernels_per_step", "flops_per_epoch"},
           {}};
   bool several = false;
   for (const auto& [key, impls] : by) {
     several |= impls.size() > 1;
-    const auto ref = impls.find("pytorch-default");
+    const auto ref = impls.find(a.reference_impl);
     if (impls.size() < 2 || ref == impls.end()) continue;
     for (const auto& [impl, g] : impls) {
       const Ratio r = mean_ratio(g->e, ref->second->e);
@@ -1475,7 +1477,10 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
     }
   }
   if (t.rows.empty()) {
-    if (several) a.cannot.push_back("software choices: no run of pytorch-default to compare the implementations with");
+    if (several) {
+      a.cannot.push_back("software choices: no configuration ran under both " + a.reference_impl +
+                         " and another implementation on one GPU");
+    }
     return;
   }
   a.tables.push_back(t);
@@ -1556,11 +1561,11 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
     if (cell_text(t, row, "variable") != "GPU utilization %" || cell_text(t, row, "group") != "all") return "";
     return "Spearman of GPU utilization and energy (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
   }, 0, with_ci("spearman"), out);
-  numbers(sub, "software_choices", [](const Table& t, const std::vector<json>& row) -> std::string {
-    if (cell_text(t, row, "impl") == "pytorch-default") return "";
-    return "energy of " + cell_text(t, row, "impl") + " over pytorch-default, " + cell_text(t, row, "config") + " (" +
-           cell_text(t, row, "phase") + gpu_of(t, row) + ")";
-  }, 1, {"ratio_to_pytorch_default", "ratio_ci_lo", "ratio_ci_hi"}, out);
+  numbers(sub, "software_choices", [&](const Table& t, const std::vector<json>& row) -> std::string {
+    if (cell_text(t, row, "impl") == sub.reference_impl) return "";
+    return "energy of " + cell_text(t, row, "impl") + " over " + sub.reference_impl + ", " + cell_text(t, row, "config") +
+           " (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
+  }, 1, {"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}, out);
   if (with_power) {
     numbers(sub, "power_gap", [](const Table& t, const std::vector<json>& row) {
       return "training minus testing power, W (" + cell_text(t, row, "family") + gpu_of(t, row) + ")";

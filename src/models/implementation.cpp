@@ -81,7 +81,7 @@ Implementation Implementation::resolved(bool cuda) const {
 const std::vector<ImplementationPreset>& implementation_presets() {
   static const std::vector<ImplementationPreset> p = {
       {kDefaultImplementation, "auto/eager/fp32/host", "sedenergy's default: --optimizer's Adam (fused on CUDA), eager, fp32, batches from the host"},
-      {"pytorch-default", "foreach/eager/fp32/host", "a PyTorch user's plain loop: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches"},
+      {kPytorchDefaultImplementation, "foreach/eager/fp32/host", "a PyTorch user's plain loop: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches"},
       {"pytorch-fused", "fused/eager/fp32/host", "the same with Adam(fused=True)"},
       {"device-data", "fused/eager/fp32/device", "fused Adam, the dataset resident on the GPU"},
       {"fastest", "fused/graph/fp32/device", "the whole step in a CUDA graph, the dataset on the GPU"},

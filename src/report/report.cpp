@@ -210,21 +210,21 @@ json table_rows_json(const analysis::Table& t) {
   return rows;
 }
 
-// Software choices: each implementation's energy against pytorch-default's, per configuration (the
-// software_choices table's rows), coloured by implementation.
+// Software choices: each implementation's energy against the reference implementation's, per configuration
+// (the software_choices table's rows), coloured by implementation.
 Chart software_chart(const analysis::Analysis& a) {
   json rows = json::array();
   for (const auto& t : a.tables) {
     if (t.id != "software_choices") continue;
     for (json o : table_rows_json(t)) {
       o["flops"] = o["flops_per_epoch"];
-      if (o["impl"] != "pytorch-default") rows.push_back(o);
+      if (o["impl"] != a.reference_impl) rows.push_back(o);
     }
   }
-  return scatter("c-impl", "Software choices: energy against pytorch-default",
-                 "Each configuration under each implementation: its energy per epoch divided by pytorch-default's "
+  return scatter("c-impl", "Software choices: energy against " + a.reference_impl,
+                 "Each configuration under each implementation: its energy per epoch divided by " + a.reference_impl + "'s "
                  "(below 1: it saves energy). Intervals in the software_choices table.",
-                 rows, "flops", "FLOPs per epoch", true, "energy / pytorch-default's", "ratio_to_pytorch_default", true,
+                 rows, "flops", "FLOPs per epoch", true, "energy / " + a.reference_impl + "'s", "ratio_to_reference", true,
                  "impl");
 }
 

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "analysis/study_analysis.hpp"
+#include "models/implementation.hpp"
 #include "common/text.hpp"
 #include "report/page.hpp"
 #include "report/report.hpp"
@@ -541,10 +542,9 @@ TEST(Analysis, CrossChecksSayWhichFindingsHoldUnderEveryBaseline) {
             std::string::npos) << a["findings"].dump(1);
 }
 
-// Software choices on a database where the truth is known: every configuration runs under pytorch-default
-// and under an implementation that takes half its energy; the ratio is 0.5 with an interval around it, the
-// finding says so, and the model questions read pytorch-default's runs only.
-TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
+// A database where the truth is known: every configuration runs under `reference` and under `other`, which
+// takes half its energy and launches fewer kernels; three repetitions with 1 % noise. Returns the analysis.
+json software_choice_analysis(const std::string& reference, const std::string& other) {
   auto dir = test::temp_dir();
   {
     store::Store db((dir / "impl.db").string());
@@ -552,7 +552,7 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
     std::mt19937_64 rng(3);
     std::normal_distribution<double> noise(1.0, 0.01);
     for (const std::string config : {"mlp:1x64", "cnn:1x64", "rnn:1x64", "crnn:1x1:64x64"}) {
-      for (const auto& [impl, share] : {std::pair{"pytorch-default", 1.0}, std::pair{"fastest", 0.5}}) {
+      for (const auto& [impl, share] : {std::pair{reference, 1.0}, std::pair{other, 0.5}}) {
         for (int rep = 1; rep <= 3; ++rep) {
           store::RunRecord r;
           r.session_id = id;
@@ -560,10 +560,10 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
           r.family = config.substr(0, config.find(':'));
           for (auto& c : r.family) c = static_cast<char>(std::toupper(c));
           r.impl = impl;
-          r.variant = config + (r.impl == "pytorch-default" ? " [impl pytorch-default]" : " [impl fastest]");
+          r.variant = models::variant_name(config, 1.0, 1, impl);
           r.repetition = rep;
           r.train_flops_per_epoch = 1e11;
-          r.train_kernels_per_step = r.impl == "fastest" ? 29 : 35;
+          r.train_kernels_per_step = impl == other ? 29 : 35;
           store::PhaseRecord p;
           p.phase = "train";
           p.gpu_method = "nvml total-energy counter delta";
@@ -575,27 +575,45 @@ TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
       }
     }
   }
-  auto a = json::parse(test::read_text(
+  return json::parse(test::read_text(
       report::write_report(std::vector<std::string>{(dir / "impl.db").string()}, (dir / "r").string()).json));
+}
+
+// Each configuration's ratio to the reference is the truth (0.5 for `other`, 1 for the reference itself)
+// with an interval around it; the finding names the reference and the model questions read its runs only.
+void expect_software_choices(const json& a, const std::string& reference, const std::string& other) {
   const auto& rows = a["tables"]["software_choices"]["rows"];
   ASSERT_EQ(rows.size(), 8u);  // 4 configurations x 2 implementations
   for (const auto& row : rows) {
-    const double truth = row["impl"] == "fastest" ? 0.5 : 1.0;
-    EXPECT_NEAR(row["ratio_to_pytorch_default"].get<double>(), truth, 0.02) << row.dump();
-    // The interval holds the estimate and lies near the truth (three repetitions with 1 % noise).
-    EXPECT_LE(row["ratio_ci_lo"].get<double>(), row["ratio_to_pytorch_default"].get<double>());
-    EXPECT_GE(row["ratio_ci_hi"].get<double>(), row["ratio_to_pytorch_default"].get<double>());
+    const double truth = row["impl"] == other ? 0.5 : 1.0;
+    EXPECT_NEAR(row["ratio_to_reference"].get<double>(), truth, 0.02) << row.dump();
+    EXPECT_LE(row["ratio_ci_lo"].get<double>(), row["ratio_to_reference"].get<double>());
+    EXPECT_GE(row["ratio_ci_hi"].get<double>(), row["ratio_to_reference"].get<double>());
     EXPECT_NEAR(row["ratio_ci_lo"].get<double>(), truth, 0.05 * truth);
     EXPECT_NEAR(row["ratio_ci_hi"].get<double>(), truth, 0.05 * truth);
-    EXPECT_EQ(row["kernels_per_step"], row["impl"] == "fastest" ? 29 : 35);
+    EXPECT_EQ(row["kernels_per_step"], row["impl"] == other ? 29 : 35);
     EXPECT_EQ(row["config"].get<std::string>().find("impl"), std::string::npos);  // the configuration, without its knob
   }
+  EXPECT_NE(a["tables"]["software_choices"]["note"].get<std::string>().find("against " + reference + "'s"),
+            std::string::npos);
   const std::string findings = a["findings"].dump();
   EXPECT_NE(findings.find("Software choices (train): over 4 configurations, the best implementation uses a median 0.5"),
             std::string::npos) << a["findings"].dump(1);
-  EXPECT_NE(findings.find("'fastest' is best for 4"), std::string::npos);
-  EXPECT_NE(findings.find("the findings on models read the 4 points of 'pytorch-default'"), std::string::npos);
+  EXPECT_NE(findings.find("the energy per epoch of " + reference + " (from"), std::string::npos);
+  EXPECT_NE(findings.find("'" + other + "' is best for 4"), std::string::npos);
+  EXPECT_NE(findings.find("the findings on models read the 4 points of '" + reference + "'"), std::string::npos);
   EXPECT_EQ(a["points"].size(), 4u);
+}
+
+TEST(Analysis, SoftwareChoicesAreComparedWithPytorchDefault) {
+  expect_software_choices(software_choice_analysis("pytorch-default", "fastest"), "pytorch-default", "fastest");
+}
+
+// Without runs of pytorch-default (a study at the default and the same study at another precision), the
+// choices are measured against sedenergy's default.
+TEST(Analysis, SoftwareChoicesWithoutPytorchDefaultAreComparedWithTheDefault) {
+  const std::string tf32 = "fused/eager/tf32/host";
+  expect_software_choices(software_choice_analysis("default", tf32), "default", tf32);
 }
 
 // The report (analysis.json) of n repetitions of mlp:1x64's training, each phase set by `phase(rep, p)`.
