@@ -58,7 +58,6 @@ PY
       >> "$OUT/study.log" 2>&1
     RC=$?; echo "exit $RC (0: the study is complete; 130: stopped at the time limit, run this step again)"
     grep -E "^\[|FAILED|resume:|interrupted" "$OUT/study.log" | tail -8
-    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$OUT/study/results.db"
     rm -rf "$OUT/study/cache" "$OUT/study/data"
     ;;
   bench)

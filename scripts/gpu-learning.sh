@@ -12,6 +12,5 @@ timeout -s INT "${LIMIT_S:-540}" build-cuda/sedenergy study --config learning --
   "${RESUME[@]}" "$@" >> "$OUT/study.log" 2>&1
 RC=$?; echo "exit $RC (0: the study is complete; 130: stopped at the time limit, run this step again)"
 grep -E "^\[|FAILED|resume:|interrupted|idle" "$OUT/study.log" | tail -12
-python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$OUT/study/results.db"
 rm -rf "$OUT/study/cache" "$OUT/study/data"
 grep -A3 -i "energy to reach" "$OUT/study/report/summary.md" | head -8

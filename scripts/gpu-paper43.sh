@@ -8,7 +8,7 @@
 # the next call with the same OUTDIR resumes it. Each call appends to OUTDIR/machine.txt and study.log.
 # Builds first (scripts/gpu-prepare.sh: incremental, so a warm node never runs an older checkout's binary).
 # SEDENERGY_PACK=FILE.tgz packs OUTDIR without the generated audio and the feature cache (the store, logs
-# and report: a few MB) to bring back; its store is checkpointed first, so results.db alone is complete.
+# and report: a few MB) to bring back; the study leaves results.db one file (Store::settle), complete alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [gpu ids] [study args]}"
@@ -24,7 +24,5 @@ echo "== $(date -u +%FT%TZ) ${cmd[*]} $*" | tee -a "$OUT/study.log"
 "${cmd[@]}" "$@" 2>&1 | tee -a "$OUT/study.log"
 rc=${PIPESTATUS[0]}
 echo "== $(date -u +%FT%TZ) exit $rc" | tee -a "$OUT/study.log"
-python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')" \
-  "$OUT/study/results.db" 2>/dev/null
 [ -n "${SEDENERGY_PACK:-}" ] && tar czf "$SEDENERGY_PACK" --exclude=data --exclude=cache "$OUT"
 exit "$rc"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every committed report under results/, regenerated from its committed database(s) by the current
 # analysis (after the analysis changes, so that the committed tables and summaries stay what the code
-# says). The HTML is regenerable and stays uncommitted; SQLite's -wal/-shm files are removed.
+# says). The HTML is regenerable and stays uncommitted. The databases are committed settled (one file, out of
+# WAL mode: Store::settle), so reading them leaves nothing beside them.
 # Usage: scripts/regenerate-reports.sh [path/to/sedenergy]   (default: build-notorch/sedenergy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,10 @@ REPORTS=(
   "results/h200-learning-seeds-2026-11-30/whole-clip/study/report results/h200-learning-seeds-2026-11-30/whole-clip/study/results.db"
   "results/h200-precision-2026-11-30/study/report results/h200-precision-2026-11-30/study/results.db"
   "results/h200-paper43-tf32-2026-11-30/study/report results/h200-paper43-tf32-2026-11-30/study/results.db"
+  "results/h200-paper43-tf32-full-2026-11-30/study/report results/h200-paper43-tf32-full-2026-11-30/study/results.db"
+  "results/h200-paper43-tf32-full-2026-11-30/default-mlp-rnn/study/report results/h200-paper43-tf32-full-2026-11-30/default-mlp-rnn/study/results.db"
+  "results/h200-paper43-tf32-full-2026-11-30/joint-with-default results/h200-paper43-2026-11-30/study/results.db results/h200-paper43-tf32-full-2026-11-30/study/results.db"
+  "results/h200-paper43-tf32-full-2026-11-30/joint-with-default-mlp-rnn results/h200-paper43-tf32-full-2026-11-30/default-mlp-rnn/study/results.db results/h200-paper43-tf32-full-2026-11-30/study/results.db"
 )
 for line in "${REPORTS[@]}"; do
   read -r -a words <<< "$line"
@@ -32,4 +37,3 @@ for line in "${REPORTS[@]}"; do
   rm -f "$out/report.html"
   echo "regenerated $out"
 done
-find results -name '*.db-wal' -delete -o -name '*.db-shm' -delete

@@ -1,6 +1,7 @@
 #include "analysis/study_analysis.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -1409,25 +1410,51 @@ Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
 
 // The finding of one phase: how far the best implementation moves each configuration's energy from the
 // reference implementation's, against how far the model family moves it at equal FLOPs (the two-trends table).
-void add_software_finding(Analysis& a, const Table& t, const std::string& phase) {
-  std::map<std::string, std::pair<double, std::string>> best;  // config -> lowest ratio, its implementation
+// One phase's software choices: per configuration the implementation with the least energy (the reference
+// itself, at ratio 1, included), and per other implementation the configurations where its interval lies
+// below 1 and above 1.
+struct SoftwareTally {
+  std::map<std::string, std::pair<double, std::string>> lowest;  // config -> ratio, implementation
+  std::map<std::string, std::array<int, 3>> sides;               // impl -> below 1, above 1, configurations
+};
+SoftwareTally tally_software(const Analysis& a, const Table& t, const std::string& phase) {
+  SoftwareTally s;
   for (const auto& row : t.rows) {
-    if (at(t, row, "phase") != phase || at(t, row, "impl") == a.reference_impl) continue;
     const json& r = at(t, row, "ratio_to_reference");
-    if (!r.is_number()) continue;
-    auto& b = best[at(t, row, "config").get<std::string>()];
-    if (b.second.empty() || r.get<double>() < b.first) b = {r.get<double>(), at(t, row, "impl").get<std::string>()};
+    if (at(t, row, "phase") != phase || !r.is_number()) continue;
+    const std::string impl = at(t, row, "impl").get<std::string>();
+    auto& low = s.lowest.try_emplace(at(t, row, "config").get<std::string>(), 1.0, a.reference_impl).first->second;
+    if (r.get<double>() < low.first) low = {r.get<double>(), impl};
+    if (impl == a.reference_impl) continue;
+    auto& side = s.sides[impl];
+    side[0] += at(t, row, "ratio_ci_hi").is_number() && at(t, row, "ratio_ci_hi").get<double>() < 1;
+    side[1] += at(t, row, "ratio_ci_lo").is_number() && at(t, row, "ratio_ci_lo").get<double>() > 1;
+    ++side[2];
   }
-  if (best.empty()) return;
+  return s;
+}
+
+// The finding of one phase: how far the best implementation moves each configuration's energy from the
+// reference implementation's, where each other implementation saves or costs energy beyond its interval,
+// against how far the model family moves it at equal FLOPs (the two-trends table).
+void add_software_finding(Analysis& a, const Table& t, const std::string& phase) {
+  const SoftwareTally s = tally_software(a, t, phase);
+  if (s.sides.empty()) return;
   std::vector<double> ratios;
   std::map<std::string, int> wins;
-  for (const auto& [config, b] : best) ratios.push_back(b.first), ++wins[b.second];
-  const auto top = std::max_element(wins.begin(), wins.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+  for (const auto& [config, low] : s.lowest) ratios.push_back(low.first), ++wins[low.second];
+  std::vector<std::string> lowest_for, sides;
+  for (const auto& [impl, n] : wins) lowest_for.push_back("'" + impl + "' for " + std::to_string(n));
+  for (const auto& [impl, side] : s.sides) {
+    sides.push_back("'" + impl + "' uses less energy on " + std::to_string(side[0]) + " of " + std::to_string(side[2]) +
+                    " configurations and more on " + std::to_string(side[1]));
+  }
   const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
-  std::string text = "Software choices (" + phase + "): over " + std::to_string(best.size()) +
-                     " configurations, the best implementation uses a median " + fmt(summarize(ratios).median) +
-                     "x the energy per epoch of " + a.reference_impl + " (from " + fmt(*lo) + "x to " + fmt(*hi) + "x; '" +
-                     top->first + "' is best for " + std::to_string(top->second) + ").";
+  std::string text = "Software choices (" + phase + "): over " + std::to_string(s.lowest.size()) +
+                     " configurations, the implementation with the least energy (" + a.reference_impl +
+                     " included) uses a median " + fmt(summarize(ratios).median) + "x the energy per epoch of " +
+                     a.reference_impl + " (from " + fmt(*lo) + "x to " + fmt(*hi) + "x; least: " + join(lowest_for, ", ") +
+                     "). Beyond the 95 % intervals, " + join(sides, "; ") + ".";
   if (const Table* trends = table(a, "two_trends")) {
     for (const auto& row : trends->rows) {
       if (at(*trends, row, "phase") != phase) continue;

@@ -30,6 +30,7 @@ void setup_merge(CLI::App& app, int& exit_code) {
         std::cout << in << ": " << added << " runs added\n";
       }
       std::cout << *out << ": " << db.run_count() << " runs in " << db.sessions().size() << " sessions\n";
+      db.settle();  // one file to copy on
     } catch (...) {
       std::error_code ec;
       for (const char* suffix : {"", "-wal", "-shm"}) {

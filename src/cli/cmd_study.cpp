@@ -98,8 +98,10 @@ void add_study_options(CLI::App* sub, runner::StudyOptions& opt) {
 void write_study_report(const std::string& db_path, const std::string& out_dir) {
   const std::string dir = (std::filesystem::path(out_dir) / "report").string();
   report::ReportFiles files;
+  store::Store db(db_path);
+  db.settle();  // one file, to copy or commit alone, unless another study still writes it
   try {
-    files = report::write_report(store::Store(db_path), dir);
+    files = report::write_report(db, dir);
   } catch (const InputError& e) {
     throw InputError(std::string(e.what()) + "\nThe runs are safe in " + db_path +
                      "; write the report again with: sedenergy report " + db_path + " -o " + dir);

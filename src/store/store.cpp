@@ -449,6 +449,18 @@ void Store::checkpoint() const {
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
+bool Store::settle() const {
+  sqlite3_busy_timeout(db_, 0);  // another connection means another writer: leave it be, do not wait
+  bool done = false;
+  try {
+    Stmt s(db_, "PRAGMA journal_mode=DELETE");
+    done = s.step() && s.text(0) == "delete";
+  } catch (const std::exception&) {
+  }
+  sqlite3_busy_timeout(db_, 30000);
+  return done;
+}
+
 std::int64_t Store::add_run(const RunRecord& r) {
   std::int64_t run_id = 0;
   transaction([&] {

@@ -173,6 +173,10 @@ class Store {
   // run (a job killed now, or only results.db brought back, loses nothing). Best effort: a reader in
   // the way leaves the rest for the next call, and SQLite's own close does it too.
   void checkpoint() const;
+  // Leaves the database one file in rollback-journal mode, when no other connection has it open (true), so
+  // it can be copied or committed alone and a report's read-only connection leaves no -wal and -shm files
+  // next to it; the next writer puts it back in WAL mode. Best effort: with another connection, false.
+  bool settle() const;
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
   int run_count() const;  // finished runs (ok or failed): an interrupted one is not counted

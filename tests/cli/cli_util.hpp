@@ -56,6 +56,14 @@ inline bool wait_for_text(const fs::path& log, const std::string& what, double s
 }
 
 // Runs SQL on a database with the sqlite3 command-line tool (as a user would to inspect or damage it).
+// A results database left as one file: out of WAL mode (the header's write version is 1) and no -wal
+// beside it (Store::settle).
+inline bool settled(const fs::path& db) {
+  std::ifstream in(db, std::ios::binary);
+  char header[20] = {};
+  return in.read(header, sizeof header) && header[18] == 1 && !fs::exists(db.string() + "-wal");
+}
+
 inline void sqlite3_exec_helper(const std::string& db, const std::string& sql) {
   ASSERT_EQ(std::system(("sqlite3 '" + db + "' \"" + sql + "\"").c_str()), 0);
 }

@@ -32,6 +32,7 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   EXPECT_TRUE(contains(r.out, "crnn:1x1:64x64 (repetition 1)")) << r.out;
   EXPECT_TRUE(contains(r.out, "ESTIMATED"));
   EXPECT_TRUE(contains(r.out, "database: " + out + "/results.db"));
+  EXPECT_TRUE(settled(out + "/results.db"));  // one file to copy, before this test opens it again
   store::Store db(out + "/results.db");
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 8u);
@@ -258,6 +259,7 @@ TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
                (dir / "b/results.db").string());
   ASSERT_EQ(m.rc, 0) << m.out;
   EXPECT_TRUE(contains(m.out, "3 runs in 2 sessions")) << m.out;
+  EXPECT_TRUE(settled(dir / "all.db"));
   auto again = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string());
   EXPECT_TRUE(contains(again.out, "0 runs added")) << again.out;
   EXPECT_EQ(run("merge " + (dir / "all.db").string() + " " + (dir / "none.db").string()).rc, 2);
@@ -494,6 +496,7 @@ TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
   EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu0.log"));
   EXPECT_TRUE(fs::exists(out + "/logs/worker-gpu1.log"));
   EXPECT_TRUE(fs::exists(out + "/report/report.html"));
+  EXPECT_TRUE(settled(out + "/results.db"));  // by the parent, once every worker has closed it
   store::Store db(out + "/results.db");
   EXPECT_EQ(db.run_count(), 6);  // each run once, by whichever worker claimed it
   EXPECT_EQ(db.sessions().size(), 2u);

@@ -226,6 +226,38 @@ TEST(Store, ReadingLeavesTheFileAsItIs) {
   EXPECT_EQ(test::read_text(dir / "junk.db"), std::string(4096, 'j'));
 }
 
+// A settled database is one file out of WAL mode (the header's write version 1, not 2): reading it leaves
+// nothing beside it, and the next writer puts it back in WAL mode. With another connection open it stays.
+TEST(Store, SettledDatabaseIsOneFile) {
+  auto dir = test::temp_dir();
+  const auto path = (dir / "results.db").string();
+  auto write_version = [&] { return static_cast<int>(test::read_text(path).at(18)); };
+  {
+    store::Store db(path);
+    const auto id = db.begin_session(store::SessionRecord{});
+    db.add_run(sample_run(id, "mlp:1x512", 100));
+    {
+      store::Store other(path);
+      EXPECT_FALSE(db.settle());  // another writer has it open
+    }
+    EXPECT_TRUE(db.settle());
+  }
+  EXPECT_EQ(write_version(), 1);
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  {
+    store::Store read(path, store::Store::Access::kRead);
+    EXPECT_EQ(read.rows().size(), 2u);  // two phases of the one run
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+  {
+    store::Store again(path);
+    again.add_run(sample_run(1, "mlp:1x1024", 50));
+  }
+  EXPECT_EQ(write_version(), 2);
+  EXPECT_EQ(store::Store(path, store::Store::Access::kRead).run_count(), 2);
+}
+
 // Claims are taken once per group, whoever asks first, across connections.
 TEST(Store, ClaimsAreExclusivePerGroup) {
   auto dir = test::temp_dir();
