@@ -79,7 +79,9 @@ std::int64_t record_window(const std::string& db_path, const nlohmann::json& run
   const auto w = energy::WindowResult::from_json(window_json);
   const auto record = user_window_record(run, w, window_json);
   store::Store db(db_path);
-  return db.add_user_window(record);
+  const auto id = db.add_user_window(record);
+  db.settle();  // one file between windows, unless another process records at the same time
+  return id;
 }
 
 }  // namespace sedenergy::usage

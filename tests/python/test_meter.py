@@ -168,6 +168,8 @@ def test_records_go_to_a_database_that_report_reads(tmp_path, cli):
     out = subprocess.run([cli, "report", str(db), "-o", str(tmp_path / "rep")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "windows: 2" in out.stdout
+    # The database stays one file: reading it leaves nothing beside it.
+    assert not (tmp_path / "energy.db-wal").exists() and not (tmp_path / "energy.db-shm").exists()
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "Energy of your runs" in html and "u-timeline-0" in html and "train" in html
     assert (tmp_path / "rep" / "windows.csv").read_text().count("\n") == 3
