@@ -1408,8 +1408,6 @@ Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
   return r;
 }
 
-// The finding of one phase: how far the best implementation moves each configuration's energy from the
-// reference implementation's, against how far the model family moves it at equal FLOPs (the two-trends table).
 // One phase's software choices: per configuration the implementation with the least energy (the reference
 // itself, at ratio 1, included), and per other implementation the configurations where its interval lies
 // below 1 and above 1.

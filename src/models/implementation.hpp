@@ -22,7 +22,7 @@
 namespace sedenergy::models {
 
 inline constexpr const char* kDefaultImplementation = "default";
-// What a PyTorch user's plain loop runs: what software choices are measured against.
+// What a PyTorch user's plain loop runs: what software choices are measured against where a study ran it.
 inline constexpr const char* kPytorchDefaultImplementation = "pytorch-default";
 
 enum class Precision { fp32, tf32, ieee, bf16 };

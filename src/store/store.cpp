@@ -305,10 +305,12 @@ Store::Store(const std::string& path, Access access) : path_(path), file_(path) 
   }
 }
 
+// Several sweeps may write one database: each waits this long for the others' transactions.
+constexpr int kBusyTimeoutMs = 30000;
+
 void Store::connect(int flags) {
   if (sqlite3_open_v2(file_.c_str(), &db_, flags, nullptr) == SQLITE_OK) {
-    // Several sweeps may write one database: wait for each other's transactions.
-    sqlite3_busy_timeout(db_, 30000);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     return;
   }
   std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -457,7 +459,7 @@ bool Store::settle() const {
     done = s.step() && s.text(0) == "delete";
   } catch (const std::exception&) {
   }
-  sqlite3_busy_timeout(db_, 30000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   return done;
 }
 
