@@ -115,7 +115,7 @@ std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r, co
   if (!(step > 0)) return std::nullopt;
   compute::WorkSplit w = compute::work_split(*c, train);
   const double scale = r.flops_per_epoch / step;
-  for (double* v : {&w.matrix, &w.single_channel_conv, &w.conv, &w.serial_recurrent}) *v *= scale;
+  for (double* v : {&w.matrix, &w.single_channel_conv, &w.conv, &w.serial_recurrent, &w.cublas_matrix}) *v *= scale;
   return w;
 }
 
@@ -310,6 +310,10 @@ EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const Analy
   return use;
 }
 
+// What a run's device is called in points and tables: its GPU's name, or "cpu".
+constexpr const char* kCpuDevice = "cpu";
+std::string device_of(const store::RunPhaseRow& r) { return r.gpu_name.empty() ? kCpuDevice : r.gpu_name; }
+
 // Repetitions of each variant and phase (per GPU and input length) gathered, then summarised into points.
 std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
                                      const EnergyUse& use, Analysis& a) {
@@ -325,7 +329,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.variant = r.variant;
       g.p.family = r.family;
       g.p.phase = r.phase.phase;
-      g.p.gpu = r.gpu_name.empty() ? "cpu" : r.gpu_name;
+      g.p.gpu = device_of(r);
       g.p.frames = r.frames;
       g.p.fraction = r.fraction;
       g.p.epochs_per_unit = r.epochs_per_unit;
@@ -758,11 +762,80 @@ void borrow_kernel_counts(Analysis& a) {
   }
 }
 
+// FLOPs per epoch of the matrix products a point ran in IEEE float32: cuBLAS's at PyTorch's float32
+// defaults (precision fp32), none at tf32. NaN on a CPU, at ieee or bf16 (no measured cost prices those),
+// or where the FLOPs by kind are not known.
+double ieee_matrix_flops(const Point& p) {
+  if (!p.work || p.gpu == kCpuDevice) return NAN;
+  try {
+    const auto precision = models::parse_implementation(p.impl, "auto", "impl").precision;
+    if (precision == models::Precision::fp32) return p.work->cublas_matrix;
+    if (precision == models::Precision::tf32) return 0;
+  } catch (const std::exception&) {  // an implementation this version cannot read
+  }
+  return NAN;
+}
+
+// The GPUs built on one compute die (docs/FACTS.md §6.5): what a precision costs, measured on one, holds
+// for the others. Any other GPU is its own.
+std::string compute_die(const std::string& gpu) {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> dies = {
+      {"GH100", {"H100", "H200", "GH200"}}};
+  for (const auto& [die, names] : dies) {
+    for (const auto& n : names) {
+      if (gpu.find(n) != std::string::npos) return die;
+    }
+  }
+  return gpu;
+}
+
+// Two points of one configuration, phase, input and GPU whose implementations differ in the precision only:
+// fp32 against tf32.
+bool precision_pair(const Point& fp32, const Point& tf32) {
+  if (fp32.gpu != tf32.gpu || fp32.phase != tf32.phase || fp32.frames != tf32.frames ||
+      without_impl(fp32) != without_impl(tf32) || !(ieee_matrix_flops(fp32) > 0) || ieee_matrix_flops(tf32) != 0) {
+    return false;
+  }
+  auto a = models::parse_implementation(fp32.impl, "auto", "impl").resolved(true);
+  auto b = models::parse_implementation(tf32.impl, "auto", "impl").resolved(true);
+  a.precision = b.precision;
+  return a.spelled() == b.spelled();
+}
+
+// Per phase and compute die, the energy an IEEE float32 matrix FLOP costs beyond a TF32 one, measured where a
+// configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Of several, the
+// one with the most IEEE FLOPs (the least noise per FLOP). Every point on that die gets it, with its source.
+void measure_ieee_extra(Analysis& a) {
+  std::vector<const Point*> all;
+  for (const auto* list : {&a.points, &a.other_impl_points}) {
+    for (const auto& p : *list) all.push_back(&p);
+  }
+  std::map<std::pair<std::string, std::string>, std::pair<const Point*, const Point*>> best;  // (phase, die)
+  for (const Point* f : all) {
+    for (const Point* t : all) {
+      if (!precision_pair(*f, *t)) continue;
+      auto& b = best[{f->phase, compute_die(f->gpu)}];
+      if (!b.first || ieee_matrix_flops(*f) > ieee_matrix_flops(*b.first)) b = {f, t};
+    }
+  }
+  for (auto* list : {&a.points, &a.other_impl_points}) {
+    for (auto& p : *list) {
+      const auto it = best.find({p.phase, compute_die(p.gpu)});
+      if (it == best.end()) continue;
+      const auto [f, t] = it->second;
+      p.ieee_extra_j = (f->energy_j - t->energy_j) / ieee_matrix_flops(*f);
+      p.ieee_extra_from = fmt(p.ieee_extra_j, "%.2g") + " J (" + without_impl(*f) + " on " + f->gpu + ": " + f->impl +
+                          " against " + t->impl + ")";
+    }
+  }
+}
+
 // What a predictor needs before the model runs: its 'needs' column, and what the analysis reads from it
 // (which predictors a run-free choice may pick, which say the kernel counts were borrowed).
 constexpr const char* kNeedsCounts = "counts";
 constexpr const char* kNeedsKernels = "counts and kernels per step";
 constexpr const char* kNeedsProbes = "counts, kernels per step and the session's hardware probes";
+constexpr const char* kNeedsPrecisionCost = "counts, kernels per step and one configuration run at both precisions";
 constexpr const char* kNeedsARun = "a run of the model";
 
 // A predictor of energy per epoch: its features, what it needs, and how it is fitted.
@@ -771,6 +844,9 @@ struct Predictor {
   std::string needs;  // what must be known before the model runs (or "a run of the model")
   bool relative;      // least squares on joules weighted by 1 / energy^2 (relative errors); else on log10 energy
   std::vector<double> (*features)(const Point&);
+  // A term whose cost in joules is known, not fitted: taken off the energy before the fit and added to the
+  // predictions (relative predictors only). nullptr: none. NaN: the point cannot be predicted.
+  double (*known_j)(const Point&) = nullptr;
 };
 
 double launches(const Point& p) { return p.kernels_per_step > 0 && p.steps > 0 ? p.kernels_per_step * p.steps : NAN; }
@@ -780,6 +856,12 @@ double launches(const Point& p) { return p.kernels_per_step > 0 && p.steps > 0 ?
 double estimated_time_s(const Point& p) {
   if (!p.hardware.measured()) return NAN;
   return launches(p) * p.hardware.launch_s + p.flops / p.hardware.matmul_flops_s + p.traffic_bytes / p.hardware.copy_bytes_s;
+}
+
+// Kernel launches and FLOPs by kind of work.
+std::vector<double> kinds_of_work(const Point& p) {
+  if (!p.work) return {NAN};
+  return {launches(p), p.work->matrix, p.work->single_channel_conv, p.work->conv, p.work->serial_recurrent};
 }
 
 const std::vector<Predictor>& predictors() {
@@ -799,12 +881,11 @@ const std::vector<Predictor>& predictors() {
        [](const Point& p) { return std::vector<double>{launches(p), p.flops, p.traffic_bytes}; }},
       // The same with FLOPs by kind of work, each at its own cost: a one-channel convolution's FLOP takes
       // ~100x the time of a wide one's, a recurrent step waits for the one before (docs/FACTS.md §6.4).
-      {"kernel launches + FLOPs by kind of layer (linear)", kNeedsKernels, true,
-       [](const Point& p) {
-         if (!p.work) return std::vector<double>{NAN};
-         return std::vector<double>{launches(p), p.work->matrix, p.work->single_channel_conv, p.work->conv,
-                                    p.work->serial_recurrent};
-       }},
+      {"kernel launches + FLOPs by kind of layer (linear)", kNeedsKernels, true, kinds_of_work},
+      // The same, with what each IEEE float32 product costs beyond a TF32 one as measured on this GPU's die:
+      // at PyTorch's float32 defaults an MLP's products run in IEEE float32, an RNN's on TF32.
+      {"kernel launches + FLOPs by kind of layer + the measured cost of IEEE float32 (linear)", kNeedsPrecisionCost, true,
+       kinds_of_work, [](const Point& p) { return ieee_matrix_flops(p) * p.ieee_extra_j; }},
       {"estimated time from measured rates", kNeedsProbes, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
       {"FLOPs + GPU utilization", kNeedsARun, false,
@@ -818,23 +899,28 @@ const std::vector<Predictor>& predictors() {
 struct Design {
   std::vector<std::vector<double>> X;
   std::vector<double> y, w, e;  // fitted target, weight, energy in joules
+  std::vector<double> known;    // the predictor's known term in joules (0 without one)
   std::vector<int> fam;
   std::vector<const Point*> used;
   bool borrowed = false;  // kernel counts taken from another GPU's runs
+  std::set<std::string> measured_from;  // where its IEEE float32 cost was measured (Point::ieee_extra_from)
 };
 
 Design design_of(const Predictor& pr, const std::vector<const Point*>& pts) {
   Design d;
   for (const Point* p : pts) {
     auto f = pr.features(*p);
-    if (!std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); })) continue;
+    const double known = pr.known_j ? pr.known_j(*p) : 0;
+    if (!std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); }) || !std::isfinite(known)) continue;
     d.X.push_back(f);
     d.e.push_back(p->energy_j);
-    d.y.push_back(pr.relative ? p->energy_j : std::log10(p->energy_j));
+    d.known.push_back(known);
+    d.y.push_back(pr.relative ? p->energy_j - known : std::log10(p->energy_j));
     d.w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
     d.fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
     d.used.push_back(p);
-    d.borrowed |= !p->kernels_counted_on.empty() && (pr.needs == kNeedsKernels || pr.needs == kNeedsProbes);
+    d.borrowed |= !p->kernels_counted_on.empty() && pr.needs != kNeedsCounts;
+    if (pr.needs == kNeedsPrecisionCost) d.measured_from.insert(p->ieee_extra_from);
   }
   return d;
 }
@@ -846,20 +932,21 @@ Design rows_without(const Design& d, int family) {
   for (std::size_t i = 0; i < d.X.size(); ++i) {
     if (d.fam[i] == family) continue;
     out.X.push_back(d.X[i]), out.y.push_back(d.y[i]), out.w.push_back(d.w[i]), out.e.push_back(d.e[i]);
+    out.known.push_back(d.known[i]);
     out.fam.push_back(d.fam[i]), out.used.push_back(d.used[i]);
   }
   return out;
 }
 
-// Predictions of the fitted target back in joules.
-std::vector<double> in_joules(const Predictor& pr, std::vector<double> v) {
-  if (!pr.relative) for (auto& x : v) x = std::isfinite(x) ? std::pow(10.0, x) : NAN;
+// Predictions of the fitted target for the rows of `d` back in joules, with the known term.
+std::vector<double> in_joules(const Predictor& pr, const Design& d, std::vector<double> v) {
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = pr.relative ? v[i] + d.known[i] : std::pow(10.0, v[i]);
   return v;
 }
 
 // Each row predicted by a fit on the other families (leave one family out), in joules.
 std::vector<double> held_out_families(const Predictor& pr, const Design& d) {
-  return in_joules(pr, predict_held_out(d.X, d.y, d.fam, d.w));
+  return in_joules(pr, d, predict_held_out(d.X, d.y, d.fam, d.w));
 }
 
 // Enough rows to fit the predictor's features and validate it: three more than its coefficients.
@@ -908,18 +995,24 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   std::vector<json> row = {gpu, phase, pr.name, pr.needs, n};
   if (!enough_rows(d)) {
     row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
-    row.push_back(n == 0 ? "not recorded for these runs" : "too few configurations to fit and validate");
+    row.push_back(n > 0 ? "too few configurations to fit and validate"
+                  : pr.needs == kNeedsPrecisionCost ? "no configuration ran at fp32 and at tf32 on a GPU with this one's compute die"
+                                                     : "not recorded for these runs");
     return row;
   }
   const auto fit = least_squares_of_varying(d.X, d.y, d.w);
   const auto lofo = fams.size() >= 2 ? predict_held_out(d.X, d.y, d.fam, d.w) : std::vector<double>(n, NAN);
-  lofo_j = in_joules(pr, lofo);
-  const auto kf = in_joules(pr, predict_held_out(d.X, d.y, kfold_groups(n, std::min(5, n), 11), d.w));
+  lofo_j = in_joules(pr, d, lofo);
+  const auto kf = in_joules(pr, d, predict_held_out(d.X, d.y, kfold_groups(n, std::min(5, n), 11), d.w));
   std::vector<double> in_sample(n);
-  for (int i = 0; i < n; ++i) in_sample[i] = fit.ok ? fit.predict(d.X[i]) : NAN;
+  for (int i = 0; i < n; ++i) in_sample[i] = fit.ok ? fit.predict(d.X[i]) + d.known[i] : NAN;
   const auto [med, ci] = median_with_ci(ape_pct(d.e, lofo_j));
   std::string note = fams.size() < 2 ? "one family only: no leave-one-family-out" : "";
   if (d.borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
+  if (!d.measured_from.empty()) {
+    note += std::string(note.empty() ? "" : "; ") + "an IEEE float32 FLOP costs " +
+            join(std::vector<std::string>(d.measured_from.begin(), d.measured_from.end()), ", ") + " beyond a TF32 one";
+  }
   row.insert(row.end(), {num(pr.relative ? r_squared(d.e, in_sample) : fit.r2), num(med), num(ci.lo), num(ci.hi),
                          num(mape_pct(d.e, lofo_j)), num(r_squared(d.y, lofo)), num(mape_pct(d.e, kf)),
                          num(median(ape_pct(d.e, kf)))});
@@ -1700,7 +1793,7 @@ void per_gpu(Analysis& a, const std::function<void(Analysis&)>& question) {
 // Which findings hold on every GPU: each GPU's own analysis, side by side.
 void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& rows, AnalysisOptions options) {
   std::map<std::string, std::vector<store::RunPhaseRow>> by_gpu;
-  for (const auto& r : rows) by_gpu[r.gpu_name.empty() ? "cpu" : r.gpu_name].push_back(r);
+  for (const auto& r : rows) by_gpu[device_of(r)].push_back(r);
   if (by_gpu.size() < 2) return;
   options.cross_checks = false;
   std::vector<Analysis> subs;
@@ -1764,6 +1857,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   const auto acc = aggregate(rows, facts, use, a);
   split_implementations(a);
   borrow_kernel_counts(a);
+  measure_ieee_extra(a);
   if (a.points.empty()) {
     a.cannot.push_back(a.runs == 0 ? "no runs in the database: nothing to analyse"
                                    : "no finished run with a measured phase: nothing to analyse");

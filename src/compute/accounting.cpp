@@ -72,6 +72,7 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
                  (op.positions > 1 ? " at " + std::to_string(op.positions) + " steps" : "");
         L.params = op.in * op.out + op.out;
         L.kind = WorkKind::kMatrix;
+        L.cublas = true;
         gemm_layer(L, B * op.positions, op.in, op.out, op.first_trainable);
         break;
       case OpKind::kConv2d: {
@@ -103,6 +104,7 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         L.name = "glu " + std::to_string(op.c);
         L.params = op.c * op.c + op.c;
         L.kind = WorkKind::kMatrix;
+        L.cublas = true;
         gemm_layer(L, B * op.h * op.w, op.c, op.c, false);
         L.forward.elementwise = 2 * E;  // 1 / (1 + exp(-x)) and the product
         L.forward.transcendental = E;
@@ -141,6 +143,7 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
         L.name = "attention heads " + std::to_string(op.in) + "->10 at " + std::to_string(op.positions) + " steps";
         L.params = 2 * (op.in * 10 + 10);
         L.kind = WorkKind::kMatrix;
+        L.cublas = true;
         gemm_layer(L, B * op.positions, op.in, 20, false);
         const double P = B * op.positions * 10;
         L.forward.elementwise = 2 * P + 3 * P + P + 3 * P + B * 10;
@@ -190,7 +193,10 @@ WorkSplit work_split(const ModelCount& c, bool train) {
   for (const auto& L : c.layers) {
     const double flops = train ? L.forward_train.flops() + L.backward.flops() : L.forward.flops();
     switch (L.kind) {
-      case WorkKind::kMatrix: w.matrix += flops; break;
+      case WorkKind::kMatrix:
+        w.matrix += flops;
+        if (L.cublas) w.cublas_matrix += flops;
+        break;
       case WorkKind::kSingleChannelConv: w.single_channel_conv += flops; break;
       case WorkKind::kConv: w.conv += flops; break;
       case WorkKind::kSerialRecurrent: w.serial_recurrent += flops; break;

@@ -31,6 +31,7 @@ const char* work_kind_name(WorkKind k);  // "element-wise", "matrix", "one-chann
 struct LayerCount {
   std::string name;      // "linear 8192->512", "gru 64->64 x1"
   WorkKind kind = WorkKind::kElementwise;
+  bool cublas = false;  // its products run through cuBLAS (a torch Linear), not cuDNN: see WorkSplit
   long long params = 0;
   Counts forward;        // inference (eval mode: dropout off, batch norm with running statistics)
   Counts forward_train;  // training mode (dropout masks, batch statistics)
@@ -58,6 +59,9 @@ ModelCount count(const models::ModelSpec& spec, const models::InputShape& input)
 // FLOPs of one step by kind of work: the forward pass (test) or forward and backward (training).
 struct WorkSplit {
   double matrix = 0, single_channel_conv = 0, conv = 0, serial_recurrent = 0;
+  // The part of `matrix` run through cuBLAS (linear layers, GLU gates, attention heads): in PyTorch's float32
+  // defaults these products run in IEEE float32 and cuDNN's (convolutions, RNNs) on TF32 (docs/FACTS.md §6.4).
+  double cublas_matrix = 0;
 };
 WorkSplit work_split(const ModelCount& c, bool train);
 

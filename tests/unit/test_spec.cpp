@@ -101,6 +101,7 @@ TEST(Accounting, WorkSplitsFlopsByKindOfLayer) {
   ASSERT_EQ(cnn.layers[0].name, "conv3x3 1->128");
   EXPECT_DOUBLE_EQ(w.conv, 2 * 8.0 * 64 * 32 * 128 * 128 * 9 + 8.0 * 64 * 32 * 128);  // 2 MACs + bias per output
   EXPECT_DOUBLE_EQ(w.matrix, 2 * 8.0 * 32 * 16 * 128 * 10 + 8.0 * 10);
+  EXPECT_DOUBLE_EQ(w.cublas_matrix, w.matrix);  // the head is a torch Linear: cuBLAS's
   EXPECT_EQ(w.serial_recurrent, 0);
   // Training adds each layer's backward pass, still by kind.
   const auto t = compute::work_split(cnn, true);
@@ -108,6 +109,9 @@ TEST(Accounting, WorkSplitsFlopsByKindOfLayer) {
   // A GRU over one step is a matrix product (the RNN family); over 2048 steps, serial (the CRNN's).
   const auto rnn = compute::count(models::parse_spec("rnn:1x128"), in);
   EXPECT_DOUBLE_EQ(compute::work_split(rnn, false).matrix, rnn.layers[0].forward.flops() + rnn.layers[1].forward.flops());
+  // Of which cuBLAS runs the linear head only; the GRU is cuDNN's (TF32 at PyTorch's float32 defaults).
+  ASSERT_EQ(rnn.layers[1].name.rfind("linear", 0), 0u) << rnn.layers[1].name;
+  EXPECT_DOUBLE_EQ(compute::work_split(rnn, false).cublas_matrix, rnn.layers[1].forward.flops());
   const auto crnn = compute::count(models::parse_spec("crnn:1x1:64x64"), in);
   const auto c = compute::work_split(crnn, false);
   std::string names;
