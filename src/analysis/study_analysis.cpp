@@ -403,6 +403,11 @@ void split_implementations(Analysis& a) {
 // A point's variant with every knob but the implementation: what its implementations are compared within.
 std::string without_impl(const Point& p) { return models::variant_name(p.config, p.fraction, p.epochs_per_unit); }
 
+// The points one configuration gives under each implementation share this: GPU, variant, input and phase.
+std::string comparison_key(const Point& p) {
+  return p.gpu + "|" + without_impl(p) + "|" + std::to_string(p.frames) + "|" + p.phase;
+}
+
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
   Table t{"runs_summary", "Energy per epoch over repetitions", "mean, median, standard deviation and 95 % t interval of the mean over repetitions; " + a.energy_label, {"config", "variant", "family", "phase", "gpu", "repetitions", "energy_mean_j", "energy_median_j", "energy_sd_j", "energy_ci95_lo_j", "energy_ci95_hi_j", "duration_s", "mean_power_w", "gpu_util_pct", "flops_per_epoch", "params", "map"}, {}};
   for (const auto& [k, g] : acc) {
@@ -789,13 +794,10 @@ std::string compute_die(const std::string& gpu) {
   return gpu;
 }
 
-// Two points of one configuration, phase, input and GPU whose implementations differ in the precision only:
+// Two points of one configuration (one comparison_key) whose implementations differ in the precision only:
 // fp32 against tf32.
 bool precision_pair(const Point& fp32, const Point& tf32) {
-  if (fp32.gpu != tf32.gpu || fp32.phase != tf32.phase || fp32.frames != tf32.frames ||
-      without_impl(fp32) != without_impl(tf32) || !(ieee_matrix_flops(fp32) > 0) || ieee_matrix_flops(tf32) != 0) {
-    return false;
-  }
+  if (!(ieee_matrix_flops(fp32) > 0) || ieee_matrix_flops(tf32) != 0) return false;
   auto a = models::parse_implementation(fp32.impl, "auto", "impl").resolved(true);
   auto b = models::parse_implementation(tf32.impl, "auto", "impl").resolved(true);
   a.precision = b.precision;
@@ -806,16 +808,18 @@ bool precision_pair(const Point& fp32, const Point& tf32) {
 // configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Of several, the
 // one with the most IEEE FLOPs (the least noise per FLOP). Every point on that die gets it, with its source.
 void measure_ieee_extra(Analysis& a) {
-  std::vector<const Point*> all;
+  std::map<std::string, std::vector<const Point*>> by;  // comparison_key -> the configuration's implementations
   for (const auto* list : {&a.points, &a.other_impl_points}) {
-    for (const auto& p : *list) all.push_back(&p);
+    for (const auto& p : *list) by[comparison_key(p)].push_back(&p);
   }
   std::map<std::pair<std::string, std::string>, std::pair<const Point*, const Point*>> best;  // (phase, die)
-  for (const Point* f : all) {
-    for (const Point* t : all) {
-      if (!precision_pair(*f, *t)) continue;
-      auto& b = best[{f->phase, compute_die(f->gpu)}];
-      if (!b.first || ieee_matrix_flops(*f) > ieee_matrix_flops(*b.first)) b = {f, t};
+  for (const auto& [key, impls] : by) {
+    for (const Point* f : impls) {
+      for (const Point* t : impls) {
+        if (!precision_pair(*f, *t)) continue;
+        auto& b = best[{f->phase, compute_die(f->gpu)}];
+        if (!b.first || ieee_matrix_flops(*f) > ieee_matrix_flops(*b.first)) b = {f, t};
+      }
     }
   }
   for (auto* list : {&a.points, &a.other_impl_points}) {
@@ -1571,7 +1575,7 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
 void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
   std::map<std::string, std::map<std::string, const Acc*>> by;
   for (const auto& [k, g] : acc) {
-    by[g.p.gpu + "|" + without_impl(g.p) + "|" + std::to_string(g.p.frames) + "|" + g.p.phase][g.p.impl] = &g;
+    by[comparison_key(g.p)][g.p.impl] = &g;
   }
   Table t{"software_choices", "Software choices: one model's energy under each implementation",
           "energy per epoch under each implementation against " + a.reference_impl + "'s for the same "
