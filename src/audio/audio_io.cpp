@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <array>
 #include <cstring>
+#include <iterator>
 #include <fstream>
 #include <filesystem>
 
@@ -52,11 +54,98 @@ std::string wav_truncation(const std::string& path) {
   return "";
 }
 
+// CRC-32 of an Ogg page (RFC 3533: polynomial 0x04c11db7, most significant bit first, initial 0, no final xor).
+std::uint32_t ogg_crc(const unsigned char* p, std::size_t n) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t r = i << 24;
+      for (int k = 0; k < 8; ++k) r = (r & 0x80000000u) ? (r << 1) ^ 0x04c11db7u : r << 1;
+      t[i] = r;
+    }
+    return t;
+  }();
+  std::uint32_t crc = 0;
+  for (std::size_t i = 0; i < n; ++i) crc = (crc << 8) ^ table[((crc >> 24) ^ p[i]) & 0xff];
+  return crc;
+}
+
+// An Ogg file is a chain of pages, each whole and with a checksum over it, the last flagged end-of-stream
+// (RFC 3533). libogg drops a page that fails its checksum and libsndfile then decodes around the hole, so a
+// damaged or cut file would be read as if whole: each page is checked here. "" for a whole file (or not Ogg).
+std::string ogg_damage(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.compare(0, 4, "OggS") != 0) return "";
+  auto* b = reinterpret_cast<unsigned char*>(bytes.data());
+  std::size_t pos = 0;
+  unsigned last_flags = 0;
+  while (pos < bytes.size()) {
+    if (bytes.size() - pos < 27 || bytes.compare(pos, 4, "OggS") != 0) {
+      return bytes.size() - pos < 27 ? "truncated: its last Ogg page is cut short"
+                                     : "corrupt: no Ogg page where one should start (byte " + std::to_string(pos) + ")";
+    }
+    const std::size_t segments = b[pos + 26];
+    std::size_t end = pos + 27 + segments;
+    if (end > bytes.size()) return "truncated: its last Ogg page is cut short";
+    for (std::size_t i = 0; i < segments; ++i) end += b[pos + 27 + i];
+    if (end > bytes.size()) return "truncated: its last Ogg page is cut short";
+    const std::uint32_t stored = little_endian32(b + pos + 22);
+    std::memset(b + pos + 22, 0, 4);
+    if (ogg_crc(b + pos, end - pos) != stored) {
+      return "corrupt: the Ogg page at byte " + std::to_string(pos) + " fails its checksum";
+    }
+    last_flags = b[pos + 5];
+    pos = end;
+  }
+  return (last_flags & 0x04) ? "" : "truncated: it ends without an end-of-stream page";
+}
+
+// Only regular files (or links to them) are opened: a FIFO or a device named .wav would block for ever.
+void check_regular_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw file_error(path, 0, "audio file not found");
+  if (!std::filesystem::is_regular_file(status)) {
+    throw file_error(path, 0, "not a regular file (a FIFO, device or folder named like audio); not opened");
+  }
+}
+
+// Decodes every frame libsndfile can, in blocks, without trusting the header's count for the allocation: a
+// cut OGG can declare an absurd length. Any format whose header declares its length (WAV, FLAC's STREAMINFO,
+// OGG's last granule) must decode to exactly that many frames: fewer means the file is cut short or corrupt.
+std::vector<float> decode_all(SNDFILE* f, const SF_INFO& info, const std::string& path) {
+  constexpr sf_count_t kBlockFrames = 65536;
+  const bool declared = info.frames > 0 && info.frames != SF_COUNT_MAX;
+  std::vector<float> interleaved;
+  if (declared && info.frames <= (sf_count_t{1} << 26)) interleaved.reserve(static_cast<std::size_t>(info.frames) * info.channels);
+  std::vector<float> block(static_cast<std::size_t>(kBlockFrames) * info.channels);
+  sf_count_t got = 0;
+  while (true) {
+    const sf_count_t n = sf_readf_float(f, block.data(), kBlockFrames);
+    if (n <= 0) break;
+    interleaved.insert(interleaved.end(), block.begin(), block.begin() + n * info.channels);
+    got += n;
+  }
+  const int err = sf_error(f);
+  if (err != SF_ERR_NO_ERROR) {
+    throw file_error(path, 0, "audio file is corrupt after frame " + std::to_string(got) + ": " + sf_error_number(err));
+  }
+  if (got <= 0) throw file_error(path, 0, "audio file is truncated (no frames could be decoded)");
+  if (declared && got != info.frames) {
+    throw file_error(path, 0, "audio file is truncated or corrupt: its header declares " + std::to_string(info.frames) +
+                                  " frames, " + std::to_string(got) + " could be decoded");
+  }
+  return interleaved;
+}
+
 }  // namespace
 
 Audio read_audio(const std::string& path, ChannelPolicy policy) {
-  if (!std::filesystem::exists(path)) throw file_error(path, 0, "audio file not found");
-  if (const std::string cut = wav_truncation(path); !cut.empty()) throw file_error(path, 0, "audio file is " + cut);
+  check_regular_file(path);
+  for (const std::string& cut : {wav_truncation(path), ogg_damage(path)}) {
+    if (!cut.empty()) throw file_error(path, 0, "audio file is " + cut);
+  }
   SF_INFO info{};
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f) throw file_error(path, 0, std::string("cannot read audio: ") + sf_strerror(nullptr));
@@ -64,16 +153,21 @@ Audio read_audio(const std::string& path, ChannelPolicy policy) {
     sf_close(f);
     throw file_error(path, 0, "audio file holds no samples");
   }
-  std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
-  sf_count_t got = sf_readf_float(f, interleaved.data(), info.frames);
+  std::vector<float> interleaved;
+  try {
+    interleaved = decode_all(f, info, path);
+  } catch (...) {
+    sf_close(f);
+    throw;
+  }
   sf_close(f);
-  if (got <= 0) throw file_error(path, 0, "audio file is truncated (no frames could be decoded)");
+  const std::size_t got = interleaved.size() / static_cast<std::size_t>(info.channels);
   Audio a;
   a.sample_rate = info.samplerate;
   a.channels_in_file = info.channels;
-  a.samples.resize(static_cast<std::size_t>(got));
-  for (sf_count_t i = 0; i < got; ++i) {
-    const float* frame = &interleaved[static_cast<std::size_t>(i) * info.channels];
+  a.samples.resize(got);
+  for (std::size_t i = 0; i < got; ++i) {
+    const float* frame = &interleaved[i * info.channels];
     float v = frame[0];
     if (policy == ChannelPolicy::kMean) {
       double s = 0;
@@ -83,7 +177,7 @@ Audio read_audio(const std::string& path, ChannelPolicy policy) {
     if (!std::isfinite(v)) {
       throw file_error(path, 0, "audio holds a NaN or infinite sample at frame " + std::to_string(i));
     }
-    a.samples[static_cast<std::size_t>(i)] = v;
+    a.samples[i] = v;
   }
   return a;
 }

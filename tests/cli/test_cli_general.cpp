@@ -1,5 +1,6 @@
 // The CLI as a user runs it: help, flops, synth, features, sensors, report, and bad numbers refused by name.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -118,6 +119,50 @@ TEST(Cli, SynthThenFeaturesWithNpyExport) {
   EXPECT_TRUE(contains(test::read_text(dir / "rep/skipped.txt"), "synth_00002.wav"));
   auto bad_hop = run("features --data " + (dir / "ds").string() + " --hop -3");
   EXPECT_EQ(bad_hop.rc, 2);
+}
+
+// Compressed audio is checked like WAV (issue 35, item 2): a FLAC or OGG cut short or corrupted inside is
+// refused with its name, never decoded partway and zero-padded; a FIFO named like audio is never opened (it
+// would block for ever).
+TEST(Cli, FeaturesRefuseCutOrCorruptCompressedAudioAndFifos) {
+  auto dir = test::temp_dir();
+  auto damage = [](const fs::path& f, const std::string& how) {
+    std::string bytes = test::read_text(f);
+    if (how == "cut") bytes.resize(bytes.size() / 2);
+    if (how == "corrupt") {
+      for (std::size_t i = bytes.size() / 2; i < bytes.size() / 2 + 64; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+    }
+    if (how == "cut-at-page") bytes.resize(bytes.rfind("OggS", bytes.size() / 2));  // a whole page ends the file
+    test::write_text(f, bytes);
+  };
+  for (const std::string format : {"flac", "ogg"}) {
+    const auto ds = dir / format;
+    ASSERT_EQ(run("synth --out " + ds.string() + " --clips 4 --seconds 2 --rate 16000 --format " + format).rc, 0);
+    const auto clip = [&](int i) { return ds / "audio/train/weak" / ("synth_0000" + std::to_string(i) + "." + format); };
+    damage(clip(0), "cut");
+    damage(clip(1), "corrupt");
+    if (format == "ogg") damage(clip(2), "cut-at-page");
+    auto stop = run("features --data " + ds.string());
+    EXPECT_EQ(stop.rc, 2) << stop.out;
+    EXPECT_TRUE(contains(stop.out, clip(0).filename().string())) << stop.out;
+    auto skip = run("features --data " + ds.string() + " --on-error skip --out " + (dir / ("o" + format)).string());
+    ASSERT_EQ(skip.rc, 0) << skip.out;
+    const auto skipped = test::read_text(dir / ("o" + format) / "skipped.txt");
+    EXPECT_TRUE(contains(skipped, clip(0).string() + ": audio file is truncated")) << skipped;
+    EXPECT_TRUE(contains(skipped, clip(1).string() + ": audio file is ")) << skipped;
+    if (format == "ogg") {
+      EXPECT_TRUE(contains(skipped, clip(2).string() + ": audio file is truncated: it ends without an end-of-stream page"))
+          << skipped;
+    }
+    EXPECT_TRUE(contains(skip.out, (format == "ogg" ? "1 clips" : "2 clips"))) << skip.out;  // the whole ones only
+  }
+  ASSERT_EQ(run("synth --out " + (dir / "w").string() + " --clips 2 --seconds 1 --rate 16000").rc, 0);
+  const auto fifo = dir / "w/audio/train/weak/synth_00000.wav";
+  fs::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  auto r = run("features --data " + (dir / "w").string());  // blocked for ever before (the test would time out)
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_TRUE(contains(r.out, "synth_00000.wav: not a regular file")) << r.out;
 }
 
 TEST(Cli, FeaturesOfAnAudioFolderWithItsTsv) {
