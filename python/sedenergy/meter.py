@@ -213,8 +213,9 @@ class Meter:
             self._open[name] = wid
         return name
 
-    def end_window(self, name):
-        """Ends the window `name` and returns its WindowRecord (also appended to .records)."""
+    def end_window(self, name, flag=None):
+        """Ends the window `name` and returns its WindowRecord (also appended to .records); `flag`, when given,
+        is added to the record's flags (e.g. why the window ended early)."""
         name = str(name)
         with self._lock:
             self._check_open()
@@ -225,7 +226,10 @@ class Meter:
             del self._open[name]
         if self.sync_cuda:
             _cuda_synchronize()
-        record = WindowRecord.from_json(_lib.window_end(self._handle, wid, name), self.run_uuid)
+        raw = _lib.window_end(self._handle, wid, name)
+        if flag:
+            raw.setdefault("flags", []).append(flag)
+        record = WindowRecord.from_json(raw, self.run_uuid)
         with self._lock:
             self.records.append(record)
         if self.database:

@@ -10,10 +10,13 @@ writes; rows appended atomically, one header). Tasks (start_task/stop_task) may 
 appends its row to output_dir/emissions_<task>.csv. Energy comes from counters (NVML, RAPL) where the machine
 has them, otherwise from CodeCarbon's own CPU/RAM models, and the record says which.
 """
+import atexit
 import dataclasses
 import functools
 import logging
 import os
+import signal
+import threading
 import warnings
 
 from . import _lib
@@ -35,6 +38,65 @@ _NO_EFFECT = {
     "logger_preamble": "log prefix", "co2_signal_api_token": "offline", "electricitymaps_api_token": "offline",
     "save_to_prometheus": "no Prometheus", "prometheus_url": "no Prometheus",
 }
+
+
+class _Preemption:
+    """SIGTERM (how Slurm and Kubernetes stop a job) ends every running tracker's windows and writes their rows,
+    each flagged as interrupted, then the signal goes where it would have gone: the handler the program had, or
+    the default action (the process ends by the signal, as without a tracker). Installed while a tracker runs,
+    from the main thread only (Python's rule); the program's own handler, set before, is kept and chained."""
+
+    def __init__(self):
+        self.running = []        # trackers started and not yet stopped
+        self.previous = None     # the SIGTERM handler before ours; None: ours is not installed
+        self.pending = None      # a signal that arrived while a tracker was writing its row
+
+    def started(self, tracker):
+        self.running.append(tracker)
+        if self.previous is None and threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, self._on_signal)
+
+    def stopped(self, tracker):
+        if tracker in self.running:
+            self.running.remove(tracker)
+        if self.running or self.previous is None:
+            return
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            self._pass_on(signum, None)
+        elif signal.getsignal(signal.SIGTERM) == self._on_signal:  # another handler set since stays
+            signal.signal(signal.SIGTERM, self.previous)
+            self.previous = None
+
+    def _on_signal(self, signum, frame):
+        if any(t._stopping for t in self.running):
+            self.pending = signum  # passed on once that tracker's row is written (stopped)
+            return
+        previous, self.previous = self.previous, None  # so the trackers' stop() below leaves the handlers alone
+        for tracker in list(self.running):
+            tracker._stop(flag=f"interrupted by signal {signal.Signals(signum).name}: the row holds the run so far")
+        self.previous = previous
+        self._pass_on(signum, frame)
+
+    def _pass_on(self, signum, frame):
+        previous, self.previous = self.previous, None
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous in (signal.SIG_DFL, None):
+            os.kill(os.getpid(), signum)  # the default action now: the process ends by the signal
+
+
+_preemption = _Preemption()
+
+
+@atexit.register
+def _stop_at_exit():
+    """A tracker still running when the interpreter exits (sys.exit, an uncaught Ctrl-C) writes its row, as
+    CodeCarbon's does."""
+    for tracker in list(_preemption.running):
+        tracker._stop(flag="stopped at interpreter exit without stop()")
 
 
 @dataclasses.dataclass
@@ -90,6 +152,7 @@ class EmissionsTracker:
         if save_to_file:
             check_output_dir(self._output_dir, output_file)
         self._meter = None
+        self._stopping = False
         self._records = []
         self._tasks = {}
         self._task_data = {}
@@ -121,21 +184,28 @@ class EmissionsTracker:
         self._context["gpu_models"] = self._meter.gpu_models()
         self._context["run_id"] = self._meter.run_uuid
         self._meter.begin_window(self._project_name)
+        _preemption.started(self)
 
     def stop(self):
         """Stops, writes the row, and returns the emissions in kg CO2eq."""
         if self._meter is None:
             log.warning("sedenergy tracker: stop() without start()")
             return None
+        return self._stop()
+
+    def _stop(self, flag=None):
+        """Ends the tasks and the run, each window's record carrying `flag` when given, and writes their rows."""
+        self._stopping = True
         try:
             for name in list(self._tasks):
-                self.stop_task(name)
-            record = self._meter.end_window(self._project_name)
-            data = self._write(record, self._output_file)
+                self._stop_task(name, flag)
+            data = self._write(self._meter.end_window(self._project_name, flag), self._output_file)
         finally:
             self._records += self._meter.records
             self._meter.close()
             self._meter = None
+            self._stopping = False
+            _preemption.stopped(self)
         self.final_emissions_data = data
         self.final_emissions = data.emissions
         return data.emissions
@@ -160,9 +230,11 @@ class EmissionsTracker:
         name = task_name or list(self._tasks)[-1]
         if name not in self._tasks:
             raise SedenergyError(f"stop_task: no running task '{name}' (running: {', '.join(self._tasks)})")
+        return self._stop_task(name)
+
+    def _stop_task(self, name, flag=None):
         del self._tasks[name]
-        record = self._meter.end_window(name)
-        data = self._write(record, f"emissions_{name}.csv")
+        data = self._write(self._meter.end_window(name, flag), f"emissions_{name}.csv")
         self._task_data[name] = data
         return data
 

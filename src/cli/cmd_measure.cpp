@@ -26,14 +26,26 @@ namespace sedenergy::cli {
 namespace {
 
 volatile sig_atomic_t g_child = 0;
-volatile sig_atomic_t g_stop_requested = 0;  // a termination signal reached us (and so the program)
-constexpr double kStopGraceS = 10;           // then a program that has not ended is killed
+volatile sig_atomic_t g_stop_signal = 0;  // the termination signal that reached us (and so the program); 0: none
+constexpr double kStopGraceS = 10;        // then a program that has not ended is killed
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 // Forwards signals sent to sedenergy (kill, a job scheduler) to the measured program. Signals from the
 // terminal (si_code SI_KERNEL) already reach the whole foreground process group, child included.
 void forward_signal(int sig, siginfo_t* info, void*) {
-  if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) g_stop_requested = 1;
+  for (int stop : kStopSignals) {
+    if (sig == stop && g_stop_signal == 0) g_stop_signal = sig;
+  }
   if (g_child > 0 && (!info || info->si_code != SI_KERNEL)) kill(g_child, sig);
+}
+
+// Installed before anything is measured, so a stop that comes early (a preempted job) never ends sedenergy
+// by the default action, which would lose the window.
+void forward_signals() {
+  struct sigaction sa {};
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
 }
 
 // Waits for the program; once asked to stop, gives it kStopGraceS to end, then kills it (`killed` says so).
@@ -43,7 +55,7 @@ int wait_child(pid_t pid, bool& killed) {
   while (true) {
     const pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid || (r < 0 && errno != EINTR)) return status;
-    if (g_stop_requested && stop_at < 0) stop_at = monotonic_s();
+    if (g_stop_signal && stop_at < 0) stop_at = monotonic_s();
     if (stop_at >= 0 && !killed && monotonic_s() - stop_at > kStopGraceS) {
       kill(pid, SIGKILL);
       killed = true;
@@ -67,6 +79,9 @@ int run_child(const std::vector<std::string>& args, std::string& start_error, bo
     close(pipefd[0]);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(128 + SIGTERM);  // the parent died before prctl took effect
+    // A shell starting sedenergy in the background leaves SIGINT and SIGQUIT ignored, and exec keeps that:
+    // the program must be stoppable by the signals forwarded to it (SIGHUP stays as given: nohup).
+    for (int sig : {SIGINT, SIGTERM, SIGQUIT}) signal(sig, SIG_DFL);
     execvp(argv[0], argv.data());
     int e = errno;
     if (write(pipefd[1], &e, sizeof e) < 0) _exit(127);
@@ -74,10 +89,7 @@ int run_child(const std::vector<std::string>& args, std::string& start_error, bo
   }
   close(pipefd[1]);
   g_child = pid;
-  struct sigaction sa {};
-  sa.sa_sigaction = forward_signal;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  if (g_stop_signal) kill(pid, g_stop_signal);  // the stop came while it was starting
   int child_errno = 0;
   ssize_t n;
   do {
@@ -156,12 +168,55 @@ void print_result(const energy::WindowResult& result, const std::string& csv, co
     const auto& d = result.domains[i];
     std::cerr << (i ? ", " : "") << d.domain << " " << d.energy_j << " J" << (d.estimated ? " estimated" : "");
   }
-  std::cerr << ")\nsedenergy: wrote " << csv << " and " << json_path << "\n";
+  std::cerr << ")\n";
+  if (!csv.empty()) std::cerr << "sedenergy: wrote " << csv << " and " << json_path << "\n";
+}
+
+// The window's outputs, all or none: the JSON record is written to a temporary file first, then the CSV row
+// is appended, then the record is renamed into place; a full disk at either step leaves neither (a re-run
+// then adds no second row). The results database (--db), a store of its own, is written last.
+void write_outputs(const MeasureArgs& a, const energy::EmissionsContext& ctx, const energy::WindowResult& result,
+                   const nlohmann::json& rec, const std::string& csv) {
+  const std::string json_path = (fs::path(a.out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
+  try {
+    TempFile record(json_path);
+    record.write(json_text(rec, 1) + "\n");
+    energy::append_emissions_csv(csv, result, ctx);
+    record.commit();
+  } catch (const InputError& e) {
+    print_result(result, "", "");
+    throw InputError(std::string(e.what()) + "\nsedenergy measure: neither " + csv + " nor " + json_path +
+                     " was written; the figures above are the window's");
+  }
+  if (!a.db.empty()) {
+    nlohmann::json window = rec["window"];
+    window["timeline"] = rec["timeline"];
+    usage::record_window(a.db,
+                         {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},
+                          {"experiment_id", ctx.experiment_id}, {"command", join(a.command, " ")}},
+                         window);
+  }
+  print_result(result, csv, json_path);
+}
+
+// Flags of a window whose program was stopped or killed on the way.
+void flag_stop(energy::WindowResult& result, bool killed) {
+  if (g_stop_signal) {
+    result.flags.push_back(std::string("interrupted: sedenergy measure received SIG") + sigabbrev_np(g_stop_signal) +
+                           " and passed it on; the window holds the program's run until it ended");
+    std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
+  }
+  if (killed) {
+    result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
+                           " s of the stop signal and was killed");
+    std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
+  }
 }
 
 // Measures the program as one window and writes its row, record and (with --db) results entry; returns
 // the program's exit code.
 int measure_program(const MeasureArgs& a) {
+  forward_signals();
   energy::check_sampler_period(a.period, "--period");
   energy::EmissionsContext ctx = emissions_context(a);
   const energy::MeterOptions mo = measure_meter_options(a);
@@ -182,6 +237,10 @@ int measure_program(const MeasureArgs& a) {
   meter.start();
   nlohmann::json idle_json;
   if (a.idle > 0) idle_json = meter.measure_idle(a.idle).to_json();
+  if (g_stop_signal) {  // stopped before the program started: nothing of it to measure
+    std::cerr << "sedenergy measure: SIG" << sigabbrev_np(g_stop_signal) << " before the program started; nothing measured\n";
+    return 128 + g_stop_signal;
+  }
   const double t0 = monotonic_s();
   auto w = meter.begin(join(a.command, " "));
   std::string start_error;
@@ -189,11 +248,7 @@ int measure_program(const MeasureArgs& a) {
   const int rc = run_child(a.command, start_error, killed);
   std::vector<energy::Sample> samples;
   auto result = meter.end(w, &samples);
-  if (killed) {
-    result.flags.push_back("the program did not end within " + format_number(kStopGraceS) +
-                           " s of the stop signal and was killed");
-    std::cerr << "sedenergy measure: " << result.flags.back() << "\n";
-  }
+  flag_stop(result, killed);
   meter.stop();
   if (!start_error.empty()) {
     std::cerr << "sedenergy: error: " << start_error << "\n";
@@ -203,23 +258,12 @@ int measure_program(const MeasureArgs& a) {
   if (!result.gpu_sharing.empty()) {
     std::cerr << "sedenergy measure: other processes used a measured GPU (see the record's flags and gpu_sharing)\n";
   }
-  energy::append_emissions_csv(csv, result, ctx);
-  nlohmann::json window = result.to_json();
-  window["timeline"] = energy::timeline_json(samples, t0);
-  if (!a.db.empty()) {
-    usage::record_window(a.db,
-                         {{"run_uuid", ctx.run_id}, {"source", "measure"}, {"project_name", ctx.project_name},
-                          {"experiment_id", ctx.experiment_id}, {"command", join(a.command, " ")}},
-                         window);
-  }
   nlohmann::json rec = {{"run_id", ctx.run_id}, {"command", a.command}, {"exit_code", rc}, {"window", result.to_json()},
                         {"carbon_intensity_g_per_kwh", ctx.carbon.g_per_kwh},
                         {"carbon_intensity_source", ctx.carbon.source}, {"sensors", meter.sensors_json()},
-                        {"timeline", window["timeline"]}};
+                        {"timeline", energy::timeline_json(samples, t0)}};
   if (!idle_json.is_null()) rec["idle"] = idle_json;
-  const std::string json_path = (fs::path(a.out) / ("sedenergy-measure-" + ctx.run_id + ".json")).string();
-  write_file(json_path, json_text(rec, 1) + "\n");
-  print_result(result, csv, json_path);
+  write_outputs(a, ctx, result, rec, csv);
   return rc;
 }
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -78,12 +79,14 @@ void add_study_options(CLI::App* sub, runner::StudyOptions& opt) {
             cli = sub->add_option(o.flag, opt.*member, o.help);
           }
           if constexpr (std::is_same_v<T, std::vector<int>> || std::is_same_v<T, std::vector<double>>) cli->delimiter(',');
+          // An automatic value (--idle's -1) is the unset default only: a typed value must be in range.
+          auto range = o.open_low ? finite_above(o.lo, o.hi) : finite_in(o.lo, o.hi);
           if constexpr (std::is_same_v<T, std::string>) {
-            if (!o.choices.empty()) cli->check(CLI::IsMember(o.choices));
+            if (!o.choices.empty()) cli->check(o.hi > o.lo ? CLI::IsMember(o.choices) | range : CLI::IsMember(o.choices));
           } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::uint64_t> || std::is_same_v<T, std::vector<int>>) {
-            if (std::isnan(o.automatic)) cli->check(whole_in(static_cast<long long>(o.lo), static_cast<long long>(o.hi)));
+            cli->check(whole_in(static_cast<long long>(o.lo), static_cast<long long>(o.hi)));
           } else if constexpr (!std::is_same_v<T, bool>) {
-            if (std::isnan(o.automatic)) cli->check(o.open_low ? finite_above(o.lo, o.hi) : finite_in(o.lo, o.hi));
+            cli->check(range);
           }
           if constexpr (!std::is_same_v<T, bool>) {
             if (std::isnan(o.automatic) && !(opt.*member == T{})) cli->capture_default_str();
@@ -168,7 +171,7 @@ void setup_study(CLI::App& app, int& exit_code) {
     }
     std::cout << "database: " << s.db_path << "\n";
     if (opt->worker_group.empty()) write_study_report(s.db_path, opt->out_dir);  // a worker's parent reports all
-    exit_code = s.interrupted ? 130 : (s.runs_failed > 0 && s.runs_ok == 0 ? 1 : 0);
+    exit_code = s.interrupted ? 128 + (s.stop_signal ? s.stop_signal : SIGINT) : (s.runs_failed > 0 && s.runs_ok == 0 ? 1 : 0);
   });
 }
 

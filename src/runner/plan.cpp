@@ -19,10 +19,6 @@ namespace sedenergy::runner {
 namespace {
 void validate(const StudyOptions& opt) {
   check_study_options(opt);  // every number in its range, every choice among its values (study_options.cpp)
-  double secs = 0;
-  if (opt.cooldown != "auto" && opt.cooldown != "idle" && !(parse_double(opt.cooldown, secs) && secs >= 0)) {
-    throw InputError("--cooldown '" + opt.cooldown + "': expected idle, auto or a number of seconds >= 0");
-  }
   if (opt.early_stop > 0 && opt.validation <= 0) {
     throw InputError("--early-stop " + std::to_string(opt.early_stop) + " needs a validation split (--validation, e.g. 0.15)");
   }

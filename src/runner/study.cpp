@@ -54,6 +54,7 @@ namespace {
 // A second signal more than 2 s after the first ends the process at once; one sooner is the same
 // request (GNU timeout sends SIGINT to the child and then to its whole process group).
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};
 std::atomic<double> g_stop_at{0.0};
 double signal_safe_now() {
   timespec ts{};
@@ -67,6 +68,7 @@ void request_stop(int sig) {
   const double now = signal_safe_now();
   if (!g_stop) {
     g_stop_at = now;
+    g_stop_signal = sig;
     g_stop = true;
   } else if (now - g_stop_at > 2.0) {
     std::signal(sig, SIG_DFL);
@@ -615,6 +617,7 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
       const std::uint64_t seed = training_seed(item, plan.opt);
       Trainer trainer(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
                       build_model(item.spec, plan, counts, seed));
+      trainer.stop_when(&g_stop);  // a long epoch (full-length input on a CPU) ends at the next step
       rec.params = trainer.model()->parameter_count();
       optimizer_method = trainer.optimizer_method();
       trainer.warm_up(subset, plan.opt.warmup_steps);
@@ -847,6 +850,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   record_hardware_probes(plan, idle_no_context, sess, log);
   const SessionState session = open_session(db, sess, plan, log);
   g_stop = false;
+  g_stop_signal = 0;
   // Installed for the rest of the process: a repeated request (GNU timeout signals the child, then its
   // group) arriving after the runs, while the report is written or the program exits, is the same request.
   std::signal(SIGINT, request_stop);
@@ -863,6 +867,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   }
   meter->stop();
   if (!sum.interrupted) db.finish_session(session.id);
+  sum.stop_signal = sum.interrupted ? g_stop_signal.load() : 0;
   sum.gpu_measured = meter->has_gpu();
   sum.total_s = monotonic_s() - t_start;
   return sum;

@@ -80,6 +80,7 @@ struct StudySummary {
   int runs_ok = 0, runs_failed = 0, runs_skipped = 0;
   int runs_taken_by_others = 0;  // claimed by another study resuming the same session at the same time
   bool interrupted = false;  // Ctrl-C: the run in progress finished, the rest were left for --resume
+  int stop_signal = 0;       // the signal that interrupted it (SIGINT, SIGTERM): the exit code is 128 + it
   double total_s = 0;
   double gpu_energy_j = 0;  // measured, all phases and repetitions inside windows
   double energy_j = 0;      // all domains

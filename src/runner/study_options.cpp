@@ -82,8 +82,10 @@ std::vector<StudyOption> make_table() {
   idle.record_key = idle.old_key = "idle_s";
   add({"--cooldown", &O::cooldown,
        "between runs: idle (until GPU power is back near the idle baseline), or a pause in seconds (the study: 30); "
-       "auto: idle with a GPU, none without"})
-      .record_key = "cooldown";
+       "auto: idle with a GPU, none without",
+       0, 3600});
+  t.back().choices = {"idle", "auto"};  // or a number of seconds in [lo, hi]
+  t.back().record_key = "cooldown";
   StudyOption& cool_max = add({"--cooldown-max", &O::cooldown_max_s, "longest wait of --cooldown idle, seconds", 0, 3600});
   cool_max.open_low = true;
   cool_max.old_key = "cooldown_max_s";
@@ -124,7 +126,10 @@ template <typename T>
 void check_value(const StudyOption& o, const T& v) {
   if constexpr (std::is_same_v<T, std::string>) {
     if (!o.choices.empty() && std::find(o.choices.begin(), o.choices.end(), v) == o.choices.end()) {
-      throw InputError(o.flag + " '" + v + "': expected " + join(o.choices, ", "));
+      double seconds = 0;
+      if (o.hi > o.lo && parse_double(v, seconds)) return check_number(o, seconds);  // a number instead of a choice
+      throw InputError(o.flag + " '" + v + "': expected " + join(o.choices, ", ") +
+                       (o.hi > o.lo ? " or a number in " + range_text(o.lo, o.hi, o.open_low) : ""));
     }
   } else if constexpr (std::is_same_v<T, std::vector<int>> || std::is_same_v<T, std::vector<double>>) {
     if (v.empty() && o.flag != "--devices") throw InputError(o.flag + " needs at least one value");

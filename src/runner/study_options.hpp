@@ -28,7 +28,7 @@ struct StudyOption {
   double lo = 0, hi = 0;             // numbers, and each value of a list: [lo, hi], or (lo, hi] when open_low
   bool open_low = false;
   double automatic = NAN;            // a value meaning "decided when the study starts" (--idle -1), not range-checked
-  std::vector<std::string> choices;  // strings: the values allowed (empty: any)
+  std::vector<std::string> choices;  // strings: the values allowed (empty: any), or a number in [lo, hi] when hi > lo
   std::string record_key;            // its name in a session's recorded options (what --resume matches); "": none
   std::string old_key;               // an earlier --config key, still read, with a note
   nlohmann::json unrecorded;         // a value left out of the record (the default of an option newer than older sessions)

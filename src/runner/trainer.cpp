@@ -260,7 +260,7 @@ int Trainer::run_steps(bool train, const torch::Tensor& order, const torch::Tens
   auto& graphs = train ? train_graphs_ : test_graphs_;
   const int64_t n = order.size(0);
   int done = 0;
-  for (int64_t i = 0; i < n && (max_steps < 0 || done < max_steps); i += batch_, ++done) {
+  for (int64_t i = 0; i < n && (max_steps < 0 || done < max_steps) && !(stop_ && *stop_); i += batch_, ++done) {
     const int64_t j = std::min<int64_t>(i + batch_, n);
     if (step_graphs) {
       Graphed& g = graph_for(graphs, train, order, order_dev, i, j);

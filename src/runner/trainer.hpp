@@ -3,6 +3,7 @@
 // captured into CUDA graphs; PyTorch's float32 defaults, TF32 everywhere, IEEE float32 throughout or bf16 autocast;
 // foreach, fused or per-tensor Adam.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -93,6 +94,9 @@ class Trainer {
 
   static int steps_per_epoch(int64_t clips, int batch) { return static_cast<int>((clips + batch - 1) / batch); }
   models::SedNet& model() { return model_; }
+  // Epochs end early, after the step in progress, once `*flag` is set (a stop signal): their windows are then
+  // cut short, and the caller records the run as interrupted.
+  void stop_when(const std::atomic<bool>* flag) { stop_ = flag; }
   std::string optimizer_method() const { return optim_.method(); }
   // Waits for the device's queued work (a no-op on the CPU).
   void synchronize() const {
@@ -158,6 +162,7 @@ class Trainer {
   std::map<int64_t, Graphed> train_graphs_, test_graphs_;  // by batch size
   std::map<int64_t, torch::Tensor> mean_scales_;            // by output size
   EpochGraph train_epoch_graph_, test_epoch_graph_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace sedenergy::runner

@@ -68,7 +68,8 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string threads_each = std::to_string(std::max<unsigned>(1, cores / opt.devices.size()));
-  log << "workers: " << opt.devices.size() << ", " << threads_each << " CPU threads each\n";
+  log << "workers: " << opt.devices.size() << (device == "cpu" ? " on the CPU (--device cpu: no GPU is used)" : "")
+      << ", " << threads_each << " CPU threads each\n";
   auto old_int = std::signal(SIGINT, remember_signal);
   auto old_term = std::signal(SIGTERM, remember_signal);
   std::vector<std::pair<pid_t, int>> children;
@@ -132,7 +133,7 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
       --running;
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       log << "worker gpu" << children[i].second << " finished with exit code " << code << "\n";
-      if (code == 130) sum.interrupted = true;
+      if (code == 128 + SIGINT || code == 128 + SIGTERM) sum.interrupted = true;
       else if (code != 0) any_failed = true;
     }
     if (running > 0) {
@@ -147,6 +148,7 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
 
+  if (sum.interrupted) sum.stop_signal = g_signal ? g_signal.load() : SIGINT;
   add_worker_runs(sum, (fs::path(opt.out_dir) / "results.db").string(), started);
   if (any_failed && sum.runs_ok == 0) sum.runs_failed = std::max(sum.runs_failed, 1);
   sum.total_s = monotonic_s() - t0;

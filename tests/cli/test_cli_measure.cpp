@@ -268,3 +268,140 @@ TEST(Cli, MeasureOfACommandWithNonUtf8BytesKeepsItsRecord) {
   EXPECT_EQ(rec["command"][3], "x\xEF\xBF\xBDy");  // the byte 0xff shown as U+FFFD
   for (const auto& e : fs::directory_iterator(out)) EXPECT_NE(e.path().extension(), ".tmp") << e.path();
 }
+
+// Preemption (Slurm, Kubernetes: SIGTERM to the job) keeps the measurement: the window so far is written,
+// flagged as interrupted, and the signal reaches the program (issue 35, item 1).
+TEST(Cli, MeasureStoppedBySigtermWritesTheWindowSoFar) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "m").string();
+  const auto started = dir / "started";
+  const pid_t pid = start_cli({"measure", "--out", out, "--no-gpu", "--period", "0.05", "--", "sh", "-c",
+                               "touch " + started.string() + "; exec sleep 60"},
+                              dir / "log");
+  for (int i = 0; i < 1500 && !fs::exists(started); ++i) usleep(20000);
+  ASSERT_TRUE(fs::exists(started)) << test::read_text(dir / "log");
+  usleep(300000);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;  // the program's own end: killed by the signal passed on
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), 3u) << log;  // header, row, ""
+  const auto rec = measure_record(out);
+  ASSERT_TRUE(rec.contains("window")) << log;
+  EXPECT_GE(rec["window"]["duration_s"].get<double>(), 0.3);
+  EXPECT_EQ(rec["exit_code"], 128 + SIGTERM);
+  bool flagged = false;
+  for (const auto& f : rec["window"]["flags"]) flagged |= contains(f, "interrupted: sedenergy measure received SIGTERM");
+  EXPECT_TRUE(flagged) << rec["window"]["flags"].dump();
+}
+
+// A shell starts background jobs with SIGINT ignored, and exec keeps that: measure's program must still be
+// stopped by the SIGINT sent to measure, not run to its end (issue 35, item 1).
+TEST(Cli, MeasureStartedInTheBackgroundPassesSigintOn) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "m").string(), started = (dir / "started").string();
+  test::write_text(dir / "job.sh", std::string(SEDENERGY_BIN) + " measure --out " + out +
+                                       " --no-gpu -- sh -c 'touch " + started + "; exec sleep 60' &\n" +
+                                       "for i in $(seq 300); do [ -e " + started + " ] && break; sleep 0.1; done\n" +
+                                       "sleep 0.3; kill -INT $!; wait $!; echo rc=$?\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  FILE* p = popen(("sh " + (dir / "job.sh").string() + " 2>&1").c_str(), "r");
+  ASSERT_TRUE(p);
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+  pclose(p);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(40)) << "the program ran to its end";
+  EXPECT_TRUE(contains(text, "rc=130")) << text;  // sleep ended by SIGINT
+  EXPECT_EQ(split(test::read_text(fs::path(out) / "emissions.csv"), '\n').size(), 3u) << text;
+  EXPECT_TRUE(contains(measure_record(out)["window"]["flags"].dump(), "received SIGINT")) << text;
+}
+
+// A write that fails (a full disk; here the file-size limit, which fails writes the same way) leaves neither the
+// CSV row nor the JSON record, so a re-run adds no second row (issue 35, item 6).
+TEST(Cli, MeasureWritesItsRowAndRecordBothOrNeither) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "m").string();
+  ASSERT_EQ(run("measure --out " + out + " --no-gpu -- true").rc, 0);
+  const std::string csv_before = test::read_text(fs::path(out) / "emissions.csv");
+  auto count_json = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(out)) n += e.path().extension() == ".json";
+    return n;
+  };
+  ASSERT_EQ(count_json(), 1);
+  // Writes past 4 KiB fail: the record (with its timeline) is larger, the CSV row would fit.
+  const std::string limited = "sh -c 'trap \"\" XFSZ; ulimit -f 8; exec " + std::string(SEDENERGY_BIN) +
+                              " measure --out " + out + " --no-gpu --period 0.01 -- sleep 0.5' 2>&1";
+  FILE* p = popen(limited.c_str(), "r");
+  ASSERT_TRUE(p);
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+  const int status = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << text;
+  EXPECT_TRUE(contains(text, "neither")) << text;
+  EXPECT_EQ(test::read_text(fs::path(out) / "emissions.csv"), csv_before) << "a row without its record";
+  EXPECT_EQ(count_json(), 1);
+  for (const auto& e : fs::directory_iterator(out)) EXPECT_FALSE(contains(e.path().string(), ".tmp")) << e.path();
+}
+
+// A copy of a results file given beside it is the same measurements: the report reads them once, as merge
+// does (issue 35, item 5).
+TEST(Cli, ReportReadsACopiedDatabaseOnce) {
+  auto dir = test::temp_dir();
+  const std::string db = (dir / "mine.db").string(), copy = (dir / "copy.db").string();
+  ASSERT_EQ(run("measure --out " + (dir / "m").string() + " --db " + db + " --no-gpu -- true").rc, 0);
+  ASSERT_EQ(run("measure --out " + (dir / "m").string() + " --db " + db + " --no-gpu -- true").rc, 0);
+  fs::copy_file(db, copy);
+  auto r = run("report " + db + " " + copy + " -o " + (dir / "r").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "windows: 2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "copy.db: 2 windows already read from an earlier input")) << r.out;
+  // A folder of emissions CSVs copied likewise (its rows' run, file name and time are the same).
+  fs::copy(dir / "m", dir / "copy");
+  r = run("report " + (dir / "m").string() + " " + (dir / "copy").string() + " -o " + (dir / "r2").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "windows: 2")) << r.out;
+}
+
+// dcase: a folder named as a file, an energy_consumed column that is text, NaN or disagrees with its domains,
+// and an implausible energy (issue 35, item 7).
+TEST(Cli, DcaseNamesFoldersAndDoubtfulEnergyColumns) {
+  auto dir = test::temp_dir();
+  const std::string good = (dir / "good.csv").string();
+  auto row = run_row("0.01", "0.1", "0.005");
+  row["energy_consumed"] = "0.115";
+  test::write_text(good, emissions_file({row}));
+  auto args = [&](const std::string& train) {
+    return "dcase --train " + train + " --test " + good + " --baseline-train " + good + " --baseline-test " + good +
+           " -o " + (dir / "o").string();
+  };
+  auto folder = run(args(dir.string()));
+  EXPECT_EQ(folder.rc, 2);
+  EXPECT_TRUE(contains(folder.out, "--train '" + dir.string() + "' is a folder")) << folder.out;
+  for (const std::string bad : {"nan", "lots"}) {
+    auto r2 = row;
+    r2["energy_consumed"] = bad;
+    test::write_text(dir / "bad.csv", emissions_file({r2}));
+    auto r = run(args((dir / "bad.csv").string()));
+    EXPECT_EQ(r.rc, 2) << bad;
+    EXPECT_TRUE(contains(r.out, "bad.csv:2: column 'energy_consumed' is not a number")) << r.out;
+  }
+  auto huge = row;
+  huge["energy_consumed"] = "1e300";
+  test::write_text(dir / "huge.csv", emissions_file({huge}));
+  auto r = run(args((dir / "huge.csv").string()));
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(contains(r.out, "huge.csv:2: column 'energy_consumed' is 1e300 kWh: not a plausible energy")) << r.out;
+  auto other = row;
+  other["energy_consumed"] = "0.5";
+  test::write_text(dir / "other.csv", emissions_file({other}));
+  r = run(args((dir / "other.csv").string()));
+  EXPECT_EQ(r.rc, 0) << r.out;  // read by its domains, with a warning
+  EXPECT_TRUE(contains(r.out, "warning: " + (dir / "other.csv").string() + ":2: energy_consumed 0.5 kWh is not "
+                              "cpu_energy + gpu_energy + ram_energy (0.115 kWh)")) << r.out;
+  EXPECT_FALSE(contains(run(args(good)).out, "warning")) << "a row that adds up is not doubted";
+}

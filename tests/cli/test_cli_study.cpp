@@ -223,6 +223,13 @@ TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
   EXPECT_EQ(db.rows().size(), 12u);
   auto check = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "rep").string());
   EXPECT_EQ(check.rc, 0) << check.out;
+  // A copy of the database beside it: the same runs, read once, as merge would (issue 35, item 5).
+  fs::copy_file(dir / "out/results.db", dir / "copy.db");
+  auto twice = run("report " + (dir / "out/results.db").string() + " " + (dir / "copy.db").string() + " -o " +
+                   (dir / "rep2").string());
+  EXPECT_EQ(twice.rc, 0) << twice.out;
+  EXPECT_TRUE(contains(twice.out, "copy.db: 6 runs already read from an earlier input")) << twice.out;
+  EXPECT_TRUE(contains(check.out, "rows:    12") && contains(twice.out, "rows:    12")) << check.out << twice.out;
   // Net energy asked of CPU runs (no GPU counter): the report says why it shows the total instead.
   auto net = run("report " + (dir / "out/results.db").string() + " -o " + (dir / "net").string() + " --energy net");
   EXPECT_EQ(net.rc, 0) << net.out;
@@ -580,6 +587,8 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
   EXPECT_LT(monotonic_s() - t0, 30.0);
   const auto log = test::read_text(dir / "st.log");
   EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;  // the signal that stopped it, as a shell reports one
   {
     store::Store db(out + "/results.db", store::Store::Access::kRead);
     auto rows = db.rows();
@@ -596,6 +605,31 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
   waitpid(second, &status, 0);
   EXPECT_TRUE(contains(test::read_text(dir / "again.log"), "resume: 0 of 1 runs already finished"))
       << test::read_text(dir / "again.log");
+}
+
+// Full-length input on the CPU (--frames 0): one epoch takes many seconds, and a stop request (Slurm's SIGTERM)
+// ends it after the step in progress rather than at the epoch's end (issue 35: 11.5 s to stop, exit 130).
+TEST(Cli, StopRequestEndsALongEpochAtTheNextStep) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  // 192 clips of 10 s in batches of 8: about 10 s an epoch on the development machine, under 0.5 s a step.
+  const pid_t pid = start_cli({"study", "--grid", "cnn:1x16", "--device", "cpu", "--clips", "192", "--frames", "0",
+                               "--repetitions", "1", "--warmup-steps", "0", "--cooldown", "0", "--min-window", "0",
+                               "--out", out},
+                              dir / "st.log");
+  ASSERT_TRUE(wait_for_text(dir / "st.log", "[1/1]", 120)) << test::read_text(dir / "st.log");
+  usleep(1000000);  // inside the first epoch
+  const double t0 = monotonic_s();
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const double stop_s = monotonic_s() - t0;
+  const auto log = test::read_text(dir / "st.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;
+  EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
+  EXPECT_FALSE(contains(log, "s/epoch")) << "the epoch ran to its end: " << log;  // no phase was reported
+  EXPECT_LT(stop_s, 8.0) << log;  // the report is still written; the epoch alone would take longer
 }
 
 // Issue 17, item 1: a real host stall (the study process stopped with SIGSTOP for 4 s inside the second

@@ -153,3 +153,76 @@ def test_region_sets_the_carbon_intensity_and_the_region_column(tmp_path):
         OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="CAN", region="atlantis")
     with pytest.raises(SedenergyError, match="no regional data for USA"):
         OfflineEmissionsTracker(output_dir=str(tmp_path), country_iso_code="USA", region="california")
+
+
+PREEMPTED = r'''
+import os, signal, sys, time
+from sedenergy import OfflineEmissionsTracker
+out, how, own = sys.argv[1], sys.argv[2], sys.argv[3] == "own"
+if own:  # the program's own handler, set before the tracker: it must still run, after the row is written
+    def handler(signum, frame):
+        open(os.path.join(out, "own-handler-ran"), "w").write(str(os.path.exists(os.path.join(out, "emissions.csv"))))
+        sys.exit(7)
+    signal.signal(signal.SIGTERM, handler)
+tracker = OfflineEmissionsTracker(project_name="preempted", output_dir=out, country_iso_code="FRA", database=os.path.join(out, "e.db"))
+if how == "with":
+    with tracker:
+        tracker.start_task("epoch")
+        open(os.path.join(out, "ready"), "w").close()
+        time.sleep(60)
+else:
+    tracker.start()
+    open(os.path.join(out, "ready"), "w").close()
+    time.sleep(60)
+    tracker.stop()
+'''
+
+
+def _preempt(tmp_path, how, own, signum):
+    script = tmp_path / "train.py"
+    script.write_text(PREEMPTED)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), how, "own" if own else "none"])
+    for _ in range(600):
+        if (tmp_path / "ready").exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert (tmp_path / "ready").exists(), "the training script never started"
+    time.sleep(0.3)
+    proc.send_signal(signum)
+    return proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("how", ["start-stop", "with"])
+def test_sigterm_writes_the_row_so_far_then_ends_the_process_by_the_signal(tmp_path, how):
+    rc = _preempt(tmp_path, how, own=False, signum=15)
+    assert rc == -15  # ended by SIGTERM, as it would have been without a tracker
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert list(df.columns) == CODECARBON_COLUMNS and len(df) == 1
+    assert df.iloc[0].project_name == "preempted" and df.iloc[0].duration >= 0.3
+    if how == "with":  # the running task's row too
+        assert len(pd.read_csv(tmp_path / "emissions_epoch.csv")) == 1
+    import sqlite3
+    flags = [r[0] for r in sqlite3.connect(tmp_path / "e.db").execute("SELECT flags FROM user_windows")]
+    assert flags and all("interrupted by signal SIGTERM" in f for f in flags), flags
+
+
+def test_sigterm_keeps_the_programs_own_handler(tmp_path):
+    rc = _preempt(tmp_path, "start-stop", own=True, signum=15)
+    assert rc == 7  # the program's handler ran and chose the exit code
+    assert (tmp_path / "own-handler-ran").read_text() == "True"  # after the row was written
+    assert len(pd.read_csv(tmp_path / "emissions.csv")) == 1
+
+
+def test_ctrl_c_without_with_still_writes_the_row_at_exit(tmp_path):
+    rc = _preempt(tmp_path, "start-stop", own=False, signum=2)
+    assert rc == -2  # an uncaught KeyboardInterrupt ends Python by SIGINT, as without a tracker
+    assert len(pd.read_csv(tmp_path / "emissions.csv")) == 1
+
+
+def test_non_finite_options_are_refused_by_name(tmp_path):
+    with pytest.raises(SedenergyError, match=r"period_s: nan is not a finite number"):
+        sedenergy.Meter(period_s=float("nan"))
+    with pytest.raises(SedenergyError, match=r"pue: nan is not a finite number"):
+        OfflineEmissionsTracker(output_dir=str(tmp_path), pue=float("nan"))
+    with pytest.raises(SedenergyError, match=r"idle_s: inf is not a finite number"):
+        sedenergy.Meter(idle_s=float("inf"))
