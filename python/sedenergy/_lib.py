@@ -8,6 +8,7 @@ Where the library is looked for, in order:
 """
 import ctypes
 import json
+import math
 import os
 import sys
 import sysconfig
@@ -96,7 +97,20 @@ def _take_string(lib, ptr, what):
         lib.sed_string_free(ptr)
 
 
+def _check_finite(value, name=""):
+    """Refuses NaN and infinities by the option's name: JSON has no spelling for them, and no option takes one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SedenergyError(f"{name or 'value'}: {value!r} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{name}.{k}" if name else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{name}[{i}]")
+
+
 def _text(value):
+    _check_finite(value)
     return json.dumps(value).encode()
 
 

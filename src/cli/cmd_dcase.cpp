@@ -24,6 +24,7 @@ void setup_dcase(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--out", *out, "output folder")->capture_default_str();
   sub->callback([=, &exit_code] {
     const auto files = report::write_dcase_report(*in, *out);
+    for (const auto& w : files.warnings) std::cerr << "sedenergy dcase: warning: " << w << "\n";
     std::cout << files.summary << "\nwrote " << files.markdown << ", " << files.csv << ", " << files.json << ", "
               << files.html << "\n";
     exit_code = 0;

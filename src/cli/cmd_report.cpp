@@ -68,11 +68,15 @@ void setup_report(CLI::App& app, int& exit_code) {
       }
       options.target_map = *target_map;
       auto files = report::write_report(studies, *out, options);
+      for (const auto& note : files.notes) std::cerr << "sedenergy report: " << note << "\n";
       std::cout << "rows:    " << files.rows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
                 << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";
     }
     if (!user_inputs.empty()) {
-      auto files = report::write_user_report(report::read_user_windows(user_inputs), user_inputs, *out,
+      std::vector<std::string> notes;
+      auto windows = report::read_user_windows(user_inputs, &notes);
+      for (const auto& note : notes) std::cerr << "sedenergy report: " << note << "\n";
+      auto files = report::write_user_report(windows, user_inputs, *out,
                                              studies.empty() ? "" : "user-");
       std::cout << "windows: " << files.windows << "\ncharts:  " << files.charts << "\ncsv:     " << files.csv
                 << "\nsummary: " << files.markdown << "\nreport:  " << files.html << "\n";

@@ -2,7 +2,9 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/number_checks.hpp"
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "sedenergy/build_info.hpp"
 
 std::string& sedenergy::cli::command_line() {
@@ -51,8 +53,18 @@ int main(int argc, char** argv) {
   sedenergy::cli::setup_report(app, exit_code);
   sedenergy::cli::setup_merge(app, exit_code);
   sedenergy::cli::setup_dcase(app, exit_code);
+  sedenergy::cli::refuse_empty_values(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RequiredError& e) {
+    // CLI11 checks required options before unknown ones: a mistyped flag ("--ouT") is the mistake to name.
+    for (CLI::App* sub : app.get_subcommands()) {
+      if (sub->remaining().empty()) continue;
+      std::cerr << "sedenergy " << sub->get_name() << ": unknown option or argument: "
+                << sedenergy::join(sub->remaining(), " ") << "\nRun with --help for more information.\n";
+      return 2;
+    }
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const CLI::ParseError& e) {
     // Usage errors print their message; every one exits with 2 (--help and --version with 0).
     return app.exit(e) == 0 ? 0 : 2;

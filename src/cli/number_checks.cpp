@@ -49,4 +49,16 @@ CLI::Validator whole_in(long long lo, long long hi) {
       "INTEGER");
 }
 
+void refuse_empty_values(CLI::App& app) {
+  static const CLI::Validator non_empty(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "an empty value (leave the option out for its default)" : std::string();
+      },
+      "");
+  for (CLI::Option* o : app.get_options()) {
+    if (o->nonpositional() && o->get_items_expected_max() > 0) o->check(non_empty);
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) refuse_empty_values(*sub);
+}
+
 }  // namespace sedenergy::cli

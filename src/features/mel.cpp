@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace sedenergy::features {
 namespace {
@@ -81,6 +82,23 @@ FeatureParams preset(const std::string& name) {
   throw InputError("unknown feature preset '" + name + "' (known: paper, dcase, librosa)");
 }
 
+namespace {
+// A mel band narrower than the FFT's bin spacing holds no bin: its feature is zero for every input (torchaudio
+// only warns). Refused, naming the band and what to change.
+void check_no_empty_band(const FeatureParams& p) {
+  const auto fb = mel_filterbank(p);
+  for (int m = 0; m < p.n_mels; ++m) {
+    bool any = false;
+    for (const auto& bin : fb) any = any || bin[m] > 0;
+    if (any) continue;
+    const double bin_hz = static_cast<double>(p.sample_rate / 2) / (p.n_fft / 2);
+    throw InputError("features: mel band " + std::to_string(m) + " of " + std::to_string(p.n_mels) + " between --fmin " +
+                     format_number(p.f_min) + " and --fmax " + format_number(p.f_max) + " Hz holds no FFT bin (bins are " +
+                     format_number(bin_hz) + " Hz apart): widen the range, use fewer --mels or a larger --n-fft");
+  }
+}
+}  // namespace
+
 void validate(const FeatureParams& p) {
   if (p.sample_rate <= 0) throw InputError("features: sample rate must be positive");
   if (p.n_fft < 16 || p.n_fft % 2) throw InputError("features: n_fft must be even and >= 16");
@@ -94,6 +112,7 @@ void validate(const FeatureParams& p) {
   if (!(p.clip_seconds > 0)) throw InputError("features: clip length must be positive");
   if (p.max_frames < 0) throw InputError("features: frames must be >= 0");
   if (p.log && !(p.amin > 0)) throw InputError("features: amin must be positive");
+  check_no_empty_band(p);
   if (p.fft_float64 && !mel_kernel_supports(p.n_fft)) {
     throw InputError("features: a float64 FFT needs a power-of-two n_fft (got " + std::to_string(p.n_fft) +
                      "); use --fft-precision float32 or another --n-fft");

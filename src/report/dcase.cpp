@@ -24,6 +24,7 @@ constexpr double kJoulesPerKwh = 3.6e6;
 // One phase of one system: every row of its emissions file added up (a run restarted appends rows).
 struct PhaseEnergy {
   std::string file, gpu_model;
+  std::vector<std::string> warnings;
   int rows = 0;
   double duration_s = 0, cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0;
   double total_kwh() const { return cpu_kwh + gpu_kwh + ram_kwh; }
@@ -31,10 +32,15 @@ struct PhaseEnergy {
 
 PhaseEnergy read_phase(const std::string& path, const std::string& option) {
   if (path.empty()) throw InputError("dcase: " + option + " is required");
-  if (!fs::is_regular_file(path)) throw InputError("dcase: " + option + " '" + path + "' does not exist");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw InputError("dcase: " + option + " '" + path + "' is a folder: give the emissions CSV file in it");
+  }
+  if (!fs::exists(path, ec)) throw InputError("dcase: " + option + " '" + path + "' does not exist");
+  if (!fs::is_regular_file(path, ec)) throw InputError("dcase: " + option + " '" + path + "' is not a regular file");
   PhaseEnergy p;
   p.file = path;
-  for (const auto& w : read_emissions_csv(path)) {
+  for (const auto& w : read_emissions_csv(path, &p.warnings)) {
     const std::string model = trim(w.gpu_name);
     if (p.rows > 0 && model != p.gpu_model) {
       throw file_error(path, 0, "rows measured on different GPUs ('" + p.gpu_model + "' and '" + model + "')");
@@ -109,6 +115,10 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
       {"training", read_phase(in.train, "--train"), read_phase(in.baseline_train, "--baseline-train")},
       {"devtest inference", read_phase(in.test, "--test"), read_phase(in.baseline_test, "--baseline-test")}};
   const PhaseEnergy& reference = phases[0].baseline;
+  std::vector<std::string> warnings;
+  for (const auto& ph : phases) {
+    for (const auto* s : {&ph.submission, &ph.baseline}) warnings.insert(warnings.end(), s->warnings.begin(), s->warnings.end());
+  }
   for (const auto& ph : phases) {
     for (const auto* s : {&ph.submission, &ph.baseline}) {
       if (s->gpu_model != reference.gpu_model) {
@@ -123,6 +133,7 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
   if (ec) throw InputError("dcase: cannot create '" + out_dir + "': " + ec.message());
   const std::vector<analysis::Table> tables = {energy_table(phases), normalised_table(phases, in.psds)};
   DcaseFiles files;
+  files.warnings = warnings;
   files.markdown = (fs::path(out_dir) / "dcase.md").string();
   files.csv = (fs::path(out_dir) / "dcase.csv").string();
   files.json = (fs::path(out_dir) / "dcase.json").string();

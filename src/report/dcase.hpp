@@ -19,6 +19,7 @@ struct DcaseInputs {
 struct DcaseFiles {
   std::string markdown, csv, json, html;
   std::string summary;  // the Markdown, to print
+  std::vector<std::string> warnings;  // rows read with a doubt (an energy_consumed that disagrees with its domains)
 };
 
 // Reads and checks the four files (same GPU model and count in all, GPU energy present, PSDS in [0, 1]);

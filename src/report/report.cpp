@@ -429,19 +429,44 @@ ReportFiles write_report(const std::vector<std::string>& db_paths, const std::st
                          const analysis::AnalysisOptions& options) {
   std::vector<store::RunPhaseRow> rows;
   std::vector<store::SessionRecord> sessions;
+  std::vector<std::string> notes;
+  std::set<std::string> runs_read;  // store::run_identity of every run read so far, from earlier inputs
   std::int64_t offset = 0;
   for (const auto& path : db_paths) {
     store::Store db(path, store::Store::Access::kRead);  // a report never writes to what it reads
+    const auto identities = db.session_identities();
+    std::set<std::string> runs_here;
+    std::set<std::int64_t> sessions_used;
+    std::set<std::string> repeated;
     std::int64_t top = 0;
     for (auto r : db.rows()) {
       top = std::max(top, r.run_id);
+      const std::string id = store::run_identity(identities.at(r.session_id), r.variant, r.repetition);
+      if (runs_read.count(id)) {
+        repeated.insert(id);
+        continue;
+      }
+      runs_here.insert(id);
+      sessions_used.insert(r.session_id);
       r.run_id += offset;  // run ids of different files must not collide
       rows.push_back(std::move(r));
     }
-    for (auto& s : db.sessions()) sessions.push_back(std::move(s));
+    auto all_sessions = db.sessions();
+    std::size_t i = 0;
+    for (const auto& [id, identity] : identities) {  // both in id order
+      if (repeated.empty() || sessions_used.count(id)) sessions.push_back(std::move(all_sessions[i]));
+      ++i;
+    }
+    if (!repeated.empty()) {
+      notes.push_back(path + ": " + std::to_string(repeated.size()) + " runs already read from an earlier input " +
+                      "(same session, variant and repetition, as merge judges them): counted once");
+    }
+    runs_read.insert(runs_here.begin(), runs_here.end());
     offset += top;
   }
-  return write_from_rows(rows, sessions, db_paths, out_dir, options);
+  ReportFiles files = write_from_rows(rows, sessions, db_paths, out_dir, options);
+  files.notes = std::move(notes);
+  return files;
 }
 
 }  // namespace sedenergy::report

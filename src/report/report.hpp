@@ -18,11 +18,13 @@ struct ReportFiles {
   std::string csv, html, markdown, json;
   int rows = 0;
   int charts = 0;
+  std::vector<std::string> notes;  // what the reader should know, e.g. runs of one input already read from another
 };
 
 void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path);
 ReportFiles write_report(const store::Store& db, const std::string& out_dir);
-// Several databases: their rows side by side (run ids kept apart), one report.
+// Several databases: their rows side by side (run ids kept apart), one report. A run already read from an
+// earlier input (store::run_identity: a copy of a database, a merged file beside its shards) is read once.
 ReportFiles write_report(const std::vector<std::string>& db_paths, const std::string& out_dir,
                          const analysis::AnalysisOptions& options = {});
 

@@ -22,6 +22,7 @@ namespace sedenergy::report {
 namespace {
 
 constexpr double kJoulesPerKwh = 3.6e6;
+constexpr double kMostKwhPerRow = 1e6;  // a gigawatt-hour: no single run comes near; a larger value is damage
 
 // "emissions_baseline_training.csv" -> "baseline_training"; "emissions.csv" -> "" (the row's experiment names it).
 std::string window_name_of_file(const std::string& path) {
@@ -41,9 +42,17 @@ double csv_number(const std::vector<std::string>& row, std::size_t col, const st
 }
 
 store::UserWindowRecord window_of_row(const std::vector<std::string>& row, const std::map<std::string, std::size_t>& col,
-                                      const std::string& path, std::size_t line) {
+                                      const std::string& path, std::size_t line, std::vector<std::string>* warnings) {
   auto text = [&](const char* name) { return col.count(name) ? row[col.at(name)] : std::string(); };
   auto number = [&](const char* name) { return csv_number(row, col.at(name), name, path, line); };
+  auto energy_j = [&](const char* name) {
+    const double kwh = number(name);
+    if (kwh > kMostKwhPerRow) {
+      throw file_error(path, line, "column '" + std::string(name) + "' is " + row[col.at(name)] +
+                                       " kWh: not a plausible energy for one run (at most " + format_number(kMostKwhPerRow) + ")");
+    }
+    return kwh * kJoulesPerKwh;
+  };
   store::UserWindowRecord w;
   const std::string tool = text("codecarbon_version");
   w.source = "emissions.csv (" + (tool == "sedenergy" ? tool : "CodeCarbon " + tool) + ")";
@@ -54,9 +63,9 @@ store::UserWindowRecord window_of_row(const std::vector<std::string>& row, const
   w.name = !from_file.empty() ? from_file : !w.experiment_id.empty() ? w.experiment_id : "window";
   w.started_at = text("timestamp");
   w.duration_s = number("duration");
-  w.gpu_energy_j = number("gpu_energy") * kJoulesPerKwh;
-  w.cpu_energy_j = number("cpu_energy") * kJoulesPerKwh;
-  w.ram_energy_j = number("ram_energy") * kJoulesPerKwh;
+  w.gpu_energy_j = energy_j("gpu_energy");
+  w.cpu_energy_j = energy_j("cpu_energy");
+  w.ram_energy_j = energy_j("ram_energy");
   w.energy_j = w.gpu_energy_j + w.cpu_energy_j + w.ram_energy_j;
   const std::string method = "as written to " + fs::path(path).filename().string() + " (the method is not in the file)";
   w.gpu_method = w.cpu_method = w.ram_method = method;
@@ -66,12 +75,27 @@ store::UserWindowRecord window_of_row(const std::vector<std::string>& row, const
   }
   w.gpu_name = text("gpu_model");
   w.flags = "CSV row: methods and validity flags not recorded";
+  if (col.count("energy_consumed")) {
+    // CodeCarbon's energy_consumed is cpu + gpu + ram, times the PUE where it is written (CodeCarbon 2.x and
+    // sedenergy): a row that says otherwise was edited or damaged. The components are what is read.
+    const double consumed = energy_j("energy_consumed");
+    double pue = 1;
+    if (col.count("pue") && !(parse_double(trim(text("pue")), pue) && std::isfinite(pue) && pue >= 1)) pue = 1;
+    auto near = [&](double v) { return std::abs(consumed - v) <= 1e-3 * std::max(consumed, v) + 1e-6; };
+    if (!near(w.energy_j) && !near(w.energy_j * pue)) {
+      const std::string why = path + ":" + std::to_string(line) + ": energy_consumed " + text("energy_consumed") +
+                              " kWh is not cpu_energy + gpu_energy + ram_energy (" + format_number(w.energy_j / kJoulesPerKwh) +
+                              " kWh" + (pue != 1 ? ", x pue " + format_number(pue) : "") + "): the three columns are read";
+      w.flags += "; " + why;
+      if (warnings) warnings->push_back(why);
+    }
+  }
   return w;
 }
 
 }  // namespace
 
-std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path) {
+std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path, std::vector<std::string>* warnings) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw file_error(path, 0, "cannot read");
   std::string line;
@@ -95,17 +119,20 @@ std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path)
     if (fields.size() != col.size()) {
       throw file_error(path, n, std::to_string(fields.size()) + " fields, the header has " + std::to_string(col.size()));
     }
-    out.push_back(window_of_row(fields, col, path, n));
+    out.push_back(window_of_row(fields, col, path, n, warnings));
   }
   return out;
 }
 
-std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::string>& inputs) {
+std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::string>& inputs,
+                                                       std::vector<std::string>* notes) {
   std::vector<store::UserWindowRecord> all;
-  auto add = [&](std::vector<store::UserWindowRecord> more) {
-    for (auto& w : more) all.push_back(std::move(w));
-  };
+  std::set<std::string> read_before;  // identities of the windows of earlier inputs
   for (const auto& input : inputs) {
+    std::vector<store::UserWindowRecord> here;
+    auto add = [&](std::vector<store::UserWindowRecord> more) {
+      for (auto& w : more) here.push_back(std::move(w));
+    };
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
       std::vector<std::string> files;
@@ -114,12 +141,28 @@ std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::st
       }
       std::sort(files.begin(), files.end());
       if (files.empty()) throw InputError("report: folder '" + input + "' holds no .csv file");
-      for (const auto& f : files) add(read_emissions_csv(f));
+      for (const auto& f : files) add(read_emissions_csv(f, notes));
     } else if (fs::path(input).extension() == ".csv") {
-      add(read_emissions_csv(input));
+      add(read_emissions_csv(input, notes));
     } else {
       add(store::Store(input, store::Store::Access::kRead).user_windows());
     }
+    std::set<std::string> ids_here;
+    std::size_t repeated = 0;
+    for (auto& w : here) {
+      const std::string id = store::user_window_identity(w);
+      if (read_before.count(id)) {
+        ++repeated;
+        continue;
+      }
+      ids_here.insert(id);
+      all.push_back(std::move(w));
+    }
+    if (repeated > 0 && notes) {
+      notes->push_back(input + ": " + std::to_string(repeated) + " windows already read from an earlier input (same " +
+                       "run, name and start, as merge judges them): counted once");
+    }
+    read_before.insert(ids_here.begin(), ids_here.end());
   }
   return all;
 }

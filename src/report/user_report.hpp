@@ -20,11 +20,16 @@ struct UserReportFiles {
 
 // The windows of an emissions CSV file (CodeCarbon's 38 columns, or at least timestamp, project_name,
 // run_id, experiment_id, duration and the three *_energy columns): one per row, named after the file
-// ("emissions_train.csv" -> "train") and the experiment_id. Throws InputError naming file and line.
-std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path);
+// ("emissions_train.csv" -> "train") and the experiment_id. Throws InputError naming file and line for a value
+// that is not a number, negative or implausible; a row whose energy_consumed disagrees with its three domains is
+// read by the domains, flagged, and said in `warnings`.
+std::vector<store::UserWindowRecord> read_emissions_csv(const std::string& path,
+                                                        std::vector<std::string>* warnings = nullptr);
 
-// Inputs: results databases, emissions CSV files, or folders of *.csv files.
-std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::string>& inputs);
+// Inputs: results databases, emissions CSV files, or folders of *.csv files. A window already read from an
+// earlier input (store::user_window_identity: a copied file) is read once, and `notes` says so.
+std::vector<store::UserWindowRecord> read_user_windows(const std::vector<std::string>& inputs,
+                                                       std::vector<std::string>* notes = nullptr);
 
 UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& windows,
                                   const std::vector<std::string>& sources, const std::string& out_dir,

@@ -576,6 +576,41 @@ std::vector<SessionRecord> Store::sessions() const {
   return out;
 }
 
+namespace {
+// The columns that identify a session (run_identity's comment): merge's SQL and session_identities read them.
+constexpr const char* kSessionIdentity[] = {"started_at", "hostname", "config_json", "device"};
+constexpr char kIdentitySeparator = '\x1f';
+
+std::string same_session_sql(const char* ours, const char* theirs) {
+  std::string sql;
+  for (const char* c : kSessionIdentity) {
+    sql += std::string(sql.empty() ? "" : " AND ") + ours + "." + c + " IS " + theirs + "." + c;
+  }
+  return sql;
+}
+}  // namespace
+
+std::string run_identity(const std::string& session_identity, const std::string& variant, int repetition) {
+  return session_identity + kIdentitySeparator + variant + kIdentitySeparator + std::to_string(repetition);
+}
+
+std::string user_window_identity(const UserWindowRecord& w) {
+  return w.run_uuid + kIdentitySeparator + w.name + kIdentitySeparator + w.started_at;
+}
+
+std::map<std::int64_t, std::string> Store::session_identities() const {
+  std::string cols;
+  for (const char* c : kSessionIdentity) cols += std::string(", ") + c;
+  Stmt s(db_, "SELECT id" + cols + " FROM sessions");
+  std::map<std::int64_t, std::string> out;
+  while (s.step()) {
+    std::string key;
+    for (int i = 0; i < static_cast<int>(std::size(kSessionIdentity)); ++i) key += s.text(i + 1) + kIdentitySeparator;
+    out[s.integer(0)] = key;
+  }
+  return out;
+}
+
 std::vector<std::int64_t> Store::matching_sessions(const SessionRecord& like) const {
   Stmt s(db_,
          "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "
@@ -653,9 +688,7 @@ int Store::merge_from(const std::string& other_path) {
         while (ids.step()) session_map.emplace_back(ids.integer(0), 0);
       }
       for (auto& [theirs, ours] : session_map) {
-        Stmt find(db_,
-                  "SELECT s.id FROM sessions s JOIN other.sessions o ON o.id = ? AND s.started_at = o.started_at AND "
-                  "s.hostname IS o.hostname AND s.config_json IS o.config_json AND s.device IS o.device");
+        Stmt find(db_, "SELECT s.id FROM sessions s JOIN other.sessions o ON o.id = ? AND " + same_session_sql("s", "o"));
         find.bind(theirs);
         if (find.step()) {
           ours = find.integer(0);

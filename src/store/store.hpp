@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -150,6 +151,12 @@ struct UserWindowRecord {
   std::string window_json;
 };
 
+// What makes two records one measurement across files, for merge (which skips the second) and report (which
+// reads it once) alike: a session is its start time, host, options and device; a run, its session's identity,
+// variant and repetition; a user window (or a CodeCarbon row), its run, name and start time.
+std::string run_identity(const std::string& session_identity, const std::string& variant, int repetition);
+std::string user_window_identity(const UserWindowRecord& w);
+
 class Store {
  public:
   enum class Access {
@@ -179,6 +186,7 @@ class Store {
   bool settle() const;
   std::vector<RunPhaseRow> rows(std::optional<std::int64_t> session = std::nullopt) const;
   std::vector<SessionRecord> sessions() const;
+  std::map<std::int64_t, std::string> session_identities() const;  // by session id (see run_identity)
   int run_count() const;  // finished runs (ok or failed): an interrupted one is not counted
   std::int64_t add_user_window(const UserWindowRecord& w);
   std::vector<UserWindowRecord> user_windows() const;  // in the order they were recorded

@@ -62,12 +62,22 @@ struct Law {
   bool learning = false;
 };
 
+// Each fake session starts at its own second, as real ones do: two files whose sessions started at the same
+// time on the same host with the same options are copies of one study, and the report reads them once.
+std::string next_session_start() {
+  static int n = 0;
+  char text[32];
+  std::snprintf(text, sizeof text, "2026-11-27T%02d:%02d:%02dZ", n / 3600 % 24, n / 60 % 60, n % 60);
+  ++n;
+  return text;
+}
+
 // A study on a fake GPU: energy per epoch = factor x 1e-9 x FLOPs^0.9 with 2 % noise; MLP/RNN train at
 // 250 W and test at 150 W, CNN/CRNN at 200 W in both; mAP grows with FLOPs.
 void write_study(const std::string& path, const Law& law) {
   store::Store db(path);
   store::SessionRecord s;
-  s.started_at = "2026-11-27T00:00:00Z";
+  s.started_at = next_session_start();
   s.hostname = "host<1>";
   s.gpu_name = law.gpu;
   s.device = "cuda:0";
@@ -149,7 +159,7 @@ void write_study(const std::string& path, const Law& law) {
 // A session on a GPU named "GPU", for databases written by hand.
 std::int64_t begin_gpu_session(store::Store& db, const std::string& gpu = "GPU") {
   store::SessionRecord s;
-  s.started_at = "2026-11-30T00:00:00Z";
+  s.started_at = next_session_start();
   s.gpu_name = gpu;
   return db.begin_session(s);
 }
