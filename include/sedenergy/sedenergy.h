@@ -76,6 +76,8 @@ SED_API int sed_window_begin(sed_meter* meter, const char* name);
 SED_API int sed_window_end(sed_meter* meter, int id, sed_window_result* out);
 /* Ends window `id` and returns its whole record as JSON (free with sed_string_free). */
 SED_API char* sed_window_end_json(sed_meter* meter, int id);
+/* Window `id` so far as JSON, the window left open (free with sed_string_free): a long run's record until now. */
+SED_API char* sed_window_read_json(sed_meter* meter, int id);
 /* The last ended window as JSON (valid until the next call on this meter), or NULL. */
 SED_API const char* sed_last_window_json(sed_meter* meter);
 SED_API void sed_meter_close(sed_meter* meter);
@@ -85,6 +87,9 @@ SED_API void sed_meter_close(sed_meter* meter);
  * experiment_id, run_id, country_iso_code or carbon_intensity_g_per_kwh, pue, python_version,
  * tracking_mode, gpu_models. Returns 0, or a negative value with nothing written. */
 SED_API int sed_emissions_append(const char* csv_path, const char* window_json, const char* context_json);
+/* As sed_emissions_append, but the row of the context's run_id already in the file (written by an earlier call
+ * for the same run: a tracker's flush) is replaced in place instead of a second row appended. */
+SED_API int sed_emissions_update(const char* csv_path, const char* window_json, const char* context_json);
 /* The row sed_emissions_append would write, as JSON {"columns": [...CodeCarbon's order], "row": {column: text}}
  * (free with sed_string_free); NULL on error. */
 SED_API char* sed_emissions_row_json(const char* window_json, const char* context_json);

@@ -47,8 +47,10 @@ def _declare(lib):
         "sed_meter_info_json": ([c.c_void_p], c.c_void_p),
         "sed_window_begin": ([c.c_void_p, c.c_char_p], c.c_int),
         "sed_window_end_json": ([c.c_void_p, c.c_int], c.c_void_p),
+        "sed_window_read_json": ([c.c_void_p, c.c_int], c.c_void_p),
         "sed_meter_close": ([c.c_void_p], None),
         "sed_emissions_append": ([c.c_char_p, c.c_char_p, c.c_char_p], c.c_int),
+        "sed_emissions_update": ([c.c_char_p, c.c_char_p, c.c_char_p], c.c_int),
         "sed_emissions_row_json": ([c.c_char_p, c.c_char_p], c.c_void_p),
         "sed_store_window": ([c.c_char_p, c.c_char_p, c.c_char_p], c.c_longlong),
     }
@@ -144,6 +146,12 @@ def window_end(handle, wid, name):
     return json.loads(_take_string(lib, lib.sed_window_end_json(handle, wid), f"cannot end window '{name}'"))
 
 
+def window_read(handle, wid, name):
+    """The open window's record so far; the window stays open."""
+    lib = library()
+    return json.loads(_take_string(lib, lib.sed_window_read_json(handle, wid), f"cannot read window '{name}'"))
+
+
 def meter_close(handle):
     library().sed_meter_close(handle)
 
@@ -154,10 +162,12 @@ def emissions_row(window, context):
     return [(c, out["row"][c]) for c in out["columns"]]
 
 
-def emissions_append(path, window, context):
+def emissions_append(path, window, context, replace_run_row=False):
+    """Appends the window's row; replace_run_row: in place of the row the same run wrote before (a flush)."""
     lib = library()
-    if lib.sed_emissions_append(os.fsencode(path), _text(window), _text(context)) != 0:
-        raise _error(lib, f"cannot append to {path}")
+    write = lib.sed_emissions_update if replace_run_row else lib.sed_emissions_append
+    if write(os.fsencode(path), _text(window), _text(context)) != 0:
+        raise _error(lib, f"cannot write to {path}")
 
 
 def store_window(db_path, run, window):

@@ -236,6 +236,18 @@ class Meter:
             self.record_in(self.database, record)
         return record
 
+    def read_window(self, name):
+        """The open window `name` so far, as a WindowRecord; the window stays open (not added to .records)."""
+        name = str(name)
+        with self._lock:
+            self._check_open()
+            wid = self._open.get(name)
+            if wid is None or wid < 0:
+                raise SedenergyError(f"window '{name}' is not open")
+        if self.sync_cuda:
+            _cuda_synchronize()
+        return WindowRecord.from_json(_lib.window_read(self._handle, wid, name), self.run_uuid)
+
     def window(self, name):
         """A context manager (`with meter.window("train"):`) or decorator (`@meter.window("test")`)."""
         return _Window(self, str(name))

@@ -20,13 +20,16 @@ def check_output_dir(directory, file_name=None):
             raise SedenergyError(f"output file '{path}' is not writable")
 
 
-def emissions_context(project_name, experiment_id, pue, country_iso_code, region=None):
-    """The context of emissions rows, checked now (an unknown country or region fails here, not after training)."""
+def emissions_context(project_name, experiment_id, pue, country_iso_code, region=None, carbon_intensity=None, wue=0.0):
+    """The context of emissions rows, checked now (an unknown country or region fails here, not after training).
+    carbon_intensity (g CO2eq/kWh) wins over the country's; wue (L/kWh) fills water_consumed."""
     context = {"project_name": project_name, "experiment_id": experiment_id or "", "pue": float(pue),
-               "python_version": platform.python_version(), "tracking_mode": "machine"}
+               "wue": float(wue), "python_version": platform.python_version(), "tracking_mode": "machine"}
     if country_iso_code:
         context["country_iso_code"] = country_iso_code
     if region:
         context["region"] = region
+    if carbon_intensity is not None:
+        context["carbon_intensity_g_per_kwh"] = float(carbon_intensity)
     _lib.emissions_row({"duration_s": 0, "domains": []}, context)
     return context

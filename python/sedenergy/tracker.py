@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import warnings
 
 from . import _lib
@@ -26,12 +27,8 @@ from .outputs import check_output_dir, emissions_context
 
 log = logging.getLogger("sedenergy")
 
-# CodeCarbon arguments whose meaning sedenergy gives exactly.
-_HONOURED = {"project_name", "output_dir", "output_file", "save_to_file", "gpu_ids", "country_iso_code", "region",
-             "experiment_id", "pue", "tracking_mode", "log_level", "on_csv_write"}
 # Arguments that cannot change sedenergy's numbers: accepted quietly, with the reason in the debug log.
 _NO_EFFECT = {
-    "measure_power_secs": "sedenergy reads energy counters; its sampler period only sets the timeline's detail",
     "api_call_interval": "no API", "save_to_api": "no API", "api_endpoint": "no API", "api_key": "no API",
     "emissions_endpoint": "no API", "save_to_logger": "no logger output", "logging_logger": "no logger output",
     "allow_multiple_runs": "several trackers may always run", "experiment_name": "kept only as a label",
@@ -99,6 +96,33 @@ def _stop_at_exit():
         tracker._stop(flag="stopped at interpreter exit without stop()")
 
 
+class Energy:
+    """CodeCarbon's Energy as its users read it: tracker._total_energy.kWh (the DCASE baselines do)."""
+
+    def __init__(self, kwh=0.0):
+        self.kWh = float(kwh)
+
+    @property
+    def kwh(self):  # some DCASE forks spell it so
+        return self.kWh
+
+    def __float__(self):
+        return self.kWh
+
+    def __repr__(self):
+        return f"Energy(kWh={self.kWh})"
+
+
+class Power:
+    """CodeCarbon's Power as its users read it: tracker._gpu_power.W."""
+
+    def __init__(self, watts=0.0):
+        self.W = float(watts)
+
+    def __repr__(self):
+        return f"Power(W={self.W})"
+
+
 @dataclasses.dataclass
 class EmissionsData:
     """One row of emissions.csv (CodeCarbon's EmissionsData): numbers as numbers, in the CSV's units."""
@@ -140,15 +164,20 @@ class EmissionsTracker:
 
     def __init__(self, project_name="codecarbon", output_dir=".", output_file="emissions.csv", save_to_file=True,
                  gpu_ids=None, country_iso_code=None, experiment_id=None, pue=1.0, tracking_mode="machine",
-                 log_level=None, on_csv_write="append", database=None, region=None, **kwargs):
-        self._warn_unsupported(kwargs, tracking_mode, on_csv_write)
+                 log_level=None, on_csv_write="append", database=None, region=None,
+                 force_carbon_intensity_g_co2e_kwh=None, wue=0.0, output_methods=None, measure_power_secs=15,
+                 **kwargs):
+        save_to_file = self._warn_unsupported(kwargs, tracking_mode, on_csv_write, output_methods, save_to_file)
         if log_level is not None:
             log.setLevel(str(log_level).upper() if isinstance(log_level, str) else log_level)
         self._project_name, self._experiment_id = project_name, experiment_id or ""
         self._output_dir, self._output_file, self._save_to_file = str(output_dir), output_file, save_to_file
         self._gpu_ordinals = _gpu_ordinals(gpu_ids)
         self._database = database
-        self._context = emissions_context(project_name, experiment_id, pue, country_iso_code, region)
+        # Read back by some scripts. sedenergy reads energy counters: the period only sets the timeline detail.
+        self._measure_power_secs, self._pue = measure_power_secs, pue
+        self._context = emissions_context(project_name, experiment_id, pue, country_iso_code, region,
+                                          carbon_intensity=force_carbon_intensity_g_co2e_kwh, wue=wue)
         if save_to_file:
             check_output_dir(self._output_dir, output_file)
         self._meter = None
@@ -156,10 +185,13 @@ class EmissionsTracker:
         self._records = []
         self._tasks = {}
         self._task_data = {}
+        self._totals(None)
         self.final_emissions_data = None
         self.final_emissions = None
 
-    def _warn_unsupported(self, kwargs, tracking_mode, on_csv_write):
+    @staticmethod
+    def _warn_unsupported(kwargs, tracking_mode, on_csv_write, output_methods, save_to_file):
+        """Warns once, by name, of each argument sedenergy cannot honour; returns whether rows go to a file."""
         unsupported = []
         for name in kwargs:
             if name in _NO_EFFECT:
@@ -168,10 +200,24 @@ class EmissionsTracker:
                 unsupported.append(name)
         if tracking_mode != "machine":
             unsupported.append(f"tracking_mode={tracking_mode!r} (sedenergy measures the machine's GPUs, CPU and RAM)")
-        if on_csv_write != "append":
-            unsupported.append(f"on_csv_write={on_csv_write!r} (rows are always appended)")
+        if on_csv_write not in ("append", "update"):
+            unsupported.append(f"on_csv_write={on_csv_write!r} (a run has one row; runs are appended)")
+        if output_methods is not None:  # CodeCarbon 3: where rows go; sedenergy writes files only
+            methods = [m.strip() for m in (output_methods.split(",") if isinstance(output_methods, str) else output_methods)]
+            save_to_file = any(m in ("csv", "file") for m in methods)
+            unsupported += [f"output_methods {m!r}" for m in methods if m not in ("csv", "file")]
         if unsupported:
             warnings.warn("sedenergy tracker: not supported, ignored: " + ", ".join(unsupported), stacklevel=3)
+        return save_to_file
+
+    def _totals(self, data):
+        """CodeCarbon's running totals, which scripts read (tracker._total_energy.kWh): set by flush() and stop()."""
+        get = (lambda k: getattr(data, k) or 0.0) if data is not None else (lambda k: 0.0)
+        self._total_energy = Energy(get("energy_consumed"))
+        self._total_cpu_energy, self._total_gpu_energy = Energy(get("cpu_energy")), Energy(get("gpu_energy"))
+        self._total_ram_energy = Energy(get("ram_energy"))
+        self._cpu_power, self._gpu_power, self._ram_power = Power(get("cpu_power")), Power(get("gpu_power")), Power(get("ram_power"))
+        self._total_water_litres = get("water_consumed")
 
     # ---- the tracker ----
     def start(self):
@@ -179,6 +225,8 @@ class EmissionsTracker:
         if self._meter is not None:
             log.warning("sedenergy tracker: already started")
             return
+        self._totals(None)
+        self._start_time = time.time()
         self._meter = Meter(cuda_devices=self._gpu_ordinals, database=self._database,
                             project_name=self._project_name, experiment_id=self._experiment_id, source="tracker")
         self._context["gpu_models"] = self._meter.gpu_models()
@@ -186,11 +234,17 @@ class EmissionsTracker:
         self._meter.begin_window(self._project_name)
         _preemption.started(self)
 
+    @property
+    def run_id(self):
+        return self._context.get("run_id")
+
     def stop(self):
-        """Stops, writes the row, and returns the emissions in kg CO2eq."""
+        """Stops, writes the run's row (in place of a flush()'s), and returns the emissions in kg CO2eq. Stopped
+        again, it returns the same value and writes nothing."""
         if self._meter is None:
-            log.warning("sedenergy tracker: stop() without start()")
-            return None
+            if self.final_emissions is None:
+                log.warning("sedenergy tracker: stop() without start()")
+            return self.final_emissions
         return self._stop()
 
     def _stop(self, flag=None):
@@ -199,21 +253,27 @@ class EmissionsTracker:
         try:
             for name in list(self._tasks):
                 self._stop_task(name, flag)
-            data = self._write(self._meter.end_window(self._project_name, flag), self._output_file)
+            data = self._write(self._meter.end_window(self._project_name, flag), self._output_file, run_row=True)
         finally:
             self._records += self._meter.records
             self._meter.close()
             self._meter = None
             self._stopping = False
             _preemption.stopped(self)
+        self._totals(data)
         self.final_emissions_data = data
         self.final_emissions = data.emissions
         return data.emissions
 
     def flush(self):
-        """CodeCarbon writes an intermediate row here; sedenergy writes rows at stop() and stop_task()."""
-        log.info("sedenergy tracker: flush() writes nothing; rows are written at stop() and stop_task()")
-        return None
+        """Writes the run's row so far and keeps measuring: a job killed later keeps it; the next flush() or
+        stop() writes the run's row in its place, never a second one. Returns the emissions so far (kg CO2eq)."""
+        if self._meter is None:
+            log.error("sedenergy tracker: flush() before start()")
+            return None
+        data = self._write(self._meter.read_window(self._project_name), self._output_file, run_row=True)
+        self._totals(data)
+        return data.emissions
 
     def start_task(self, task_name=None):
         if self._meter is None:
@@ -238,9 +298,11 @@ class EmissionsTracker:
         self._task_data[name] = data
         return data
 
-    def _write(self, record: WindowRecord, file_name):
+    def _write(self, record: WindowRecord, file_name, run_row=False):
+        """run_row: the run's own row, which replaces the one an earlier flush() of this run wrote (tasks append)."""
         if self._save_to_file:
-            _lib.emissions_append(os.path.join(self._output_dir, file_name), record.raw, self._context)
+            _lib.emissions_append(os.path.join(self._output_dir, file_name), record.raw, self._context,
+                                  replace_run_row=run_row)
         return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
 
     @property

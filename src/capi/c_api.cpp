@@ -172,6 +172,33 @@ json end_window(sed_meter* m, int id, energy::WindowResult* result) {
   return j;
 }
 
+// The record of window `id` so far; the window stays open.
+json read_window(sed_meter* m, int id) {
+  if (!m) throw sedenergy::InputError("no meter (NULL)");
+  energy::Window w;
+  {
+    std::lock_guard lock(m->mu);
+    auto it = m->windows.find(id);
+    if (it == m->windows.end()) throw sedenergy::InputError("no open window with id " + std::to_string(id));
+    w = it->second;
+  }
+  std::vector<energy::Sample> samples;
+  const energy::WindowResult r = m->meter->read(w, &samples);
+  return window_json(m, w, r, samples);
+}
+
+// The row of a window record: appended, or in place of its run's row (RowWrite).
+int write_emissions(const char* csv_path, const char* window_json_text, const char* context_json,
+                    energy::RowWrite how) {
+  return guarded(-2, [&] {
+    if (!csv_path || !*csv_path) throw sedenergy::InputError("emissions: no CSV path");
+    const auto w = energy::WindowResult::from_json(parse_json(window_json_text, "window record"));
+    const auto ctx = energy::emissions_context_from_json(parse_json(context_json, "emissions context"));
+    energy::write_emissions_csv(csv_path, w, ctx, how);
+    return 0;
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -267,14 +294,16 @@ const char* sed_last_window_json(sed_meter* m) {
 
 void sed_meter_close(sed_meter* m) { delete m; }
 
+char* sed_window_read_json(sed_meter* m, int id) {
+  return guarded(static_cast<char*>(nullptr), [&] { return owned_copy(sedenergy::json_text(read_window(m, id))); });
+}
+
 int sed_emissions_append(const char* csv_path, const char* window_json, const char* context_json) {
-  return guarded(-2, [&] {
-    if (!csv_path || !*csv_path) throw sedenergy::InputError("emissions: no CSV path");
-    const auto w = energy::WindowResult::from_json(parse_json(window_json, "window record"));
-    const auto ctx = energy::emissions_context_from_json(parse_json(context_json, "emissions context"));
-    energy::append_emissions_csv(csv_path, w, ctx);
-    return 0;
-  });
+  return write_emissions(csv_path, window_json, context_json, energy::RowWrite::kAppend);
+}
+
+int sed_emissions_update(const char* csv_path, const char* window_json, const char* context_json) {
+  return write_emissions(csv_path, window_json, context_json, energy::RowWrite::kReplaceRunRow);
 }
 
 char* sed_emissions_row_json(const char* window_json, const char* context_json) {

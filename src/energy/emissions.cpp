@@ -227,7 +227,7 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           num(gpu_kwh),
           num(ram_kwh),
           num(total_kwh),
-          "0",
+          num(total_kwh * ctx.wue),
           ctx.carbon.country_name,
           ctx.carbon.country_iso,
           ctx.carbon.region,
@@ -250,7 +250,7 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           num(used),
           "N",
           num(ctx.pue),
-          "0"};
+          num(ctx.wue)};
 }
 
 namespace {
@@ -288,11 +288,44 @@ std::string emissions_file_for(const std::string& wanted, std::string* note) {
   }
 }
 
+namespace {
+
+// The byte range of the last row of `run_id` in an emissions file read whole (its line and newline); {0, 0}: none.
+std::pair<std::size_t, std::size_t> run_row_range(const std::string& text, const std::string& run_id) {
+  static const std::size_t run_col = static_cast<std::size_t>(
+      std::find(emissions_columns().begin(), emissions_columns().end(), "run_id") - emissions_columns().begin());
+  std::pair<std::size_t, std::size_t> found{0, 0};
+  std::vector<std::string> fields;
+  for (std::size_t begin = text.find('\n'); begin != std::string::npos && begin + 1 < text.size();) {
+    ++begin;
+    std::size_t end = text.find('\n', begin);
+    end = end == std::string::npos ? text.size() : end + 1;
+    if (csv_fields(text.substr(begin, end - begin), fields) && fields.size() > run_col && trim(fields[run_col]) == run_id) {
+      found = {begin, end};
+    }
+    begin = end - 1;
+  }
+  return found;
+}
+
+// Writes `bytes` at `offset` and cuts the file there; false on a short write.
+bool write_at(int fd, const std::string& bytes, off_t offset) {
+  if (::pwrite(fd, bytes.data(), bytes.size(), offset) != static_cast<ssize_t>(bytes.size())) return false;
+  return ::ftruncate(fd, offset + static_cast<off_t>(bytes.size())) == 0 && ::fsync(fd) == 0;
+}
+
+}  // namespace
+
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx) {
+  write_emissions_csv(path, w, ctx, RowWrite::kAppend);
+}
+
+void write_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx, RowWrite how) {
   const std::string header = join(emissions_columns(), ",");
   std::vector<std::string> escaped;
   for (const auto& v : emissions_row(w, ctx)) escaped.push_back(csv_escape(v));
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const std::string row = join(escaped, ",") + "\n";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw file_error(path, 0, std::string("cannot open for writing: ") + std::strerror(errno));
   struct Closer {
     int fd;
@@ -302,31 +335,39 @@ void append_emissions_csv(const std::string& path, const WindowResult& w, const 
     if (errno != EINTR) throw file_error(path, 0, std::string("cannot lock: ") + std::strerror(errno));
   }
   const HeaderState state = header_state(fd, path);
-  const bool need_header = state == HeaderState::kEmpty;
   if (state == HeaderState::kForeign) {
     throw file_error(path, 1, "exists with other columns than CodeCarbon's emissions.csv");
   }
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (how == RowWrite::kReplaceRunRow && state == HeaderState::kOurs && !ctx.run_id.empty()) {
+    std::string text(static_cast<std::size_t>(size), '\0');
+    if (::pread(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+      throw file_error(path, 0, std::string("cannot read: ") + std::strerror(errno));
+    }
+    const auto [begin, end] = run_row_range(text, ctx.run_id);
+    if (end > begin) {  // the rows after it (other runs') are written back after the new one
+      if (!write_at(fd, row + text.substr(end), static_cast<off_t>(begin))) {
+        throw file_error(path, 0, "write failed (disk full?)");
+      }
+      return;
+    }
+  }
   // A file whose last line has no newline (edited by hand) must not get the row glued to that line.
   char last = '\n';
-  const off_t size = ::lseek(fd, 0, SEEK_END);
   if (size > 0 && ::pread(fd, &last, 1, size - 1) != 1) last = '\n';
-  const std::string text =
-      (need_header ? header + "\n" : last != '\n' ? "\n" : "") + join(escaped, ",") + "\n";
-  const ssize_t n = ::write(fd, text.data(), text.size());
+  const std::string text = (state == HeaderState::kEmpty ? header + "\n" : last != '\n' ? "\n" : "") + row;
+  const ssize_t n = ::pwrite(fd, text.data(), text.size(), size);
   if (n != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
     // A short write must not leave half a row behind: cut the file back to where it was.
-    struct stat st {};
-    if (n > 0 && ::fstat(fd, &st) == 0) {
-      const int cut = ::ftruncate(fd, st.st_size - n);
-      (void)cut;  // the write error below is what the caller must hear about
-    }
+    const int cut = ::ftruncate(fd, size);
+    (void)cut;  // the write error below is what the caller must hear about
     throw file_error(path, 0, "write failed (disk full?)");
   }
 }
 
 EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
   static const std::vector<std::string> known = {"project_name", "experiment_id", "run_id", "country_iso_code",
-                                                 "region", "carbon_intensity_g_per_kwh", "pue", "python_version",
+                                                 "region", "carbon_intensity_g_per_kwh", "pue", "wue", "python_version",
                                                  "tracking_mode", "gpu_models"};
   refuse_unknown_keys(j, known, "emissions context");
   EmissionsContext ctx;
@@ -338,6 +379,7 @@ EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
     ctx.tracking_mode = j.value("tracking_mode", ctx.tracking_mode);
     ctx.gpu_models = j.value("gpu_models", ctx.gpu_models);
     ctx.pue = j.value("pue", ctx.pue);
+    ctx.wue = j.value("wue", ctx.wue);
     const std::string region = j.contains("region") && !j["region"].is_null() ? j["region"].get<std::string>() : "";
     if (j.contains("country_iso_code") && !j["country_iso_code"].is_null()) {
       ctx.carbon = carbon_intensity_for_country(j["country_iso_code"].get<std::string>(), region);
@@ -351,6 +393,7 @@ EmissionsContext emissions_context_from_json(const nlohmann::json& j) {
     throw InputError(std::string("emissions context: a value has the wrong type (") + e.what() + ")");
   }
   if (!(ctx.pue >= 1.0 && ctx.pue <= 10.0)) throw InputError("emissions context: pue must be in [1, 10]");
+  if (!(ctx.wue >= 0.0 && ctx.wue <= 100.0)) throw InputError("emissions context: wue must be in [0, 100] L/kWh");
   if (ctx.tracking_mode != "machine" && ctx.tracking_mode != "process") {
     throw InputError("emissions context: tracking_mode must be 'machine' or 'process'");
   }

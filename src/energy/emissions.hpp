@@ -34,6 +34,7 @@ struct EmissionsContext {
   HostInfo host;
   std::vector<std::string> gpu_models;
   double pue = 1.0;
+  double wue = 0.0;  // water usage effectiveness, L/kWh: water_consumed = energy_consumed x wue (CodeCarbon 3)
   std::string python_version;            // the python_version column: set by the Python package
   std::string tracking_mode = "machine";  // CodeCarbon's: machine (the whole host) or process
 };
@@ -54,6 +55,11 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
 // and whole rows; the row is written in one write() and fsync'ed. Throws InputError when the file cannot
 // be written or has a different header.
 void append_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx);
+
+// kReplaceRunRow: the last row of ctx.run_id already in the file (an earlier flush of the same run) is replaced
+// in place, the rows after it kept; with none, the row is appended.
+enum class RowWrite { kAppend, kReplaceRunRow };
+void write_emissions_csv(const std::string& path, const WindowResult& w, const EmissionsContext& ctx, RowWrite how);
 
 // Where to append rows meant for `wanted`: itself when it is missing, empty or CodeCarbon's, else the first
 // "NAME.sedenergy-N.csv" beside it that is (a file with a foreign header is never written to), with `note`

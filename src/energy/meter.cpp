@@ -220,6 +220,16 @@ Window Meter::begin(const std::string& name) {
 }
 
 WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
+  WindowResult r = read(w, samples_out);
+  if (w.open_) {
+    std::lock_guard lock(mu_);
+    if (auto it = open_t0_.find(w.t0_); it != open_t0_.end()) open_t0_.erase(it);
+  }
+  w.open_ = false;
+  return r;
+}
+
+WindowResult Meter::read(const Window& w, std::vector<Sample>* samples_out) {
   if (opt_.sync) opt_.sync();
   const double t1 = monotonic_s();
   WindowResult r;
@@ -229,11 +239,6 @@ WindowResult Meter::end(Window& w, std::vector<Sample>* samples_out) {
   const CpuTimes cpu1 = read_cpu_times(opt_.proc_stat);
   const auto samples = timeline(w.t0_, t1);
   r.samples = static_cast<int>(samples.size());
-  if (w.open_) {
-    std::lock_guard lock(mu_);
-    if (auto it = open_t0_.find(w.t0_); it != open_t0_.end()) open_t0_.erase(it);
-  }
-  w.open_ = false;
 
   const std::vector<bool> keep = attribute_gpus(samples, r);
   add_domains(w, samples, cpu1, keep, r);

@@ -121,6 +121,8 @@ class Meter {
   // Ends the window; `samples` (optional) receives the sampler's samples inside it (its timeline), which
   // the meter may drop once no open window needs them.
   WindowResult end(Window& w, std::vector<Sample>* samples = nullptr);
+  // The window so far, as end() would give it now, leaving it open (a tracker's flush: the row so far).
+  WindowResult read(const Window& w, std::vector<Sample>* samples = nullptr);
 
   // Measures idle power for `seconds` and uses it as baseline of every later window.
   // synchronize = false: without the device sync at the window's ends (which would create a CUDA context).

@@ -69,3 +69,28 @@ def test_lightning_example(examples, features, tmp_path):
     fit = result["fit"][0]
     assert fit["duration_s"] >= sum(v["duration_s"] for v in result["validate"])
     check_phase_files(tmp_path / "energy", ("fit", "validate", "test"))
+
+
+def test_dcase_baseline_replica_runs_with_only_the_import_changed(examples, features, tmp_path):
+    # The baseline's hooks: trackers made in on_train_start/on_test_start, stopped in the *_end hooks, then the
+    # private attribute _total_energy.kWh read and written to the kWh files (issue 31, item 1).
+    exp = tmp_path / "exp"
+    result = run_example(examples, "dcase_baseline_replica.py", features + ["--out", str(exp), "--epochs", "2"],
+                         tmp_path)
+    train = pd.read_csv(exp / "training_codecarbon" / "emissions_baseline_training.csv")
+    test = pd.read_csv(exp / "devtest_codecarbon" / "emissions_baseline_test.csv")
+    assert list(train.columns) == CODECARBON_COLUMNS and len(train) == 1 and len(test) == 1
+    assert result["training_kwh"] == pytest.approx(train.energy_consumed[0], rel=1e-9) and result["training_kwh"] > 0
+    assert result["devtest_kwh"] == pytest.approx(test.energy_consumed[0], rel=1e-9)
+    assert float((exp / "training_codecarbon" / "training_tot_kwh.txt").read_text()) == result["training_kwh"]
+    assert float((exp / "devtest_codecarbon" / "devtest_tot_kwh.txt").read_text()) == result["devtest_kwh"]
+    assert train.project_name[0] == "DCASE Task 4 SED TRAINING" and train.country_iso_code[0] == "FRA"
+
+
+@pytest.mark.skipif(not lightning_installed(), reason="PyTorch Lightning is not installed (Debian 12 has no package "
+                                                      "for it); this runs on the GPU machine")
+def test_dcase_baseline_replica_under_lightning(examples, features, tmp_path):
+    exp = tmp_path / "exp"
+    result = run_example(examples, "dcase_baseline_replica.py", features + ["--out", str(exp), "--lightning"], tmp_path)
+    assert result["training_kwh"] > 0 and result["devtest_kwh"] > 0
+    assert len(pd.read_csv(exp / "training_codecarbon" / "emissions_baseline_training.csv")) == 1

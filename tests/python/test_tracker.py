@@ -226,3 +226,51 @@ def test_non_finite_options_are_refused_by_name(tmp_path):
         OfflineEmissionsTracker(output_dir=str(tmp_path), pue=float("nan"))
     with pytest.raises(SedenergyError, match=r"idle_s: inf is not a finite number"):
         sedenergy.Meter(idle_s=float("inf"))
+
+
+def test_codecarbon_private_totals_flush_and_a_second_stop(tmp_path):
+    # What DCASE scripts read and call beyond the public API (issue 31, item 1).
+    tracker = OfflineEmissionsTracker("p", output_dir=str(tmp_path), country_iso_code="FRA")
+    assert tracker._total_energy.kWh == 0  # before any measurement, as CodeCarbon's
+    tracker.start()
+    busy(0.3)
+    kg_so_far = tracker.flush()  # the row so far, written now; the run goes on
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert len(df) == 1 and df.emissions[0] == pytest.approx(kg_so_far, rel=1e-6)
+    assert tracker._total_energy.kWh == pytest.approx(df.energy_consumed[0], rel=1e-9)
+    first_duration = df.duration[0]
+    busy(0.3)
+    tracker.flush()
+    kg = tracker.stop()
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert len(df) == 1  # the flushed row was replaced, never duplicated
+    assert df.duration[0] > first_duration + 0.25 and df.emissions[0] == pytest.approx(kg, rel=1e-6)
+    assert df.run_id[0] == tracker.run_id == tracker.final_emissions_data.run_id
+    t = tracker
+    assert t._total_energy.kWh == pytest.approx(df.energy_consumed[0], rel=1e-9) == pytest.approx(
+        t._total_cpu_energy.kWh + t._total_gpu_energy.kWh + t._total_ram_energy.kWh, rel=1e-6)
+    assert t._total_energy.kwh == t._total_energy.kWh and t._cpu_power.W > 0
+    assert tracker.stop() == kg  # stopped again: the same value, nothing written
+    assert len(pd.read_csv(tmp_path / "emissions.csv")) == 1
+    assert tracker.final_emissions == kg and tracker.final_emissions_data.energy_consumed == t._total_energy.kWh
+    # Another run appended after, then a third run's flush: each run keeps its one row.
+    tracker.start(); busy(0.1); tracker.stop()
+    other = EmissionsTracker("q", output_dir=str(tmp_path))
+    other.start(); other.flush(); busy(0.1); other.stop()
+    df = pd.read_csv(tmp_path / "emissions.csv")
+    assert len(df) == 3 and df.run_id.nunique() == 3
+
+
+def test_codecarbon_3_arguments_are_honoured(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tracker = EmissionsTracker("p", output_dir=str(tmp_path), force_carbon_intensity_g_co2e_kwh=100.0, wue=1.8,
+                                   output_methods=["csv"], on_csv_write="update")
+    tracker.start(); busy(0.2); kg = tracker.stop()
+    row = pd.read_csv(tmp_path / "emissions.csv").iloc[0]
+    assert kg == pytest.approx(row.energy_consumed * 100.0 / 1000, rel=1e-6)
+    assert row.wue == 1.8 and row.water_consumed == pytest.approx(row.energy_consumed * 1.8, rel=1e-6)
+    with pytest.warns(UserWarning, match=r"output_methods 'prometheus'"):
+        quiet = EmissionsTracker("p", output_dir=str(tmp_path / "none"), output_methods="prometheus")
+    quiet.start(); quiet.stop()
+    assert not (tmp_path / "none" / "emissions.csv").exists()  # no file method: no file
