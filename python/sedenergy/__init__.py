@@ -7,8 +7,10 @@
     print(meter.records[-1].to_dict())
 
 Also: sedenergy.OfflineEmissionsTracker / EmissionsTracker (CodeCarbon's API), sedenergy.PhaseRecorder, and
-sedenergy.lightning.EnergyCallback (needs Lightning; imported only when used).
+sedenergy.lightning.EnergyCallback (needs Lightning; imported only when used), and sedenergy.complexity(model,
+example_input): parameters, MACs and FLOPs of your own model (needs PyTorch; imported only when called).
 """
+from .complexity import Complexity, complexity
 from .errors import LibraryNotFound, SedenergyError
 from .meter import DomainEnergy, Meter, WindowRecord
 from .phases import PhaseRecorder
@@ -24,4 +26,5 @@ def library_version():
 
 
 __all__ = ["Meter", "WindowRecord", "DomainEnergy", "PhaseRecorder", "EmissionsTracker", "OfflineEmissionsTracker",
-           "EmissionsData", "track_emissions", "SedenergyError", "LibraryNotFound", "library_version"]
+           "EmissionsData", "track_emissions", "SedenergyError", "LibraryNotFound", "library_version",
+           "complexity", "Complexity"]

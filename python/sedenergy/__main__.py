@@ -1,6 +1,7 @@
 """python -m sedenergy: the sedenergy command line (installed beside the library), plus `info`.
 
     python -m sedenergy info                 # the sensors this machine has, through the Python package
+    python -m sedenergy complexity mymodel.py:build --input 1x1x128x626   # parameters, MACs, FLOPs
     python -m sedenergy measure -- python3 train.py
     python -m sedenergy report energy/energy.db -o report
 """
@@ -22,6 +23,14 @@ def _cli():
 
 
 def main(argv):
+    if argv[:1] == ["complexity"]:
+        from .complexity import main as complexity_main
+        from .errors import SedenergyError
+        try:
+            return complexity_main(argv[1:])
+        except SedenergyError as e:
+            print(f"sedenergy complexity: error: {e}", file=sys.stderr)
+            return 2
     if argv[:1] == ["info"]:
         with Meter(timeline=False) as meter:
             print(json.dumps(dict(meter.info(), library=_lib.version()), indent=1))
