@@ -102,6 +102,62 @@ analysis::Table normalised_table(const std::vector<Phase>& phases, const std::ve
   return t;
 }
 
+// The system's complexity as `python -m sedenergy complexity --json` wrote it, checked by name.
+json read_complexity(const std::string& path) {
+  if (path.empty()) return nullptr;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw InputError("dcase: --complexity '" + path + "' is not a file");
+  const json c = read_json_object_file(path, "complexity (python -m sedenergy complexity --json)");
+  auto number = [&](const json& v, const std::string& key) {
+    if (!v.is_number() || !(v.get<double>() >= 0)) {
+      throw file_error(path, 0, "'" + key + "' must be a number >= 0 (write the file with python -m sedenergy complexity --json)");
+    }
+    return v.get<double>();
+  };
+  const json thop = c.contains("conventions") && c["conventions"].is_object() && c["conventions"].contains("thop") &&
+                            c["conventions"]["thop"].is_object() ? c["conventions"]["thop"] : json::object();
+  return {{"total_parameters", number(c.value("params", json()), "params")},
+          {"trainable_parameters", number(c.value("trainable_params", json()), "trainable_params")},
+          {"macs_thop", number(thop.value("macs", json()), "conventions.thop.macs")},
+          {"macs_exact", number(c.value("macs", json()), "macs")},
+          {"input", c.value("inputs", json::array())},
+          {"not_counted", c.value("uncounted", json::object())}};
+}
+
+// What a submission reports (docs/FACTS.md §8): kWh per phase for the system and for the baseline on the same
+// hardware, the normalised energy and EW-PSDS, and the model's complexity.
+json submission_figures(const std::vector<Phase>& phases, const std::vector<double>& psds, const json& complexity) {
+  json s = {{"gpu_model", phases[0].baseline.gpu_model}};
+  for (const auto& [ph, key] : {std::pair{&phases[0], "training"}, std::pair{&phases[1], "devtest_inference"}}) {
+    s[std::string(key) + "_kwh"] = ph->submission.total_kwh();
+    s["baseline_" + std::string(key) + "_kwh"] = ph->baseline.total_kwh();
+    s["normalised_" + std::string(key)] = kwh(ph->normalised());
+    for (std::size_t i = 0; i < psds.size(); ++i) {
+      s["ew_psds" + std::to_string(i + 1) + "_" + key] = kwh(psds[i] * ph->normalised());
+    }
+  }
+  if (!complexity.is_null()) s["complexity"] = complexity;
+  return s;
+}
+
+// The figures as YAML, one "key: value" a line (nested one level for the complexity).
+std::string submission_yaml(const json& s) {
+  std::ostringstream y;
+  y << "# sedenergy dcase: the energy and complexity figures of a DCASE task 4 submission (docs/FACTS.md §8).\n"
+    << "# Energy in kWh from the CodeCarbon files (CPU + GPU + RAM); the baseline's on the same hardware.\n"
+    << "# MACs: one forward pass on the input given (10 s of audio), in thop's convention as the task asks, and\n"
+    << "# sedenergy's exact count beside it.\n";
+  for (const auto& [k, v] : s.items()) {
+    if (!v.is_object()) {
+      y << k << ": " << (v.is_string() ? json(v).dump() : v.dump()) << "\n";
+      continue;
+    }
+    y << k << ":\n";
+    for (const auto& [k2, v2] : v.items()) y << "  " << k2 << ": " << v2.dump() << "\n";
+  }
+  return y.str();
+}
+
 }  // namespace
 
 DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir) {
@@ -115,7 +171,12 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
       {"training", read_phase(in.train, "--train"), read_phase(in.baseline_train, "--baseline-train")},
       {"devtest inference", read_phase(in.test, "--test"), read_phase(in.baseline_test, "--baseline-test")}};
   const PhaseEnergy& reference = phases[0].baseline;
+  const json complexity = read_complexity(in.complexity);
   std::vector<std::string> warnings;
+  if (!complexity.is_null() && !complexity["not_counted"].empty()) {
+    warnings.push_back(in.complexity + ": operations without a rule were left out of the MACs: " +
+                       complexity["not_counted"].dump());
+  }
   for (const auto& ph : phases) {
     for (const auto* s : {&ph.submission, &ph.baseline}) warnings.insert(warnings.end(), s->warnings.begin(), s->warnings.end());
   }
@@ -142,10 +203,19 @@ DcaseFiles write_dcase_report(const DcaseInputs& in, const std::string& out_dir)
   std::ostringstream md;
   md << "# DCASE energy report\n\n" << hardware << "\n";
   for (const auto& t : tables) md << table_markdown(t);
+  if (!complexity.is_null()) {
+    auto n = [&](const char* key) { return std::to_string(std::llround(complexity[key].get<double>())); };  // counts
+    md << "\nComplexity (" << complexity["input"].dump() << "): " << n("total_parameters") << " parameters ("
+       << n("trainable_parameters") << " trainable), " << n("macs_thop") << " MACs as thop counts them ("
+       << n("macs_exact") << " exact).\n";
+  }
   files.summary = md.str();
   write_file(files.markdown, files.summary);
   write_table_csv(tables[1], files.csv);
-  json all = {{"hardware", reference.gpu_model}, {"psds", in.psds}};
+  const json submission = submission_figures(phases, in.psds, complexity);
+  files.yaml = (fs::path(out_dir) / "dcase-submission.yaml").string();
+  write_file(files.yaml, submission_yaml(submission));
+  json all = {{"hardware", reference.gpu_model}, {"psds", in.psds}, {"submission", submission}};
   for (const auto& t : tables) {
     write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
     json rows = json::array();

@@ -114,8 +114,11 @@ inline std::string emissions_file(const std::vector<std::map<std::string, std::s
 
 inline std::map<std::string, std::string> run_row(const std::string& cpu, const std::string& gpu, const std::string& ram,
                                            const std::string& gpu_model = "NVIDIA A100-SXM4-40GB") {
+  double c = 0, g = 0, r = 0;  // energy_consumed as CodeCarbon writes it (left empty where a value is not a number)
+  const bool numbers = parse_double(cpu, c) && parse_double(gpu, g) && parse_double(ram, r);
   return {{"timestamp", "2026-11-29T10:00:00Z"}, {"run_id", "r"}, {"duration", "3600"}, {"cpu_energy", cpu},
-          {"gpu_energy", gpu}, {"ram_energy", ram}, {"gpu_model", gpu_model}, {"gpu_count", "1"}};
+          {"gpu_energy", gpu}, {"ram_energy", ram}, {"energy_consumed", numbers ? format_number(c + g + r) : ""},
+          {"gpu_model", gpu_model}, {"gpu_count", "1"}};
 }
 
 }  // namespace sedenergy::cli_test

@@ -405,3 +405,36 @@ TEST(Cli, DcaseNamesFoldersAndDoubtfulEnergyColumns) {
                               "cpu_energy + gpu_energy + ram_energy (0.115 kWh)")) << r.out;
   EXPECT_FALSE(contains(run(args(good)).out, "warning")) << "a row that adds up is not doubted";
 }
+
+// The submission's figures in one file: kWh per phase, normalised energy, EW-PSDS and, from the Python
+// package's complexity JSON, parameters and MACs; a complexity file that is not one is refused by name.
+TEST(Cli, DcaseWritesTheSubmissionFiguresWithTheModelsComplexity) {
+  auto dir = test::temp_dir();
+  test::write_text(dir / "train.csv", emissions_file({run_row("0.05", "0.5", "0.025")}));
+  test::write_text(dir / "test.csv", emissions_file({run_row("0.01", "0.1", "0.005")}));
+  test::write_text(dir / "bt.csv", emissions_file({run_row("0.2", "1.5", "0.1")}));
+  test::write_text(dir / "be.csv", emissions_file({run_row("0.02", "0.12", "0.01")}));
+  test::write_text(dir / "c.json", R"({"params": 1112420, "trainable_params": 1112420, "macs": 931000000,
+      "conventions": {"thop": {"macs": 930902000, "flops": 1861804000}}, "inputs": [[1, 1, 128, 626]], "uncounted": {}})");
+  const std::string args = "dcase --train " + (dir / "train.csv").string() + " --test " + (dir / "test.csv").string() +
+                           " --baseline-train " + (dir / "bt.csv").string() + " --baseline-test " +
+                           (dir / "be.csv").string() + " --psds 0.5 -o " + (dir / "o").string();
+  auto r = run(args + " --complexity " + (dir / "c.json").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto yaml = test::read_text(dir / "o" / "dcase-submission.yaml");
+  for (const char* line : {"training_kwh: 0.575", "baseline_training_kwh: 1.8", "devtest_inference_kwh: 0.115",
+                           "  total_parameters: 1112420", "  macs_thop: 930902000", "  macs_exact: 931000000",
+                           "gpu_model: \"NVIDIA A100-SXM4-40GB\""}) {
+    EXPECT_TRUE(contains(yaml, line)) << line << "\n" << yaml;
+  }
+  const auto rec = nlohmann::json::parse(test::read_text(dir / "o" / "dcase.json"));
+  EXPECT_NEAR(rec["submission"]["ew_psds1_training"].get<double>(), 0.5 * 1.8 / 0.575, 1e-9);
+  EXPECT_TRUE(contains(r.out, "1112420 parameters")) << r.out;
+  test::write_text(dir / "bad.json", R"({"params": "many"})");
+  auto bad = run(args + " --complexity " + (dir / "bad.json").string());
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_TRUE(contains(bad.out, "bad.json: 'params' must be a number")) << bad.out;
+  auto missing = run(args + " --complexity " + (dir / "none.json").string());
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_TRUE(contains(missing.out, "--complexity")) << missing.out;
+}
