@@ -2,9 +2,10 @@
 
 Where the library is looked for, in order:
   1. the SEDENERGY_LIBRARY environment variable (a file path);
-  2. the lib folders of this Python's prefix (a venv into which `cmake --install --prefix $VIRTUAL_ENV` put it);
-  3. the dynamic loader's own search (ldconfig's cache, LD_LIBRARY_PATH): libsedenergy.so.0;
-  4. /usr/local/lib and /usr/lib (CMake's default prefix before ldconfig has run).
+  2. inside this package (pip install ./python and its wheel carry one: python/setup.py);
+  3. the lib folders of this Python's prefix (a venv into which `cmake --install --prefix $VIRTUAL_ENV` put it);
+  4. the dynamic loader's own search (ldconfig's cache, LD_LIBRARY_PATH): libsedenergy.so.0;
+  5. /usr/local/lib and /usr/lib (CMake's default prefix before ldconfig has run).
 """
 import ctypes
 import json
@@ -27,7 +28,7 @@ def _candidates():
         return [env], True
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     prefixes = [sys.prefix] + ([sys.base_prefix] if sys.base_prefix != sys.prefix else [])
-    paths = []
+    paths = [os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)]
     for prefix in prefixes:
         for sub in ("lib", "lib64", os.path.join("lib", multiarch) if multiarch else None):
             if sub:
@@ -81,7 +82,8 @@ def library():
             _lib = lib
             return lib
         how = ("SEDENERGY_LIBRARY points to a file that cannot be loaded" if from_env else
-               "install it with `make install-python` in the sedenergy repository, or "
+               "install the package with `pip install ./python` in the sedenergy repository (it builds the library "
+               "into the package), or "
                "`cmake --install build --prefix \"$VIRTUAL_ENV\"`, or set SEDENERGY_LIBRARY=/path/to/" + SONAME)
         raise LibraryNotFound(f"cannot load {SONAME}; {how}. Tried:\n  " + "\n  ".join(errors))
 
