@@ -22,6 +22,7 @@ import warnings
 from typing import Any, Dict, List, Optional
 
 from . import _lib
+from .distributed import Rank, own_cuda_device
 from .errors import SedenergyError
 
 
@@ -58,6 +59,7 @@ class WindowRecord:
     # "other_sm_util_share": 0.4}}): their energy is in that GPU's counter too.
     gpu_sharing: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     run_uuid: str = ""
+    rank: Dict[str, Any] = dataclasses.field(default_factory=dict)  # under several ranks: which (distributed.Rank)
     raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # the library's record, as is
 
     @classmethod
@@ -71,7 +73,7 @@ class WindowRecord:
             gpu_memory_utilization_pct=j.get("gpu_memory_utilization_pct"),
             gpu_activity=dict(j.get("gpu_activity", {})), timeline=list(j.get("timeline", [])),
             gpu_selection=j.get("gpu_selection", ""), gpu_sharing=dict(j.get("gpu_sharing", {})),
-            run_uuid=run_uuid, raw=j)
+            run_uuid=run_uuid, rank=dict(j.get("rank", {})), raw=j)
 
     def _sum(self, domain=None, net=False):
         total = 0.0
@@ -121,14 +123,15 @@ class WindowRecord:
         return out
 
 
-def _cuda_synchronize():
-    """Waits for queued GPU work, if this process has PyTorch with CUDA initialised (never imports torch)."""
+def _cuda_synchronize(devices=None):
+    """Waits for queued GPU work on the CUDA devices measured (all when None), if this process has PyTorch with
+    CUDA initialised (never imports torch). Only those: waiting on another GPU would open a context there."""
     torch = sys.modules.get("torch")
     if torch is None:
         return
     try:
         if torch.cuda.is_available() and torch.cuda.is_initialized():
-            for device in range(torch.cuda.device_count()):
+            for device in (range(torch.cuda.device_count()) if devices is None else devices):
                 torch.cuda.synchronize(device)
     except Exception:  # a broken CUDA state must not hide the measurement; the window says nothing of it
         pass
@@ -164,13 +167,20 @@ class Meter:
     process (as CodeCarbon's gpu_ids; with CUDA_VISIBLE_DEVICES set, the GPUs it names are used when neither is
     given). idle_s: seconds of idle baseline measured now (records then carry idle and net energy).
     database: a results file every ended window is recorded in (read by `sedenergy report`).
-    project_name, experiment_id: how those records are labelled. sync_cuda: synchronise CUDA at boundaries.
-    Other keyword options go to the library (timeline, activity, gpm, cpu_tdp_w, host_share).
+    project_name, experiment_id: how those records are labelled. sync_cuda: synchronise CUDA at boundaries (the
+    devices measured only). Other keyword options go to the library (timeline, activity, gpm, cpu_tdp_w, host_share).
+    Under torchrun or Slurm with several ranks, the meter measures this rank's GPU and its share of the node's CPU
+    and RAM, and its records say which rank they are (sedenergy.distributed).
     """
 
     def __init__(self, period_s=0.1, gpus=None, cuda_devices=None, idle_s=0.0, database=None,
                  project_name="sedenergy", experiment_id="", sync_cuda=True, source="python", **options):
         opts = dict(options, period_s=period_s, idle_s=idle_s)
+        self.rank = Rank.from_env()
+        if self.rank.distributed:
+            cuda_devices, gpus = self._rank_devices(cuda_devices, gpus)
+            opts.setdefault("host_share", 1.0 / self.rank.local_world_size)
+        self._sync_devices = None if cuda_devices is None else [int(d) for d in cuda_devices]
         if gpus is not None:
             opts["gpus"] = gpus
         if cuda_devices is not None:
@@ -192,6 +202,15 @@ class Meter:
         self._info = _lib.meter_info(self._handle)  # fixed once open: sensors, GPUs, idle baseline, host
         _warn_rapl_permission(self._info)
 
+    def _rank_devices(self, cuda_devices, gpus):
+        """Under several ranks, this rank's own GPU unless the caller chose."""
+        if cuda_devices is not None or gpus is not None:
+            return cuda_devices, gpus
+        visible = _visible_cuda_devices()
+        torch = sys.modules.get("torch")
+        no_cuda = visible == [] or (torch is not None and not torch.cuda.is_available())  # e.g. gloo on CPUs
+        return (None, "none") if no_cuda else ([own_cuda_device(self.rank, visible)], None)
+
     # ---- windows ----
     def begin_window(self, name):
         """Starts the window `name` (names of open windows are unique)."""
@@ -203,7 +222,7 @@ class Meter:
             self._open[name] = -1  # reserved while the library starts it
         try:
             if self.sync_cuda:
-                _cuda_synchronize()
+                _cuda_synchronize(self._sync_devices)
             wid = _lib.window_begin(self._handle, name)
         except BaseException:
             with self._lock:
@@ -225,8 +244,8 @@ class Meter:
                 raise SedenergyError(f"window '{name}' was never begun (open windows: {open_names})")
             del self._open[name]
         if self.sync_cuda:
-            _cuda_synchronize()
-        raw = _lib.window_end(self._handle, wid, name)
+            _cuda_synchronize(self._sync_devices)
+        raw = self._with_rank(_lib.window_end(self._handle, wid, name))
         if flag:
             raw.setdefault("flags", []).append(flag)
         record = WindowRecord.from_json(raw, self.run_uuid)
@@ -245,8 +264,13 @@ class Meter:
             if wid is None or wid < 0:
                 raise SedenergyError(f"window '{name}' is not open")
         if self.sync_cuda:
-            _cuda_synchronize()
-        return WindowRecord.from_json(_lib.window_read(self._handle, wid, name), self.run_uuid)
+            _cuda_synchronize(self._sync_devices)
+        return WindowRecord.from_json(self._with_rank(_lib.window_read(self._handle, wid, name)), self.run_uuid)
+
+    def _with_rank(self, raw):
+        if self.rank.distributed:
+            raw["rank"] = self.rank.to_dict()
+        return raw
 
     def window(self, name):
         """A context manager (`with meter.window("train"):`) or decorator (`@meter.window("test")`)."""

@@ -13,14 +13,16 @@ has them, otherwise from CodeCarbon's own CPU/RAM models, and the record says wh
 import atexit
 import dataclasses
 import functools
+import json
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
 import warnings
 
-from . import _lib
+from . import _lib, distributed
 from .errors import SedenergyError
 from .meter import Meter, WindowRecord
 from .outputs import check_output_dir, emissions_context
@@ -166,7 +168,7 @@ class EmissionsTracker:
                  gpu_ids=None, country_iso_code=None, experiment_id=None, pue=1.0, tracking_mode="machine",
                  log_level=None, on_csv_write="append", database=None, region=None,
                  force_carbon_intensity_g_co2e_kwh=None, wue=0.0, output_methods=None, measure_power_secs=15,
-                 **kwargs):
+                 gather_timeout_s=120.0, **kwargs):
         save_to_file = self._warn_unsupported(kwargs, tracking_mode, on_csv_write, output_methods, save_to_file)
         if log_level is not None:
             log.setLevel(str(log_level).upper() if isinstance(log_level, str) else log_level)
@@ -174,6 +176,7 @@ class EmissionsTracker:
         self._output_dir, self._output_file, self._save_to_file = str(output_dir), output_file, save_to_file
         self._gpu_ordinals = _gpu_ordinals(gpu_ids)
         self._database = database
+        self._gather_timeout_s, self._job_windows = float(gather_timeout_s), 0  # several ranks: sedenergy.distributed
         # Read back by some scripts. sedenergy reads energy counters: the period only sets the timeline detail.
         self._measure_power_secs, self._pue = measure_power_secs, pue
         self._context = emissions_context(project_name, experiment_id, pue, country_iso_code, region,
@@ -253,7 +256,11 @@ class EmissionsTracker:
         try:
             for name in list(self._tasks):
                 self._stop_task(name, flag)
-            data = self._write(self._meter.end_window(self._project_name, flag), self._output_file, run_row=True)
+            record = self._meter.end_window(self._project_name, flag)
+            if self._meter.rank.distributed and self._save_to_file:
+                data = self._write_job(record, self._gather_timeout_s if flag is None else min(10.0, self._gather_timeout_s))
+            else:
+                data = self._write(record, self._output_file, run_row=True)
         finally:
             self._records += self._meter.records
             self._meter.close()
@@ -298,12 +305,39 @@ class EmissionsTracker:
         self._task_data[name] = data
         return data
 
-    def _write(self, record: WindowRecord, file_name, run_row=False):
+    def _write(self, record: WindowRecord, file_name, run_row=False, context=None):
         """run_row: the run's own row, which replaces the one an earlier flush() of this run wrote (tasks append)."""
+        return self._write_raw(record.raw, file_name, run_row, context or self._context)
+
+    def _write_raw(self, raw, file_name, run_row, context):
         if self._save_to_file:
-            _lib.emissions_append(os.path.join(self._output_dir, file_name), record.raw, self._context,
-                                  replace_run_row=run_row)
-        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
+            _lib.emissions_append(os.path.join(self._output_dir, file_name), raw, context, replace_run_row=run_row)
+        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(raw, context)})
+
+    def _write_job(self, record, timeout_s):
+        """Several ranks (sedenergy.distributed): this rank's row to emissions_ranks.csv and its record left for
+        rank 0, which adds the ranks into the job's row in output_file; returns the job's data on rank 0, this
+        rank's elsewhere."""
+        rank = self._meter.rank
+        key = distributed.job_key(rank, self._project_name, self._job_windows)
+        self._job_windows += 1
+        own = self._write(record, "emissions_ranks.csv", run_row=True,
+                          context=dict(self._context, run_id=distributed.job_run_id(f"{key}/rank{rank.rank}")))
+        folder = os.path.join(self._output_dir, ".sedenergy-ranks")
+        distributed.leave_record(folder, key, rank, dict(record.raw, gpu_models=self._context["gpu_models"]))
+        if rank.rank != 0:
+            return own
+        records = distributed.gather_records(folder, key, rank.world_size, timeout_s)
+        job = distributed.job_window(records, rank.world_size, timeout_s)
+        if job["ranks_missing"]:
+            log.warning("sedenergy tracker: %s", job["flags"][1])
+        models = [m for r in sorted(records) for m in records[r]["window"].get("gpu_models", [])]
+        run_id = distributed.job_run_id(key)
+        data = self._write_raw(job, self._output_file, True, dict(self._context, run_id=run_id, gpu_models=models))
+        with open(os.path.join(self._output_dir, f"sedenergy-job-{run_id}.json"), "w") as f:
+            json.dump(job, f, indent=1)  # the job's record: its ranks, the missing ones, every domain's method
+        shutil.rmtree(os.path.join(folder, key), ignore_errors=True)
+        return data
 
     @property
     def records(self):
