@@ -8,14 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR}"
 scripts/gpu-prepare.sh "$OUT" dcase-check || exit 1
-PREFIX=/tmp/sedenergy-prefix
-rm -rf "$PREFIX" /tmp/sedenergy-pkg /tmp/sedenergy-site
-cmake --install build-cuda --prefix "$PREFIX" > "$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
-cp -r python /tmp/sedenergy-pkg && SEDENERGY_NO_LIBRARY_BUILD=1 python3 -m pip install -q --no-index \
-  --no-build-isolation --no-deps --target /tmp/sedenergy-site /tmp/sedenergy-pkg >> "$OUT/install.log" 2>&1 \
-  || { tail "$OUT/install.log"; exit 1; }
-export PYTHONPATH=/tmp/sedenergy-site SEDENERGY_LIBRARY="$PREFIX/lib/libsedenergy.so.0" PATH="$PREFIX/bin:$PATH"
-export PYTHONUNBUFFERED=1
+# shellcheck source=gpu-python-env.sh
+source scripts/gpu-python-env.sh
 W=/tmp/dcasecheck && rm -rf $W && mkdir -p $W
 sedenergy synth --out $W/data --clips ${CLIPS:-1024} > /dev/null && \
   sedenergy features --data $W/data --export npy --out $W/feats > /dev/null || exit 1

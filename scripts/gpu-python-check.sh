@@ -11,13 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR}"
 scripts/gpu-prepare.sh "$OUT" python-check || exit 1
-PREFIX=/tmp/sedenergy-prefix
-rm -rf "$PREFIX" && cmake --install build-cuda --prefix "$PREFIX" > "$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
-rm -rf /tmp/sedenergy-pkg && cp -r python /tmp/sedenergy-pkg && python3 -m pip install -q --no-index --no-build-isolation --no-deps --target /tmp/sedenergy-site /tmp/sedenergy-pkg \
-  >> "$OUT/install.log" 2>&1 || { tail "$OUT/install.log"; exit 1; }
+# shellcheck source=gpu-python-env.sh
+source scripts/gpu-python-env.sh
 readelf -d "$PREFIX/bin/sedenergy" | grep -i path >> "$OUT/install.log"
-export PYTHONPATH=/tmp/sedenergy-site SEDENERGY_LIBRARY="$PREFIX/lib/libsedenergy.so.0" PATH="$PREFIX/bin:$PATH"
-export PYTHONUNBUFFERED=1
 W=/tmp/pycheck && rm -rf $W && mkdir -p $W
 sedenergy synth --out $W/data --clips ${CLIPS:-1024} > /dev/null && \
   sedenergy features --data $W/data --export npy --out $W/feats > /dev/null || exit 1

@@ -12,6 +12,7 @@
 Windows may nest and overlap. Before each window boundary the GPU work already queued by PyTorch is waited
 for (torch.cuda.synchronize, when torch has initialised CUDA), so a window holds the work launched inside it.
 """
+import ctypes
 import dataclasses
 import functools
 import os
@@ -207,9 +208,7 @@ class Meter:
         if cuda_devices is not None or gpus is not None:
             return cuda_devices, gpus
         visible = _visible_cuda_devices()
-        torch = sys.modules.get("torch")
-        no_cuda = visible == [] or (torch is not None and not torch.cuda.is_available())  # e.g. gloo on CPUs
-        return (None, "none") if no_cuda else ([own_cuda_device(self.rank, visible)], None)
+        return (None, "none") if visible == [] or not _cuda_present() else ([own_cuda_device(self.rank, visible)], None)
 
     # ---- windows ----
     def begin_window(self, name):
@@ -326,6 +325,19 @@ def _warn_rapl_permission(info):
         if s["name"] == "rapl" and "permission denied" in s["detail"] and not _rapl_warned:
             _rapl_warned = True
             warnings.warn("sedenergy: CPU and RAM energy will be estimated: " + s["detail"], stacklevel=3)
+
+
+def _cuda_present():
+    """Whether this process can have a CUDA device (ranks on CPUs, with gloo, have none): PyTorch's answer when it is
+    imported, else whether the CUDA driver library loads (loading it opens no context)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.cuda.is_available()
+    try:
+        ctypes.CDLL("libcuda.so.1")
+        return True
+    except OSError:
+        return False
 
 
 def _visible_cuda_devices():

@@ -150,17 +150,20 @@ json window_json(sed_meter* m, const energy::Window& w, const energy::WindowResu
   return j;
 }
 
+// Open window `id` of the meter, taken out of the map when `take` (it is being ended).
+energy::Window find_window(sed_meter* m, int id, bool take) {
+  if (!m) throw sedenergy::InputError("no meter (NULL)");
+  std::lock_guard lock(m->mu);
+  auto it = m->windows.find(id);
+  if (it == m->windows.end()) throw sedenergy::InputError("no open window with id " + std::to_string(id));
+  energy::Window w = it->second;
+  if (take) m->windows.erase(it);
+  return w;
+}
+
 // Ends window `id` and returns its record (the window is gone from the map either way).
 json end_window(sed_meter* m, int id, energy::WindowResult* result) {
-  if (!m) throw sedenergy::InputError("no meter (NULL)");
-  energy::Window w;
-  {
-    std::lock_guard lock(m->mu);
-    auto it = m->windows.find(id);
-    if (it == m->windows.end()) throw sedenergy::InputError("no open window with id " + std::to_string(id));
-    w = it->second;
-    m->windows.erase(it);
-  }
+  energy::Window w = find_window(m, id, true);
   std::vector<energy::Sample> samples;
   energy::WindowResult r = m->meter->end(w, &samples);
   json j = window_json(m, w, r, samples);
@@ -174,14 +177,7 @@ json end_window(sed_meter* m, int id, energy::WindowResult* result) {
 
 // The record of window `id` so far; the window stays open.
 json read_window(sed_meter* m, int id) {
-  if (!m) throw sedenergy::InputError("no meter (NULL)");
-  energy::Window w;
-  {
-    std::lock_guard lock(m->mu);
-    auto it = m->windows.find(id);
-    if (it == m->windows.end()) throw sedenergy::InputError("no open window with id " + std::to_string(id));
-    w = it->second;
-  }
+  const energy::Window w = find_window(m, id, false);
   std::vector<energy::Sample> samples;
   const energy::WindowResult r = m->meter->read(w, &samples);
   return window_json(m, w, r, samples);

@@ -40,6 +40,28 @@ done
 out=$(SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_COUNT=4 "$BIN" study --grid quick --shard 5/4 --out "$T/bad" 2>&1) && fail "shard 5/4 accepted"
 grep -q "sbatch --array=1-N" <<< "$out" || fail "shard 5/4: unclear message: $out"
 
+echo "== two Slurm tasks measured as one job (srun -n 2, the Python tracker)"
+# Each task is a rank (SLURM_PROCID of SLURM_NTASKS); task 0 writes the job's row, each task its own.
+TRACKED='
+import sys, time
+from sedenergy import EmissionsTracker
+t = EmissionsTracker("srun", output_dir=sys.argv[1], gather_timeout_s=60)
+t.start()
+end = time.monotonic() + 1.0
+while time.monotonic() < end:
+    pass
+t.stop()
+'
+PYTHONPATH="$SRC/python" SEDENERGY_LIBRARY="$(dirname "$BIN")/libsedenergy.so.0" \
+  srun -n 2 --time 5 python3 -c "$TRACKED" "$T/srun" > "$T/srun.log" 2>&1 || { cat "$T/srun.log"; fail "srun -n 2"; }
+[ "$(($(wc -l < "$T/srun/emissions.csv") - 1))" = 1 ] || fail "expected one job row: $(cat "$T/srun/emissions.csv")"
+[ "$(($(wc -l < "$T/srun/emissions_ranks.csv") - 1))" = 2 ] || fail "expected two task rows"
+python3 -c 'import json, glob, sys
+job = json.load(open(glob.glob(sys.argv[1] + "/sedenergy-job-*.json")[0]))
+assert sorted(job["ranks"]) == ["0", "1"] and job["ranks_missing"] == [], job["ranks"]
+assert all(r["job_id"] == job["ranks"]["0"]["job_id"] != "" for r in job["ranks"].values())' "$T/srun" ||
+  fail "the job record does not hold both tasks"
+
 echo "== the same study in one process (the reference)"
 "$BIN" study "${STUDY[@]}" --out "$T/single" > "$T/single.log" 2>&1 || { tail "$T/single.log"; fail "single study"; }
 
@@ -70,4 +92,4 @@ diff <(sqlite3 "$T/single/results.db" "$RUNS") <(sqlite3 "$T/array/results.db" "
 interrupted=$(sqlite3 "$T/array/results.db" "SELECT count(*) FROM runs WHERE status = 'interrupted'")
 [ "$interrupted" -le 1 ] || fail "$interrupted interrupted runs: only task 2's run in progress could be"
 [ -f "$T/array/report/report.html" ] || fail "no report"
-echo "PASS: 4 shards (one cancelled after $before runs and requeued) merged into the 16 runs of the single study"
+echo "PASS: two srun tasks in one job row; 4 shards (one cancelled after $before runs and requeued) merged into the 16 runs of the single study"
