@@ -134,7 +134,7 @@ def gather_records(folder, key, world_size, timeout_s):
                     found[r] = json.load(f)
         if len(found) == world_size or time.monotonic() >= deadline:
             return found
-        time.sleep(0.05)
+        time.sleep(0.005)  # 8 stat calls a poll: cheap next to the ranks it waits for
 
 
 def job_window(records, world_size, timeout_s):
