@@ -11,7 +11,8 @@ LOCAL_WORLD_SIZE, else Slurm's SLURM_PROCID, SLURM_LOCALID, SLURM_NTASKS and the
 Each record carries its rank (`WindowRecord.rank`). The tracker (sedenergy.EmissionsTracker) adds the ranks of one
 job into one row: each rank leaves its record in output_dir/.sedenergy-ranks/, rank 0 waits for the others (at
 most gather_timeout_s) and writes the job's row (energy summed over ranks and nodes, the slowest rank's
-duration) to its output_file, and every rank's own row to emissions_ranks.csv. A rank that never comes is named
+duration) to its output_file, and every rank's own row to <output_file>_ranks.csv (emissions_ranks.csv); flush()
+writes the rank's row so far there. A rank that never comes is named
 in the job record's flags; the gather never hangs the training.
 """
 import dataclasses
@@ -19,9 +20,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import time
 
+from . import _lib
 from .errors import SedenergyError
 
 
@@ -160,3 +163,33 @@ def job_window(records, world_size, timeout_s):
     job["ranks"] = {str(r): records[r]["rank"] for r in ranks}
     job["ranks_missing"] = missing
     return job
+
+
+def write_rank_row(rank, output_dir, file_name, name, sequence, raw, context):
+    """This rank's row of its sequence-th window `name` in <file>_ranks.csv (in place of an earlier one of the same
+    window: a flush); returns the job's key."""
+    key = job_key(rank, name, sequence)
+    stem = file_name[:-4] if file_name.endswith(".csv") else file_name
+    _lib.emissions_append(os.path.join(output_dir, f"{stem}_ranks.csv"), raw,
+                          dict(context, run_id=job_run_id(f"{key}/rank{rank.rank}")), replace_run_row=True)
+    return key
+
+
+def write_job(rank, output_dir, file_name, name, sequence, raw, context, timeout_s, replace_run_row=True):
+    """At the end of the sequence-th window `name` of every rank: this rank's row to <file>_ranks.csv and its record
+    left for rank 0; rank 0 gathers the ranks (at most timeout_s), writes the job's row to file_name and the job's
+    record to sedenergy-job-<run_id>.json. Returns (job window, job context) on rank 0, else None."""
+    key = write_rank_row(rank, output_dir, file_name, name, sequence, raw, context)
+    folder = os.path.join(output_dir, ".sedenergy-ranks")
+    leave_record(folder, key, rank, dict(raw, gpu_models=context.get("gpu_models", [])))
+    if rank.rank != 0:
+        return None
+    records = gather_records(folder, key, rank.world_size, timeout_s)
+    job = job_window(records, rank.world_size, timeout_s)
+    models = [m for r in sorted(records) for m in records[r]["window"].get("gpu_models", [])]
+    job_context = dict(context, run_id=job_run_id(key), gpu_models=models)
+    _lib.emissions_append(os.path.join(output_dir, file_name), job, job_context, replace_run_row=replace_run_row)
+    with open(os.path.join(output_dir, f"sedenergy-job-{job_context['run_id']}.json"), "w") as f:
+        json.dump(job, f, indent=1)  # the job's record: its ranks, the missing ones, every domain's method
+    shutil.rmtree(os.path.join(folder, key), ignore_errors=True)
+    return job, job_context

@@ -7,16 +7,17 @@ window, written to output_dir/emissions_<phase>.csv and to a results database. T
 """
 import os
 
-from . import _lib
+from . import _lib, distributed
 from .meter import Meter
 from .outputs import check_output_dir, emissions_context
 
 
 class PhaseRecorder:
     def __init__(self, output_dir="energy", database=None, project_name="sedenergy", experiment_id="",
-                 country_iso_code=None, pue=1.0, save_to_file=True, meter=None, source="phases", **meter_options):
+                 country_iso_code=None, pue=1.0, save_to_file=True, meter=None, source="phases", gather_timeout_s=120.0,
+                 **meter_options):
         self.output_dir = str(output_dir)
-        self.save_to_file = save_to_file
+        self.save_to_file, self.gather_timeout_s = save_to_file, float(gather_timeout_s)
         if save_to_file:
             check_output_dir(self.output_dir)
         if database is None and save_to_file:
@@ -40,11 +41,19 @@ class PhaseRecorder:
         self.open().begin_window(phase)
 
     def end(self, phase, csv_name=None):
+        """Ends the phase's window and writes its row. Under several ranks (DDP: a recorder in every process), the
+        job's row, every rank's added, goes to emissions_<phase>.csv on rank 0 and each rank's own to
+        emissions_<phase>_ranks.csv (sedenergy.distributed)."""
         record = self.open().end_window(phase)
         self.records.setdefault(phase, []).append(record)
         if self.save_to_file:
-            name = csv_name or phase
-            _lib.emissions_append(os.path.join(self.output_dir, f"emissions_{name}.csv"), record.raw, self.context)
+            file_name = f"emissions_{csv_name or phase}.csv"
+            if self.meter.rank.distributed:
+                sequence = len(self.records[phase]) - 1
+                distributed.write_job(self.meter.rank, self.output_dir, file_name, phase, sequence, record.raw,
+                                      self.context, self.gather_timeout_s, replace_run_row=False)
+            else:
+                _lib.emissions_append(os.path.join(self.output_dir, file_name), record.raw, self.context)
         return record
 
     def close(self):

@@ -13,10 +13,8 @@ has them, otherwise from CodeCarbon's own CPU/RAM models, and the record says wh
 import atexit
 import dataclasses
 import functools
-import json
 import logging
 import os
-import shutil
 import signal
 import threading
 import time
@@ -278,7 +276,13 @@ class EmissionsTracker:
         if self._meter is None:
             log.error("sedenergy tracker: flush() before start()")
             return None
-        data = self._write(self._meter.read_window(self._project_name), self._output_file, run_row=True)
+        record = self._meter.read_window(self._project_name)
+        if self._meter.rank.distributed and self._save_to_file:  # this rank's row so far; the job's comes at stop()
+            distributed.write_rank_row(self._meter.rank, self._output_dir, self._output_file, self._project_name,
+                                       self._job_windows, record.raw, self._context)
+            data = EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
+        else:
+            data = self._write(record, self._output_file, run_row=True)
         self._totals(data)
         return data.emissions
 
@@ -305,39 +309,25 @@ class EmissionsTracker:
         self._task_data[name] = data
         return data
 
-    def _write(self, record: WindowRecord, file_name, run_row=False, context=None):
+    def _write(self, record: WindowRecord, file_name, run_row=False):
         """run_row: the run's own row, which replaces the one an earlier flush() of this run wrote (tasks append)."""
-        return self._write_raw(record.raw, file_name, run_row, context or self._context)
-
-    def _write_raw(self, raw, file_name, run_row, context):
         if self._save_to_file:
-            _lib.emissions_append(os.path.join(self._output_dir, file_name), raw, context, replace_run_row=run_row)
-        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(raw, context)})
+            _lib.emissions_append(os.path.join(self._output_dir, file_name), record.raw, self._context,
+                                  replace_run_row=run_row)
+        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
 
     def _write_job(self, record, timeout_s):
-        """Several ranks (sedenergy.distributed): this rank's row to emissions_ranks.csv and its record left for
-        rank 0, which adds the ranks into the job's row in output_file; returns the job's data on rank 0, this
-        rank's elsewhere."""
+        """Several ranks (sedenergy.distributed): the job's row on rank 0, every rank's own in <output>_ranks.csv;
+        returns the job's data on rank 0, this rank's elsewhere."""
         rank = self._meter.rank
-        key = distributed.job_key(rank, self._project_name, self._job_windows)
+        job = distributed.write_job(rank, self._output_dir, self._output_file, self._project_name, self._job_windows,
+                                    record.raw, self._context, timeout_s)
         self._job_windows += 1
-        own = self._write(record, "emissions_ranks.csv", run_row=True,
-                          context=dict(self._context, run_id=distributed.job_run_id(f"{key}/rank{rank.rank}")))
-        folder = os.path.join(self._output_dir, ".sedenergy-ranks")
-        distributed.leave_record(folder, key, rank, dict(record.raw, gpu_models=self._context["gpu_models"]))
-        if rank.rank != 0:
-            return own
-        records = distributed.gather_records(folder, key, rank.world_size, timeout_s)
-        job = distributed.job_window(records, rank.world_size, timeout_s)
-        if job["ranks_missing"]:
-            log.warning("sedenergy tracker: %s", job["flags"][1])
-        models = [m for r in sorted(records) for m in records[r]["window"].get("gpu_models", [])]
-        run_id = distributed.job_run_id(key)
-        data = self._write_raw(job, self._output_file, True, dict(self._context, run_id=run_id, gpu_models=models))
-        with open(os.path.join(self._output_dir, f"sedenergy-job-{run_id}.json"), "w") as f:
-            json.dump(job, f, indent=1)  # the job's record: its ranks, the missing ones, every domain's method
-        shutil.rmtree(os.path.join(folder, key), ignore_errors=True)
-        return data
+        if job is None:
+            return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(record.raw, self._context)})
+        if job[0]["ranks_missing"]:
+            log.warning("sedenergy tracker: %s", job[0]["flags"][1])
+        return EmissionsData({k: _typed(v) for k, v in _lib.emissions_row(*job)})
 
     @property
     def records(self):

@@ -33,13 +33,15 @@ DDP = r'''
 import os, signal, sys, time
 import torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from sedenergy import OfflineEmissionsTracker
+from sedenergy import OfflineEmissionsTracker, PhaseRecorder
 out, kill_rank = sys.argv[1], int(sys.argv[2])
 dist.init_process_group("gloo")
 rank = dist.get_rank()
 tracker = OfflineEmissionsTracker("ddp", output_dir=out, country_iso_code="FRA", gather_timeout_s=5,
                                   database=os.path.join(out, f"rank{rank}.db"))
 tracker.start()
+phases = PhaseRecorder(output_dir=os.path.join(out, "phases"), gather_timeout_s=5)  # what the Lightning callback uses
+phases.begin("fit")
 torch.manual_seed(rank)
 model = DistributedDataParallel(torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)))
 opt = torch.optim.Adam(model.parameters())
@@ -49,6 +51,7 @@ for step in range(150):
     opt.step()
 if rank == kill_rank:
     os.kill(os.getpid(), signal.SIGKILL)  # dies before stop(): no record of its own
+phases.end("fit")
 kg = tracker.stop()
 print(f"rank {rank}: {kg}", flush=True)
 '''
@@ -86,6 +89,11 @@ def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path):
         cpu = [d for d in window["domains"] if d["domain"] == "cpu"][0]
         assert "x 0.5 (this process's share" in cpu["method"], cpu["method"]
     assert not list((tmp_path / ".sedenergy-ranks").iterdir())  # rank 0 cleaned up what it gathered
+    # The phase recorder (the Lightning callback's) under DDP: one fit row for the job, one per rank.
+    fit, fit_ranks = pd.read_csv(tmp_path / "phases" / "emissions_fit.csv"), pd.read_csv(
+        tmp_path / "phases" / "emissions_fit_ranks.csv")
+    assert len(fit) == 1 and len(fit_ranks) == 2
+    assert fit.energy_consumed[0] == pytest.approx(fit_ranks.energy_consumed.sum(), rel=1e-4)
 
 
 def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path):
