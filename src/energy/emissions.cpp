@@ -189,7 +189,6 @@ std::string num(double v) {
   s << v;
   return s.str();
 }
-constexpr double kJoulesPerKwh = 3.6e6;
 
 double mean_power(const WindowResult& w, const std::string& domain) {
   double p = 0;

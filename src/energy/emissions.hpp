@@ -26,6 +26,9 @@ CarbonIntensity carbon_intensity_value(double g_per_kwh);
 
 const std::vector<std::string>& emissions_columns();
 
+// CodeCarbon's energy unit: 1 kWh = 3.6 MJ (sedenergy stores joules and converts at the edges).
+inline constexpr double kJoulesPerKwh = 3.6e6;
+
 struct EmissionsContext {
   std::string project_name = "sedenergy";
   std::string run_id;         // UUID; generated when empty

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "energy/emissions.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
@@ -19,7 +20,7 @@ using nlohmann::json;
 namespace sedenergy::report {
 namespace {
 
-constexpr double kJoulesPerKwh = 3.6e6;
+using energy::kJoulesPerKwh;
 
 // One phase of one system: every row of its emissions file added up (a run restarted appends rows).
 struct PhaseEnergy {

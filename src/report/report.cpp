@@ -96,7 +96,6 @@ std::string runs_csv(const std::vector<store::RunPhaseRow>& rows) {
 
 }  // namespace
 
-void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path) { write_file(path, runs_csv(rows)); }
 
 namespace {
 

@@ -21,7 +21,6 @@ struct ReportFiles {
   std::vector<std::string> notes;  // what the reader should know, e.g. runs of one input already read from another
 };
 
-void write_csv(const std::vector<store::RunPhaseRow>& rows, const std::string& path);
 ReportFiles write_report(const store::Store& db, const std::string& out_dir);
 // Several databases: their rows side by side (run ids kept apart), one report. A run already read from an
 // earlier input (store::run_identity: a copy of a database, a merged file beside its shards) is read once.

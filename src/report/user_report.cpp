@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "energy/emissions.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
@@ -21,7 +22,7 @@ using nlohmann::json;
 namespace sedenergy::report {
 namespace {
 
-constexpr double kJoulesPerKwh = 3.6e6;
+using energy::kJoulesPerKwh;
 constexpr double kMostKwhPerRow = 1e6;  // a gigawatt-hour: no single run comes near; a larger value is damage
 
 // "emissions_baseline_training.csv" -> "baseline_training"; "emissions.csv" -> "" (the row's experiment names it).
