@@ -250,6 +250,8 @@ TEST(Cli, NonsenseNumbersAreRefusedByName) {
       {"features --power -1" + data, "--power: -1 is outside"},
       {"features --amin -1" + data, "--amin: -1 is outside"},
       {"features --fmax nan" + data, "--fmax: 'nan' is not a finite number"},
+      {"features --fmax 1.5" + data, "mel band 0 of 128 between --fmin 0 and --fmax 1.5 Hz holds no FFT bin"},
+      {"synth --bogus-flag", "sedenergy synth: unknown option or argument: --bogus-flag"},  // not "--out is required"
       {"features --top-db nan" + data, "--top-db: 'nan' is not a finite number"},
       {"features --threads -2" + data, "--threads: -2 is outside"},
       {"flops mlp:1x512 --mels 2000000000 --frames 2000000000", "--mels: 2000000000 is outside [1, 4096]"},
