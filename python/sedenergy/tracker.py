@@ -181,7 +181,7 @@ class EmissionsTracker:
                                           carbon_intensity=force_carbon_intensity_g_co2e_kwh, wue=wue)
         if save_to_file:
             check_output_dir(self._output_dir, output_file)
-        self._meter = None
+        self._meter, self._start_time = None, None  # _start_time: time.time() at start(), as CodeCarbon's
         self._stopping = False
         self._records = []
         self._tasks = {}
