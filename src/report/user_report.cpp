@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -226,6 +227,53 @@ analysis::Table comparison_table(const std::vector<store::UserWindowRecord>& ws)
   return t;
 }
 
+// Windows of a distributed job (a record with a "rank" of world size > 1, python/sedenergy/distributed.py): the
+// n-th window of a name on every rank of one job is one job window, its energy the ranks' sum, its duration the
+// slowest rank's, the ranks that recorded nothing named.
+analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
+  struct Job {
+    std::string job_id, name;
+    int occurrence = 0, world_size = 0;
+    std::set<int> ranks;
+    std::set<std::string> nodes;
+    double energy_j = 0, gpu_energy_j = 0, duration_s = 0;
+  };
+  std::map<std::tuple<std::string, std::string, int>, Job> jobs;  // (job, window name, occurrence)
+  std::map<std::tuple<std::string, std::string, int>, int> seen;    // (job, window name, rank) -> windows so far
+  for (const auto& w : ws) {
+    const json record = json::parse(w.window_json.empty() ? "null" : w.window_json, nullptr, false);
+    if (record.is_discarded() || !record.is_object() || !record.contains("rank")) continue;
+    const json& r = record["rank"];
+    if (!r.is_object() || r.value("world_size", 1) < 2) continue;
+    const std::string job_id = r.value("job_id", std::string());
+    const int rank = r.value("rank", 0);
+    const int occurrence = seen[{job_id, w.name, rank}]++;
+    Job& j = jobs[{job_id, w.name, occurrence}];
+    j.job_id = job_id, j.name = w.name, j.occurrence = occurrence, j.world_size = r.value("world_size", 1);
+    j.ranks.insert(rank);
+    j.nodes.insert(r.value("node", std::string()));
+    j.energy_j += w.energy_j, j.gpu_energy_j += w.gpu_energy_j, j.duration_s = std::max(j.duration_s, w.duration_s);
+  }
+  analysis::Table t{"user-jobs", "Distributed jobs: the ranks' windows added up",
+                    "One row per window of a job of several ranks (torchrun, Slurm): energy summed over the ranks "
+                    "that recorded it (each counted its GPU and its share of its node's CPU and RAM), duration of "
+                    "the slowest; ranks that recorded nothing are named.",
+                    {"job", "window", "ranks", "world_size", "missing_ranks", "nodes", "duration_s", "energy_j",
+                     "gpu_energy_j", "kwh"},
+                    {}};
+  for (const auto& [key, j] : jobs) {
+    std::vector<std::string> missing;
+    for (int r = 0; r < j.world_size; ++r) {
+      if (!j.ranks.count(r)) missing.push_back(std::to_string(r));
+    }
+    t.rows.push_back({j.job_id, j.name + (j.occurrence ? " #" + std::to_string(j.occurrence + 1) : ""),
+                      static_cast<int>(j.ranks.size()), j.world_size, join(missing, " "),
+                      join(std::vector<std::string>(j.nodes.begin(), j.nodes.end()), " "), j.duration_s, j.energy_j,
+                      j.gpu_energy_j, j.energy_j / kJoulesPerKwh});
+  }
+  return t;
+}
+
 // A chart of points, one mark per value (what the browser test counts).
 json point_chart(const json& values, const json& x, const json& y, const json& color, const json& tooltip) {
   return {{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"},
@@ -308,6 +356,7 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
   files.windows = static_cast<int>(ws.size());
   std::vector<analysis::Table> tables = {windows_table(ws)};
   if (!ws.empty()) tables.push_back(comparison_table(ws));
+  if (auto jobs = jobs_table(ws); !jobs.rows.empty()) tables.push_back(std::move(jobs));
   const auto charts = user_charts(ws);
   files.charts = static_cast<int>(charts.size());
   const bool estimated = std::any_of(ws.begin(), ws.end(), [](const auto& w) { return w.estimated; });

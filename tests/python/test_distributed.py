@@ -69,7 +69,7 @@ def _torchrun(tmp_path, kill_rank):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path):
+def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path, cli):
     r = _torchrun(tmp_path, kill_rank=-1)
     assert r.returncode == 0, r.stderr[-3000:]
     job = pd.read_csv(tmp_path / "emissions.csv")
@@ -89,6 +89,13 @@ def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path):
         cpu = [d for d in window["domains"] if d["domain"] == "cpu"][0]
         assert "x 0.5 (this process's share" in cpu["method"], cpu["method"]
     assert not list((tmp_path / ".sedenergy-ranks").iterdir())  # rank 0 cleaned up what it gathered
+    # sedenergy report of the ranks' records: one job, both ranks, the energy of its job row.
+    rep = subprocess.run([cli, "report", str(tmp_path / "rank0.db"), str(tmp_path / "rank1.db"), "-o",
+                          str(tmp_path / "report")], capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    jobs = pd.read_csv(tmp_path / "report" / "tables" / "user-jobs.csv")
+    assert len(jobs) == 1 and jobs.ranks[0] == 2 and jobs.world_size[0] == 2 and pd.isna(jobs.missing_ranks[0])
+    assert jobs.kwh[0] == pytest.approx(job.energy_consumed[0], rel=1e-3)
     # The phase recorder (the Lightning callback's) under DDP: one fit row for the job, one per rank.
     fit, fit_ranks = pd.read_csv(tmp_path / "phases" / "emissions_fit.csv"), pd.read_csv(
         tmp_path / "phases" / "emissions_fit_ranks.csv")
@@ -96,7 +103,7 @@ def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path):
     assert fit.energy_consumed[0] == pytest.approx(fit_ranks.energy_consumed.sum(), rel=1e-4)
 
 
-def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path):
+def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path, cli):
     # torchrun then stops rank 0 with SIGTERM too: its tracker (preemption or stop) still writes the job's row.
     r = _torchrun(tmp_path, kill_rank=1)
     assert r.returncode != 0 and "exitcode: -9" in r.stderr, r.stderr[-3000:]
@@ -105,3 +112,8 @@ def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path):
     record = json.loads(next(tmp_path.glob("sedenergy-job-*.json")).read_text())
     assert record["ranks_missing"] == [1]
     assert any("ranks missing (no record within 5 s): 1" in f for f in record["flags"]), record["flags"]
+    rep = subprocess.run([cli, "report", str(tmp_path / "rank0.db"), "-o", str(tmp_path / "report")],
+                         capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    jobs = pd.read_csv(tmp_path / "report" / "tables" / "user-jobs.csv", dtype={"missing_ranks": str})
+    assert jobs.missing_ranks.tolist() == ["1"] and jobs.ranks.tolist() == [1]
