@@ -363,7 +363,7 @@ def _reduction(name):
 
 # Operation name (torch function or tensor method, as the function mode sees it) -> its rule.
 RULES = {
-    "linear": _linear, "bilinear": None,
+    "linear": _linear,
     "conv1d": _conv, "conv2d": _conv, "conv3d": _conv,
     "conv_transpose1d": _conv_transpose, "conv_transpose2d": _conv_transpose, "conv_transpose3d": _conv_transpose,
     "matmul": _matmul, "__matmul__": _matmul, "__rmatmul__": _matmul, "mm": _matmul, "bmm": _matmul, "mv": _matmul,

@@ -75,8 +75,10 @@ std::uint32_t ogg_crc(const unsigned char* p, std::size_t n) {
 // damaged or cut file would be read as if whole: each page is checked here. "" for a whole file (or not Ogg).
 std::string ogg_damage(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
+  char magic[4];
+  if (!f.read(magic, 4) || std::memcmp(magic, "OggS", 4) != 0) return "";  // other formats: not read whole here
+  f.seekg(0);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (bytes.compare(0, 4, "OggS") != 0) return "";
   auto* b = reinterpret_cast<unsigned char*>(bytes.data());
   std::size_t pos = 0;
   unsigned last_flags = 0;

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "energy/emissions.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
+#include "energy/emissions.hpp"
 #include "report/page.hpp"
 #include "report/user_report.hpp"
 

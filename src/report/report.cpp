@@ -94,11 +94,6 @@ std::string runs_csv(const std::vector<store::RunPhaseRow>& rows) {
   return out;
 }
 
-}  // namespace
-
-
-namespace {
-
 using nlohmann::json;
 
 json point_json(const analysis::Point& p) {

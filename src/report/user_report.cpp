@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "energy/emissions.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
+#include "energy/emissions.hpp"
 #include "report/page.hpp"
 
 namespace fs = std::filesystem;
