@@ -95,11 +95,13 @@ def _slurm_tasks_here(env):
     return counts[min(node, len(counts) - 1)]
 
 
-def own_cuda_device(rank, visible):
-    """The CUDA ordinal a rank measures: its only visible device, else its local rank."""
+def own_cuda_device(rank, visible, device_count=None):
+    """The CUDA ordinal a rank measures: its only visible device, else its local rank (modulo the devices there
+    are: more ranks than GPUs share them, as `torch.cuda.set_device(local_rank % n)` does)."""
     if visible is not None and len(visible) == 1:
         return 0
-    return rank.local_rank
+    count = len(visible) if visible else device_count
+    return rank.local_rank % count if count else rank.local_rank
 
 
 # ---- the job's record from the ranks' records ----
@@ -140,19 +142,40 @@ def gather_records(folder, key, world_size, timeout_s):
         time.sleep(0.005)  # 8 stat calls a poll: cheap next to the ranks it waits for
 
 
+def _job_domains(records):
+    """Every rank's domains, each device named with its node and rank; a GPU that several ranks of one node measured
+    (ranks sharing a GPU) once, from the rank whose window was longest (each rank's counter saw the whole GPU).
+    Returns (domains, flags)."""
+    domains, shared = [], {}
+    for r in sorted(records):
+        who, window = records[r]["rank"], records[r]["window"]
+        for d in window.get("domains", []):
+            named = dict(d, device=f"{who['node']}/rank{r} {d.get('device', '')}".strip())
+            if d.get("domain") != "gpu":
+                domains.append(named)
+                continue
+            ranks, best = shared.get((who["node"], d.get("device")), ([], None))
+            if best is None or window.get("duration_s", 0.0) > best[0]:
+                best = (window.get("duration_s", 0.0), named)
+            shared[(who["node"], d.get("device"))] = (ranks + [r], best)
+    flags = []
+    for (node, device), (ranks, (_, named)) in shared.items():
+        domains.append(named)
+        if len(ranks) > 1:
+            flags.append(f"{node} {device} was measured by ranks {', '.join(map(str, ranks))} (they share it): "
+                         f"counted once, from {named['device'].split()[0]} (the longest window)")
+    return domains, flags
+
+
 def job_window(records, world_size, timeout_s):
-    """The job's window: every rank's domains (each device named with its node and rank), energy summed, the
-    slowest rank's duration, the ranks that never came named in the flags."""
+    """The job's window: every rank's domains (_job_domains), energy summed, the slowest rank's duration, the ranks
+    that never came named in the flags."""
     ranks = sorted(records)
     windows = [records[r]["window"] for r in ranks]
     job = dict(windows[0])
     job["duration_s"] = max(w.get("duration_s", 0.0) for w in windows)
-    job["domains"] = []
-    for r in ranks:
-        who = records[r]["rank"]
-        for d in records[r]["window"].get("domains", []):
-            job["domains"].append(dict(d, device=f"{who['node']}/rank{r} {d.get('device', '')}".strip()))
-    flags = [f"job of {world_size} ranks: energy summed over the ranks' records, duration of the slowest"]
+    job["domains"], shared_flags = _job_domains(records)
+    flags = [f"job of {world_size} ranks: energy summed over the ranks' records, duration of the slowest"] + shared_flags
     missing = [r for r in range(world_size) if r not in records]
     if missing:
         flags.append(f"ranks missing (no record within {timeout_s:g} s): {', '.join(map(str, missing))}; "

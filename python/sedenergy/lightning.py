@@ -6,14 +6,29 @@ training epoch with per_epoch=True), written to output_dir/emissions_<phase>.csv
     trainer = Trainer(callbacks=[EnergyCallback(output_dir="energy", country_iso_code="FRA")])
 
 Importing this module needs Lightning (`lightning` or `pytorch_lightning`); the rest of sedenergy does not.
-The meter measures the GPU the trainer runs on (its root device), or no GPU when it trains on the CPU.
+The meter measures the GPU the trainer runs on (its root device), or no GPU when it trains on the CPU. Under
+strategy="ddp" every process has the callback: each measures its own device and share of its node, and rank 0
+writes one row for the job (sedenergy.distributed).
 """
+import os
+
 try:
     from lightning.pytorch import Callback
 except ImportError:  # the older package name
     from pytorch_lightning import Callback
 
+from .distributed import Rank
 from .phases import PhaseRecorder
+
+
+def trainer_rank(trainer):
+    """This process's rank: the launcher's (torchrun, Slurm) when it set one, else the trainer's (Lightning's own
+    DDP launcher starts its processes without RANK); the job named by the rendezvous every process shares."""
+    rank = Rank.from_env()
+    if trainer.world_size < 2 or rank.distributed:
+        return rank
+    job = "lightning:" + ":".join(os.environ.get(v, "") for v in ("MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID"))
+    return Rank(trainer.global_rank, trainer.local_rank, trainer.world_size, trainer.num_devices, job, rank.node)
 
 
 class EnergyCallback(Callback):
@@ -31,11 +46,11 @@ class EnergyCallback(Callback):
         return self.recorder.records
 
     def setup(self, trainer, pl_module, stage):
-        device = trainer.strategy.root_device
+        device, rank = trainer.strategy.root_device, trainer_rank(trainer)
         if device.type == "cuda":
-            self.recorder.open(cuda_devices=[device.index or 0])
+            self.recorder.open(cuda_devices=[device.index or 0], rank=rank)
         else:
-            self.recorder.open(gpus="none")
+            self.recorder.open(gpus="none", rank=rank)
 
     def teardown(self, trainer, pl_module, stage):
         pass  # the meter stays open: fit may be followed by test in the same process

@@ -171,13 +171,14 @@ class Meter:
     project_name, experiment_id: how those records are labelled. sync_cuda: synchronise CUDA at boundaries (the
     devices measured only). Other keyword options go to the library (timeline, activity, gpm, cpu_tdp_w, host_share).
     Under torchrun or Slurm with several ranks, the meter measures this rank's GPU and its share of the node's CPU
-    and RAM, and its records say which rank they are (sedenergy.distributed).
+    and RAM, and its records say which rank they are (sedenergy.distributed); `rank` (a distributed.Rank) says so
+    where the launcher's variables do not (Lightning's own DDP launcher).
     """
 
     def __init__(self, period_s=0.1, gpus=None, cuda_devices=None, idle_s=0.0, database=None,
-                 project_name="sedenergy", experiment_id="", sync_cuda=True, source="python", **options):
+                 project_name="sedenergy", experiment_id="", sync_cuda=True, source="python", rank=None, **options):
         opts = dict(options, period_s=period_s, idle_s=idle_s)
-        self.rank = Rank.from_env()
+        self.rank = Rank.from_env() if rank is None else rank
         if self.rank.distributed:
             cuda_devices, gpus = self._rank_devices(cuda_devices, gpus)
             opts.setdefault("host_share", 1.0 / self.rank.local_world_size)
@@ -208,7 +209,9 @@ class Meter:
         if cuda_devices is not None or gpus is not None:
             return cuda_devices, gpus
         visible = _visible_cuda_devices()
-        return (None, "none") if visible == [] or not _cuda_present() else ([own_cuda_device(self.rank, visible)], None)
+        if visible == [] or not _cuda_present():
+            return None, "none"
+        return [own_cuda_device(self.rank, visible, _cuda_device_count())], None
 
     # ---- windows ----
     def begin_window(self, name):
@@ -338,6 +341,12 @@ def _cuda_present():
         return True
     except OSError:
         return False
+
+
+def _cuda_device_count():
+    """PyTorch's count of CUDA devices when it is imported (counting opens no context), else None."""
+    torch = sys.modules.get("torch")
+    return torch.cuda.device_count() if torch is not None else None
 
 
 def _visible_cuda_devices():

@@ -236,7 +236,14 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
     int occurrence = 0, world_size = 0;
     std::set<int> ranks;
     std::set<std::string> nodes;
-    double energy_j = 0, gpu_energy_j = 0, duration_s = 0;
+    double other_energy_j = 0, duration_s = 0;
+    // A GPU several ranks of one node measured (they share it) counts once: the longest window's reading.
+    std::map<std::pair<std::string, std::string>, std::pair<double, double>> gpus;  // (node, device) -> (s, J)
+    double gpu_energy_j() const {
+      double sum = 0;
+      for (const auto& [device, reading] : gpus) sum += reading.second;
+      return sum;
+    }
   };
   std::map<std::tuple<std::string, std::string, int>, Job> jobs;  // (job, window name, occurrence)
   std::map<std::tuple<std::string, std::string, int>, int> seen;    // (job, window name, rank) -> windows so far
@@ -251,13 +258,22 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
     Job& j = jobs[{job_id, w.name, occurrence}];
     j.job_id = job_id, j.name = w.name, j.occurrence = occurrence, j.world_size = r.value("world_size", 1);
     j.ranks.insert(rank);
-    j.nodes.insert(r.value("node", std::string()));
-    j.energy_j += w.energy_j, j.gpu_energy_j += w.gpu_energy_j, j.duration_s = std::max(j.duration_s, w.duration_s);
+    const std::string node = r.value("node", std::string());
+    j.nodes.insert(node);
+    j.other_energy_j += w.energy_j - w.gpu_energy_j, j.duration_s = std::max(j.duration_s, w.duration_s);
+    bool gpu_named = false;
+    for (const auto& d : record.value("domains", json::array())) {
+      if (!d.is_object() || d.value("domain", std::string()) != "gpu") continue;
+      auto& reading = j.gpus[{node, d.value("device", std::string())}];
+      if (w.duration_s > reading.first) reading = {w.duration_s, d.value("energy_j", 0.0)};
+      gpu_named = true;
+    }
+    if (!gpu_named) j.gpus[{node, "rank " + std::to_string(rank)}] = {w.duration_s, w.gpu_energy_j};
   }
   analysis::Table t{"user-jobs", "Distributed jobs: the ranks' windows added up",
                     "One row per window of a job of several ranks (torchrun, Slurm): energy summed over the ranks "
-                    "that recorded it (each counted its GPU and its share of its node's CPU and RAM), duration of "
-                    "the slowest; ranks that recorded nothing are named.",
+                    "that recorded it (each counted its GPU and its share of its node's CPU and RAM; a GPU that "
+                    "ranks share counted once), duration of the slowest; ranks that recorded nothing are named.",
                     {"job", "window", "ranks", "world_size", "missing_ranks", "nodes", "duration_s", "energy_j",
                      "gpu_energy_j", "kwh"},
                     {}};
@@ -268,8 +284,9 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
     }
     t.rows.push_back({j.job_id, j.name + (j.occurrence ? " #" + std::to_string(j.occurrence + 1) : ""),
                       static_cast<int>(j.ranks.size()), j.world_size, join(missing, " "),
-                      join(std::vector<std::string>(j.nodes.begin(), j.nodes.end()), " "), j.duration_s, j.energy_j,
-                      j.gpu_energy_j, j.energy_j / kJoulesPerKwh});
+                      join(std::vector<std::string>(j.nodes.begin(), j.nodes.end()), " "), j.duration_s,
+                      j.other_energy_j + j.gpu_energy_j(), j.gpu_energy_j(),
+                      (j.other_energy_j + j.gpu_energy_j()) / kJoulesPerKwh});
   }
   return t;
 }

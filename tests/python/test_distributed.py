@@ -1,6 +1,7 @@
 """Distributed training measured as one job (issue 32): ranks read from torchrun's and Slurm's variables, a real
 torchrun of two ranks (gloo, CPU) training a DDP model with the tracker, one job row whose energy is the ranks'
 sum and whose host energy is counted once, and a rank killed before it stops, named as missing."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -57,11 +58,11 @@ print(f"rank {rank}: {kg}", flush=True)
 '''
 
 
-def _torchrun(tmp_path, kill_rank):
+def _torchrun(tmp_path, kill_rank, script_text=DDP, **more_env):
     script = tmp_path / "ddp.py"
-    script.write_text(DDP)
+    script.write_text(script_text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "RANK", "LOCAL_RANK", "WORLD_SIZE"))}
-    env["OMP_NUM_THREADS"] = "1"
+    env.update(more_env, OMP_NUM_THREADS="1")
     # --redirects/--tee 2 (stderr): torchrun's default "0" fails on Debian's PyTorch 1.13 under Python 3.11,
     # whose IntFlag no longer lists a zero member (torch/distributed/elastic/multiprocessing/api.py, Std.from_str).
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -117,3 +118,99 @@ def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path, cli):
     assert rep.returncode == 0, rep.stderr
     jobs = pd.read_csv(tmp_path / "report" / "tables" / "user-jobs.csv", dtype={"missing_ranks": str})
     assert jobs.missing_ranks.tolist() == ["1"] and jobs.ranks.tolist() == [1]
+
+
+SHARED_GPU = r"""
+import os, sys, time
+import torch.distributed as dist
+from sedenergy import PhaseRecorder
+out = sys.argv[1]
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+phases = PhaseRecorder(output_dir=out, database=os.path.join(out, f"rank{rank}.db"), gather_timeout_s=10, gpus=[0],
+                       period_s=0.05)
+phases.begin("fit")
+time.sleep(1.0 + 0.5 * rank)  # rank 1's window is the longer
+phases.end("fit")
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("FAKE_NVML_DIR"), reason="needs the fake NVML driver of the build")
+def test_ranks_sharing_one_gpu_count_it_once(tmp_path, cli):
+    """Two ranks on one GPU (the fake NVIDIA driver: a real dlopen of libnvidia-ml.so.1) both read its whole
+    counter: the job counts that GPU once, from the rank with the longer window, and says so; the report's job
+    table likewise."""
+    r = _torchrun(tmp_path, -1, SHARED_GPU, LD_LIBRARY_PATH=os.environ["FAKE_NVML_DIR"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    job, ranks = pd.read_csv(tmp_path / "emissions_fit.csv"), pd.read_csv(tmp_path / "emissions_fit_ranks.csv")
+    assert len(job) == 1 and len(ranks) == 2 and (ranks.gpu_energy > 0).all()
+    longer = ranks.loc[ranks.duration.idxmax()]
+    assert job.gpu_energy[0] == pytest.approx(longer.gpu_energy, rel=1e-4)
+    assert job.gpu_energy[0] < 0.9 * ranks.gpu_energy.sum()
+    assert job.cpu_energy[0] == pytest.approx(ranks.cpu_energy.sum(), rel=1e-4)
+    record = json.loads(next(tmp_path.glob("sedenergy-job-*.json")).read_text())
+    assert [d["device"].split()[0].split("/")[1] for d in record["domains"] if d["domain"] == "gpu"] == ["rank1"]
+    assert any("measured by ranks 0, 1 (they share it): counted once" in f for f in record["flags"]), record["flags"]
+    rep = subprocess.run([cli, "report", str(tmp_path / "rank0.db"), str(tmp_path / "rank1.db"), "-o",
+                          str(tmp_path / "report")], capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    jobs = pd.read_csv(tmp_path / "report" / "tables" / "user-jobs.csv")
+    assert jobs.gpu_energy_j[0] == pytest.approx(longer.gpu_energy * 3.6e6, rel=1e-3)
+    assert jobs.kwh[0] == pytest.approx(job.energy_consumed[0], rel=1e-3)
+
+
+LIGHTNING_DDP = r"""
+import os, sys
+import torch
+try:
+    import lightning.pytorch as pl
+except ImportError:
+    import pytorch_lightning as pl
+from sedenergy.lightning import EnergyCallback
+out = sys.argv[1]
+
+
+class Model(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+
+    def training_step(self, batch, _):
+        return self.net(batch[0]).pow(2).mean()
+
+    test_step = training_step
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters())
+
+
+data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(2048, 64)), batch_size=32)
+trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=2, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     callbacks=[EnergyCallback(output_dir=out, database=os.path.join(out, f"rank{os.getpid()}.db"),
+                                               gather_timeout_s=30)])
+trainer.fit(Model(), data)
+trainer.test(Model(), data)
+"""
+
+
+@pytest.mark.skipif(not any(importlib.util.find_spec(m) for m in ("lightning", "pytorch_lightning")),
+                    reason="PyTorch Lightning is not installed (Debian 12 has no package of it; the GPU machine has)")
+def test_lightning_ddp_gives_one_row_per_phase_for_the_job(tmp_path):
+    """Lightning's own DDP launcher (strategy="ddp", two processes, gloo): it sets no RANK, so the callback takes
+    the rank from the trainer; each phase gives one job row, the sum of the two ranks' rows."""
+    script = tmp_path / "lightning_ddp.py"
+    script.write_text(LIGHTNING_DDP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "RANK", "LOCAL_RANK", "WORLD_SIZE"))}
+    r = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
+                       env=dict(env, OMP_NUM_THREADS="1"), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for phase in ("fit", "test"):
+        job, ranks = pd.read_csv(tmp_path / f"emissions_{phase}.csv"), pd.read_csv(
+            tmp_path / f"emissions_{phase}_ranks.csv")
+        assert len(job) == 1 and len(ranks) == 2, phase
+        assert job.energy_consumed[0] == pytest.approx(ranks.energy_consumed.sum(), rel=1e-4), phase
+        assert job.duration[0] == pytest.approx(ranks.duration.max(), rel=1e-4), phase
+    records = [json.loads(p.read_text()) for p in tmp_path.glob("sedenergy-job-*.json")]
+    assert len(records) == 2 and all(sorted(rec["ranks"]) == ["0", "1"] for rec in records)
+    assert all(rec["ranks"]["0"]["job_id"].startswith("lightning:127.0.0.1:") for rec in records)
