@@ -67,8 +67,6 @@ const BaselineChoice& baseline_choice(Baseline b);
 
 struct AnalysisOptions {
   Baseline baseline = Baseline::none;  // GPU energy above this idle baseline (report --energy)
-  // The same findings under every other baseline and on each GPU, side by side (off inside those analyses).
-  bool cross_checks = true;
   // A repetition whose time per epoch exceeds its configuration's median by this factor is a host stall.
   double stall_factor = kStallFactor;
   // A configuration whose test mAP is not above a constant model's by this much did not learn: it stays

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/cross_checks.hpp"
 #include "analysis/study_analysis.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -398,7 +399,8 @@ ReportFiles write_from_rows(const std::vector<store::RunPhaseRow>& rows, const s
   std::error_code ec;
   fs::create_directories(fs::path(out_dir) / "tables", ec);
   if (ec) throw InputError("report: cannot create '" + out_dir + "': " + ec.message());
-  const auto a = analysis::analyze(rows, options);
+  auto a = analysis::analyze(rows, options);
+  analysis::add_cross_checks(a, rows, options);
   ReportInput in{a, json::array(), {}, rows, sessions, sources};
   for (const auto& p : a.points) in.points.push_back(point_json(p));
   in.charts = study_charts(a, in.points);

@@ -1,0 +1,117 @@
+// Helpers every question reads points and tables with: numbers and intervals in words, the facts of a
+// window record, a phase's points, a table's cells by column name.
+#include "analysis/questions.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "analysis/stats.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "models/spec.hpp"
+
+namespace sedenergy::analysis {
+
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+std::string fmt(double v, const char* f) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string interval_text(const Interval& i, const char* f) {
+  if (!std::isfinite(i.lo) || !std::isfinite(i.hi)) return "";
+  return std::string(" [") + fmt(i.lo, f) + ", " + fmt(i.hi, f) + "]";
+}
+
+// GPM and utilisation means of a window record; -1 when absent.
+double activity(const json& w, const char* key) {
+  if (w.contains("gpu_activity") && w["gpu_activity"].contains(key)) return w["gpu_activity"][key].get<double>();
+  return -1;
+}
+
+WindowFacts window_facts(const std::string& text) {
+  WindowFacts f;
+  if (text.empty()) return f;
+  try {
+    auto w = json::parse(text);
+    f.sm_util = activity(w, "sm_util_pct");
+    f.dram_bw = activity(w, "dram_bw_util_pct");
+    for (const auto& d : w.value("domains", json::array())) {
+      if (d.value("domain", "") != "gpu") continue;
+      const double ej = d.value("energy_j", 0.0), ij = d.value("integral_energy_j", -1.0);
+      if (ej > 0 && ij > 0) f.counter_vs_integral_pct.push_back(100 * std::abs(ij - ej) / ej);
+      const double idle = d.value("idle_power_w", -1.0);
+      if (ej > 0 && idle > 0) f.idle_share_pct.push_back(100 * idle * w.value("duration_s", 0.0) / ej);
+    }
+  } catch (const json::exception&) {
+    return WindowFacts{};  // a damaged record contributes nothing rather than stopping the report
+  }
+  return f;
+}
+
+// The validity flags of a phase, stored "; "-separated.
+std::vector<std::string> split_flags(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& part : split(text, ';')) {
+    if (auto f = trim(part); !f.empty()) out.push_back(f);
+  }
+  return out;
+}
+
+// The study's four families (models owns the list).
+const std::vector<std::string> kFamilies = models::study_family_names();
+
+// The points of one phase (and family; "" for all).
+std::vector<const Point*> select(const Analysis& a, const std::string& phase, const std::string& family) {
+  std::vector<const Point*> out;
+  for (const auto& p : a.points) {
+    if (p.phase == phase && (family.empty() || p.family == family)) out.push_back(&p);
+  }
+  return out;
+}
+
+std::vector<std::string> phases_of(const Analysis& a) {
+  std::vector<std::string> phases;
+  for (const auto& p : a.points) {
+    if (std::find(phases.begin(), phases.end(), p.phase) == phases.end()) phases.push_back(p.phase);
+  }
+  return phases;
+}
+
+// A row's value in the column named `column` (findings read tables by name, never by position).
+const json& at(const Table& t, const std::vector<json>& row, const std::string& column) {
+  const auto it = std::find(t.columns.begin(), t.columns.end(), column);
+  if (it == t.columns.end()) throw Error("internal: table " + t.id + " has no column " + column);
+  return row[static_cast<std::size_t>(it - t.columns.begin())];
+}
+
+std::string cell_text(const Table& t, const std::vector<json>& row, const std::string& column) {
+  const json& j = at(t, row, column);
+  return j.is_string() ? j.get<std::string>() : j.dump();
+}
+
+// How many distinct values a table's column holds (names carry a column only when it varies).
+std::size_t distinct(const Table& t, const std::string& column) {
+  std::set<std::string> seen;
+  for (const auto& row : t.rows) seen.insert(cell_text(t, row, column));
+  return seen.size();
+}
+
+// ", <gpu>" when the table holds rows of several GPUs, so that a quantity's name says which one it is.
+std::string gpu_of(const Table& t, const std::vector<json>& row) {
+  const bool has = std::find(t.columns.begin(), t.columns.end(), "gpu") != t.columns.end();
+  return has && distinct(t, "gpu") > 1 ? ", " + cell_text(t, row, "gpu") : "";
+}
+
+const Table* table(const Analysis& a, const std::string& id) {
+  for (const auto& t : a.tables) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+}  // namespace sedenergy::analysis

@@ -1,0 +1,217 @@
+// Which findings hold on every GPU and under every idle baseline: the analysis asked again of each GPU's
+// runs and under each baseline, its headline quantities side by side with a verdict from their intervals.
+#include "analysis/questions.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "analysis/stats.hpp"
+#include "analysis/cross_checks.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::analysis {
+
+namespace {
+// A headline quantity of one analysis: a number with its interval and the value that means "no difference",
+// or a name (the first of a ranking). What the cross-checks compare between analyses.
+struct Quantity {
+  std::string name;
+  double none = NAN;  // NaN: a name (in text), not a number
+  double v = NAN, lo = NAN, hi = NAN;
+  std::string text;
+};
+
+using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
+
+// The columns of a number and of its interval.
+struct Columns {
+  std::string v, lo, hi;
+};
+
+Columns with_ci(const std::string& v) { return {v, v + "_ci_lo", v + "_ci_hi"}; }
+
+// The rows of table `id` with a number and its interval, named by `name` ("": not a headline row).
+void numbers(const Analysis& sub, const std::string& id, const RowName& name, double none, const Columns& c,
+             std::vector<Quantity>& out) {
+  const Table* t = table(sub, id);
+  if (!t) return;
+  const std::string &v = c.v, &lo = c.lo, &hi = c.hi;
+  for (const auto& row : t->rows) {
+    const std::string n = name(*t, row);
+    if (n.empty() || !at(*t, row, v).is_number() || !at(*t, row, lo).is_number() || !at(*t, row, hi).is_number()) continue;
+    out.push_back({n, none, at(*t, row, v).get<double>(), at(*t, row, lo).get<double>(), at(*t, row, hi).get<double>(), ""});
+  }
+}
+
+// The first configuration of a ranking: per phase, the dearest and the cheapest per FLOP; the cheapest to
+// reach the learning target.
+void rankings(const Analysis& sub, std::vector<Quantity>& out) {
+  if (const Table* t = table(sub, "per_flop")) {
+    std::map<std::string, std::pair<std::string, std::string>> ends;  // phase -> dearest, cheapest
+    for (const auto& row : t->rows) {
+      auto& e = ends[cell_text(*t, row, "phase") + gpu_of(*t, row)];
+      if (at(*t, row, "rank") == 1) e.first = cell_text(*t, row, "config");
+      e.second = cell_text(*t, row, "config");  // ranked from the dearest: the last row is the cheapest
+    }
+    for (const auto& [phase, e] : ends) {
+      out.push_back({"dearest configuration per FLOP (" + phase + ")", NAN, NAN, NAN, NAN, e.first});
+      out.push_back({"cheapest configuration per FLOP (" + phase + ")", NAN, NAN, NAN, NAN, e.second});
+    }
+  }
+  if (const Table* t = table(sub, "energy_to_target")) {
+    double least = INFINITY;
+    std::string cheapest;
+    for (const auto& row : t->rows) {
+      const json& e = at(*t, row, "energy_j_median");
+      if (e.is_number() && e.get<double>() < least) least = e.get<double>(), cheapest = cell_text(*t, row, "config");
+    }
+    if (!cheapest.empty()) out.push_back({"cheapest configuration to reach the target validation mAP", NAN, NAN, NAN, NAN, cheapest});
+  }
+}
+
+// The headline quantities of an analysis. The power gap reads no energy: it only goes in comparisons
+// between GPUs (`with_power`), where it can differ.
+std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) {
+  std::vector<Quantity> out;
+  for (const auto& [pos, where] : std::vector<std::pair<std::string, std::string>>{{"low", "low end"}, {"mid", "middle"}, {"high", "high end"}}) {
+    numbers(sub, "two_trends", [&](const Table& t, const std::vector<json>& row) {
+      return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") +
+             gpu_of(t, row) + ")";
+    }, 1, with_ci("ratio_" + pos), out);
+  }
+  numbers(sub, "slopes", [](const Table& t, const std::vector<json>& row) {
+    return "log-log slope of energy on FLOPs, " + cell_text(t, row, "family") + " (" + cell_text(t, row, "phase") +
+           (distinct(t, "frames") > 1 ? ", " + cell_text(t, row, "frames") + " frames" : "") + gpu_of(t, row) + ")";
+  }, 1, with_ci("slope"), out);
+  numbers(sub, "correlations", [](const Table& t, const std::vector<json>& row) -> std::string {
+    if (cell_text(t, row, "variable") != "GPU utilization %" || cell_text(t, row, "group") != "all") return "";
+    return "Spearman of GPU utilization and energy (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
+  }, 0, with_ci("spearman"), out);
+  numbers(sub, "software_choices", [&](const Table& t, const std::vector<json>& row) -> std::string {
+    if (cell_text(t, row, "impl") == sub.reference_impl) return "";
+    return "energy of " + cell_text(t, row, "impl") + " over " + sub.reference_impl + ", " + cell_text(t, row, "config") +
+           " (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
+  }, 1, {"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}, out);
+  if (with_power) {
+    numbers(sub, "power_gap", [](const Table& t, const std::vector<json>& row) {
+      return "training minus testing power, W (" + cell_text(t, row, "family") + gpu_of(t, row) + ")";
+    }, 0, {"gap_w", "gap_ci_lo_w", "gap_ci_hi_w"}, out);
+  }
+  rankings(sub, out);
+  return out;
+}
+
+// The words of one cross-check: what its analyses differ by and its three verdicts.
+struct CrossCheck {
+  std::string id, title, column, question;
+  std::string every, none, specific;  // every interval on one side of no difference; every one across it; else
+};
+
+std::string verdict_of(const CrossCheck& c, const std::vector<Quantity>& values) {
+  if (std::isnan(values.front().none)) {
+    const bool same = std::all_of(values.begin(), values.end(), [&](const Quantity& q) { return q.text == values.front().text; });
+    return same ? c.every : c.specific;
+  }
+  std::size_t above = 0, below = 0;
+  for (const auto& q : values) above += q.lo > q.none, below += q.hi < q.none;
+  return above == values.size() || below == values.size() ? c.every : above + below == 0 ? c.none : c.specific;
+}
+
+// The cross-check's finding: how many quantities hold, and the ones that do not with their values.
+void add_cross_check_finding(Analysis& a, const CrossCheck& c, std::map<std::string, int> count,
+                             const std::vector<std::string>& specific) {
+  const int n = count[c.every] + count[c.none] + count[c.specific];
+  std::string f = c.question + " Of " + std::to_string(n) + " headline quantities: " + c.every + " " +
+                  std::to_string(count[c.every]) + ", " + c.none + " " + std::to_string(count[c.none]) + ", " + c.specific +
+                  " " + std::to_string(count[c.specific]);
+  const std::size_t shown = std::min<std::size_t>(specific.size(), 6);
+  if (shown) f += ": " + join(std::vector<std::string>(specific.begin(), specific.begin() + static_cast<long>(shown)), " | ");
+  if (specific.size() > shown) f += " | and " + std::to_string(specific.size() - shown) + " more";
+  a.findings.push_back(f + " (" + c.id + " table).");
+}
+
+// The headline quantities of each analysis side by side, with whether they hold in every one.
+void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pair<std::string, const Analysis*>>& subs,
+                     bool with_power) {
+  std::map<std::string, std::vector<std::pair<std::string, Quantity>>> by_name;  // quantity -> (analysis, value)
+  std::vector<std::string> order;  // the quantities in the order the analyses give them
+  for (const auto& [label, sub] : subs) {
+    for (auto& q : headline_quantities(*sub, with_power)) {
+      if (!by_name.count(q.name)) order.push_back(q.name);
+      by_name[q.name].emplace_back(label, std::move(q));
+    }
+  }
+  Table t{c.id, c.title,
+          "each analysis's own numbers; verdict: '" + c.every + "' when every interval lies on the same side of no "
+              "difference (1 for a ratio or a slope, 0 for a gap or a correlation) or a ranking names the same "
+              "configuration, '" + c.none + "' when every interval includes it, else '" + c.specific + "'",
+          {"quantity", c.column, "value", "ci_lo", "ci_hi", "verdict"},
+          {}};
+  std::map<std::string, int> count;
+  std::vector<std::string> specific;
+  for (const auto& name : order) {
+    const auto& list = by_name[name];
+    if (list.size() < subs.size()) continue;  // not computable in every analysis
+    std::vector<Quantity> values;
+    for (const auto& [label, q] : list) values.push_back(q);
+    const std::string verdict = verdict_of(c, values);
+    ++count[verdict];
+    std::vector<std::string> parts;
+    for (const auto& [label, q] : list) {
+      const bool named = std::isnan(q.none);
+      t.rows.push_back({name, label, named ? json(q.text) : num(q.v), named ? json(nullptr) : num(q.lo),
+                        named ? json(nullptr) : num(q.hi), verdict});
+      parts.push_back(label + " " + (named ? q.text : fmt(q.v) + interval_text({q.lo, q.hi}, "%.3g")));
+    }
+    if (verdict == c.specific) specific.push_back(name + ": " + join(parts, "; "));
+  }
+  if (t.rows.empty()) return;
+  a.tables.push_back(t);
+  add_cross_check_finding(a, c, count, specific);
+}
+
+// Which findings hold on every GPU: each GPU's own analysis, side by side.
+void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+  std::map<std::string, std::vector<store::RunPhaseRow>> by_gpu;
+  for (const auto& r : rows) by_gpu[device_of(r)].push_back(r);
+  if (by_gpu.size() < 2) return;
+  std::vector<Analysis> subs;
+  std::vector<std::pair<std::string, const Analysis*>> labelled;
+  subs.reserve(by_gpu.size());
+  for (const auto& [gpu, sub_rows] : by_gpu) labelled.emplace_back(gpu, &subs.emplace_back(analyze(sub_rows, options)));
+  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?",
+                      "holds on every GPU", "no difference on any GPU", "hardware-specific"},
+                  labelled, true);
+}
+
+// Which findings hold whatever idle baseline is taken off the GPU energy: the analysis under each baseline
+// every run has (none always; the session's idle with a CUDA context; before it, from schema 9).
+void add_findings_by_baseline(Analysis& a, const std::vector<store::RunPhaseRow>& rows, AnalysisOptions options) {
+  if (a.estimated) return;
+  std::vector<Analysis> subs;
+  std::vector<std::pair<std::string, const Analysis*>> labelled;
+  subs.reserve(baseline_choices().size());
+  for (const auto& b : baseline_choices()) {
+    if (b.baseline == a.baseline) {
+      labelled.emplace_back(b.name, &a);
+      continue;
+    }
+    options.baseline = b.baseline;
+    const Analysis& sub = subs.emplace_back(analyze(rows, options));
+    if (sub.baseline == b.baseline) labelled.emplace_back(b.name, &sub);  // else the runs have no such baseline
+  }
+  if (labelled.size() < 2) return;
+  add_cross_check(a, {"by_baseline", "Findings under each idle baseline, and whether they hold under every one",
+                      "baseline", "Under every idle baseline?", "holds under every baseline",
+                      "no difference under any baseline", "depends on the baseline"},
+                  labelled, false);
+}
+
+}  // namespace
+
+void add_cross_checks(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+  add_findings_by_gpu(a, rows, options);
+  add_findings_by_baseline(a, rows, options);
+}
+
+}  // namespace sedenergy::analysis

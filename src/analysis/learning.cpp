@@ -1,0 +1,179 @@
+// Quality for the energy: models that did not learn, the energy/mAP Pareto front, and the energy to reach a
+// validation mAP from learning runs.
+#include "analysis/questions.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "analysis/stats.hpp"
+#include "common/text.hpp"
+
+namespace sedenergy::analysis {
+
+// Models that learned nothing (test mAP within the margin of a constant model's) are marked on every point
+// of their configuration, said by name, and kept off the energy/quality front: their energy buys no quality.
+void mark_did_not_learn(Analysis& a, double margin) {
+  std::set<std::string> learned_nothing, judged;
+  for (auto& p : a.points) {
+    if (p.map < 0 || p.map_chance < 0) continue;
+    judged.insert(p.variant);
+    p.did_not_learn = p.map < p.map_chance + margin;
+    if (p.did_not_learn) learned_nothing.insert(p.variant);
+  }
+  if (judged.empty()) {
+    a.cannot.push_back("did-not-learn: the chance mAP of the test set is not recorded (runs before schema 8)");
+    return;
+  }
+  std::vector<std::string> names(learned_nothing.begin(), learned_nothing.end());
+  a.findings.push_back("Models that learn: " + std::to_string(names.size()) + " of " + std::to_string(judged.size()) +
+                       " configurations reached a test mAP within " + fmt(margin) +
+                       " of a constant model's (did-not-learn, kept off the Pareto front)" +
+                       (names.empty() ? "." : ": " + join(names, ", ") + "."));
+}
+
+void add_pareto(Analysis& a) {
+  std::vector<const Point*> pts;
+  std::vector<double> cost, quality;
+  for (const Point* p : select(a, "train", "")) {
+    if (p->map >= 0 && !p->did_not_learn) pts.push_back(p), cost.push_back(p->energy_j), quality.push_back(p->map);
+  }
+  if (pts.size() < 2) {
+    a.cannot.push_back("Pareto front: test-set mAP is not recorded for at least two configurations that learned");
+  } else {
+    Table t{"pareto", "Training energy against test mAP: the Pareto front",
+            "configurations not beaten by another that costs less energy per epoch and reaches a higher mAP; those "
+            "that did not learn (mAP within the margin of a constant model's) left out",
+            {"config", "family", "train_energy_j", "map"}, {}};
+    a.pareto = json::array();
+    for (int i : pareto_front(cost, quality)) {
+      t.rows.push_back({pts[i]->variant, pts[i]->family, num(cost[i]), num(quality[i])});
+      a.pareto.push_back(pts[i]->variant);
+    }
+    a.tables.push_back(t);
+  }
+}
+
+namespace {
+// One learning run's curve (store::RunRecord::learning_json), with the energy the analysis reads.
+struct LearningRun {
+  std::string variant, family;
+  int best_epoch = 0;
+  std::vector<double> map, energy;  // per epoch: validation mAP, cumulative energy
+};
+
+std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, const EnergyUse& use) {
+  std::vector<LearningRun> out;
+  for (const auto& r : rows) {
+    if (r.status != "ok" || r.phase.phase != "train" || r.learning_json.empty() || r.impl != impl) continue;
+    const auto j = json::parse(r.learning_json, nullptr, false);
+    if (!j.is_object() || !j.contains("curve")) continue;
+    LearningRun run{r.variant, r.family, j.value("best_epoch", 0), {}, {}};
+    for (const auto& e : j["curve"]) {
+      run.map.push_back(e.value("validation_map", NAN));
+      run.energy.push_back(use.gpu ? above_baseline(e.value("gpu_energy_j", NAN), baseline_watts(r, use.baseline),
+                                                    e.value("seconds", NAN))
+                                   : e.value("energy_j", NAN));
+    }
+    if (!run.map.empty()) out.push_back(std::move(run));
+  }
+  return out;
+}
+
+// The target a comparison of learning runs reads: the option, else 0.9 x the lowest family best.
+double learning_target(const std::vector<LearningRun>& runs, double option) {
+  if (std::isfinite(option)) return option;
+  std::map<std::string, double> best;
+  for (const auto& r : runs) best[r.family] = std::max(best[r.family], *std::max_element(r.map.begin(), r.map.end()));
+  double lowest = INFINITY;
+  for (const auto& [family, m] : best) lowest = std::min(lowest, m);
+  return std::isfinite(lowest) ? 0.9 * lowest : NAN;
+}
+
+// A configuration that reached the learning target: the median, least and most energy of its repetitions.
+struct Reached {
+  double median, least, most;
+  std::string name;  // "config (family)"
+  std::size_t repetitions;
+};
+
+// Which configurations the repetitions (each from its own seed) cannot tell from the cheapest: those whose
+// least energy lies within the cheapest's range.
+std::string seed_spread_text(const std::vector<Reached>& by_median) {
+  const Reached& cheapest = by_median.front();
+  if (by_median.size() < 2 || cheapest.repetitions < 2) return "";
+  std::vector<std::string> within;
+  for (std::size_t i = 1; i < by_median.size(); ++i) {
+    if (by_median[i].least <= cheapest.most) within.push_back(by_median[i].name);
+  }
+  const std::string range = " (" + fmt(cheapest.least) + "-" + fmt(cheapest.most) + " J over its repetitions)";
+  if (within.empty()) return " Every other configuration's repetitions all cost more than the cheapest's most" + range + ".";
+  return " Within the cheapest's range" + range + ": " + join(within, ", ") + " (" + std::to_string(within.size()) + " of " +
+         std::to_string(by_median.size() - 1) + "), so the repetitions do not tell " +
+         (within.size() == 1 ? "it" : "them") + " from the cheapest.";
+}
+
+}  // namespace
+
+// Energy to reach a validation mAP: per configuration, the energy spent (training and validation, from the
+// start weights) up to the first epoch whose validation mAP reaches the target, median over repetitions with
+// the least and the most; configurations whose runs never reach it say so.
+void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options,
+                          const EnergyUse& use) {
+  const auto runs = learning_runs(rows, a.reference_impl, use);
+  if (runs.empty()) return;
+  const double target = learning_target(runs, options.target_map);
+  const std::string what = !use.gpu ? "energy, all domains"
+                           : use.baseline == Baseline::none ? "GPU energy"
+                                                            : std::string("GPU energy above the ") + baseline_choice(use.baseline).name;
+  Table t{"energy_to_target", "Energy to reach a validation mAP",
+          "learning runs (--early-stop): " + what + " (J, meter windows per epoch, cumulative) up to the first epoch "
+              "whose validation mAP reaches " + fmt(target) +
+              (std::isfinite(options.target_map) ? " (--target-map)" : " (0.9 x the lowest of the families' best)") +
+              ", median over the repetitions that reach it, with the least and the most of them (learning runs "
+              "train each repetition from its own seed, so the spread is training's)",
+          {"config", "family", "runs", "reached", "target_map", "epochs_median", "energy_j_median", "energy_j_min",
+           "energy_j_max", "best_validation_map", "best_epoch_median"},
+          {}};
+  std::map<std::string, std::vector<const LearningRun*>> by_variant;
+  for (const auto& r : runs) by_variant[r.variant].push_back(&r);
+  std::vector<Reached> reached;
+  std::vector<std::string> never;
+  for (const auto& [variant, list] : by_variant) {
+    std::vector<double> epochs, energy, best_map, best_epoch;
+    for (const LearningRun* r : list) {
+      best_map.push_back(*std::max_element(r->map.begin(), r->map.end()));
+      best_epoch.push_back(r->best_epoch);
+      for (std::size_t e = 0; e < r->map.size(); ++e) {
+        if (r->map[e] >= target) {
+          epochs.push_back(static_cast<double>(e + 1));
+          energy.push_back(r->energy[e]);
+          break;
+        }
+      }
+    }
+    const bool any = !energy.empty();
+    const json none = nullptr;
+    const double least = any ? *std::min_element(energy.begin(), energy.end()) : NAN;
+    const double most = any ? *std::max_element(energy.begin(), energy.end()) : NAN;
+    t.rows.push_back({variant, list.front()->family, static_cast<int>(list.size()), static_cast<int>(energy.size()),
+                      num(target), any ? num(median(epochs)) : none, any ? num(median(energy)) : none, num(least),
+                      num(most), num(median(best_map)), num(median(best_epoch))});
+    if (any) reached.push_back({median(energy), least, most, variant + " (" + list.front()->family + ")", energy.size()});
+    else never.push_back(variant);
+  }
+  a.tables.push_back(t);
+  std::sort(reached.begin(), reached.end(), [](const Reached& x, const Reached& y) { return x.median < y.median; });
+  std::string f = "Energy to reach validation mAP " + fmt(target) + ": ";
+  if (reached.empty()) {
+    f += "no configuration reached it.";
+  } else {
+    f += "the cheapest is " + reached.front().name + " with " + fmt(reached.front().median) + " J, the dearest " +
+         reached.back().name + " with " + fmt(reached.back().median) + " J (" +
+         fmt(reached.back().median / reached.front().median) + "x, medians)";
+    f += never.empty() ? "; every configuration reached it." : "; " + std::to_string(never.size()) + " never did: " + join(never, ", ") + ".";
+    f += seed_spread_text(reached);
+  }
+  a.findings.push_back(f);
+}
+
+}  // namespace sedenergy::analysis

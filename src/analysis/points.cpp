@@ -1,0 +1,336 @@
+// The runs' phases as points: which energy is read (gross, above an idle baseline, or estimated), the
+// repetitions of each variant aggregated, the reference implementation, kernel counts and the measured cost of
+// IEEE float32.
+#include "analysis/questions.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "analysis/stats.hpp"
+#include "common/error.hpp"
+#include "common/text.hpp"
+#include "models/implementation.hpp"
+#include "models/spec.hpp"
+
+namespace sedenergy::analysis {
+
+namespace {
+bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
+
+// The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
+// cannot parse).
+std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
+  try {
+    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
+    if (!r.spec_json.empty()) {
+      const auto j = json::parse(r.spec_json);
+      mels = j.value("mels", mels);
+      frames = j.value("frames", frames);
+    }
+    return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// FLOPs per epoch by kind of work: the accounting's split of a step, scaled to the FLOPs per epoch the run
+// recorded.
+std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
+  if (!c) return std::nullopt;
+  const bool train = r.phase.phase == "train";
+  const double step = train ? c->train_step_flops() : c->test_step_flops();
+  if (!(step > 0)) return std::nullopt;
+  compute::WorkSplit w = compute::work_split(*c, train);
+  const double scale = r.flops_per_epoch / step;
+  for (double* v : {&w.matrix, &w.single_channel_conv, &w.conv, &w.serial_recurrent, &w.cublas_matrix}) *v *= scale;
+  return w;
+}
+
+// Traffic per epoch: the run's recorded DRAM traffic per step x steps (from the FLOP totals). Runs stored
+// before schema 4 recorded none: the accounting gives it from their spec, as it did when they ran (NaN
+// where this version cannot count the spec).
+double traffic_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
+  double per_step = r.traffic_bytes_per_step;
+  if (per_step < 0 && c) {
+    const auto t = compute::dram_traffic(*c);
+    per_step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
+  }
+  if (per_step < 0) return NAN;
+  return r.flops_per_step > 0 ? per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
+}
+
+}  // namespace
+
+// The idle power `b` takes off a run's phase, W: 0 for none; NaN when the run has no such baseline. The
+// session's is what its net energy took off (net = gross - idle x duration, so it is read back from both).
+double baseline_watts(const store::RunPhaseRow& r, Baseline b) {
+  const auto& ph = r.phase;
+  switch (b) {
+    case Baseline::none: return 0;
+    case Baseline::session:
+      return ph.net_gpu_energy_j >= 0 && ph.gpu_energy_j > 0 && ph.duration_s > 0
+                 ? (ph.gpu_energy_j - ph.net_gpu_energy_j) / ph.duration_s
+                 : NAN;
+    case Baseline::no_context: return r.hardware.idle_no_context_w > 0 ? r.hardware.idle_no_context_w : NAN;
+  }
+  return NAN;
+}
+
+// GPU energy above the baseline over `seconds` (never below zero, as the meter's net energy).
+double above_baseline(double gross_j, double watts, double seconds) { return std::max(0.0, gross_j - watts * seconds); }
+
+// Which energy the analysis uses, chosen from what every run has; counts the runs on the way.
+EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options, Analysis& a) {
+  std::set<std::int64_t> runs_seen;
+  bool all_gpu = true, any_ok = false, all_baseline = true;
+  for (const auto& r : rows) {
+    if (r.status == "interrupted") continue;  // cut short by a stop request and redone: not a result
+    if (runs_seen.insert(r.run_id).second) {
+      ++a.runs;
+      (r.status == "ok" ? a.runs_ok : a.runs_failed)++;
+    }
+    if (r.status == "ok" && !r.phase.phase.empty()) {
+      any_ok = true;
+      all_gpu &= !r.phase.gpu_method.empty();
+      all_baseline &= std::isfinite(baseline_watts(r, options.baseline));
+    }
+  }
+  EnergyUse use{any_ok && all_gpu, Baseline::none};
+  const BaselineChoice& asked = baseline_choice(options.baseline);
+  if (options.baseline != Baseline::none) {
+    const std::string what = std::string("--energy ") + asked.option + " (" + asked.name + ")";
+    if (!use.gpu) a.cannot.push_back(what + ": some runs have no GPU energy counter; total energy shown");
+    else if (!all_baseline) a.cannot.push_back(what + ": some runs have no such idle baseline (studies run with --idle 0, or before schema 9 for the idle without a CUDA context); gross energy shown");
+    else use.baseline = options.baseline;
+  }
+  a.estimated = !use.gpu;
+  a.baseline = use.baseline;
+  a.energy_label = use.gpu ? baseline_choice(use.baseline).label
+                           : "energy per epoch, all domains, J (ESTIMATED: no GPU sensor for some runs)";
+  a.energy_label += "; a configuration's point: the median over its repetitions";
+  a.energy_axis = !use.gpu ? "energy per epoch (J, ESTIMATED)"
+                  : use.baseline == Baseline::none ? "GPU energy per epoch (J)" : "net GPU energy per epoch (J)";
+  return use;
+}
+
+namespace {
+// What a run's device is called in points and tables: its GPU's name, or "cpu".
+constexpr const char* kCpuDevice = "cpu";
+
+}  // namespace
+
+std::string device_of(const store::RunPhaseRow& r) { return r.gpu_name.empty() ? kCpuDevice : r.gpu_name; }
+
+// Repetitions of each variant and phase (per GPU and input length) gathered, then summarised into points.
+std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
+                                     const EnergyUse& use, Analysis& a) {
+  std::map<std::string, Acc> acc;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (r.status != "ok" || r.phase.phase.empty()) continue;
+    const std::string key = r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase;
+    auto& g = acc[key];
+    g.rows.push_back(&r);
+    if (g.e.empty()) {
+      g.p.config = r.config;
+      g.p.variant = r.variant;
+      g.p.family = r.family;
+      g.p.phase = r.phase.phase;
+      g.p.gpu = device_of(r);
+      g.p.frames = r.frames;
+      g.p.fraction = r.fraction;
+      g.p.epochs_per_unit = r.epochs_per_unit;
+      g.p.clips = r.clips;
+      g.p.flops = r.flops_per_epoch;
+      g.p.params = static_cast<double>(r.params);
+      const auto counted = accounting_of(r);  // once per point: its FLOPs by kind, the traffic of old runs
+      g.p.traffic_bytes = traffic_per_epoch(r, counted);
+      g.p.work = work_per_epoch(r, counted);
+      g.p.impl = r.impl;
+      g.p.steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
+      g.p.hardware = r.hardware;
+    }
+    if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
+    g.e.push_back(use.of(r));
+    g.d.push_back(r.phase.duration_s);
+    g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
+                                          : (r.phase.duration_s > 0 ? r.phase.energy_j / r.phase.duration_s : NAN));
+    if (r.phase.gpu_util_pct >= 0) g.gu.push_back(r.phase.gpu_util_pct);
+    if (r.phase.mem_util_pct >= 0) g.mu.push_back(r.phase.mem_util_pct);
+    if (facts[i].sm_util >= 0) g.sm.push_back(facts[i].sm_util);
+    if (facts[i].dram_bw >= 0) g.bw.push_back(facts[i].dram_bw);
+    if (r.metrics.map >= 0) g.map.push_back(r.metrics.map);
+    if (r.metrics.map_chance >= 0) g.map_chance.push_back(r.metrics.map_chance);
+    for (const auto& f : split_flags(r.phase.flags)) g.p.flagged |= real_flag(f);
+  }
+  for (auto& [k, g] : acc) {
+    auto s = summarize(g.e);
+    g.p.n = s.n;
+    // Medians over repetitions: a host-stalled repetition (shown in the stalls table) cannot pull them.
+    g.p.energy_j = s.median;
+    g.p.energy_sd = std::isfinite(s.sd) ? s.sd : 0;
+    g.p.energy_lo = s.median_ci.lo;
+    g.p.energy_hi = s.median_ci.hi;
+    g.p.energy_coverage = s.median_coverage;
+    g.p.duration_s = median(g.d);
+    g.p.power_w = median(g.w);
+    if (!g.gu.empty()) g.p.gpu_util = summarize(g.gu).mean;
+    if (!g.mu.empty()) g.p.mem_util = summarize(g.mu).mean;
+    if (!g.sm.empty()) g.p.sm_util = summarize(g.sm).mean;
+    if (!g.bw.empty()) g.p.dram_bw = summarize(g.bw).mean;
+    if (!g.map.empty()) g.p.map = summarize(g.map).mean;
+    if (!g.map_chance.empty()) g.p.map_chance = summarize(g.map_chance).mean;
+    if (g.p.energy_j > 0 && std::isfinite(g.p.energy_j)) a.points.push_back(g.p);
+  }
+  return acc;
+}
+
+// The implementation the model questions read and the software choices are measured against, when runs
+// used several: pytorch-default (a PyTorch user's plain loop), else sedenergy's default, else the one with
+// most points. The others move to other_impl_points.
+void split_implementations(Analysis& a) {
+  std::map<std::string, int> count;
+  for (const auto& p : a.points) ++count[p.impl];
+  if (count.empty()) return;
+  std::string ref = std::max_element(count.begin(), count.end(), [](const auto& x, const auto& y) {
+                      return x.second < y.second;
+                    })->first;
+  for (const char* preferred : {models::kDefaultImplementation, models::kPytorchDefaultImplementation}) {
+    if (count.count(preferred)) ref = preferred;  // the last one present wins
+  }
+  a.reference_impl = ref;
+  if (count.size() == 1) return;
+  std::vector<Point> kept;
+  for (auto& p : a.points) (p.impl == ref ? kept : a.other_impl_points).push_back(std::move(p));
+  a.points = std::move(kept);
+  a.findings.push_back("Runs used " + std::to_string(count.size()) + " implementations; the findings on models read the " +
+                       std::to_string(count[ref]) + " points of '" + ref + "', the software-choice finding reads all.");
+}
+
+// A point's variant with every knob but the implementation: what its implementations are compared within.
+std::string without_impl(const Point& p) { return models::variant_name(p.config, p.fraction, p.epochs_per_unit); }
+
+// The points one configuration gives under each implementation share this: GPU, variant, input and phase.
+std::string comparison_key(const Point& p) {
+  return p.gpu + "|" + without_impl(p) + "|" + std::to_string(p.frames) + "|" + p.phase;
+}
+
+void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
+  Table t{"runs_summary", "Energy per epoch over repetitions", "mean, median, standard deviation and 95 % t interval of the mean over repetitions; " + a.energy_label, {"config", "variant", "family", "phase", "gpu", "repetitions", "energy_mean_j", "energy_median_j", "energy_sd_j", "energy_ci95_lo_j", "energy_ci95_hi_j", "duration_s", "mean_power_w", "gpu_util_pct", "flops_per_epoch", "params", "map"}, {}};
+  for (const auto& [k, g] : acc) {
+    const auto& p = g.p;
+    auto s = summarize(g.e);
+    t.rows.push_back({p.config, p.variant, p.family, p.phase, p.gpu, s.n, num(s.mean), num(s.median), num(s.sd),
+                      num(s.ci95.lo), num(s.ci95.hi), num(p.duration_s), num(p.power_w),
+                      num(p.gpu_util >= 0 ? p.gpu_util : NAN), num(p.flops), num(p.params), num(p.map >= 0 ? p.map : NAN)});
+  }
+  a.tables.push_back(t);
+}
+
+// Kernels per step count what one step launches, whatever GPU runs it: a point whose runs were not
+// counted (sessions before schema 5) takes the count of the same variant, phase and input on another GPU,
+// and says so.
+void borrow_kernel_counts(Analysis& a) {
+  for (auto& p : a.points) {
+    if (p.kernels_per_step >= 0) continue;
+    for (const auto& q : a.points) {
+      if (q.kernels_per_step >= 0 && q.kernels_counted_on.empty() && q.variant == p.variant && q.phase == p.phase &&
+          q.frames == p.frames && q.impl == p.impl) {
+        p.kernels_per_step = q.kernels_per_step;
+        p.kernels_counted_on = q.gpu;
+        break;
+      }
+    }
+  }
+}
+
+// FLOPs per epoch of the matrix products a point ran in IEEE float32: cuBLAS's at PyTorch's float32
+// defaults (precision fp32), none at tf32. NaN on a CPU, at ieee or bf16 (no measured cost prices those),
+// or where the FLOPs by kind are not known.
+double ieee_matrix_flops(const Point& p) {
+  if (!p.work || p.gpu == kCpuDevice) return NAN;
+  try {
+    const auto precision = models::parse_implementation(p.impl, "auto", "impl").precision;
+    if (precision == models::Precision::fp32) return p.work->cublas_matrix;
+    if (precision == models::Precision::tf32) return 0;
+  } catch (const std::exception&) {  // an implementation this version cannot read
+  }
+  return NAN;
+}
+
+namespace {
+// The GPUs built on one compute die (docs/FACTS.md §6.5): what a precision costs, measured on one, holds
+// for the others. Any other GPU is its own.
+std::string compute_die(const std::string& gpu) {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> dies = {
+      {"GH100", {"H100", "H200", "GH200"}}};
+  for (const auto& [die, names] : dies) {
+    for (const auto& n : names) {
+      if (gpu.find(n) != std::string::npos) return die;
+    }
+  }
+  return gpu;
+}
+
+// Two points of one configuration (one comparison_key) whose implementations differ in the precision only:
+// fp32 against tf32.
+bool precision_pair(const Point& fp32, const Point& tf32) {
+  if (!(ieee_matrix_flops(fp32) > 0) || ieee_matrix_flops(tf32) != 0) return false;
+  auto a = models::parse_implementation(fp32.impl, "auto", "impl").resolved(true);
+  auto b = models::parse_implementation(tf32.impl, "auto", "impl").resolved(true);
+  a.precision = b.precision;
+  return a.spelled() == b.spelled();
+}
+
+}  // namespace
+
+// Per phase and compute die, the energy an IEEE float32 matrix FLOP costs beyond a TF32 one, measured where a
+// configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Of several, the
+// one with the most IEEE FLOPs (the least noise per FLOP). Every point on that die gets it, with its source.
+void measure_ieee_extra(Analysis& a) {
+  std::map<std::string, std::vector<const Point*>> by;  // comparison_key -> the configuration's implementations
+  for (const auto* list : {&a.points, &a.other_impl_points}) {
+    for (const auto& p : *list) by[comparison_key(p)].push_back(&p);
+  }
+  std::map<std::pair<std::string, std::string>, std::pair<const Point*, const Point*>> best;  // (phase, die)
+  for (const auto& [key, impls] : by) {
+    for (const Point* f : impls) {
+      for (const Point* t : impls) {
+        if (!precision_pair(*f, *t)) continue;
+        auto& b = best[{f->phase, compute_die(f->gpu)}];
+        if (!b.first || ieee_matrix_flops(*f) > ieee_matrix_flops(*b.first)) b = {f, t};
+      }
+    }
+  }
+  for (auto* list : {&a.points, &a.other_impl_points}) {
+    for (auto& p : *list) {
+      const auto it = best.find({p.phase, compute_die(p.gpu)});
+      if (it == best.end()) continue;
+      const auto [f, t] = it->second;
+      p.ieee_extra_j = (f->energy_j - t->energy_j) / ieee_matrix_flops(*f);
+      p.ieee_extra_from = fmt(p.ieee_extra_j, "%.2g") + " J (" + without_impl(*f) + " on " + f->gpu + ": " + f->impl +
+                          " against " + t->impl + ")";
+    }
+  }
+}
+
+const std::vector<BaselineChoice>& baseline_choices() {
+  static const std::vector<BaselineChoice> choices = {
+      {Baseline::none, "gross", "no baseline (gross)", "GPU energy per epoch, J (NVML total-energy counter)"},
+      {Baseline::session, "net", "session idle, CUDA context",
+       "net GPU energy per epoch, J (NVML total-energy counter minus the session's idle power, measured with the "
+       "study's CUDA context, x window length)"},
+      {Baseline::no_context, "net-no-context", "idle before the CUDA context",
+       "net GPU energy per epoch, J (NVML total-energy counter minus the idle power measured before the process held "
+       "a CUDA context, x window length)"}};
+  return choices;
+}
+
+const BaselineChoice& baseline_choice(Baseline b) {
+  for (const auto& c : baseline_choices()) {
+    if (c.baseline == b) return c;
+  }
+  throw Error("internal: a baseline without a choice");
+}
+
+}  // namespace sedenergy::analysis
