@@ -9,6 +9,7 @@
 #include "analysis/stats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "energy/records.hpp"
 #include "models/spec.hpp"
 
 namespace sedenergy::analysis {
@@ -41,7 +42,7 @@ WindowFacts window_facts(const std::string& text) {
     f.sm_util = activity(w, "sm_util_pct");
     f.dram_bw = activity(w, "dram_bw_util_pct");
     for (const auto& d : w.value("domains", json::array())) {
-      if (d.value("domain", "") != "gpu") continue;
+      if (d.value("domain", "") != energy::domain_name(energy::Domain::gpu)) continue;
       const double ej = d.value("energy_j", 0.0), ij = d.value("integral_energy_j", -1.0);
       if (ej > 0 && ij > 0) f.counter_vs_integral_pct.push_back(100 * std::abs(ij - ej) / ej);
       const double idle = d.value("idle_power_w", -1.0);

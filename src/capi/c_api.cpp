@@ -264,14 +264,14 @@ int sed_window_end(sed_meter* m, int id, sed_window_result* out) {
     energy::WindowResult r;
     end_window(m, id, &r);
     if (out) {
+      const auto t = energy::totals(r);
       out->duration_s = r.duration_s;
-      out->energy_j = r.total_energy_j();
-      out->gpu_energy_j = r.energy_j("gpu");
-      out->cpu_energy_j = r.energy_j("cpu");
-      out->ram_energy_j = r.energy_j("ram");
+      out->energy_j = t.energy_j;
+      out->gpu_energy_j = t.of(energy::Domain::gpu);
+      out->cpu_energy_j = t.of(energy::Domain::cpu);
+      out->ram_energy_j = t.of(energy::Domain::ram);
       out->gpu_utilization_pct = r.gpu_util_pct;
-      out->estimated = 0;
-      for (const auto& d : r.domains) out->estimated |= d.estimated ? 1 : 0;
+      out->estimated = t.estimated ? 1 : 0;
       out->gpu_count = static_cast<int>(m->meter->gpus_in(r).size());
     }
     return 0;

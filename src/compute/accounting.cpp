@@ -1,5 +1,7 @@
 #include "compute/accounting.hpp"
 
+#include <optional>
+
 #include "common/error.hpp"
 
 namespace sedenergy::compute {
@@ -55,121 +57,145 @@ void recurrent(LayerCount& L, const models::Op& op, double batch) {
   }
 }
 
+// A Linear layer at op.positions steps, a cuBLAS matrix product.
+void linear_layer(LayerCount& L, const Op& op, double B) {
+  L.name = "linear " + std::to_string(op.in) + "->" + std::to_string(op.out) +
+           (op.positions > 1 ? " at " + std::to_string(op.positions) + " steps" : "");
+  L.params = op.in * op.out + op.out;
+  L.kind = WorkKind::kMatrix;
+  L.cublas = true;
+  gemm_layer(L, B * op.positions, op.in, op.out, op.first_trainable);
+}
+
+void conv_layer(LayerCount& L, const Op& op, double B) {
+  L.name = "conv3x3 " + std::to_string(op.in) + "->" + std::to_string(op.out);
+  L.params = op.in * op.out * 9 + op.out;
+  L.kind = op.in == 1 ? WorkKind::kSingleChannelConv : WorkKind::kConv;
+  const double positions = B * op.h * op.w;  // stride 1, padding 1: same size
+  gemm_layer(L, positions, op.in * 9.0, op.out, op.first_trainable);
+}
+
+// Eval: scale and shift (2 per element). Training: batch mean and variance (3 per element), then normalise,
+// scale and shift (4 per element), one sqrt per channel. Backward: ~8 per element.
+void batchnorm_layer(LayerCount& L, const Op& op, double E) {
+  L.name = "batchnorm " + std::to_string(op.c);
+  L.params = 2 * op.c;
+  L.forward.elementwise = 2 * E;
+  L.forward_train.elementwise = 7 * E;
+  L.forward_train.transcendental = static_cast<double>(op.c);
+  L.backward.elementwise = 8 * E;
+}
+
+// Linear(C, C) over channels at every position, times sigmoid(x).
+void glu_layer(LayerCount& L, const Op& op, double B, double E) {
+  L.name = "glu " + std::to_string(op.c);
+  L.params = op.c * op.c + op.c;
+  L.kind = WorkKind::kMatrix;
+  L.cublas = true;
+  gemm_layer(L, B * op.h * op.w, op.c, op.c, false);
+  L.forward.elementwise = 2 * E;  // 1 / (1 + exp(-x)) and the product
+  L.forward.transcendental = E;
+  L.backward.elementwise += 4 * E;
+}
+
+// Two Linear(in, 10) at every step; sigmoid frame probabilities; softmax over classes, clamped;
+// weak = sum_t(strong * att) / sum_t(att).
+void attention_heads_layer(LayerCount& L, const Op& op, double B) {
+  L.name = "attention heads " + std::to_string(op.in) + "->10 at " + std::to_string(op.positions) + " steps";
+  L.params = 2 * (op.in * 10 + 10);
+  L.kind = WorkKind::kMatrix;
+  L.cublas = true;
+  gemm_layer(L, B * op.positions, op.in, 20, false);
+  const double P = B * op.positions * 10;
+  L.forward.elementwise = 2 * P + 3 * P + P + 3 * P + B * 10;
+  L.forward.transcendental = 2 * P;
+  L.backward.elementwise = 9 * P;
+}
+
+// The elementwise layers (E: the step's input elements); dropout's training forward differs from its eval
+// one, which does nothing.
+void elementwise_layer(LayerCount& L, const Op& op, double B, double E) {
+  switch (op.kind) {
+    case OpKind::kRelu:
+      L.name = "relu";
+      L.forward.elementwise = E;
+      L.backward.elementwise = E;
+      break;
+    case OpKind::kDropout:
+      L.name = "dropout";
+      L.forward_train.elementwise = 2 * E;  // draw the mask, apply it
+      L.backward.elementwise = E;
+      break;
+    case OpKind::kMaxPool2d:
+      L.name = "maxpool2x2";
+      L.forward.elementwise = 3.0 * B * op.out_elements;  // 3 compares per 2x2 window
+      L.backward.elementwise = B * op.out_elements;
+      break;
+    case OpKind::kAvgPool2d:
+      L.name = "avgpool" + std::to_string(op.pool_h) + "x" + std::to_string(op.pool_w);
+      L.forward.elementwise = static_cast<double>(op.pool_h * op.pool_w) * B * op.out_elements;
+      L.backward.elementwise = E;
+      break;
+    case OpKind::kSoftmax:
+      L.name = "softmax";
+      L.forward.elementwise = 3.0 * E;
+      L.forward.transcendental = E;
+      L.backward.elementwise = 3.0 * E;
+      break;
+    default: throw Error("internal: not an elementwise layer");
+  }
+}
+
+// One op of the plan counted; none for views and layout changes (no arithmetic).
+std::optional<LayerCount> count_layer(const Op& op, double B) {
+  LayerCount L;
+  const double E = B * op.in_elements;  // input elements of the step
+  switch (op.kind) {
+    case OpKind::kLinear: linear_layer(L, op, B); break;
+    case OpKind::kConv2d: conv_layer(L, op, B); break;
+    case OpKind::kBatchNorm2d: batchnorm_layer(L, op, E); break;
+    case OpKind::kGlu: glu_layer(L, op, B, E); break;
+    case OpKind::kAttentionHeads: attention_heads_layer(L, op, B); break;
+    case OpKind::kRnn:
+      recurrent(L, op, B);
+      L.kind = op.seq_len > 1 ? WorkKind::kSerialRecurrent : WorkKind::kMatrix;
+      break;
+    case OpKind::kRelu:
+    case OpKind::kDropout:
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d:
+    case OpKind::kSoftmax: elementwise_layer(L, op, B, E); break;
+    case OpKind::kFlatten:
+    case OpKind::kSwapAxes:
+    case OpKind::kToSequence:
+    case OpKind::kPermuteToSequence: return std::nullopt;
+  }
+  const bool train_differs = op.kind == OpKind::kBatchNorm2d || op.kind == OpKind::kDropout;
+  if (!train_differs) L.forward_train = L.forward;
+  L.activation_elements = B * op.out_elements;
+  if (op.kind == OpKind::kRnn) {
+    // Saved for backward at every step of every layer and direction: the gates and the hidden state.
+    const double gates = op.cell == models::Cell::kLstm ? 4 : 3, dirs = op.bidirectional ? 2 : 1;
+    L.activation_elements = B * op.seq_len * op.rnn_layers * dirs * (gates + 1) * op.out;
+  }
+  return L;
+}
+
 }  // namespace
 
 ModelCount count(const models::ModelSpec& spec, const models::InputShape& input) {
   ModelCount mc;
   mc.spec = spec;
   mc.input = input;
-  const double B = input.batch;
   for (const Op& op : models::plan(spec, input)) {
-    LayerCount L;
-    const double E = B * op.in_elements;  // input elements of the step
-    bool train_differs = false;
-    switch (op.kind) {
-      case OpKind::kLinear:
-        L.name = "linear " + std::to_string(op.in) + "->" + std::to_string(op.out) +
-                 (op.positions > 1 ? " at " + std::to_string(op.positions) + " steps" : "");
-        L.params = op.in * op.out + op.out;
-        L.kind = WorkKind::kMatrix;
-        L.cublas = true;
-        gemm_layer(L, B * op.positions, op.in, op.out, op.first_trainable);
-        break;
-      case OpKind::kConv2d: {
-        L.name = "conv3x3 " + std::to_string(op.in) + "->" + std::to_string(op.out);
-        L.params = op.in * op.out * 9 + op.out;
-        L.kind = op.in == 1 ? WorkKind::kSingleChannelConv : WorkKind::kConv;
-        double positions = B * op.h * op.w;  // stride 1, padding 1: same size
-        gemm_layer(L, positions, op.in * 9.0, op.out, op.first_trainable);
-        break;
-      }
-      case OpKind::kBatchNorm2d:
-        // Eval: scale and shift (2 per element). Training: batch mean and variance (3 per element), then
-        // normalise, scale and shift (4 per element), one sqrt per channel. Backward: ~8 per element.
-        L.name = "batchnorm " + std::to_string(op.c);
-        L.params = 2 * op.c;
-        L.forward.elementwise = 2 * E;
-        L.forward_train.elementwise = 7 * E;
-        L.forward_train.transcendental = static_cast<double>(op.c);
-        L.backward.elementwise = 8 * E;
-        train_differs = true;
-        break;
-      case OpKind::kRelu:
-        L.name = "relu";
-        L.forward.elementwise = E;
-        L.backward.elementwise = E;
-        break;
-      case OpKind::kGlu: {
-        // Linear(C, C) over channels at every position, times sigmoid(x).
-        L.name = "glu " + std::to_string(op.c);
-        L.params = op.c * op.c + op.c;
-        L.kind = WorkKind::kMatrix;
-        L.cublas = true;
-        gemm_layer(L, B * op.h * op.w, op.c, op.c, false);
-        L.forward.elementwise = 2 * E;  // 1 / (1 + exp(-x)) and the product
-        L.forward.transcendental = E;
-        L.backward.elementwise += 4 * E;
-        break;
-      }
-      case OpKind::kDropout:
-        L.name = "dropout";
-        L.forward_train.elementwise = 2 * E;  // draw the mask, apply it
-        L.backward.elementwise = E;
-        train_differs = true;
-        break;
-      case OpKind::kMaxPool2d:
-        L.name = "maxpool2x2";
-        L.forward.elementwise = 3.0 * B * op.out_elements;  // 3 compares per 2x2 window
-        L.backward.elementwise = B * op.out_elements;
-        break;
-      case OpKind::kAvgPool2d:
-        L.name = "avgpool" + std::to_string(op.pool_h) + "x" + std::to_string(op.pool_w);
-        L.forward.elementwise = static_cast<double>(op.pool_h * op.pool_w) * B * op.out_elements;
-        L.backward.elementwise = E;
-        break;
-      case OpKind::kSoftmax:
-        L.name = "softmax";
-        L.forward.elementwise = 3.0 * E;
-        L.forward.transcendental = E;
-        L.backward.elementwise = 3.0 * E;
-        break;
-      case OpKind::kRnn:
-        recurrent(L, op, B);
-        L.kind = op.seq_len > 1 ? WorkKind::kSerialRecurrent : WorkKind::kMatrix;
-        break;
-      case OpKind::kAttentionHeads: {
-        // Two Linear(in, 10) at every step; sigmoid frame probabilities; softmax over classes, clamped;
-        // weak = sum_t(strong * att) / sum_t(att).
-        L.name = "attention heads " + std::to_string(op.in) + "->10 at " + std::to_string(op.positions) + " steps";
-        L.params = 2 * (op.in * 10 + 10);
-        L.kind = WorkKind::kMatrix;
-        L.cublas = true;
-        gemm_layer(L, B * op.positions, op.in, 20, false);
-        const double P = B * op.positions * 10;
-        L.forward.elementwise = 2 * P + 3 * P + P + 3 * P + B * 10;
-        L.forward.transcendental = 2 * P;
-        L.backward.elementwise = 9 * P;
-        break;
-      }
-      case OpKind::kFlatten:
-      case OpKind::kSwapAxes:
-      case OpKind::kToSequence:
-      case OpKind::kPermuteToSequence:
-        continue;  // views and layout changes: no arithmetic
-    }
-    if (!train_differs) L.forward_train = L.forward;
-    L.activation_elements = B * op.out_elements;
-    if (op.kind == OpKind::kRnn) {
-      // Saved for backward at every step of every layer and direction: the gates and the hidden state.
-      const double gates = op.cell == models::Cell::kLstm ? 4 : 3, dirs = op.bidirectional ? 2 : 1;
-      L.activation_elements = B * op.seq_len * op.rnn_layers * dirs * (gates + 1) * op.out;
-    }
-    mc.params += L.params;
-    mc.forward += L.forward;
-    mc.forward_train += L.forward_train;
-    mc.backward += L.backward;
-    mc.activation_bytes += 4.0 * L.activation_elements;
-    mc.layers.push_back(L);
+    const auto L = count_layer(op, input.batch);
+    if (!L) continue;
+    mc.params += L->params;
+    mc.forward += L->forward;
+    mc.forward_train += L->forward_train;
+    mc.backward += L->backward;
+    mc.activation_bytes += 4.0 * L->activation_elements;
+    mc.layers.push_back(*L);
   }
   // Adam: ~13 FLOPs per parameter per step, one sqrt each.
   mc.optimizer.elementwise = 13.0 * mc.params;

@@ -374,7 +374,7 @@ void Meter::apply_host_share(WindowResult& r) const {
   const double share = job_share_ * opt_.host_share;
   if (share == 1.0) return;
   for (auto& d : r.domains) {
-    if (d.domain == "gpu") continue;
+    if (d.is(Domain::gpu)) continue;
     d.energy_j *= share;
     d.mean_power_w *= share;
     d.peak_power_w *= share;
@@ -390,7 +390,7 @@ std::vector<GpuInfo> Meter::gpus_in(const WindowResult& r) const {
   std::vector<GpuInfo> out;
   for (const auto& g : gpus_) {
     const std::string device = gpu_device_name(g);
-    if (std::any_of(r.domains.begin(), r.domains.end(), [&](const DomainEnergy& d) { return d.domain == "gpu" && d.device == device; })) {
+    if (std::any_of(r.domains.begin(), r.domains.end(), [&](const DomainEnergy& d) { return d.is(Domain::gpu) && d.device == device; })) {
       out.push_back(g);
     }
   }

@@ -4,15 +4,51 @@
 #include <cmath>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace sedenergy::energy {
 
-double WindowResult::energy_j(const std::string& domain) const {
+const char* domain_name(Domain d) {
+  switch (d) {
+    case Domain::gpu: return "gpu";
+    case Domain::cpu: return "cpu";
+    case Domain::ram: return "ram";
+  }
+  return "?";
+}
+
+double WindowResult::energy_j(Domain domain) const {
   double s = 0;
   for (const auto& d : domains) {
-    if (d.domain == domain) s += d.energy_j;
+    if (d.is(domain)) s += d.energy_j;
   }
   return s;
+}
+
+WindowTotals totals(const WindowResult& w) {
+  WindowTotals t;
+  std::array<std::vector<std::string>, 3> methods;
+  std::vector<std::string> names;
+  bool has_net = false;
+  for (const auto& d : w.domains) {
+    t.energy_j += d.energy_j;
+    t.estimated |= d.estimated;
+    for (Domain k : kDomains) {
+      if (!d.is(k)) continue;
+      t.domain_j[static_cast<std::size_t>(k)] += d.energy_j;
+      auto& m = methods[static_cast<std::size_t>(k)];
+      if (std::find(m.begin(), m.end(), d.method) == m.end()) m.push_back(d.method);
+    }
+    if (!d.is(Domain::gpu)) continue;
+    t.gpu_power_w += d.mean_power_w;
+    if (d.uncertainty_j >= 0) t.gpu_uncertainty_j += d.uncertainty_j;
+    if (d.net_energy_j >= 0) t.net_gpu_energy_j = (has_net ? t.net_gpu_energy_j : 0) + d.net_energy_j, has_net = true;
+    const auto space = d.device.find(' ');  // device is "gpuN NAME": the name identifies the hardware
+    names.push_back(space == std::string::npos ? d.device : d.device.substr(space + 1));
+  }
+  for (std::size_t k = 0; k < methods.size(); ++k) t.methods[k] = join(methods[k], "; ");
+  t.gpu_names = join(names, ", ");
+  return t;
 }
 
 double WindowResult::total_energy_j() const {
@@ -93,7 +129,7 @@ WindowResult WindowResult::from_json(const nlohmann::json& j) {
     d.uncertainty_j = get(e, "uncertainty_j", -1.0);
     d.idle_power_w = get(e, "idle_power_w", -1.0);
     d.net_energy_j = get(e, "net_energy_j", -1.0);
-    if (d.domain != "gpu" && d.domain != "cpu" && d.domain != "ram") {
+    if (std::none_of(kDomains.begin(), kDomains.end(), [&](Domain k) { return d.is(k); })) {
       throw InputError("window record: unknown domain '" + d.domain + "' (gpu, cpu, ram)");
     }
     r.domains.push_back(d);

@@ -1,6 +1,7 @@
 // What the meter hands out: a window's energies per domain and device, its flags, and the sampler's samples.
 // Records only (no sensor, no thread): the C API, the store and the runner read them.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -11,6 +12,11 @@
 #include "energy/nvml.hpp"
 
 namespace sedenergy::energy {
+
+// The energy domains a meter measures, and the one spelling of each in records, JSON and CSV.
+enum class Domain { gpu, cpu, ram };
+inline constexpr std::array<Domain, 3> kDomains = {Domain::gpu, Domain::cpu, Domain::ram};
+const char* domain_name(Domain d);  // "gpu", "cpu", "ram"
 
 struct SensorInfo {
   std::string name;    // "nvml gpu0", "rapl package-0", "cpu model", "ram model"
@@ -27,7 +33,7 @@ struct Sample {
 };
 
 struct DomainEnergy {
-  std::string domain;  // gpu, cpu, ram
+  std::string domain;  // domain_name(Domain): gpu, cpu, ram
   std::string device;  // "gpu0 NVIDIA H100 80GB HBM3", "package-0", "host"
   std::string method;  // how energy_j was obtained
   bool estimated = false;
@@ -38,6 +44,7 @@ struct DomainEnergy {
   double uncertainty_j = -1;      // < 0 when unknown (estimates)
   double idle_power_w = -1;       // < 0 when no baseline
   double net_energy_j = -1;       // energy above the idle baseline; < 0 when no baseline
+  bool is(Domain d) const { return domain == domain_name(d); }
 };
 
 // Other processes on a measured GPU during a window.
@@ -61,12 +68,29 @@ struct WindowResult {
   std::vector<std::string> flags;
   std::string gpu_selection;                  // how this window's GPUs were chosen
   std::map<std::string, GpuSharing> gpu_sharing;  // by GPU ("gpu0"): those other processes also used
-  double energy_j(const std::string& domain) const;  // sum over devices of a domain (0 if none)
+  double energy_j(Domain domain) const;  // sum over devices of a domain (0 if none)
   double total_energy_j() const;
   nlohmann::json to_json() const;
   // The inverse of to_json (a record handed back through the C API); throws InputError naming the key.
   static WindowResult from_json(const nlohmann::json& j);
 };
+
+// One window added up over its devices, per domain: what the study's phase record, a user window's row and
+// the C API's result all read, so that they cannot differ.
+struct WindowTotals {
+  double energy_j = 0;                 // every domain
+  std::array<double, 3> domain_j{};    // by Domain
+  std::array<std::string, 3> methods;  // by Domain: its devices' methods, distinct, "; "-joined ("": none)
+  double gpu_power_w = 0;              // mean power, summed over the GPUs
+  double gpu_uncertainty_j = 0;        // summed over the GPUs whose reading gives one
+  double net_gpu_energy_j = -1;        // above the idle baseline, summed over the GPUs; < 0: no baseline
+  bool estimated = false;              // some domain is an estimate, not a reading
+  std::string gpu_names;               // the GPUs' names ("NVIDIA H100 80GB HBM3"), ", "-joined
+  double of(Domain d) const { return domain_j[static_cast<std::size_t>(d)]; }
+  const std::string& method(Domain d) const { return methods[static_cast<std::size_t>(d)]; }
+  bool measured(Domain d) const { return !method(d).empty(); }
+};
+WindowTotals totals(const WindowResult& w);
 
 // Samples as JSON rows, times relative to t0: t_s, cpu_load, and per GPU power, utilization, memory, SM
 // clock. At most max_rows rows: a longer timeline keeps every k-th sample (k is returned in `stride`).

@@ -35,9 +35,9 @@ class NvmlGpuSensor : public Sensor {
     detail += g_.has_instant_power ? "; instantaneous power" : "; averaged power only";
     detail += g_.has_gpm ? "; GPM metrics" : "; no GPM metrics";
     if (g_.power_limit_w > 0) detail += "; power limit " + std::to_string(static_cast<int>(g_.power_limit_w)) + " W";
-    return {"nvml " + gpu(), "gpu", true, false, detail};
+    return {"nvml " + gpu(), domain_name(Domain::gpu), true, false, detail};
   }
-  std::string domain() const override { return "gpu"; }
+  std::string domain() const override { return domain_name(Domain::gpu); }
 
   double begin_reading() const override {
     double j = 0;
@@ -49,7 +49,7 @@ class NvmlGpuSensor : public Sensor {
 
   std::optional<DomainEnergy> energy(const SensorWindow& w, WindowResult& r) const override {
     DomainEnergy d;
-    d.domain = "gpu";
+    d.domain = domain_name(Domain::gpu);
     d.device = gpu_device_name(g_);
     std::vector<double> inst, avg;
     unsigned long long throttled = 0;
@@ -109,7 +109,7 @@ class RaplSensor : public Sensor {
   RaplSensor(const Rapl& rapl, RaplDomain d) : rapl_(rapl), d_(std::move(d)) {}
 
   SensorInfo info() const override { return {"rapl " + d_.name, domain(), true, false, d_.path}; }
-  std::string domain() const override { return d_.name == "dram" ? "ram" : "cpu"; }
+  std::string domain() const override { return d_.name == "dram" ? domain_name(Domain::ram) : domain_name(Domain::cpu); }
 
   double begin_reading() const override {
     double j = 0;
@@ -145,9 +145,9 @@ class CpuModelSensor : public Sensor {
   explicit CpuModelSensor(CpuPowerModel model) : model_(std::move(model)) {}
 
   SensorInfo info() const override {
-    return {"cpu model", "cpu", true, true, "estimated: " + formula() + ", TDP " + tdp() + " W from " + model_.source};
+    return {"cpu model", domain_name(Domain::cpu), true, true, "estimated: " + formula() + ", TDP " + tdp() + " W from " + model_.source};
   }
-  std::string domain() const override { return "cpu"; }
+  std::string domain() const override { return domain_name(Domain::cpu); }
   bool is_estimate() const override { return true; }
 
   std::optional<DomainEnergy> energy(const SensorWindow& w, WindowResult& r) const override {
@@ -155,7 +155,7 @@ class CpuModelSensor : public Sensor {
     for (const auto& s : w.samples) power.push_back(model_.power_w(s.cpu_load));
     if (power.empty()) power.push_back(model_.power_w(cpu_load_between(w.cpu0, w.cpu1)));
     DomainEnergy d;
-    d.domain = "cpu";
+    d.domain = domain_name(Domain::cpu);
     d.device = "host";
     d.method = "estimated: " + formula() + ", TDP " + tdp() + " W";
     d.estimated = true;
@@ -177,15 +177,15 @@ class RamModelSensor : public Sensor {
   explicit RamModelSensor(double ram_gb) : ram_gb_(ram_gb) {}
 
   SensorInfo info() const override {
-    return {"ram model", "ram", true, true,
+    return {"ram model", domain_name(Domain::ram), true, true,
             "estimated: 3 W per 8 GB of RAM (" + std::to_string(static_cast<int>(std::round(ram_gb_))) + " GB here)"};
   }
-  std::string domain() const override { return "ram"; }
+  std::string domain() const override { return domain_name(Domain::ram); }
   bool is_estimate() const override { return true; }
 
   std::optional<DomainEnergy> energy(const SensorWindow& w, WindowResult& r) const override {
     DomainEnergy d;
-    d.domain = "ram";
+    d.domain = domain_name(Domain::ram);
     d.device = "host";
     d.method = "estimated: 3 W per 8 GB of RAM";
     d.estimated = true;
@@ -208,19 +208,19 @@ SensorSet make_sensors(const SensorSources& src) {
     set.sensors.push_back(std::move(s));
   };
   const std::size_t n_gpus = src.gpus ? src.gpus->size() : 0;
-  if (n_gpus == 0) set.listing.push_back({"nvml", "gpu", false, false, src.nvml_why.empty() ? "no GPU selected" : src.nvml_why});
+  if (n_gpus == 0) set.listing.push_back({"nvml", domain_name(Domain::gpu), false, false, src.nvml_why.empty() ? "no GPU selected" : src.nvml_why});
   for (std::size_t i = 0; i < n_gpus; ++i) {
     add(std::make_unique<NvmlGpuSensor>(*src.nvml, (*src.gpus)[i], static_cast<int>(i), src.counter_step_s));
   }
   bool pkg = false, dram = false;
-  if (!src.rapl->available()) set.listing.push_back({"rapl", "cpu", false, false, src.rapl->why()});
+  if (!src.rapl->available()) set.listing.push_back({"rapl", domain_name(Domain::cpu), false, false, src.rapl->why()});
   for (const auto& d : src.rapl->domains()) {
     const bool is_pkg = d.name.rfind("package", 0) == 0, is_dram = d.name == "dram";
     pkg |= is_pkg;
     dram |= is_dram;
     // core and uncore are inside the package: listed, not added.
     if (is_pkg || is_dram) add(std::make_unique<RaplSensor>(*src.rapl, d));
-    else set.listing.push_back({"rapl " + d.name, "cpu", true, false, d.path});
+    else set.listing.push_back({"rapl " + d.name, domain_name(Domain::cpu), true, false, d.path});
   }
   // The estimates stand in when a counter is absent, or unreadable in a window; listed when absent.
   auto cpu = std::make_unique<CpuModelSensor>(src.cpu_model);

@@ -263,7 +263,7 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
     j.other_energy_j += w.energy_j - w.gpu_energy_j, j.duration_s = std::max(j.duration_s, w.duration_s);
     bool gpu_named = false;
     for (const auto& d : record.value("domains", json::array())) {
-      if (!d.is_object() || d.value("domain", std::string()) != "gpu") continue;
+      if (!d.is_object() || d.value("domain", std::string()) != energy::domain_name(energy::Domain::gpu)) continue;
       auto& reading = j.gpus[{node, d.value("device", std::string())}];
       if (w.duration_s > reading.first) reading = {w.duration_s, d.value("energy_j", 0.0)};
       gpu_named = true;

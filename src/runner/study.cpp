@@ -122,35 +122,27 @@ double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) 
 }
 
 store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
+  using energy::Domain;
   store::PhaseRecord p;
   const auto& w = o.window;
+  const auto t = energy::totals(w);
   const double e = std::max(1, o.epochs);
   p.phase = name;
   p.epochs = o.epochs;
   p.window_s = w.duration_s;
   p.duration_s = w.duration_s / e;
-  p.energy_j = w.total_energy_j() / e;
-  p.gpu_energy_j = w.energy_j("gpu") / e;
-  p.cpu_energy_j = w.energy_j("cpu") / e;
-  p.ram_energy_j = w.energy_j("ram") / e;
+  p.energy_j = t.energy_j / e;
+  p.gpu_energy_j = t.of(Domain::gpu) / e;
+  p.cpu_energy_j = t.of(Domain::cpu) / e;
+  p.ram_energy_j = t.of(Domain::ram) / e;
+  p.gpu_method = t.method(Domain::gpu);
+  p.cpu_method = t.method(Domain::cpu);
+  p.ram_method = t.method(Domain::ram);
+  p.estimated = t.estimated;
+  p.gpu_power_w = t.gpu_power_w;
   p.loss = o.loss;
-  double unc = 0, net = 0;
-  bool has_net = false;
-  for (const auto& d : w.domains) {
-    if (d.estimated) p.estimated = true;
-    std::string& method = d.domain == "gpu" ? p.gpu_method : d.domain == "cpu" ? p.cpu_method : p.ram_method;
-    if (method.empty()) method = d.method;
-    if (d.domain == "gpu") {
-      p.gpu_power_w += d.mean_power_w;
-      if (d.uncertainty_j >= 0) unc += d.uncertainty_j;
-      if (d.net_energy_j >= 0) {
-        net += d.net_energy_j;
-        has_net = true;
-      }
-    }
-  }
-  if (!p.gpu_method.empty()) p.uncertainty_j = unc / e;
-  if (has_net) p.net_gpu_energy_j = net / e;
+  if (t.measured(Domain::gpu)) p.uncertainty_j = t.gpu_uncertainty_j / e;
+  if (t.net_gpu_energy_j >= 0) p.net_gpu_energy_j = t.net_gpu_energy_j / e;
   p.gpu_util_pct = w.gpu_util_pct;
   p.mem_util_pct = w.mem_util_pct;
   p.cpu_load = w.cpu_load;
@@ -538,7 +530,7 @@ PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch
     const auto e = meter.end(epoch);
     ++train.epochs;
     seconds += e.duration_s;
-    gpu_j += e.energy_j("gpu");
+    gpu_j += e.energy_j(energy::Domain::gpu);
     all_j += e.total_energy_j();
     curve.push_back({{"epoch", train.epochs}, {"validation_map", map}, {"seconds", seconds}, {"gpu_energy_j", gpu_j},
                      {"energy_j", all_j}});
@@ -630,7 +622,7 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
       rec.phases = {to_phase("train", train), to_phase("test", test)};
       record_quality(rec, trainer);
       for (const auto& ph : {train, test}) {
-        sum.gpu_energy_j += ph.window.energy_j("gpu");
+        sum.gpu_energy_j += ph.window.energy_j(energy::Domain::gpu);
         sum.energy_j += ph.window.total_energy_j();
       }
       const auto& tp = rec.phases[0];

@@ -17,14 +17,19 @@ namespace {
 
 using O = StudyOptions;
 
-// The table. Ranges bound every number, from a flag or a file: a typo must not run for ever.
-std::vector<StudyOption> make_table() {
-  std::vector<StudyOption> t;
-  auto add = [&](StudyOption o) -> StudyOption& { return t.emplace_back(std::move(o)); };
-  auto path = [&](const char* flag, std::string O::*field, const char* help) {
-    StudyOption& o = add({flag, field, help});
-    o.in_config = false;
-  };
+// Adds options to the table: `add` appends one and returns it for its fields; `path` adds a path, never in
+// a config file.
+struct TableBuilder {
+  std::vector<StudyOption>& t;
+  StudyOption& add(StudyOption o) { return t.emplace_back(std::move(o)); }
+  void path(const char* flag, std::string O::*field, const char* help) { add({flag, field, help}).in_config = false; }
+};
+
+// Where the data comes from and where results go; the grid and the device.
+void add_data_options(TableBuilder&& b) {
+  auto add = [&](StudyOption o) -> StudyOption& { return b.add(std::move(o)); };
+  auto path = [&](const char* flag, std::string O::*field, const char* help) { b.path(flag, field, help); };
+  auto& t = b.t;
   path("--data", &O::data_dir, "DESED root (audio/train/weak + metadata/train/weak.tsv); default: generated");
   path("--tsv", &O::data_tsv, "metadata TSV of --data when --data is an audio folder, not a DESED root");
   path("--test-data", &O::test_data_dir, "a separate DESED root to test on (default: the training set)");
@@ -40,6 +45,12 @@ std::vector<StudyOption> make_table() {
   path("--device", &O::device, "auto, cpu, cuda or cuda:N");
   add({"--devices", &O::devices, "several GPUs (e.g. 0,1,2,3): one worker process per GPU", 0, 1023}).in_config = false;
   add({"--clips", &O::clips, "size of the generated dataset (0: 1578 for paper43, else 256)", 0, 10000000});
+}
+
+// How each configuration is trained.
+void add_training_options(TableBuilder&& b) {
+  auto add = [&](StudyOption o) -> StudyOption& { return b.add(std::move(o)); };
+  auto& t = b.t;
   add({"--batch", &O::batch, "batch size", 1, 65536}).record_key = "batch";
   StudyOption& lr = add({"--lr", &O::lr, "Adam learning rate", 0, 10});
   lr.open_low = true;
@@ -74,6 +85,12 @@ std::vector<StudyOption> make_table() {
                                "dimension"});
   impl.record_key = "impl";
   impl.unrecorded = std::string(models::kDefaultImplementation);  // sessions from before --impl ran the default and recorded nothing
+}
+
+// How windows are measured, and what happens between runs.
+void add_measurement_options(TableBuilder&& b) {
+  auto add = [&](StudyOption o) -> StudyOption& { return b.add(std::move(o)); };
+  auto& t = b.t;
   StudyOption& window = add({"--min-window", &O::min_window_s, "repeat a phase until its window lasts this many seconds", 0, 3600});
   window.record_key = window.old_key = "min_window_s";
   add({"--warmup-steps", &O::warmup_steps, "unmeasured training steps first", 0, 100000}).record_key = "warmup_steps";
@@ -101,6 +118,11 @@ std::vector<StudyOption> make_table() {
   add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0, 2000}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";
   add({"--threads", &O::threads, "feature extraction threads (0: all cores)", 0, 1024}).in_config = false;
+}
+
+// Parts of a sweep: shards, resuming, and the hidden options the parent hands its workers.
+void add_sweep_options(TableBuilder&& b) {
+  auto add = [&](StudyOption o) -> StudyOption& { return b.add(std::move(o)); };
   StudyOption& shard = add({"--shard", &O::shard, "K/N: run the K-th of N disjoint parts of the grid (merge them with `sedenergy merge`)"});
   shard.record_key = "shard";
   shard.in_config = false;
@@ -115,6 +137,15 @@ std::vector<StudyOption> make_table() {
   StudyOption& count = add({"--worker-count", &O::worker_count, "", 1, 1024});
   count.in_config = false;
   count.hidden = true;
+}
+
+// The table. Ranges bound every number, from a flag or a file: a typo must not run for ever.
+std::vector<StudyOption> make_table() {
+  std::vector<StudyOption> t;
+  add_data_options({t});
+  add_training_options({t});
+  add_measurement_options({t});
+  add_sweep_options({t});
   return t;
 }
 

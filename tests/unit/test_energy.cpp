@@ -338,7 +338,7 @@ TEST(Meter, CounterDeltaMatchesConstantPower) {
   EXPECT_NEAR(r.gpu_util_pct, 50.0, 1e-9);
   EXPECT_NEAR(r.mem_util_pct, 20.0, 1e-9);
   EXPECT_GT(r.samples, 10);
-  EXPECT_NEAR(r.energy_j("gpu"), 2 * 200.0 * r.duration_s, 80.0);
+  EXPECT_NEAR(r.energy_j(energy::Domain::gpu), 2 * 200.0 * r.duration_s, 80.0);
   // Without RAPL, CPU and RAM are present and labelled estimated.
   ASSERT_NE(find(r, "cpu"), nullptr);
   EXPECT_TRUE(find(r, "cpu")->estimated);
@@ -750,7 +750,7 @@ TEST(Meter, GpusByProcessKeepsTheProgramsGpusAndFlagsOthers) {
   auto r = one_window(m, "train", 0.3);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
-  ASSERT_EQ(r.energy_j("gpu") > 0, true);
+  ASSERT_EQ(r.energy_j(energy::Domain::gpu) > 0, true);
   ASSERT_NE(find(r, "gpu", "gpu1"), nullptr);
   EXPECT_EQ(find(r, "gpu", "gpu0"), nullptr);  // no context of the program there
   EXPECT_NE(r.gpu_selection.find("held a context (NVML running processes): gpu1"), std::string::npos) << r.gpu_selection;
@@ -897,4 +897,30 @@ TEST(Meter, PidsOfAnotherNamespaceKeepTheirGpusAndSaySo) {
   EXPECT_EQ(m.gpus_in(r)[0].index, 1u);
   EXPECT_TRUE(r.gpu_sharing.empty());
   EXPECT_TRUE(has_flag(r, "NVML reports PIDs that are not in this PID namespace")) << r.to_json().dump(1);
+}
+
+TEST(Records, WindowTotalsAddEachDomainOverItsDevicesWithTheirMethods) {
+  using energy::Domain;
+  energy::WindowResult w;
+  w.domains = {
+      {"gpu", "gpu0 NVIDIA H100 80GB HBM3", "nvml total-energy counter delta", false, 100, 250, 300, 99, 2, 60, 40},
+      {"gpu", "gpu1 NVIDIA H100 80GB HBM3", "nvml total-energy counter delta", false, 50, 125, 150, 51, -1, -1, -1},
+      {"cpu", "package-0", "estimated: CodeCarbon's model", true, 30, 15, 15, -1, -1, -1, -1},
+      {"ram", "host", "estimated: 3 W per 8 GB", true, 6, 3, 3, -1, -1, -1, -1}};
+  const auto t = energy::totals(w);
+  EXPECT_DOUBLE_EQ(t.energy_j, 186);
+  EXPECT_DOUBLE_EQ(t.of(Domain::gpu), 150);
+  EXPECT_DOUBLE_EQ(t.of(Domain::cpu), 30);
+  EXPECT_DOUBLE_EQ(t.of(Domain::ram), 6);
+  EXPECT_EQ(t.method(Domain::gpu), "nvml total-energy counter delta");  // two GPUs, one method: said once
+  EXPECT_TRUE(t.measured(Domain::gpu));
+  EXPECT_DOUBLE_EQ(t.gpu_power_w, 375);
+  EXPECT_DOUBLE_EQ(t.gpu_uncertainty_j, 2);      // only gpu0's reading gives one
+  EXPECT_DOUBLE_EQ(t.net_gpu_energy_j, 40);      // only gpu0 had an idle baseline
+  EXPECT_TRUE(t.estimated);
+  EXPECT_EQ(t.gpu_names, "NVIDIA H100 80GB HBM3, NVIDIA H100 80GB HBM3");
+  EXPECT_DOUBLE_EQ(w.energy_j(Domain::gpu), t.of(Domain::gpu));
+  const auto none = energy::totals(energy::WindowResult{});
+  EXPECT_FALSE(none.measured(Domain::gpu));
+  EXPECT_LT(none.net_gpu_energy_j, 0);
 }
