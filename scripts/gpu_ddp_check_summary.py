@@ -1,13 +1,14 @@
 """The verdicts of scripts/gpu-ddp-check.sh from its ranks' files: the job row's GPU energy against the ranks'
 in-process NVML counters (once per GPU: ranks sharing one GPU each read all of it), each rank's tracker against
-its own counter, and the GPUs each rank's process held a context on. Usage: gpu_ddp_check_summary.py JOBDIR OUT.json"""
+its own counter, the GPUs each rank's process held a context on; and the whole job as `sedenergy measure` saw it
+from outside, beside the ranks' sum from inside. Usage: gpu_ddp_check_summary.py JOBDIR OUT.json OUTSIDE.csv"""
 import glob
 import json
 import sys
 
 import pandas as pd
 
-job_dir, out = sys.argv[1], sys.argv[2]
+job_dir, out, outside_csv = sys.argv[1], sys.argv[2], sys.argv[3]
 ranks = sorted((json.load(open(p)) for p in glob.glob(f"{job_dir}/nvml-rank*.json")), key=lambda r: r["rank"])
 job_row = pd.read_csv(f"{job_dir}/emissions.csv").iloc[-1]
 record = json.load(open(sorted(glob.glob(f"{job_dir}/sedenergy-job-*.json"))[-1]))
@@ -35,7 +36,13 @@ for r in ranks:
                    "own_gpu": r["nvml_index"], "gpus_on_machine": sorted(held), "other_gpus_held": elsewhere,
                    "own_pid_listed": seen, "ok": not elsewhere and seen,
                    "note": "" if len(held) > 1 else "one GPU on this machine: no other GPU to open a context on"})
-summary = {"checks": checks, "job_flags": record["flags"], "ranks_missing": record["ranks_missing"],
+outside = pd.read_csv(outside_csv).iloc[-1]
+side_by_side = {  # what each saw: outside adds the start-up (interpreter, CUDA contexts, rendezvous) and the end
+    "outside_measure": {"duration_s": outside.duration, "gpu_j": outside.gpu_energy * 3.6e6,
+                        "energy_kwh": outside.energy_consumed},
+    "inside_job_row": {"duration_s": job_row.duration, "gpu_j": job_gpu_j, "energy_kwh": job_row.energy_consumed}}
+print("side by side:", side_by_side)
+summary = {"side_by_side": side_by_side, "checks": checks, "job_flags": record["flags"], "ranks_missing": record["ranks_missing"],
            "job_energy_kwh": job_row.energy_consumed}
 json.dump(summary, open(out, "w"), indent=1)
 for c in checks:

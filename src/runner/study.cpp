@@ -42,6 +42,7 @@
 #include "runner/plan.hpp"
 #include "runner/probes.hpp"
 #include "runner/study_options.hpp"
+#include "runner/study_parts.hpp"
 #include "runner/trainer.hpp"
 #include "store/store.hpp"
 
@@ -61,8 +62,6 @@ double signal_safe_now() {
   clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
-// Thrown inside a run when a stop request cut its measurement windows short.
-struct RunInterrupted {};
 
 void request_stop(int sig) {
   const double now = signal_safe_now();
@@ -84,32 +83,7 @@ std::string clock_text(double s) {
   return buf;
 }
 
-// One phase measured as a window, repeating whole epochs until the window is long enough.
-struct PhaseOutcome {
-  energy::WindowResult window;
-  int epochs = 0;
-  double loss = -1;
-  std::vector<double> epoch_s;  // each epoch's seconds, the device synchronised at its end
-  double own_cpu_s = 0;         // this process's CPU seconds inside the window
-};
 
-// Times epochs inside a window: each lap ends with the device synchronised, so a lap is the epoch's work,
-// not only its launches; and the process's CPU seconds over the whole window.
-class EpochClock {
- public:
-  explicit EpochClock(const Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
-  void lap(PhaseOutcome& o) {
-    trainer_.synchronize();
-    const double now = monotonic_s();
-    o.epoch_s.push_back(now - t_);
-    t_ = now;
-  }
-  void stop(PhaseOutcome& o) const { o.own_cpu_s = process_cpu_seconds() - cpu0_; }
-
- private:
-  const Trainer& trainer_;
-  double cpu0_, t_;
-};
 
 // Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
 double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) {
@@ -121,40 +95,6 @@ double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) 
   return read_memory_info().available_kib * 1024.0 / 1e9;
 }
 
-store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o) {
-  using energy::Domain;
-  store::PhaseRecord p;
-  const auto& w = o.window;
-  const auto t = energy::totals(w);
-  const double e = std::max(1, o.epochs);
-  p.phase = name;
-  p.epochs = o.epochs;
-  p.window_s = w.duration_s;
-  p.duration_s = w.duration_s / e;
-  p.energy_j = t.energy_j / e;
-  p.gpu_energy_j = t.of(Domain::gpu) / e;
-  p.cpu_energy_j = t.of(Domain::cpu) / e;
-  p.ram_energy_j = t.of(Domain::ram) / e;
-  p.gpu_method = t.method(Domain::gpu);
-  p.cpu_method = t.method(Domain::cpu);
-  p.ram_method = t.method(Domain::ram);
-  p.estimated = t.estimated;
-  p.gpu_power_w = t.gpu_power_w;
-  p.loss = o.loss;
-  if (t.measured(Domain::gpu)) p.uncertainty_j = t.gpu_uncertainty_j / e;
-  if (t.net_gpu_energy_j >= 0) p.net_gpu_energy_j = t.net_gpu_energy_j / e;
-  p.gpu_util_pct = w.gpu_util_pct;
-  p.mem_util_pct = w.mem_util_pct;
-  p.cpu_load = w.cpu_load;
-  p.flags = join(w.flags, "; ");
-  p.window_json = json_text(w.to_json());
-  p.epoch_times_json = nlohmann::json(o.epoch_s).dump();
-  p.own_cpu_s = o.own_cpu_s;
-  // Every other process's CPU: the host's busy CPU-seconds in the window less this process's.
-  static const int cpus = std::max(1, read_host_info().cpu_count);
-  if (w.duration_s > 0) p.other_cpu_load = std::max(0.0, w.cpu_load - o.own_cpu_s / (cpus * w.duration_s));
-  return p;
-}
 
 // GPU power (sum over the selected GPUs) averaged over the last `seconds` of the sampler's timeline.
 double recent_gpu_power_w(const energy::Meter& meter, double seconds) {
@@ -190,107 +130,10 @@ double cool_down(const StudyOptions& opt, const energy::Meter& meter, double pau
   return monotonic_s() - t0;
 }
 
-// Nested seeded subsets of the training set: the first round(f * n) clips of one fixed permutation.
-torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed) {
-  const auto perm = seeded_permutation(static_cast<std::size_t>(n), seed ^ 0x5eedf4acULL);
-  const int64_t k = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(n)));
-  std::vector<int64_t> idx(perm.begin(), perm.begin() + k);
-  std::sort(idx.begin(), idx.end());
-  return torch::tensor(idx, torch::TensorOptions().dtype(torch::kLong));
-}
 
-// A list of clips without any label (DESED's unlabeled_in_domain set: a file name column only) can be
-// featurised, but a model trained or scored on it learns and measures nothing: the study refuses it.
-void refuse_unlabelled(const std::vector<data::Clip>& clips, const data::DatasetPaths& paths, const std::string& option) {
-  for (const auto& c : clips) {
-    if (!c.labels.empty() || !c.events.empty()) return;
-  }
-  const std::string list = paths.weak_tsv.empty() ? paths.strong_tsv : paths.weak_tsv;
-  throw InputError(option + ": none of the " + std::to_string(clips.size()) + " clips listed in " + list +
-                   " has a label; a study needs weak (event_labels) or strong labels");
-}
 
-// The training and test batches, their descriptions, and the clips left out (--on-error skip).
-struct StudyData {
-  std::unique_ptr<BatchSource> train, test;  // test: null when the study tests on its training set
-  std::unique_ptr<BatchSource> validation;   // --validation: carved from the training clips; else null
-  std::string description;                   // for the session record
-  std::vector<std::string> skipped;
-  const BatchSource& test_set() const { return test ? *test : *train; }
-};
 
-// No --data: the seeded synthetic DESED-format set in OUT/data, generated once and reused.
-data::DatasetPaths synthetic_dataset(const StudyOptions& opt, std::ostream& log) {
-  data::SynthOptions so;
-  so.clips = opt.clips > 0 ? opt.clips : (opt.grid == "paper43" ? 1578 : 256);
-  so.seed = opt.seed;
-  const std::string root = (fs::path(opt.out_dir) / "data" /
-                            ("synth-" + std::to_string(so.clips) + "-seed" + std::to_string(so.seed))).string();
-  if (data::synthetic_dataset_matches(root, so)) {
-    log << "dataset: reusing synthetic DESED-format set " << root << "\n";
-    return data::locate_train_set(root);
-  }
-  log << "dataset: generating " << so.clips << " synthetic 10 s clips at 44.1 kHz into " << root << "\n";
-  return data::synthesize_dataset(root, so).paths;
-}
 
-// Clips, then features (cached, or a source that computes them per batch). `prepare_only` stops once the
-// dataset exists and its features are cached, and returns no sources.
-StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only) {
-  const auto& opt = plan.opt;
-  if (opt.data_dir.empty()) plan.paths = synthetic_dataset(opt, log);
-  StudyData d;
-  auto clips = data::load_clips(plan.paths, opt.extract.on_error, &d.skipped);
-  refuse_unlabelled(clips, plan.paths, "--data");
-  std::vector<data::Clip> test_clips;
-  std::string test_desc = "the training set (as the study)";
-  if (!opt.test_data_dir.empty()) {
-    test_clips = data::load_clips(plan.test_paths, opt.extract.on_error, &d.skipped);
-    refuse_unlabelled(test_clips, plan.test_paths, "--test-data");
-    test_desc = plan.test_paths.root + " (" + std::to_string(test_clips.size()) + " clips)";
-  } else if (opt.holdout > 0) {
-    std::tie(clips, test_clips) = data::split_holdout(clips, opt.holdout, opt.seed, "--holdout");
-    plan.test_paths = plan.paths;
-    test_desc = "held-out " + std::to_string(test_clips.size()) + " clips (fraction " + std::to_string(opt.holdout) + ")";
-  }
-  std::vector<data::Clip> validation_clips;
-  if (opt.validation > 0) {
-    std::tie(clips, validation_clips) = data::split_holdout(clips, opt.validation, opt.seed + 1, "--validation");
-    test_desc += "; validation: " + std::to_string(validation_clips.size()) + " training clips held out (fraction " +
-                 format_number(opt.validation) + ")";
-  }
-  log << "features: " << features::describe(opt.features) << " (" << opt.feature_mode << ")\n";
-  const data::ExtractOptions eo = extraction_options(opt);
-  std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
-  auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) -> std::unique_ptr<BatchSource> {
-    if (opt.feature_mode == "on-the-fly") {
-      return prepare_only ? nullptr : std::make_unique<BatchSource>(p, cl, opt.features, eo);
-    }
-    std::string note;
-    keep.push_back(data::cached_features(opt.cache_dir, p, cl, opt.features, eo, note));
-    const auto& f = keep.back();
-    log << note << "\n" << "features: " << f.n_clips << " clips -> " << f.n_mels << "x" << f.frames << " in "
-        << std::fixed << std::setprecision(2) << f.extract_seconds << " s\n";
-    log.unsetf(std::ios::fixed);
-    d.skipped.insert(d.skipped.end(), f.skipped.begin(), f.skipped.end());
-    return prepare_only ? nullptr : std::make_unique<BatchSource>(f);
-  };
-  d.train = make_source(plan.paths, clips);
-  d.test = test_clips.empty() ? nullptr : make_source(plan.test_paths, test_clips);
-  if (!validation_clips.empty()) d.validation = make_source(plan.paths, validation_clips);
-  if (!d.skipped.empty()) {
-    const auto list = (fs::path(opt.out_dir) / "skipped.txt").string();
-    write_file(list, join(d.skipped, "\n") + "\n");
-    log << "skipped " << d.skipped.size() << " bad clips (--on-error skip); list in " << list << "\n";
-  }
-  // Device-resident data (an implementation's choice): the whole set copied to the GPU once for the study.
-  const bool resident = std::any_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.device_data; });
-  for (auto* src : {d.train.get(), d.test.get(), d.validation.get()}) {
-    if (src && resident) src->keep_on(plan.dev.device);
-  }
-  if (d.train) d.description = plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
-  return d;
-}
 
 // The meter of a study: this CUDA device's GPU (by PCI bus id, as CUDA and NVML number GPUs differently;
 // without the CUDA driver API, the CUDA_VISIBLE_DEVICES entry, else the same index), CPU and RAM.
@@ -382,44 +225,6 @@ SessionState open_session(store::Store& db, const store::SessionRecord& sess, co
   return s;
 }
 
-// What a run is before it is measured: its configuration, training subset and FLOPs per step and epoch
-// (full batches plus the last partial one, for each phase's own set).
-store::RunRecord planned_run(const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
-                             int64_t n_train, int64_t n_test) {
-  const auto& opt = plan.opt;
-  store::RunRecord rec;
-  rec.config = item.spec.name();
-  rec.variant = item.variant;
-  rec.repetition = item.repetition;
-  rec.fraction = item.fraction;
-  rec.epochs_per_unit = item.epochs;
-  rec.frames = plan.shape.frames;
-  rec.loss = opt.loss;
-  rec.family = models::family_name(item.spec.family);
-  rec.batch = opt.batch;
-  rec.clips = static_cast<int>(n_train);
-  rec.steps_per_epoch = Trainer::steps_per_epoch(n_train, opt.batch);
-  rec.impl = item.impl.name();
-  rec.started_at = utc_now_iso();
-  rec.train_flops_per_step = counts.train_step_flops();
-  rec.test_flops_per_step = counts.test_step_flops();
-  const auto traffic = compute::dram_traffic(counts);
-  rec.train_traffic_bytes_per_step = traffic.train_step_bytes;
-  rec.test_traffic_bytes_per_step = traffic.test_step_bytes;
-  auto epoch_flops = [&](int64_t n, bool train) {
-    double total = static_cast<double>(n / opt.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
-    if (n % opt.batch) {
-      auto last = plan.shape;
-      last.batch = static_cast<int>(n % opt.batch);
-      auto c = compute::count(item.spec, last);
-      total += train ? c.train_step_flops() : c.test_step_flops();
-    }
-    return total;
-  };
-  rec.train_flops_per_epoch = epoch_flops(n_train, true);
-  rec.test_flops_per_epoch = epoch_flops(n_test, false);
-  return rec;
-}
 
 // Refuses what cannot fit before allocating anything (an out-of-memory crash loses the device).
 void refuse_what_cannot_fit(const compute::ModelCount& counts, const DeviceChoice& dev, const energy::Meter& meter) {
@@ -452,127 +257,10 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
   return model;
 }
 
-// The weights of a model, copied on its device, to go back to.
-class Snapshot {
- public:
-  explicit Snapshot(models::SedNet& model) : model_(model) { take(); }
-  void take() {
-    torch::NoGradGuard no_grad;
-    saved_.clear();
-    for (const auto& p : model_->parameters()) saved_.push_back(p.detach().clone());
-    for (const auto& b : model_->buffers()) saved_.push_back(b.detach().clone());
-  }
-  void restore() {
-    torch::NoGradGuard no_grad;
-    std::size_t i = 0;
-    for (auto& p : model_->parameters()) p.copy_(saved_[i++]);
-    for (auto& b : model_->buffers()) b.copy_(saved_[i++]);
-  }
 
- private:
-  models::SedNet& model_;
-  std::vector<torch::Tensor> saved_;
-};
 
-// The training window of a run: E epochs of training repeated from the same starting weights until the
-// window is long enough. Every measured unit starts from the same weights: each is the study's workload
-// (E epochs from one starting point), and a long window cannot drift into divergence; restoring is one
-// device copy of the weights per unit, inside the window.
-PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter,
-                             double min_window_s) {
-  PhaseOutcome train;
-  {
-    Snapshot start(trainer.model());
-    auto w = meter.begin(item.variant + "/train");
-    const double t0 = monotonic_s();
-    EpochClock clock(trainer);
-    do {
-      if (train.epochs > 0) start.restore();
-      for (int e = 0; e < item.epochs; ++e) {
-        trainer.train_epoch(subset);
-        clock.lap(train);
-      }
-      train.epochs += item.epochs;
-    } while (!g_stop && monotonic_s() - t0 < min_window_s);
-    train.window = meter.end(w);
-    clock.stop(train);
-  }  // the test phase has the memory
-  if (g_stop) throw RunInterrupted();
-  train.loss = trainer.training_loss(subset);
-  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
-  return train;
-}
 
-double validation_map(Trainer& trainer, const BatchSource& validation) {
-  auto [scores, targets] = trainer.predict(&validation);
-  return analysis::tagging_metrics(scores, targets, data::kNumClasses).map;
-}
 
-// A learning run's training window: from the start weights, epoch after epoch, each followed by the
-// validation mAP (inside the window: early stopping pays for it), until it has not improved for `patience`
-// epochs or item.epochs have run. Each epoch is also a window of its own, so the curve carries the
-// energy spent up to every epoch (counter deltas, summed). The model ends with its best epoch's weights.
-PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
-                             const BatchSource& validation, int patience, std::uint64_t seed, energy::Meter& meter,
-                             std::string& curve_json) {
-  PhaseOutcome train;
-  Snapshot best(trainer.model());
-  nlohmann::json curve = nlohmann::json::array();
-  double best_map = -1, seconds = 0, gpu_j = 0, all_j = 0;
-  int best_epoch = 0, since_best = 0;
-  auto w = meter.begin(item.variant + "/train");
-  EpochClock clock(trainer);
-  while (!g_stop && train.epochs < item.epochs && since_best < patience) {
-    auto epoch = meter.begin(item.variant + "/train/epoch");
-    trainer.train_epoch(subset);
-    clock.lap(train);
-    const double map = validation_map(trainer, validation);
-    const auto e = meter.end(epoch);
-    ++train.epochs;
-    seconds += e.duration_s;
-    gpu_j += e.energy_j(energy::Domain::gpu);
-    all_j += e.total_energy_j();
-    curve.push_back({{"epoch", train.epochs}, {"validation_map", map}, {"seconds", seconds}, {"gpu_energy_j", gpu_j},
-                     {"energy_j", all_j}});
-    if (map > best_map) {
-      best_map = map;
-      best_epoch = train.epochs;
-      since_best = 0;
-      best.take();
-    } else {
-      ++since_best;
-    }
-  }
-  train.window = meter.end(w);
-  clock.stop(train);
-  if (g_stop) throw RunInterrupted();
-  best.restore();
-  train.loss = trainer.training_loss(subset);
-  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
-  curve_json = nlohmann::json{{"seed", seed}, {"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
-                              {"stopped", since_best >= patience ? "early stop" : "most epochs"}, {"curve", curve},
-                              {"method", "each epoch (training, then the validation mAP) a meter window of its own; "
-                                         "seconds and energy cumulative; energy: the window's counter deltas"}}
-                   .dump();
-  return train;
-}
-
-// The test window: test epochs until it is long enough.
-PhaseOutcome test_window(const WorkItem& item, Trainer& trainer, energy::Meter& meter, double min_window_s) {
-  PhaseOutcome test;
-  auto w = meter.begin(item.variant + "/test");
-  const double t0 = monotonic_s();
-  EpochClock test_clock(trainer);
-  do {
-    trainer.test_epoch();
-    test_clock.lap(test);
-    ++test.epochs;
-  } while (!g_stop && monotonic_s() - t0 < min_window_s);
-  test.window = meter.end(w);
-  test_clock.stop(test);
-  if (g_stop) throw RunInterrupted();
-  return test;
-}
 
 // The test metrics of a trained model (outside any window).
 void record_quality(store::RunRecord& rec, Trainer& trainer) {
@@ -619,7 +307,8 @@ void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::Mod
                                                meter, rec.learning_json)
                              : training_window(item, trainer, subset, meter, min_window);
       const auto test = test_window(item, trainer, meter, min_window);
-      rec.phases = {to_phase("train", train), to_phase("test", test)};
+      static const int host_cpus = read_host_info().cpu_count;
+      rec.phases = {to_phase("train", train, host_cpus), to_phase("test", test, host_cpus)};
       record_quality(rec, trainer);
       for (const auto& ph : {train, test}) {
         sum.gpu_energy_j += ph.window.energy_j(energy::Domain::gpu);
@@ -752,7 +441,9 @@ struct Sweep {
         << "  elapsed " << clock_text(elapsed) << "  left ~" << clock_text(eta) << "\n" << std::flush;
     const torch::Tensor subset = training_subset(data.train->size(), item.fraction, opt.seed);
     const auto counts = compute::count(item.spec, plan.shape);  // one accounting for the record and the model
-    store::RunRecord rec = planned_run(item, counts, plan, subset.size(0), data.test_set().size());
+    store::RunRecord rec = planned_run({item.spec, item.variant, item.impl.name(), opt.loss, item.repetition, item.epochs,
+                                        opt.batch, item.fraction, plan.shape, subset.size(0), data.test_set().size()},
+                                       counts);
     rec.session_id = session.id;
     if (!item.retry_reason.empty()) {
       rec.retry_of = item.repetition - opt.repetitions;
@@ -822,6 +513,8 @@ void record_hardware_probes(const StudyPlan& plan, double idle_no_context_w, sto
 }
 
 }  // namespace
+
+const std::atomic<bool>& stop_requested() { return g_stop; }
 
 StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepare_only) {
   const double t_start = monotonic_s();

@@ -1,0 +1,157 @@
+// The measured windows of a run: training (E epochs from the same start weights, repeated until the window
+// is long enough), learning (epoch by epoch with the validation mAP, early stopping) and testing.
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/metrics.hpp"
+#include "common/error.hpp"
+#include "common/host.hpp"
+#include "runner/study_parts.hpp"
+
+namespace sedenergy::runner {
+namespace {
+
+// Times epochs inside a window: each lap ends with the device synchronised, so a lap is the epoch's work,
+// not only its launches; and the process's CPU seconds over the whole window.
+class EpochClock {
+ public:
+  explicit EpochClock(const Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
+  void lap(PhaseOutcome& o) {
+    trainer_.synchronize();
+    const double now = monotonic_s();
+    o.epoch_s.push_back(now - t_);
+    t_ = now;
+  }
+  void stop(PhaseOutcome& o) const { o.own_cpu_s = process_cpu_seconds() - cpu0_; }
+
+ private:
+  const Trainer& trainer_;
+  double cpu0_, t_;
+};
+
+// The weights of a model, copied on its device, to go back to.
+class Snapshot {
+ public:
+  explicit Snapshot(models::SedNet& model) : model_(model) { take(); }
+  void take() {
+    torch::NoGradGuard no_grad;
+    saved_.clear();
+    for (const auto& p : model_->parameters()) saved_.push_back(p.detach().clone());
+    for (const auto& b : model_->buffers()) saved_.push_back(b.detach().clone());
+  }
+  void restore() {
+    torch::NoGradGuard no_grad;
+    std::size_t i = 0;
+    for (auto& p : model_->parameters()) p.copy_(saved_[i++]);
+    for (auto& b : model_->buffers()) b.copy_(saved_[i++]);
+  }
+
+ private:
+  models::SedNet& model_;
+  std::vector<torch::Tensor> saved_;
+};
+
+double validation_map(Trainer& trainer, const BatchSource& validation) {
+  auto [scores, targets] = trainer.predict(&validation);
+  return analysis::tagging_metrics(scores, targets, data::kNumClasses).map;
+}
+
+}  // namespace
+
+// The training window of a run: E epochs of training repeated from the same starting weights until the
+// window is long enough. Every measured unit starts from the same weights: each is the study's workload
+// (E epochs from one starting point), and a long window cannot drift into divergence; restoring is one
+// device copy of the weights per unit, inside the window.
+PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter,
+                             double min_window_s) {
+  PhaseOutcome train;
+  {
+    Snapshot start(trainer.model());
+    auto w = meter.begin(item.variant + "/train");
+    const double t0 = monotonic_s();
+    EpochClock clock(trainer);
+    do {
+      if (train.epochs > 0) start.restore();
+      for (int e = 0; e < item.epochs; ++e) {
+        trainer.train_epoch(subset);
+        clock.lap(train);
+      }
+      train.epochs += item.epochs;
+    } while (!stop_requested() && monotonic_s() - t0 < min_window_s);
+    train.window = meter.end(w);
+    clock.stop(train);
+  }  // the test phase has the memory
+  if (stop_requested()) throw RunInterrupted();
+  train.loss = trainer.training_loss(subset);
+  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
+  return train;
+}
+
+// A learning run's training window: from the start weights, epoch after epoch, each followed by the
+// validation mAP (inside the window: early stopping pays for it), until it has not improved for `patience`
+// epochs or item.epochs have run. Each epoch is also a window of its own, so the curve carries the
+// energy spent up to every epoch (counter deltas, summed). The model ends with its best epoch's weights.
+PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
+                             const BatchSource& validation, int patience, std::uint64_t seed, energy::Meter& meter,
+                             std::string& curve_json) {
+  PhaseOutcome train;
+  Snapshot best(trainer.model());
+  nlohmann::json curve = nlohmann::json::array();
+  double best_map = -1, seconds = 0, gpu_j = 0, all_j = 0;
+  int best_epoch = 0, since_best = 0;
+  auto w = meter.begin(item.variant + "/train");
+  EpochClock clock(trainer);
+  while (!stop_requested() && train.epochs < item.epochs && since_best < patience) {
+    auto epoch = meter.begin(item.variant + "/train/epoch");
+    trainer.train_epoch(subset);
+    clock.lap(train);
+    const double map = validation_map(trainer, validation);
+    const auto e = meter.end(epoch);
+    ++train.epochs;
+    seconds += e.duration_s;
+    gpu_j += e.energy_j(energy::Domain::gpu);
+    all_j += e.total_energy_j();
+    curve.push_back({{"epoch", train.epochs}, {"validation_map", map}, {"seconds", seconds}, {"gpu_energy_j", gpu_j},
+                     {"energy_j", all_j}});
+    if (map > best_map) {
+      best_map = map;
+      best_epoch = train.epochs;
+      since_best = 0;
+      best.take();
+    } else {
+      ++since_best;
+    }
+  }
+  train.window = meter.end(w);
+  clock.stop(train);
+  if (stop_requested()) throw RunInterrupted();
+  best.restore();
+  train.loss = trainer.training_loss(subset);
+  if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
+  curve_json = nlohmann::json{{"seed", seed}, {"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
+                              {"stopped", since_best >= patience ? "early stop" : "most epochs"}, {"curve", curve},
+                              {"method", "each epoch (training, then the validation mAP) a meter window of its own; "
+                                         "seconds and energy cumulative; energy: the window's counter deltas"}}
+                   .dump();
+  return train;
+}
+
+// The test window: test epochs until it is long enough.
+PhaseOutcome test_window(const WorkItem& item, Trainer& trainer, energy::Meter& meter, double min_window_s) {
+  PhaseOutcome test;
+  auto w = meter.begin(item.variant + "/test");
+  const double t0 = monotonic_s();
+  EpochClock test_clock(trainer);
+  do {
+    trainer.test_epoch();
+    test_clock.lap(test);
+    ++test.epochs;
+  } while (!stop_requested() && monotonic_s() - t0 < min_window_s);
+  test.window = meter.end(w);
+  test_clock.stop(test);
+  if (stop_requested()) throw RunInterrupted();
+  return test;
+}
+
+}  // namespace sedenergy::runner
