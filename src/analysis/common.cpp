@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "energy/records.hpp"
+#include "store/json_columns.hpp"
 #include "models/spec.hpp"
 
 namespace sedenergy::analysis {
@@ -28,28 +29,18 @@ std::string interval_text(const Interval& i, const char* f) {
   return std::string(" [") + fmt(i.lo, f) + ", " + fmt(i.hi, f) + "]";
 }
 
-// GPM and utilisation means of a window record; -1 when absent.
-double activity(const json& w, const char* key) {
-  if (w.contains("gpu_activity") && w["gpu_activity"].contains(key)) return w["gpu_activity"][key].get<double>();
-  return -1;
-}
-
 WindowFacts window_facts(const std::string& text) {
   WindowFacts f;
-  if (text.empty()) return f;
-  try {
-    auto w = json::parse(text);
-    f.sm_util = activity(w, "sm_util_pct");
-    f.dram_bw = activity(w, "dram_bw_util_pct");
-    for (const auto& d : w.value("domains", json::array())) {
-      if (d.value("domain", "") != energy::domain_name(energy::Domain::gpu)) continue;
-      const double ej = d.value("energy_j", 0.0), ij = d.value("integral_energy_j", -1.0);
-      if (ej > 0 && ij > 0) f.counter_vs_integral_pct.push_back(100 * std::abs(ij - ej) / ej);
-      const double idle = d.value("idle_power_w", -1.0);
-      if (ej > 0 && idle > 0) f.idle_share_pct.push_back(100 * idle * w.value("duration_s", 0.0) / ej);
+  const auto w = store::read_window(text);
+  if (!w) return f;  // a damaged record contributes nothing rather than stopping the report
+  f.sm_util = w->activity("sm_util_pct");
+  f.dram_bw = w->activity("dram_bw_util_pct");
+  for (const auto& d : w->domains) {
+    if (d.domain != energy::domain_name(energy::Domain::gpu)) continue;
+    if (d.energy_j > 0 && d.integral_energy_j > 0) {
+      f.counter_vs_integral_pct.push_back(100 * std::abs(d.integral_energy_j - d.energy_j) / d.energy_j);
     }
-  } catch (const json::exception&) {
-    return WindowFacts{};  // a damaged record contributes nothing rather than stopping the report
+    if (d.energy_j > 0 && d.idle_power_w > 0) f.idle_share_pct.push_back(100 * d.idle_power_w * w->duration_s / d.energy_j);
   }
   return f;
 }

@@ -7,6 +7,7 @@
 
 #include "analysis/stats.hpp"
 #include "common/text.hpp"
+#include "store/json_columns.hpp"
 
 namespace sedenergy::analysis {
 
@@ -64,15 +65,14 @@ struct LearningRun {
 std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, const EnergyUse& use) {
   std::vector<LearningRun> out;
   for (const auto& r : rows) {
-    if (r.status != "ok" || r.phase.phase != "train" || r.learning_json.empty() || r.impl != impl) continue;
-    const auto j = json::parse(r.learning_json, nullptr, false);
-    if (!j.is_object() || !j.contains("curve")) continue;
-    LearningRun run{r.variant, r.family, j.value("best_epoch", 0), {}, {}};
-    for (const auto& e : j["curve"]) {
-      run.map.push_back(e.value("validation_map", NAN));
-      run.energy.push_back(use.gpu ? above_baseline(e.value("gpu_energy_j", NAN), baseline_watts(r, use.baseline),
-                                                    e.value("seconds", NAN))
-                                   : e.value("energy_j", NAN));
+    if (r.status != "ok" || r.phase.phase != "train" || r.impl != impl) continue;
+    const auto curve = store::read_learning(r.learning_json);
+    if (!curve) continue;
+    LearningRun run{r.variant, r.family, curve->best_epoch, {}, {}};
+    for (const auto& e : curve->epochs) {
+      run.map.push_back(e.validation_map);
+      run.energy.push_back(use.gpu ? above_baseline(e.gpu_energy_j, baseline_watts(r, use.baseline), e.seconds)
+                                   : e.energy_j);
     }
     if (!run.map.empty()) out.push_back(std::move(run));
   }

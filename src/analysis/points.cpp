@@ -11,6 +11,7 @@
 #include "common/text.hpp"
 #include "models/implementation.hpp"
 #include "models/spec.hpp"
+#include "store/json_columns.hpp"
 
 namespace sedenergy::analysis {
 
@@ -20,13 +21,11 @@ bool real_flag(const std::string& f) { return f.find("estimated") == std::string
 // The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
 // cannot parse).
 std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
+  const auto shape = store::read_spec_shape(r.spec_json);
+  if (!shape) return std::nullopt;
   try {
-    int mels = 128, frames = r.frames > 0 ? r.frames : 64;
-    if (!r.spec_json.empty()) {
-      const auto j = json::parse(r.spec_json);
-      mels = j.value("mels", mels);
-      frames = j.value("frames", frames);
-    }
+    const int mels = shape->mels > 0 ? shape->mels : 128;
+    const int frames = shape->frames > 0 ? shape->frames : (r.frames > 0 ? r.frames : 64);
     return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
   } catch (const std::exception&) {
     return std::nullopt;

@@ -7,22 +7,9 @@
 
 #include "analysis/stats.hpp"
 #include "common/text.hpp"
+#include "store/json_columns.hpp"
 
 namespace sedenergy::analysis {
-
-namespace {
-// A phase's per-epoch seconds; empty when not recorded (before schema 6) or damaged, which, as for
-// window_facts, contributes nothing rather than stopping the report.
-std::vector<double> epoch_times(const std::string& text) {
-  if (text.empty()) return {};
-  try {
-    return json::parse(text).get<std::vector<double>>();
-  } catch (const json::exception&) {
-    return {};
-  }
-}
-
-}  // namespace
 
 // Host stalls: repetitions whose time per epoch exceeds their configuration's median by the stall factor,
 // shown with what the record says of the host then (other processes' CPU load, the study's own CPU time)
@@ -67,7 +54,7 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
       const auto* r = group[i];
       if (!(ratio[i] > factor)) continue;
       double slowest = NAN;
-      if (const auto laps = epoch_times(r->phase.epoch_times_json); !laps.empty()) {
+      if (const auto laps = store::read_epoch_times(r->phase.epoch_times_json); !laps.empty()) {
         slowest = *std::max_element(laps.begin(), laps.end()) / summarize(laps).median;
       }
       const double over = 100 * (energy_ratio[i] - 1);

@@ -15,6 +15,7 @@
 #include "common/json_keys.hpp"
 #include "common/text.hpp"
 #include "energy/emissions.hpp"
+#include "store/json_columns.hpp"
 #include "report/page.hpp"
 
 namespace fs = std::filesystem;
@@ -248,27 +249,23 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
   std::map<std::tuple<std::string, std::string, int>, Job> jobs;  // (job, window name, occurrence)
   std::map<std::tuple<std::string, std::string, int>, int> seen;    // (job, window name, rank) -> windows so far
   for (const auto& w : ws) {
-    const json record = json::parse(w.window_json.empty() ? "null" : w.window_json, nullptr, false);
-    if (record.is_discarded() || !record.is_object() || !record.contains("rank")) continue;
-    const json& r = record["rank"];
-    if (!r.is_object() || r.value("world_size", 1) < 2) continue;
-    const std::string job_id = r.value("job_id", std::string());
-    const int rank = r.value("rank", 0);
-    const int occurrence = seen[{job_id, w.name, rank}]++;
-    Job& j = jobs[{job_id, w.name, occurrence}];
-    j.job_id = job_id, j.name = w.name, j.occurrence = occurrence, j.world_size = r.value("world_size", 1);
-    j.ranks.insert(rank);
-    const std::string node = r.value("node", std::string());
-    j.nodes.insert(node);
+    const auto record = store::read_window(w.window_json);
+    if (!record || !record->rank || record->rank->world_size < 2) continue;
+    const store::StoredRank& r = *record->rank;
+    const int occurrence = seen[{r.job_id, w.name, r.rank}]++;
+    Job& j = jobs[{r.job_id, w.name, occurrence}];
+    j.job_id = r.job_id, j.name = w.name, j.occurrence = occurrence, j.world_size = r.world_size;
+    j.ranks.insert(r.rank);
+    j.nodes.insert(r.node);
     j.other_energy_j += w.energy_j - w.gpu_energy_j, j.duration_s = std::max(j.duration_s, w.duration_s);
     bool gpu_named = false;
-    for (const auto& d : record.value("domains", json::array())) {
-      if (!d.is_object() || d.value("domain", std::string()) != energy::domain_name(energy::Domain::gpu)) continue;
-      auto& reading = j.gpus[{node, d.value("device", std::string())}];
-      if (w.duration_s > reading.first) reading = {w.duration_s, d.value("energy_j", 0.0)};
+    for (const auto& d : record->domains) {
+      if (d.domain != energy::domain_name(energy::Domain::gpu)) continue;
+      auto& reading = j.gpus[{r.node, d.device}];
+      if (w.duration_s > reading.first) reading = {w.duration_s, d.energy_j};
       gpu_named = true;
     }
-    if (!gpu_named) j.gpus[{node, "rank " + std::to_string(rank)}] = {w.duration_s, w.gpu_energy_j};
+    if (!gpu_named) j.gpus[{r.node, "rank " + std::to_string(r.rank)}] = {w.duration_s, w.gpu_energy_j};
   }
   analysis::Table t{"user-jobs", "Distributed jobs: the ranks' windows added up",
                     "One row per window of a job of several ranks (torchrun, Slurm): energy summed over the ranks "
@@ -305,21 +302,19 @@ json point_chart(const json& values, const json& x, const json& y, const json& c
 // load where no GPU was measured.
 json timeline_values(const store::UserWindowRecord& w) {
   json values = json::array();
-  json record = json::parse(w.window_json, nullptr, false);
-  if (record.is_discarded() || !record.contains("timeline")) return values;
-  for (const auto& s : record["timeline"]) {
-    const double t = s.value("t_s", 0.0);
-    if (s.contains("gpus") && !s["gpus"].empty()) {
+  const auto record = store::read_window(w.window_json);
+  if (!record) return values;
+  for (const auto& s : record->timeline) {
+    if (!s.gpus.empty()) {
       double power = 0, util = 0;
-      for (const auto& g : s["gpus"]) {
-        const auto& p = g["power_instant_w"].is_number() ? g["power_instant_w"] : g["power_avg_w"];
-        if (p.is_number()) power += p.get<double>();
-        if (g["util_gpu_pct"].is_number()) util += g["util_gpu_pct"].get<double>() / s["gpus"].size();
+      for (const auto& [watts, percent] : s.gpus) {
+        if (std::isfinite(watts)) power += watts;
+        if (std::isfinite(percent)) util += percent / static_cast<double>(s.gpus.size());
       }
-      values.push_back({{"t_s", t}, {"value", power}, {"series", "GPU power (W)"}});
-      values.push_back({{"t_s", t}, {"value", util}, {"series", "GPU utilization (%)"}});
+      values.push_back({{"t_s", s.t_s}, {"value", power}, {"series", "GPU power (W)"}});
+      values.push_back({{"t_s", s.t_s}, {"value", util}, {"series", "GPU utilization (%)"}});
     } else {
-      values.push_back({{"t_s", t}, {"value", 100.0 * s.value("cpu_load", 0.0)}, {"series", "CPU load (%)"}});
+      values.push_back({{"t_s", s.t_s}, {"value", 100.0 * s.cpu_load}, {"series", "CPU load (%)"}});
     }
   }
   return values;
@@ -386,10 +381,9 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
   for (const auto& t : tables) write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
   json all = {{"sources", sources}, {"estimated", estimated}, {"windows", json::array()}};
   for (const auto& w : ws) {
-    json record = json::parse(w.window_json.empty() ? "null" : w.window_json, nullptr, false);
     all["windows"].push_back({{"run", w.run_uuid}, {"source", w.source}, {"project_name", w.project_name},
                               {"experiment_id", w.experiment_id}, {"name", w.name}, {"energy_j", w.energy_j},
-                              {"record", record.is_discarded() ? json(nullptr) : record}});
+                              {"record", store::read_window_record(w.window_json)}});
   }
   write_file(files.json, json_text(all, 1) + "\n");
   {
