@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "store/json_columns.hpp"
 #include "store/store.hpp"
 #include "test_util.hpp"
 
@@ -267,4 +268,33 @@ TEST(Store, ClaimsAreExclusivePerGroup) {
   EXPECT_FALSE(b.claim("g1", "mlp:1x512#1", "gpu1"));
   EXPECT_TRUE(b.claim("g1", "mlp:1x512#2", "gpu1"));
   EXPECT_TRUE(b.claim("g2", "mlp:1x512#1", "gpu1"));  // another study's group
+}
+
+TEST(JsonColumns, EachColumnHasOneReaderThatSaysLessWhenDamaged) {
+  EXPECT_EQ(store::read_spec_shape("")->mels, 0);  // not recorded: the defaults are the reader's caller's
+  EXPECT_EQ(store::read_spec_shape(R"({"spec":"mlp:1x64","mels":64,"frames":626})")->frames, 626);
+  EXPECT_FALSE(store::read_spec_shape("{not json"));
+  EXPECT_EQ(store::read_epoch_times("[1.5,2]"), (std::vector<double>{1.5, 2}));
+  EXPECT_TRUE(store::read_epoch_times("[1.5,").empty());
+  const auto curve = store::read_learning(
+      R"({"best_epoch":2,"curve":[{"validation_map":0.25,"seconds":1,"gpu_energy_j":18.214999999996508,"energy_j":30},
+          {"validation_map":null,"seconds":2}]})");
+  ASSERT_TRUE(curve);
+  EXPECT_EQ(curve->best_epoch, 2);
+  EXPECT_DOUBLE_EQ(curve->epochs[0].gpu_energy_j, 18.214999999996508);  // a double, not a float
+  EXPECT_TRUE(std::isnan(curve->epochs[1].validation_map));
+  EXPECT_FALSE(store::read_learning(R"({"best_epoch":2})"));
+  const auto w = store::read_window(
+      R"({"duration_s":10,"gpu_activity":{"sm_util_pct":40},"rank":{"job_id":"j","node":"n1","rank":1,"world_size":2},
+          "domains":[{"domain":"gpu","device":"gpu0 H200","energy_j":100,"integral_energy_j":99},"junk"],
+          "timeline":[{"t_s":0.1,"cpu_load":0.5,"gpus":[{"power_avg_w":200,"util_gpu_pct":null}]}]})");
+  ASSERT_TRUE(w);
+  EXPECT_DOUBLE_EQ(w->activity("sm_util_pct"), 40);
+  EXPECT_DOUBLE_EQ(w->activity("dram_bw_util_pct"), -1);
+  ASSERT_EQ(w->domains.size(), 1u);  // a domain that is not an object is skipped
+  EXPECT_EQ(w->rank->world_size, 2);
+  EXPECT_DOUBLE_EQ(w->timeline[0].gpus[0].first, 200);  // no instant power: the average
+  EXPECT_TRUE(std::isnan(w->timeline[0].gpus[0].second));
+  EXPECT_FALSE(store::read_window(R"({"gpu_activity":{"sm_util_pct":"high"}})"));  // damaged: nothing
+  EXPECT_TRUE(store::read_window_record("{cut").is_null());
 }
