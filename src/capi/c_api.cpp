@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/host.hpp"
 #include "common/json_keys.hpp"
+#include "common/text.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
 #include "energy/meter.hpp"
@@ -92,17 +93,9 @@ void select_gpus(const json& o, energy::MeterOptions& mo) {
       }
       const int ordinal = d.get<int>();
       std::string why;
-      const std::string bus = energy::cuda_pci_bus_id(ordinal, &why);
-      energy::MeterOptions one;  // this ordinal's GPU, added to the selection
-      if (!bus.empty()) {
-        one.gpu_pci_bus_ids.push_back(bus);
-      } else if (!energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), ordinal, one) ||
-                 (one.gpu_indices.empty() && one.gpu_uuids.empty())) {
+      if (!energy::select_cuda_ordinal(ordinal, mo, &why)) {
         throw sedenergy::InputError("cuda_devices: no CUDA device " + std::to_string(ordinal) + " (" + why + ")");
       }
-      mo.gpu_pci_bus_ids.insert(mo.gpu_pci_bus_ids.end(), one.gpu_pci_bus_ids.begin(), one.gpu_pci_bus_ids.end());
-      mo.gpu_uuids.insert(mo.gpu_uuids.end(), one.gpu_uuids.begin(), one.gpu_uuids.end());
-      mo.gpu_indices.insert(mo.gpu_indices.end(), one.gpu_indices.begin(), one.gpu_indices.end());
     }
     mo.gpu_selection = "CUDA devices " + o["cuda_devices"].dump() + " of this process, by PCI bus id" +
                        (mo.gpu_pci_bus_ids.empty() ? " (no CUDA driver: from CUDA_VISIBLE_DEVICES)" : "");
@@ -133,8 +126,12 @@ energy::MeterOptions meter_options(const json& o, bool& timeline, double& idle_s
     throw sedenergy::InputError(std::string("meter options: a value has the wrong type (") + e.what() + ")");
   }
   energy::check_sampler_period(mo.period_s, "period_s");
-  if (!(idle_s >= 0 && idle_s <= 600)) throw sedenergy::InputError("idle_s must be in [0, 600] s");
-  if (!(mo.cpu_tdp_w >= 0 && mo.cpu_tdp_w <= 2000)) throw sedenergy::InputError("cpu_tdp_w must be in [0, 2000] W");
+  if (!(idle_s >= 0 && idle_s <= energy::kMaxIdleS)) {
+    throw sedenergy::InputError("idle_s must be in [0, " + sedenergy::format_number(energy::kMaxIdleS) + "] s");
+  }
+  if (!(mo.cpu_tdp_w >= 0 && mo.cpu_tdp_w <= energy::kMaxCpuTdpW)) {
+    throw sedenergy::InputError("cpu_tdp_w must be in [0, " + sedenergy::format_number(energy::kMaxCpuTdpW) + "] W");
+  }
   select_gpus(o, mo);
   return mo;
 }

@@ -18,6 +18,7 @@
 #include "common/text.hpp"
 #include "energy/cuda_device.hpp"
 #include "energy/emissions.hpp"
+#include "energy/meter.hpp"
 #include "usage/user_runs.hpp"
 
 namespace fs = std::filesystem;
@@ -295,7 +296,7 @@ void setup_measure(CLI::App& app, int& exit_code) {
   sub->add_flag("--no-gpu", a->no_gpu, "do not measure GPUs");
   sub->add_option("--db", a->db, "also record the window in this results database (for `sedenergy report`)");
   sub->add_option("--idle", a->idle, "seconds of idle baseline before the program (0: none)")
-      ->check(finite_in(0, 600))->capture_default_str();
+      ->check(finite_in(0, energy::kMaxIdleS))->capture_default_str();
   sub->add_option("command", a->command, "the program and its arguments (after --)")->required();
   sub->callback([a, &exit_code] { exit_code = measure_program(*a); });
 }

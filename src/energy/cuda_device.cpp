@@ -81,6 +81,22 @@ bool select_cuda_visible(const char* env, int ordinal, MeterOptions& mo, std::st
   return true;
 }
 
+bool select_cuda_ordinal(int ordinal, MeterOptions& mo, std::string* why) {
+  const std::string bus = cuda_pci_bus_id(ordinal, why);
+  if (!bus.empty()) {
+    mo.gpu_pci_bus_ids.push_back(bus);
+    return true;
+  }
+  MeterOptions one;
+  if (!select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), ordinal, one) ||
+      (one.gpu_indices.empty() && one.gpu_uuids.empty())) {
+    return false;
+  }
+  mo.gpu_uuids.insert(mo.gpu_uuids.end(), one.gpu_uuids.begin(), one.gpu_uuids.end());
+  mo.gpu_indices.insert(mo.gpu_indices.end(), one.gpu_indices.begin(), one.gpu_indices.end());
+  return true;
+}
+
 std::string select_program_gpus(MeterOptions& mo, const std::function<const char*(const char*)>& env) {
   const char* visible = env("CUDA_VISIBLE_DEVICES");
   std::string note;

@@ -22,6 +22,10 @@ int cuda_primary_context_active(int ordinal);
 struct MeterOptions;
 bool select_cuda_visible(const char* cuda_visible_devices, int ordinal, MeterOptions& mo, std::string* note = nullptr);
 
+// Adds this process's CUDA device `ordinal` to mo's GPUs: by PCI bus id through the CUDA driver, else from this
+// process's CUDA_VISIBLE_DEVICES entry. False when neither names it (`why`: the driver's reason).
+bool select_cuda_ordinal(int ordinal, MeterOptions& mo, std::string* why = nullptr);
+
 // The GPUs a program about to start will use, for measure: CUDA_VISIBLE_DEVICES mapped through the CUDA
 // driver; else Slurm's SLURM_STEP_GPUS / SLURM_JOB_GPUS (NVML indices); else CUDA_VISIBLE_DEVICES' entries;
 // else every GPU, each window keeping those on which the program's processes held a context

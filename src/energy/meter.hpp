@@ -72,6 +72,9 @@ struct MeterOptions {
 // The sampler period's bounds, checked by every entry that takes one (measure, study, the C API, the meter):
 // under 10 ms the sampler would cost more than it measures; over 10 s a window's timeline says nothing.
 inline constexpr double kMinPeriodS = 0.01, kMaxPeriodS = 10.0;
+// The longest idle baseline any entry takes (a typo must not idle for hours), and the largest CPU TDP an estimate
+// accepts (a server CPU is under 500 W; 2000 W leaves room for a whole socket count written as one).
+inline constexpr double kMaxIdleS = 600, kMaxCpuTdpW = 2000;
 // Throws InputError naming `option` when period_s is outside the bounds (or not a number).
 void check_sampler_period(double period_s, const std::string& option);
 

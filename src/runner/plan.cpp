@@ -108,8 +108,15 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
   return items;
 }
 
+namespace {
+// --feature-mode as the plan reads it (its choices checked by validate).
+FeatureMode feature_mode_of(const StudyOptions& opt) {
+  return opt.feature_mode == "on-the-fly" ? FeatureMode::on_the_fly : FeatureMode::cached;
+}
+}  // namespace
+
 std::vector<models::Implementation> study_implementations(const StudyOptions& opt, const DeviceChoice& dev) {
-  const models::RunContext ctx{dev.cuda, cuda_graphs_available(), opt.feature_mode == "cached"};
+  const models::RunContext ctx{dev.cuda, cuda_graphs_available(), feature_mode_of(opt) == FeatureMode::cached};
   return models::runnable_implementations(opt.impl, opt.optimizer, ctx, "--impl");
 }
 
@@ -119,7 +126,7 @@ data::ExtractOptions extraction_options(const StudyOptions& opt) {
   eo.seed = opt.seed;
   return eo;
 }
-std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard) {
+Shard parse_shard(const std::string& shard) {
   auto parts = split(shard, '/');
   long long k = 0, n = 0;
   if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 1 || k > n) {
@@ -130,11 +137,18 @@ std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& sp
     }
     throw InputError("--shard '" + shard + "': expected K/N with 1 <= K <= N" + hint);
   }
+  return {static_cast<int>(k), static_cast<int>(n)};
+}
+
+std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const Shard& shard) {
   std::vector<models::ModelSpec> mine;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (static_cast<long long>(i % n) == k - 1) mine.push_back(specs[i]);
+    if (static_cast<int>(i % static_cast<std::size_t>(shard.n)) == shard.k - 1) mine.push_back(specs[i]);
   }
-  if (mine.empty()) throw InputError("--shard " + shard + ": no configuration falls in this shard");
+  if (mine.empty()) {
+    throw InputError("--shard " + std::to_string(shard.k) + "/" + std::to_string(shard.n) +
+                     ": no configuration falls in this shard");
+  }
   return mine;
 }
 StudyPlan plan_study(const StudyOptions& opt_in) {
@@ -146,7 +160,7 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   p.impls = study_implementations(opt, p.dev);
   if (opt.grid == "auto") opt.grid = p.dev.cuda ? "paper43" : "quick";
   p.specs = models::resolve_grid(opt.grid);
-  if (!opt.shard.empty()) p.specs = shard_of(p.specs, opt.shard);
+  if (!opt.shard.empty()) p.specs = shard_of(p.specs, parse_shard(opt.shard));
   features::validate(opt.features);
   if (opt.holdout != 0 && !opt.test_data_dir.empty()) throw InputError("give --holdout or --test-data, not both");
   const auto& params = opt.features;
@@ -159,8 +173,11 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
-  p.cool_to_idle = opt.cooldown == "idle" || (opt.cooldown == "auto" && p.dev.cuda);
-  if (!p.cool_to_idle && opt.cooldown != "auto") parse_double(opt.cooldown, p.pause_s);
+  p.loss = opt.loss == "bce-logits" ? Loss::bce_logits : Loss::bce_softmax;  // choices checked by validate
+  p.feature_mode = feature_mode_of(opt);
+  double pause_s = 0;
+  if (opt.cooldown == "idle" || (opt.cooldown == "auto" && p.dev.cuda)) p.cooldown = CoolToIdle{};
+  else if (opt.cooldown != "auto" && parse_double(opt.cooldown, pause_s)) p.cooldown = Pause{pause_s};
   p.items = work_items(p.specs, opt, p.impls);
   return p;
 }

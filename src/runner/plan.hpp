@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <torch/torch.h>
@@ -51,9 +52,24 @@ std::vector<WorkItem> work_items(const std::vector<models::ModelSpec>& specs, co
 // --impl parsed and checked against the device and feature mode: throws InputError naming the implementation
 // and why it cannot run, before anything is allocated.
 std::vector<models::Implementation> study_implementations(const StudyOptions& opt, const DeviceChoice& dev);
-// --shard K/N: a deterministic split of the grid (configuration i goes to part i % N + 1), so N machines
-// (a Slurm job array, say) run disjoint parts; throws InputError naming --shard.
-std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const std::string& shard);
+// --shard K/N: part k of n of the grid.
+struct Shard {
+  int k = 1, n = 1;
+};
+// "K/N" parsed; throws InputError naming --shard (and Slurm's array task, where there is one).
+Shard parse_shard(const std::string& text);
+// A deterministic split of the grid (configuration i goes to part i % N + 1), so N machines (a Slurm job
+// array, say) run disjoint parts; throws InputError when the part is empty.
+std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& specs, const Shard& shard);
+
+// The options that are words, as the plan reads them (parsed once, in plan_study).
+enum class Loss { bce_softmax, bce_logits };           // --loss
+enum class FeatureMode { cached, on_the_fly };         // --feature-mode
+struct CoolToIdle {};                                  // --cooldown idle (auto with a GPU)
+struct Pause {                                         // --cooldown SECONDS (auto without a GPU: 0)
+  double seconds = 0;
+};
+using Cooldown = std::variant<CoolToIdle, Pause>;
 // --out created and proven writable (a fresh mkstemp file, removed again), or InputError naming it.
 void ensure_writable_dir(const std::string& dir);
 // Feature extraction as the study runs it: the options given, with its threads and seed.
@@ -68,8 +84,9 @@ struct StudyPlan {
   data::DatasetPaths paths, test_paths;  // paths is empty until the dataset is generated (no --data)
   std::vector<models::Implementation> impls;
   std::vector<WorkItem> items;
-  bool cool_to_idle = false;
-  double pause_s = 0;
+  Loss loss = Loss::bce_softmax;
+  FeatureMode feature_mode = FeatureMode::cached;
+  Cooldown cooldown = Pause{};
 };
 
 // Checks every option and resolves the automatic ones; creates --out. Throws InputError naming the option.

@@ -114,10 +114,10 @@ double recent_gpu_power_w(const energy::Meter& meter, double seconds) {
 }
 
 // Between runs: a fixed pause, or until GPU power is back near the idle baseline. Returns seconds waited.
-double cool_down(const StudyOptions& opt, const energy::Meter& meter, double pause_s, bool to_idle) {
+double cool_down(const StudyOptions& opt, const energy::Meter& meter, const Cooldown& how) {
   const double t0 = monotonic_s();
-  if (!to_idle) {
-    if (pause_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
+  if (const auto* pause = std::get_if<Pause>(&how)) {
+    if (pause->seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause->seconds));
     return monotonic_s() - t0;
   }
   const double target = meter.idle_gpu_power_w() * 1.10 + 5.0;
@@ -146,14 +146,10 @@ energy::MeterOptions study_meter_options(const StudyPlan& plan, std::ostream& lo
   mo.host_share = 1.0 / std::max(1, opt.worker_count);
   if (!plan.dev.cuda) return mo;
   std::string why;
-  const std::string bus = energy::cuda_pci_bus_id(plan.dev.index, &why);
-  if (!bus.empty()) {
-    mo.gpu_pci_bus_ids = {bus};
-  } else {
-    log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
+  if (!energy::select_cuda_ordinal(plan.dev.index, mo, &why)) {
     mo.gpu_indices = {static_cast<unsigned>(plan.dev.index)};  // the same index when nothing says otherwise
-    energy::select_cuda_visible(std::getenv("CUDA_VISIBLE_DEVICES"), plan.dev.index, mo);
   }
+  if (mo.gpu_pci_bus_ids.empty()) log << "note: " << why << "; choosing the NVML GPU from CUDA_VISIBLE_DEVICES\n";
   const int idx = plan.dev.index;
   mo.sync = [idx] { torch::cuda::synchronize(idx); };
   return mo;
@@ -249,7 +245,7 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
   model->to(plan.dev.device);
   // bce-logits: a class softmax gives way to BCE with logits; a model whose outputs are already per-class
   // sigmoids (the CRNN's attention pooling) keeps BCE on them, which is the same per-class loss.
-  if (plan.opt.loss == "bce-logits") model->set_logits(true);
+  if (plan.loss == Loss::bce_logits) model->set_logits(true);
   if (model->parameter_count() != counts.params) {
     throw Error("internal: module has " + std::to_string(model->parameter_count()) + " parameters, accounting says " +
                 std::to_string(counts.params));
@@ -432,8 +428,8 @@ struct Sweep {
     }
     if (!item.retry_reason.empty()) log << "host stall: " << item.retry_reason << "\n";  // by the process re-running it
     if (done_here > 0) {
-      const double waited = cool_down(opt, meter, plan.pause_s, plan.cool_to_idle);
-      if (plan.cool_to_idle) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
+      const double waited = cool_down(opt, meter, plan.cooldown);
+      if (std::holds_alternative<CoolToIdle>(plan.cooldown)) log << "    cooldown " << std::setprecision(3) << waited << " s\n";
     }
     const double elapsed = monotonic_s() - t_runs;
     const double eta = done_here ? elapsed / done_here * left : NAN;

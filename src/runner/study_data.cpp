@@ -84,7 +84,7 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
   const data::ExtractOptions eo = extraction_options(opt);
   std::vector<data::FeatureSet> keep;  // cached features stay alive (mapped) while the sources use them
   auto make_source = [&](const data::DatasetPaths& p, std::vector<data::Clip>& cl) -> std::unique_ptr<BatchSource> {
-    if (opt.feature_mode == "on-the-fly") {
+    if (plan.feature_mode == FeatureMode::on_the_fly) {
       return prepare_only ? nullptr : std::make_unique<BatchSource>(p, cl, opt.features, eo);
     }
     std::string note;

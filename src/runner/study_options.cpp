@@ -94,7 +94,8 @@ void add_measurement_options(TableBuilder&& b) {
   StudyOption& window = add({"--min-window", &O::min_window_s, "repeat a phase until its window lasts this many seconds", 0, 3600});
   window.record_key = window.old_key = "min_window_s";
   add({"--warmup-steps", &O::warmup_steps, "unmeasured training steps first", 0, 100000}).record_key = "warmup_steps";
-  StudyOption& idle = add({"--idle", &O::idle_s, "idle baseline seconds (default 5 with a GPU, 0 without)", 0, 600});
+  StudyOption& idle = add({"--idle", &O::idle_s, "idle baseline seconds (default 5 with a GPU, 0 without)", 0,
+                               energy::kMaxIdleS});
   idle.automatic = -1;
   idle.record_key = idle.old_key = "idle_s";
   add({"--cooldown", &O::cooldown,
@@ -115,7 +116,8 @@ void add_measurement_options(TableBuilder&& b) {
        "re-runs of a host-stalled repetition, at most (0: none; none under " + std::to_string(kStallMinRepetitions) +
            " repetitions or when --min-window is under " + format_number(kStallWindowS) + " s)",
        0, 10});
-  add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0, 2000}).in_config = false;
+  add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0,
+       energy::kMaxCpuTdpW}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";
   add({"--threads", &O::threads, "feature extraction threads (0: all cores)", 0, 1024}).in_config = false;
 }

@@ -18,16 +18,16 @@ TEST(RunnerPlan, ShardsSplitTheGridDisjointly) {
   const auto grid = models::resolve_grid("paper43");
   std::multiset<std::string> seen;
   for (int k = 1; k <= 4; ++k) {
-    const auto part = shard_of(grid, std::to_string(k) + "/4");
+    const auto part = shard_of(grid, parse_shard(std::to_string(k) + "/4"));
     EXPECT_EQ(part.size(), k <= 3 ? 11u : 10u);  // 43 = 11 + 11 + 11 + 10
     for (const auto& s : part) seen.insert(s.name());
   }
   EXPECT_EQ(seen.size(), grid.size());
   for (const auto& s : grid) EXPECT_EQ(seen.count(s.name()), 1u) << s.name();
   for (const std::string bad : {"0/4", "5/4", "a/b", "1/0", "2"}) {
-    EXPECT_NE(test::input_error_of([&] { shard_of(grid, bad); }).find("--shard '" + bad + "'"), std::string::npos) << bad;
+    EXPECT_NE(test::input_error_of([&] { parse_shard(bad); }).find("--shard '" + bad + "'"), std::string::npos) << bad;
   }
-  EXPECT_NE(test::input_error_of([&] { shard_of(models::resolve_grid("mlp:1x16,mlp:1x32"), "3/3"); }).find("no configuration"),
+  EXPECT_NE(test::input_error_of([&] { shard_of(models::resolve_grid("mlp:1x16,mlp:1x32"), parse_shard("3/3")); }).find("no configuration"),
             std::string::npos);
 }
 
@@ -91,11 +91,26 @@ TEST(RunnerPlan, PlanResolvesTheAutomaticOptionsAndRefusesByName) {
   const auto plan = plan_study(opt);
   EXPECT_FALSE(plan.dev.cuda);
   EXPECT_EQ(plan.opt.grid, "quick");  // auto on the CPU
-  EXPECT_EQ(plan.specs, shard_of(models::resolve_grid("quick"), "1/2"));
+  EXPECT_EQ(plan.specs, shard_of(models::resolve_grid("quick"), parse_shard("1/2")));
   EXPECT_EQ(plan.opt.idle_s, 0);  // no idle baseline without a GPU
   EXPECT_EQ(plan.opt.cache_dir, (dir / "out" / "cache").string());
   EXPECT_EQ(plan.items.size(), plan.specs.size() * static_cast<std::size_t>(opt.repetitions));
   EXPECT_EQ(plan.shape.frames, 64);
+  // The options that are words, parsed once into the plan's types.
+  EXPECT_EQ(plan.loss, Loss::bce_softmax);
+  EXPECT_EQ(plan.feature_mode, FeatureMode::cached);
+  ASSERT_TRUE(std::holds_alternative<Pause>(plan.cooldown));  // auto without a GPU: no pause
+  EXPECT_EQ(std::get<Pause>(plan.cooldown).seconds, 0);
+  auto words = opt;
+  words.loss = "bce-logits";
+  words.feature_mode = "on-the-fly";
+  words.cooldown = "12.5";
+  const auto typed = plan_study(words);
+  EXPECT_EQ(typed.loss, Loss::bce_logits);
+  EXPECT_EQ(typed.feature_mode, FeatureMode::on_the_fly);
+  EXPECT_EQ(std::get<Pause>(typed.cooldown).seconds, 12.5);
+  words.cooldown = "idle";
+  EXPECT_TRUE(std::holds_alternative<CoolToIdle>(plan_study(words).cooldown));
   EXPECT_NE(test::input_error_of([] { parse_device("gpu"); }).find("--device 'gpu'"), std::string::npos);
   auto both = opt;
   both.holdout = 0.2;
