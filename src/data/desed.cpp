@@ -282,17 +282,6 @@ std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error, std::v
   return kept;
 }
 
-std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s) {
-  std::vector<float> t(static_cast<std::size_t>(frames) * kNumClasses, 0.0f);
-  for (const auto& e : clip.events) {
-    for (int f = 0; f < frames; ++f) {
-      const double centre = f * hop_s;
-      if (centre >= e.onset_s && centre < e.offset_s) t[static_cast<std::size_t>(f) * kNumClasses + e.label] = 1.0f;
-    }
-  }
-  return t;
-}
-
 std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,
                                                              std::uint64_t seed, const std::string& option) {
   if (!(fraction > 0 && fraction < 1)) throw InputError(option + " must be in (0, 1)");

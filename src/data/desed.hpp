@@ -83,10 +83,6 @@ DatasetPaths open_dataset(const std::string& dir, const std::string& tsv, const 
 std::vector<Clip> load_clips(const DatasetPaths& paths, OnError on_error = OnError::kStop,
                              std::vector<std::string>* problems = nullptr);
 
-// Frame-level targets [frames][kNumClasses] from strong labels: frame t (centred at t * hop_s) is active
-// for a class when an event of that class covers its centre.
-std::vector<float> frame_targets(const Clip& clip, int frames, double hop_s);
-
 // A seeded split: `fraction` of the clips (at least one, at most all but one) go to the second list.
 // `option` names the option it serves in the errors (--holdout, --validation).
 std::pair<std::vector<Clip>, std::vector<Clip>> split_holdout(const std::vector<Clip>& clips, double fraction,

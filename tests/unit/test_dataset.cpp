@@ -168,19 +168,6 @@ TEST(Dataset, UnreadableTsvRowsStopOrTheirClipsAreSkipped) {
   EXPECT_EQ(clips[1].events.size(), 1u);  // strong events still reach the clips that are kept
 }
 
-TEST(Dataset, FrameTargetsFromStrongLabels) {
-  data::Clip c{"a.wav", {2, 4}, {{0.5, 1.0, 4}, {0.9, 2.0, 2}}};
-  auto t = data::frame_targets(c, 10, 0.25);  // frame centres 0, 0.25, ..., 2.25
-  auto at = [&](int f, int cls) { return t[f * data::kNumClasses + cls]; };
-  EXPECT_EQ(at(1, 4), 0.0f);  // 0.25 s: before the dog
-  EXPECT_EQ(at(2, 4), 1.0f);  // 0.5 s
-  EXPECT_EQ(at(3, 4), 1.0f);  // 0.75 s
-  EXPECT_EQ(at(4, 4), 0.0f);  // 1.0 s: the offset is exclusive
-  EXPECT_EQ(at(4, 2), 1.0f);  // cat from 0.9 s
-  EXPECT_EQ(at(8, 2), 0.0f);  // 2.0 s
-  EXPECT_EQ(at(0, 0), 0.0f);
-}
-
 TEST(Dataset, SeededHoldoutSplit) {
   std::vector<data::Clip> clips;
   for (int i = 0; i < 50; ++i) clips.push_back({"c" + std::to_string(i) + ".wav", {}, {}});
