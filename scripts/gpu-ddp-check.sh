@@ -18,6 +18,6 @@ sedenergy measure --out $W/outside --gpus 0 --project-name ddp-outside -- python
 echo "exit $?"; tail -3 $W/torchrun.log
 python3 scripts/gpu_ddp_check_summary.py $W/job "$OUT/ddp_check.json" $W/outside/emissions.csv
 echo "== python tests (distributed)"
-SEDENERGY_BIN="$PREFIX/bin/sedenergy" python3 -m pytest -q -rs tests/python/test_distributed.py > "$OUT/pytest.log" 2>&1
+SEDENERGY_BIN="$PREFIX/bin/sedenergy" timeout "${PYTEST_LIMIT_S:-240}" python3 -m pytest -q -rs tests/python/test_distributed.py > "$OUT/pytest.log" 2>&1
 tail -6 "$OUT/pytest.log"
 cp $W/torchrun.log "$OUT/" && tar czf "$OUT/ddp-check-files.tgz" -C $W job outside
