@@ -13,7 +13,10 @@ job into one row: each rank leaves its record in output_dir/.sedenergy-ranks/, r
 most gather_timeout_s) and writes the job's row (energy summed over ranks and nodes, the slowest rank's
 duration) to its output_file, and every rank's own row to <output_file>_ranks.csv (emissions_ranks.csv); flush()
 writes the rank's row so far there. A rank that never comes is named
-in the job record's flags; the gather never hangs the training.
+in the job record's flags; the gather never hangs the training. The records meet through files even when a
+process group exists: a collective (gather_object) at window end waits for every rank, so a rank that died
+would hang the others until the process group's own timeout (30 min by default), which is what this must avoid;
+the files cost 20.6 ms for 8 ranks on one host (bench/rank_gather.py, results/debian-rank-gather-2026-12-06).
 """
 import dataclasses
 import hashlib
