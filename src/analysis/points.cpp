@@ -9,6 +9,7 @@
 #include "analysis/stats.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "energy/records.hpp"
 #include "models/implementation.hpp"
 #include "models/spec.hpp"
 #include "store/json_columns.hpp"
@@ -16,7 +17,7 @@
 namespace sedenergy::analysis {
 
 namespace {
-bool real_flag(const std::string& f) { return f.find("estimated") == std::string::npos && !f.empty(); }
+bool real_flag(const std::string& f) { return !f.empty() && energy::flag_kind(f) == energy::FlagKind::validity; }
 
 // The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
 // cannot parse).

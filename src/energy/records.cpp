@@ -17,6 +17,17 @@ const char* domain_name(Domain d) {
   return "?";
 }
 
+std::string estimate_flag(Domain d, const std::string& why) {
+  return std::string(domain_name(d)) + " energy estimated (" + why + ")";
+}
+
+FlagKind flag_kind(const std::string& flag) {
+  for (Domain d : kDomains) {
+    if (flag.rfind(std::string(domain_name(d)) + " energy estimated", 0) == 0) return FlagKind::estimate;
+  }
+  return FlagKind::validity;
+}
+
 double WindowResult::energy_j(Domain domain) const {
   double s = 0;
   for (const auto& d : domains) {

@@ -18,6 +18,13 @@ enum class Domain { gpu, cpu, ram };
 inline constexpr std::array<Domain, 3> kDomains = {Domain::gpu, Domain::cpu, Domain::ram};
 const char* domain_name(Domain d);  // "gpu", "cpu", "ram"
 
+// A window's flags are sentences (records, databases and CSVs carry them as text); their kind is decided here
+// alone: an estimate says a domain was estimated, not measured (its method says how); any other flag says the
+// reading itself may be off (validity).
+enum class FlagKind { validity, estimate };
+std::string estimate_flag(Domain d, const std::string& why);  // "cpu energy estimated (no RAPL)"
+FlagKind flag_kind(const std::string& flag);
+
 struct SensorInfo {
   std::string name;    // "nvml gpu0", "rapl package-0", "cpu model", "ram model"
   std::string domain;  // gpu, cpu, ram

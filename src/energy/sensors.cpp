@@ -161,7 +161,7 @@ class CpuModelSensor : public Sensor {
     d.estimated = true;
     std::tie(d.mean_power_w, d.peak_power_w) = mean_peak(power);
     d.energy_j = d.mean_power_w * w.duration_s;
-    r.flags.push_back("cpu energy estimated (no RAPL)");
+    r.flags.push_back(estimate_flag(Domain::cpu, "no RAPL"));
     return d;
   }
 
@@ -191,7 +191,7 @@ class RamModelSensor : public Sensor {
     d.estimated = true;
     d.mean_power_w = d.peak_power_w = ram_power_w(ram_gb_);
     d.energy_j = d.mean_power_w * w.duration_s;
-    r.flags.push_back("ram energy estimated (no RAPL dram domain)");
+    r.flags.push_back(estimate_flag(Domain::ram, "no RAPL dram domain"));
     return d;
   }
 

@@ -924,3 +924,12 @@ TEST(Records, WindowTotalsAddEachDomainOverItsDevicesWithTheirMethods) {
   EXPECT_FALSE(none.measured(Domain::gpu));
   EXPECT_LT(none.net_gpu_energy_j, 0);
 }
+
+TEST(Records, AFlagsKindIsDecidedInOnePlace) {
+  using energy::FlagKind;
+  EXPECT_EQ(energy::estimate_flag(energy::Domain::cpu, "no RAPL"), "cpu energy estimated (no RAPL)");
+  EXPECT_EQ(energy::flag_kind(energy::estimate_flag(energy::Domain::ram, "no RAPL dram domain")), FlagKind::estimate);
+  EXPECT_EQ(energy::flag_kind("cpu energy estimated (no RAPL)"), FlagKind::estimate);  // as older files stored it
+  EXPECT_EQ(energy::flag_kind("gpu0: clocks throttled during the window"), FlagKind::validity);
+  EXPECT_EQ(energy::flag_kind("window shorter than 5 counter steps: energy is badly quantised"), FlagKind::validity);
+}
