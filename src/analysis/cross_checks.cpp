@@ -101,32 +101,51 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
   return out;
 }
 
-// The words of one cross-check: what its analyses differ by and its three verdicts.
+// What one cross-check compares: the analyses' column and the question its finding answers.
 struct CrossCheck {
   std::string id, title, column, question;
-  std::string every, none, specific;  // every interval on one side of no difference; every one across it; else
 };
 
-std::string verdict_of(const CrossCheck& c, const std::vector<Quantity>& values) {
+// The three verdicts, and only these: what the intervals show of a quantity across the analyses.
+constexpr const char* kHolds = "holds";                     // every interval on one side of no difference
+constexpr const char* kDiffers = "differs";                 // else, two analyses' intervals do not overlap
+constexpr const char* kNotEstablished = "not established";  // neither
+constexpr const char* kVerdictRule =
+    "verdict: 'holds' when every interval lies on the same side of no difference (1 for a ratio or a slope, 0 for "
+    "a gap or a correlation: the finding holds in every analysis), or a ranking names the same configuration in "
+    "every one; else 'differs' when the 95 % intervals of two analyses do not overlap (stricter than a test of "
+    "their difference); else 'not established' (so is a ranking that names different configurations: it "
+    "carries no interval to say they differ)";
+
+std::string verdict_of(const std::vector<Quantity>& values) {
   if (std::isnan(values.front().none)) {
     const bool same = std::all_of(values.begin(), values.end(), [&](const Quantity& q) { return q.text == values.front().text; });
-    return same ? c.every : c.specific;
+    return same ? kHolds : kNotEstablished;
   }
   std::size_t above = 0, below = 0;
   for (const auto& q : values) above += q.lo > q.none, below += q.hi < q.none;
-  return above == values.size() || below == values.size() ? c.every : above + below == 0 ? c.none : c.specific;
+  if (above == values.size() || below == values.size()) return kHolds;
+  for (const auto& x : values) {
+    for (const auto& y : values) {
+      if (x.hi < y.lo) return kDiffers;
+    }
+  }
+  return kNotEstablished;
 }
 
-// The cross-check's finding: how many quantities hold, and the ones that do not with their values.
+// The cross-check's finding: how many quantities hold, differ or are not established, and those that differ
+// with their values.
 void add_cross_check_finding(Analysis& a, const CrossCheck& c, std::map<std::string, int> count,
-                             const std::vector<std::string>& specific) {
-  const int n = count[c.every] + count[c.none] + count[c.specific];
-  std::string f = c.question + " Of " + std::to_string(n) + " headline quantities: " + c.every + " " +
-                  std::to_string(count[c.every]) + ", " + c.none + " " + std::to_string(count[c.none]) + ", " + c.specific +
-                  " " + std::to_string(count[c.specific]);
-  const std::size_t shown = std::min<std::size_t>(specific.size(), 6);
-  if (shown) f += ": " + join(std::vector<std::string>(specific.begin(), specific.begin() + static_cast<long>(shown)), " | ");
-  if (specific.size() > shown) f += " | and " + std::to_string(specific.size() - shown) + " more";
+                             const std::vector<std::string>& differing) {
+  const int n = count[kHolds] + count[kDiffers] + count[kNotEstablished];
+  std::string f = c.question + " Of " + std::to_string(n) + " headline quantities: " + kHolds + " " +
+                  std::to_string(count[kHolds]) + ", " + kDiffers + " " + std::to_string(count[kDiffers]) + ", " +
+                  kNotEstablished + " " + std::to_string(count[kNotEstablished]);
+  const std::size_t shown = std::min<std::size_t>(differing.size(), 6);
+  if (shown) {
+    f += "; differ: " + join(std::vector<std::string>(differing.begin(), differing.begin() + static_cast<long>(shown)), " | ");
+  }
+  if (differing.size() > shown) f += " | and " + std::to_string(differing.size() - shown) + " more";
   a.findings.push_back(f + " (" + c.id + " table).");
 }
 
@@ -141,20 +160,17 @@ void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pa
       by_name[q.name].emplace_back(label, std::move(q));
     }
   }
-  Table t{c.id, c.title,
-          "each analysis's own numbers; verdict: '" + c.every + "' when every interval lies on the same side of no "
-              "difference (1 for a ratio or a slope, 0 for a gap or a correlation) or a ranking names the same "
-              "configuration, '" + c.none + "' when every interval includes it, else '" + c.specific + "'",
+  Table t{c.id, c.title, std::string("each analysis's own numbers; ") + kVerdictRule,
           {"quantity", c.column, "value", "ci_lo", "ci_hi", "verdict"},
           {}};
   std::map<std::string, int> count;
-  std::vector<std::string> specific;
+  std::vector<std::string> differing;
   for (const auto& name : order) {
     const auto& list = by_name[name];
     if (list.size() < subs.size()) continue;  // not computable in every analysis
     std::vector<Quantity> values;
     for (const auto& [label, q] : list) values.push_back(q);
-    const std::string verdict = verdict_of(c, values);
+    const std::string verdict = verdict_of(values);
     ++count[verdict];
     std::vector<std::string> parts;
     for (const auto& [label, q] : list) {
@@ -163,11 +179,11 @@ void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pa
                         named ? json(nullptr) : num(q.hi), verdict});
       parts.push_back(label + " " + (named ? q.text : fmt(q.v) + interval_text({q.lo, q.hi}, "%.3g")));
     }
-    if (verdict == c.specific) specific.push_back(name + ": " + join(parts, "; "));
+    if (verdict == kDiffers) differing.push_back(name + ": " + join(parts, "; "));
   }
   if (t.rows.empty()) return;
   a.tables.push_back(t);
-  add_cross_check_finding(a, c, count, specific);
+  add_cross_check_finding(a, c, count, differing);
 }
 
 // Which findings hold on every GPU: each GPU's own analysis, side by side.
@@ -179,8 +195,7 @@ void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& row
   std::vector<std::pair<std::string, const Analysis*>> labelled;
   subs.reserve(by_gpu.size());
   for (const auto& [gpu, sub_rows] : by_gpu) labelled.emplace_back(gpu, &subs.emplace_back(analyze(sub_rows, options)));
-  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?",
-                      "holds on every GPU", "no difference on any GPU", "hardware-specific"},
+  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?"},
                   labelled, true);
 }
 
@@ -202,8 +217,7 @@ void add_findings_by_baseline(Analysis& a, const std::vector<store::RunPhaseRow>
   }
   if (labelled.size() < 2) return;
   add_cross_check(a, {"by_baseline", "Findings under each idle baseline, and whether they hold under every one",
-                      "baseline", "Under every idle baseline?", "holds under every baseline",
-                      "no difference under any baseline", "depends on the baseline"},
+                      "baseline", "Under every idle baseline?"},
                   labelled, false);
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <optional>
 
 #include "analysis/stats.hpp"
 #include "common/text.hpp"
@@ -60,6 +62,59 @@ SoftwareTally tally_software(const Analysis& a, const Table& t, const std::strin
   return s;
 }
 
+// A factor of energy between two choices (>= 1, either way round) with its 95 % interval, from a ratio and its
+// interval; none when the ratio's interval includes 1 (the factor is not established).
+struct Factor {
+  double v = NAN, lo = NAN, hi = NAN;
+};
+std::optional<Factor> established_factor(const json& r, const json& lo, const json& hi) {
+  if (!r.is_number() || !lo.is_number() || !hi.is_number()) return std::nullopt;
+  const double v = r.get<double>(), l = lo.get<double>(), h = hi.get<double>();
+  if (l > 1) return Factor{v, l, h};
+  if (h < 1) return Factor{1 / v, 1 / h, 1 / l};
+  return std::nullopt;
+}
+
+// A ratio's columns in a table: its value and its interval.
+struct RatioColumns {
+  const char *v, *lo, *hi;
+};
+
+// The largest established factor of rows of `t` for one phase, or none.
+std::optional<Factor> largest_factor(const Table& t, const std::string& phase, const std::vector<RatioColumns>& columns,
+                                     const std::function<bool(const std::vector<json>&)>& use) {
+  std::optional<Factor> best;
+  for (const auto& row : t.rows) {
+    if (at(t, row, "phase") != phase || !use(row)) continue;
+    for (const auto& c : columns) {
+      const auto f = established_factor(at(t, row, c.v), at(t, row, c.lo), at(t, row, c.hi));
+      if (f && (!best || f->v > best->v)) best = f;
+    }
+  }
+  return best;
+}
+
+// The software choice against the family choice, each the largest factor its intervals establish, judged as the
+// cross-checks judge: larger or smaller only when the two intervals do not overlap.
+std::string software_against_family(const Table& software, const Table& trends, const std::string& phase,
+                                    const std::string& reference, const std::string& gpu) {
+  const auto soft = largest_factor(software, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}},
+                                   [&](const std::vector<json>& row) {
+                                     return at(software, row, "impl") != reference && (gpu.empty() || cell_text(software, row, "gpu") == gpu);
+                                   });
+  const auto family = largest_factor(trends, phase,
+                                     {{"ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi"},
+                                      {"ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi"},
+                                      {"ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"}},
+                                     [&](const std::vector<json>& row) { return gpu.empty() || cell_text(trends, row, "gpu") == gpu; });
+  auto text = [](const Factor& f) { return fmt(f.v) + "x" + interval_text({f.lo, f.hi}, "%.3g"); };
+  if (!family) return "the family's factor at equal FLOPs is not established (every interval includes 1), so the two are not compared.";
+  if (!soft) return "the family's factor is up to " + text(*family) + "; no software choice's saving is established beyond its interval.";
+  const std::string verdict = soft->lo > family->hi ? "more than" : soft->hi < family->lo ? "less than" : "not established as more or less than";
+  return "the software choice saves up to " + text(*soft) + " on one model, the family choice up to " + text(*family) +
+         ": the software choice's is " + verdict + " the family's.";
+}
+
 // The finding of one phase: how far the best implementation moves each configuration's energy from the
 // reference implementation's, where each other implementation saves or costs energy beyond its interval,
 // against how far the model family moves it at equal FLOPs (the two-trends table).
@@ -89,13 +144,11 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
         if (at(*trends, row, col).is_number()) across.push_back(at(*trends, row, col).get<double>());
       }
       if (across.empty()) continue;
-      double family = 1;  // the largest factor between the two trends, either way round
-      for (double r : across) family = std::max({family, r, 1 / r});
       const auto [rlo, rhi] = std::minmax_element(across.begin(), across.end());
+      const bool by_gpu = std::find(trends->columns.begin(), trends->columns.end(), "gpu") != trends->columns.end();
       text += " Model choice at equal FLOPs" + gpu_of(*trends, row) + ": MLP/RNN use " + fmt(*rlo) + "x to " + fmt(*rhi) +
-              "x the energy of CNN/CRNN across the FLOPs range both cover, a factor of up to " + fmt(family) +
-              "; the software choice saves up to " + fmt(1 / *lo) + "x on one model, " +
-              (1 / *lo >= family ? "as much as or more than" : "less than") + " the family choice.";
+              "x the energy of CNN/CRNN across the FLOPs range both cover; " +
+              software_against_family(t, *trends, phase, a.reference_impl, by_gpu ? cell_text(*trends, row, "gpu") : "");
     }
   }
   a.findings.push_back(text);

@@ -213,17 +213,23 @@ std::vector<double> shared_range(const TrendData& d) {
 std::string two_trends_finding(const std::string& phase, const std::vector<double>& xs, const std::vector<double>& r,
                                const std::vector<Interval>& ci, double sa, double sb) {
   int above = 0, below = 0;
-  std::vector<std::string> at;
+  std::vector<std::string> at, established;
   const char* where[] = {" FLOPs (the low end of the range both groups cover)", " (middle)", " (high end)"};
+  const char* position[] = {"low end", "middle", "high end"};
   for (int k = 0; k < 3; ++k) {
     above += ci[k].lo > 1, below += ci[k].hi < 1;
     at.push_back(fmt(r[k]) + "x" + interval_text(ci[k], "%.3g") + " at " + fmt(std::pow(10.0, xs[k])) + where[k]);
+    if (ci[k].lo > 1 || ci[k].hi < 1) established.push_back(std::string(position[k]) + (ci[k].lo > 1 ? " (above 1)" : " (below 1)"));
   }
-  const std::string verdict = above == 3 || below == 3
-                                  ? ": MLP/RNN lie " + std::string(above == 3 ? "above" : "below") +
-                                        " CNN/CRNN across the shared range, two distinct trends."
-                              : above + below == 0 ? ": every interval includes 1, so the data do not separate the two trends."
-                                                   : ": the ratio changes side across the range, so it does not hold as one number.";
+  // "Cross" only where intervals lie on both sides of 1; an interval that includes 1 establishes nothing.
+  const std::string verdict =
+      above == 3 || below == 3
+          ? ": MLP/RNN lie " + std::string(above == 3 ? "above" : "below") + " CNN/CRNN across the shared range, two distinct trends."
+      : above > 0 && below > 0 ? ": the ratio lies above 1 at one position and below 1 at another, so the trends cross inside the shared range."
+      : above + below == 0
+          ? ": every interval includes 1, so a difference between the two trends is not established."
+          : ": the difference is established only at the " + join(established, " and ") +
+                "; elsewhere the interval includes 1, so it is not established across the range.";
   return "Two trends (" + phase + "): at equal FLOPs per epoch, MLP/RNN use the energy of CNN/CRNN times " +
          at[0] + ", " + at[1] + " and " + at[2] + verdict + " Log-log slopes " + fmt(sa, "%.2f") + " (MLP/RNN) and " +
          fmt(sb, "%.2f") + " (CNN/CRNN).";

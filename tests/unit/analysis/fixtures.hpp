@@ -204,4 +204,14 @@ inline json repetitions_report(int n, const std::function<void(int, store::Phase
       report::write_report(std::vector<std::string>{(dir / "reps.db").string()}, (dir / "r").string()).json));
 }
 
+// The report (analysis.json) of one database per law, written into `dir`, read together.
+inline json joint_report(const std::filesystem::path& dir, const std::vector<Law>& laws) {
+  std::vector<std::string> dbs;
+  for (std::size_t i = 0; i < laws.size(); ++i) {
+    dbs.push_back((dir / ("law" + std::to_string(i) + ".db")).string());
+    write_study(dbs.back(), laws[i]);
+  }
+  return json::parse(test::read_text(report::write_report(dbs, (dir / "joint").string()).json));
+}
+
 }  // namespace sedenergy::test
