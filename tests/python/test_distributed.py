@@ -30,6 +30,14 @@ def test_ranks_from_torchrun_and_slurm_variables():
         Rank.from_env({"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "2"})
 
 
+def test_a_rank_measures_its_own_gpu_and_more_ranks_than_gpus_share_them():
+    from sedenergy.distributed import own_cuda_device
+    assert own_cuda_device(Rank(local_rank=3, world_size=4, local_world_size=4), [0]) == 0  # one GPU visible: it
+    assert own_cuda_device(Rank(local_rank=3, world_size=4, local_world_size=4), None, 2) == 1  # 4 ranks, 2 GPUs
+    assert own_cuda_device(Rank(local_rank=1, world_size=2, local_world_size=2), [0, 1, 2]) == 1
+    assert own_cuda_device(Rank(local_rank=1, world_size=2, local_world_size=2), None) == 1  # count unknown
+
+
 DDP = r'''
 import os, signal, sys, time
 import torch, torch.distributed as dist
