@@ -107,6 +107,10 @@ std::string software_against_family(const Table& software, const Table& trends, 
                                       {"ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi"},
                                       {"ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"}},
                                      [&](const std::vector<json>& row) { return gpu.empty() || cell_text(trends, row, "gpu") == gpu; });
+  const bool other_ran = std::any_of(software.rows.begin(), software.rows.end(), [&](const std::vector<json>& row) {
+    return at(software, row, "impl") != reference && (gpu.empty() || cell_text(software, row, "gpu") == gpu);
+  });
+  if (!other_ran) return "no implementation but " + reference + " ran here, so no software choice is compared.";
   auto text = [](const Factor& f) { return fmt(f.v) + "x" + interval_text({f.lo, f.hi}, "%.3g"); };
   if (!family) return "the family's factor at equal FLOPs is not established (every interval includes 1), so the two are not compared.";
   if (!soft) return "the family's factor is up to " + text(*family) + "; no software choice's saving is established beyond its interval.";
