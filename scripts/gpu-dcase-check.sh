@@ -25,10 +25,9 @@ for mode in $MODES; do
   cp $W/$mode-nvml.json $W/$mode.json "$OUT/" 2>/dev/null  # each mode's figures kept as soon as it ends
 done
 MODES="$MODES" python3 - "$W" "$OUT/dcase_check.json" <<'PY'
-import json, sys
+import json, os, sys
 work, out = sys.argv[1], sys.argv[2]
 checks = []
-import os
 for mode in os.environ.get("MODES", "plain lightning").split():
     for phase, rec in json.load(open(f"{work}/{mode}-nvml.json")).items():
         err = 100.0 * (rec["tracker_gpu_j"] / rec["nvml_j"] - 1.0)
