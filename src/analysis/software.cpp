@@ -98,19 +98,19 @@ std::optional<Factor> largest_factor(const Table& t, const std::string& phase, c
 // cross-checks judge: larger or smaller only when the two intervals do not overlap.
 std::string software_against_family(const Table& software, const Table& trends, const std::string& phase,
                                     const std::string& reference, const std::string& gpu) {
-  const auto soft = largest_factor(software, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}},
-                                   [&](const std::vector<json>& row) {
-                                     return at(software, row, "impl") != reference && (gpu.empty() || cell_text(software, row, "gpu") == gpu);
-                                   });
+  auto here = [&](const Table& t, const std::vector<json>& row) { return gpu.empty() || cell_text(t, row, "gpu") == gpu; };
+  auto other_impl_here = [&](const std::vector<json>& row) {
+    return at(software, row, "impl") != reference && here(software, row);
+  };
+  if (std::none_of(software.rows.begin(), software.rows.end(), other_impl_here)) {
+    return "no implementation but " + reference + " ran here, so no software choice is compared.";
+  }
+  const auto soft = largest_factor(software, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}}, other_impl_here);
   const auto family = largest_factor(trends, phase,
                                      {{"ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi"},
                                       {"ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi"},
                                       {"ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"}},
-                                     [&](const std::vector<json>& row) { return gpu.empty() || cell_text(trends, row, "gpu") == gpu; });
-  const bool other_ran = std::any_of(software.rows.begin(), software.rows.end(), [&](const std::vector<json>& row) {
-    return at(software, row, "impl") != reference && (gpu.empty() || cell_text(software, row, "gpu") == gpu);
-  });
-  if (!other_ran) return "no implementation but " + reference + " ran here, so no software choice is compared.";
+                                     [&](const std::vector<json>& row) { return here(trends, row); });
   auto text = [](const Factor& f) { return fmt(f.v) + "x" + interval_text({f.lo, f.hi}, "%.3g"); };
   if (!family) return "the family's factor at equal FLOPs is not established (every interval includes 1), so the two are not compared.";
   if (!soft) return "the family's factor is up to " + text(*family) + "; no software choice's saving is established beyond its interval.";

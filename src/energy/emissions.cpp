@@ -190,14 +190,6 @@ std::string num(double v) {
   return s.str();
 }
 
-double mean_power(const WindowResult& w, Domain domain) {
-  double p = 0;
-  for (const auto& d : w.domains) {
-    if (d.is(domain)) p += d.mean_power_w;
-  }
-  return p;
-}
-
 }  // namespace
 
 double emissions_kg(const WindowResult& w, const EmissionsContext& ctx) {
@@ -205,8 +197,9 @@ double emissions_kg(const WindowResult& w, const EmissionsContext& ctx) {
 }
 
 std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsContext& ctx) {
-  const double cpu_kwh = w.energy_j(Domain::cpu) / kJoulesPerKwh, gpu_kwh = w.energy_j(Domain::gpu) / kJoulesPerKwh;
-  const double ram_kwh = w.energy_j(Domain::ram) / kJoulesPerKwh;
+  const WindowTotals t = totals(w);
+  const double cpu_kwh = t.of(Domain::cpu) / kJoulesPerKwh, gpu_kwh = t.of(Domain::gpu) / kJoulesPerKwh;
+  const double ram_kwh = t.of(Domain::ram) / kJoulesPerKwh;
   const double total_kwh = (cpu_kwh + gpu_kwh + ram_kwh) * ctx.pue;
   const double kg = emissions_kg(w, ctx);
   const MemoryInfo mem = read_memory_info();
@@ -219,9 +212,9 @@ std::vector<std::string> emissions_row(const WindowResult& w, const EmissionsCon
           num(w.duration_s),
           num(kg),
           num(w.duration_s > 0 ? kg / w.duration_s : 0),
-          num(mean_power(w, Domain::cpu)),
-          num(mean_power(w, Domain::gpu)),
-          num(mean_power(w, Domain::ram)),
+          num(t.power_w(Domain::cpu)),
+          num(t.power_w(Domain::gpu)),
+          num(t.power_w(Domain::ram)),
           num(cpu_kwh),
           num(gpu_kwh),
           num(ram_kwh),

@@ -47,11 +47,11 @@ WindowTotals totals(const WindowResult& w) {
     for (Domain k : kDomains) {
       if (!d.is(k)) continue;
       t.domain_j[static_cast<std::size_t>(k)] += d.energy_j;
+      t.domain_w[static_cast<std::size_t>(k)] += d.mean_power_w;
       auto& m = methods[static_cast<std::size_t>(k)];
       if (std::find(m.begin(), m.end(), d.method) == m.end()) m.push_back(d.method);
     }
     if (!d.is(Domain::gpu)) continue;
-    t.gpu_power_w += d.mean_power_w;
     if (d.uncertainty_j >= 0) t.gpu_uncertainty_j += d.uncertainty_j;
     if (d.net_energy_j >= 0) t.net_gpu_energy_j = (has_net ? t.net_gpu_energy_j : 0) + d.net_energy_j, has_net = true;
     const auto space = d.device.find(' ');  // device is "gpuN NAME": the name identifies the hardware

@@ -82,18 +82,19 @@ struct WindowResult {
   static WindowResult from_json(const nlohmann::json& j);
 };
 
-// One window added up over its devices, per domain: what the study's phase record, a user window's row and
-// the C API's result all read, so that they cannot differ.
+// One window added up over its devices, per domain: what the study's phase record, a user window's row, the
+// CodeCarbon row and the C API's result all read, so that they cannot differ.
 struct WindowTotals {
   double energy_j = 0;                 // every domain
   std::array<double, 3> domain_j{};    // by Domain
+  std::array<double, 3> domain_w{};    // by Domain: mean power, summed over its devices
   std::array<std::string, 3> methods;  // by Domain: its devices' methods, distinct, "; "-joined ("": none)
-  double gpu_power_w = 0;              // mean power, summed over the GPUs
   double gpu_uncertainty_j = 0;        // summed over the GPUs whose reading gives one
   double net_gpu_energy_j = -1;        // above the idle baseline, summed over the GPUs; < 0: no baseline
   bool estimated = false;              // some domain is an estimate, not a reading
   std::string gpu_names;               // the GPUs' names ("NVIDIA H100 80GB HBM3"), ", "-joined
   double of(Domain d) const { return domain_j[static_cast<std::size_t>(d)]; }
+  double power_w(Domain d) const { return domain_w[static_cast<std::size_t>(d)]; }
   const std::string& method(Domain d) const { return methods[static_cast<std::size_t>(d)]; }
   bool measured(Domain d) const { return !method(d).empty(); }
 };

@@ -28,7 +28,7 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o, int 
   p.cpu_method = t.method(Domain::cpu);
   p.ram_method = t.method(Domain::ram);
   p.estimated = t.estimated;
-  p.gpu_power_w = t.gpu_power_w;
+  p.gpu_power_w = t.power_w(Domain::gpu);
   p.loss = o.loss;
   if (t.measured(Domain::gpu)) p.uncertainty_j = t.gpu_uncertainty_j / e;
   if (t.net_gpu_energy_j >= 0) p.net_gpu_energy_j = t.net_gpu_energy_j / e;

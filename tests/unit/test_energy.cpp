@@ -914,7 +914,8 @@ TEST(Records, WindowTotalsAddEachDomainOverItsDevicesWithTheirMethods) {
   EXPECT_DOUBLE_EQ(t.of(Domain::ram), 6);
   EXPECT_EQ(t.method(Domain::gpu), "nvml total-energy counter delta");  // two GPUs, one method: said once
   EXPECT_TRUE(t.measured(Domain::gpu));
-  EXPECT_DOUBLE_EQ(t.gpu_power_w, 375);
+  EXPECT_DOUBLE_EQ(t.power_w(Domain::gpu), 375);
+  EXPECT_DOUBLE_EQ(t.power_w(Domain::cpu), 15);
   EXPECT_DOUBLE_EQ(t.gpu_uncertainty_j, 2);      // only gpu0's reading gives one
   EXPECT_DOUBLE_EQ(t.net_gpu_energy_j, 40);      // only gpu0 had an idle baseline
   EXPECT_TRUE(t.estimated);
