@@ -204,14 +204,16 @@ inline json repetitions_report(int n, const std::function<void(int, store::Phase
       report::write_report(std::vector<std::string>{(dir / "reps.db").string()}, (dir / "r").string()).json));
 }
 
-// The report (analysis.json) of one database per law, written into `dir`, read together.
-inline json joint_report(const std::filesystem::path& dir, const std::vector<Law>& laws) {
+// The report (analysis.json) of one database per law, written into `dir` as NAME-0.db, ..., read together
+// into the report folder dir/NAME.
+inline json law_report(const std::filesystem::path& dir, const std::string& name, const std::vector<Law>& laws,
+                       const analysis::AnalysisOptions& options = {}) {
   std::vector<std::string> dbs;
   for (std::size_t i = 0; i < laws.size(); ++i) {
-    dbs.push_back((dir / ("law" + std::to_string(i) + ".db")).string());
+    dbs.push_back((dir / (name + "-" + std::to_string(i) + ".db")).string());
     write_study(dbs.back(), laws[i]);
   }
-  return json::parse(test::read_text(report::write_report(dbs, (dir / "joint").string()).json));
+  return json::parse(test::read_text(report::write_report(dbs, (dir / name).string(), options).json));
 }
 
 }  // namespace sedenergy::test

@@ -93,9 +93,7 @@ TEST(CrossChecks, CrossChecksSayWhichFindingsHoldUnderEveryBaseline) {
   crossing.mlp_rnn_factor = 1;
   crossing.mlp_rnn_tilt = 0.4;  // ratio (F / 1e12)^0.4: 0.47 at 1.5e11 FLOPs, 2.1 at 6.4e12
   crossing.net_share = 0.5;
-  write_study((dir / "crossing.db").string(), crossing);
-  a = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "crossing.db").string()}, (dir / "c").string()).json));
+  a = law_report(dir, "crossing", {crossing});
   const auto& gross = table_row(a, "two_trends", "phase", "train");
   EXPECT_NEAR(gross["ratio_low"].get<double>(), std::pow(gross["flops_low"].get<double>() / 1e12, 0.4), 0.1);
   EXPECT_NEAR(gross["ratio_high"].get<double>(), std::pow(gross["flops_high"].get<double>() / 1e12, 0.4), 0.2);
@@ -186,7 +184,7 @@ TEST(CrossChecks, OverlappingIntervalsThatIncludeNoDifferenceAreNotEstablished) 
   one.mlp_rnn_factor = 1;
   Law same = one;
   same.gpu = "Other GPU";
-  const auto a = joint_report(test::temp_dir(), {one, same});
+  const auto a = law_report(test::temp_dir(), "joint", {one, same});
   int judged = 0;
   for (const auto& r : a["tables"]["by_gpu"]["rows"]) {
     if (r["quantity"] != "MLP/RNN over CNN/CRNN energy at equal FLOPs, middle of the shared range (train)") continue;

@@ -19,9 +19,7 @@ TEST(Learning, ModelsThatDidNotLearnStayOffTheParetoFront) {
   auto dir = test::temp_dir();
   Law law;
   law.map_chance = 0.22;
-  write_study((dir / "r.db").string(), law);
-  const auto a = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "r.db").string()}, (dir / "report").string()).json));
+  const auto a = law_report(dir, "report", {law});
   EXPECT_NE(a["findings"].dump().find("Models that learn: 4 of 16 configurations reached a test mAP within 0.05 of a "
                                       "constant model's (did-not-learn, kept off the Pareto front): cnn:1x64, "
                                       "crnn:1x1:64x64, mlp:1x64, rnn:1x64."),
@@ -37,9 +35,7 @@ TEST(Learning, ModelsThatDidNotLearnStayOffTheParetoFront) {
     marked += smallest;
   }
   EXPECT_EQ(marked, 8);  // 4 configurations x 2 phases
-  write_study((dir / "old.db").string(), Law{});
-  const auto old = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "old.db").string()}, (dir / "old").string()).json));
+  const auto old = law_report(dir, "old", {Law{}});
   EXPECT_NE(old["not_computed"].dump().find("did-not-learn: the chance mAP"), std::string::npos);
 }
 
@@ -50,15 +46,13 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
   auto dir = test::temp_dir();
   Law law;
   law.learning = true;
-  write_study((dir / "l.db").string(), law);
   analysis::AnalysisOptions options;
   options.target_map = 0.4;
-  const auto a = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "l.db").string()}, (dir / "r").string(), options).json));
+  const auto a = law_report(dir, "l", {law}, options);
   const auto& rows = a["tables"]["energy_to_target"]["rows"];
   ASSERT_EQ(rows.size(), 16u);
   std::map<std::string, std::vector<double>> train_j;  // per configuration, each repetition's
-  for (const auto& row : store::Store((dir / "l.db").string()).rows()) {
+  for (const auto& row : store::Store((dir / "l-0.db").string()).rows()) {
     if (row.phase.phase == "train") train_j[row.config].push_back(row.phase.gpu_energy_j);
   }
   for (const auto& row : rows) {
@@ -104,7 +98,7 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
       << findings;
   // Without a target, 0.9 x the lowest of the families' best (0.5 everywhere): 0.45, which only the largest reach.
   const auto b = json::parse(test::read_text(
-      report::write_report(std::vector<std::string>{(dir / "l.db").string()}, (dir / "auto").string()).json));
+      report::write_report(std::vector<std::string>{(dir / "l-0.db").string()}, (dir / "auto").string()).json));
   EXPECT_NE(b["findings"].dump().find("Energy to reach validation mAP 0.45: "), std::string::npos) << b["findings"].dump(1);
   EXPECT_NE(b["findings"].dump().find("; 12 never did: "), std::string::npos);
 }
