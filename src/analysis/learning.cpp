@@ -65,10 +65,10 @@ struct LearningRun {
 std::vector<LearningRun> learning_runs(const std::vector<store::RunPhaseRow>& rows, const std::string& impl, const EnergyUse& use) {
   std::vector<LearningRun> out;
   for (const auto& r : rows) {
-    if (r.status != "ok" || r.phase.phase != "train" || r.impl != impl) continue;
-    const auto curve = store::read_learning(r.learning_json);
+    if (r.run->status != "ok" || r.phase.phase != "train" || r.run->impl != impl) continue;
+    const auto curve = store::read_learning(r.run->learning_json);
     if (!curve) continue;
-    LearningRun run{r.variant, r.family, curve->best_epoch, {}, {}};
+    LearningRun run{r.run->variant, r.run->family, curve->best_epoch, {}, {}};
     for (const auto& e : curve->epochs) {
       run.map.push_back(e.validation_map);
       run.energy.push_back(use.gpu ? above_baseline(e.gpu_energy_j, baseline_watts(r, use.baseline), e.seconds)

@@ -22,26 +22,36 @@ bool real_flag(const std::string& f) { return !f.empty() && energy::flag_kind(f)
 // The accounting of a stored run, from its spec and input shape as it ran (none: a spec this version
 // cannot parse).
 std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
-  const auto shape = store::read_spec_shape(r.spec_json);
+  const store::RunRecord& run = *r.run;
+  const auto shape = store::read_spec_shape(run.spec_json);
   if (!shape) return std::nullopt;
   try {
     const int mels = shape->mels > 0 ? shape->mels : 128;
-    const int frames = shape->frames > 0 ? shape->frames : (r.frames > 0 ? r.frames : 64);
-    return compute::count(models::parse_spec(r.config), models::InputShape{std::max(1, r.batch), mels, frames});
+    const int frames = shape->frames > 0 ? shape->frames : (run.frames > 0 ? run.frames : 64);
+    return compute::count(models::parse_spec(run.config), models::InputShape{std::max(1, run.batch), mels, frames});
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
 
-// FLOPs per epoch by kind of work: the accounting's split of a step, scaled to the FLOPs per epoch the run
-// recorded.
+// FLOPs per epoch by kind of work: a step's split as the run recorded it (or, for runs stored before schema 10,
+// as the accounting gives it from their spec), scaled to the FLOPs per epoch the run recorded.
 std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
-  if (!c) return std::nullopt;
-  const bool train = r.phase.phase == "train";
-  const double step = train ? c->train_step_flops() : c->test_step_flops();
+  const store::PhaseWork& work = r.work();
+  compute::WorkSplit w;
+  double step = work.flops_per_step;
+  if (work.has_split()) {
+    w = {work.matrix_flops, work.single_channel_conv_flops, work.conv_flops, work.serial_recurrent_flops,
+         work.cublas_matrix_flops};
+  } else if (c) {
+    const bool train = r.phase.phase == "train";
+    w = compute::work_split(*c, train);
+    step = train ? c->train_step_flops() : c->test_step_flops();
+  } else {
+    return std::nullopt;
+  }
   if (!(step > 0)) return std::nullopt;
-  compute::WorkSplit w = compute::work_split(*c, train);
-  const double scale = r.flops_per_epoch / step;
+  const double scale = work.flops_per_epoch / step;
   for (double* v : {&w.matrix, &w.single_channel_conv, &w.conv, &w.serial_recurrent, &w.cublas_matrix}) *v *= scale;
   return w;
 }
@@ -50,13 +60,14 @@ std::optional<compute::WorkSplit> work_per_epoch(const store::RunPhaseRow& r, co
 // before schema 4 recorded none: the accounting gives it from their spec, as it did when they ran (NaN
 // where this version cannot count the spec).
 double traffic_per_epoch(const store::RunPhaseRow& r, const std::optional<compute::ModelCount>& c) {
-  double per_step = r.traffic_bytes_per_step;
+  double per_step = r.work().traffic_bytes_per_step;
   if (per_step < 0 && c) {
     const auto t = compute::dram_traffic(*c);
     per_step = r.phase.phase == "train" ? t.train_step_bytes : t.test_step_bytes;
   }
   if (per_step < 0) return NAN;
-  return r.flops_per_step > 0 ? per_step * (r.flops_per_epoch / r.flops_per_step) : 0.0;
+  const auto& work = r.work();
+  return work.flops_per_step > 0 ? per_step * (work.flops_per_epoch / work.flops_per_step) : 0.0;
 }
 
 }  // namespace
@@ -71,7 +82,7 @@ double baseline_watts(const store::RunPhaseRow& r, Baseline b) {
       return ph.net_gpu_energy_j >= 0 && ph.gpu_energy_j > 0 && ph.duration_s > 0
                  ? (ph.gpu_energy_j - ph.net_gpu_energy_j) / ph.duration_s
                  : NAN;
-    case Baseline::no_context: return r.hardware.idle_no_context_w > 0 ? r.hardware.idle_no_context_w : NAN;
+    case Baseline::no_context: return r.site->hardware.idle_no_context_w > 0 ? r.site->hardware.idle_no_context_w : NAN;
   }
   return NAN;
 }
@@ -84,12 +95,12 @@ EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const Analy
   std::set<std::int64_t> runs_seen;
   bool all_gpu = true, any_ok = false, all_baseline = true;
   for (const auto& r : rows) {
-    if (r.status == "interrupted") continue;  // cut short by a stop request and redone: not a result
+    if (r.run->status == "interrupted") continue;  // cut short by a stop request and redone: not a result
     if (runs_seen.insert(r.run_id).second) {
       ++a.runs;
-      (r.status == "ok" ? a.runs_ok : a.runs_failed)++;
+      (r.run->status == "ok" ? a.runs_ok : a.runs_failed)++;
     }
-    if (r.status == "ok" && !r.phase.phase.empty()) {
+    if (r.run->status == "ok" && !r.phase.phase.empty()) {
       any_ok = true;
       all_gpu &= !r.phase.gpu_method.empty();
       all_baseline &= std::isfinite(baseline_watts(r, options.baseline));
@@ -119,7 +130,7 @@ constexpr const char* kCpuDevice = "cpu";
 
 }  // namespace
 
-std::string device_of(const store::RunPhaseRow& r) { return r.gpu_name.empty() ? kCpuDevice : r.gpu_name; }
+std::string device_of(const store::RunPhaseRow& r) { return r.site->gpu_name.empty() ? kCpuDevice : r.site->gpu_name; }
 
 // Repetitions of each variant and phase (per GPU and input length) gathered, then summarised into points.
 std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
@@ -127,30 +138,34 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
   std::map<std::string, Acc> acc;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    if (r.status != "ok" || r.phase.phase.empty()) continue;
-    const std::string key = r.gpu_name + "|" + r.variant + "|" + std::to_string(r.frames) + "|" + r.phase.phase;
+    const store::RunRecord& run = *r.run;
+    const store::PhaseWork& work = r.work();
+    if (run.status != "ok" || r.phase.phase.empty()) continue;
+    const std::string key = r.site->gpu_name + "|" + run.variant + "|" + std::to_string(run.frames) + "|" + r.phase.phase;
     auto& g = acc[key];
     g.rows.push_back(&r);
     if (g.e.empty()) {
-      g.p.config = r.config;
-      g.p.variant = r.variant;
-      g.p.family = r.family;
+      g.p.config = run.config;
+      g.p.variant = run.variant;
+      g.p.family = run.family;
       g.p.phase = r.phase.phase;
       g.p.gpu = device_of(r);
-      g.p.frames = r.frames;
-      g.p.fraction = r.fraction;
-      g.p.epochs_per_unit = r.epochs_per_unit;
-      g.p.clips = r.clips;
-      g.p.flops = r.flops_per_epoch;
-      g.p.params = static_cast<double>(r.params);
-      const auto counted = accounting_of(r);  // once per point: its FLOPs by kind, the traffic of old runs
+      g.p.frames = run.frames;
+      g.p.fraction = run.fraction;
+      g.p.epochs_per_unit = run.epochs_per_unit;
+      g.p.clips = run.clips;
+      g.p.flops = work.flops_per_epoch;
+      g.p.params = static_cast<double>(run.params);
+      // Counted again from the spec only for runs stored before the split (schema 10) or the traffic (4).
+      const bool recorded = work.has_split() && work.traffic_bytes_per_step >= 0;
+      const auto counted = recorded ? std::nullopt : accounting_of(r);
       g.p.traffic_bytes = traffic_per_epoch(r, counted);
       g.p.work = work_per_epoch(r, counted);
-      g.p.impl = r.impl;
-      g.p.steps = r.flops_per_step > 0 ? r.flops_per_epoch / r.flops_per_step : 0;
-      g.p.hardware = r.hardware;
+      g.p.impl = run.impl;
+      g.p.steps = work.flops_per_step > 0 ? work.flops_per_epoch / work.flops_per_step : 0;
+      g.p.hardware = r.site->hardware;
     }
-    if (r.kernels_per_step >= 0) g.p.kernels_per_step = r.kernels_per_step;
+    if (work.kernels_per_step >= 0) g.p.kernels_per_step = work.kernels_per_step;
     g.e.push_back(use.of(r));
     g.d.push_back(r.phase.duration_s);
     g.w.push_back(r.phase.gpu_power_w > 0 ? r.phase.gpu_power_w
@@ -159,8 +174,8 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (r.phase.mem_util_pct >= 0) g.mu.push_back(r.phase.mem_util_pct);
     if (facts[i].sm_util >= 0) g.sm.push_back(facts[i].sm_util);
     if (facts[i].dram_bw >= 0) g.bw.push_back(facts[i].dram_bw);
-    if (r.metrics.map >= 0) g.map.push_back(r.metrics.map);
-    if (r.metrics.map_chance >= 0) g.map_chance.push_back(r.metrics.map_chance);
+    if (run.metrics.map >= 0) g.map.push_back(run.metrics.map);
+    if (run.metrics.map_chance >= 0) g.map_chance.push_back(run.metrics.map_chance);
     for (const auto& f : split_flags(r.phase.flags)) g.p.flagged |= real_flag(f);
   }
   for (auto& [k, g] : acc) {

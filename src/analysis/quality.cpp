@@ -36,15 +36,15 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
     std::vector<double> times, energies;
     std::vector<bool> planned;
     for (const auto* r : group) {
-      times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j), planned.push_back(r->retry_of == 0);
+      times.push_back(r->phase.duration_s), energies.push_back(r->phase.gpu_energy_j), planned.push_back(r->run->retry_of == 0);
     }
     const auto ratio = over_median(times, planned), energy_ratio = over_median(energies, planned);
     const double median = reference_median(times, planned);
     // The re-run of a flagged repetition, as the runner recorded it.
     auto re_run = [&](int repetition) -> json {
       for (const auto* o : group) {
-        if (o->retry_of == repetition) {
-          return "repetition " + std::to_string(o->repetition) + ": " + fmt(o->phase.duration_s / median, "%.2f") +
+        if (o->run->retry_of == repetition) {
+          return "repetition " + std::to_string(o->run->repetition) + ": " + fmt(o->phase.duration_s / median, "%.2f") +
                  "x the median";
         }
       }
@@ -59,10 +59,10 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
       }
       const double over = 100 * (energy_ratio[i] - 1);
       if (std::isfinite(over)) excess.push_back(over);
-      t.rows.push_back({r->variant, r->phase.phase, r->repetition, r->run_id, num(r->phase.duration_s), num(median),
+      t.rows.push_back({r->run->variant, r->phase.phase, r->run->repetition, r->run_id, num(r->phase.duration_s), num(median),
                         num(ratio[i]), num(over), num(slowest),
                         num(r->phase.other_cpu_load >= 0 ? r->phase.other_cpu_load : NAN),
-                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN), re_run(r->repetition)});
+                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN), re_run(r->run->repetition)});
     }
   }
   if (reps == 0) return;
@@ -90,9 +90,9 @@ void add_measurement_quality(Analysis& a, const std::vector<store::RunPhaseRow>&
     const auto& r = rows[i];
     if (r.phase.phase.empty()) continue;
     ++windows;
-    if (r.hardware.idle_no_context_w > 0) idle_no_context[r.session_id] = r.hardware.idle_no_context_w;
+    if (r.site->hardware.idle_no_context_w > 0) idle_no_context[r.run->session_id] = r.site->hardware.idle_no_context_w;
     if (r.phase.net_gpu_energy_j > 0 && r.phase.duration_s > 0) {
-      idle_context[r.session_id] = (r.phase.gpu_energy_j - r.phase.net_gpu_energy_j) / r.phase.duration_s;
+      idle_context[r.run->session_id] = (r.phase.gpu_energy_j - r.phase.net_gpu_energy_j) / r.phase.duration_s;
     }
     for (const auto& f : split_flags(r.phase.flags)) {
       auto colon = f.find(": ");

@@ -35,22 +35,22 @@ const std::vector<RunColumn>& run_columns() {
   using R = const store::RunPhaseRow&;
   static const std::vector<RunColumn> columns = {
       {"run_id", [](R r) { return std::to_string(r.run_id); }},
-      {"session_id", [](R r) { return std::to_string(r.session_id); }},
-      {"config", [](R r) { return r.config; }},
-      {"variant", [](R r) { return r.variant; }},
-      {"repetition", [](R r) { return std::to_string(r.repetition); }},
-      {"fraction", [](R r) { return num(r.fraction); }},
-      {"epochs_per_unit", [](R r) { return std::to_string(r.epochs_per_unit); }},
-      {"frames", [](R r) { return std::to_string(r.frames); }},
-      {"family", [](R r) { return r.family; }},
-      {"status", [](R r) { return r.status; }},
-      {"error", [](R r) { return r.error; }},
+      {"session_id", [](R r) { return std::to_string(r.run->session_id); }},
+      {"config", [](R r) { return r.run->config; }},
+      {"variant", [](R r) { return r.run->variant; }},
+      {"repetition", [](R r) { return std::to_string(r.run->repetition); }},
+      {"fraction", [](R r) { return num(r.run->fraction); }},
+      {"epochs_per_unit", [](R r) { return std::to_string(r.run->epochs_per_unit); }},
+      {"frames", [](R r) { return std::to_string(r.run->frames); }},
+      {"family", [](R r) { return r.run->family; }},
+      {"status", [](R r) { return r.run->status; }},
+      {"error", [](R r) { return r.run->error; }},
       {"phase", [](R r) { return r.phase.phase; }},
-      {"params", [](R r) { return std::to_string(r.params); }},
-      {"flops_per_step", [](R r) { return num(r.flops_per_step, 12); }},
-      {"flops_per_epoch", [](R r) { return num(r.flops_per_epoch, 12); }},
-      {"batch", [](R r) { return std::to_string(r.batch); }},
-      {"clips", [](R r) { return std::to_string(r.clips); }},
+      {"params", [](R r) { return std::to_string(r.run->params); }},
+      {"flops_per_step", [](R r) { return num(r.work().flops_per_step, 12); }},
+      {"flops_per_epoch", [](R r) { return num(r.work().flops_per_epoch, 12); }},
+      {"batch", [](R r) { return std::to_string(r.run->batch); }},
+      {"clips", [](R r) { return std::to_string(r.run->clips); }},
       {"epochs_in_window", [](R r) { return std::to_string(r.phase.epochs); }},
       {"window_s", [](R r) { return num(r.phase.window_s); }},
       {"duration_s", [](R r) { return num(r.phase.duration_s); }},
@@ -69,16 +69,16 @@ const std::vector<RunColumn>& run_columns() {
       {"mem_util_pct", [](R r) { return num(r.phase.mem_util_pct); }},
       {"cpu_load", [](R r) { return num(r.phase.cpu_load); }},
       {"loss", [](R r) { return num(r.phase.loss); }},
-      {"accuracy", [](R r) { return num(r.metrics.accuracy); }},
-      {"f1_macro", [](R r) { return num(r.metrics.f1_macro); }},
-      {"map", [](R r) { return num(r.metrics.map); }},
-      {"map_chance", [](R r) { return num(r.metrics.map_chance); }},
+      {"accuracy", [](R r) { return num(r.run->metrics.accuracy); }},
+      {"f1_macro", [](R r) { return num(r.run->metrics.f1_macro); }},
+      {"map", [](R r) { return num(r.run->metrics.map); }},
+      {"map_chance", [](R r) { return num(r.run->metrics.map_chance); }},
       {"flags", [](R r) { return r.phase.flags; }},
-      {"device", [](R r) { return r.device; }},
-      {"gpu_name", [](R r) { return r.gpu_name; }},
-      {"hostname", [](R r) { return r.hostname; }},
-      {"impl", [](R r) { return r.impl; }},
-      {"kernels_per_step", [](R r) { return r.kernels_per_step >= 0 ? std::to_string(r.kernels_per_step) : std::string(); }},
+      {"device", [](R r) { return r.site->device; }},
+      {"gpu_name", [](R r) { return r.site->gpu_name; }},
+      {"hostname", [](R r) { return r.site->hostname; }},
+      {"impl", [](R r) { return r.run->impl; }},
+      {"kernels_per_step", [](R r) { return r.work().kernels_per_step >= 0 ? std::to_string(r.work().kernels_per_step) : std::string(); }},
   };
   return columns;
 }
@@ -322,8 +322,8 @@ std::string failed_runs_html(const std::vector<store::RunPhaseRow>& rows) {
   std::set<std::int64_t> seen;
   int failed = 0;
   for (const auto& r : rows) {
-    if (r.status == "ok" || !seen.insert(r.run_id).second) continue;
-    h << "<li>" << html_escape(r.variant + " (repetition " + std::to_string(r.repetition) + "): " + r.status + ": " + r.error)
+    if (r.run->status == "ok" || !seen.insert(r.run_id).second) continue;
+    h << "<li>" << html_escape(r.run->variant + " (repetition " + std::to_string(r.run->repetition) + "): " + r.run->status + ": " + r.run->error)
       << "</li>";
     ++failed;
   }
@@ -437,13 +437,13 @@ ReportFiles write_report(const std::vector<std::string>& db_paths, const std::st
     std::int64_t top = 0;
     for (auto r : db.rows()) {
       top = std::max(top, r.run_id);
-      const std::string id = store::run_identity(identities.at(r.session_id), r.variant, r.repetition);
+      const std::string id = store::run_identity(identities.at(r.run->session_id), r.run->variant, r.run->repetition);
       if (runs_read.count(id)) {
         repeated.insert(id);
         continue;
       }
       runs_here.insert(id);
-      sessions_used.insert(r.session_id);
+      sessions_used.insert(r.run->session_id);
       r.run_id += offset;  // run ids of different files must not collide
       rows.push_back(std::move(r));
     }

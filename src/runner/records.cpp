@@ -45,6 +45,16 @@ store::PhaseRecord to_phase(const std::string& name, const PhaseOutcome& o, int 
   return p;
 }
 
+namespace {
+void store_split(const compute::WorkSplit& w, store::PhaseWork& into) {
+  into.matrix_flops = w.matrix;
+  into.single_channel_conv_flops = w.single_channel_conv;
+  into.conv_flops = w.conv;
+  into.serial_recurrent_flops = w.serial_recurrent;
+  into.cublas_matrix_flops = w.cublas_matrix;
+}
+}  // namespace
+
 store::RunRecord planned_run(const RunPlan& p, const compute::ModelCount& counts) {
   store::RunRecord rec;
   rec.config = p.spec.name();
@@ -60,11 +70,11 @@ store::RunRecord planned_run(const RunPlan& p, const compute::ModelCount& counts
   rec.steps_per_epoch = static_cast<int>((p.n_train + p.batch - 1) / p.batch);
   rec.impl = p.impl;
   rec.started_at = utc_now_iso();
-  rec.train_flops_per_step = counts.train_step_flops();
-  rec.test_flops_per_step = counts.test_step_flops();
+  rec.train_work.flops_per_step = counts.train_step_flops();
+  rec.test_work.flops_per_step = counts.test_step_flops();
   const auto traffic = compute::dram_traffic(counts);
-  rec.train_traffic_bytes_per_step = traffic.train_step_bytes;
-  rec.test_traffic_bytes_per_step = traffic.test_step_bytes;
+  rec.train_work.traffic_bytes_per_step = traffic.train_step_bytes;
+  rec.test_work.traffic_bytes_per_step = traffic.test_step_bytes;
   auto epoch_flops = [&](std::int64_t n, bool train) {
     double total = static_cast<double>(n / p.batch) * (train ? counts.train_step_flops() : counts.test_step_flops());
     if (n % p.batch) {
@@ -75,8 +85,10 @@ store::RunRecord planned_run(const RunPlan& p, const compute::ModelCount& counts
     }
     return total;
   };
-  rec.train_flops_per_epoch = epoch_flops(p.n_train, true);
-  rec.test_flops_per_epoch = epoch_flops(p.n_test, false);
+  rec.train_work.flops_per_epoch = epoch_flops(p.n_train, true);
+  rec.test_work.flops_per_epoch = epoch_flops(p.n_test, false);
+  store_split(compute::work_split(counts, true), rec.train_work);
+  store_split(compute::work_split(counts, false), rec.test_work);
   return rec;
 }
 

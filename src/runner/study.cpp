@@ -278,8 +278,8 @@ void record_kernels(store::RunRecord& rec, const WorkItem& item, const StudyPlan
   Trainer counter(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
                   build_model(item.spec, plan, counts, plan.opt.seed));
   std::string why;
-  std::tie(rec.train_kernels_per_step, rec.test_kernels_per_step) = counter.count_kernels(why);
-  if (rec.train_kernels_per_step < 0 || rec.test_kernels_per_step < 0) log << "    kernels not counted: " << why << "\n";
+  std::tie(rec.train_work.kernels_per_step, rec.test_work.kernels_per_step) = counter.count_kernels(why);
+  if (rec.train_work.kernels_per_step < 0 || rec.test_work.kernels_per_step < 0) log << "    kernels not counted: " << why << "\n";
 }
 
 // One work item measured into its record (status ok, failed or interrupted); adds to the summary.
@@ -466,7 +466,7 @@ std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& d
   std::map<std::string, std::map<std::string, std::vector<std::pair<int, double>>>> times;  // variant, phase
   for (auto id : sessions) {
     for (const auto& r : db.rows(id)) {
-      if (r.status == "ok" && r.phase.duration_s > 0) times[r.variant][r.phase.phase].push_back({r.repetition, r.phase.duration_s});
+      if (r.run->status == "ok" && r.phase.duration_s > 0) times[r.run->variant][r.phase.phase].push_back({r.run->repetition, r.phase.duration_s});
     }
   }
   std::map<std::string, WorkItem> out;  // by key: a repetition slow in both phases once

@@ -31,13 +31,13 @@ void add_worker_runs(StudySummary& sum, const std::string& db_path, const std::s
   store::Store db(db_path);
   std::set<std::int64_t> counted;
   for (const auto& row : db.rows()) {
-    if (row.started_at < started) continue;
+    if (row.run->started_at < started) continue;
     sum.gpu_energy_j += row.phase.gpu_energy_j * row.phase.epochs;
     sum.energy_j += row.phase.energy_j * row.phase.epochs;
     if (!row.phase.gpu_method.empty()) sum.gpu_measured = true;  // a GPU domain's method: a reading (NVML)
     if (!counted.insert(row.run_id).second) continue;
-    if (row.status == "ok") ++sum.runs_ok;
-    if (row.status == "failed") ++sum.runs_failed;
+    if (row.run->status == "ok") ++sum.runs_ok;
+    if (row.run->status == "failed") ++sum.runs_failed;
   }
   sum.db_path = db_path;
 }

@@ -38,6 +38,7 @@ const std::vector<Column<SessionRecord>>& session_columns() {
 const std::vector<Column<RunRecord>>& run_columns() {
   using R = RunRecord;
   using M = TestMetrics;
+  using W = PhaseWork;
   static const std::vector<Column<R>> cols = {
       managed<R>("session_id", "INTEGER NOT NULL REFERENCES sessions(id)", true),
       col<R, &R::config>("config", "TEXT NOT NULL"),
@@ -46,10 +47,10 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col<R, &R::status>("status", "TEXT NOT NULL"),
       col<R, &R::error>("error", "TEXT"),
       col<R, &R::params>("params", "INTEGER"),
-      col<R, &R::train_flops_per_step>("train_flops_per_step", "REAL"),
-      col<R, &R::test_flops_per_step>("test_flops_per_step", "REAL"),
-      col<R, &R::train_flops_per_epoch>("train_flops_per_epoch", "REAL"),
-      col<R, &R::test_flops_per_epoch>("test_flops_per_epoch", "REAL"),
+      col2<R, &R::train_work, &W::flops_per_step>("train_flops_per_step", "REAL"),
+      col2<R, &R::test_work, &W::flops_per_step>("test_flops_per_step", "REAL"),
+      col2<R, &R::train_work, &W::flops_per_epoch>("train_flops_per_epoch", "REAL"),
+      col2<R, &R::test_work, &W::flops_per_epoch>("test_flops_per_epoch", "REAL"),
       col<R, &R::batch>("batch", "INTEGER"),
       col<R, &R::clips>("clips", "INTEGER"),
       col<R, &R::steps_per_epoch>("steps_per_epoch", "INTEGER"),
@@ -67,14 +68,24 @@ const std::vector<Column<RunRecord>>& run_columns() {
       col2<R, &R::metrics, &M::map>("map", "REAL", "-1", 2),
       col2<R, &R::metrics, &M::per_class_json>("metrics_json", "TEXT", "''", 2),
       col2<R, &R::metrics, &M::map_chance>("map_chance", "REAL", "-1", 8),
-      col<R, &R::train_traffic_bytes_per_step>("train_traffic_bytes_per_step", "REAL", "-1", 4),
-      col<R, &R::test_traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4),
+      col2<R, &R::train_work, &W::traffic_bytes_per_step>("train_traffic_bytes_per_step", "REAL", "-1", 4),
+      col2<R, &R::test_work, &W::traffic_bytes_per_step>("test_traffic_bytes_per_step", "REAL", "-1", 4),
       col<R, &R::impl>("impl", "TEXT", "''", 5),
-      col<R, &R::train_kernels_per_step>("train_kernels_per_step", "INTEGER", "-1", 5),
-      col<R, &R::test_kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5),
+      col2<R, &R::train_work, &W::kernels_per_step>("train_kernels_per_step", "INTEGER", "-1", 5),
+      col2<R, &R::test_work, &W::kernels_per_step>("test_kernels_per_step", "INTEGER", "-1", 5),
       col<R, &R::retry_of>("retry_of", "INTEGER DEFAULT 0", "0", 7),
       col<R, &R::retry_reason>("retry_reason", "TEXT", "''", 7),
-      col<R, &R::learning_json>("learning_json", "TEXT", "''", 9)};
+      col<R, &R::learning_json>("learning_json", "TEXT", "''", 9),
+      col2<R, &R::train_work, &W::matrix_flops>("train_matrix_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::test_work, &W::matrix_flops>("test_matrix_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::train_work, &W::single_channel_conv_flops>("train_single_channel_conv_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::test_work, &W::single_channel_conv_flops>("test_single_channel_conv_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::train_work, &W::conv_flops>("train_conv_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::test_work, &W::conv_flops>("test_conv_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::train_work, &W::serial_recurrent_flops>("train_serial_recurrent_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::test_work, &W::serial_recurrent_flops>("test_serial_recurrent_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::train_work, &W::cublas_matrix_flops>("train_cublas_matrix_flops_per_step", "REAL", "-1", 10),
+      col2<R, &R::test_work, &W::cublas_matrix_flops>("test_cublas_matrix_flops_per_step", "REAL", "-1", 10)};
   return cols;
 }
 

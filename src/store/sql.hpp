@@ -85,7 +85,7 @@ Column<R> col(const char* name, const char* sql, const char* if_null = nullptr, 
   return {name, sql, if_null, since, [](Stmt& s, const R& r) { s.bind(r.*M); },
           [](const Stmt& s, int c, R& r) { read_into(s, c, r.*M); }};
 }
-// A member of a member (a run's test metrics).
+// A member of a member (a run's test metrics, a phase's accounting).
 template <class R, auto M, auto N>
 Column<R> col2(const char* name, const char* sql, const char* if_null = nullptr, int since = 1) {
   return {name, sql, if_null, since, [](Stmt& s, const R& r) { s.bind((r.*M).*N); },

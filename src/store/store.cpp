@@ -225,44 +225,6 @@ std::int64_t Store::add_run(const RunRecord& r) {
   return run_id;
 }
 
-namespace {
-// A run with one of its phases and its session's device, GPU and host, as reports read it.
-RunPhaseRow flatten(std::int64_t run_id, const RunRecord& run, PhaseRecord phase, const SessionRecord& session) {
-  RunPhaseRow row;
-  row.run_id = run_id;
-  row.session_id = run.session_id;
-  row.config = run.config;
-  row.family = run.family;
-  row.status = run.status;
-  row.error = run.error;
-  row.variant = run.variant.empty() ? run.config : run.variant;
-  row.started_at = run.started_at;
-  row.spec_json = run.spec_json;
-  row.repetition = run.repetition;
-  row.fraction = run.fraction;
-  row.epochs_per_unit = run.epochs_per_unit;
-  row.frames = run.frames;
-  row.metrics = run.metrics;
-  row.params = run.params;
-  row.batch = run.batch;
-  row.clips = run.clips;
-  const bool train = phase.phase == "train";
-  row.flops_per_step = train ? run.train_flops_per_step : run.test_flops_per_step;
-  row.flops_per_epoch = train ? run.train_flops_per_epoch : run.test_flops_per_epoch;
-  row.traffic_bytes_per_step = train ? run.train_traffic_bytes_per_step : run.test_traffic_bytes_per_step;
-  row.impl = run.impl.empty() ? "default" : run.impl;
-  row.kernels_per_step = train ? run.train_kernels_per_step : run.test_kernels_per_step;
-  row.retry_of = run.retry_of;
-  row.retry_reason = run.retry_reason;
-  row.learning_json = run.learning_json;
-  row.phase = std::move(phase);
-  row.device = session.device;
-  row.gpu_name = session.gpu_name;
-  row.hostname = session.hostname;
-  row.hardware = HardwareProbes::from_json(session.hardware_json);
-  return row;
-}
-}  // namespace
 
 std::string HardwareProbes::to_json() const {
   return nlohmann::json{{"launch_s", launch_s},
@@ -298,19 +260,26 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
   sql += "ORDER BY r.id, p.id";
   Stmt s(db_, sql);
   std::vector<RunPhaseRow> out;
+  std::map<std::int64_t, std::shared_ptr<const RunSite>> sites;  // one per session, read once
   while (s.step()) {
-    RunRecord run;
-    PhaseRecord phase;
-    SessionRecord where;
-    const std::int64_t run_id = s.integer(0);
-    run.session_id = s.integer(1);
-    int c = read_record(s, 2, run_columns(), run);
-    c = read_record(s, c, phase_columns(), phase);
-    where.device = s.text(c);
-    where.gpu_name = s.text(c + 1);
-    where.hostname = s.text(c + 2);
-    where.hardware_json = s.text(c + 3);
-    out.push_back(flatten(run_id, run, std::move(phase), where));
+    RunPhaseRow row;
+    row.run_id = s.integer(0);
+    if (out.empty() || out.back().run_id != row.run_id) {  // a run's phases come together (ORDER BY r.id)
+      auto run = std::make_shared<RunRecord>();
+      run->session_id = s.integer(1);
+      read_record(s, 2, run_columns(), *run);
+      if (run->variant.empty()) run->variant = run->config;  // before schema 2
+      if (run->impl.empty()) run->impl = "default";          // before schema 5
+      row.run = std::move(run);
+    } else {
+      row.run = out.back().run;
+    }
+    const int c = read_record(s, 2 + static_cast<int>(run_columns().size()), phase_columns(), row.phase);
+    auto& site = sites[row.run->session_id];
+    if (!site) site = std::make_shared<const RunSite>(RunSite{s.text(c), s.text(c + 1), s.text(c + 2),
+                                                              HardwareProbes::from_json(s.text(c + 3))});
+    row.site = site;
+    out.push_back(std::move(row));
   }
   return out;
 }

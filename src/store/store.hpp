@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,11 +15,12 @@ struct sqlite3;
 
 namespace sedenergy::store {
 
-inline constexpr int kSchemaVersion = 9;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
+inline constexpr int kSchemaVersion = 10;  // 2: repetitions, study knobs, test metrics, claims; 3: user windows;
                                           // 4: DRAM traffic per step with each run; 5: implementation, kernels per step;
                                           // 6: per-epoch times and host load per phase; 7: stall re-runs,
                                           // hardware probes per session; 8: the test set's chance mAP;
-                                          // 9: the learning curve of a learning run (--early-stop)
+                                          // 9: the learning curve of a learning run (--early-stop);
+                                          // 10: each phase's FLOPs per step by kind of work
 
 // The hardware constants a study measures at its session's start (runner/probes.hpp), kept in
 // sessions.hardware_json: what the predictor's time terms use. -1: not measured.
@@ -68,6 +70,19 @@ struct PhaseRecord {
   double own_cpu_s = -1, other_cpu_load = -1;
 };
 
+// What one phase of a run costs by the accounting: FLOPs per step and per epoch, the DRAM traffic lower bound
+// per step (ESTIMATED; < 0: not recorded, before schema 4), the kernels one step launches, counted on a
+// captured CUDA graph (measured; < 0: not counted), and a step's FLOPs by the kind of work that runs them
+// (compute::WorkSplit; < 0: not recorded, before schema 10).
+struct PhaseWork {
+  double flops_per_step = 0, flops_per_epoch = 0;
+  double traffic_bytes_per_step = -1;
+  int kernels_per_step = -1;
+  double matrix_flops = -1, single_channel_conv_flops = -1, conv_flops = -1, serial_recurrent_flops = -1;
+  double cublas_matrix_flops = -1;  // the part of matrix_flops run through cuBLAS
+  bool has_split() const { return matrix_flops >= 0; }
+};
+
 // Test-set quality of the trained model (after the measured phases, outside the windows).
 struct TestMetrics {
   double accuracy = -1;      // clip level, all 10 labels right (threshold 0.5)
@@ -92,14 +107,11 @@ struct RunRecord {
   std::string status = "ok";  // ok, failed, interrupted (windows cut short by a stop request; redone by --resume)
   std::string error;
   long long params = 0;
-  double train_flops_per_step = 0, test_flops_per_step = 0;
-  double train_flops_per_epoch = 0, test_flops_per_epoch = 0;
-  // The accounting's DRAM traffic lower bound per step (ESTIMATED); < 0: not recorded (before schema 4).
-  double train_traffic_bytes_per_step = -1, test_traffic_bytes_per_step = -1;
-  // How it ran (models/implementation.hpp: a preset's name or optimizer/graphs/precision/data); "" before schema 5.
+  PhaseWork train_work, test_work;  // the accounting of each phase: kept for a failed run too
+  const PhaseWork& work_of(const std::string& phase) const { return phase == "train" ? train_work : test_work; }
+  // How it ran (models/implementation.hpp: a preset's name or optimizer/graphs/precision/data); "default" for runs
+  // from before schema 5.
   std::string impl;
-  // Kernels one step launches, counted on a captured CUDA graph (measured); < 0: not counted.
-  int train_kernels_per_step = -1, test_kernels_per_step = -1;
   int batch = 0, clips = 0, steps_per_epoch = 0;
   std::string started_at, finished_at;
   // A re-run of a host-stalled repetition: the repetition it measures again (0: not a re-run) and why.
@@ -111,27 +123,20 @@ struct RunRecord {
   std::vector<PhaseRecord> phases;
 };
 
-// A run with one of its phases, flattened for reports.
-struct RunPhaseRow {
-  std::int64_t run_id = 0, session_id = 0;
-  std::string config, family, status, error;
-  std::string variant, started_at, spec_json;
-  int repetition = 1;
-  double fraction = 1;
-  int epochs_per_unit = 1, frames = 0;
-  TestMetrics metrics;
-  long long params = 0;
-  double flops_per_step = 0, flops_per_epoch = 0;
-  double traffic_bytes_per_step = -1;  // its phase's (estimated); < 0: not recorded
-  std::string impl;                    // "default" for runs from before schema 5
-  int kernels_per_step = -1;           // its phase's; < 0: not counted
-  int batch = 0, clips = 0;
-  int retry_of = 0;  // the repetition this run measures again after a host stall; 0: none
-  std::string retry_reason;
-  std::string learning_json;  // its run's learning curve (RunRecord::learning_json)
-  HardwareProbes hardware;  // its session's
-  PhaseRecord phase;
+// Where a session's runs ran, as its rows read it: the device, GPU and host, and the hardware probes.
+struct RunSite {
   std::string device, gpu_name, hostname;
+  HardwareProbes hardware;
+};
+
+// A run with one of its phases, as reports read it: a view of the run (shared by its phases) and of its
+// session's site (shared by the session's runs), with the phase's measurement and accounting.
+struct RunPhaseRow {
+  std::int64_t run_id = 0;
+  std::shared_ptr<const RunRecord> run;
+  std::shared_ptr<const RunSite> site;
+  PhaseRecord phase;  // phase "" : a run with no measured phase (it failed before one)
+  const PhaseWork& work() const { return run->work_of(phase.phase); }
 };
 
 // One measurement window of a user's own program (the Python meter, tracker or Lightning callback, or

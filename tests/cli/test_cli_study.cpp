@@ -37,25 +37,25 @@ TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 8u);
   for (const auto& row : rows) {
-    EXPECT_EQ(row.status, "ok");
+    EXPECT_EQ(row.run->status, "ok");
     EXPECT_GT(row.phase.energy_j, 0);
     EXPECT_GT(row.phase.duration_s, 0);
     EXPECT_GE(row.phase.window_s, 0.2);
     EXPECT_TRUE(row.phase.estimated);
-    EXPECT_GT(row.flops_per_epoch, 0);
-    EXPECT_EQ(row.clips, 16);
+    EXPECT_GT(row.work().flops_per_epoch, 0);
+    EXPECT_EQ(row.run->clips, 16);
     // Test-set quality recorded with the energy.
-    EXPECT_GE(row.metrics.map, 0);
-    EXPECT_LE(row.metrics.map, 1);
-    EXPECT_GT(row.metrics.map_chance, 0);  // a constant model's on the same test set
-    EXPECT_LT(row.metrics.map_chance, 1);
-    EXPECT_GE(row.metrics.accuracy, 0);
-    EXPECT_TRUE(contains(row.metrics.per_class_json, "\"ap\""));
+    EXPECT_GE(row.run->metrics.map, 0);
+    EXPECT_LE(row.run->metrics.map, 1);
+    EXPECT_GT(row.run->metrics.map_chance, 0);  // a constant model's on the same test set
+    EXPECT_LT(row.run->metrics.map_chance, 1);
+    EXPECT_GE(row.run->metrics.accuracy, 0);
+    EXPECT_TRUE(contains(row.run->metrics.per_class_json, "\"ap\""));
     // Each epoch timed inside the window, and the host's load recorded beside it.
     EXPECT_EQ(nlohmann::json::parse(row.phase.epoch_times_json).size(), static_cast<std::size_t>(row.phase.epochs));
     EXPECT_GT(row.phase.own_cpu_s, 0);
     EXPECT_GE(row.phase.other_cpu_load, 0);
-    if (row.config == "mlp:1x512") EXPECT_EQ(row.params, 4199946);
+    if (row.run->config == "mlp:1x512") EXPECT_EQ(row.run->params, 4199946);
   }
   auto sessions = db.sessions();
   ASSERT_EQ(sessions.size(), 1u);
@@ -87,9 +87,9 @@ TEST(Cli, StudyComparesImplementationsOfOneModel) {
   store::Store db(out + "/results.db");
   std::map<std::string, int> by_impl;
   for (const auto& row : db.rows()) {
-    EXPECT_EQ(row.status, "ok") << row.error;
-    EXPECT_EQ(row.kernels_per_step, -1);  // counted on CUDA devices only
-    ++by_impl[row.impl];
+    EXPECT_EQ(row.run->status, "ok") << row.run->error;
+    EXPECT_EQ(row.work().kernels_per_step, -1);  // counted on CUDA devices only
+    ++by_impl[row.run->impl];
   }
   EXPECT_EQ(by_impl, (std::map<std::string, int>{{"pytorch-default", 8}, {"foreach/eager/fp32/device", 8},
                                                  {"per-tensor/eager/fp32/host", 8}}));
@@ -125,11 +125,11 @@ TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 3u);  // the refused run (no phases) and the other one's two phases
   for (const auto& row : rows) {
-    if (row.config == "mlp:1x1000000") {
-      EXPECT_EQ(row.status, "failed");
-      EXPECT_TRUE(contains(row.error, "does not fit"));
+    if (row.run->config == "mlp:1x1000000") {
+      EXPECT_EQ(row.run->status, "failed");
+      EXPECT_TRUE(contains(row.run->error, "does not fit"));
     } else {
-      EXPECT_EQ(row.status, "ok");
+      EXPECT_EQ(row.run->status, "ok");
     }
   }
 }
@@ -145,7 +145,7 @@ TEST(Cli, StudyResumesWhereACrashLeftIt) {
     store::Store db(out + "/results.db");
     ASSERT_EQ(db.run_count(), 6);
     for (const auto& row : db.rows()) {
-      if (row.run_id == 6) lost = row.config;
+      if (row.run_id == 6) lost = row.run->config;
     }
   }
   // A crash before the last run was committed: it is not in the database.
@@ -293,13 +293,13 @@ TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   store::Store db(out + "/results.db");
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].clips, 7);  // 3 of 10 clips held out for testing
+  EXPECT_EQ(rows[0].run->clips, 7);  // 3 of 10 clips held out for testing
   EXPECT_TRUE(contains(db.sessions()[0].dataset, "held-out 3 clips"));
   EXPECT_TRUE(contains(db.sessions()[0].config_json, "on-the-fly"));
   // Full-length input: 2 s at 44.1 kHz, hop 256 -> 345 frames; FLOPs follow the input size.
   auto flops_64 = run("flops mlp:1x64 --frames 345 --json");
   EXPECT_TRUE(contains(flops_64.out, std::to_string(128 * 345 * 64 + 64 + 64 * 10 + 10)));
-  EXPECT_EQ(rows[0].params, 128LL * 345 * 64 + 64 + 64 * 10 + 10);
+  EXPECT_EQ(rows[0].run->params, 128LL * 345 * 64 + 64 + 64 * 10 + 10);
 }
 
 TEST(Cli, StudyRepetitionsComeInterleavedWithEveryKnobRecorded) {
@@ -317,12 +317,12 @@ TEST(Cli, StudyRepetitionsComeInterleavedWithEveryKnobRecorded) {
     if (row.run_id == last_run) continue;
     last_run = row.run_id;
     // Every variant of repetition r runs before any of repetition r + 1.
-    EXPECT_GE(row.repetition, last_rep);
-    last_rep = row.repetition;
-    EXPECT_TRUE(seen.insert(row.variant + "#" + std::to_string(row.repetition)).second) << row.variant;
-    EXPECT_EQ(row.clips, row.fraction == 0.5 ? 4 : 8);
-    EXPECT_EQ(row.variant.find("[") != std::string::npos, row.fraction != 1 || row.epochs_per_unit != 1) << row.variant;
-    if (row.phase.phase == "train") EXPECT_EQ(row.phase.epochs, row.epochs_per_unit);  // no minimum window
+    EXPECT_GE(row.run->repetition, last_rep);
+    last_rep = row.run->repetition;
+    EXPECT_TRUE(seen.insert(row.run->variant + "#" + std::to_string(row.run->repetition)).second) << row.run->variant;
+    EXPECT_EQ(row.run->clips, row.run->fraction == 0.5 ? 4 : 8);
+    EXPECT_EQ(row.run->variant.find("[") != std::string::npos, row.run->fraction != 1 || row.run->epochs_per_unit != 1) << row.run->variant;
+    if (row.phase.phase == "train") EXPECT_EQ(row.phase.epochs, row.run->epochs_per_unit);  // no minimum window
   }
   EXPECT_TRUE(contains(db.sessions()[0].config_json, "\"loss\":\"bce-logits\""));
   EXPECT_TRUE(seen.count("cnn:1x4 [fraction 0.5, epochs 2]#3"));
@@ -419,16 +419,16 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   std::map<std::string, std::vector<double>> curves;  // variant -> the validation mAPs of its other repetition
   for (const auto& row : db.rows()) {
     if (row.phase.phase != "train") continue;
-    ASSERT_EQ(row.status, "ok") << row.error;
-    const auto j = nlohmann::json::parse(row.learning_json);
+    ASSERT_EQ(row.run->status, "ok") << row.run->error;
+    const auto j = nlohmann::json::parse(row.run->learning_json);
     const auto& curve = j["curve"];
     ASSERT_GE(curve.size(), 1u);
     ASSERT_LE(curve.size(), 6u);
-    EXPECT_EQ(j["seed"], 4 + row.repetition) << "repetition 1 trains from the study's seed, each next one from the next";
+    EXPECT_EQ(j["seed"], 4 + row.run->repetition) << "repetition 1 trains from the study's seed, each next one from the next";
     std::vector<double> maps;
     for (const auto& e : curve) maps.push_back(e["validation_map"]);
-    auto& other = curves[row.variant];
-    if (!other.empty()) EXPECT_NE(other, maps) << row.variant << ": two seeds, one curve";
+    auto& other = curves[row.run->variant];
+    if (!other.empty()) EXPECT_NE(other, maps) << row.run->variant << ": two seeds, one curve";
     other = maps;
     EXPECT_EQ(row.phase.epochs, static_cast<int>(curve.size()));
     const int best = j["best_epoch"];
@@ -442,7 +442,7 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
     EXPECT_EQ(curve[best - 1]["validation_map"].get<double>(), best_map) << "the best epoch is the first best";
     // It stopped for the patience (two epochs without a better mAP) or at the most epochs, as it says.
     const bool patience_ran_out = static_cast<int>(curve.size()) - best >= 2;
-    EXPECT_EQ(j["stopped"], patience_ran_out ? "early stop" : "most epochs") << row.learning_json;
+    EXPECT_EQ(j["stopped"], patience_ran_out ? "early stop" : "most epochs") << row.run->learning_json;
     if (!patience_ran_out) EXPECT_EQ(curve.size(), 6u);
     ++learning;
   }
@@ -511,7 +511,7 @@ TEST(Cli, OneWorkerProcessPerDeviceSharesTheRunsOfOneDatabase) {
     EXPECT_TRUE(contains(row.phase.cpu_method, "x 0.5 (this process's share")) << row.phase.cpu_method;
   }
   std::set<std::string> items;
-  for (const auto& row : db.rows()) items.insert(row.variant + "#" + std::to_string(row.repetition));
+  for (const auto& row : db.rows()) items.insert(row.run->variant + "#" + std::to_string(row.run->repetition));
   EXPECT_EQ(items.size(), 6u);
   EXPECT_EQ(run("study --device cpu --devices 0,0 --grid mlp:1x16 --out " + out).rc, 2);
 }
@@ -546,8 +546,8 @@ TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
   EXPECT_GE(done, 1);
   EXPECT_LT(done, 12);
   for (const auto& row : store::Store(out + "/results.db").rows()) {
-    if (row.status == "interrupted") continue;  // cut short by the stop request: redone by --resume
-    EXPECT_EQ(row.status, "ok");
+    if (row.run->status == "interrupted") continue;  // cut short by the stop request: redone by --resume
+    EXPECT_EQ(row.run->status, "ok");
     EXPECT_FALSE(row.phase.phase.empty());  // every finished run has its phases
   }
   auto r = run("study --device cpu --devices 0,1 --grid " + grid + " --clips 8 --min-window 1 --repetitions 2 --resume "
@@ -559,8 +559,8 @@ TEST(Cli, CtrlCStopsEveryWorkerCleanlyAndResumeCompletes) {
   int ok_rows = 0;
   std::set<std::int64_t> ok_runs;
   for (const auto& row : db.rows()) {
-    if (row.status != "ok" || !ok_runs.insert(row.run_id).second) continue;
-    items.insert(row.variant + "#" + std::to_string(row.repetition));
+    if (row.run->status != "ok" || !ok_runs.insert(row.run_id).second) continue;
+    items.insert(row.run->variant + "#" + std::to_string(row.run->repetition));
     ++ok_rows;
   }
   EXPECT_EQ(items.size(), 12u);  // each run once: the interrupted ones were redone, none twice
@@ -593,7 +593,7 @@ TEST(Cli, StopRequestEndsTheWindowAndTheRunIsRedoneOnResume) {
     store::Store db(out + "/results.db", store::Store::Access::kRead);
     auto rows = db.rows();
     ASSERT_FALSE(rows.empty());
-    EXPECT_EQ(rows[0].status, "interrupted");
+    EXPECT_EQ(rows[0].run->status, "interrupted");
     EXPECT_EQ(db.run_count(), 0);  // not a finished run
   }
   // The same study resumed: the interrupted run is not counted as finished, so it runs again.
@@ -659,11 +659,11 @@ TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
     store::Store db(out + "/results.db", store::Store::Access::kRead);
     std::map<std::string, std::map<int, double>> per_epoch;  // phase -> repetition -> seconds
     for (const auto& r : db.rows()) {
-      if (r.repetition <= 3) per_epoch[r.phase.phase][r.repetition] = r.phase.duration_s;
-      if (r.retry_of > 0 && r.phase.phase == "train") {
-        re_run.insert(r.retry_of);
-        EXPECT_EQ(r.repetition, r.retry_of + 3);
-        EXPECT_TRUE(contains(r.retry_reason, "repetition " + std::to_string(r.retry_of) + " ")) << r.retry_reason;
+      if (r.run->repetition <= 3) per_epoch[r.phase.phase][r.run->repetition] = r.phase.duration_s;
+      if (r.run->retry_of > 0 && r.phase.phase == "train") {
+        re_run.insert(r.run->retry_of);
+        EXPECT_EQ(r.run->repetition, r.run->retry_of + 3);
+        EXPECT_TRUE(contains(r.run->retry_reason, "repetition " + std::to_string(r.run->retry_of) + " ")) << r.run->retry_reason;
       }
     }
     for (const auto& [phase, reps] : per_epoch) {
@@ -777,7 +777,7 @@ TEST(Cli, TwoResumesAtOnceRunEachUnfinishedRunOnce) {
   store::Store check(db, store::Store::Access::kRead);
   std::map<std::string, int> per_key;
   for (const auto& row : check.rows()) {
-    if (row.phase.phase == "train") ++per_key[row.variant + "#" + std::to_string(row.repetition)];
+    if (row.phase.phase == "train") ++per_key[row.run->variant + "#" + std::to_string(row.run->repetition)];
   }
   EXPECT_EQ(per_key.size(), 8u);
   for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key << "\n" << a << b;

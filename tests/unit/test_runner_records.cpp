@@ -61,8 +61,15 @@ TEST(RunnerRecords, ARunPlanCountsItsLastPartialBatch) {
   EXPECT_EQ(rec.steps_per_epoch, 3);
   EXPECT_EQ(rec.clips, 20);
   EXPECT_EQ(rec.family, "MLP");
-  EXPECT_DOUBLE_EQ(rec.train_flops_per_epoch, 2 * counts.train_step_flops() + last.train_step_flops());
-  EXPECT_DOUBLE_EQ(rec.test_flops_per_epoch, counts.test_step_flops());
-  EXPECT_DOUBLE_EQ(rec.train_flops_per_step, counts.train_step_flops());
-  EXPECT_GT(rec.train_traffic_bytes_per_step, 0);
+  EXPECT_DOUBLE_EQ(rec.train_work.flops_per_epoch, 2 * counts.train_step_flops() + last.train_step_flops());
+  EXPECT_DOUBLE_EQ(rec.test_work.flops_per_epoch, counts.test_step_flops());
+  EXPECT_DOUBLE_EQ(rec.train_work.flops_per_step, counts.train_step_flops());
+  EXPECT_GT(rec.train_work.traffic_bytes_per_step, 0);
+  // The split of a step by kind of work is stored, so the analysis need not count the spec again.
+  const auto split = compute::work_split(counts, true);
+  EXPECT_TRUE(rec.train_work.has_split());
+  EXPECT_DOUBLE_EQ(rec.train_work.matrix_flops, split.matrix);
+  EXPECT_DOUBLE_EQ(rec.train_work.cublas_matrix_flops, split.cublas_matrix);
+  EXPECT_DOUBLE_EQ(rec.test_work.matrix_flops, compute::work_split(counts, false).matrix);
+  EXPECT_GT(rec.train_work.matrix_flops, rec.test_work.matrix_flops);
 }

@@ -18,12 +18,14 @@ store::RunRecord sample_run(std::int64_t session, const std::string& config, dou
   r.config = config;
   r.family = "MLP";
   r.params = 4199946;
-  r.train_flops_per_epoch = 1.5e12;
-  r.test_flops_per_epoch = 5e11;
+  r.train_work.flops_per_epoch = 1.5e12;
+  r.test_work.flops_per_epoch = 5e11;
   r.batch = 8;
   r.clips = 1578;
-  r.train_traffic_bytes_per_step = 3.5e8;
-  r.test_traffic_bytes_per_step = 1.25e8;
+  r.train_work.traffic_bytes_per_step = 3.5e8;
+  r.test_work.traffic_bytes_per_step = 1.25e8;
+  r.train_work.matrix_flops = 9e9;
+  r.train_work.cublas_matrix_flops = 4e9;
   store::PhaseRecord train;
   train.phase = "train";
   train.epochs = 3;
@@ -63,17 +65,22 @@ TEST(Store, RoundTripOfSessionsRunsAndPhases) {
   EXPECT_EQ(db.run_count(), 2);
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 3u);  // two phases + one failed run without phases
-  EXPECT_EQ(rows[0].config, "mlp:1x512");
+  EXPECT_EQ(rows[0].run->config, "mlp:1x512");
   EXPECT_EQ(rows[0].phase.phase, "train");
   EXPECT_DOUBLE_EQ(rows[0].phase.energy_j, 120.5);
-  EXPECT_DOUBLE_EQ(rows[0].flops_per_epoch, 1.5e12);
-  EXPECT_DOUBLE_EQ(rows[1].flops_per_epoch, 5e11);
-  EXPECT_DOUBLE_EQ(rows[0].traffic_bytes_per_step, 3.5e8);  // each phase reads its own
-  EXPECT_DOUBLE_EQ(rows[1].traffic_bytes_per_step, 1.25e8);
+  EXPECT_DOUBLE_EQ(rows[0].work().flops_per_epoch, 1.5e12);
+  EXPECT_DOUBLE_EQ(rows[1].work().flops_per_epoch, 5e11);
+  EXPECT_DOUBLE_EQ(rows[0].work().matrix_flops, 9e9);
+  EXPECT_DOUBLE_EQ(rows[0].work().cublas_matrix_flops, 4e9);
+  EXPECT_EQ(rows[0].run, rows[1].run);    // the phases of one run share it
+  EXPECT_EQ(rows[0].site, rows[2].site);  // the runs of one session share its site
+  EXPECT_EQ(rows[2].site->gpu_name, "NVIDIA H100 80GB HBM3");
+  EXPECT_DOUBLE_EQ(rows[0].work().traffic_bytes_per_step, 3.5e8);  // each phase reads its own
+  EXPECT_DOUBLE_EQ(rows[1].work().traffic_bytes_per_step, 1.25e8);
   EXPECT_EQ(rows[0].phase.flags, "a; b");
-  EXPECT_EQ(rows[0].gpu_name, "NVIDIA H100 80GB HBM3");
-  EXPECT_EQ(rows[2].status, "failed");
-  EXPECT_EQ(rows[2].error, "CUDA out of memory");
+  EXPECT_EQ(rows[0].site->gpu_name, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(rows[2].run->status, "failed");
+  EXPECT_EQ(rows[2].run->error, "CUDA out of memory");
   auto sessions = db.sessions();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].config_json, R"({"batch":8})");
@@ -132,7 +139,7 @@ TEST(Store, MergeCopiesSessionsRunsAndPhasesOnce) {
   auto rows = all.rows();
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_DOUBLE_EQ(rows[0].phase.energy_j, 10.0);
-  EXPECT_EQ(rows[5].config, "rnn:1x128");
+  EXPECT_EQ(rows[5].run->config, "rnn:1x128");
   test::write_text(dir / "junk.db", std::string(4096, 'j'));
   EXPECT_THROW(all.merge_from((dir / "junk.db").string()), Error);
   EXPECT_EQ(all.run_count(), 3);
@@ -168,10 +175,12 @@ TEST(Store, MigratesSchemaOneFiles) {
   EXPECT_EQ(db.schema_version(), store::kSchemaVersion);
   auto rows = db.rows();
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].variant, "mlp:1x512");
-  EXPECT_EQ(rows[0].repetition, 1);
-  EXPECT_EQ(rows[0].metrics.map, -1);  // not measured then
-  EXPECT_EQ(rows[0].traffic_bytes_per_step, -1);  // not recorded before schema 4
+  EXPECT_EQ(rows[0].run->variant, "mlp:1x512");
+  EXPECT_EQ(rows[0].run->repetition, 1);
+  EXPECT_EQ(rows[0].run->metrics.map, -1);  // not measured then
+  EXPECT_EQ(rows[0].work().traffic_bytes_per_step, -1);  // not recorded before schema 4
+  EXPECT_FALSE(rows[0].work().has_split());               // nor the split before schema 10
+  EXPECT_EQ(rows[0].run->impl, "default");                // nor the implementation before schema 5
   EXPECT_EQ(db.finished_items({1}), (std::set<std::string>{"mlp:1x512#1"}));
 }
 

@@ -100,18 +100,18 @@ inline void write_study(const std::string& path, const Law& law) {
         r.params = 100000LL << (2 * k + (heavy ? 3 : 0));
         r.batch = 8;
         r.frames = law.frames;
-        r.train_flops_per_epoch = 1e11 * std::pow(4.0, k) * (heavy ? 1.5 : 1);
-        r.test_flops_per_epoch = r.train_flops_per_epoch / 3;
-        r.train_flops_per_step = r.train_flops_per_epoch / 198;
-        r.test_flops_per_step = r.test_flops_per_epoch / 198;
+        r.train_work.flops_per_epoch = 1e11 * std::pow(4.0, k) * (heavy ? 1.5 : 1);
+        r.test_work.flops_per_epoch = r.train_work.flops_per_epoch / 3;
+        r.train_work.flops_per_step = r.train_work.flops_per_epoch / 198;
+        r.test_work.flops_per_step = r.test_work.flops_per_epoch / 198;
         r.metrics.map = 0.2 + 0.1 * k;
         r.metrics.map_chance = law.map_chance;
-        if (law.kernels >= 0) r.train_kernels_per_step = r.test_kernels_per_step = law.kernels + 10 * k;
+        if (law.kernels >= 0) r.train_work.kernels_per_step = r.test_work.kernels_per_step = law.kernels + 10 * k;
         for (const char* phase : {"train", "test"}) {
           store::PhaseRecord p;
           p.phase = phase;
           p.epochs = 3;
-          const double flops = std::string(phase) == "train" ? r.train_flops_per_epoch : r.test_flops_per_epoch;
+          const double flops = std::string(phase) == "train" ? r.train_work.flops_per_epoch : r.test_work.flops_per_epoch;
           p.gpu_energy_j = law.gpu_scale * (heavy ? law.mlp_rnn_factor * std::pow(flops / 1e12, law.mlp_rnn_tilt) : 1) *
                            1e-9 * std::pow(flops, 0.9) * noise(rng);
           p.energy_j = p.gpu_energy_j * 1.2;
@@ -191,7 +191,7 @@ inline json repetitions_report(int n, const std::function<void(int, store::Phase
       r.config = r.variant = "mlp:1x64";
       r.family = "MLP";
       r.repetition = rep;
-      r.train_flops_per_epoch = 1e10;
+      r.train_work.flops_per_epoch = 1e10;
       store::PhaseRecord p;
       p.phase = "train";
       p.gpu_method = "nvml total-energy counter delta";

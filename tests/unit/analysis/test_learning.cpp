@@ -53,7 +53,7 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
   ASSERT_EQ(rows.size(), 16u);
   std::map<std::string, std::vector<double>> train_j;  // per configuration, each repetition's
   for (const auto& row : store::Store((dir / "l-0.db").string()).rows()) {
-    if (row.phase.phase == "train") train_j[row.config].push_back(row.phase.gpu_energy_j);
+    if (row.phase.phase == "train") train_j[row.run->config].push_back(row.phase.gpu_energy_j);
   }
   for (const auto& row : rows) {
     const std::string config = row["config"];

@@ -80,3 +80,40 @@ TEST(Points, ADamagedEpochRecordDoesNotStopTheReport) {
   EXPECT_EQ(rows[0]["repetition"], 2);
   EXPECT_TRUE(rows[0]["slowest_epoch_factor"].is_null());
 }
+
+// The FLOPs by kind of work come from what the run stored (schema 10): a run whose spec this version cannot
+// count still has them; a run stored before the split has them counted again from its spec.
+TEST(Points, WorkByKindIsReadFromTheRunWhereStored) {
+  auto dir = test::temp_dir();
+  const auto path = (dir / "split.db").string();
+  {
+    store::Store db(path);
+    const auto id = begin_gpu_session(db);
+    for (const std::string config : {"mlp:1x512", "future:layer"}) {
+      store::RunRecord r;
+      r.session_id = id;
+      r.config = r.variant = config;
+      r.family = "MLP";
+      r.batch = 8;
+      r.train_work.flops_per_step = 100;
+      r.train_work.flops_per_epoch = 1000;  // ten steps
+      if (config == "future:layer") {
+        auto& w = r.train_work;
+        w.matrix_flops = 60, w.cublas_matrix_flops = 20;
+        w.single_channel_conv_flops = w.conv_flops = w.serial_recurrent_flops = 0;
+      }
+      r.phases = {one_epoch_at_200_w("train", 5)};
+      db.add_run(r);
+    }
+  }
+  const auto a = analysis::analyze(store::Store(path, store::Store::Access::kRead).rows());
+  std::map<std::string, std::optional<compute::WorkSplit>> work;
+  for (const auto& p : a.points) work[p.config] = p.work;
+  ASSERT_TRUE(work.at("future:layer").has_value());  // its spec parses nowhere: the stored split, x10 steps
+  EXPECT_DOUBLE_EQ(work.at("future:layer")->matrix, 600);
+  EXPECT_DOUBLE_EQ(work.at("future:layer")->cublas_matrix, 200);
+  ASSERT_TRUE(work.at("mlp:1x512").has_value());  // no split stored: counted from the spec, scaled to 1000
+  const auto c = compute::count(models::parse_spec("mlp:1x512"), {8, 128, 64});
+  const auto split = compute::work_split(c, true);
+  EXPECT_NEAR(work.at("mlp:1x512")->matrix, split.matrix * 1000 / c.train_step_flops(), 1e-9 * split.matrix);
+}

@@ -43,13 +43,13 @@ TEST(Predictors, ALaunchAwarePredictorRecoversASumOfCosts) {
         r.variant = r.config;
         r.batch = 8;
         const double steps = 198, kernels = std::round(std::pow(10, c[0] + 0.6 * u(rng)));
-        r.train_kernels_per_step = r.test_kernels_per_step = static_cast<int>(kernels);
-        r.train_flops_per_epoch = r.test_flops_per_epoch = std::pow(10, c[1] + 1.5 * u(rng));
-        r.train_flops_per_step = r.test_flops_per_step = r.train_flops_per_epoch / steps;
-        r.train_traffic_bytes_per_step = r.test_traffic_bytes_per_step = std::pow(10, c[2] + 1.5 * u(rng)) / steps;
+        r.train_work.kernels_per_step = r.test_work.kernels_per_step = static_cast<int>(kernels);
+        r.train_work.flops_per_epoch = r.test_work.flops_per_epoch = std::pow(10, c[1] + 1.5 * u(rng));
+        r.train_work.flops_per_step = r.test_work.flops_per_step = r.train_work.flops_per_epoch / steps;
+        r.train_work.traffic_bytes_per_step = r.test_work.traffic_bytes_per_step = std::pow(10, c[2] + 1.5 * u(rng)) / steps;
         for (const char* phase : {"train", "test"}) {
-          r.phases.push_back(one_epoch_at_200_w(phase, (5 + 1e-3 * kernels * steps + 2e-12 * r.train_flops_per_epoch +
-                                                        5e-11 * r.train_traffic_bytes_per_step * steps) * noise(rng)));
+          r.phases.push_back(one_epoch_at_200_w(phase, (5 + 1e-3 * kernels * steps + 2e-12 * r.train_work.flops_per_epoch +
+                                                        5e-11 * r.train_work.traffic_bytes_per_step * steps) * noise(rng)));
         }
         db.add_run(r);
       }
@@ -119,18 +119,18 @@ void write_priced_study(const std::string& path, const FamilyConfigs& configs, c
       r.impl = impl;
       r.batch = 8;
       const auto c = compute::count(models::parse_spec(r.config), {8, 128, 64});
-      r.train_flops_per_step = c.train_step_flops();
-      r.test_flops_per_step = c.test_step_flops();
-      r.train_flops_per_epoch = steps * r.train_flops_per_step;
-      r.test_flops_per_epoch = steps * r.test_flops_per_step;
-      r.train_traffic_bytes_per_step = compute::dram_traffic(c).train_step_bytes;
-      r.test_traffic_bytes_per_step = compute::dram_traffic(c).test_step_bytes;
-      r.train_kernels_per_step = r.test_kernels_per_step = static_cast<int>(10 + 7 * k);
+      r.train_work.flops_per_step = c.train_step_flops();
+      r.test_work.flops_per_step = c.test_step_flops();
+      r.train_work.flops_per_epoch = steps * r.train_work.flops_per_step;
+      r.test_work.flops_per_epoch = steps * r.test_work.flops_per_step;
+      r.train_work.traffic_bytes_per_step = compute::dram_traffic(c).train_step_bytes;
+      r.test_work.traffic_bytes_per_step = compute::dram_traffic(c).test_step_bytes;
+      r.train_work.kernels_per_step = r.test_work.kernels_per_step = static_cast<int>(10 + 7 * k);
       for (const bool train : {true, false}) {
         const auto w = compute::work_split(c, train);
         const double matrix = w.matrix + (cublas_factor - 1) * w.cublas_matrix;
         r.phases.push_back(one_epoch_at_200_w(
-            train ? "train" : "test", (5 + 1e-3 * steps * r.train_kernels_per_step +
+            train ? "train" : "test", (5 + 1e-3 * steps * r.train_work.kernels_per_step +
                                        steps * (6e-12 * matrix + 1e-9 * w.single_channel_conv + 3e-12 * w.conv +
                                                 2e-10 * w.serial_recurrent)) * noise(rng)));
       }

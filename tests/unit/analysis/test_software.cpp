@@ -32,8 +32,8 @@ json software_choice_analysis(const std::string& reference, const std::string& o
           r.impl = impl;
           r.variant = models::variant_name(config, 1.0, 1, impl);
           r.repetition = rep;
-          r.train_flops_per_epoch = 1e11;
-          r.train_kernels_per_step = impl == other ? 29 : 35;
+          r.train_work.flops_per_epoch = 1e11;
+          r.train_work.kernels_per_step = impl == other ? 29 : 35;
           store::PhaseRecord p;
           p.phase = "train";
           p.gpu_method = "nvml total-energy counter delta";

@@ -136,7 +136,7 @@ TEST(Trends, ScalingFitsJoulesPerSampleAndAFixedCost) {
         r.epochs_per_unit = epochs;
         r.clips = static_cast<int>(1600 * fraction);
         r.params = 4199946;
-        r.train_flops_per_epoch = 1e9 * r.clips;
+        r.train_work.flops_per_epoch = 1e9 * r.clips;
         store::PhaseRecord p;
         p.phase = "train";
         p.epochs = epochs;
