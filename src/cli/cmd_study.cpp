@@ -20,49 +20,48 @@
 namespace sedenergy::cli {
 namespace {
 
-// The feature options a study configuration may set, by key (the flag's name without "--").
-struct FeatureKey {
-  const char* key;
-  std::variant<int FeatureCli::*, std::string FeatureCli::*> field;
-  std::vector<std::string> choices;  // strings: the values allowed (empty: any)
-};
-const std::vector<FeatureKey>& feature_keys() {
-  static const std::vector<FeatureKey> keys = {{"frames", &FeatureCli::frames, {}},
-                                               {"hop", &FeatureCli::hop, {}},
-                                               {"preset", &FeatureCli::preset, {}},
-                                               {"log", &FeatureCli::log, FeatureCli::log_choices()}};
-  return keys;
+// The feature option a study configuration's key names (the flag without "--"), if it may set one.
+const FeatureOption* feature_option(const std::string& key) {
+  for (const auto& o : FeatureCli::options()) {
+    if (o.in_config && o.flag == "--" + key) return &o;
+  }
+  return nullptr;
+}
+
+// A configuration's value for a feature option, judged by the option's own check as the flag would be.
+void set_feature(const FeatureOption& o, const nlohmann::json& v, FeatureCli& feats, const std::string& where) {
+  auto bad = [&](const std::string& want) { return InputError(where + " must be " + want + ", not " + v.dump()); };
+  std::visit([&](auto field) {
+    using T = std::remove_reference_t<decltype(feats.*field)>;
+    if constexpr (std::is_same_v<T, int>) {
+      if (!v.is_number_integer()) throw bad("an integer");
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (!v.is_number()) throw bad("a number");
+    } else if (!v.is_string()) {
+      throw bad("a string");
+    }
+    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    if (const std::string why = o.validator()(text); !why.empty()) throw InputError(where + ": " + why);
+    feats.*field = v.get<T>();
+  }, o.field);
 }
 
 // A study configuration's keys, each applied unless the command line gave its option: the study's own
-// (runner::study_options) and the feature keys above, which belong to the feature options (whose own
-// checks then judge the values, as they judge the flags).
+// (runner::study_options) and the feature options marked `in_config` (FeatureCli::options).
 void apply_config(const nlohmann::json& cfg, const std::string& source, runner::StudyOptions& o, FeatureCli& feats,
                   const std::function<bool(const std::string&)>& given) {
   auto feature_key = [&](const std::string& key_in, const nlohmann::json& v) {
     const std::string key = key_in == "feature_preset" ? "preset" : key_in;
     if (key_in == "feature_preset") std::cerr << "note: --config " << source << ": key 'feature_preset' is now 'preset' (still read)\n";
-    auto it = std::find_if(feature_keys().begin(), feature_keys().end(), [&](const FeatureKey& k) { return k.key == key; });
-    if (it == feature_keys().end()) return false;
-    auto bad = [&](const std::string& want) {
-      return InputError("--config " + source + ": key '" + key_in + "' must be " + want + ", not " + v.dump());
-    };
-    std::visit([&](auto field) {
-      using T = std::remove_reference_t<decltype(feats.*field)>;
-      if constexpr (std::is_same_v<T, int>) {
-        if (!v.is_number_integer()) throw bad("an integer");
-        if (!given("--" + key)) feats.*field = v.get<int>();
-      } else {
-        const bool allowed = v.is_string() && (it->choices.empty() || std::find(it->choices.begin(), it->choices.end(),
-                                                                               v.get<std::string>()) != it->choices.end());
-        if (!allowed) throw bad(it->choices.empty() ? "a string" : join(it->choices, ", "));
-        if (!given("--" + key)) feats.*field = v.get<std::string>();
-      }
-    }, it->field);
+    const FeatureOption* option = feature_option(key);
+    if (!option) return false;
+    if (!given(option->flag)) set_feature(*option, v, feats, "--config " + source + ": key '" + key_in + "'");
     return true;
   };
   std::vector<std::string> keys;
-  for (const auto& k : feature_keys()) keys.push_back(k.key);
+  for (const auto& k : FeatureCli::options()) {
+    if (k.in_config) keys.push_back(std::string(k.flag).substr(2));
+  }
   runner::apply_study_config(cfg, source, o, given, feature_key, keys, std::cerr);
 }
 

@@ -5,45 +5,62 @@
 
 namespace sedenergy::cli {
 
-const std::vector<std::string>& FeatureCli::log_choices() {
-  static const std::vector<std::string> choices = {"none", "power-db", "amplitude-db"};
-  return choices;
+namespace {
+using F = FeatureCli;
+using Choices = std::vector<std::string>;
+}  // namespace
+
+// Every feature and audio option, declared once: `add_to` makes the flags and a study configuration reads the
+// keys marked `in_config` through the same checks.
+const std::vector<FeatureOption>& FeatureCli::options() {
+  static const std::vector<FeatureOption> table = {
+      {"--preset", &F::preset, "paper (the study), dcase (DCASE baseline) or librosa", {}, Choices{}, true},
+      {"--n-fft", &F::n_fft, "FFT size (also the window length unless --win-length)", whole_in(16, 65536)},
+      {"--win-length", &F::win_length, "window length", whole_in(16, 65536)},
+      {"--hop", &F::hop, "hop length", whole_in(1, 65536), {}, true},
+      {"--mels", &F::mels, "mel bands", whole_in(1, 1024)},
+      {"--rate", &F::rate, "sample rate (audio is resampled to it)", whole_in(1000, 384000)},
+      {"--fmin", &F::fmin, "lowest mel frequency", finite_in(0, 192000)},
+      {"--fmax", &F::fmax, "highest mel frequency", finite_above(0, 192000)},
+      {"--window", &F::window, "hann, hann-symmetric, hamming, hamming-symmetric", {},
+       Choices{"hann", "hann-symmetric", "hamming", "hamming-symmetric"}},
+      {"--power", &F::power, "1: magnitude, 2: power", finite_above(0, 4)},
+      {"--mel-scale", &F::mel_scale, "htk or slaney", {}, Choices{"htk", "slaney"}},
+      {"--norm", &F::norm, "none or slaney (filter area normalisation)", {}, Choices{"none", "slaney"}},
+      {"--center", &F::center, "yes or no: centred frames", {}, Choices{"yes", "no"}},
+      {"--pad-mode", &F::pad_mode, "reflect or constant", {}, Choices{"reflect", "constant"}},
+      {"--log", &F::log, "none, power-db (10 log10) or amplitude-db (20 log10)", {},
+       Choices{"none", "power-db", "amplitude-db"}, true},
+      {"--amin", &F::amin, "floor inside the log", finite_above(0, 1)},
+      {"--top-db", &F::top_db, "dynamic range below the maximum (0: none)", finite_in(0, 400)},
+      {"--fft-precision", &F::fft_precision, "float32 (torchaudio's float path) or float64 (librosa's numpy FFT)", {},
+       Choices{"float32", "float64"}},
+      {"--frames", &F::frames, "keep the first N frames (0: the whole clip)", whole_in(0, 1000000), {}, true},
+      {"--seconds", &F::seconds, "pad or crop clips to this length", finite_above(0, 3600)},
+      {"--channels", &F::channels, "multichannel audio: first (as the study) or mean", {}, Choices{"first", "mean"},
+       false, FeatureOption::Group::audio},
+      {"--crop", &F::crop, "clips longer than --seconds: start, or random (seeded)", {}, Choices{"start", "random"},
+       false, FeatureOption::Group::audio},
+      {"--on-error", &F::on_error, "bad clips: stop before any work, or skip them and list them", {},
+       Choices{"stop", "skip"}, false, FeatureOption::Group::audio}};
+  return table;
+}
+
+CLI::Validator FeatureOption::validator() const {
+  return choices.empty() ? check : CLI::Validator(CLI::IsMember(choices));
 }
 
 void FeatureCli::add_to(CLI::App* app, const std::string& default_preset) {
   preset = default_preset;
-  auto* g = app->add_option_group("Features", "preset and overrides of every feature parameter");
-  g->add_option("--preset", preset, "paper (the study), dcase (DCASE baseline) or librosa")->capture_default_str();
-  g->add_option("--n-fft", n_fft, "FFT size (also the window length unless --win-length)")
-      ->check(whole_in(16, 65536));
-  g->add_option("--win-length", win_length, "window length")->check(whole_in(16, 65536));
-  g->add_option("--hop", hop, "hop length")->check(whole_in(1, 65536));
-  g->add_option("--mels", mels, "mel bands")->check(whole_in(1, 1024));
-  g->add_option("--rate", rate, "sample rate (audio is resampled to it)")->check(whole_in(1000, 384000));
-  g->add_option("--fmin", fmin, "lowest mel frequency")->check(finite_in(0, 192000));
-  g->add_option("--fmax", fmax, "highest mel frequency")->check(finite_above(0, 192000));
-  g->add_option("--window", window, "hann, hann-symmetric, hamming, hamming-symmetric")
-      ->check(CLI::IsMember({"hann", "hann-symmetric", "hamming", "hamming-symmetric"}));
-  g->add_option("--power", power, "1: magnitude, 2: power")->check(finite_above(0, 4));
-  g->add_option("--mel-scale", mel_scale, "htk or slaney")->check(CLI::IsMember({"htk", "slaney"}));
-  g->add_option("--norm", norm, "none or slaney (filter area normalisation)")->check(CLI::IsMember({"none", "slaney"}));
-  g->add_option("--center", center, "yes or no: centred frames")->check(CLI::IsMember({"yes", "no"}));
-  g->add_option("--pad-mode", pad_mode, "reflect or constant")->check(CLI::IsMember({"reflect", "constant"}));
-  g->add_option("--log", log, "none, power-db (10 log10) or amplitude-db (20 log10)")
-      ->check(CLI::IsMember(log_choices()));
-  g->add_option("--amin", amin, "floor inside the log")->check(finite_above(0, 1));
-  g->add_option("--top-db", top_db, "dynamic range below the maximum (0: none)")->check(finite_in(0, 400));
-  g->add_option("--fft-precision", fft_precision, "float32 (torchaudio's float path) or float64 (librosa's numpy FFT)")
-      ->check(CLI::IsMember({"float32", "float64"}));
-  g->add_option("--frames", frames, "keep the first N frames (0: the whole clip)")->check(whole_in(0, 1000000));
-  g->add_option("--seconds", seconds, "pad or crop clips to this length")->check(finite_above(0, 3600));
-  auto* d = app->add_option_group("Audio", "how clips are read");
-  d->add_option("--channels", channels, "multichannel audio: first (as the study) or mean")
-      ->check(CLI::IsMember({"first", "mean"}))->capture_default_str();
-  d->add_option("--crop", crop, "clips longer than --seconds: start, or random (seeded)")
-      ->check(CLI::IsMember({"start", "random"}))->capture_default_str();
-  d->add_option("--on-error", on_error, "bad clips: stop before any work, or skip them and list them")
-      ->check(CLI::IsMember({"stop", "skip"}))->capture_default_str();
+  auto* features = app->add_option_group("Features", "preset and overrides of every feature parameter");
+  auto* audio = app->add_option_group("Audio", "how clips are read");
+  for (const auto& o : options()) {
+    auto* group = o.group == FeatureOption::Group::features ? features : audio;
+    auto* added = std::visit([&](auto field) { return group->add_option(o.flag, this->*field, o.help); }, o.field);
+    added->check(o.validator());
+    // Options with a meaningful value before any override show it in --help.
+    if (o.group == FeatureOption::Group::audio || std::string(o.flag) == "--preset") added->capture_default_str();
+  }
 }
 
 features::FeatureParams FeatureCli::params() const {

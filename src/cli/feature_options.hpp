@@ -3,12 +3,29 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "data/dataset.hpp"
 #include "features/mel.hpp"
 
 namespace sedenergy::cli {
+
+struct FeatureCli;
+
+// One feature or audio option: its flag, the member it sets, its help and its check (a range or a list of
+// choices); `in_config`: a study configuration may set it too, under the flag's name without "--".
+struct FeatureOption {
+  enum class Group { features, audio };
+  const char* flag;
+  std::variant<int FeatureCli::*, double FeatureCli::*, std::string FeatureCli::*> field;
+  const char* help;
+  CLI::Validator check = {};
+  std::vector<std::string> choices = {};
+  bool in_config = false;
+  Group group = Group::features;
+  CLI::Validator validator() const;  // the check, or the choices
+};
 
 struct FeatureCli {
   std::string preset = "paper";
@@ -18,8 +35,7 @@ struct FeatureCli {
   std::string channels = "first", crop = "start", on_error = "stop";
   std::uint64_t seed = 1;
 
-  // The values of --log, for the flag and for a study configuration's "log" key.
-  static const std::vector<std::string>& log_choices();
+  static const std::vector<FeatureOption>& options();  // the table of the options below
 
   void add_to(CLI::App* app, const std::string& default_preset);
   features::FeatureParams params() const;        // preset + overrides, validated

@@ -378,6 +378,14 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   auto bad4 = run("study --device cpu --config " + (dir / "bad4.json").string() + " --out " + out);
   EXPECT_EQ(bad4.rc, 2);
   EXPECT_TRUE(contains(bad4.out, "'min_window_s' must be a number, not \"5 s\"")) << bad4.out;
+  // A feature key is judged by its flag's own check: the range of --hop, the choices of --log.
+  for (const auto& [bad_feature, why] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"hop": 0})", "key 'hop': "}, {R"({"log": "db"})", "key 'log': "}, {R"({"frames": "all"})", "an integer"}}) {
+    test::write_text(dir / "bad5.json", bad_feature);
+    auto bad5 = run("study --device cpu --config " + (dir / "bad5.json").string() + " --out " + out);
+    EXPECT_EQ(bad5.rc, 2) << bad_feature;
+    EXPECT_TRUE(contains(bad5.out, why)) << bad5.out;
+  }
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
   EXPECT_TRUE(contains(none.out, "paper43, precision, quick, scaling")) << none.out;
