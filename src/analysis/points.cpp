@@ -300,33 +300,47 @@ bool precision_pair(const Point& fp32, const Point& tf32) {
 }  // namespace
 
 // Per phase and compute die, the energy an IEEE float32 matrix FLOP costs beyond a TF32 one, measured where a
-// configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Of several, the
-// one with the most IEEE FLOPs (the least noise per FLOP). Every point on that die gets it, with its source.
+// configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Every point on
+// that die gets each configuration's, the one with the most IEEE FLOPs first, with its source and family.
 void measure_ieee_extra(Analysis& a) {
   std::map<std::string, std::vector<const Point*>> by;  // comparison_key -> the configuration's implementations
   for (const auto* list : {&a.points, &a.other_impl_points}) {
     for (const auto& p : *list) by[comparison_key(p)].push_back(&p);
   }
-  std::map<std::pair<std::string, std::string>, std::pair<const Point*, const Point*>> best;  // (phase, die)
+  using Pair = std::pair<const Point*, const Point*>;
+  std::map<std::pair<std::string, std::string>, std::vector<Pair>> pairs;  // (phase, die)
   for (const auto& [key, impls] : by) {
     for (const Point* f : impls) {
       for (const Point* t : impls) {
-        if (!precision_pair(*f, *t)) continue;
-        auto& b = best[{f->phase, compute_die(f->gpu)}];
-        if (!b.first || ieee_matrix_flops(*f) > ieee_matrix_flops(*b.first)) b = {f, t};
+        if (precision_pair(*f, *t)) pairs[{f->phase, compute_die(f->gpu)}].push_back({f, t});
       }
+    }
+  }
+  std::map<std::pair<std::string, std::string>, std::vector<Point::IeeeCost>> costs;
+  for (auto& [where, list] : pairs) {
+    std::stable_sort(list.begin(), list.end(), [](const Pair& x, const Pair& y) {
+      return ieee_matrix_flops(*x.first) > ieee_matrix_flops(*y.first);
+    });
+    for (const auto& [f, t] : list) {
+      const double j = (f->energy_j - t->energy_j) / ieee_matrix_flops(*f);
+      costs[where].push_back({j, f->family, fmt(j, "%.2g") + " J (" + without_impl(*f) + " on " + f->gpu + ": " +
+                                                f->impl + " against " + t->impl + ")"});
     }
   }
   for (auto* list : {&a.points, &a.other_impl_points}) {
     for (auto& p : *list) {
-      const auto it = best.find({p.phase, compute_die(p.gpu)});
-      if (it == best.end()) continue;
-      const auto [f, t] = it->second;
-      p.ieee_extra_j = (f->energy_j - t->energy_j) / ieee_matrix_flops(*f);
-      p.ieee_extra_from = fmt(p.ieee_extra_j, "%.2g") + " J (" + without_impl(*f) + " on " + f->gpu + ": " + f->impl +
-                          " against " + t->impl + ")";
+      const auto it = costs.find({p.phase, compute_die(p.gpu)});
+      if (it != costs.end()) p.ieee_costs = it->second;
     }
   }
+}
+
+// The first IEEE float32 cost of `p` measured on a configuration of none of the `excluded` families.
+const Point::IeeeCost* ieee_cost_without(const Point& p, const std::set<std::string>& excluded) {
+  for (const auto& c : p.ieee_costs) {
+    if (!excluded.count(c.family)) return &c;
+  }
+  return nullptr;
 }
 
 const std::vector<BaselineChoice>& baseline_choices() {

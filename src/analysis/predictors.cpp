@@ -14,6 +14,11 @@ namespace {
 // log10 of a positive quantity; NaN (left out of fits) otherwise.
 double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
+// A point's family as an index into kFamilies.
+int family_index(const Point& p) {
+  return static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p.family) - kFamilies.begin());
+}
+
 // What a predictor needs before the model runs: its 'needs' column, and what the analysis reads from it
 // (which predictors a run-free choice may pick, which say the kernel counts were borrowed).
 constexpr const char* kNeedsCounts = "counts";
@@ -33,8 +38,9 @@ struct Predictor {
   bool relative;      // least squares on joules weighted by 1 / energy^2 (relative errors); else on log10 energy
   std::vector<double> (*features)(const Point&);
   // A term whose cost in joules is known, not fitted: taken off the energy before the fit and added to the
-  // predictions (relative predictors only). nullptr: none. NaN: the point cannot be predicted.
-  double (*known_j)(const Point&) = nullptr;
+  // predictions (relative predictors only), its cost measured on no configuration of the `excluded` families
+  // (those held out). nullptr: none. NaN: the point cannot be predicted.
+  double (*known_j)(const Point&, const std::set<std::string>& excluded) = nullptr;
 };
 
 double launches(const Point& p) { return p.kernels_per_step > 0 && p.steps > 0 ? p.kernels_per_step * p.steps : NAN; }
@@ -73,7 +79,10 @@ const std::vector<Predictor>& predictors() {
       // The same, with what each IEEE float32 product costs beyond a TF32 one as measured on this GPU's die:
       // at PyTorch's float32 defaults an MLP's products run in IEEE float32, an RNN's on TF32.
       {"kernel launches + FLOPs by kind of layer + the measured cost of IEEE float32 (linear)", kNeedsPrecisionCost, true,
-       kinds_of_work, [](const Point& p) { return ieee_matrix_flops(p) * p.ieee_extra_j; }},
+       kinds_of_work, [](const Point& p, const std::set<std::string>& excluded) {
+         const auto* cost = ieee_cost_without(p, excluded);
+         return cost ? ieee_matrix_flops(p) * cost->j : NAN;
+       }},
       {"estimated time from measured rates", kNeedsProbes, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
       {"FLOPs + GPU utilization", kNeedsARun, false,
@@ -91,24 +100,28 @@ struct Design {
   std::vector<int> fam;
   std::vector<const Point*> used;
   bool borrowed = false;  // kernel counts taken from another GPU's runs
-  std::set<std::string> measured_from;  // where its IEEE float32 cost was measured (Point::ieee_extra_from)
+  std::set<std::string> measured_from;  // where its IEEE float32 cost was measured (Point::IeeeCost::from)
+  std::set<std::string> excluded;       // families left out before (their costs price no known term)
 };
 
-Design design_of(const Predictor& pr, const std::vector<const Point*>& pts) {
+Design design_of(const Predictor& pr, const std::vector<const Point*>& pts, const std::set<std::string>& excluded = {}) {
   Design d;
+  d.excluded = excluded;
   for (const Point* p : pts) {
     auto f = pr.features(*p);
-    const double known = pr.known_j ? pr.known_j(*p) : 0;
+    const double known = pr.known_j ? pr.known_j(*p, excluded) : 0;
     if (!std::all_of(f.begin(), f.end(), [](double v) { return std::isfinite(v); }) || !std::isfinite(known)) continue;
     d.X.push_back(f);
     d.e.push_back(p->energy_j);
     d.known.push_back(known);
     d.y.push_back(pr.relative ? p->energy_j - known : std::log10(p->energy_j));
     d.w.push_back(pr.relative ? 1 / (p->energy_j * p->energy_j) : 1.0);
-    d.fam.push_back(static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p->family) - kFamilies.begin()));
+    d.fam.push_back(family_index(*p));
     d.used.push_back(p);
     d.borrowed |= !p->kernels_counted_on.empty() && pr.needs != kNeedsCounts;
-    if (pr.needs == kNeedsPrecisionCost) d.measured_from.insert(p->ieee_extra_from);
+    if (const auto* cost = ieee_cost_without(*p, excluded); cost && pr.needs == kNeedsPrecisionCost) {
+      d.measured_from.insert(cost->from);
+    }
   }
   return d;
 }
@@ -117,6 +130,8 @@ Design design_of(const Predictor& pr, const std::vector<const Point*>& pts) {
 Design rows_without(const Design& d, int family) {
   Design out;
   out.borrowed = d.borrowed;
+  out.excluded = d.excluded;
+  out.excluded.insert(kFamilies[static_cast<std::size_t>(family)]);
   for (std::size_t i = 0; i < d.X.size(); ++i) {
     if (d.fam[i] == family) continue;
     out.X.push_back(d.X[i]), out.y.push_back(d.y[i]), out.w.push_back(d.w[i]), out.e.push_back(d.e[i]);
@@ -132,9 +147,44 @@ std::vector<double> in_joules(const Predictor& pr, const Design& d, std::vector<
   return v;
 }
 
-// Each row predicted by a fit on the other families (leave one family out), in joules.
+// The rows of family `held` predicted by a fit on the rows of the other families, in joules (NaN for the
+// rest). A known term is priced again without the held-out family (nor those `d` left out before), so no
+// cost measured on the family predicted enters its prediction; a row it then cannot price stays NaN.
+std::vector<double> predict_family(const Predictor& pr, const Design& d, int held) {
+  std::set<std::string> excluded = d.excluded;
+  excluded.insert(kFamilies[static_cast<std::size_t>(held)]);
+  const Design fold = pr.known_j ? design_of(pr, d.used, excluded) : d;
+  std::vector<int> group(fold.fam.size());
+  for (std::size_t i = 0; i < group.size(); ++i) group[i] = fold.fam[i] == held;
+  const auto predicted = in_joules(pr, fold, predict_held_out(fold.X, fold.y, group, fold.w));
+  std::map<const Point*, double> of_point;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (group[i]) of_point[fold.used[i]] = predicted[i];
+  }
+  std::vector<double> out(d.used.size(), NAN);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (const auto it = of_point.find(d.used[i]); it != of_point.end()) out[i] = it->second;
+  }
+  return out;
+}
+
+// Each row predicted by a fit on the other families (leave one family out), as the fitted target (log10
+// energy, or joules less `d`'s known term).
+std::vector<double> held_out_target(const Predictor& pr, const Design& d) {
+  if (!pr.known_j) return predict_held_out(d.X, d.y, d.fam, d.w);
+  std::vector<double> out(d.y.size(), NAN);
+  for (int held : std::set<int>(d.fam.begin(), d.fam.end())) {
+    const auto predicted = predict_family(pr, d, held);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (d.fam[i] == held) out[i] = predicted[i] - d.known[i];  // relative: target = joules - known
+    }
+  }
+  return out;
+}
+
+// The same, in joules.
 std::vector<double> held_out_families(const Predictor& pr, const Design& d) {
-  return in_joules(pr, d, predict_held_out(d.X, d.y, d.fam, d.w));
+  return in_joules(pr, d, held_out_target(pr, d));
 }
 
 // Enough rows to fit the predictor's features and validate it: three more than its coefficients.
@@ -144,6 +194,25 @@ bool enough_rows(const Design& d) { return d.X.size() >= (d.X.empty() ? 1 : d.X[
 bool fittable(const Design& d) {
   const std::set<int> fams(d.fam.begin(), d.fam.end());
   return fams.size() >= 2 && enough_rows(d);
+}
+
+// How the IEEE float32 cost is priced when each family is held out, where that is not the cost the note
+// names: another family's configuration's, or none (the family is then not predicted).
+std::string held_out_pricing(const Design& d) {
+  if (d.used.empty()) return "";
+  const Point& any = *d.used.front();  // every point of one phase and die has the same costs
+  const auto* usual = ieee_cost_without(any, d.excluded);
+  std::string out;
+  for (int f : std::set<int>(d.fam.begin(), d.fam.end())) {
+    std::set<std::string> excluded = d.excluded;
+    const std::string& family = kFamilies[static_cast<std::size_t>(f)];
+    excluded.insert(family);
+    const auto* cost = ieee_cost_without(any, excluded);
+    if (cost == usual) continue;
+    out += "; held-out " + family + (cost ? " priced at " + cost->from
+                                          : " not predicted: only its own configurations ran at both precisions");
+  }
+  return out;
 }
 
 // The median APE with its bootstrap interval.
@@ -189,7 +258,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
     return row;
   }
   const auto fit = least_squares_of_varying(d.X, d.y, d.w);
-  const auto lofo = fams.size() >= 2 ? predict_held_out(d.X, d.y, d.fam, d.w) : std::vector<double>(n, NAN);
+  const auto lofo = fams.size() >= 2 ? held_out_target(pr, d) : std::vector<double>(n, NAN);
   lofo_j = in_joules(pr, d, lofo);
   const auto kf = in_joules(pr, d, predict_held_out(d.X, d.y, kfold_groups(n, std::min(5, n), 11), d.w));
   std::vector<double> in_sample(n);
@@ -199,7 +268,8 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   if (d.borrowed) note += std::string(note.empty() ? "" : "; ") + "kernels per step counted on another GPU's runs of the same variants";
   if (!d.measured_from.empty()) {
     note += std::string(note.empty() ? "" : "; ") + "an IEEE float32 FLOP costs " +
-            join(std::vector<std::string>(d.measured_from.begin(), d.measured_from.end()), ", ") + " beyond a TF32 one";
+            join(std::vector<std::string>(d.measured_from.begin(), d.measured_from.end()), ", ") + " beyond a TF32 one" +
+            held_out_pricing(d);
   }
   row.insert(row.end(), {num(pr.relative ? r_squared(d.e, in_sample) : fit.r2), num(med), num(ci.lo), num(ci.hi),
                          num(mape_pct(d.e, lofo_j)), num(r_squared(d.y, lofo)), num(mape_pct(d.e, kf)),
@@ -216,6 +286,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
 struct Selection {
   std::vector<double> measured, predicted;
   std::vector<int> family;
+  std::vector<const Point*> points;
   std::vector<std::string> chosen;  // "family: predictor"
 };
 
@@ -239,76 +310,102 @@ Selection select_out_of_sample(const std::vector<const Point*>& pts) {
       if (m < best) best = m, pick = &c;
     }
     if (!pick) continue;
-    Design split = pick->second;  // two groups: the held-out family, and the others it is fitted on
-    for (auto& f : split.fam) f = f == held;
-    const auto predicted = held_out_families(*pick->first, split);
-    for (std::size_t i = 0; i < split.fam.size(); ++i) {
-      if (split.fam[i]) s.measured.push_back(split.e[i]), s.predicted.push_back(predicted[i]), s.family.push_back(held);
+    const Design& all = pick->second;
+    const auto predicted = predict_family(*pick->first, all, held);
+    for (std::size_t i = 0; i < all.fam.size(); ++i) {
+      if (all.fam[i] != held) continue;
+      s.measured.push_back(all.e[i]), s.predicted.push_back(predicted[i]), s.family.push_back(held);
+      s.points.push_back(all.used[i]);
     }
     s.chosen.push_back(kFamilies[static_cast<std::size_t>(held)] + ": " + pick->first->name);
   }
   return s;
 }
 
-// The row of the predictor chosen out of sample (select_out_of_sample), and the sentence the predictor
-// finding ends with ("" when no family could be predicted so).
-constexpr const char* kChosenOnOtherFamilies = "the best, chosen on the other families (nested leave-one-family-out)";
+// A predictor's leave-one-family-out errors as a finding quotes them.
+struct Errors {
+  double median = NAN, mean = NAN;
+  Interval ci{NAN, NAN};
+  std::string by_family;
+  std::string text() const {
+    return fmt(median, "%.0f") + " %" + interval_text(ci, "%.0f") + " (mean " + fmt(mean, "%.0f") + " %" +
+           (by_family.empty() ? "" : "; by held-out family: " + by_family) + ")";
+  }
+};
 
-std::string add_selection_row(Table& t, const std::vector<const Point*>& pts, const std::string& gpu,
-                              const std::string& phase) {
-  const Selection s = select_out_of_sample(pts);
-  const auto ape = ape_pct(s.measured, s.predicted);
-  if (ape.empty()) return "";
-  const auto [med, ci] = median_with_ci(ape);
-  t.rows.push_back({gpu, phase, kChosenOnOtherFamilies, "what the chosen predictor needs", static_cast<int>(ape.size()),
-                    nullptr, num(med), num(ci.lo), num(ci.hi), num(mape_pct(s.measured, s.predicted)), nullptr, nullptr,
-                    nullptr, by_family_text(s.measured, s.predicted, s.family),
-                    "chosen per held-out family: " + join(s.chosen, "; ")});
-  return " Choosing the predictor out of sample too (by its error on the other families, then predicting the "
-         "held-out one): " + fmt(med, "%.0f") + " %" + interval_text(ci, "%.0f") + " (" + join(s.chosen, "; ") + ").";
+Errors errors_of(const std::vector<double>& measured, const std::vector<double>& predicted, const std::vector<int>& family) {
+  const auto [med, ci] = median_with_ci(ape_pct(measured, predicted));
+  const json by = by_family_text(measured, predicted, family);
+  return {med, mape_pct(measured, predicted), ci, by.is_string() ? by.get<std::string>() : ""};
 }
 
-// Every predictor over one GPU's points of one phase; the best that needs no run of the model (by LOFO
-// median APE) gives the finding and the measured-vs-predicted chart.
+// The predictions of one predictor over one GPU's points of one phase, for the measured-vs-predicted chart.
+json prediction_points(const std::vector<const Point*>& points, const std::vector<double>& predicted,
+                       const std::string& gpu, const std::string& phase) {
+  json out = json::array();
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (!std::isfinite(predicted[i])) continue;
+    out.push_back({{"config", points[i]->variant}, {"family", points[i]->family}, {"phase", phase}, {"gpu", gpu},
+                   {"measured_j", points[i]->energy_j}, {"predicted_j", predicted[i]}});
+  }
+  return out;
+}
+
+// The row of the predictor chosen out of sample (select_out_of_sample); its errors (median NaN when no family
+// could be predicted so).
+constexpr const char* kChosenOnOtherFamilies = "the best, chosen on the other families (nested leave-one-family-out)";
+
+Errors add_selection_row(Table& t, const Selection& s, const std::string& gpu, const std::string& phase) {
+  const auto n = ape_pct(s.measured, s.predicted).size();
+  if (n == 0) return {};
+  const Errors e = errors_of(s.measured, s.predicted, s.family);
+  t.rows.push_back({gpu, phase, kChosenOnOtherFamilies, "what the chosen predictor needs", static_cast<int>(n), nullptr,
+                    num(e.median), num(e.ci.lo), num(e.ci.hi), num(e.mean), nullptr, nullptr, nullptr,
+                    e.by_family.empty() ? json(nullptr) : json(e.by_family), "chosen per held-out family: " + join(s.chosen, "; ")});
+  return e;
+}
+
+// Every predictor over one GPU's points of one phase, and the one chosen without each held-out family (nested
+// leave-one-family-out), whose errors head the finding and whose predictions the chart shows. The single
+// predictor with the lowest error, picked after seeing every family's, is quoted after it as the optimistic
+// figure it is.
 void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& pts, const std::string& gpu,
                         const std::string& phase) {
-  double best_ape = INFINITY, flops_ape = NAN, flops_mean = NAN, best_mean = NAN;
-  Interval best_ci{NAN, NAN};
-  std::string best, best_by_family;
-  json best_pred;
+  Errors best, flops;
+  std::string best_name;
+  json best_points;
   for (const auto& pr : predictors()) {
     std::vector<const Point*> used;
     std::vector<double> lofo;
     auto row = predictor_row(pr, pts, gpu, phase, used, lofo);
-    const json& med = at(t, row, "median_ape_lofo_pct");
     t.rows.push_back(row);
-    if (med.is_null()) continue;
-    if (pr.name == "FLOPs") flops_ape = med, flops_mean = at(t, row, "mape_lofo_pct");
-    if (pr.needs == kNeedsARun || !(med.get<double>() < best_ape)) continue;
-    best_ape = med;
-    best_mean = at(t, row, "mape_lofo_pct");
-    best_ci = {at(t, row, "median_ape_ci_lo").is_null() ? NAN : at(t, row, "median_ape_ci_lo").get<double>(),
-               at(t, row, "median_ape_ci_hi").is_null() ? NAN : at(t, row, "median_ape_ci_hi").get<double>()};
-    best = pr.name;
-    const json& by_family = at(t, row, "median_ape_lofo_by_family");
-    best_by_family = by_family.is_string() ? by_family.get<std::string>() : "";
-    best_pred = json::array();
-    for (std::size_t i = 0; i < used.size(); ++i) {
-      if (!std::isfinite(lofo[i])) continue;
-      best_pred.push_back({{"config", used[i]->variant}, {"family", used[i]->family}, {"phase", phase}, {"gpu", gpu},
-                           {"measured_j", used[i]->energy_j}, {"predicted_j", lofo[i]}});
-    }
+    if (at(t, row, "median_ape_lofo_pct").is_null()) continue;
+    std::vector<double> measured;
+    std::vector<int> family;
+    for (const Point* p : used) measured.push_back(p->energy_j), family.push_back(family_index(*p));
+    const Errors e = errors_of(measured, lofo, family);
+    if (pr.name == "FLOPs") flops = e;
+    if (pr.needs == kNeedsARun || !(e.median < (best_name.empty() ? INFINITY : best.median))) continue;
+    best = e, best_name = pr.name, best_points = prediction_points(used, lofo, gpu, phase);
   }
-  if (best.empty()) return;
+  if (best_name.empty()) return;
+  const Selection s = select_out_of_sample(pts);
+  const Errors nested = add_selection_row(t, s, gpu, phase);
+  const std::string chosen = "chosen per held-out family: " + join(s.chosen, "; ");
   auto& chart = a.predictions[phase];
-  if (!chart.is_object()) chart = {{"predictor", best}, {"points", json::array()}};
-  for (const auto& pt : best_pred) chart["points"].push_back(pt);
-  a.findings.push_back("Predictor (" + phase + ", " + gpu + "): the best out of sample of those that need no run of "
-                       "the model is " + best + ", with a leave-one-family-out median error of " + fmt(best_ape, "%.0f") +
-                       " %" + interval_text(best_ci, "%.0f") + " (mean " + fmt(best_mean, "%.0f") + " %" +
-                       (best_by_family.empty() ? "" : "; by held-out family: " + best_by_family) + "), against " +
-                       fmt(flops_ape, "%.0f") + " % (mean " + fmt(flops_mean, "%.0f") + " %) for FLOPs alone." +
-                       add_selection_row(t, pts, gpu, phase));
+  if (!chart.is_object()) chart = {{"predictor", std::isfinite(nested.median) ? chosen : best_name}, {"points", json::array()}};
+  std::string finding = "Predictor (" + phase + ", " + gpu + "): ";
+  if (std::isfinite(nested.median)) {
+    for (const auto& pt : prediction_points(s.points, s.predicted, gpu, phase)) chart["points"].push_back(pt);
+    finding += "chosen without the held-out family (nested leave-one-family-out: neither the fit nor the choice "
+               "sees the family predicted), the median error is " + nested.text() + ", against " + flops.text() +
+               " for FLOPs alone (" + chosen + "). ";
+  } else {
+    for (const auto& pt : best_points) chart["points"].push_back(pt);
+    finding += "too few configurations to choose a predictor without the held-out family. ";
+  }
+  a.findings.push_back(finding + "The lowest single predictor's error, picked after seeing every family's (so "
+                       "optimistic): " + best_name + ", " + best.text() + ".");
 }
 
 }  // namespace

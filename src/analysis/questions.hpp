@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,7 @@ std::string comparison_key(const Point& p);
 void borrow_kernel_counts(Analysis& a);
 double ieee_matrix_flops(const Point& p);
 void measure_ieee_extra(Analysis& a);
+const Point::IeeeCost* ieee_cost_without(const Point& p, const std::set<std::string>& excluded);
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc);
 
 // ---- the questions ----

@@ -40,9 +40,15 @@ struct Point {
   double flops = 0, params = 0, traffic_bytes = 0;                 // per epoch (traffic: estimated lower bound)
   std::optional<compute::WorkSplit> work;  // its FLOPs per epoch by kind of work; none: a spec this version cannot count
   // What a FLOP of a matrix product costs in IEEE float32 beyond one on TF32 tensor cores (J), measured on a
-  // GPU with the same compute die (measure_ieee_extra), and where: "3.0e-11 J (mlp:16x4096 on ...)". NaN: none.
-  double ieee_extra_j = NAN;
-  std::string ieee_extra_from;
+  // GPU with the same compute die (measure_ieee_extra): each configuration that ran at both precisions gives
+  // one, the most IEEE FLOPs (the least noise per FLOP) first; a predictor that holds a family out prices
+  // the term with the first measured on another family's configuration. Empty: none.
+  struct IeeeCost {
+    double j;
+    std::string family;
+    std::string from;  // "3.0e-11 J (mlp:16x4096 on ...: default against .../tf32/...)"
+  };
+  std::vector<IeeeCost> ieee_costs;
   double gpu_util = -1, mem_util = -1, sm_util = -1, dram_bw = -1;  // means, -1: not recorded
   double map = -1;
   double map_chance = -1;      // a constant model's mAP on the same test set; -1: not recorded

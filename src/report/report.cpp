@@ -258,9 +258,8 @@ std::vector<Chart> study_charts(const analysis::Analysis& a, const json& points)
     json pv = json::array();
     for (const auto& q : pred["points"]) pv.push_back(q);
     auto c = scatter("c-pred-" + phase, "Predicted against measured (" + phase + ")",
-                     "Best hardware-independent predictor (" + pred["predictor"].get<std::string>() +
-                         "), each family predicted by a model fitted on the others; the line is prediction = "
-                         "measurement.",
+                     "Each family predicted by a model fitted on the others, none needing a run of the model (" +
+                         pred["predictor"].get<std::string>() + "); the line is prediction = measurement.",
                      pv, "measured_j", "measured energy (J)", true, "predicted energy (J)", "predicted_j", true);
     add_diagonal(c, pv);
     charts.push_back(c);
