@@ -7,6 +7,7 @@
 #include <set>
 
 #include "analysis/stats.hpp"
+#include "common/absent.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "energy/records.hpp"
@@ -237,7 +238,7 @@ void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc) {
     auto s = summarize(g.e);
     t.rows.push_back({p.config, p.variant, p.family, p.phase, p.gpu, s.n, num(s.mean), num(s.median), num(s.sd),
                       num(s.ci95.lo), num(s.ci95.hi), num(p.duration_s), num(p.power_w),
-                      num(p.gpu_util >= 0 ? p.gpu_util : NAN), num(p.flops), num(p.params), num(p.map >= 0 ? p.map : NAN)});
+                      num(or_nan(p.gpu_util)), num(p.flops), num(p.params), num(or_nan(p.map))});
   }
   a.tables.push_back(t);
 }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "analysis/stats.hpp"
+#include "common/absent.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::analysis {
@@ -86,7 +87,7 @@ const std::vector<Predictor>& predictors() {
       {"estimated time from measured rates", kNeedsProbes, false,
        [](const Point& p) { return std::vector<double>{log10_or_nan(estimated_time_s(p))}; }},
       {"FLOPs + GPU utilization", kNeedsARun, false,
-       [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), p.gpu_util >= 0 ? p.gpu_util : NAN}; }},
+       [](const Point& p) { return std::vector<double>{log10_or_nan(p.flops), or_nan(p.gpu_util)}; }},
   };
   return list;
 }

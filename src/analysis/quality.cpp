@@ -6,6 +6,7 @@
 #include <set>
 
 #include "analysis/stats.hpp"
+#include "common/absent.hpp"
 #include "common/text.hpp"
 #include "store/json_columns.hpp"
 
@@ -61,8 +62,8 @@ void add_stalls(Analysis& a, const std::map<std::string, Acc>& acc, double facto
       if (std::isfinite(over)) excess.push_back(over);
       t.rows.push_back({r->run->variant, r->phase.phase, r->run->repetition, r->run_id, num(r->phase.duration_s), num(median),
                         num(ratio[i]), num(over), num(slowest),
-                        num(r->phase.other_cpu_load >= 0 ? r->phase.other_cpu_load : NAN),
-                        num(r->phase.own_cpu_s >= 0 ? r->phase.own_cpu_s : NAN), re_run(r->run->repetition)});
+                        num(or_nan(r->phase.other_cpu_load)),
+                        num(or_nan(r->phase.own_cpu_s)), re_run(r->run->repetition)});
     }
   }
   if (reps == 0) return;

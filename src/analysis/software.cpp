@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "analysis/stats.hpp"
+#include "common/absent.hpp"
 #include "common/text.hpp"
 
 namespace sedenergy::analysis {
@@ -185,7 +186,7 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
       const double time_ratio = summarize(g->d).mean / summarize(ref->second->d).mean;
       t.rows.push_back({without_impl(g->p), g->p.family, g->p.phase, g->p.gpu, impl, static_cast<int>(g->e.size()),
                         num(summarize(g->e).mean), num(r.value), num(r.ci.lo), num(r.ci.hi), num(time_ratio),
-                        g->p.kernels_per_step >= 0 ? json(g->p.kernels_per_step) : json(nullptr), num(g->p.flops)});
+                        or_null(g->p.kernels_per_step), num(g->p.flops)});
     }
   }
   if (t.rows.empty()) {

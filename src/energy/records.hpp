@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/absent.hpp"
 #include "energy/nvml.hpp"
 
 namespace sedenergy::energy {
@@ -47,17 +48,17 @@ struct DomainEnergy {
   double energy_j = 0;
   double mean_power_w = 0;
   double peak_power_w = 0;
-  double integral_energy_j = -1;  // power-integral cross-check; < 0 when not available
-  double uncertainty_j = -1;      // < 0 when unknown (estimates)
-  double idle_power_w = -1;       // < 0 when no baseline
-  double net_energy_j = -1;       // energy above the idle baseline; < 0 when no baseline
+  double integral_energy_j = kAbsent;  // power-integral cross-check; < 0 when not available
+  double uncertainty_j = kAbsent;      // < 0 when unknown (estimates)
+  double idle_power_w = kAbsent;       // < 0 when no baseline
+  double net_energy_j = kAbsent;       // energy above the idle baseline; < 0 when no baseline
   bool is(Domain d) const { return domain == domain_name(d); }
 };
 
 // Other processes on a measured GPU during a window.
 struct GpuSharing {
   std::vector<unsigned> other_pids;
-  double other_sm_share = -1;  // their part of the per-process SM utilization NVML reported; < 0: none reported
+  double other_sm_share = kAbsent;  // their part of the per-process SM utilization NVML reported; < 0: none reported
 };
 
 struct WindowResult {
@@ -65,8 +66,8 @@ struct WindowResult {
   std::string started_at;  // UTC, ISO 8601
   double duration_s = 0;
   std::vector<DomainEnergy> domains;
-  double gpu_util_pct = -1;  // mean over samples; < 0 when no GPU
-  double mem_util_pct = -1;
+  double gpu_util_pct = kAbsent;  // mean over samples; < 0 when no GPU
+  double mem_util_pct = kAbsent;
   double cpu_load = 0;
   int samples = 0;
   // Means over the window's samples, summed over nothing (per GPU means averaged): SM / memory clocks,
@@ -90,7 +91,7 @@ struct WindowTotals {
   std::array<double, 3> domain_w{};    // by Domain: mean power, summed over its devices
   std::array<std::string, 3> methods;  // by Domain: its devices' methods, distinct, "; "-joined ("": none)
   double gpu_uncertainty_j = 0;        // summed over the GPUs whose reading gives one
-  double net_gpu_energy_j = -1;        // above the idle baseline, summed over the GPUs; < 0: no baseline
+  double net_gpu_energy_j = kAbsent;        // above the idle baseline, summed over the GPUs; < 0: no baseline
   bool estimated = false;              // some domain is an estimate, not a reading
   std::string gpu_names;               // the GPUs' names ("NVIDIA H100 80GB HBM3"), ", "-joined
   double of(Domain d) const { return domain_j[static_cast<std::size_t>(d)]; }

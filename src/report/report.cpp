@@ -12,6 +12,7 @@
 
 #include "analysis/cross_checks.hpp"
 #include "analysis/study_analysis.hpp"
+#include "common/absent.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
@@ -78,7 +79,7 @@ const std::vector<RunColumn>& run_columns() {
       {"gpu_name", [](R r) { return r.site->gpu_name; }},
       {"hostname", [](R r) { return r.site->hostname; }},
       {"impl", [](R r) { return r.run->impl; }},
-      {"kernels_per_step", [](R r) { return r.work().kernels_per_step >= 0 ? std::to_string(r.work().kernels_per_step) : std::string(); }},
+      {"kernels_per_step", [](R r) { return present(r.work().kernels_per_step) ? std::to_string(r.work().kernels_per_step) : std::string(); }},
   };
   return columns;
 }
@@ -98,15 +99,14 @@ std::string runs_csv(const std::vector<store::RunPhaseRow>& rows) {
 using nlohmann::json;
 
 json point_json(const analysis::Point& p) {
-  auto opt = [](double v) { return v >= 0 && std::isfinite(v) ? json(v) : json(nullptr); };
   return {{"config", p.variant},         {"family", p.family},     {"phase", p.phase},     {"gpu", p.gpu},
           {"repetitions", p.n},          {"energy_j", p.energy_j}, {"energy_lo", p.energy_lo},
           {"energy_hi", p.energy_hi},    {"energy_interval_coverage", p.energy_coverage},    {"duration_s", p.duration_s}, {"power_w", p.power_w},
-          {"flops", opt(p.flops)},       {"params", opt(p.params)}, {"traffic_bytes", opt(p.traffic_bytes)},
-          {"gpu_util", opt(p.gpu_util)}, {"mem_util", opt(p.mem_util)}, {"sm_util", opt(p.sm_util)},
-          {"dram_bw", opt(p.dram_bw)},   {"map", opt(p.map)},      {"frames", p.frames},
-          {"impl", p.impl},              {"kernels_per_step", p.kernels_per_step >= 0 ? json(p.kernels_per_step) : json(nullptr)},
-          {"map_chance", opt(p.map_chance)}, {"did_not_learn", p.did_not_learn}};
+          {"flops", or_null(p.flops)},       {"params", or_null(p.params)}, {"traffic_bytes", or_null(p.traffic_bytes)},
+          {"gpu_util", or_null(p.gpu_util)}, {"mem_util", or_null(p.mem_util)}, {"sm_util", or_null(p.sm_util)},
+          {"dram_bw", or_null(p.dram_bw)},   {"map", or_null(p.map)},      {"frames", p.frames},
+          {"impl", p.impl},              {"kernels_per_step", or_null(p.kernels_per_step)},
+          {"map_chance", or_null(p.map_chance)}, {"did_not_learn", p.did_not_learn}};
 }
 
 // The colour scale of the families (models owns the list and the colours).

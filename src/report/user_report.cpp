@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/absent.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json_keys.hpp"
@@ -178,7 +179,6 @@ std::string run_label(const store::UserWindowRecord& w) {
   return label + (label.empty() ? "" : " ") + "(" + w.run_uuid.substr(0, 8) + ")";
 }
 
-json opt_number(double v) { return v >= 0 ? json(v) : json(nullptr); }
 
 analysis::Table windows_table(const std::vector<store::UserWindowRecord>& ws) {
   analysis::Table t{"user-windows", "Energy per window and domain",
@@ -191,8 +191,8 @@ analysis::Table windows_table(const std::vector<store::UserWindowRecord>& ws) {
                     {}};
   for (const auto& w : ws) {
     t.rows.push_back({run_label(w), w.source, w.name, w.started_at, w.duration_s, w.energy_j, w.gpu_energy_j,
-                      w.cpu_energy_j, w.ram_energy_j, opt_number(w.net_gpu_energy_j), w.energy_j / kJoulesPerKwh,
-                      opt_number(w.gpu_util_pct), w.estimated, w.gpu_method, w.cpu_method, w.ram_method, w.flags});
+                      w.cpu_energy_j, w.ram_energy_j, or_null(w.net_gpu_energy_j), w.energy_j / kJoulesPerKwh,
+                      or_null(w.gpu_util_pct), w.estimated, w.gpu_method, w.cpu_method, w.ram_method, w.flags});
   }
   return t;
 }

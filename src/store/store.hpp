@@ -1,6 +1,6 @@
 // Results store: one SQLite file per study (or merged), with a schema version. Each finished run
 // (a configuration's train and test phases) is written in one transaction, so a crash never leaves a
-// half-written run.
+// half-written run. A quantity not measured or not recorded holds kAbsent (common/absent.hpp).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "common/absent.hpp"
 
 struct sqlite3;
 
@@ -25,10 +27,10 @@ inline constexpr int kSchemaVersion = 10;  // 2: repetitions, study knobs, test 
 // The hardware constants a study measures at its session's start (runner/probes.hpp), kept in
 // sessions.hardware_json: what the predictor's time terms use. -1: not measured.
 struct HardwareProbes {
-  double launch_s = -1;        // seconds per eager one-element kernel, launched back to back
-  double matmul_flops_s = -1;  // FLOP/s of a square fp32 matrix product (LibTorch's default precision)
-  double copy_bytes_s = -1;    // bytes read plus written per second by a device-to-device copy
-  double idle_no_context_w = -1;  // GPU power while idle before this process held a CUDA context (NVML)
+  double launch_s = kAbsent;        // seconds per eager one-element kernel, launched back to back
+  double matmul_flops_s = kAbsent;  // FLOP/s of a square fp32 matrix product (LibTorch's default precision)
+  double copy_bytes_s = kAbsent;    // bytes read plus written per second by a device-to-device copy
+  double idle_no_context_w = kAbsent;  // GPU power while idle before this process held a CUDA context (NVML)
   bool measured() const { return launch_s > 0 && matmul_flops_s > 0 && copy_bytes_s > 0; }
   std::string to_json() const;                            // with the method of each number
   static HardwareProbes from_json(const std::string& text);  // -1 where absent or unreadable
@@ -55,19 +57,19 @@ struct PhaseRecord {
   // Per epoch (window totals divided by epochs).
   double duration_s = 0;
   double energy_j = 0, gpu_energy_j = 0, cpu_energy_j = 0, ram_energy_j = 0;
-  double net_gpu_energy_j = -1;
-  double uncertainty_j = -1;
+  double net_gpu_energy_j = kAbsent;
+  double uncertainty_j = kAbsent;
   std::string gpu_method, cpu_method, ram_method;
   bool estimated = false;  // any domain estimated
-  double gpu_power_w = 0, gpu_util_pct = -1, mem_util_pct = -1, cpu_load = 0;
-  double loss = -1;
+  double gpu_power_w = 0, gpu_util_pct = kAbsent, mem_util_pct = kAbsent, cpu_load = 0;
+  double loss = kAbsent;
   std::string flags;        // "; "-separated validity flags
   std::string window_json;  // the full window record
   // Host stalls: each epoch's seconds inside the window (JSON list, the GPU synchronised at each end), the
   // CPU seconds the study process used in the window, and the CPU load of every other process on the
   // host (share of all CPUs); -1 / "" before schema 6.
   std::string epoch_times_json;
-  double own_cpu_s = -1, other_cpu_load = -1;
+  double own_cpu_s = kAbsent, other_cpu_load = kAbsent;
 };
 
 // What one phase of a run costs by the accounting: FLOPs per step and per epoch, the DRAM traffic lower bound
@@ -76,20 +78,20 @@ struct PhaseRecord {
 // (compute::WorkSplit; < 0: not recorded, before schema 10).
 struct PhaseWork {
   double flops_per_step = 0, flops_per_epoch = 0;
-  double traffic_bytes_per_step = -1;
+  double traffic_bytes_per_step = kAbsent;
   int kernels_per_step = -1;
-  double matrix_flops = -1, single_channel_conv_flops = -1, conv_flops = -1, serial_recurrent_flops = -1;
-  double cublas_matrix_flops = -1;  // the part of matrix_flops run through cuBLAS
+  double matrix_flops = kAbsent, single_channel_conv_flops = kAbsent, conv_flops = kAbsent, serial_recurrent_flops = kAbsent;
+  double cublas_matrix_flops = kAbsent;  // the part of matrix_flops run through cuBLAS
   bool has_split() const { return matrix_flops >= 0; }
 };
 
 // Test-set quality of the trained model (after the measured phases, outside the windows).
 struct TestMetrics {
-  double accuracy = -1;      // clip level, all 10 labels right (threshold 0.5)
-  double label_accuracy = -1;  // per label, averaged
-  double f1_macro = -1;
-  double map = -1;           // mean average precision over classes with a positive
-  double map_chance = -1;    // the same for a model that gives every clip the same scores; -1 before schema 8
+  double accuracy = kAbsent;      // clip level, all 10 labels right (threshold 0.5)
+  double label_accuracy = kAbsent;  // per label, averaged
+  double f1_macro = kAbsent;
+  double map = kAbsent;           // mean average precision over classes with a positive
+  double map_chance = kAbsent;    // the same for a model that gives every clip the same scores; -1 before schema 8
   std::string per_class_json;  // {"f1": [...], "ap": [...]}
 };
 
@@ -147,10 +149,10 @@ struct UserWindowRecord {
   std::string name, started_at;
   double duration_s = 0;
   double energy_j = 0, gpu_energy_j = 0, cpu_energy_j = 0, ram_energy_j = 0;
-  double net_gpu_energy_j = -1;  // < 0: no idle baseline
+  double net_gpu_energy_j = kAbsent;  // < 0: no idle baseline
   std::string gpu_method, cpu_method, ram_method;
   bool estimated = false;
-  double gpu_util_pct = -1, cpu_load = 0;
+  double gpu_util_pct = kAbsent, cpu_load = 0;
   std::string flags;  // "; "-separated
   std::string hostname, gpu_name;
   std::string window_json;
