@@ -51,6 +51,8 @@ struct StudyOptions {
   // epoch followed by the validation split's mAP, until it has not improved for early_stop epochs or
   // `epochs` (one value: the most) have run; the test phase and the quality use the best epoch's weights.
   int early_stop = 0;
+  // Learning runs: the validation mAP whose energy the report gives, fixed before the runs (0: none fixed).
+  double target_map = 0;
   double validation = 0;                // > 0: this seeded fraction of the training clips validates
   std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
   // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,

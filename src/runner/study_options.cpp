@@ -74,6 +74,12 @@ void add_training_options(TableBuilder&& b) {
                             0, 1000});
   early.record_key = "early_stop";
   early.unrecorded = 0;
+  StudyOption& target = add({"--target-map", &O::target_map,
+                             "learning runs: the validation mAP whose energy the report gives, fixed before the runs "
+                             "(0: none; the report then chooses one after them and says so)",
+                             0, 1});
+  target.record_key = "target_map";
+  target.unrecorded = 0.0;  // sessions from before it fixed none
   add({"--optimizer", &O::optimizer, "Adam implementation: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch"})
       .choices = {"auto", "fused", "foreach", "libtorch"};
   t.back().record_key = "optimizer";

@@ -47,6 +47,11 @@ StoredWindow window_of(const json& w) {
 
 }  // namespace
 
+double read_target_map(const std::string& config_json) {
+  const double target = number_or(parsed(config_json), "target_map", kAbsent);
+  return target > 0 ? target : kAbsent;
+}
+
 std::optional<SpecShape> read_spec_shape(const std::string& spec_json) {
   if (spec_json.empty()) return SpecShape{};
   const json j = parsed(spec_json);

@@ -10,7 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/absent.hpp"
+
 namespace sedenergy::store {
+
+// sessions.config_json: the learning target the session fixed before its runs (study --target-map);
+// kAbsent when none (0 or not recorded).
+double read_target_map(const std::string& config_json);
 
 // runs.spec_json: the input shape the run ran at (0: not recorded); none when the value is damaged.
 struct SpecShape {

@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/text.hpp"
+#include "store/json_columns.hpp"
 #include "store/sql.hpp"
 
 namespace sedenergy::store {
@@ -254,7 +255,8 @@ HardwareProbes HardwareProbes::from_json(const std::string& text) {
 
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
   std::string sql = "SELECT r.id, r.session_id, " + select_list(run_columns(), "r") + ", " +
-                    select_list(phase_columns(), "p") + ", s.device, s.gpu_name, s.hostname, s.hardware_json "
+                    select_list(phase_columns(), "p") +
+                    ", s.device, s.gpu_name, s.hostname, s.hardware_json, s.dataset, s.config_json "
                     "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
@@ -276,8 +278,11 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
     }
     const int c = read_record(s, 2 + static_cast<int>(run_columns().size()), phase_columns(), row.phase);
     auto& site = sites[row.run->session_id];
-    if (!site) site = std::make_shared<const RunSite>(RunSite{s.text(c), s.text(c + 1), s.text(c + 2),
-                                                              HardwareProbes::from_json(s.text(c + 3))});
+    if (!site) {
+      site = std::make_shared<const RunSite>(RunSite{s.text(c), s.text(c + 1), s.text(c + 2),
+                                                     HardwareProbes::from_json(s.text(c + 3)), s.text(c + 4),
+                                                     read_target_map(s.text(c + 5))});
+    }
     row.site = site;
     out.push_back(std::move(row));
   }

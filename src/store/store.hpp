@@ -125,10 +125,13 @@ struct RunRecord {
   std::vector<PhaseRecord> phases;
 };
 
-// Where a session's runs ran, as its rows read it: the device, GPU and host, and the hardware probes.
+// Where and on what a session's runs ran, as its rows read it: the device, GPU and host, the hardware probes,
+// the data (SessionRecord::dataset) and the learning target the session fixed before its runs.
 struct RunSite {
   std::string device, gpu_name, hostname;
   HardwareProbes hardware;
+  std::string dataset;
+  double target_map = kAbsent;
 };
 
 // A run with one of its phases, as reports read it: a view of the run (shared by its phases) and of its

@@ -1,5 +1,6 @@
 // Quality for the energy (analysis/learning.cpp): did-not-learn, the Pareto front, energy to a target.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <map>
@@ -72,9 +73,17 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
     EXPECT_NEAR(row["energy_j_min"].get<double>(), 3 * *least, 1e-6 * *least) << config;
     EXPECT_NEAR(row["energy_j_max"].get<double>(), 3 * *most, 1e-6 * *most) << config;
     EXPECT_LT(row["energy_j_min"].get<double>(), row["energy_j_max"].get<double>());
+    // Apart: the epochs it took (3 every time) and the energy per epoch, each with the interval of its median.
+    EXPECT_EQ(row["epochs_lo"], 3);
+    EXPECT_EQ(row["epochs_hi"], 3);
+    EXPECT_NEAR(row["energy_per_epoch_j_median"].get<double>(), analysis::median(train_j[config]), 1e-6 * *most);
+    EXPECT_NEAR(row["energy_per_epoch_j_lo"].get<double>(), *least, 1e-6 * *least);  // [min, max] of three
+    EXPECT_NEAR(row["energy_per_epoch_j_hi"].get<double>(), *most, 1e-6 * *most);
+    EXPECT_NEAR(row["interval_coverage"].get<double>(), 0.75, 1e-9);
   }
   const auto findings = a["findings"].dump();
-  EXPECT_NE(findings.find("Energy to reach validation mAP 0.4: the cheapest is "), std::string::npos) << findings;
+  EXPECT_NE(findings.find("Energy to reach validation mAP 0.4 (report --target-map; data: not recorded): the cheapest is "),
+            std::string::npos) << findings;
   EXPECT_NE(findings.find("; 8 never did: "), std::string::npos) << findings;
   // The configurations named as within the cheapest's range are exactly those whose least energy is at most
   // the cheapest's most (the table's columns, checked against the database above).
@@ -99,6 +108,25 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
   // Without a target, 0.9 x the lowest of the families' best (0.5 everywhere): 0.45, which only the largest reach.
   const auto b = json::parse(test::read_text(
       report::write_report(std::vector<std::string>{(dir / "l-0.db").string()}, (dir / "auto").string()).json));
-  EXPECT_NE(b["findings"].dump().find("Energy to reach validation mAP 0.45: "), std::string::npos) << b["findings"].dump(1);
+  EXPECT_NE(b["findings"].dump().find("Energy to reach validation mAP 0.45 (chosen after the runs, 0.9 x the lowest of "
+                                      "the families' best: none was fixed before them"),
+            std::string::npos) << b["findings"].dump(1);
   EXPECT_NE(b["findings"].dump().find("; 12 never did: "), std::string::npos);
+  // A target the study fixed before its runs (study --target-map, kept with the session's options) is read.
+  {
+    store::Store db((dir / "l-0.db").string());
+    auto sessions = db.sessions();
+    ASSERT_EQ(sessions.size(), 1u);
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "l-0.db").string().c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE sessions SET config_json = '{\"target_map\": 0.4}', "
+                              "dataset = 'OUT/data/synth-64-seed1 (64 clips); test: the training set'",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  const auto c = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "l-0.db").string()}, (dir / "fixed").string()).json));
+  EXPECT_NE(c["findings"].dump().find("Energy to reach validation mAP 0.4 (fixed before the runs: study --target-map; "
+                                      "data: synthetic clips (sedenergy synth)): "),
+            std::string::npos) << c["findings"].dump(1);
 }
