@@ -1,5 +1,7 @@
 #include "store/json_columns.hpp"
 
+#include "store/store.hpp"
+
 namespace sedenergy::store {
 namespace {
 
@@ -46,6 +48,18 @@ StoredWindow window_of(const json& w) {
 }
 
 }  // namespace
+
+// sessions.hardware_json (HardwareProbes::to_json): each probe, kAbsent where absent or damaged.
+HardwareProbes HardwareProbes::from_json(const std::string& text) {
+  const json j = parsed(text);
+  HardwareProbes p;
+  if (!j.is_object()) return p;
+  p.launch_s = number_or(j, "launch_s", kAbsent);
+  p.matmul_flops_s = number_or(j, "matmul_flops_s", kAbsent);
+  p.copy_bytes_s = number_or(j, "copy_bytes_s", kAbsent);
+  p.idle_no_context_w = number_or(j, "idle_no_context_w", kAbsent);
+  return p;
+}
 
 double read_target_map(const std::string& config_json) {
   const double target = number_or(parsed(config_json), "target_map", kAbsent);

@@ -14,6 +14,8 @@
 
 namespace sedenergy::store {
 
+// sessions.hardware_json: HardwareProbes::from_json (store.hpp), defined with these readers.
+
 // sessions.config_json: the learning target the session fixed before its runs (study --target-map);
 // kAbsent when none (0 or not recorded).
 double read_target_map(const std::string& config_json);

@@ -226,7 +226,6 @@ std::int64_t Store::add_run(const RunRecord& r) {
   return run_id;
 }
 
-
 std::string HardwareProbes::to_json() const {
   return nlohmann::json{{"launch_s", launch_s},
                         {"matmul_flops_s", matmul_flops_s},
@@ -239,18 +238,6 @@ std::string HardwareProbes::to_json() const {
                          "power over --idle seconds before the process held the device's primary CUDA context "
                          "(cuDevicePrimaryCtxGetState, asked before and after), -1 where not measured"}}
       .dump();
-}
-
-HardwareProbes HardwareProbes::from_json(const std::string& text) {
-  HardwareProbes p;
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return p;
-  auto number = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : -1.0; };
-  p.launch_s = number("launch_s");
-  p.matmul_flops_s = number("matmul_flops_s");
-  p.copy_bytes_s = number("copy_bytes_s");
-  p.idle_no_context_w = number("idle_no_context_w");
-  return p;
 }
 
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
