@@ -230,8 +230,14 @@ analysis::Table comparison_table(const std::vector<store::UserWindowRecord>& ws)
 
 // Windows of a distributed job (a record with a "rank" of world size > 1, python/sedenergy/distributed.py): the
 // n-th window of a name on every rank of one job is one job window, its energy the ranks' sum, its duration the
+// A window's record read once: as it is (for report.json) and as the jobs and charts read it.
+struct Parsed {
+  json record;
+  std::optional<store::StoredWindow> window;
+};
+
 // slowest rank's, the ranks that recorded nothing named.
-analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
+analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws, const std::vector<Parsed>& parsed) {
   struct Job {
     std::string job_id, name;
     int occurrence = 0, world_size = 0;
@@ -248,8 +254,9 @@ analysis::Table jobs_table(const std::vector<store::UserWindowRecord>& ws) {
   };
   std::map<std::tuple<std::string, std::string, int>, Job> jobs;  // (job, window name, occurrence)
   std::map<std::tuple<std::string, std::string, int>, int> seen;    // (job, window name, rank) -> windows so far
-  for (const auto& w : ws) {
-    const auto record = store::read_window(w.window_json);
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    const auto& w = ws[i];
+    const auto& record = parsed[i].window;
     if (!record || !record->rank || record->rank->world_size < 2) continue;
     const store::StoredRank& r = *record->rank;
     const int occurrence = seen[{r.job_id, w.name, r.rank}]++;
@@ -300,9 +307,9 @@ json point_chart(const json& values, const json& x, const json& y, const json& c
 
 // The sampler's timeline of one window: GPU power (all measured GPUs added) and utilization, or the CPU
 // load where no GPU was measured.
-json timeline_values(const store::UserWindowRecord& w) {
+json timeline_values(const Parsed& window) {
   json values = json::array();
-  const auto record = store::read_window(w.window_json);
+  const auto& record = window.window;
   if (!record) return values;
   for (const auto& s : record->timeline) {
     if (!s.gpus.empty()) {
@@ -326,7 +333,7 @@ struct UserChart {
   int points = 0;
 };
 
-std::vector<UserChart> user_charts(const std::vector<store::UserWindowRecord>& ws) {
+std::vector<UserChart> user_charts(const std::vector<store::UserWindowRecord>& ws, const std::vector<Parsed>& parsed) {
   std::vector<UserChart> charts;
   json energy = json::array();
   for (const auto& w : ws) energy.push_back({{"window", w.name}, {"energy_j", w.energy_j}, {"run", run_label(w)}});
@@ -339,7 +346,7 @@ std::vector<UserChart> user_charts(const std::vector<store::UserWindowRecord>& w
     charts.push_back({"u-energy", "Energy per window", spec, static_cast<int>(energy.size())});
   }
   for (std::size_t i = 0; i < ws.size(); ++i) {
-    json values = timeline_values(ws[i]);
+    json values = timeline_values(parsed[i]);
     if (values.empty()) continue;
     const bool gpu = values[0]["series"] != "CPU load (%)";
     json spec = point_chart(values, {{"field", "t_s"}, {"type", "quantitative"}, {"title", "time in window (s)"}},
@@ -368,8 +375,14 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
   files.windows = static_cast<int>(ws.size());
   std::vector<analysis::Table> tables = {windows_table(ws)};
   if (!ws.empty()) tables.push_back(comparison_table(ws));
-  if (auto jobs = jobs_table(ws); !jobs.rows.empty()) tables.push_back(std::move(jobs));
-  const auto charts = user_charts(ws);
+  std::vector<Parsed> parsed;  // each window's record parsed once, for the jobs, the charts and report.json
+  for (const auto& w : ws) {
+    json record = store::read_window_record(w.window_json);
+    auto window = store::read_window_from(record);
+    parsed.push_back({std::move(record), std::move(window)});
+  }
+  if (auto jobs = jobs_table(ws, parsed); !jobs.rows.empty()) tables.push_back(std::move(jobs));
+  const auto charts = user_charts(ws, parsed);
   files.charts = static_cast<int>(charts.size());
   const bool estimated = std::any_of(ws.begin(), ws.end(), [](const auto& w) { return w.estimated; });
   const std::string intro = std::to_string(ws.size()) + " windows from " + join(sources, ", ") + ".";
@@ -380,10 +393,11 @@ UserReportFiles write_user_report(const std::vector<store::UserWindowRecord>& ws
   write_table_csv(tables[0], files.csv);
   for (const auto& t : tables) write_table_csv(t, (fs::path(out_dir) / "tables" / (t.id + ".csv")).string());
   json all = {{"sources", sources}, {"estimated", estimated}, {"windows", json::array()}};
-  for (const auto& w : ws) {
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    const auto& w = ws[i];
     all["windows"].push_back({{"run", w.run_uuid}, {"source", w.source}, {"project_name", w.project_name},
                               {"experiment_id", w.experiment_id}, {"name", w.name}, {"energy_j", w.energy_j},
-                              {"record", store::read_window_record(w.window_json)}});
+                              {"record", parsed[i].record}});
   }
   write_file(files.json, json_text(all, 1) + "\n");
   {

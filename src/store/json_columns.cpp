@@ -102,7 +102,10 @@ std::optional<LearningCurve> read_learning(const std::string& learning_json) {
 }
 
 std::optional<StoredWindow> read_window(const std::string& window_json) {
-  const json w = parsed(window_json);
+  return read_window_from(parsed(window_json));
+}
+
+std::optional<StoredWindow> read_window_from(const json& w) {
   if (!w.is_object()) return std::nullopt;
   try {
     return window_of(w);

@@ -62,6 +62,7 @@ struct StoredWindow {
   double activity(const std::string& key) const;  // -1 when absent
 };
 std::optional<StoredWindow> read_window(const std::string& window_json);
+std::optional<StoredWindow> read_window_from(const nlohmann::json& record);  // read_window_record's value, read
 // The record as it is (null when absent or damaged): for a report that carries it whole.
 nlohmann::json read_window_record(const std::string& window_json);
 
