@@ -106,4 +106,30 @@ const Table* table(const Analysis& a, const std::string& id) {
   return nullptr;
 }
 
+namespace {
+// A commit as git's short form, the first 7 hex digits with any suffix ("-dirty") kept: a full hash and its
+// short form are one commit.
+std::string short_commit(const std::string& v) {
+  if (v.empty()) return "not recorded";
+  const auto hex_end = std::min(v.find_first_not_of("0123456789abcdef"), v.size());
+  return hex_end >= 7 ? v.substr(0, 7) + v.substr(hex_end) : v;
+}
+}  // namespace
+
+std::string code_versions_caveat(const Analysis& a, const std::set<std::string>& gpus) {
+  std::set<std::string> all;
+  std::vector<std::string> named;
+  for (const auto& gpu : gpus) {
+    const auto it = a.code_versions.find(gpu);
+    if (it == a.code_versions.end()) continue;
+    std::set<std::string> mine;
+    for (const auto& v : it->second) mine.insert(short_commit(v));
+    all.insert(mine.begin(), mine.end());
+    named.push_back(gpu + ": " + join(std::vector<std::string>(mine.begin(), mine.end()), ", "));
+  }
+  if (all.size() < 2) return "";
+  return " These GPUs' runs come from different code versions (" + join(named, "; ") +
+         "): a difference between them is hardware, code and host together, not the hardware's alone.";
+}
+
 }  // namespace sedenergy::analysis

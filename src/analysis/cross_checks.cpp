@@ -197,6 +197,9 @@ void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& row
   for (const auto& [gpu, sub_rows] : by_gpu) labelled.emplace_back(gpu, &subs.emplace_back(analyze(sub_rows, options)));
   add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?"},
                   labelled, true);
+  std::set<std::string> gpus;
+  for (const auto& [gpu, sub_rows] : by_gpu) gpus.insert(gpu);
+  if (const auto caveat = code_versions_caveat(a, gpus); !caveat.empty()) a.findings.push_back("On every GPU?" + caveat);
 }
 
 // Which findings hold whatever idle baseline is taken off the GPU energy: the analysis under each baseline

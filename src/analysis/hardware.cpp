@@ -45,7 +45,8 @@ void add_hardware_prediction(Analysis& a, const std::set<std::string>& gpus, con
       a.findings.push_back("Hardware normalisation (" + phase + ", " + g + " from " + base + "): energy x " + fmt(f, "%.3g") +
                            " (two reference configurations) predicts the other " + std::to_string(err.size()) +
                            " configurations with a median error of " + fmt(median(err), "%.0f") + " % (largest " +
-                           fmt(*std::max_element(err.begin(), err.end()), "%.0f") + " %; hardware_prediction table).");
+                           fmt(*std::max_element(err.begin(), err.end()), "%.0f") + " %; hardware_prediction table)." +
+                           code_versions_caveat(a, {g, base}));
     }
   }
   if (!t.rows.empty()) a.tables.push_back(t);

@@ -37,6 +37,9 @@ std::string cell_text(const Table& t, const std::vector<json>& row, const std::s
 std::size_t distinct(const Table& t, const std::string& column);
 std::string gpu_of(const Table& t, const std::vector<json>& row);
 const Table* table(const Analysis& a, const std::string& id);
+// "" when the runs of `gpus` all ran at one code version; else the sentence that says a comparison of those
+// GPUs holds neither the code nor the host fixed, naming each GPU's commits.
+std::string code_versions_caveat(const Analysis& a, const std::set<std::string>& gpus);
 
 // ---- points.cpp: the runs' phases as points, the energy read from them ----
 // A variant's repetitions in one phase, on one GPU and input length.

@@ -48,6 +48,7 @@ Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOpti
   facts.reserve(rows.size());
   for (const auto& r : rows) facts.push_back(r.phase.phase.empty() ? WindowFacts{} : window_facts(r.phase.window_json));
   const auto acc = aggregate(rows, facts, use, a);
+  for (const auto& r : rows) a.code_versions[device_of(r)].insert(r.site->code_version);
   split_implementations(a);
   borrow_kernel_counts(a);
   measure_ieee_extra(a);

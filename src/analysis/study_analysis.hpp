@@ -5,7 +5,9 @@
 // nulls; what cannot be computed says why (never NaN).
 #pragma once
 #include <cmath>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -95,6 +97,7 @@ struct Analysis {
   std::string reference_impl;
   std::vector<Point> other_impl_points;
   std::vector<Table> tables;
+  std::map<std::string, std::set<std::string>> code_versions;  // per GPU: the commits its runs ran at
   std::vector<std::string> findings;  // the summary in words
   std::vector<std::string> cannot;    // analyses that could not be made, and why
   nlohmann::json predictions;         // measured vs predicted (best predictor, leave one family out)

@@ -243,7 +243,7 @@ std::string HardwareProbes::to_json() const {
 std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const {
   std::string sql = "SELECT r.id, r.session_id, " + select_list(run_columns(), "r") + ", " +
                     select_list(phase_columns(), "p") +
-                    ", s.device, s.gpu_name, s.hostname, s.hardware_json, s.dataset, s.config_json "
+                    ", s.device, s.gpu_name, s.hostname, s.hardware_json, s.dataset, s.config_json, s.git_revision "
                     "FROM runs r JOIN sessions s ON s.id = r.session_id LEFT JOIN phases p ON p.run_id = r.id ";
   if (session) sql += "WHERE r.session_id = " + std::to_string(*session) + " ";
   sql += "ORDER BY r.id, p.id";
@@ -268,7 +268,7 @@ std::vector<RunPhaseRow> Store::rows(std::optional<std::int64_t> session) const 
     if (!site) {
       site = std::make_shared<const RunSite>(RunSite{s.text(c), s.text(c + 1), s.text(c + 2),
                                                      HardwareProbes::from_json(s.text(c + 3)), s.text(c + 4),
-                                                     read_target_map(s.text(c + 5))});
+                                                     read_target_map(s.text(c + 5)), s.text(c + 6)});
     }
     row.site = site;
     out.push_back(std::move(row));

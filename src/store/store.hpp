@@ -126,12 +126,13 @@ struct RunRecord {
 };
 
 // Where and on what a session's runs ran, as its rows read it: the device, GPU and host, the hardware probes,
-// the data (SessionRecord::dataset) and the learning target the session fixed before its runs.
+// the data (SessionRecord::dataset), the learning target the session fixed before its runs, the code.
 struct RunSite {
   std::string device, gpu_name, hostname;
   HardwareProbes hardware;
   std::string dataset;
   double target_map = kAbsent;
+  std::string code_version;  // SessionRecord::git_revision
 };
 
 // A run with one of its phases, as reports read it: a view of the run (shared by its phases) and of its

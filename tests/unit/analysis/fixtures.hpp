@@ -47,6 +47,7 @@ struct Law {
   int repetitions = 3;
   std::vector<std::string> families = {"MLP", "CNN", "RNN", "CRNN"};
   std::string gpu = "NVIDIA H100 80GB HBM3";
+  std::string code_version = "abc1234";  // the session's git revision
   double gpu_scale = 1;  // energy multiplier of this GPU
   int frames = 64;
   double net_share = -1;  // >= 0: net GPU energy recorded as this share of the gross (an idle baseline ran)
@@ -76,6 +77,7 @@ inline void write_study(const std::string& path, const Law& law) {
   s.started_at = next_session_start();
   s.hostname = "host<1>";
   s.gpu_name = law.gpu;
+  s.git_revision = law.code_version;
   s.device = "cuda:0";
   if (law.idle_no_context_w >= 0) {
     store::HardwareProbes hw{6e-6, 5e13, 4e12};

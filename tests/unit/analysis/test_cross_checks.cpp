@@ -116,6 +116,7 @@ TEST(CrossChecks, SeveralGpusSayWhichFindingsHoldOnEvery) {
   scaled.gpu = "Tesla T4";
   scaled.gpu_scale = 3;
   scaled.kernels = -1;  // not counted there
+  scaled.code_version = "def5678";  // another code version: differences with it are not the hardware's alone
   write_study((dir / "b.db").string(), scaled);
   Law other = h100;
   other.gpu = "Other GPU";
@@ -155,6 +156,18 @@ TEST(CrossChecks, SeveralGpusSayWhichFindingsHoldOnEvery) {
     }
   }
   EXPECT_TRUE(borrowed);
+  // The T4 ran another code version: the cross-check and its hardware normalisation say so; the Other GPU,
+  // at the H100's version, has no such caveat.
+  const std::string findings = a["findings"].dump();
+  EXPECT_NE(findings.find("On every GPU? These GPUs' runs come from different code versions (NVIDIA H100 80GB HBM3: "
+                          "abc1234; Other GPU: abc1234; Tesla T4: def5678): a difference between them is hardware, "
+                          "code and host together"),
+            std::string::npos) << findings;
+  for (const auto& f : a["findings"]) {
+    const std::string text = f;
+    if (text.rfind("Hardware normalisation", 0) != 0) continue;
+    EXPECT_EQ(text.find("different code versions") != std::string::npos, text.find("Tesla T4") != std::string::npos) << text;
+  }
   // The joint report's fits are each GPU's own, never one fit over the three: the Other GPU's MLP/RNN sit on
   // its CNN/CRNN line (factor 1) while the others' lie 10x above theirs.
   std::map<std::string, double> ratio_mid;
