@@ -491,7 +491,7 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   // A chosen target: the report names it.
   auto rep = run("report " + out + "/results.db --target-map 0.2 -o " + (dir / "r").string());
   ASSERT_EQ(rep.rc, 0) << rep.out;
-  EXPECT_TRUE(contains(test::read_text(dir / "r" / "analysis.json"), "reaches 0.2 (--target-map)"));
+  EXPECT_TRUE(contains(test::read_text(dir / "r" / "analysis.json"), "reaches 0.2 (report --target-map)"));
   EXPECT_EQ(run("report " + out + "/results.db --target-map 2 -o " + (dir / "r").string()).rc, 2);
   // Early stop needs a validation split, and --epochs is then one number: the most.
   auto no_split = run("study --device cpu --grid mlp:1x8 --early-stop 3 --out " + (dir / "x").string());
