@@ -28,8 +28,10 @@ const FeatureOption* feature_option(const std::string& key) {
   return nullptr;
 }
 
-// A configuration's value for a feature option, judged by the option's own check as the flag would be.
-void set_feature(const FeatureOption& o, const nlohmann::json& v, FeatureCli& feats, const std::string& where) {
+// A configuration's value for a feature option, judged by the option's own check as the flag would be, and
+// set when `assign` (the command line did not give the option, which then wins).
+void set_feature(const FeatureOption& o, const nlohmann::json& v, FeatureCli& feats, const std::string& where,
+                 bool assign) {
   auto bad = [&](const std::string& want) { return InputError(where + " must be " + want + ", not " + v.dump()); };
   std::visit([&](auto field) {
     using T = std::remove_reference_t<decltype(feats.*field)>;
@@ -42,7 +44,7 @@ void set_feature(const FeatureOption& o, const nlohmann::json& v, FeatureCli& fe
     }
     std::string text = v.is_string() ? v.get<std::string>() : v.dump();
     if (const std::string why = o.validator()(text); !why.empty()) throw InputError(where + ": " + why);
-    feats.*field = v.get<T>();
+    if (assign) feats.*field = v.get<T>();
   }, o.field);
 }
 
@@ -55,7 +57,7 @@ void apply_config(const nlohmann::json& cfg, const std::string& source, runner::
     if (key_in == "feature_preset") std::cerr << "note: --config " << source << ": key 'feature_preset' is now 'preset' (still read)\n";
     const FeatureOption* option = feature_option(key);
     if (!option) return false;
-    if (!given(option->flag)) set_feature(*option, v, feats, "--config " + source + ": key '" + key_in + "'");
+    set_feature(*option, v, feats, "--config " + source + ": key '" + key_in + "'", !given(option->flag));
     return true;
   };
   std::vector<std::string> keys;

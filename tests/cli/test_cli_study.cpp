@@ -415,6 +415,11 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
     EXPECT_EQ(bad5.rc, 2) << bad_feature;
     EXPECT_TRUE(contains(bad5.out, why)) << bad5.out;
   }
+  // The file is judged whole even where the command line gives the option.
+  test::write_text(dir / "bad6.json", R"({"hop": 0})");
+  auto bad6 = run("study --device cpu --hop 256 --config " + (dir / "bad6.json").string() + " --out " + out);
+  EXPECT_EQ(bad6.rc, 2);
+  EXPECT_TRUE(contains(bad6.out, "key 'hop': ")) << bad6.out;
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
   EXPECT_TRUE(contains(none.out, "paper43, precision, quick, scaling")) << none.out;
