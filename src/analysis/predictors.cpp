@@ -15,6 +15,12 @@ namespace {
 // log10 of a positive quantity; NaN (left out of fits) otherwise.
 double log10_or_nan(double v) { return v > 0 ? std::log10(v) : NAN; }
 
+// Families left out, and one more (an index into kFamilies).
+std::set<std::string> and_family(std::set<std::string> excluded, int family) {
+  excluded.insert(kFamilies[static_cast<std::size_t>(family)]);
+  return excluded;
+}
+
 // A point's family as an index into kFamilies.
 int family_index(const Point& p) {
   return static_cast<int>(std::find(kFamilies.begin(), kFamilies.end(), p.family) - kFamilies.begin());
@@ -131,8 +137,7 @@ Design design_of(const Predictor& pr, const std::vector<const Point*>& pts, cons
 Design rows_without(const Design& d, int family) {
   Design out;
   out.borrowed = d.borrowed;
-  out.excluded = d.excluded;
-  out.excluded.insert(kFamilies[static_cast<std::size_t>(family)]);
+  out.excluded = and_family(d.excluded, family);
   for (std::size_t i = 0; i < d.X.size(); ++i) {
     if (d.fam[i] == family) continue;
     out.X.push_back(d.X[i]), out.y.push_back(d.y[i]), out.w.push_back(d.w[i]), out.e.push_back(d.e[i]);
@@ -152,9 +157,7 @@ std::vector<double> in_joules(const Predictor& pr, const Design& d, std::vector<
 // rest). A known term is priced again without the held-out family (nor those `d` left out before), so no
 // cost measured on the family predicted enters its prediction; a row it then cannot price stays NaN.
 std::vector<double> predict_family(const Predictor& pr, const Design& d, int held) {
-  std::set<std::string> excluded = d.excluded;
-  excluded.insert(kFamilies[static_cast<std::size_t>(held)]);
-  const Design fold = pr.known_j ? design_of(pr, d.used, excluded) : d;
+  const Design fold = pr.known_j ? design_of(pr, d.used, and_family(d.excluded, held)) : d;
   std::vector<int> group(fold.fam.size());
   for (std::size_t i = 0; i < group.size(); ++i) group[i] = fold.fam[i] == held;
   const auto predicted = in_joules(pr, fold, predict_held_out(fold.X, fold.y, group, fold.w));
@@ -205,12 +208,9 @@ std::string held_out_pricing(const Design& d) {
   const auto* usual = ieee_cost_without(any, d.excluded);
   std::string out;
   for (int f : std::set<int>(d.fam.begin(), d.fam.end())) {
-    std::set<std::string> excluded = d.excluded;
-    const std::string& family = kFamilies[static_cast<std::size_t>(f)];
-    excluded.insert(family);
-    const auto* cost = ieee_cost_without(any, excluded);
+    const auto* cost = ieee_cost_without(any, and_family(d.excluded, f));
     if (cost == usual) continue;
-    out += "; held-out " + family + (cost ? " priced at " + cost->from
+    out += "; held-out " + kFamilies[static_cast<std::size_t>(f)] + (cost ? " priced at " + cost->from
                                           : " not predicted: only its own configurations ran at both precisions");
   }
   return out;
@@ -340,6 +340,17 @@ Errors errors_of(const std::vector<double>& measured, const std::vector<double>&
   return {med, mape_pct(measured, predicted), ci, by.is_string() ? by.get<std::string>() : ""};
 }
 
+// The same errors as predictor_row wrote them into its row (its bootstrap not run again).
+Errors errors_in_row(const Table& t, const std::vector<json>& row) {
+  auto number = [&](const char* column) {
+    const json& v = at(t, row, column);
+    return v.is_number() ? v.get<double>() : NAN;
+  };
+  const json& by = at(t, row, "median_ape_lofo_by_family");
+  return {number("median_ape_lofo_pct"), number("mape_lofo_pct"),
+          {number("median_ape_ci_lo"), number("median_ape_ci_hi")}, by.is_string() ? by.get<std::string>() : ""};
+}
+
 // The predictions of one predictor over one GPU's points of one phase, for the measured-vs-predicted chart.
 json prediction_points(const std::vector<const Point*>& points, const std::vector<double>& predicted,
                        const std::string& gpu, const std::string& phase) {
@@ -381,10 +392,7 @@ void add_predictor_rows(Analysis& a, Table& t, const std::vector<const Point*>& 
     auto row = predictor_row(pr, pts, gpu, phase, used, lofo);
     t.rows.push_back(row);
     if (at(t, row, "median_ape_lofo_pct").is_null()) continue;
-    std::vector<double> measured;
-    std::vector<int> family;
-    for (const Point* p : used) measured.push_back(p->energy_j), family.push_back(family_index(*p));
-    const Errors e = errors_of(measured, lofo, family);
+    const Errors e = errors_in_row(t, row);
     if (pr.name == "FLOPs") flops = e;
     if (pr.needs == kNeedsARun || !(e.median < (best_name.empty() ? INFINITY : best.median))) continue;
     best = e, best_name = pr.name, best_points = prediction_points(used, lofo, gpu, phase);
