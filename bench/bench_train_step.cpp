@@ -1,12 +1,15 @@
 // Training- and test-step time of sedenergy's runner (runner::Trainer, the study's own steps) for each
 // configuration of a grid under one implementation (models/implementation.hpp), on one device: BCE on
 // softmax, batch 8, whole epochs over a random 1578-clip set as the study runs them (the last partial batch
-// included). Prints one JSON line per configuration: the median of 5 timed blocks of whole epochs, per step.
+// included). Prints one JSON line per configuration: the median of 5 timed blocks of whole epochs, per step,
+// and on a GPU with NVML each block's energy per epoch (the GPU's total-energy counter around the block).
 // Usage: bench_train_step [--grid paper43] [--impl default|pytorch-default|fastest|...|foreach/eager/fp32/host]
 //                         [--optimizer auto|fused|foreach|libtorch] [--device cuda] [--block-seconds 0.3]
 //                         [--clips 1578] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1]
 // bench/train_step_vs_pytorch.sh runs it next to bench/pytorch_train_step.py on the same GPU.
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <functional>
 #include <iostream>
 #include <stdexcept>
@@ -16,6 +19,8 @@
 #include <torch/torch.h>
 
 #include "common/host.hpp"
+#include "energy/cuda_device.hpp"
+#include "energy/nvml.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
 #include "runner/trainer.hpp"
@@ -58,25 +63,66 @@ BenchOptions parse(int argc, char** argv) {
   return o;
 }
 
-// Seconds per step: the median of 5 blocks, each of whole epochs (at least one) lasting block_s.
-double per_step_s(const std::function<void()>& epoch, int steps_per_epoch, double block_s, bool cuda) {
+// The used GPU's NVML total-energy counter (matched to CUDA device 0 by PCI bus id); read() is NaN without it.
+class EnergyCounter {
+ public:
+  explicit EnergyCounter(bool cuda) {
+    if (!cuda) return;
+    std::string why;
+    auto api = energy::load_nvml(why);
+    if (!api) return;
+    nvml_ = std::make_unique<energy::Nvml>(api);
+    const std::string bus = energy::cuda_pci_bus_id(0);
+    for (const auto& g : nvml_->gpus()) {
+      if (g.has_energy_counter && energy::normalize_pci_bus_id(g.pci_bus_id) == bus) gpu_ = &g;
+    }
+  }
+  double read() const {
+    double j = NAN;
+    std::string error;
+    if (gpu_ && !nvml_->energy_j(*gpu_, j, error)) j = NAN;
+    return j;
+  }
+
+ private:
+  std::unique_ptr<energy::Nvml> nvml_;
+  const energy::GpuInfo* gpu_ = nullptr;
+};
+
+// 5 timed blocks, each of whole epochs (at least one) lasting block_s: the median seconds per step, and each
+// block's joules per epoch (NaN without an energy counter).
+struct Blocks {
+  double s_per_step = 0;
+  std::vector<double> j_per_epoch;
+};
+Blocks time_blocks(const std::function<void()>& epoch, int steps_per_epoch, double block_s, bool cuda,
+                   const EnergyCounter& counter) {
   auto sync = [&] {
     if (cuda) torch::cuda::synchronize();
   };
-  std::vector<double> blocks;
+  std::vector<double> seconds;
+  Blocks out;
   for (int b = 0; b < 5; ++b) {
     sync();
-    const double t0 = monotonic_s();
+    const double t0 = monotonic_s(), j0 = counter.read();
     int n = 0;
     do {
       epoch();
       ++n;
     } while (monotonic_s() - t0 < block_s);
     sync();
-    blocks.push_back((monotonic_s() - t0) / (n * steps_per_epoch));
+    seconds.push_back((monotonic_s() - t0) / (n * steps_per_epoch));
+    out.j_per_epoch.push_back((counter.read() - j0) / n);
   }
-  std::sort(blocks.begin(), blocks.end());
-  return blocks[2];
+  std::sort(seconds.begin(), seconds.end());
+  out.s_per_step = seconds[2];
+  return out;
+}
+
+nlohmann::json finite_or_null(const std::vector<double>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+  return a;
 }
 
 int run(int argc, char** argv) {
@@ -98,14 +144,15 @@ int run(int argc, char** argv) {
   if (impl.device_data) data.keep_on(dev.device);
   const auto all = torch::arange(o.clips, torch::TensorOptions().dtype(torch::kLong));
   const int steps = runner::Trainer::steps_per_epoch(o.clips, so.batch);
+  const EnergyCounter counter(dev.cuda);
   for (const auto& spec : models::resolve_grid(o.grid)) {
     torch::manual_seed(1);
     models::SedNet model(spec, shape);
     model->to(dev.device);
     runner::Trainer trainer(data, data, dev, so, impl, model);
     trainer.warm_up(all, 5);
-    const double train_s = per_step_s([&] { trainer.train_epoch(all); }, steps, o.block_s, dev.cuda);
-    const double test_s = per_step_s([&] { trainer.test_epoch(); }, steps, o.block_s, dev.cuda);
+    const Blocks train = time_blocks([&] { trainer.train_epoch(all); }, steps, o.block_s, dev.cuda, counter);
+    const Blocks test = time_blocks([&] { trainer.test_epoch(); }, steps, o.block_s, dev.cuda, counter);
     std::string why;
     const auto [train_kernels, test_kernels] = trainer.count_kernels(why);  // after the timing: it runs a step
     nlohmann::json row = {{"config", spec.name()},
@@ -113,8 +160,10 @@ int run(int argc, char** argv) {
                           {"impl", impl.name()},
                           {"spelled", impl.spelled()},
                           {"side", "sedenergy C++ (" + trainer.optimizer_method() + ")"},
-                          {"step_ms", 1e3 * train_s},
-                          {"test_step_ms", 1e3 * test_s},
+                          {"step_ms", 1e3 * train.s_per_step},
+                          {"test_step_ms", 1e3 * test.s_per_step},
+                          {"train_j_per_epoch_blocks", finite_or_null(train.j_per_epoch)},
+                          {"test_j_per_epoch_blocks", finite_or_null(test.j_per_epoch)},
                           {"train_kernels_per_step", train_kernels},
                           {"test_kernels_per_step", test_kernels},
                           {"cudnn_tf32", at::globalContext().allowTF32CuDNN()},

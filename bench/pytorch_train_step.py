@@ -8,10 +8,13 @@ sedenergy's runner has (src/models/implementation.hpp), written as a PyTorch use
   data       host: each batch gathered on the host and copied (a DataLoader without pinned memory);
              device: the dataset resident on the GPU, batches indexed there
 BCE on softmax outputs, batch 8, whole epochs over a random 1578-clip set (the study's size), as
-bench/bench_train_step.cpp times sedenergy's runner. One JSON line per configuration: median of 5 blocks.
+bench/bench_train_step.cpp times sedenergy's runner. One JSON line per configuration: median of 5 blocks, and
+each block's energy per epoch from the GPU's NVML total-energy counter (nvidia-ml-py; null without it).
+--dataloader: host batches from torch.utils.data.DataLoader(TensorDataset, batch_size=8, shuffle=True for
+training, pin_memory=True), as a PyTorch user writes the loop (eager only).
 The models are scripts/flops_golden.py's PyTorch rebuilds of sedenergy's specs.
 Usage: python3 bench/pytorch_train_step.py [--impl foreach/eager/fp32/host] [--name pytorch-default]
-       [--block-seconds 0.3] [--configs a,b] [--clips 1578] [--default-precision]
+       [--block-seconds 0.3] [--configs a,b] [--clips 1578] [--default-precision] [--dataloader]
 (--impl is spelled out; the preset names live in sedenergy, whose bench_train_step prints each one's
 spelling: bench/train_step_vs_pytorch.sh passes it on)
 (--default-precision: leave PyTorch's TF32 settings as they are instead of setting them as below)"""
@@ -34,9 +37,14 @@ def arg(name, default):
 class Loop:
     """One model trained and tested as an implementation says."""
 
-    def __init__(self, spec, impl, x, y, dev):
+    def __init__(self, spec, impl, x, y, dev, dataloader=False):
         self.optimizer, graphs, precision, data = impl.split("/")
         self.graph, self.bf16, self.device_data = graphs == "graph", precision == "bf16", data == "device"
+        if dataloader and (self.graph or self.device_data):
+            raise SystemExit("--dataloader: host data and eager steps only, not " + impl)
+        self.loaders = {train: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8,
+                                                           shuffle=train, pin_memory=True)
+                        for train in (True, False)} if dataloader else None
         self.net = Net(spec).to(dev)
         kw = {"fused": True} if self.optimizer == "fused" else {"foreach": self.optimizer == "foreach"}
         if self.graph:
@@ -81,6 +89,10 @@ class Loop:
         return g
 
     def run(self, graphs, fn, order, order_dev):
+        if self.loaders:
+            for x, y in self.loaders[self.net.training]:  # shuffled for training, in order for testing
+                fn(x.to(self.dev, non_blocking=True), y.to(self.dev, non_blocking=True))
+            return
         n = order.shape[0]
         for i in range(0, n, 8):
             idx, idx_dev = order[i:i + 8], order_dev[i:i + 8] if order_dev is not None else None
@@ -130,19 +142,42 @@ def kernel_nodes(graph):
                and kind.value == kernel_type)
 
 
-def per_step(epoch, steps, block_s):
-    blocks = []
+class EnergyCounter:
+    """The GPU's NVML total-energy counter (CUDA device 0, found by PCI bus id); read() is None without it."""
+
+    def __init__(self):
+        try:
+            import pynvml
+            pynvml.nvmlInit()
+            bus = torch.cuda.get_device_properties(0).pci_bus_id if hasattr(
+                torch.cuda.get_device_properties(0), "pci_bus_id") else None
+            self.handle = (pynvml.nvmlDeviceGetHandleByPciBusId(bus) if bus
+                           else pynvml.nvmlDeviceGetHandleByIndex(0))
+            self.nvml = pynvml
+            self.read()
+        except Exception as e:  # no nvidia-ml-py, no driver, no counter: times only
+            print(f"pytorch_train_step: no NVML energy counter ({e}); energy left null", file=sys.stderr)
+            self.handle = None
+
+    def read(self):
+        return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3 if self.handle else None
+
+
+def blocks(epoch, steps, block_s, counter):
+    """5 blocks of whole epochs lasting block_s each: the median seconds per step, each block's J per epoch."""
+    seconds, joules = [], []
     for _ in range(5):
         torch.cuda.synchronize()
-        t0, n = time.perf_counter(), 0
+        t0, j0, n = time.perf_counter(), counter.read(), 0
         while True:
             epoch()
             n += 1
             if time.perf_counter() - t0 >= block_s:
                 break
         torch.cuda.synchronize()
-        blocks.append((time.perf_counter() - t0) / (n * steps))
-    return sorted(blocks)[2]
+        seconds.append((time.perf_counter() - t0) / (n * steps))
+        joules.append((counter.read() - j0) / n if j0 is not None else None)
+    return sorted(seconds)[2], joules
 
 
 def main():
@@ -163,19 +198,21 @@ def main():
     y = torch.zeros(clips, 10)
     y[:, 2] = 1
     steps = (clips + 7) // 8
+    counter, dataloader = EnergyCounter(), "--dataloader" in sys.argv
     for spec in configs:
         torch.manual_seed(1)
         xs = x.flatten(1) if spec.startswith("mlp") else x  # the rebuild's MLP takes flat input
-        loop = Loop(spec, impl, xs, y, dev)
+        loop = Loop(spec, impl, xs, y, dev, dataloader)
         loop.train_epoch()  # warm-up (and capture)
         loop.test_epoch()
-        train_s = per_step(loop.train_epoch, steps, block_s)
-        test_s = per_step(loop.test_epoch, steps, block_s)
+        train_s, train_j = blocks(loop.train_epoch, steps, block_s, counter)
+        test_s, test_j = blocks(loop.test_epoch, steps, block_s, counter)
         kernels = {k: max((g["kernels"] for g in graphs.values()), default=-1)  # the full batch's graph
                    for k, graphs in (("train", loop.train_graphs), ("test", loop.test_graphs))}
         print(json.dumps({"config": spec, "family": spec.split(":")[0].upper(), "impl": name, "spelled": impl,
-                          "side": "PyTorch %s" % torch.__version__, "step_ms": 1e3 * train_s,
-                          "test_step_ms": 1e3 * test_s, "train_kernels_per_step": kernels["train"],
+                          "side": "PyTorch %s%s" % (torch.__version__, " DataLoader" if dataloader else ""),
+                          "step_ms": 1e3 * train_s, "test_step_ms": 1e3 * test_s,
+                          "train_j_per_epoch_blocks": train_j, "test_j_per_epoch_blocks": test_j, "train_kernels_per_step": kernels["train"],
                           "test_kernels_per_step": kernels["test"], "cudnn_tf32": torch.backends.cudnn.allow_tf32,
                           "cublas_tf32": torch.backends.cuda.matmul.allow_tf32,
                           "cudnn_benchmark": torch.backends.cudnn.benchmark}), flush=True)

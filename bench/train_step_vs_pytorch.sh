@@ -8,7 +8,11 @@
 # (or slower) only when every paired ratio says so, else parity within the pass-to-pass noise. Writes
 # per-configuration times and per-family median ratios (PyTorch time / C++ time: > 1 means sedenergy's
 # step is faster), for training and test steps, and C++ against PyTorch eager foreach (pytorch-default).
-# Usage: [ROUNDS=3] [BLOCK_S=0.3] [CLIPS=1578] [GRID=paper43] [IMPLS="..."] bench/train_step_vs_pytorch.sh OUTDIR [build dir]
+# On a GPU with an NVML energy counter, also the energy per epoch (bench/energy_vs_pytorch_summary.py: ratios
+# with intervals, and whether each family is within TOLERANCE). PYTORCH_ARGS: more options of the PyTorch side
+# (--dataloader: batches from torch.utils.data.DataLoader with pinned memory, as a user's loop has them).
+# Usage: [ROUNDS=3] [BLOCK_S=0.3] [CLIPS=1578] [GRID=paper43] [IMPLS="..."] [PYTORCH_ARGS=...]
+#        bench/train_step_vs_pytorch.sh OUTDIR [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [build dir]}"
@@ -29,7 +33,7 @@ run_pytorch() {  # the implementation spelled out and the configurations as the 
   spelled=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['spelled'])" "$3")
   configs=$(python3 -c "import json,sys; print(','.join(json.loads(l)['config'] for l in open(sys.argv[1])))" "$3")
   python3 bench/pytorch_train_step.py --impl "$spelled" --name "$1" --configs "$configs" --clips "$CLIPS" \
-    --block-seconds "$BLOCK_S" > "$2"
+    --block-seconds "$BLOCK_S" ${PYTORCH_ARGS:-} > "$2"
 }
 # Odd passes run C++ first, even passes PyTorch first: a GPU that warms (or cools) across a pair biases
 # neither side. A PyTorch-first pass reads the names from the previous C++ pass.
@@ -44,3 +48,4 @@ run_pytorch() {  # the implementation spelled out and the configurations as the 
   done
 done
 python3 bench/train_step_summary.py "$OUT"
+python3 bench/energy_vs_pytorch_summary.py "$OUT"
