@@ -10,6 +10,7 @@
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
 #include "runner/cuda_graph.hpp"
+#include "runner/repetitions.hpp"
 #include "runner/study_options.hpp"
 
 namespace fs = std::filesystem;
@@ -73,8 +74,7 @@ void ensure_writable_dir(const std::string& dir) {
 
 std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt) {
   if (opt.early_stop <= 0) return opt.seed;
-  // Re-runs of re-runs (--stall-retries above 1) are numbered R further on each time: r, R + r, 2R + r...
-  const int stands_for = (item.repetition - 1) % opt.repetitions + 1;
+  const int stands_for = RepetitionNumbers{opt.repetitions}.stands_for(item.repetition);
   return opt.seed + static_cast<std::uint64_t>(stands_for - 1);
 }
 

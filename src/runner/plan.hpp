@@ -40,7 +40,8 @@ struct WorkItem {
 // The seed a run trains from (its start weights and its batch order). Every repetition of a measurement run
 // does the same work again, so it keeps the study's seed; each repetition of a learning run is one draw of
 // training's randomness, so repetition r takes seed + r - 1. A re-run of host-stalled repetition r (number
-// R + r of R planned, or 2R + r when that re-run stalled too) measures r's work again, so it trains from r's seed.
+// R + r of R planned, or 2R + r when that re-run stalled too) measures r's work again, so it trains from r's seed;
+// the k-th extra repetition (runner/repetitions.hpp) is a new draw, from seed + R + k - 1.
 std::uint64_t training_seed(const WorkItem& item, const StudyOptions& opt);
 
 // A seeded permutation that is the same on every platform (std::shuffle's is not specified).

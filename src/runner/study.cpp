@@ -39,6 +39,7 @@
 #include "models/torch_models.hpp"
 #include "sedenergy/build_info.hpp"
 #include "sedenergy/study_configs.hpp"
+#include "runner/more_runs.hpp"
 #include "runner/plan.hpp"
 #include "runner/probes.hpp"
 #include "runner/study_options.hpp"
@@ -451,53 +452,6 @@ struct Sweep {
   }
 };
 
-// How many re-runs deep a repetition is: repetition r + R (R planned) re-measures repetition r.
-int retry_depth(int repetition, int planned) { return repetition <= planned ? 0 : 1 + retry_depth(repetition - planned, planned); }
-
-// The re-runs the session's finished runs call for, each with why: every repetition slower per epoch (in
-// either phase) than stall_factor x the median of its variant's planned ok repetitions, not yet re-run, and
-// fewer than stall_retries re-runs deep. Numbered so that every process sharing the session plans the same ones.
-std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& db,
-                                  const SessionState& session, const store::SessionRecord& sess) {
-  const auto& opt = plan.opt;
-  // The workers of --devices each have a session: the group's are those with the same options.
-  const auto sessions = opt.worker_group.empty() ? session.sessions : db.matching_sessions(sess);
-  const auto finished = db.finished_items(sessions);
-  std::map<std::string, std::map<std::string, std::vector<std::pair<int, double>>>> times;  // variant, phase
-  for (auto id : sessions) {
-    for (const auto& r : db.rows(id)) {
-      if (r.run->status == "ok" && r.phase.duration_s > 0) times[r.run->variant][r.phase.phase].push_back({r.run->repetition, r.phase.duration_s});
-    }
-  }
-  std::map<std::string, WorkItem> out;  // by key: a repetition slow in both phases once
-  for (const auto& item : plan.items) {
-    if (item.repetition != 1 || !times.count(item.variant)) continue;  // each variant once
-    for (const auto& [phase, reps] : times.at(item.variant)) {
-      std::vector<double> t;
-      std::vector<bool> planned;
-      for (const auto& [rep, s] : reps) t.push_back(s), planned.push_back(rep <= opt.repetitions);
-      if (std::count(planned.begin(), planned.end(), true) < kStallMinRepetitions) continue;
-      const auto ratio = analysis::over_median(t, planned);
-      for (std::size_t i = 0; i < reps.size(); ++i) {
-        const int rep = reps[i].first;
-        if (!(ratio[i] > opt.stall_factor) || retry_depth(rep, opt.repetitions) >= opt.stall_retries) continue;
-        WorkItem again = item;
-        again.repetition = rep + opt.repetitions;
-        again.key = again.variant + "#" + std::to_string(again.repetition);
-        if (finished.count(again.key) || out.count(again.key)) continue;
-        char why[160];
-        std::snprintf(why, sizeof why, "repetition %d %s %.3g s per epoch = %.2fx the planned repetitions' median; measured again as repetition %d",
-                      rep, phase.c_str(), reps[i].second, ratio[i], again.repetition);
-        again.retry_reason = item.variant + ": " + why;
-        out[again.key] = again;
-      }
-    }
-  }
-  std::vector<WorkItem> list;
-  for (auto& [k, v] : out) list.push_back(std::move(v));
-  return list;
-}
-
 // The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
 void record_hardware_probes(const StudyPlan& plan, double idle_no_context_w, store::SessionRecord& sess,
                             std::ostream& log) {
@@ -539,12 +493,25 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
 
   Sweep sweep{plan, data, db, session, *meter, sum, log};
   sweep.run_all(plan.items, "");
+  // The workers of --devices each have a session: the group's are those with the same options.
+  const auto sharing = opt.worker_group.empty() ? session.sessions : db.matching_sessions(sess);
   const bool judged = opt.min_window_s >= kStallWindowS && opt.repetitions >= kStallMinRepetitions;
   const int stall_rounds = judged ? opt.stall_retries : 0;
   for (int round = 0; round < stall_rounds && !sum.interrupted; ++round) {
-    const auto retries = stall_retries(plan, db, session, sess);
+    const auto retries = stall_retries(plan, db, sharing);
     if (retries.empty()) break;
     sweep.run_all(retries, "re-run ");
+  }
+  // The interval rule: a round of extra repetitions at a time, each round judged on all before it. A round
+  // whose runs another process sharing the session took ends this one's rounds (that process goes on).
+  for (int ran = 1; ran > 0 && !sum.interrupted;) {
+    const auto extras = extra_repetitions(plan, db, sharing);
+    if (extras.empty()) break;
+    log << extras.size() << " configuration(s) with an interval wider than +/- " << 100 * opt.interval_target
+        << " % of the median: one more repetition each\n";
+    const int before = sum.runs_ok + sum.runs_failed;
+    sweep.run_all(extras, "extra ");
+    ran = sum.runs_ok + sum.runs_failed - before;
   }
   meter->stop();
   if (!sum.interrupted) db.finish_session(session.id);

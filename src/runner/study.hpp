@@ -74,6 +74,11 @@ struct StudyOptions {
   // by more than the factor with scheduling alone).
   double stall_factor = analysis::kStallFactor;
   int stall_retries = 1;
+  // The interval rule: after the planned repetitions (and stall re-runs), a configuration whose median energy
+  // per epoch has an interval wider than +/- interval_target x the median, in either phase, gets one more
+  // repetition, round after round, up to max_repetitions (runner/repetitions.hpp numbers them). 0: off.
+  double interval_target = 0;
+  int max_repetitions = 10;
   std::string command_line;             // recorded in the session
 };
 

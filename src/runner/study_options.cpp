@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "energy/meter.hpp"
 #include "models/implementation.hpp"
+#include "runner/repetitions.hpp"
 
 namespace sedenergy::runner {
 
@@ -121,7 +122,18 @@ void add_measurement_options(TableBuilder&& b) {
   add({"--stall-retries", &O::stall_retries,
        "re-runs of a host-stalled repetition, at most (0: none; none under " + std::to_string(kStallMinRepetitions) +
            " repetitions or when --min-window is under " + format_number(kStallWindowS) + " s)",
-       0, 10});
+       0, kMaxStallRetries});
+  StudyOption& interval = add({"--interval-target", &O::interval_target,
+                               "more repetitions of a configuration until the interval of its median energy per epoch "
+                               "(each phase, as the report computes it) lies within +/- this fraction of the median "
+                               "(0: off; at most --max-repetitions)",
+                               0, 1});
+  interval.record_key = "interval_target";
+  interval.unrecorded = 0.0;  // sessions from before the rule had none
+  StudyOption& most = add({"--max-repetitions", &O::max_repetitions,
+                           "the most repetitions --interval-target gives a configuration", 1, 1000});
+  most.record_key = "max_repetitions";
+  most.unrecorded = 10;
   add({"--cpu-tdp", &O::cpu_tdp_w, "CPU TDP in W for the CPU power estimate (0: from a table)", 0,
        energy::kMaxCpuTdpW}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";

@@ -729,6 +729,39 @@ TEST(Cli, AHostStalledRepetitionIsMeasuredAgainAndRecorded) {
   EXPECT_EQ(store::Store(out + "/results.db").run_count(), 3 + static_cast<int>(re_run.size()));
 }
 
+// Issue 33, item 6: the interval rule. With a target no measurement meets, each configuration gets extra
+// repetitions, one round at a time, up to --max-repetitions, numbered past every stall re-run's number
+// (2 planned: 23, 24) and recorded as repetitions, not re-runs; --resume plans no more. With a target every
+// interval meets, none.
+TEST(Cli, TheIntervalRuleAddsRepetitionsUpToTheMost) {
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  const std::string base = "study --grid mlp:1x16,mlp:1x32 --device cpu --clips 16 --repetitions 2 --warmup-steps 0 "
+                           "--cooldown 0 --min-window 0.2 --max-repetitions 4 --out ";
+  auto r = run(base + out + " --interval-target 0.000001");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "2 configuration(s) with an interval wider than +/- 0.0001 % of the median")) << r.out;
+  std::map<std::string, std::set<int>> reps;
+  {
+    store::Store db(out + "/results.db", store::Store::Access::kRead);
+    for (const auto& row : db.rows()) {
+      reps[row.run->variant].insert(row.run->repetition);
+      EXPECT_EQ(row.run->retry_of, 0);
+      EXPECT_EQ(row.run->status, "ok");
+    }
+  }
+  EXPECT_EQ(reps, (std::map<std::string, std::set<int>>{{"mlp:1x16", {1, 2, 23, 24}}, {"mlp:1x32", {1, 2, 23, 24}}}));
+  const auto summary = test::read_text(out + "/report/tables/runs_summary.csv");
+  EXPECT_TRUE(contains(summary, "mlp:1x16,mlp:1x16,MLP,train,cpu,4,")) << summary;
+  auto again = run(base + out + " --interval-target 0.000001 --resume");
+  ASSERT_EQ(again.rc, 0) << again.out;
+  EXPECT_FALSE(contains(again.out, "one more repetition")) << again.out;
+  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 8);
+  auto loose = run(base + (dir / "loose").string() + " --interval-target 0.99");
+  ASSERT_EQ(loose.rc, 0) << loose.out;
+  EXPECT_EQ(store::Store((dir / "loose" / "results.db").string()).run_count(), 4);
+}
+
 // Issue 18, item 5. A write that fails (the shell's file size limit stands in for a full disk: the same
 // failed write(2), without root or a tmpfs) is an error naming the file; no truncated report is left
 // under its name. A study killed with -9 leaves a results.db that holds its finished runs on its own.
