@@ -24,7 +24,7 @@ bool real_flag(const std::string& f) { return !f.empty() && energy::flag_kind(f)
 // cannot parse).
 std::optional<compute::ModelCount> accounting_of(const store::RunPhaseRow& r) {
   const store::RunRecord& run = *r.run;
-  const auto shape = store::read_spec_shape(run.spec_json);
+  const auto shape = store::read_spec_record(run.spec_json);
   if (!shape) return std::nullopt;
   try {
     const int mels = shape->mels > 0 ? shape->mels : 128;
@@ -163,6 +163,8 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.traffic_bytes = traffic_per_epoch(r, counted);
       g.p.work = work_per_epoch(r, counted);
       g.p.impl = run.impl;
+      const auto spec = store::read_spec_record(run.spec_json);
+      g.p.ran_as = spec ? spec->impl : "";
       g.p.steps = work.flops_per_step > 0 ? work.flops_per_epoch / work.flops_per_step : 0;
       g.p.hardware = r.site->hardware;
     }
@@ -290,10 +292,13 @@ std::string compute_die(const std::string& gpu) {
 
 // Two points of one configuration (one comparison_key) whose implementations differ in the precision only:
 // fp32 against tf32.
+// Each read as its run recorded it: what "auto" meant depends on the code version that ran it.
 bool precision_pair(const Point& fp32, const Point& tf32) {
   if (!(ieee_matrix_flops(fp32) > 0) || ieee_matrix_flops(tf32) != 0) return false;
-  auto a = models::parse_implementation(fp32.impl, "auto", "impl").resolved(true);
-  auto b = models::parse_implementation(tf32.impl, "auto", "impl").resolved(true);
+  const auto as_ran = [](const Point& p) {
+    return models::parse_implementation(p.ran_as.empty() ? p.impl : p.ran_as, "auto", "impl").resolved();
+  };
+  auto a = as_ran(fp32), b = as_ran(tf32);
   a.precision = b.precision;
   return a.spelled() == b.spelled();
 }

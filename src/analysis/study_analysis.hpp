@@ -29,6 +29,7 @@ struct Table {
 struct Point {
   std::string config, variant, family, phase, gpu;
   std::string impl = "default";  // how it ran (models/implementation.hpp)
+  std::string ran_as;  // that implementation spelled as its run recorded it, "auto" resolved then ("": not recorded)
   int kernels_per_step = -1;     // counted on a captured CUDA graph; -1: not counted
   std::string kernels_counted_on;  // another GPU's run of the same variant gave the count ("": this GPU's own)
   double steps = 0;              // steps per epoch of its phase

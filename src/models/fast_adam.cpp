@@ -11,7 +11,7 @@ FastAdam::FastAdam(std::vector<torch::Tensor> params, double lr, const std::stri
     : params_(std::move(params)), lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps) {
   if (params_.empty()) throw InputError("FastAdam: no parameters");
   const bool cuda = params_.front().is_cuda();
-  if (mode == "auto") method_ = cuda ? "fused" : "foreach";
+  if (mode == "auto") method_ = "foreach";  // PyTorch's default for torch.optim.Adam(), CUDA or not
   else if (mode == "fused" || mode == "foreach") method_ = mode;
   else throw InputError("--optimizer '" + mode + "': expected auto, fused, foreach or libtorch");
   if (method_ == "fused" && !cuda) throw InputError("--optimizer fused needs the model on a CUDA device");

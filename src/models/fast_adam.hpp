@@ -13,7 +13,7 @@ namespace sedenergy::models {
 
 class FastAdam {
  public:
-  // mode: "auto" (fused on CUDA, foreach elsewhere), "fused" or "foreach".
+  // mode: "auto" (PyTorch's default for torch.optim.Adam(): foreach, on any device), "fused" or "foreach".
   FastAdam(std::vector<torch::Tensor> params, double lr, const std::string& mode = "auto", double beta1 = 0.9,
            double beta2 = 0.999, double eps = 1e-8);
   void zero_grad();  // gradients set to none, as PyTorch 2's default

@@ -72,15 +72,15 @@ std::string Implementation::spelled() const {
          (device_data ? "device" : "host");
 }
 
-Implementation Implementation::resolved(bool cuda) const {
+Implementation Implementation::resolved() const {
   Implementation r = *this;
-  if (r.optimizer == "auto") r.optimizer = cuda ? "fused" : "foreach";
+  if (r.optimizer == "auto") r.optimizer = "foreach";  // before issue 33: fused on CUDA
   return r;
 }
 
 const std::vector<ImplementationPreset>& implementation_presets() {
   static const std::vector<ImplementationPreset> p = {
-      {kDefaultImplementation, "auto/eager/fp32/host", "sedenergy's default: --optimizer's Adam (fused on CUDA), eager, fp32, batches from the host"},
+      {kDefaultImplementation, "auto/eager/fp32/host", "the study's default: --optimizer's Adam (auto: PyTorch's foreach), eager, fp32, pinned batches from the host"},
       {kPytorchDefaultImplementation, "foreach/eager/fp32/host", "a PyTorch user's plain loop: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches"},
       {"pytorch-fused", "fused/eager/fp32/host", "the same with Adam(fused=True)"},
       {"device-data", "fused/eager/fp32/device", "fused Adam, the dataset resident on the GPU"},
@@ -123,7 +123,7 @@ std::vector<Implementation> parse_implementations(const std::string& list, const
 std::string implementation_refusal(const Implementation& impl, const RunContext& ctx) {
   if (impl.graph && !ctx.cuda) return "CUDA graphs need a CUDA device";
   if (impl.graph && !ctx.cuda_graphs_built) return "this build has no CUDA graphs (built against a LibTorch without CUDA)";
-  const std::string opt = impl.resolved(ctx.cuda).optimizer;
+  const std::string opt = impl.resolved().optimizer;
   if (impl.graph && opt != "fused") {
     return "a CUDA graph replays its kernels' arguments as captured, and " + opt +
            " Adam computes its bias corrections on the host each step: use the fused optimizer";
@@ -151,7 +151,7 @@ std::vector<Implementation> runnable_implementations(const std::string& list, co
                                                      const RunContext& ctx, const std::string& option) {
   auto impls = parse_implementations(list, optimizer, option);
   for (auto& impl : impls) {
-    impl = impl.resolved(ctx.cuda);
+    impl = impl.resolved();
     const std::string why = implementation_refusal(impl, ctx);
     if (!why.empty()) throw InputError(option + " " + impl.name() + " (" + impl.spelled() + "): " + why);
   }

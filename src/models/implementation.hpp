@@ -37,7 +37,7 @@ inline bool sets_float32_math(Precision p) { return p == Precision::tf32 || p ==
 
 // Default-constructed: the default preset (what a study runs unless told).
 struct Implementation {
-  std::string optimizer = "auto";  // foreach, fused, per-tensor; auto: fused on CUDA, foreach on the CPU
+  std::string optimizer = "auto";  // foreach, fused, per-tensor; auto: PyTorch's default (foreach)
   bool graph = false;
   Precision precision = Precision::fp32;
   bool device_data = false;
@@ -47,8 +47,9 @@ struct Implementation {
   std::string spelled() const;
   // The preset's name, else spelled(): what runs, variants and reports call it.
   std::string name() const { return preset.empty() ? spelled() : preset; }
-  // auto resolved for a device: fused on CUDA, foreach on the CPU.
-  Implementation resolved(bool cuda) const;
+  // auto resolved: foreach on every device, as torch.optim.Adam() chooses for CUDA and CPU tensors alike
+  // (PyTorch 2.x; fused only when asked). So the study's default is what a PyTorch user's plain loop runs.
+  Implementation resolved() const;
 };
 
 struct ImplementationPreset {

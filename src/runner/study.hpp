@@ -54,7 +54,7 @@ struct StudyOptions {
   // Learning runs: the validation mAP whose energy the report gives, fixed before the runs (0: none fixed).
   double target_map = 0;
   double validation = 0;                // > 0: this seeded fraction of the training clips validates
-  std::string optimizer = "auto";       // Adam: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch
+  std::string optimizer = "auto";       // Adam: auto (PyTorch's default: foreach), fused, foreach, libtorch
   // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,
   // comma-separated; several make the implementation a dimension of the study.
   std::string impl = models::kDefaultImplementation;

@@ -81,7 +81,7 @@ void add_training_options(TableBuilder&& b) {
                              0, 1});
   target.record_key = "target_map";
   target.unrecorded = 0.0;  // sessions from before it fixed none
-  add({"--optimizer", &O::optimizer, "Adam implementation: auto (fused on CUDA, multi-tensor on CPU), fused, foreach, libtorch"})
+  add({"--optimizer", &O::optimizer, "Adam implementation: auto (PyTorch's default for torch.optim.Adam(): multi-tensor, foreach), fused, foreach, libtorch"})
       .choices = {"auto", "fused", "foreach", "libtorch"};
   t.back().record_key = "optimizer";
   std::vector<std::string> presets;

@@ -66,12 +66,12 @@ double read_target_map(const std::string& config_json) {
   return target > 0 ? target : kAbsent;
 }
 
-std::optional<SpecShape> read_spec_shape(const std::string& spec_json) {
-  if (spec_json.empty()) return SpecShape{};
+std::optional<SpecRecord> read_spec_record(const std::string& spec_json) {
+  if (spec_json.empty()) return SpecRecord{};
   const json j = parsed(spec_json);
   if (!j.is_object()) return std::nullopt;
   try {
-    return SpecShape{j.value("mels", 0), j.value("frames", 0)};
+    return SpecRecord{j.value("mels", 0), j.value("frames", 0), j.value("impl", std::string())};
   } catch (const json::exception&) {
     return std::nullopt;
   }

@@ -20,11 +20,13 @@ namespace sedenergy::store {
 // kAbsent when none (0 or not recorded).
 double read_target_map(const std::string& config_json);
 
-// runs.spec_json: the input shape the run ran at (0: not recorded); none when the value is damaged.
-struct SpecShape {
+// runs.spec_json: the input shape the run ran at (0: not recorded) and its implementation spelled as it ran,
+// "auto" resolved ("": not recorded); none when the value is damaged.
+struct SpecRecord {
   int mels = 0, frames = 0;
+  std::string impl;
 };
-std::optional<SpecShape> read_spec_shape(const std::string& spec_json);
+std::optional<SpecRecord> read_spec_record(const std::string& spec_json);
 
 // phases.epoch_times_json: each epoch's seconds (schema 6).
 std::vector<double> read_epoch_times(const std::string& epoch_times_json);

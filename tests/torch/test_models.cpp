@@ -161,7 +161,7 @@ TEST(Models, FastAdamMatchesLibTorchAdam) {
   copy_weights(a, b);
   torch::optim::Adam ref(a->parameters(), torch::optim::AdamOptions(1e-2));
   models::FastAdam fast(b->parameters(), 1e-2);
-  EXPECT_EQ(fast.method(), "foreach");  // on the CPU; fused on CUDA
+  EXPECT_EQ(fast.method(), "foreach");  // PyTorch's default, on any device
   auto x = torch::rand({4, 1, 128, 64});
   auto y = torch::zeros({4, 10});
   y.index_put_({torch::indexing::Slice(), 3}, 1.0);
@@ -176,8 +176,9 @@ TEST(Models, FastAdamMatchesLibTorchAdam) {
   f->to(torch::kCUDA);
   g->to(torch::kCUDA);
   copy_weights(f, g);
-  models::FastAdam fused(f->parameters(), 1e-2), multi(g->parameters(), 1e-2, "foreach");
+  models::FastAdam fused(f->parameters(), 1e-2, "fused"), multi(g->parameters(), 1e-2);
   EXPECT_EQ(fused.method(), "fused");
+  EXPECT_EQ(multi.method(), "foreach");  // auto on CUDA too
   EXPECT_LT(train_side_by_side(f, fused, g, multi, x.cuda(), y.cuda()), 1e-4);
 }
 

@@ -42,7 +42,7 @@ struct Trained {
 Trained train(const std::string& impl_name, const runner::DeviceChoice& dev, int epochs) {
   runner::StudyOptions opt;
   opt.batch = 8;
-  const auto impl = models::parse_implementation(impl_name, "auto", "--impl").resolved(dev.cuda);
+  const auto impl = models::parse_implementation(impl_name, "auto", "--impl").resolved();
   runner::BatchSource data = learnable_set();
   if (impl.device_data) data.keep_on(dev.device);
   torch::manual_seed(1);
@@ -155,7 +155,7 @@ TEST(Trainer, ADivergedModelKeepsStepsAliveAndShowsInTheLoss) {
     runner::BatchSource data = learnable_set();
     models::SedNet model(models::parse_spec("mlp:1x64"), models::InputShape{8, 16, 8});
     model->to(dev.device);
-    const auto impl = models::parse_implementation("pytorch-default", "auto", "--impl").resolved(dev.cuda);
+    const auto impl = models::parse_implementation("pytorch-default", "auto", "--impl").resolved();
     runner::Trainer trainer(data, data, dev, opt, impl, model);
     const auto all = torch::arange(kClips, torch::TensorOptions().dtype(torch::kLong));
     trainer.train_epoch(all);

@@ -18,8 +18,9 @@ TEST(Implementation, PresetsAndSpelledNamesParse) {
   EXPECT_EQ(f.optimizer, "fused");
   // The default takes the study's --optimizer; auto is resolved by the device.
   EXPECT_EQ(parse_implementation("default", "libtorch", "--impl").spelled(), "per-tensor/eager/fp32/host");
-  EXPECT_EQ(parse_implementation("default", "auto", "--impl").resolved(true).spelled(), "fused/eager/fp32/host");
-  EXPECT_EQ(parse_implementation("default", "auto", "--impl").resolved(false).optimizer, "foreach");
+  // PyTorch's default on both: torch.optim.Adam() takes the foreach path for CUDA tensors (issue 33).
+  EXPECT_EQ(parse_implementation("default", "auto", "--impl").resolved().spelled(), "foreach/eager/fp32/host");
+  EXPECT_EQ(parse_implementation("default", "auto", "--impl").resolved().optimizer, "foreach");
   const auto s = parse_implementation("per-tensor/graph/bf16/device", "auto", "--impl");
   EXPECT_EQ(s.name(), "per-tensor/graph/bf16/device");
   EXPECT_TRUE(s.preset.empty());

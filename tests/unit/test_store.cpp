@@ -280,9 +280,10 @@ TEST(Store, ClaimsAreExclusivePerGroup) {
 }
 
 TEST(JsonColumns, EachColumnHasOneReaderThatSaysLessWhenDamaged) {
-  EXPECT_EQ(store::read_spec_shape("")->mels, 0);  // not recorded: the defaults are the reader's caller's
-  EXPECT_EQ(store::read_spec_shape(R"({"spec":"mlp:1x64","mels":64,"frames":626})")->frames, 626);
-  EXPECT_FALSE(store::read_spec_shape("{not json"));
+  EXPECT_EQ(store::read_spec_record("")->mels, 0);  // not recorded: the defaults are the reader's caller's
+  EXPECT_EQ(store::read_spec_record(R"({"spec":"mlp:1x64","mels":64,"frames":626})")->frames, 626);
+  EXPECT_EQ(store::read_spec_record(R"({"spec":"mlp:1x64","impl":"fused/eager/fp32/host"})")->impl, "fused/eager/fp32/host");
+  EXPECT_FALSE(store::read_spec_record("{not json"));
   EXPECT_EQ(store::read_epoch_times("[1.5,2]"), (std::vector<double>{1.5, 2}));
   EXPECT_TRUE(store::read_epoch_times("[1.5,").empty());
   const auto curve = store::read_learning(
