@@ -1,10 +1,13 @@
 #include "common/host.hpp"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -217,6 +220,59 @@ bool in_process_tree(int pid, int root, const std::string& proc_root) {
 double monotonic_s() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<int> cpu_share(const std::vector<int>& cpus, int k, int count) {
+  if (cpus.empty() || count <= 1) return cpus;
+  const std::size_t each = std::max<std::size_t>(1, cpus.size() / static_cast<std::size_t>(count));
+  const std::size_t from = std::min(cpus.size() - each, each * static_cast<std::size_t>(std::max(0, k)));
+  return {cpus.begin() + static_cast<std::ptrdiff_t>(from), cpus.begin() + static_cast<std::ptrdiff_t>(from + each)};
+}
+
+std::vector<int> last_cpus(const std::vector<int>& cpus, int n) {
+  if (n <= 0 || static_cast<std::size_t>(n) >= cpus.size()) return cpus;
+  return {cpus.end() - n, cpus.end()};
+}
+
+bool pin_process(const std::vector<int>& cpus, std::string& why) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  // sched_setaffinity binds one thread: each of /proc/self/task, so the meter's sampler and any pool
+  // already started go too; threads created later inherit the mask from their creator.
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    long long tid = 0;
+    if (!parse_int(task.path().filename().string(), tid)) continue;
+    if (sched_setaffinity(static_cast<pid_t>(tid), sizeof set, &set) != 0 && tid == getpid()) {
+      why = std::string("sched_setaffinity: ") + std::strerror(errno);
+      return false;
+    }
+  }
+  if (ec) return (why = "cannot list /proc/self/task: " + ec.message()), false;
+  return true;
+}
+
+std::string cpu_list_text(const std::vector<int>& cpus) {
+  std::string out;
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(cpus[i]) + (j > i ? "-" + std::to_string(cpus[j]) : "");
+    i = j + 1;
+  }
+  return out;
 }
 
 }  // namespace sedenergy

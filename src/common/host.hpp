@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sedenergy {
 
@@ -43,6 +44,18 @@ struct CpuAllocation {
 };
 CpuAllocation read_cpu_allocation(const char* slurm_cpus, const std::string& proc_self_cgroup = "/proc/self/cgroup",
                                   const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// The CPUs this process may run on (sched_getaffinity), ascending; empty when it cannot tell.
+std::vector<int> allowed_cpus();
+// Share k of `count` (k from 0) of `cpus`, each share the same size (the remainder left out; at least one).
+std::vector<int> cpu_share(const std::vector<int>& cpus, int k, int count);
+// The last n of `cpus` (all of them when fewer): away from CPU 0, where interrupts and the system land.
+std::vector<int> last_cpus(const std::vector<int>& cpus, int n);
+// Pins every thread of this process (and the threads it creates later) to `cpus`; false with `why` when the
+// kernel refuses.
+bool pin_process(const std::vector<int>& cpus, std::string& why);
+// "0-3,8": a CPU list as the kernel writes one.
+std::string cpu_list_text(const std::vector<int>& cpus);
 
 // The parent of process `pid` from <proc_root>/<pid>/stat; 0 when the process is gone or unreadable.
 int parent_pid(int pid, const std::string& proc_root = "/proc");

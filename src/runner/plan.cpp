@@ -173,6 +173,7 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   ensure_writable_dir(opt.out_dir);
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
+  if (opt.train_threads < 0) opt.train_threads = p.dev.cuda ? 4 : 0;
   p.loss = opt.loss == "bce-logits" ? Loss::bce_logits : Loss::bce_softmax;  // choices checked by validate
   p.feature_mode = feature_mode_of(opt);
   double pause_s = 0;

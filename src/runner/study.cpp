@@ -452,6 +452,21 @@ struct Sweep {
   }
 };
 
+// The training's CPU side on fixed CPUs (issue 33: less noise): LibTorch's intra-op threads, and every
+// thread of the process (the meter's sampler too) on the last --train-threads CPUs it may use, so the
+// scheduler does not move the thread that launches the kernels from core to core between runs.
+void pin_training(const StudyOptions& opt, std::ostream& log) {
+  if (opt.train_threads <= 0) return;
+  const auto cpus = last_cpus(allowed_cpus(), opt.train_threads);
+  std::string why = "no CPU list";
+  if (cpus.empty() || !pin_process(cpus, why)) {
+    log << "training threads: not pinned (" << why << ")\n";
+    return;
+  }
+  torch::set_num_threads(static_cast<int>(cpus.size()));
+  log << "training threads: " << cpus.size() << ", pinned to CPU(s) " << cpu_list_text(cpus) << "\n";
+}
+
 // The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
 void record_hardware_probes(const StudyPlan& plan, double idle_no_context_w, store::SessionRecord& sess,
                             std::ostream& log) {
@@ -476,6 +491,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     sum.total_s = monotonic_s() - t_start;
     return sum;
   }
+  pin_training(opt, log);
   auto meter = start_meter(plan, log);
   sum.db_path = (fs::path(opt.out_dir) / "results.db").string();
   store::Store db(sum.db_path);

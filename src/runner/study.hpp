@@ -66,6 +66,9 @@ struct StudyOptions {
   double cpu_tdp_w = 0;
   std::uint64_t seed = 1;
   int threads = 0;                      // feature extraction threads; 0: all cores
+  // LibTorch's threads while training and testing, the process pinned to that many of its CPUs (the last
+  // ones); -1: 4 with a GPU, 0 without; 0: LibTorch's default, unpinned.
+  int train_threads = -1;
   std::string shard;                    // "K/N": only the configurations i with i % N == K - 1
   bool resume = false;                  // continue the latest session with the same options
   // Host stalls: a repetition slower per epoch than stall_factor x its configuration's median is measured

@@ -138,6 +138,13 @@ void add_measurement_options(TableBuilder&& b) {
        energy::kMaxCpuTdpW}).in_config = false;
   add({"--seed", &O::seed, "seed for data generation, training and the run order", 0, 4294967295.0}).record_key = "seed";
   add({"--threads", &O::threads, "feature extraction threads (0: all cores)", 0, 1024}).in_config = false;
+  StudyOption& train = add({"--train-threads", &O::train_threads,
+                            "LibTorch threads for training and testing, the process pinned to that many of its CPUs "
+                            "(default 4 with a GPU, which the CPU only feeds; 0: LibTorch's default, unpinned)",
+                            0, 1024});
+  train.automatic = -1;
+  train.record_key = "train_threads";
+  train.unrecorded = 0;  // sessions from before it ran unpinned
 }
 
 // Parts of a sweep: shards, resuming, and the hidden options the parent hands its workers.

@@ -1,5 +1,6 @@
 // --devices: one worker process per GPU, all writing one results database.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,10 +58,12 @@ struct WorkerLaunch {
   fs::path logs;
   std::string device, group, threads_each;
   std::size_t count = 0;
+  std::vector<int> cpus;  // those the parent may use; worker k gets share k of them
 };
 
-// One worker: this program again, on GPU `d` alone (as cuda:0), logging to its own file. Returns its pid.
-pid_t start_worker(const WorkerLaunch& w, int d, std::ostream& log) {
+// Worker k: this program again, on GPU `d` alone (as cuda:0), on its share of the CPUs, logging to its own
+// file. Returns its pid.
+pid_t start_worker(const WorkerLaunch& w, int d, int k, std::ostream& log) {
   const std::string name = "gpu" + std::to_string(d);
   const std::string log_path = (w.logs / ("worker-" + name + ".log")).string();
   std::vector<std::string> argv_s = {"/proc/self/exe"};
@@ -69,6 +72,11 @@ pid_t start_worker(const WorkerLaunch& w, int d, std::ostream& log) {
                             std::string("--worker-name"), name, std::string("--worker-count"), std::to_string(w.count)}) {
     argv_s.push_back(extra);
   }
+  cpu_set_t share;
+  CPU_ZERO(&share);
+  const auto cpus = cpu_share(w.cpus, k, static_cast<int>(w.count));
+  for (int c : cpus) CPU_SET(c, &share);
+  const bool has_share = !cpus.empty();
   const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) throw InputError("cannot write worker log " + log_path);
   const pid_t pid = fork();
@@ -84,6 +92,12 @@ pid_t start_worker(const WorkerLaunch& w, int d, std::ostream& log) {
     setenv("MKL_NUM_THREADS", w.threads_each.c_str(), 1);
     dup2(fd, 1);
     dup2(fd, 2);
+    // Its own CPUs, so the workers' launch threads never compete for a core (its --train-threads pin
+    // within them). The child has one thread and may not allocate: the set was built before fork.
+    if (has_share && sched_setaffinity(0, sizeof share, &share) != 0) {
+      const char msg[] = "worker: CPUs not shared out (sched_setaffinity failed)\n";
+      (void)!write(2, msg, sizeof msg - 1);
+    }
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     std::vector<char*> cargs;
@@ -138,7 +152,7 @@ bool wait_for_workers(const std::vector<std::pair<pid_t, int>>& children, const 
 StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std::string>& args, std::ostream& log) {
   const double t0 = monotonic_s();
   check_devices(opt.devices);
-  WorkerLaunch w{args, fs::path(opt.out_dir) / "logs", opt.device == "cpu" ? "cpu" : "cuda:0", "", "", opt.devices.size()};
+  WorkerLaunch w{args, fs::path(opt.out_dir) / "logs", opt.device == "cpu" ? "cpu" : "cuda:0", "", "", opt.devices.size(), allowed_cpus()};
   std::error_code ec;
   fs::create_directories(w.logs, ec);
   if (ec) throw InputError("--out '" + opt.out_dir + "': cannot create " + w.logs.string() + " (" + ec.message() + ")");
@@ -150,14 +164,16 @@ StudySummary run_study_on_devices(const StudyOptions& opt, const std::vector<std
   }
   const std::string started = utc_now_iso();
   w.group = read_host_info().hostname + "-" + std::to_string(getpid()) + "-" + started;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned cores = w.cpus.empty() ? std::max(1u, std::thread::hardware_concurrency()) : static_cast<unsigned>(w.cpus.size());
   w.threads_each = std::to_string(std::max<unsigned>(1, cores / opt.devices.size()));
   log << "workers: " << opt.devices.size() << (w.device == "cpu" ? " on the CPU (--device cpu: no GPU is used)" : "")
-      << ", " << w.threads_each << " CPU threads each\n";
+      << ", " << w.threads_each << " CPU(s) and threads each\n";
   auto old_int = std::signal(SIGINT, remember_signal);
   auto old_term = std::signal(SIGTERM, remember_signal);
   std::vector<std::pair<pid_t, int>> children;
-  for (int d : opt.devices) children.emplace_back(start_worker(w, d, log), d);
+  for (std::size_t k = 0; k < opt.devices.size(); ++k) {
+    children.emplace_back(start_worker(w, opt.devices[k], static_cast<int>(k), log), opt.devices[k]);
+  }
   const std::string db_path = (fs::path(opt.out_dir) / "results.db").string();
   StudySummary sum;
   const bool any_failed = wait_for_workers(children, db_path, sum, log);

@@ -21,6 +21,19 @@ using namespace sedenergy::cli_test;
 namespace fs = std::filesystem;
 
 #if SEDENERGY_HAS_TORCH
+// A one-run CPU study (`args` added) started in the background into DIR/st, its log DIR/st.log; returns its
+// pid once the run has begun, or -1 when it did not begin within `wait_s`.
+pid_t start_one_run(const fs::path& dir, std::vector<std::string> args, double wait_s = 30) {
+  const std::vector<std::string> base = {"study", "--device", "cpu", "--repetitions", "1", "--warmup-steps", "0",
+                                         "--cooldown", "0", "--out", (dir / "st").string()};
+  args.insert(args.begin(), base.begin(), base.end());
+  const pid_t pid = start_cli(args, dir / "st.log");
+  if (wait_for_text(dir / "st.log", "[1/1]", wait_s)) return pid;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
 TEST(Cli, StudyEndToEndOnATinyGeneratedDataset) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
@@ -655,11 +668,8 @@ TEST(Cli, StopRequestEndsALongEpochAtTheNextStep) {
   auto dir = test::temp_dir();
   const std::string out = (dir / "st").string();
   // 192 clips of 10 s in batches of 8: about 10 s an epoch on the development machine, under 0.5 s a step.
-  const pid_t pid = start_cli({"study", "--grid", "cnn:1x16", "--device", "cpu", "--clips", "192", "--frames", "0",
-                               "--repetitions", "1", "--warmup-steps", "0", "--cooldown", "0", "--min-window", "0",
-                               "--out", out},
-                              dir / "st.log");
-  ASSERT_TRUE(wait_for_text(dir / "st.log", "[1/1]", 120)) << test::read_text(dir / "st.log");
+  const pid_t pid = start_one_run(dir, {"--grid", "cnn:1x16", "--clips", "192", "--frames", "0", "--min-window", "0"}, 120);
+  ASSERT_GT(pid, 0) << test::read_text(dir / "st.log");
   usleep(1000000);  // inside the first epoch
   const double t0 = monotonic_s();
   kill(pid, SIGTERM);
@@ -760,6 +770,31 @@ TEST(Cli, TheIntervalRuleAddsRepetitionsUpToTheMost) {
   auto loose = run(base + (dir / "loose").string() + " --interval-target 0.99");
   ASSERT_EQ(loose.rc, 0) << loose.out;
   EXPECT_EQ(store::Store((dir / "loose" / "results.db").string()).run_count(), 4);
+}
+
+// Issue 33, item 6: --train-threads N pins every thread of the running study (the meter's sampler and
+// LibTorch's pool too) to the last N CPUs it may use, as the kernel reports them, and the session records N.
+TEST(Cli, TrainThreadsPinTheWholeStudyToItsCpus) {
+  const auto cpus = allowed_cpus();
+  ASSERT_FALSE(cpus.empty());
+  auto dir = test::temp_dir();
+  const std::string out = (dir / "st").string();
+  const pid_t pid = start_one_run(dir, {"--grid", "mlp:1x16", "--clips", "16", "--min-window", "2", "--train-threads", "1"});
+  ASSERT_GT(pid, 0) << test::read_text(dir / "st.log");
+  std::set<std::string> masks;  // each thread's Cpus_allowed_list, read while it trains
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    for (const auto& line : split(test::read_text(task.path() / "status"), '\n')) {
+      if (starts_with(line, "Cpus_allowed_list:")) masks.insert(trim(line.substr(18)));
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "st.log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_EQ(masks, std::set<std::string>{std::to_string(cpus.back())}) << log;
+  EXPECT_TRUE(contains(log, "training threads: 1, pinned to CPU(s) " + std::to_string(cpus.back()))) << log;
+  store::Store db(out + "/results.db", store::Store::Access::kRead);
+  EXPECT_EQ(nlohmann::json::parse(db.sessions().front().config_json)["train_threads"], 1);
 }
 
 // Issue 18, item 5. A write that fails (the shell's file size limit stands in for a full disk: the same

@@ -934,3 +934,19 @@ TEST(Records, AFlagsKindIsDecidedInOnePlace) {
   EXPECT_EQ(energy::flag_kind("gpu0: clocks throttled during the window"), FlagKind::validity);
   EXPECT_EQ(energy::flag_kind("window shorter than 5 counter steps: energy is badly quantised"), FlagKind::validity);
 }
+
+// --train-threads and the workers of --devices: which CPUs each gets.
+TEST(Host, CpuSharesAndTheLastCpus) {
+  const std::vector<int> cpus = {0, 1, 2, 3, 4, 5, 6, 8, 9};
+  EXPECT_EQ(cpu_share(cpus, 0, 2), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(cpu_share(cpus, 1, 2), (std::vector<int>{4, 5, 6, 8}));  // the remainder (9) left out
+  EXPECT_EQ(cpu_share(cpus, 0, 1), cpus);
+  EXPECT_EQ(cpu_share({0, 1}, 3, 4), (std::vector<int>{1}));  // more workers than CPUs: at least one each
+  EXPECT_EQ(last_cpus(cpus, 2), (std::vector<int>{8, 9}));
+  EXPECT_EQ(last_cpus(cpus, 20), cpus);
+  EXPECT_EQ(cpu_list_text(cpus), "0-6,8-9");
+  EXPECT_EQ(cpu_list_text({3}), "3");
+  const auto mine = allowed_cpus();  // this process: at least one, each once, ascending
+  ASSERT_FALSE(mine.empty());
+  EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end()));
+}
