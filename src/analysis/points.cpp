@@ -167,6 +167,7 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
       g.p.ran_as = spec ? spec->impl : "";
       g.p.steps = work.flops_per_step > 0 ? work.flops_per_epoch / work.flops_per_step : 0;
       g.p.hardware = r.site->hardware;
+      g.p.baseline_w = use.gpu ? baseline_watts(r, use.baseline) : NAN;
     }
     if (work.kernels_per_step >= 0) g.p.kernels_per_step = work.kernels_per_step;
     g.e.push_back(use.of(r));
@@ -305,9 +306,20 @@ bool precision_pair(const Point& fp32, const Point& tf32) {
 
 }  // namespace
 
-// Per phase and compute die, the energy an IEEE float32 matrix FLOP costs beyond a TF32 one, measured where a
-// configuration ran at both precisions: the difference of its energies over its IEEE FLOPs. Every point on
-// that die gets each configuration's, the one with the most IEEE FLOPs first, with its source and family.
+// The cost its session's microbenchmark measured (store::HardwareProbes), above the point's baseline; none
+// for sessions before it, on a CPU, or where the baseline's power is not known.
+std::optional<Point::IeeeCost> probed_ieee_cost(const Point& p) {
+  const double j = p.hardware.ieee_extra_j_per_flop(p.baseline_w);
+  if (!std::isfinite(j)) return std::nullopt;
+  return Point::IeeeCost{j, "", fmt(j, "%.2g") + " J (microbenchmark outside the grid: batch-8 matrix products at both "
+                                                 "precisions, at the session's start on " + p.gpu + ")"};
+}
+
+// Per phase and compute die, the energy an IEEE float32 matrix FLOP costs beyond a TF32 one. Measured by the
+// session's microbenchmark where it ran (issue 33: outside the grid, so no predicted configuration prices
+// itself); else where a configuration ran at both precisions: the difference of its energies over its IEEE
+// FLOPs, every point on that die getting each configuration's, the one with the most IEEE FLOPs first, with its
+// source and family.
 void measure_ieee_extra(Analysis& a) {
   std::map<std::string, std::vector<const Point*>> by;  // comparison_key -> the configuration's implementations
   for (const auto* list : {&a.points, &a.other_impl_points}) {
@@ -336,7 +348,8 @@ void measure_ieee_extra(Analysis& a) {
   for (auto* list : {&a.points, &a.other_impl_points}) {
     for (auto& p : *list) {
       const auto it = costs.find({p.phase, compute_die(p.gpu)});
-      if (it != costs.end()) p.ieee_costs = it->second;
+      if (const auto probed = probed_ieee_cost(p)) p.ieee_costs = {*probed};
+      else if (it != costs.end()) p.ieee_costs = it->second;
     }
   }
 }

@@ -34,7 +34,8 @@ constexpr const char* kNeedsKernels = "counts and kernels per step";
 
 constexpr const char* kNeedsProbes = "counts, kernels per step and the session's hardware probes";
 
-constexpr const char* kNeedsPrecisionCost = "counts, kernels per step and one configuration run at both precisions";
+constexpr const char* kNeedsPrecisionCost =
+    "counts, kernels per step and the cost of IEEE float32 (the session's microbenchmark, or one configuration run at both precisions)";
 
 constexpr const char* kNeedsARun = "a run of the model";
 
@@ -254,7 +255,7 @@ std::vector<json> predictor_row(const Predictor& pr, const std::vector<const Poi
   if (!enough_rows(d)) {
     row.insert(row.end(), {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
     row.push_back(n > 0 ? "too few configurations to fit and validate"
-                  : pr.needs == kNeedsPrecisionCost ? "no configuration ran at fp32 and at tf32 on a GPU with this one's compute die"
+                  : pr.needs == kNeedsPrecisionCost ? "no microbenchmark, and no configuration ran at fp32 and at tf32, on a GPU with this one's compute die"
                                                      : "not recorded for these runs");
     return row;
   }

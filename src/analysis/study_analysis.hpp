@@ -34,6 +34,7 @@ struct Point {
   std::string kernels_counted_on;  // another GPU's run of the same variant gave the count ("": this GPU's own)
   double steps = 0;              // steps per epoch of its phase
   store::HardwareProbes hardware;  // its session's measured constants
+  double baseline_w = 0;           // the power its energy is above (0: gross; NaN: not known)
   int n = 0, frames = 0, epochs_per_unit = 1, clips = 0;
   double fraction = 1;
   // Per epoch: the median over repetitions, its order-statistic interval and that interval's coverage

@@ -61,4 +61,55 @@ store::HardwareProbes probe_hardware(const DeviceChoice& dev) {
   return p;
 }
 
+namespace {
+
+struct ProductLoop {
+  double j = 0, s = 0, flops = 0;
+};
+
+// The products looped for at least window_s inside one meter window, at one cuBLAS TF32 setting.
+ProductLoop loop_products(energy::Meter& meter, bool tf32, double window_s, const std::function<void()>& step,
+                          double flops_per_step) {
+  at::globalContext().setAllowTF32CuBLAS(tf32);
+  step();  // the setting's kernel chosen outside the window
+  auto w = meter.begin(tf32 ? "probe-tf32" : "probe-ieee");
+  const double t0 = monotonic_s();
+  long steps = 0;
+  do {
+    for (int i = 0; i < 50; ++i) step();
+    steps += 50;
+    torch::cuda::synchronize();
+  } while (monotonic_s() - t0 < window_s);
+  const double s = monotonic_s() - t0;
+  const auto t = energy::totals(meter.end(w));
+  return {t.measured(energy::Domain::gpu) ? t.of(energy::Domain::gpu) : NAN, s, flops_per_step * static_cast<double>(steps)};
+}
+
+}  // namespace
+
+void probe_ieee_cost(const DeviceChoice& dev, energy::Meter& meter, store::HardwareProbes& p, double window_s) {
+  if (!dev.cuda || !meter.has_gpu()) return;
+  torch::NoGradGuard no_grad;
+  const auto on = torch::TensorOptions().device(dev.device).dtype(torch::kFloat32);
+  const int64_t batch = 8, width = 4096;
+  auto x = torch::rand({batch, width}, on), weight = torch::rand({width, width}, on), dy = torch::rand({batch, width}, on);
+  auto y = torch::empty({batch, width}, on), dx = torch::empty({batch, width}, on), dw = torch::empty({width, width}, on);
+  const auto step = [&] {
+    torch::mm_out(y, x, weight.t());  // forward
+    torch::mm_out(dx, dy, weight);    // input gradient
+    torch::mm_out(dw, dy.t(), x);     // weight gradient
+  };
+  const double flops = 3 * 2.0 * batch * width * width;
+  const bool was = at::globalContext().allowTF32CuBLAS();
+  const auto a = loop_products(meter, true, window_s, step, flops);
+  const auto ieee = loop_products(meter, false, window_s, step, flops);
+  const auto b = loop_products(meter, true, window_s, step, flops);
+  at::globalContext().setAllowTF32CuBLAS(was);
+  if (!(a.j > 0 && ieee.j > 0 && b.j > 0)) return;
+  p.ieee_j_per_flop = ieee.j / ieee.flops;
+  p.ieee_s_per_flop = ieee.s / ieee.flops;
+  p.tf32_j_per_flop = (a.j / a.flops + b.j / b.flops) / 2;
+  p.tf32_s_per_flop = (a.s / a.flops + b.s / b.flops) / 2;
+}
+
 }  // namespace sedenergy::runner

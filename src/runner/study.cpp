@@ -468,10 +468,15 @@ void pin_training(const StudyOptions& opt, std::ostream& log) {
 }
 
 // The hardware constants of the session's device (runner/probes.hpp), after the idle baseline.
-void record_hardware_probes(const StudyPlan& plan, double idle_no_context_w, store::SessionRecord& sess,
-                            std::ostream& log) {
+void record_hardware_probes(const StudyPlan& plan, energy::Meter& meter, double idle_no_context_w,
+                            store::SessionRecord& sess, std::ostream& log) {
   auto probes = probe_hardware(plan.dev);
   probes.idle_no_context_w = idle_no_context_w;
+  probe_ieee_cost(plan.dev, meter, probes);
+  if (present(probes.ieee_j_per_flop)) {
+    log << "hardware probes: a batch-8 matrix FLOP costs " << std::setprecision(3) << probes.ieee_j_per_flop
+        << " J in IEEE float32, " << probes.tf32_j_per_flop << " J on TF32 (GPU energy, measured)\n";
+  }
   sess.hardware_json = probes.to_json();
   log << "hardware probes: launch " << std::setprecision(3) << 1e6 * probes.launch_s << " us, matmul "
       << probes.matmul_flops_s / 1e12 << " TFLOP/s, copy " << probes.copy_bytes_s / 1e9 << " GB/s (measured)\n";
@@ -498,7 +503,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   auto sess = session_record(plan, data, *meter);
   const double idle_no_context = idle_without_context_w(plan, *meter, log);
   record_idle_baseline(plan, *meter, sess, log);
-  record_hardware_probes(plan, idle_no_context, sess, log);
+  record_hardware_probes(plan, *meter, idle_no_context, sess, log);
   const SessionState session = open_session(db, sess, plan, log);
   g_stop = false;
   g_stop_signal = 0;

@@ -58,6 +58,10 @@ HardwareProbes HardwareProbes::from_json(const std::string& text) {
   p.matmul_flops_s = number_or(j, "matmul_flops_s", kAbsent);
   p.copy_bytes_s = number_or(j, "copy_bytes_s", kAbsent);
   p.idle_no_context_w = number_or(j, "idle_no_context_w", kAbsent);
+  p.ieee_j_per_flop = number_or(j, "ieee_j_per_flop", kAbsent);
+  p.tf32_j_per_flop = number_or(j, "tf32_j_per_flop", kAbsent);
+  p.ieee_s_per_flop = number_or(j, "ieee_s_per_flop", kAbsent);
+  p.tf32_s_per_flop = number_or(j, "tf32_s_per_flop", kAbsent);
   return p;
 }
 

@@ -31,6 +31,13 @@ struct HardwareProbes {
   double matmul_flops_s = kAbsent;  // FLOP/s of a square fp32 matrix product (LibTorch's default precision)
   double copy_bytes_s = kAbsent;    // bytes read plus written per second by a device-to-device copy
   double idle_no_context_w = kAbsent;  // GPU power while idle before this process held a CUDA context (NVML)
+  // What a FLOP of a batch-8 matrix product costs on this GPU in IEEE float32 and on TF32 tensor cores,
+  // measured by a microbenchmark outside the grid (runner/probes.hpp): GPU energy (NVML counter, gross) and
+  // seconds per FLOP. The analysis prices an IEEE FLOP beyond a TF32 one from them (ieee_extra_j_per_flop).
+  double ieee_j_per_flop = kAbsent, tf32_j_per_flop = kAbsent;
+  double ieee_s_per_flop = kAbsent, tf32_s_per_flop = kAbsent;
+  // The energy an IEEE FLOP costs beyond a TF32 one above `baseline_w` (0: gross); NaN when not measured.
+  double ieee_extra_j_per_flop(double baseline_w) const;
   bool measured() const { return launch_s > 0 && matmul_flops_s > 0 && copy_bytes_s > 0; }
   std::string to_json() const;                            // with the method of each number
   static HardwareProbes from_json(const std::string& text);  // -1 where absent or unreadable

@@ -155,10 +155,12 @@ inline void write_study(const std::string& path, const Law& law) {
 }
 
 // A session on a GPU named "GPU", for databases written by hand.
-inline std::int64_t begin_gpu_session(store::Store& db, const std::string& gpu = "GPU") {
+inline std::int64_t begin_gpu_session(store::Store& db, const std::string& gpu = "GPU",
+                                      const std::string& hardware_json = "") {
   store::SessionRecord s;
   s.started_at = next_session_start();
   s.gpu_name = gpu;
+  s.hardware_json = hardware_json;
   return db.begin_session(s);
 }
 

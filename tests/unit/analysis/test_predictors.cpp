@@ -107,12 +107,18 @@ const FamilyConfigs kPricedConfigs = {
 // Runs of `configs` on `gpu` under `impl`, their energy per epoch priced by kind of work as on a GPU
 // (docs/FACTS.md §6.4): 5 J, 1 mJ per kernel launch, and per FLOP 6 pJ in matrix products (cuBLAS's
 // `cublas_factor` times that), 1 nJ in one-channel convolutions, 3 pJ in other convolutions and 0.2 nJ in
-// recurrent steps, with 1 % noise, on real configurations counted by the accounting. `ran_as`: the
-// implementation spelled as the runs record it (runs.spec_json), "" for none.
-void write_priced_study(const std::string& path, const FamilyConfigs& configs, const std::string& gpu = "GPU",
-                        const std::string& impl = "", double cublas_factor = 1, const std::string& ran_as = "") {
+// recurrent steps, with 1 % noise, on real configurations counted by the accounting.
+struct PricedStudy {
+  std::string gpu = "GPU";
+  std::string impl;          // the runs' implementation ("": the default)
+  double cublas_factor = 1;  // what cuBLAS's matrix FLOPs cost against the others'
+  std::string ran_as;        // the implementation spelled as the runs record it (runs.spec_json), "" for none
+  std::string hardware_json;  // the session's hardware probes
+};
+void write_priced_study(const std::string& path, const FamilyConfigs& configs, const PricedStudy& how = {}) {
+  const auto& [gpu, impl, cublas_factor, ran_as, hardware_json] = how;
   store::Store db(path);
-  const auto id = begin_gpu_session(db, gpu);
+  const auto id = begin_gpu_session(db, gpu, hardware_json);
   std::mt19937_64 rng(3);
   std::normal_distribution<double> noise(1.0, 0.01);
   const double steps = 198;
@@ -210,12 +216,12 @@ TEST(Predictors, TheCostOfIeeeProductsMeasuredOnOneGpuHoldsOnItsDie) {
   auto dir = test::temp_dir();
   const std::string h100 = "NVIDIA H100 80GB HBM3";
   const FamilyConfigs reference = {{"MLP", {"mlp:4x4096"}}};
-  write_priced_study((dir / "h100.db").string(), kPricedConfigs, h100, "default", 3);
+  write_priced_study((dir / "h100.db").string(), kPricedConfigs, {h100, "default", 3});
   // As the committed H200 databases recorded them: "default" then ran ATen's fused Adam on CUDA, so it pairs
   // with fused/eager/tf32/host (the precision alone differs), whatever "default" means today.
-  write_priced_study((dir / "h200.db").string(), reference, "NVIDIA H200", "default", 3, "fused/eager/fp32/host");
-  write_priced_study((dir / "h200-tf32.db").string(), reference, "NVIDIA H200", "fused/eager/tf32/host", 1,
-                     "fused/eager/tf32/host");
+  write_priced_study((dir / "h200.db").string(), reference, {"NVIDIA H200", "default", 3, "fused/eager/fp32/host"});
+  write_priced_study((dir / "h200-tf32.db").string(), reference,
+                     {"NVIDIA H200", "fused/eager/tf32/host", 1, "fused/eager/tf32/host"});
   const std::string precision = "kernel launches + FLOPs by kind of layer + the measured cost of IEEE float32 (linear)";
   const auto predictor_rows = [&](const std::vector<std::string>& dbs, const std::string& out) {
     std::map<std::string, json> rows;  // phase|predictor -> row, on the H100
@@ -246,5 +252,32 @@ TEST(Predictors, TheCostOfIeeeProductsMeasuredOnOneGpuHoldsOnItsDie) {
   }
   rows = predictor_rows({(dir / "h100.db").string(), (dir / "h200.db").string()}, "without");
   EXPECT_EQ(rows["test|" + precision]["n"], 0);
-  EXPECT_EQ(rows["test|" + precision]["note"], "no configuration ran at fp32 and at tf32 on a GPU with this one's compute die");
+  EXPECT_EQ(rows["test|" + precision]["note"], "no microbenchmark, and no configuration ran at fp32 and at tf32, on a GPU with this one's compute die");
+}
+
+// Issue 33 item 4: the cost measured outside the grid. The H100's session carries its microbenchmark (an IEEE
+// FLOP 18 pJ, a TF32 one 6 pJ, as fast as each other): it prices every family, the held-out MLPs too, with
+// nothing from a configuration the predictor predicts; under a baseline the seconds per FLOP count.
+TEST(Predictors, TheMicrobenchmarksCostPricesEveryHeldOutFamily) {
+  auto dir = test::temp_dir();
+  const std::string h100 = "NVIDIA H100 80GB HBM3";
+  const json probes = {{"ieee_j_per_flop", 18e-12}, {"tf32_j_per_flop", 6e-12}, {"ieee_s_per_flop", 2e-14}, {"tf32_s_per_flop", 1e-14}};
+  write_priced_study((dir / "h100.db").string(), kPricedConfigs, {h100, "default", 3, "", probes.dump()});
+  const auto a = json::parse(test::read_text(report::write_report(std::vector<std::string>{(dir / "h100.db").string()}, (dir / "r").string()).json));
+  const std::string precision = "kernel launches + FLOPs by kind of layer + the measured cost of IEEE float32 (linear)";
+  int seen = 0;
+  for (const auto& r : a["tables"]["predictors"]["rows"]) {
+    if (r["predictor"] != precision) continue;
+    ++seen;
+    const auto by_family = held_out_family_errors(r);
+    for (const char* fam : {"MLP", "CNN", "RNN"}) EXPECT_LT(by_family.at(fam), 3) << fam << " " << r.dump();
+    const std::string note = r["note"];
+    EXPECT_NE(note.find("an IEEE float32 FLOP costs 1.2e-11 J (microbenchmark outside the grid"), std::string::npos) << note;
+    EXPECT_EQ(note.find("not predicted"), std::string::npos) << note;
+  }
+  EXPECT_EQ(seen, 2);
+  // Net of a 100 W baseline: 12 pJ - 100 W x 1e-14 s = 11 pJ per FLOP.
+  store::HardwareProbes p = store::HardwareProbes::from_json(probes.dump());
+  EXPECT_NEAR(p.ieee_extra_j_per_flop(100), 11e-12, 1e-18);
+  EXPECT_TRUE(std::isnan(store::HardwareProbes{}.ieee_extra_j_per_flop(0)));
 }
