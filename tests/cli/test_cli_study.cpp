@@ -495,6 +495,9 @@ TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
       if (curve[e]["validation_map"].get<double>() > best_map) best_map = curve[e]["validation_map"];
     }
     EXPECT_EQ(curve[best - 1]["validation_map"].get<double>(), best_map) << "the best epoch is the first best";
+    // Marks on the one training window (issue 33): the last is that window, but for the moment it closed.
+    EXPECT_LE(curve.back()["seconds"].get<double>(), row.phase.window_s);
+    EXPECT_GT(curve.back()["seconds"].get<double>(), 0.9 * row.phase.window_s) << row.run->learning_json;
     // It stopped for the patience (two epochs without a better mAP) or at the most epochs, as it says.
     const bool patience_ran_out = static_cast<int>(curve.size()) - best >= 2;
     EXPECT_EQ(j["stopped"], patience_ran_out ? "early stop" : "most epochs") << row.run->learning_json;
