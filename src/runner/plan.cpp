@@ -174,6 +174,9 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
   if (opt.cache_dir.empty()) opt.cache_dir = (fs::path(opt.out_dir) / "cache").string();
   if (opt.idle_s < 0) opt.idle_s = p.dev.cuda ? 5.0 : 0.0;
   if (opt.train_threads < 0) opt.train_threads = p.dev.cuda ? 4 : 0;
+  // auto on a GPU was ATen's fused Adam before issue 33 and is foreach now: recorded as what it runs, so
+  // --resume never continues an older GPU session (fused) with foreach runs. On a CPU it was always foreach.
+  if (opt.optimizer == "auto" && p.dev.cuda) opt.optimizer = "foreach";
   p.loss = opt.loss == "bce-logits" ? Loss::bce_logits : Loss::bce_softmax;  // choices checked by validate
   p.feature_mode = feature_mode_of(opt);
   double pause_s = 0;

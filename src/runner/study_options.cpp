@@ -281,9 +281,17 @@ void apply_study_config(const nlohmann::json& cfg, const std::string& source, St
       notes << "note: --config " << source << ": key '" << key << "' is now '" << found->key() << "' (still read)\n";
     }
     if (found) {
-      if (given(found->flag)) continue;
-      std::visit([&](auto member) { o.*member = read_value<std::decay_t<decltype(o.*member)>>(value, key, source); },
-                 found->field);
+      // The file is judged whole, by the option's own check, even where the command line gives the option:
+      // only the assignment waits on the flag.
+      std::visit([&](auto member) {
+        auto v = read_value<std::decay_t<decltype(o.*member)>>(value, key, source);
+        try {
+          check_value(*found, v);
+        } catch (const InputError& e) {
+          throw InputError("--config " + source + ": key '" + key + "': " + e.what());
+        }
+        if (!given(found->flag)) o.*member = std::move(v);
+      }, found->field);
       continue;
     }
     if (other(key, value)) continue;

@@ -433,6 +433,10 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
   auto bad6 = run("study --device cpu --hop 256 --config " + (dir / "bad6.json").string() + " --out " + out);
   EXPECT_EQ(bad6.rc, 2);
   EXPECT_TRUE(contains(bad6.out, "key 'hop': ")) << bad6.out;
+  test::write_text(dir / "bad7.json", R"({"repetitions": 0})");  // a study option's likewise
+  auto bad7 = run("study --device cpu --repetitions 2 --config " + (dir / "bad7.json").string() + " --out " + out);
+  EXPECT_EQ(bad7.rc, 2);
+  EXPECT_TRUE(contains(bad7.out, "key 'repetitions': --repetitions")) << bad7.out;
   auto none = run("study --device cpu --config paper44 --out " + out);
   EXPECT_EQ(none.rc, 2);
   EXPECT_TRUE(contains(none.out, "paper43, precision, quick, scaling")) << none.out;

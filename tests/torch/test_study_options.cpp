@@ -11,14 +11,16 @@ using namespace sedenergy;
 using namespace sedenergy::runner;
 
 // A session records its options under the names older databases have: --resume of a study started by an
-// earlier version must find its session, so this set changes only with a migration.
+// earlier version must find its session, so this set changes only with a migration, or with an option whose
+// value is recorded only where it differs from what older sessions did (`unrecorded`): train_threads, -1
+// here until the plan resolves it (0, unrecorded, on a CPU; 4 with a GPU, which older sessions did not pin).
 TEST(StudyOptions, RecordedNamesAreThoseOfEarlierDatabases) {
   const auto recorded = recorded_options(StudyOptions{});
   std::set<std::string> keys;
   for (const auto& [k, v] : recorded.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"batch", "cooldown", "epochs", "feature_mode", "fractions", "idle_s", "loss",
                                          "lr", "min_window_s", "optimizer", "period_s", "repetitions", "seed", "shard",
-                                         "warmup_steps"}));
+                                         "train_threads", "warmup_steps"}));
   EXPECT_EQ(recorded["fractions"], nlohmann::json::array({1.0}));
 }
 
