@@ -102,7 +102,9 @@ Target learning_target(const std::vector<LearningRun>& runs, double option) {
               std::string(fixed.size() > 1 ? "the sessions fixed different targets" : "none was fixed before them")};
 }
 
-// What the learning runs trained on, as a finding names it: the generated set or the clips' folder.
+// What the learning runs trained on, as a finding names it: the generated set or the clips' folder. A session
+// records generated data as "synthetic ..." (runner/study_data.cpp); older ones only by the study's own
+// folder for it (synth-N-seedS).
 std::string data_named(const std::vector<LearningRun>& runs) {
   std::set<std::string> names;
   for (const auto& r : runs) {

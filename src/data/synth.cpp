@@ -413,15 +413,29 @@ SynthResult synthesize_dataset(const std::string& root, const SynthOptions& opt,
   return res;
 }
 
-bool synthetic_dataset_matches(const std::string& root, const SynthOptions& opt) {
+namespace {
+
+// synth.json of `root`, or null where there is none or it does not parse.
+nlohmann::json synth_record(const std::string& root) {
   std::ifstream in(fs::path(root) / "synth.json");
-  if (!in) return false;
+  if (!in) return nullptr;
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
-    return j == options_json(opt);
+    return nlohmann::json::parse(in);
   } catch (const std::exception&) {
-    return false;
+    return nullptr;
   }
+}
+
+}  // namespace
+
+bool synthetic_dataset_matches(const std::string& root, const SynthOptions& opt) {
+  const auto j = synth_record(root);
+  return !j.is_null() && j == options_json(opt);
+}
+
+bool made_by_synth(const std::string& root) {
+  const auto j = synth_record(root);
+  return j.is_object() && j.value("generator", "").rfind("sedenergy-synth", 0) == 0;
 }
 
 }  // namespace sedenergy::data

@@ -45,4 +45,8 @@ SynthResult synthesize_dataset(const std::string& root, const SynthOptions& opt,
 // True when `root` holds a complete dataset made with exactly these options.
 bool synthetic_dataset_matches(const std::string& root, const SynthOptions& opt);
 
+// True when `root` was written by synthesize_dataset (its synth.json names the generator): what a session
+// records of its data, so that findings never take generated clips for recorded ones.
+bool made_by_synth(const std::string& root);
+
 }  // namespace sedenergy::data

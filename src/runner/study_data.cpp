@@ -109,7 +109,9 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
   for (auto* src : {d.train.get(), d.test.get(), d.validation.get()}) {
     if (src && resident) src->keep_on(plan.dev.device);
   }
-  if (d.train) d.description = plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
+  // "synthetic" first: the analysis names the data by it (analysis/learning.cpp, data_named).
+  const std::string kind = data::made_by_synth(plan.paths.root) ? "synthetic " : "";
+  if (d.train) d.description = kind + plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
   return d;
 }
 

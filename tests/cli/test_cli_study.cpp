@@ -304,6 +304,11 @@ TEST(Cli, ShardsOfASweepMergeIntoOneDatabase) {
   EXPECT_TRUE(contains(a.out, "[2/2] ")) << a.out;  // configurations 1 and 3
   EXPECT_TRUE(contains(a.out, "mlp:1x48 (repetition 1)")) << a.out;
   EXPECT_TRUE(contains(b.out, "[1/1] mlp:1x32")) << b.out;
+  // The session names its data as generated (synth.json), whatever the folder is called; not once that is gone.
+  EXPECT_EQ(store::Store((dir / "a/results.db").string()).sessions()[0].dataset.rfind("synthetic " + (dir / "ds").string(), 0), 0u);
+  fs::remove(dir / "ds/synth.json");
+  ASSERT_EQ(run(common + (dir / "d").string() + " --shard 2/2").rc, 0);
+  EXPECT_EQ(store::Store((dir / "d/results.db").string()).sessions()[0].dataset.rfind((dir / "ds").string(), 0), 0u);
   auto m = run("merge " + (dir / "all.db").string() + " " + (dir / "a/results.db").string() + " " +
                (dir / "b/results.db").string());
   ASSERT_EQ(m.rc, 0) << m.out;
@@ -337,6 +342,7 @@ TEST(Cli, StudyOnTheFlyFeaturesAndHeldOutTestSet) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].run->clips, 7);  // 3 of 10 clips held out for testing
   EXPECT_TRUE(contains(db.sessions()[0].dataset, "held-out 3 clips"));
+  EXPECT_EQ(db.sessions()[0].dataset.rfind("synthetic ", 0), 0u) << db.sessions()[0].dataset;
   EXPECT_TRUE(contains(db.sessions()[0].config_json, "on-the-fly"));
   // Full-length input: 2 s at 44.1 kHz, hop 256 -> 345 frames; FLOPs follow the input size.
   auto flops_64 = run("flops mlp:1x64 --frames 345 --json");
