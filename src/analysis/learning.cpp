@@ -97,9 +97,12 @@ Target learning_target(const std::vector<LearningRun>& runs, double option) {
   for (const auto& r : runs) best[r.family] = std::max(best[r.family], *std::max_element(r.map.begin(), r.map.end()));
   double lowest = INFINITY;
   for (const auto& [family, m] : best) lowest = std::min(lowest, m);
+  const bool some_fixed = std::any_of(fixed.begin(), fixed.end(), [](double t) { return present(t); });
+  const char* why = !some_fixed         ? "none was fixed before them"
+                    : present(*fixed.begin()) ? "the sessions fixed different targets"
+                                        : "some sessions fixed none before them";
   return {std::isfinite(lowest) ? 0.9 * lowest : NAN,
-          "chosen after the runs, 0.9 x the lowest of the families' best: " +
-              std::string(fixed.size() > 1 ? "the sessions fixed different targets" : "none was fixed before them")};
+          "chosen after the runs, 0.9 x the lowest of the families' best: " + std::string(why)};
 }
 
 // What the learning runs trained on, as a finding names it: the generated set or the clips' folder. A session

@@ -129,4 +129,12 @@ TEST(Learning, EnergyToATargetMapReadsTheLearningCurves) {
   EXPECT_NE(c["findings"].dump().find("Energy to reach validation mAP 0.4 (fixed before the runs: study --target-map; "
                                       "data: synthetic clips (sedenergy synth)): "),
             std::string::npos) << c["findings"].dump(1);
+  // With a session that fixed none beside it, no target was fixed for all the runs: chosen after them, saying why.
+  write_study((dir / "none.db").string(), law);
+  const auto mixed = json::parse(test::read_text(
+      report::write_report(std::vector<std::string>{(dir / "l-0.db").string(), (dir / "none.db").string()},
+                           (dir / "mixed").string()).json));
+  EXPECT_NE(mixed["findings"].dump().find("(chosen after the runs, 0.9 x the lowest of the families' best: some "
+                                          "sessions fixed none before them"),
+            std::string::npos) << mixed["findings"].dump(1);
 }
