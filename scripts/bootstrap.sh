@@ -9,6 +9,7 @@ packages=(
   chromium                            # headless: the report's browser test opens report.html in it
   python3 python3-venv python3-pip python3-setuptools   # the Python package, installed offline into a venv
   python3-torch python3-pytest python3-pandas           # its tests: a real small CNN, pytest, the CSV read back
+  python3-numpy                                         # scripts/reader_check.py, the reports recomputed
   slurmctld slurmd slurm-client munge                   # a single-node Slurm, started by the job-array test
 )
 missing=()
