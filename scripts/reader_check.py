@@ -9,8 +9,9 @@ without the report's random draws, and compares it with the report's analysis.js
   - the power gap per family: training minus testing power, mean over configurations (power_gap);
   - the two trends: each group's log-log least-squares line, the ratio at the low end, middle and high end of
     the shared FLOPs range, and the slopes (two_trends);
-  - the words: each two-trends finding's verdict from the table's intervals, and each cross-check's verdict
-    (by_gpu, by_baseline) from its quantities' intervals, by the rule the report states.
+  - the words: each two-trends finding's verdict from the table's intervals, the software choice against the
+    family (software_choices and two_trends), and each cross-check's verdict (by_gpu, by_baseline) from its
+    quantities' intervals, by the rule the report states.
 Bootstrap intervals are not recomputed (they depend on the report's draws): only the words that follow from
 them are. Only gross GPU energy (`sedenergy report` without --energy) is recomputed.
 
@@ -219,6 +220,52 @@ def check_two_trends(groups, analysis, c):
         c.same(f"{what}: the finding's words", bool(said) and words in said[0], True)
 
 
+def largest_factor(ratios):
+    """The largest factor its interval establishes among (value, lo, hi) ratios: a ratio below 1 counts as its
+    inverse; None where every interval includes 1."""
+    best = None
+    for v, lo, hi in ratios:
+        if None in (v, lo, hi):
+            continue
+        f = (v, lo, hi) if lo > 1 else (1 / v, 1 / hi, 1 / lo) if hi < 1 else None
+        if f and (best is None or f[0] > best[0]):
+            best = f
+    return best
+
+
+def software_words(software, trend, ref):
+    """What the software-choice finding must say of one GPU and phase: the software choice's largest established
+    saving against the family's, compared as the cross-checks compare (only intervals apart say more or less)."""
+    if not software:
+        return f"no implementation but {ref} ran here, so no software choice is compared."
+    family = largest_factor([(trend[f"ratio_{p}"], trend[f"ratio_{p}_ci_lo"], trend[f"ratio_{p}_ci_hi"])
+                             for p in ("low", "mid", "high")])
+    soft = largest_factor([(r["ratio_to_reference"], r["ratio_ci_lo"], r["ratio_ci_hi"]) for r in software])
+    if not family:
+        return "the family's factor at equal FLOPs is not established (every interval includes 1)"
+    if not soft:
+        return "no software choice's saving is established beyond its interval."
+    verdict = ("more than" if soft[1] > family[2] else "less than" if soft[2] < family[1]
+               else "not established as more or less than")
+    return (f"the software choice saves up to {soft[0]:.3g}x [{soft[1]:.3g}, {soft[2]:.3g}] on one model, the family "
+            f"choice up to {family[0]:.3g}x [{family[1]:.3g}, {family[2]:.3g}]: the software choice's is {verdict} "
+            "the family's.")
+
+
+def check_software_words(analysis, ref, c):
+    software = table(analysis, "software_choices")
+    if not software:
+        return
+    for trend in table(analysis, "two_trends"):
+        phase, gpu = trend["phase"], trend.get("gpu")
+        mine = software_words([r for r in software if r["phase"] == phase and r["impl"] != ref and
+                               (gpu is None or r.get("gpu") == gpu)], trend, ref)
+        said = [f for f in analysis["findings"] if f.startswith(f"Software choices ({phase}):")]
+        part = next((seg for seg in (said[0].split(" Model choice at equal FLOPs")[1:] if said else [])
+                     if seg.startswith(f", {gpu}:" if gpu else ":")), "")
+        c.same(f"software_choices {gpu or ''} {phase}: against the family, the finding's words", mine in part, True)
+
+
 def cross_verdict(values, none):
     """A cross-check's verdict from its quantities (the rule in the report's by_gpu/by_baseline note)."""
     if none is None:
@@ -279,6 +326,7 @@ def main(argv):
     check_per_flop(groups, analysis, c)
     check_power_gap(points, ref, analysis, c)
     check_two_trends(groups, analysis, c)
+    check_software_words(analysis, ref, c)
     check_cross(analysis, c)
     for f in c.failed:
         print("DIFFERS", f)

@@ -64,12 +64,14 @@ def test_a_changed_word_is_caught(tmp_path):
         if row["verdict"] == "differs":
             row["verdict"] = "holds"  # what an overstated report would say
     analysis["findings"] = [f.replace("only at the high end (above 1)", "only at the middle (above 1)")
+                            .replace("is not established as more or less than the family's", "is more than the family's")
                             for f in analysis["findings"]]
     (tmp_path / "a.json").write_text(json.dumps(analysis))
     rc, out = reader_check(str(tmp_path / "a.json"), JOINT_DBS)
     assert rc == 1, out
     assert "by_gpu 'training minus testing power, W (RNN)' (NVIDIA H200): verdict: recomputed 'differs', report 'holds'" in out
     assert "two_trends NVIDIA H200 train: the finding's words" in out, out
+    assert "software_choices NVIDIA H200 train: against the family, the finding's words" in out, out
 
 
 def test_bad_input_is_refused_by_name(tmp_path):
