@@ -210,7 +210,9 @@ SessionState open_session(store::Store& db, const store::SessionRecord& sess, co
     s.sessions = db.matching_sessions(sess);  // the workers of a multi-GPU study each start their own session
   }
   if (opt.resume && s.sessions.empty()) {
-    log << "resume: no earlier session with these options in " << db.path() << "; starting a new one\n";
+    log << "resume: no earlier session with these options, GPU model and code version ("
+        << (sess.gpu_name.empty() ? "no GPU" : sess.gpu_name) << ", " << sess.git_revision << ") in " << db.path()
+        << "; starting a new one\n";
   } else if (opt.resume) {
     s.finished = db.finished_items(s.sessions);
     log << "resume: " << s.finished.size() << " of " << plan.items.size() << " runs already finished\n";

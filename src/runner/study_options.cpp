@@ -154,7 +154,7 @@ void add_sweep_options(TableBuilder&& b) {
   shard.record_key = "shard";
   shard.in_config = false;
   add({"--resume", &O::resume,
-       "continue the study with the same options in OUT/results.db: finished runs are skipped, the interrupted one is redone"})
+       "continue the study with the same options, GPU model and code version in OUT/results.db: finished runs are skipped, the interrupted one is redone"})
       .in_config = false;
   for (auto [flag, field] : {std::pair{"--worker-group", &O::worker_group}, std::pair{"--worker-name", &O::worker_name}}) {
     StudyOption& w = add({flag, field, ""});

@@ -304,8 +304,9 @@ std::vector<SessionRecord> Store::sessions() const {
 std::vector<std::int64_t> Store::matching_sessions(const SessionRecord& like) const {
   Stmt s(db_,
          "SELECT id FROM sessions WHERE config_json=? AND dataset=? AND features=? AND device=? AND grid=? "
-         "ORDER BY id");
+         "AND coalesce(gpu_name, '')=? AND coalesce(git_revision, '')=? ORDER BY id");
   s.bind(like.config_json).bind(like.dataset).bind(like.features).bind(like.device).bind(like.grid);
+  s.bind(like.gpu_name).bind(like.git_revision);
   std::vector<std::int64_t> out;
   while (s.step()) out.push_back(s.integer(0));
   return out;

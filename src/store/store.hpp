@@ -214,7 +214,8 @@ class Store {
   int merge_from(const std::string& other_path);
   // Work items ("variant#repetition") with a finished run (ok or failed) in these sessions.
   std::set<std::string> finished_items(const std::vector<std::int64_t>& sessions) const;
-  // Every session with exactly these options (all workers of a multi-GPU study), oldest first.
+  // Every session with exactly these options, GPU model and code version (all workers of a multi-GPU study),
+  // oldest first: runs measured on another GPU or by another commit are never continued or pooled with these.
   std::vector<std::int64_t> matching_sessions(const SessionRecord& like) const;
   // Claims a work item for one worker of a group (the processes sharing one session); true when this
   // call got it. Atomic across processes. An item another worker holds is taken over when

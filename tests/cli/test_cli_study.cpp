@@ -175,6 +175,16 @@ TEST(Cli, StudyResumesWhereACrashLeftIt) {
   // Other options are another session: nothing is skipped.
   auto other = run("study --device cpu --grid mlp:1x16 --clips 8 --min-window 0 --batch 4 --repetitions 2 --resume --out " + out);
   EXPECT_TRUE(contains(other.out, "no earlier session")) << other.out;
+  // The same options measured by another commit, or on another GPU, are not continued: every run is redone in
+  // a session of its own (one code version and one GPU per session, issue 33).
+  for (const char* moved : {"git_revision = 'abc1234'", "gpu_name = 'NVIDIA H100 80GB HBM3'"}) {
+    sqlite3_exec_helper(out + "/results.db", std::string("UPDATE sessions SET ") + moved + ";");
+    auto again = run(args + " --resume");
+    ASSERT_EQ(again.rc, 0) << again.out;
+    EXPECT_TRUE(contains(again.out, "no earlier session with these options, GPU model and code version")) << again.out;
+    EXPECT_TRUE(contains(again.out, "[1/6]")) << again.out;
+  }
+  EXPECT_EQ(store::Store(out + "/results.db").sessions().size(), 4u);
 }
 
 // A database of the schema before (9: no FLOPs by kind of work) resumes as its own session: it is migrated in
