@@ -9,12 +9,16 @@
 # Builds first (scripts/gpu-prepare.sh: incremental, so a warm node never runs an older checkout's binary).
 # SEDENERGY_PACK=FILE.tgz packs OUTDIR without the generated audio and the feature cache (the store, logs
 # and report: a few MB) to bring back; the study leaves results.db one file (Store::settle), complete alone.
+# SEDENERGY_UNPACK=FILE.tgz starts a fresh machine from such a pack: the study resumes its session when this
+# build is of the same commit and GPU model (scripts/pin-commit.sh keeps the commit across sessions), else it
+# starts a new session beside it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [gpu ids] [study args]}"
 GPUS="${2:-0}"
 shift $(( $# >= 2 ? 2 : 1 ))
 mkdir -p "$OUT"
+if [ -n "${SEDENERGY_UNPACK:-}" ] && [ ! -f "$OUT/study/results.db" ]; then tar xzf "$SEDENERGY_UNPACK" -C "$OUT" || exit 2; fi
 scripts/gpu-prepare.sh "$OUT" "paper43 on GPUs $GPUS" || exit 1
 cmd=(build-cuda/sedenergy study --config paper43 --out "$OUT/study")
 if [[ "$GPUS" == *,* ]]; then cmd+=(--devices "$GPUS"); else export CUDA_VISIBLE_DEVICES="$GPUS"; cmd+=(--device cuda); fi
@@ -24,5 +28,5 @@ echo "== $(date -u +%FT%TZ) ${cmd[*]} $*" | tee -a "$OUT/study.log"
 "${cmd[@]}" "$@" 2>&1 | tee -a "$OUT/study.log"
 rc=${PIPESTATUS[0]}
 echo "== $(date -u +%FT%TZ) exit $rc" | tee -a "$OUT/study.log"
-[ -n "${SEDENERGY_PACK:-}" ] && tar czf "$SEDENERGY_PACK" --exclude=data --exclude=cache "$OUT"
+[ -n "${SEDENERGY_PACK:-}" ] && tar czf "$SEDENERGY_PACK" --exclude=data --exclude=cache -C "$OUT" .
 exit "$rc"
