@@ -44,7 +44,7 @@ side_by_side = {  # what each saw: outside adds the start-up (interpreter, CUDA 
 print("side by side:", side_by_side)
 summary = {"side_by_side": side_by_side, "checks": checks, "job_flags": record["flags"], "ranks_missing": record["ranks_missing"],
            "job_energy_kwh": job_row.energy_consumed}
-json.dump(summary, open(out, "w"), indent=1)
+json.dump(summary, open(out, "w"), indent=1, default=lambda v: v.item())  # numpy scalars from pandas rows
 for c in checks:
     print("PASS" if c["ok"] else "FAIL", c["check"], {k: v for k, v in c.items() if k not in ("check", "ok")})
 print("job flags:", record["flags"])
