@@ -3,7 +3,8 @@
 # (examples/python/dcase_baseline_replica.py), under a plain loop and under PyTorch Lightning, each phase's
 # tracker energy against the same process's NVML counter read at the same hooks; then the Python tests on the
 # node (complexity against PyTorch's FlopCounterMode on CUDA, the tracker, the replica under Lightning).
-# Usage: scripts/gpu-dcase-check.sh OUTDIR      (EPOCHS, TEST_PASSES, CLIPS: the windows' length; MODES: plain
+# Usage: scripts/gpu-dcase-check.sh OUTDIR      (EPOCHS, TEST_PASSES, CLIPS: the windows' length, by default
+# at least 5 s on an H100: 40 test passes gave 3.1 and 4.4 s there; MODES: plain
 # and/or lightning; PYTEST_FILES, PYTEST_LIMIT_S: the tests run after, and their time limit)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ source scripts/gpu-python-env.sh
 W=/tmp/dcasecheck && rm -rf $W && mkdir -p $W
 sedenergy synth --out $W/data --clips ${CLIPS:-1024} > /dev/null && \
   sedenergy features --data $W/data --export npy --out $W/feats > /dev/null || exit 1
-ARGS="--features $W/feats --tsv $W/data/metadata/train/weak.tsv --epochs ${EPOCHS:-12} --test-passes ${TEST_PASSES:-30}"
+ARGS="--features $W/feats --tsv $W/data/metadata/train/weak.tsv --epochs ${EPOCHS:-16} --test-passes ${TEST_PASSES:-80}"
 MODES=${MODES:-plain lightning}
 for mode in $MODES; do
   echo "== replica ($mode): tracker vs in-process NVML counter"
