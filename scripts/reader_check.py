@@ -9,6 +9,9 @@ without the report's random draws, and compares it with the report's analysis.js
   - the power gap per family: training minus testing power, mean over configurations (power_gap);
   - the two trends: each group's log-log least-squares line, the ratio at the low end, middle and high end of
     the shared FLOPs range, and the slopes (two_trends);
+  - the predictors a reader can refit (FLOPs, parameters, both): each family's energy predicted by a log-log fit
+    on the other families', the median and mean error and each family's (predictors, and the finding's "for
+    FLOPs alone");
   - the words: each two-trends finding's verdict from the table's intervals, the software choice against the
     family (software_choices and two_trends), and each cross-check's verdict (by_gpu, by_baseline) from its
     quantities' intervals, by the rule the report states.
@@ -50,14 +53,15 @@ def read_rows(path):
         impl = "r.impl" if "impl" in have else "''"  # before schema 5: every run is 'default'
         sql = f"""SELECT s.gpu_name, r.config, r.family, COALESCE(r.variant, r.config), COALESCE(r.frames, 0),
                          {impl}, r.status, p.phase, p.gpu_energy_j, p.energy_j, p.duration_s, p.gpu_power_w,
-                         p.gpu_method, r.train_flops_per_epoch, r.test_flops_per_epoch
+                         p.gpu_method, r.train_flops_per_epoch, r.test_flops_per_epoch, r.params
                   FROM runs r JOIN sessions s ON s.id = r.session_id JOIN phases p ON p.run_id = r.id"""
         out = []
         for (gpu, config, family, variant, frames, im, status, phase, gpu_j, all_j, dur, power, method, trf,
-             tef) in db.execute(sql):
+             tef, params) in db.execute(sql):
             out.append(dict(gpu=gpu or "cpu", config=config, family=family, variant=variant or config, frames=frames,
                             impl=im or "default", status=status, phase=phase, gpu_j=gpu_j, all_j=all_j, dur=dur,
-                            power=power, method=method or "", flops=trf if phase == "train" else tef))
+                            power=power, method=method or "", flops=trf if phase == "train" else tef,
+                            params=params))
         return out
     except sqlite3.DatabaseError as e:
         raise BadInput(f"{path}: {e}") from e
@@ -76,7 +80,7 @@ def points_of(rows):
         e = [r["gpu_j"] for r in g]
         w = [r["power"] if r["power"] and r["power"] > 0 else r["all_j"] / r["dur"] for r in g]
         p = dict(gpu=gpu, variant=variant, frames=frames, phase=phase, config=g[0]["config"], family=g[0]["family"],
-                 impl=g[0]["impl"], flops=g[0]["flops"], n=len(e), energy=float(np.median(e)),
+                 impl=g[0]["impl"], flops=g[0]["flops"], params=g[0]["params"], n=len(e), energy=float(np.median(e)),
                  mean=float(np.mean(e)), power=float(np.median(w)))
         if p["energy"] > 0 and math.isfinite(p["energy"]):
             points.append(p)
@@ -266,6 +270,65 @@ def check_software_words(analysis, ref, c):
         c.same(f"software_choices {gpu or ''} {phase}: against the family, the finding's words", mine in part, True)
 
 
+FAMILIES = ("MLP", "CNN", "RNN", "CRNN")  # the report's order in "by held-out family"
+# The predictors a reader can refit with numpy alone: log10 energy on log10 of these columns, least squares.
+SIMPLE_PREDICTORS = {"FLOPs": ("flops",), "parameters": ("params",), "FLOPs + parameters": ("flops", "params")}
+
+
+def collinear(features):
+    """True when the features' correlation matrix over these points is singular to 1e-12 (standardised)."""
+    varying = features[:, features.std(axis=0) > 0]  # a constant column is the intercept's, and dropped
+    z = (varying - varying.mean(axis=0)) / varying.std(axis=0)
+    return bool(z.shape[1]) and float(np.linalg.eigvalsh(z.T @ z / len(z)).min()) < 1e-12
+
+
+def held_out_errors(pts, columns):
+    """Leave one family out: each family's points predicted by a log-log fit on the other families' points.
+    A fit whose features are collinear on the other families (an MLP's parameters and FLOPs) is undetermined
+    and predicts nothing. Returns (points fitted, absolute percentage errors, their families)."""
+    pts = [p for p in pts if all(p[c] and p[c] > 0 for c in columns)]
+    X = np.array([[1.0] + [math.log10(p[c]) for c in columns] for p in pts])
+    y = np.array([math.log10(p["energy"]) for p in pts])
+    fam = [p["family"] for p in pts]
+    ape, of = [], []
+    for held in sorted(set(fam)):
+        train = [f != held for f in fam]
+        if collinear(X[train][:, 1:]):
+            continue
+        coef = np.linalg.lstsq(X[train], y[train], rcond=None)[0]
+        for i in (i for i, f in enumerate(fam) if f == held):
+            e = pts[i]["energy"]
+            ape.append(100 * abs(10 ** (X[i] @ coef) - e) / e)
+            of.append(held)
+    return len(pts), ape, of
+
+
+def by_family_text(ape, fam):
+    return "; ".join(f"{f} {float(np.median([a for a, g in zip(ape, fam) if g == f])):.0f} %" for f in FAMILIES
+                     if f in fam)
+
+
+def check_predictors(groups, analysis, c):
+    for row in table(analysis, "predictors"):
+        columns = SIMPLE_PREDICTORS.get(row["predictor"])
+        pts = groups.get((row["gpu"], row["phase"]))
+        if not columns or pts is None or row["median_ape_lofo_pct"] is None:
+            continue
+        n, ape, fam = held_out_errors(pts, columns)
+        what = f"predictors {row['gpu']} {row['phase']} {row['predictor']}"
+        c.same(f"{what}: points", n, row["n"])
+        # 1e-4: a nearly collinear fit solved two ways (normal equations there, lstsq here) differs in the 6th digit
+        c.same(f"{what}: median held-out error", float(np.median(ape)), row["median_ape_lofo_pct"], 1e-4)
+        c.same(f"{what}: mean held-out error", float(np.mean(ape)), row["mape_lofo_pct"], 1e-4)
+        c.same(f"{what}: by held-out family", by_family_text(ape, fam), row["median_ape_lofo_by_family"])
+        if row["predictor"] == "FLOPs":
+            said = [f for f in analysis["findings"] if f.startswith(f"Predictor ({row['phase']}, {row['gpu']})")
+                    and " for FLOPs alone" in f]  # quoted only where a predictor could be chosen per family
+            words = f"(mean {np.mean(ape):.0f} %; by held-out family: {by_family_text(ape, fam)}) for FLOPs alone"
+            if said:
+                c.same(f"{what}: the finding's words", words in said[0], True)
+
+
 def cross_verdict(values, none):
     """A cross-check's verdict from its quantities (the rule in the report's by_gpu/by_baseline note)."""
     if none is None:
@@ -327,6 +390,7 @@ def main(argv):
     check_power_gap(points, ref, analysis, c)
     check_two_trends(groups, analysis, c)
     check_software_words(analysis, ref, c)
+    check_predictors(groups, analysis, c)
     check_cross(analysis, c)
     for f in c.failed:
         print("DIFFERS", f)

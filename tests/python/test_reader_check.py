@@ -55,6 +55,7 @@ def test_a_changed_database_is_caught(tmp_path):
     assert rc == 1, out
     assert "DIFFERS runs_summary ('NVIDIA H200', 'mlp:1x512', 'train'): median energy" in out, out
     assert "DIFFERS two_trends NVIDIA H200 train: ratio at the low" in out, out
+    assert "DIFFERS predictors NVIDIA H200 test FLOPs: by held-out family" in out, out
 
 
 def test_a_changed_word_is_caught(tmp_path):
