@@ -140,16 +140,20 @@ def by_gpu_phase(points, ref):
     return out
 
 
+def row_gpu(row, groups):
+    """The GPU a per-GPU table's row is of: its gpu column, which a report of one GPU does not have."""
+    return row.get("gpu") or next(iter(groups))[0]
+
+
 def check_per_flop(groups, analysis, c):
     theirs = defaultdict(list)
     for row in table(analysis, "per_flop"):
-        theirs[(row.get("gpu", ""), row["phase"])].append(row)
-    single = len({g for g, _ in groups}) == 1  # one GPU: the report's tables carry no gpu column
+        theirs[(row_gpu(row, groups), row["phase"])].append(row)
     for (gpu, phase), pts in groups.items():
         pts = sorted((p for p in pts if p["flops"] and p["flops"] > 0), key=lambda p: -p["energy"] / p["flops"])
         if len(pts) < 2:  # nothing to rank
             pts = []
-        rows = sorted(theirs.get(("" if single else gpu, phase), []), key=lambda r: r["rank"])
+        rows = sorted(theirs.get((gpu, phase), []), key=lambda r: r["rank"])
         c.same(f"per_flop {gpu} {phase}: configurations ranked", len(pts), len(rows))
         for p, row in zip(pts, rows):
             c.same(f"per_flop {gpu} {phase} rank {row['rank']}", p["variant"], row["config"])
@@ -157,20 +161,19 @@ def check_per_flop(groups, analysis, c):
                    row["nj_per_flop"])
 
 
-def check_power_gap(points, ref, analysis, c):
+def check_power_gap(groups, analysis, c):
     pairs = defaultdict(dict)
-    for p in points:
-        if p["impl"] == ref:
+    for pts in groups.values():
+        for p in pts:
             pairs[(p["gpu"], p["family"], p["variant"], p["frames"])][p["phase"]] = p["power"]
     gaps = defaultdict(list)
     for (gpu, family, _, _), ph in pairs.items():
         if ph.get("train", 0) > 0 and ph.get("test", 0) > 0:
             gaps[(gpu, family)].append(ph["train"] - ph["test"])
-    single = len({g for g, _ in gaps}) == 1
     for row in table(analysis, "power_gap"):
         if row["gap_w"] is None:
             continue
-        key = (row["gpu"] if not single else next(iter(gaps))[0], row["family"])
+        key = (row_gpu(row, groups), row["family"])
         g = gaps.get(key, [])
         c.same(f"power_gap {key}: configurations", len(g), row["n"])
         c.same(f"power_gap {key}: mean gap", float(np.mean(g)) if g else None, row["gap_w"])
@@ -201,9 +204,9 @@ def trend_verdict(cis):
 
 def check_two_trends(groups, analysis, c):
     findings = analysis["findings"]
-    single = len({g for g, _ in groups}) == 1
+    single = len({g for g, _ in groups}) == 1  # findings of one GPU are not prefixed by its name
     for row in table(analysis, "two_trends"):
-        gpu = row.get("gpu", next(iter(groups))[0] if single else "")
+        gpu = row_gpu(row, groups)
         pts = groups.get((gpu, row["phase"]), [])
         xy = {fam: [(math.log10(p["flops"]), math.log10(p["energy"])) for p in pts
                     if p["family"] in fam and p["flops"] and p["flops"] > 0] for fam in (FAMILIES_A, FAMILIES_B)}
@@ -387,7 +390,7 @@ def main(argv):
     c = Checks()
     check_points(points, analysis, c)
     check_per_flop(groups, analysis, c)
-    check_power_gap(points, ref, analysis, c)
+    check_power_gap(groups, analysis, c)
     check_two_trends(groups, analysis, c)
     check_software_words(analysis, ref, c)
     check_predictors(groups, analysis, c)
