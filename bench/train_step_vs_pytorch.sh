@@ -11,7 +11,9 @@
 # On a GPU with an NVML energy counter, also the energy per epoch (bench/energy_vs_pytorch_summary.py: ratios
 # with intervals, and whether each family is within TOLERANCE). PYTORCH_ARGS: more options of the PyTorch side
 # (--dataloader: batches from torch.utils.data.DataLoader with pinned memory, as a user's loop has them).
-# Usage: [ROUNDS=3] [BLOCK_S=0.3] [CLIPS=1578] [GRID=paper43] [IMPLS="..."] [PYTORCH_ARGS=...]
+# PASSES: which passes this call runs (default 1..ROUNDS); a later pass alone (PASSES=2, with pass 1's files
+# already in OUTDIR) continues a run that one call's time limit cut, its GRID then a subset of pass 1's.
+# Usage: [ROUNDS=3] [PASSES="1 2 3"] [BLOCK_S=0.3] [CLIPS=1578] [GRID=paper43] [IMPLS="..."] [PYTORCH_ARGS=...]
 #        bench/train_step_vs_pytorch.sh OUTDIR [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,22 +25,26 @@ CLIPS="${CLIPS:-1578}"
 GRID="${GRID:-paper43}"
 IMPLS="${IMPLS:-pytorch-default fastest device-data bf16}"
 mkdir -p "$OUT"
-[ -n "${SUMMARY_ONLY:-}" ] || rm -f "$OUT"/train_step_*.jsonl
+PASSES="${PASSES:-$(seq 1 "$ROUNDS")}"
+[ -n "${SUMMARY_ONLY:-}" ] || [[ " $PASSES " != *" 1 "* ]] || rm -f "$OUT"/train_step_*.jsonl
 # SUMMARY_ONLY=1: only the summary of the passes already in OUTDIR (of a run that was cut short).
 run_cpp() {
   "$BUILD/bench_train_step" --grid "$GRID" --impl "$1" --clips "$CLIPS" --block-seconds "$BLOCK_S" > "$2"
 }
-run_pytorch() {  # the implementation spelled out and the configurations as the C++ side named them
+run_pytorch() {  # the implementation spelled out and the configurations as the C++ side named them (those in GRID)
   local spelled configs
   spelled=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['spelled'])" "$3")
-  configs=$(python3 -c "import json,sys; print(','.join(json.loads(l)['config'] for l in open(sys.argv[1])))" "$3")
+  configs=$(python3 -c "
+import json,sys
+grid = set(sys.argv[2].split(',')) if ':' in sys.argv[2] else None  # a named grid (paper43): every configuration
+print(','.join(c for c in (json.loads(l)['config'] for l in open(sys.argv[1])) if grid is None or c in grid))" "$3" "$GRID")
   python3 bench/pytorch_train_step.py --impl "$spelled" --name "$1" --configs "$configs" --clips "$CLIPS" \
     --block-seconds "$BLOCK_S" ${PYTORCH_ARGS:-} > "$2"
 }
 # Odd passes run C++ first, even passes PyTorch first: a GPU that warms (or cools) across a pair biases
 # neither side. A PyTorch-first pass reads the names from the previous C++ pass.
 [ -n "${SUMMARY_ONLY:-}" ] || for impl in $IMPLS; do
-  for r in $(seq 1 "$ROUNDS"); do
+  for r in $PASSES; do
     CPP="$OUT/train_step_cpp_${impl}_pass$r.jsonl" PY="$OUT/train_step_pytorch_${impl}_pass$r.jsonl"
     if [ $((r % 2)) = 1 ]; then
       run_cpp "$impl" "$CPP" && run_pytorch "$impl" "$PY" "$CPP"
