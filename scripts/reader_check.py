@@ -13,8 +13,9 @@ without the report's random draws, and compares it with the report's analysis.js
     on the other families', the median and mean error and each family's (predictors, and the finding's "for
     FLOPs alone");
   - the words: each two-trends finding's verdict from the table's intervals, the software choice against the
-    family (software_choices and two_trends), and each cross-check's verdict (by_gpu, by_baseline) from its
-    quantities' intervals, by the rule the report states.
+    family (software_choices and two_trends: the factors, their ratio, the word from its stated interval), and
+    each cross-check's verdict (by_gpu, by_baseline) from its quantities' intervals and their contrasts' with
+    the first analysis, by the rule the report states, and each contrast's value (a ratio or a difference).
 Bootstrap intervals are not recomputed (they depend on the report's draws): only the words that follow from
 them are. Only gross GPU energy (`sedenergy report` without --energy) is recomputed.
 
@@ -22,6 +23,7 @@ Usage: reader_check.py ANALYSIS_JSON DB [DB ...]    exit 0: every check agrees; 
 """
 import json
 import math
+import re
 import sqlite3
 import sys
 from collections import defaultdict
@@ -241,8 +243,9 @@ def largest_factor(ratios):
 
 
 def software_words(software, trend, ref):
-    """What the software-choice finding must say of one GPU and phase: the software choice's largest established
-    saving against the family's, compared as the cross-checks compare (only intervals apart say more or less)."""
+    """What the software-choice finding must say of one GPU and phase, up to its verdict: the software choice's
+    largest established saving and the family's (the verdict follows from the interval of their ratio, which
+    needs the report's draws: verdict_follows checks it)."""
     if not software:
         return f"no implementation but {ref} ran here, so no software choice is compared."
     family = largest_factor([(trend[f"ratio_{p}"], trend[f"ratio_{p}_ci_lo"], trend[f"ratio_{p}_ci_hi"])
@@ -252,11 +255,22 @@ def software_words(software, trend, ref):
         return "the family's factor at equal FLOPs is not established (every interval includes 1)"
     if not soft:
         return "no software choice's saving is established beyond its interval."
-    verdict = ("more than" if soft[1] > family[2] else "less than" if soft[2] < family[1]
-               else "not established as more or less than")
     return (f"the software choice saves up to {soft[0]:.3g}x [{soft[1]:.3g}, {soft[2]:.3g}] on one model, the family "
-            f"choice up to {family[0]:.3g}x [{family[1]:.3g}, {family[2]:.3g}]: the software choice's is {verdict} "
-            "the family's.")
+            f"choice up to {family[0]:.3g}x [{family[1]:.3g}, {family[2]:.3g}]: the software choice's is "), soft[0] / family[0]
+
+
+SOFTWARE_VERDICT = re.compile(r"(more than|less than|not established as more or less than) the family's \(software over "
+                              r"family ([0-9.e+-]+)x(?: \[([0-9.e+-]+), ([0-9.e+-]+)\]|, no interval)\)\.")
+
+
+def verdict_follows(rest, ratio):
+    """The verdict after the words software_words gives: the stated ratio is the factors' ratio, and the word
+    follows from its stated interval (more or less only when the interval excludes 1)."""
+    m = SOFTWARE_VERDICT.match(rest)
+    if not m or not math.isclose(float(m[2]), float(f"{ratio:.3g}"), rel_tol=1e-9):
+        return False
+    lo, hi = (float(m[3]), float(m[4])) if m[3] else (math.nan, math.nan)
+    return m[1] == ("more than" if lo > 1 else "less than" if hi < 1 else "not established as more or less than")
 
 
 def check_software_words(analysis, ref, c):
@@ -270,7 +284,13 @@ def check_software_words(analysis, ref, c):
         said = [f for f in analysis["findings"] if f.startswith(f"Software choices ({phase}):")]
         part = next((seg for seg in (said[0].split(" Model choice at equal FLOPs")[1:] if said else [])
                      if seg.startswith(f", {gpu}:" if gpu else ":")), "")
-        c.same(f"software_choices {gpu or ''} {phase}: against the family, the finding's words", mine in part, True)
+        what = f"software_choices {gpu or ''} {phase}: against the family, the finding's words"
+        if isinstance(mine, str):  # nothing compared: the whole words
+            c.same(what, mine in part, True)
+            continue
+        words, ratio = mine
+        c.same(what, words in part, True)
+        c.same(what + " (verdict from the ratio's interval)", words in part and verdict_follows(part.split(words, 1)[1], ratio), True)
 
 
 FAMILIES = ("MLP", "CNN", "RNN", "CRNN")  # the report's order in "by held-out family"
@@ -333,14 +353,22 @@ def check_predictors(groups, analysis, c):
 
 
 def cross_verdict(values, none):
-    """A cross-check's verdict from its quantities (the rule in the report's by_gpu/by_baseline note)."""
+    """A cross-check's verdict from its quantities and their contrasts with the first analysis (the rule in the
+    report's by_gpu/by_baseline note)."""
     if none is None:
         return "holds" if len({v["text"] for v in values}) == 1 else "not established"
     if all(v["lo"] > none for v in values) or all(v["hi"] < none for v in values):
         return "holds"
-    if any(x["hi"] < y["lo"] for x in values for y in values):
-        return "differs"
+    for v in values[1:]:
+        no_contrast = 1.0 if v["contrast"].startswith("ratio to ") else 0.0
+        if v["contrast_lo"] is not None and (v["contrast_lo"] > no_contrast or v["contrast_hi"] < no_contrast):
+            return "differs"
     return "not established"
+
+
+def contrast_value(value, first, contrast):
+    """An analysis's value set against the first analysis's, as its contrast column names it."""
+    return value / first if contrast.startswith("ratio to ") else value - first
 
 
 def no_difference(quantity):
@@ -356,13 +384,18 @@ def check_cross(analysis, c):
         groups = defaultdict(list)
         for row in table(analysis, name):
             groups[row["quantity"]].append(dict(lo=row.get("ci_lo"), hi=row.get("ci_hi"), text=row.get("value"),
-                                                verdict=row["verdict"], who=row[column]))
+                                                verdict=row["verdict"], who=row[column], contrast=row.get("contrast"),
+                                                contrast_value=row.get("contrast_value"),
+                                                contrast_lo=row.get("contrast_ci_lo"), contrast_hi=row.get("contrast_ci_hi")))
         counts = defaultdict(int)
         for q, values in groups.items():
             mine = cross_verdict(values, no_difference(q))
             counts[mine] += 1
             for v in values:
                 c.same(f"{name} '{q}' ({v['who']}): verdict", mine, v["verdict"])
+            for v in values[1:] if no_difference(q) is not None else []:
+                c.same(f"{name} '{q}' ({v['who']}): {v['contrast']}", contrast_value(v["text"], values[0]["text"], v["contrast"]),
+                        v["contrast_value"])
         if groups:
             said = "; ".join(f for f in analysis["findings"] if f"Of {len(groups)} headline quantities" in f)
             c.same(f"{name}: the finding's counts", (f"holds {counts['holds']}, differs {counts['differs']}, "

@@ -106,6 +106,15 @@ const Table* table(const Analysis& a, const std::string& id) {
   return nullptr;
 }
 
+void keep_draws(Analysis& a, const Table& t, const std::string& column, Draws draws) {
+  if (!t.rows.empty()) a.draws[{t.id, t.rows.size() - 1, column}] = std::move(draws);
+}
+
+const Draws* draws_of(const Analysis& a, const std::string& id, std::size_t row, const std::string& column) {
+  const auto it = a.draws.find({id, row, column});
+  return it == a.draws.end() ? nullptr : &it->second;
+}
+
 namespace {
 // A commit as git's short form, the first 7 hex digits with any suffix ("-dirty") kept: a full hash and its
 // short form are one commit.

@@ -19,6 +19,8 @@ struct Quantity {
   double none = NAN;  // NaN: a name (in text), not a number
   double v = NAN, lo = NAN, hi = NAN;
   std::string text;
+  Contrast contrast = Contrast::difference;  // how two analyses' values are set against each other
+  const Draws* draws = nullptr;              // the bootstrap behind the interval (null: none kept)
 };
 
 using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
@@ -30,16 +32,19 @@ struct Columns {
 
 Columns with_ci(const std::string& v) { return {v, v + "_ci_lo", v + "_ci_hi"}; }
 
-// The rows of table `id` with a number and its interval, named by `name` ("": not a headline row).
+// The rows of table `id` with a number and its interval, named by `name` ("": not a headline row). A ratio's
+// no-difference is 1 and two analyses' ratios are contrasted by their ratio; anything else by its difference.
 void numbers(const Analysis& sub, const std::string& id, const RowName& name, double none, const Columns& c,
-             std::vector<Quantity>& out) {
+             std::vector<Quantity>& out, Contrast contrast = Contrast::difference) {
   const Table* t = table(sub, id);
   if (!t) return;
   const std::string &v = c.v, &lo = c.lo, &hi = c.hi;
-  for (const auto& row : t->rows) {
+  for (std::size_t i = 0; i < t->rows.size(); ++i) {
+    const auto& row = t->rows[i];
     const std::string n = name(*t, row);
     if (n.empty() || !at(*t, row, v).is_number() || !at(*t, row, lo).is_number() || !at(*t, row, hi).is_number()) continue;
-    out.push_back({n, none, at(*t, row, v).get<double>(), at(*t, row, lo).get<double>(), at(*t, row, hi).get<double>(), ""});
+    out.push_back({n, none, at(*t, row, v).get<double>(), at(*t, row, lo).get<double>(), at(*t, row, hi).get<double>(), "",
+                   contrast, draws_of(sub, id, i, v)});
   }
 }
 
@@ -73,11 +78,13 @@ void rankings(const Analysis& sub, std::vector<Quantity>& out) {
 // between GPUs (`with_power`), where it can differ.
 std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) {
   std::vector<Quantity> out;
-  for (const auto& [pos, where] : std::vector<std::pair<std::string, std::string>>{{"low", "low end"}, {"mid", "middle"}, {"high", "high end"}}) {
+  const char* where_of[] = {"low end", "middle", "high end"};
+  for (int k = 0; k < 3; ++k) {
+    const std::string pos = kTrendPositions[k], where = where_of[k];
     numbers(sub, "two_trends", [&](const Table& t, const std::vector<json>& row) {
       return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") +
              gpu_of(t, row) + ")";
-    }, 1, with_ci("ratio_" + pos), out);
+    }, 1, with_ci("ratio_" + pos), out, Contrast::ratio);
   }
   numbers(sub, "slopes", [](const Table& t, const std::vector<json>& row) {
     return "log-log slope of energy on FLOPs, " + cell_text(t, row, "family") + " (" + cell_text(t, row, "phase") +
@@ -91,7 +98,7 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
     if (cell_text(t, row, "impl") == sub.reference_impl) return "";
     return "energy of " + cell_text(t, row, "impl") + " over " + sub.reference_impl + ", " + cell_text(t, row, "config") +
            " (" + cell_text(t, row, "phase") + gpu_of(t, row) + ")";
-  }, 1, {"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}, out);
+  }, 1, {"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}, out, Contrast::ratio);
   if (with_power) {
     numbers(sub, "power_gap", [](const Table& t, const std::vector<json>& row) {
       return "training minus testing power, W (" + cell_text(t, row, "family") + gpu_of(t, row) + ")";
@@ -101,23 +108,44 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
   return out;
 }
 
-// What one cross-check compares: the analyses' column and the question its finding answers.
+// What one cross-check compares: the analyses' column, the question its finding answers, and whether the
+// analyses resampled the same units (one set of runs under several idle baselines: a contrast pairs their
+// bootstrap draws) or independent ones (each GPU's own runs).
 struct CrossCheck {
   std::string id, title, column, question;
+  bool paired = false;
 };
 
 // The three verdicts, and only these: what the intervals show of a quantity across the analyses.
 constexpr const char* kHolds = "holds";                     // every interval on one side of no difference
-constexpr const char* kDiffers = "differs";                 // else, two analyses' intervals do not overlap
+constexpr const char* kDiffers = "differs";                 // else, a contrast's interval excludes none
 constexpr const char* kNotEstablished = "not established";  // neither
 constexpr const char* kVerdictRule =
     "verdict: 'holds' when every interval lies on the same side of no difference (1 for a ratio or a slope, 0 for "
     "a gap or a correlation: the finding holds in every analysis), or a ranking names the same configuration in "
-    "every one; else 'differs' when the 95 % intervals of two analyses do not overlap (stricter than a test of "
-    "their difference); else 'not established' (so is a ranking that names different configurations: it "
-    "carries no interval to say they differ)";
+    "every one; else 'differs' when the 95 % bootstrap interval of some analysis's contrast with the first (its "
+    "ratio to the first's for a ratio, its difference otherwise: columns contrast_*) excludes no contrast; else "
+    "'not established' (so is a ranking that names different configurations: it carries no interval to say "
+    "they differ). A contrast pairs the two analyses' bootstrap draws where they resampled the same runs (idle "
+    "baselines) and pairs them at random where the runs are independent (GPUs)";
 
-std::string verdict_of(const std::vector<Quantity>& values) {
+// One analysis's quantity against the first analysis's: the contrast and its bootstrap interval.
+struct Against {
+  double v = NAN;
+  Interval ci;
+};
+
+std::vector<Against> against_first(const std::vector<Quantity>& values, bool paired) {
+  std::vector<Against> out(values.size());
+  const Quantity& first = values.front();
+  for (std::size_t k = 1; k < values.size() && !std::isnan(first.none); ++k) {
+    out[k].v = contrast_of(values[k].v, first.v, first.contrast);
+    if (values[k].draws && first.draws) out[k].ci = contrast_interval(*values[k].draws, *first.draws, first.contrast, paired);
+  }
+  return out;
+}
+
+std::string verdict_of(const std::vector<Quantity>& values, const std::vector<Against>& contrasts) {
   if (std::isnan(values.front().none)) {
     const bool same = std::all_of(values.begin(), values.end(), [&](const Quantity& q) { return q.text == values.front().text; });
     return same ? kHolds : kNotEstablished;
@@ -125,12 +153,11 @@ std::string verdict_of(const std::vector<Quantity>& values) {
   std::size_t above = 0, below = 0;
   for (const auto& q : values) above += q.lo > q.none, below += q.hi < q.none;
   if (above == values.size() || below == values.size()) return kHolds;
-  for (const auto& x : values) {
-    for (const auto& y : values) {
-      if (x.hi < y.lo) return kDiffers;
-    }
-  }
-  return kNotEstablished;
+  const double no_contrast = values.front().contrast == Contrast::ratio ? 1 : 0;
+  const bool differs = std::any_of(contrasts.begin(), contrasts.end(), [&](const Against& c) {
+    return c.ci.lo > no_contrast || c.ci.hi < no_contrast;  // false for NaN: no interval
+  });
+  return differs ? kDiffers : kNotEstablished;
 }
 
 // The cross-check's finding: how many quantities hold, differ or are not established, and those that differ
@@ -149,6 +176,28 @@ void add_cross_check_finding(Analysis& a, const CrossCheck& c, std::map<std::str
   a.findings.push_back(f + " (" + c.id + " table).");
 }
 
+// What a contrast with the first analysis is, in words: "ratio to H100", "minus H100".
+std::string contrast_name(const Quantity& q, const std::string& first) {
+  return (q.contrast == Contrast::ratio ? "ratio to " : "minus ") + first;
+}
+
+// The rows of one quantity in the cross-check's table, and its part of the finding where it differs.
+void add_quantity_rows(Table& t, const std::string& name, const std::vector<std::pair<std::string, Quantity>>& list,
+                       const std::vector<Against>& contrasts, const std::string& verdict, std::vector<std::string>& differing) {
+  std::vector<std::string> parts;
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    const auto& [label, q] = list[k];
+    const bool named = std::isnan(q.none), contrasted = k > 0 && !named;
+    t.rows.push_back({name, label, named ? json(q.text) : num(q.v), named ? json(nullptr) : num(q.lo),
+                      named ? json(nullptr) : num(q.hi), contrasted ? json(contrast_name(q, list.front().first)) : json(nullptr),
+                      num(contrasts[k].v), num(contrasts[k].ci.lo), num(contrasts[k].ci.hi), verdict});
+    parts.push_back(label + " " + (named ? q.text : fmt(q.v) + interval_text({q.lo, q.hi}, "%.3g")));
+    if (contrasted) parts.back() += " (" + contrast_name(q, list.front().first) + " " + fmt(contrasts[k].v) +
+                                    interval_text(contrasts[k].ci, "%.3g") + ")";
+  }
+  if (verdict == kDiffers) differing.push_back(name + ": " + join(parts, "; "));
+}
+
 // The headline quantities of each analysis side by side, with whether they hold in every one.
 void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pair<std::string, const Analysis*>>& subs,
                      bool with_power) {
@@ -161,7 +210,7 @@ void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pa
     }
   }
   Table t{c.id, c.title, std::string("each analysis's own numbers; ") + kVerdictRule,
-          {"quantity", c.column, "value", "ci_lo", "ci_hi", "verdict"},
+          {"quantity", c.column, "value", "ci_lo", "ci_hi", "contrast", "contrast_value", "contrast_ci_lo", "contrast_ci_hi", "verdict"},
           {}};
   std::map<std::string, int> count;
   std::vector<std::string> differing;
@@ -170,16 +219,10 @@ void add_cross_check(Analysis& a, const CrossCheck& c, const std::vector<std::pa
     if (list.size() < subs.size()) continue;  // not computable in every analysis
     std::vector<Quantity> values;
     for (const auto& [label, q] : list) values.push_back(q);
-    const std::string verdict = verdict_of(values);
+    const auto contrasts = against_first(values, c.paired);
+    const std::string verdict = verdict_of(values, contrasts);
     ++count[verdict];
-    std::vector<std::string> parts;
-    for (const auto& [label, q] : list) {
-      const bool named = std::isnan(q.none);
-      t.rows.push_back({name, label, named ? json(q.text) : num(q.v), named ? json(nullptr) : num(q.lo),
-                        named ? json(nullptr) : num(q.hi), verdict});
-      parts.push_back(label + " " + (named ? q.text : fmt(q.v) + interval_text({q.lo, q.hi}, "%.3g")));
-    }
-    if (verdict == kDiffers) differing.push_back(name + ": " + join(parts, "; "));
+    add_quantity_rows(t, name, list, contrasts, verdict, differing);
   }
   if (t.rows.empty()) return;
   a.tables.push_back(t);
@@ -195,7 +238,7 @@ void add_findings_by_gpu(Analysis& a, const std::vector<store::RunPhaseRow>& row
   std::vector<std::pair<std::string, const Analysis*>> labelled;
   subs.reserve(by_gpu.size());
   for (const auto& [gpu, sub_rows] : by_gpu) labelled.emplace_back(gpu, &subs.emplace_back(analyze(sub_rows, options)));
-  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?"},
+  add_cross_check(a, {"by_gpu", "Findings on each GPU, and whether they hold on every one", "gpu", "On every GPU?", false},
                   labelled, true);
   std::set<std::string> gpus;
   for (const auto& [gpu, sub_rows] : by_gpu) gpus.insert(gpu);
@@ -220,7 +263,7 @@ void add_findings_by_baseline(Analysis& a, const std::vector<store::RunPhaseRow>
   }
   if (labelled.size() < 2) return;
   add_cross_check(a, {"by_baseline", "Findings under each idle baseline, and whether they hold under every one",
-                      "baseline", "Under every idle baseline?"},
+                      "baseline", "Under every idle baseline?", true},
                   labelled, false);
 }
 

@@ -37,6 +37,9 @@ std::string cell_text(const Table& t, const std::vector<json>& row, const std::s
 std::size_t distinct(const Table& t, const std::string& column);
 std::string gpu_of(const Table& t, const std::vector<json>& row);
 const Table* table(const Analysis& a, const std::string& id);
+// The draws of the interval in `column` of the last row of `t` (being built), kept for the cross-checks.
+void keep_draws(Analysis& a, const Table& t, const std::string& column, Draws draws);
+const Draws* draws_of(const Analysis& a, const std::string& id, std::size_t row, const std::string& column);  // null: none kept
 // "" when the runs of `gpus` all ran at one code version; else the sentence that says a comparison of those
 // GPUs holds neither the code nor the host fixed, naming each GPU's commits.
 std::string code_versions_caveat(const Analysis& a, const std::set<std::string>& gpus);
@@ -71,6 +74,9 @@ double ieee_matrix_flops(const Point& p);
 void measure_ieee_extra(Analysis& a);
 const Point::IeeeCost* ieee_cost_without(const Point& p, const std::set<std::string>& excluded);
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc);
+
+// The two trends' positions in the FLOPs range both groups cover (the two_trends table's ratio_<position>).
+inline constexpr const char* kTrendPositions[3] = {"low", "mid", "high"};
 
 // ---- the questions ----
 void add_correlations(Analysis& a, const std::vector<std::string>& phases);      // trends.cpp

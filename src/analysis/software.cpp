@@ -18,6 +18,7 @@ namespace {
 struct Ratio {
   double value = NAN;
   Interval ci;
+  Draws draws;
 };
 
 Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
@@ -31,10 +32,12 @@ Ratio mean_ratio(const std::vector<double>& a, const std::vector<double>& b) {
   for (std::size_t i = 0; i < ib.size(); ++i) ib[i] = static_cast<int>(i);
   Ratio r;
   r.value = mean_of(a, ia) / mean_of(b, ib);
+  std::vector<Draws> draws;
   r.ci = bootstrap_two_samples(static_cast<int>(a.size()), static_cast<int>(b.size()), 1,
                                [&](const std::vector<int>& ja, const std::vector<int>& jb) {
                                  return std::vector<double>{mean_of(a, ja) / mean_of(b, jb)};
-                               })[0];
+                               }, 1000, 7, &draws)[0];
+  r.draws = std::move(draws[0]);
   return r;
 }
 
@@ -63,42 +66,44 @@ SoftwareTally tally_software(const Analysis& a, const Table& t, const std::strin
   return s;
 }
 
-// A factor of energy between two choices (>= 1, either way round) with its 95 % interval, from a ratio and its
-// interval; none when the ratio's interval includes 1 (the factor is not established).
+// A factor of energy between two choices (>= 1, either way round) with its 95 % interval and bootstrap draws, from
+// a ratio; none when the ratio's interval includes 1 (the factor is not established).
 struct Factor {
   double v = NAN, lo = NAN, hi = NAN;
+  Draws draws;  // empty: none kept
 };
-std::optional<Factor> established_factor(const json& r, const json& lo, const json& hi) {
+std::optional<Factor> established_factor(const json& r, const json& lo, const json& hi, const Draws* draws) {
   if (!r.is_number() || !lo.is_number() || !hi.is_number()) return std::nullopt;
   const double v = r.get<double>(), l = lo.get<double>(), h = hi.get<double>();
-  if (l > 1) return Factor{v, l, h};
-  if (h < 1) return Factor{1 / v, 1 / h, 1 / l};
-  return std::nullopt;
+  if (l <= 1 && h >= 1) return std::nullopt;
+  Factor f = l > 1 ? Factor{v, l, h, {}} : Factor{1 / v, 1 / h, 1 / l, {}};
+  for (double d : draws ? *draws : Draws{}) f.draws.push_back(l > 1 ? d : 1 / d);
+  return f;
 }
 
-// A ratio's columns in a table: its value and its interval.
-struct RatioColumns {
-  const char *v, *lo, *hi;
-};
-
-// The largest established factor of rows of `t` for one phase, or none.
-std::optional<Factor> largest_factor(const Table& t, const std::string& phase, const std::vector<RatioColumns>& columns,
+// The largest established factor of rows of table `id` for one phase, or none; `columns` name its ratios (each
+// with _ci_lo and _ci_hi, or the given interval columns).
+std::optional<Factor> largest_factor(const Analysis& a, const std::string& id, const std::string& phase,
+                                     const std::vector<std::array<std::string, 3>>& columns,
                                      const std::function<bool(const std::vector<json>&)>& use) {
+  const Table& t = *table(a, id);
   std::optional<Factor> best;
-  for (const auto& row : t.rows) {
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    const auto& row = t.rows[i];
     if (at(t, row, "phase") != phase || !use(row)) continue;
-    for (const auto& c : columns) {
-      const auto f = established_factor(at(t, row, c.v), at(t, row, c.lo), at(t, row, c.hi));
-      if (f && (!best || f->v > best->v)) best = f;
+    for (const auto& [v, lo, hi] : columns) {
+      auto f = established_factor(at(t, row, v), at(t, row, lo), at(t, row, hi), draws_of(a, id, i, v));
+      if (f && (!best || f->v > best->v)) best = std::move(f);
     }
   }
   return best;
 }
 
-// The software choice against the family choice, each the largest factor its intervals establish, judged as the
-// cross-checks judge: larger or smaller only when the two intervals do not overlap.
-std::string software_against_family(const Table& software, const Table& trends, const std::string& phase,
-                                    const std::string& reference, const std::string& gpu) {
+// The software choice against the family choice, each the largest factor its intervals establish, judged on the
+// bootstrap interval of their ratio (the two resampled independently), as the cross-checks judge a contrast.
+std::string software_against_family(const Analysis& a, const std::string& phase, const std::string& gpu) {
+  const Table &software = *table(a, "software_choices"), &trends = *table(a, "two_trends");
+  const std::string& reference = a.reference_impl;
   auto here = [&](const Table& t, const std::vector<json>& row) { return gpu.empty() || cell_text(t, row, "gpu") == gpu; };
   auto other_impl_here = [&](const std::vector<json>& row) {
     return at(software, row, "impl") != reference && here(software, row);
@@ -106,18 +111,18 @@ std::string software_against_family(const Table& software, const Table& trends, 
   if (std::none_of(software.rows.begin(), software.rows.end(), other_impl_here)) {
     return "no implementation but " + reference + " ran here, so no software choice is compared.";
   }
-  const auto soft = largest_factor(software, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}}, other_impl_here);
-  const auto family = largest_factor(trends, phase,
-                                     {{"ratio_low", "ratio_low_ci_lo", "ratio_low_ci_hi"},
-                                      {"ratio_mid", "ratio_mid_ci_lo", "ratio_mid_ci_hi"},
-                                      {"ratio_high", "ratio_high_ci_lo", "ratio_high_ci_hi"}},
-                                     [&](const std::vector<json>& row) { return here(trends, row); });
+  const auto soft = largest_factor(a, software.id, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}}, other_impl_here);
+  std::vector<std::array<std::string, 3>> positions;
+  for (const char* pos : kTrendPositions) positions.push_back({std::string("ratio_") + pos, std::string("ratio_") + pos + "_ci_lo", std::string("ratio_") + pos + "_ci_hi"});
+  const auto family = largest_factor(a, trends.id, phase, positions, [&](const std::vector<json>& row) { return here(trends, row); });
   auto text = [](const Factor& f) { return fmt(f.v) + "x" + interval_text({f.lo, f.hi}, "%.3g"); };
   if (!family) return "the family's factor at equal FLOPs is not established (every interval includes 1), so the two are not compared.";
   if (!soft) return "the family's factor is up to " + text(*family) + "; no software choice's saving is established beyond its interval.";
-  const std::string verdict = soft->lo > family->hi ? "more than" : soft->hi < family->lo ? "less than" : "not established as more or less than";
+  const Interval ci = contrast_interval(soft->draws, family->draws, Contrast::ratio, false);
+  const std::string verdict = ci.lo > 1 ? "more than" : ci.hi < 1 ? "less than" : "not established as more or less than";
   return "the software choice saves up to " + text(*soft) + " on one model, the family choice up to " + text(*family) +
-         ": the software choice's is " + verdict + " the family's.";
+         ": the software choice's is " + verdict + " the family's (software over family " + fmt(soft->v / family->v) +
+         "x" + (std::isnan(ci.lo) ? std::string(", no interval") : interval_text(ci, "%.3g")) + ").";
 }
 
 // The finding of one phase: how far the best implementation moves each configuration's energy from the
@@ -145,15 +150,16 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
     for (const auto& row : trends->rows) {
       if (at(*trends, row, "phase") != phase) continue;
       std::vector<double> across;  // the ratio at the low end, middle and high end of the shared FLOPs range
-      for (const char* col : {"ratio_low", "ratio_mid", "ratio_high"}) {
-        if (at(*trends, row, col).is_number()) across.push_back(at(*trends, row, col).get<double>());
+      for (const char* pos : kTrendPositions) {
+        const json& r = at(*trends, row, std::string("ratio_") + pos);
+        if (r.is_number()) across.push_back(r.get<double>());
       }
       if (across.empty()) continue;
       const auto [rlo, rhi] = std::minmax_element(across.begin(), across.end());
       const bool by_gpu = std::find(trends->columns.begin(), trends->columns.end(), "gpu") != trends->columns.end();
       text += " Model choice at equal FLOPs" + gpu_of(*trends, row) + ": MLP/RNN use " + fmt(*rlo) + "x to " + fmt(*rhi) +
               "x the energy of CNN/CRNN across the FLOPs range both cover; " +
-              software_against_family(t, *trends, phase, a.reference_impl, by_gpu ? cell_text(*trends, row, "gpu") : "");
+              software_against_family(a, phase, by_gpu ? cell_text(*trends, row, "gpu") : "");
     }
   }
   a.findings.push_back(text);
@@ -182,11 +188,12 @@ void add_software_choices(Analysis& a, const std::map<std::string, Acc>& acc) {
     const auto ref = impls.find(a.reference_impl);
     if (impls.size() < 2 || ref == impls.end()) continue;
     for (const auto& [impl, g] : impls) {
-      const Ratio r = mean_ratio(g->e, ref->second->e);
+      Ratio r = mean_ratio(g->e, ref->second->e);
       const double time_ratio = summarize(g->d).mean / summarize(ref->second->d).mean;
       t.rows.push_back({without_impl(g->p), g->p.family, g->p.phase, g->p.gpu, impl, static_cast<int>(g->e.size()),
                         num(summarize(g->e).mean), num(r.value), num(r.ci.lo), num(r.ci.hi), num(time_ratio),
                         or_null(g->p.kernels_per_step), num(g->p.flops)});
+      keep_draws(a, t, "ratio_to_reference", std::move(r.draws));
     }
   }
   if (t.rows.empty()) {

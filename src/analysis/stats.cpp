@@ -114,7 +114,7 @@ Interval percentile_interval(std::vector<double> stats, int resamples) {
 }  // namespace
 
 Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)>& statistic, int resamples,
-                      std::uint64_t seed) {
+                      std::uint64_t seed, Draws* draws) {
   if (n < 3) return {};
   std::mt19937_64 rng(seed);
   std::vector<double> stats;
@@ -122,6 +122,7 @@ Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)
   for (int b = 0; b < resamples; ++b) {
     for (int i = 0; i < n; ++i) idx[i] = static_cast<int>(rng() % static_cast<std::uint64_t>(n));
     const double s = statistic(idx);
+    if (draws) draws->push_back(std::isfinite(s) ? s : NAN);
     if (std::isfinite(s)) stats.push_back(s);
   }
   return percentile_interval(std::move(stats), resamples);
@@ -129,22 +130,41 @@ Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)
 
 std::vector<Interval> bootstrap_two_samples(
     int na, int nb, int k, const std::function<std::vector<double>(const std::vector<int>&, const std::vector<int>&)>& statistics,
-    int resamples, std::uint64_t seed) {
+    int resamples, std::uint64_t seed, std::vector<Draws>* draws) {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<double>> kept(static_cast<std::size_t>(k));
+  if (draws) draws->assign(static_cast<std::size_t>(k), {});
   std::vector<int> ia(static_cast<std::size_t>(na)), ib(static_cast<std::size_t>(nb));
   for (int b = 0; b < resamples && na > 0 && nb > 0; ++b) {
     for (auto& v : ia) v = static_cast<int>(rng() % static_cast<std::uint64_t>(na));
     for (auto& v : ib) v = static_cast<int>(rng() % static_cast<std::uint64_t>(nb));
     const auto values = statistics(ia, ib);
-    if (static_cast<int>(values.size()) != k || !std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
-      continue;
-    }
+    const bool counts = static_cast<int>(values.size()) == k &&
+                        std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+    for (int j = 0; j < k && draws; ++j) (*draws)[static_cast<std::size_t>(j)].push_back(counts ? values[static_cast<std::size_t>(j)] : NAN);
+    if (!counts) continue;
     for (int j = 0; j < k; ++j) kept[static_cast<std::size_t>(j)].push_back(values[static_cast<std::size_t>(j)]);
   }
   std::vector<Interval> out;
   for (auto& v : kept) out.push_back(percentile_interval(std::move(v), resamples));
   return out;
+}
+
+double contrast_of(double x, double y, Contrast contrast) { return contrast == Contrast::ratio ? x / y : x - y; }
+
+Interval contrast_interval(const Draws& x, const Draws& y, Contrast contrast, bool paired, std::uint64_t seed) {
+  const std::size_t n = std::min(x.size(), y.size());
+  if (n == 0) return {};
+  std::vector<std::size_t> partner(n);
+  std::iota(partner.begin(), partner.end(), std::size_t{0});
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = n - 1; i > 0 && !paired; --i) std::swap(partner[i], partner[rng() % (i + 1)]);  // Fisher-Yates, the same on every library
+  std::vector<double> stats;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double c = contrast_of(x[i], y[partner[i]], contrast);
+    if (std::isfinite(c)) stats.push_back(c);
+  }
+  return percentile_interval(std::move(stats), static_cast<int>(n));
 }
 
 double LinearFit::predict(const std::vector<double>& x) const {

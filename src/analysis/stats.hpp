@@ -40,15 +40,28 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y);
 double spearman(const std::vector<double>& x, const std::vector<double>& y);  // Pearson of mid-ranks
 std::vector<double> ranks(const std::vector<double>& v);                      // 1-based, ties get the mean rank
 
+// A statistic's bootstrap values in resample order, NaN where a resample gave none: kept (when asked) so that the
+// contrast of two statistics gets an interval of its own (contrast_interval).
+using Draws = std::vector<double>;
+
 // Percentile bootstrap (2.5 %, 97.5 %) of a statistic over resampled indices 0..n-1; resamples giving NaN
 // are dropped (an interval needs 90 % of them to be finite).
 Interval bootstrap_ci(int n, const std::function<double(const std::vector<int>&)>& statistic, int resamples = 1000,
-                      std::uint64_t seed = 1);
+                      std::uint64_t seed = 1, Draws* draws = nullptr);
 // The same for statistics of two samples resampled separately (sizes na and nb): `statistics(ia, ib)`
 // returns k values; a resample counts when all k are finite. One interval per statistic.
 std::vector<Interval> bootstrap_two_samples(
     int na, int nb, int k, const std::function<std::vector<double>(const std::vector<int>&, const std::vector<int>&)>& statistics,
-    int resamples = 1000, std::uint64_t seed = 7);
+    int resamples = 1000, std::uint64_t seed = 7, std::vector<Draws>* draws = nullptr);
+
+// How two statistics are set against each other: x - y, or x / y (for ratios, whose no-difference is 1).
+enum class Contrast { difference, ratio };
+// The 95 % percentile interval of the contrast of x's and y's draws. Paired: draw i with draw i, the same
+// resamples of the same units (one set of runs under two idle baselines). Independent: draw i with a seeded
+// permutation's, so that no shared resample index ties two independent samples. Empty when fewer than 90 % of
+// the pairs are finite.
+Interval contrast_interval(const Draws& x, const Draws& y, Contrast contrast, bool paired, std::uint64_t seed = 11);
+double contrast_of(double x, double y, Contrast contrast);
 
 // Ordinary least squares y = b0 + b1 x1 + ...; rows of X hold the predictors (without the constant).
 struct LinearFit {

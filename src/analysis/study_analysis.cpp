@@ -32,7 +32,12 @@ void per_gpu(Analysis& a, const std::function<void(Analysis&)>& question) {
         columns.insert(columns.end(), t.columns.begin(), t.columns.end());
         it = a.tables.insert(a.tables.end(), Table{t.id, t.title, t.note, columns, {}});
       }
+      const std::size_t offset = it->rows.size();
       for (auto row : t.rows) it->rows.push_back((row.insert(row.begin(), gpu), row));
+      for (auto& [key, draws] : sub.draws) {
+        const auto& [id, row, column] = key;
+        if (id == t.id) a.draws[{id, offset + row, column}] = std::move(draws);
+      }
     }
     for (const auto& f : sub.findings) a.findings.push_back(gpu + ": " + f);
     for (const auto& c : sub.cannot) a.cannot.push_back(gpu + ": " + c);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,9 @@ struct Analysis {
   std::string reference_impl;
   std::vector<Point> other_impl_points;
   std::vector<Table> tables;
+  // The bootstrap draws behind headline intervals, by table id, row index and the value's column: what a
+  // cross-check resamples for the interval of a contrast between two analyses (not written to the report).
+  std::map<std::tuple<std::string, std::size_t, std::string>, Draws> draws;
   std::map<std::string, std::set<std::string>> code_versions;  // per GPU: the commits its runs ran at
   std::vector<std::string> findings;  // the summary in words
   std::vector<std::string> cannot;    // analyses that could not be made, and why

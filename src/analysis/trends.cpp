@@ -111,11 +111,13 @@ void add_correlations(Analysis& a, const std::vector<std::string>& phases) {
         };
         const double pr = pearson(xs, ys), sp = spearman(x, y);
         auto pci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, false); });
-        auto sci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, true); });
+        Draws spearman_draws;
+        auto sci = bootstrap_ci(n, [&](const std::vector<int>& i) { return sub(i, true); }, 1000, 1, &spearman_draws);
         std::string note = std::isfinite(pr) ? "" : "the variable is constant over these configurations";
         if (n < 6 && note.empty()) note = "few configurations: wide interval";
         t.rows.push_back({xv.name, phase, group, n, lg, num(pr), num(pci.lo), num(pci.hi), num(sp), num(sci.lo),
                           num(sci.hi), note});
+        keep_draws(a, t, "spearman", std::move(spearman_draws));
       }
     }
   }
@@ -149,8 +151,11 @@ void add_slopes(Analysis& a, const std::vector<std::string>& phases) {
                             lx.size() < 3 ? "fewer than 3 configurations" : "FLOPs do not vary"});
           continue;
         }
-        auto ci = bootstrap_ci(static_cast<int>(lx.size()), [&](const std::vector<int>& i) { return slope_of(lx, ly, i); });
+        Draws draws;
+        auto ci = bootstrap_ci(static_cast<int>(lx.size()), [&](const std::vector<int>& i) { return slope_of(lx, ly, i); },
+                               1000, 1, &draws);
         t.rows.push_back({fam, phase, frames, f.n, num(f.coef[1]), num(ci.lo), num(ci.hi), num(f.coef[0]), num(f.r2), ""});
+        keep_draws(a, t, "slope", std::move(draws));
         if (frame_set.size() > 1 && phase == "train") by_frames.push_back(fam + " " + fmt(f.coef[1], "%.2f") + interval_text(ci) + " at " +
                                                                  std::to_string(frames) + " frames");
       }
@@ -267,13 +272,15 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
     const int na = static_cast<int>(d.ax.size()), nb = static_cast<int>(d.bx.size());
     const TrendFits fits = fit_trends(d.ax, d.ay, d.bx, d.by, all_rows(d.ax.size()), all_rows(d.bx.size()));
     const auto v = stats(all_rows(d.ax.size()), all_rows(d.bx.size()));
-    const auto ci = bootstrap_two_samples(na, nb, 4, stats);
+    std::vector<Draws> draws;
+    const auto ci = bootstrap_two_samples(na, nb, 4, stats, 1000, 7, &draws);
     const double sa = fits.a.ok ? fits.a.coef[1] : NAN, sb = fits.b.ok ? fits.b.coef[1] : NAN;
     std::vector<json> row = {phase, na, nb, num(sa), num(sb), num(v[0]), num(ci[0].lo), num(ci[0].hi)};
     for (int k = 0; k < 3; ++k) {
       row.insert(row.end(), {num(std::pow(10.0, xs[k])), num(v[k + 1]), num(ci[k + 1].lo), num(ci[k + 1].hi)});
     }
     t.rows.push_back(row);
+    for (int k = 0; k < 3; ++k) keep_draws(a, t, std::string("ratio_") + kTrendPositions[k], std::move(draws[k + 1]));
     if (fits.ok()) a.findings.push_back(two_trends_finding(phase, xs, {v[1], v[2], v[3]}, {ci[1], ci[2], ci[3]}, sa, sb));
   }
   a.tables.push_back(t);
@@ -340,6 +347,14 @@ void add_power_gap(Analysis& a) {
     const double mtr = summarize(tr).mean, mte = summarize(te).mean;
     t.rows.push_back({fam, g.n, num(mtr), num(mte), num(g.mean), num(g.ci95.lo), num(g.ci95.hi), num(mtr / mte),
                       g.n < 2 ? "one configuration: no interval" : ""});
+    // The mean's bootstrap, for a contrast between GPUs (the table's interval is the t interval).
+    Draws draws;
+    bootstrap_ci(g.n, [&](const std::vector<int>& idx) {
+      double sum = 0;
+      for (int i : idx) sum += gap[i];
+      return sum / static_cast<double>(idx.size());
+    }, 1000, 1, &draws);
+    keep_draws(a, t, "gap_w", std::move(draws));
     a.findings.push_back(fam + ": training draws " + fmt(mtr, "%.0f") + " W on average, testing " + fmt(mte, "%.0f") +
                          " W (gap " + fmt(g.mean, "%.0f") + " W" + interval_text(g.ci95, "%.0f") + ", n = " +
                          std::to_string(g.n) + ").");

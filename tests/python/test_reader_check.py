@@ -64,6 +64,11 @@ def test_a_changed_word_is_caught(tmp_path):
     for row in analysis["tables"]["by_gpu"]["rows"]:
         if row["verdict"] == "differs":
             row["verdict"] = "holds"  # what an overstated report would say
+    for row in analysis["tables"]["by_baseline"]["rows"]:
+        if row["quantity"] == "Spearman of GPU utilization and energy (train, NVIDIA H200)" and row["contrast"]:
+            row["contrast_value"] *= 2  # a contrast that is not the two values' difference
+        if row["quantity"] == "MLP/RNN over CNN/CRNN energy at equal FLOPs, middle of the shared range (train, NVIDIA H200)":
+            row["contrast_ci_lo"] = row["contrast_ci_lo"] and 0.9  # the contrast's interval now includes 1: not 'differs'
     analysis["findings"] = [f.replace("only at the high end (above 1)", "only at the middle (above 1)")
                             .replace("is not established as more or less than the family's", "is more than the family's")
                             for f in analysis["findings"]]
@@ -73,6 +78,10 @@ def test_a_changed_word_is_caught(tmp_path):
     assert "by_gpu 'training minus testing power, W (RNN)' (NVIDIA H200): verdict: recomputed 'differs', report 'holds'" in out
     assert "two_trends NVIDIA H200 train: the finding's words" in out, out
     assert "software_choices NVIDIA H200 train: against the family, the finding's words" in out, out
+    assert ("by_baseline 'Spearman of GPU utilization and energy (train, NVIDIA H200)' (session idle, CUDA context): "
+            "minus no baseline (gross)") in out, out
+    assert ("by_baseline 'MLP/RNN over CNN/CRNN energy at equal FLOPs, middle of the shared range (train, NVIDIA H200)' "
+            "(no baseline (gross)): verdict: recomputed 'not established', report 'differs'") in out, out
 
 
 def test_bad_input_is_refused_by_name(tmp_path):

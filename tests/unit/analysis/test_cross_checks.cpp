@@ -209,3 +209,62 @@ TEST(CrossChecks, OverlappingIntervalsThatIncludeNoDifferenceAreNotEstablished) 
   EXPECT_EQ(judged, 2);
   EXPECT_NE(a["findings"].dump().find("On every GPU? Of "), std::string::npos);
 }
+
+namespace {
+// The by-check's rows of one quantity, by analysis.
+std::map<std::string, json> rows_of(const json& a, const std::string& check, const std::string& column, const std::string& quantity) {
+  std::map<std::string, json> out;
+  for (const auto& r : a["tables"][check]["rows"]) {
+    if (r["quantity"] == quantity) out[r[column].get<std::string>()] = r;
+  }
+  return out;
+}
+constexpr const char* kMiddleTrain = "MLP/RNN over CNN/CRNN energy at equal FLOPs, middle of the shared range (train)";
+}  // namespace
+
+// 'differs' is judged on the interval of the contrast, not on whether two intervals overlap. Two GPUs, the
+// second's MLP/RNN 2.5 % dearer: the intervals of the ratio overlap, that of their ratio excludes 1. The two
+// fixtures draw the same noise, so a contrast that paired their bootstrap draws would be exactly 1.025; the
+// GPUs' runs are independent and it pairs them at random, so its interval is as wide as two samples make it.
+TEST(CrossChecks, GpusDifferWhenTheIntervalOfTheirContrastExcludesNone) {
+  Law one;
+  one.mlp_rnn_factor = 1;
+  Law other = one;
+  other.gpu = "Other GPU";
+  other.mlp_rnn_factor = 1.025;
+  const auto a = law_report(test::temp_dir(), "joint", {one, other});
+  const auto rows = rows_of(a, "by_gpu", "gpu", kMiddleTrain);
+  ASSERT_EQ(rows.size(), 2u) << a["tables"]["by_gpu"].dump(1);
+  const json &first = rows.at("NVIDIA H100 80GB HBM3"), &second = rows.at("Other GPU");
+  EXPECT_LT(second["ci_lo"].get<double>(), first["ci_hi"].get<double>());  // the intervals overlap
+  EXPECT_TRUE(first["contrast"].is_null() && first["contrast_ci_lo"].is_null()) << first.dump();
+  EXPECT_EQ(second["contrast"], "ratio to NVIDIA H100 80GB HBM3");
+  EXPECT_NEAR(second["contrast_value"].get<double>(), 1.025, 1e-9);
+  EXPECT_GT(second["contrast_ci_lo"].get<double>(), 1) << second.dump();
+  EXPECT_GT(second["contrast_ci_hi"].get<double>() - second["contrast_ci_lo"].get<double>(), 0.02) << second.dump();
+  EXPECT_EQ(first["verdict"], "differs");
+  EXPECT_NE(a["findings"].dump().find("(ratio to NVIDIA H100 80GB HBM3 1.02 ["), std::string::npos) << a["findings"].dump(1);
+}
+
+// Under two idle baselines the analyses resample the same runs, so the contrast pairs their draws and the runs'
+// noise cancels. An idle power of 10 W before the context leaves MLP/RNN 240 of their 250 W in training and
+// CNN/CRNN 190 of 200 W: their ratio moves by 0.96 / 0.95 = 1.0105, inside either interval's width, and the
+// paired contrast's interval is tight around it: 'differs'. The testing ratio (150 W against 200 W) moves by
+// (140 / 150) / 0.95 = 0.982.
+TEST(CrossChecks, BaselinesDifferByTheirPairedContrast) {
+  Law law;
+  law.mlp_rnn_factor = 1;
+  law.idle_no_context_w = 10;
+  const auto a = law_report(test::temp_dir(), "baselines", {law});
+  for (const auto& [phase, moved] : std::map<std::string, double>{{"train", 0.96 / 0.95}, {"test", (140.0 / 150) / 0.95}}) {
+    const auto rows = rows_of(a, "by_baseline", "baseline",
+                              "MLP/RNN over CNN/CRNN energy at equal FLOPs, middle of the shared range (" + phase + ")");
+    ASSERT_EQ(rows.size(), 2u) << a["tables"]["by_baseline"].dump(1);
+    const json &gross = rows.at("no baseline (gross)"), &net = rows.at("idle before the CUDA context");
+    EXPECT_TRUE(gross["ci_lo"].get<double>() < net["ci_hi"].get<double>() && net["ci_lo"].get<double>() < gross["ci_hi"].get<double>())
+        << gross.dump() << net.dump();  // overlapping
+    EXPECT_NEAR(net["contrast_value"].get<double>(), moved, 0.002) << net.dump();
+    EXPECT_LT(net["contrast_ci_hi"].get<double>() - net["contrast_ci_lo"].get<double>(), 0.01) << net.dump();
+    EXPECT_EQ(net["verdict"], "differs") << net.dump();
+  }
+}

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "analysis/metrics.hpp"
@@ -83,6 +84,51 @@ TEST(Stats, BootstrapIsSeededAndCoversTheStatistic) {
   EXPECT_GE(ci.hi, analysis::pearson(x, y));
   EXPECT_GT(ci.lo, 0.95);
   EXPECT_TRUE(std::isnan(analysis::bootstrap_ci(2, stat).lo));  // too few points: no interval
+}
+
+// The contrast of two statistics: its interval from their kept draws, paired or independent. Two samples whose
+// values differ by 0.1 exactly: the paired contrast is 0.1 in every resample; drawn independently, the samples'
+// own spread (sd 1) makes the difference's interval include 0. A ratio of draws that are each 2x: 2.
+TEST(Stats, ContrastIntervalsFromKeptDraws) {
+  std::vector<double> x(40), y(40);
+  for (int i = 0; i < 40; ++i) x[i] = std::sin(i * 1.7) * 1.4, y[i] = x[i] + 0.1;
+  auto mean = [](const std::vector<double>& v) {
+    return [&v](const std::vector<int>& idx) {
+      double s = 0;
+      for (int i : idx) s += v[i];
+      return s / static_cast<double>(idx.size());
+    };
+  };
+  analysis::Draws dx, dy;
+  const auto ix = analysis::bootstrap_ci(40, mean(x), 1000, 5, &dx);
+  const auto iy = analysis::bootstrap_ci(40, mean(y), 1000, 5, &dy);
+  ASSERT_EQ(dx.size(), 1000u);  // one per resample, in resample order
+  EXPECT_LT(iy.lo, ix.hi);      // the two intervals overlap
+  const auto paired = analysis::contrast_interval(dy, dx, analysis::Contrast::difference, true);
+  EXPECT_NEAR(paired.lo, 0.1, 1e-12);
+  EXPECT_NEAR(paired.hi, 0.1, 1e-12);
+  const auto independent = analysis::contrast_interval(dy, dx, analysis::Contrast::difference, false);
+  EXPECT_LT(independent.lo, 0);
+  EXPECT_GT(independent.hi, 0.2);
+  EXPECT_EQ(independent.lo, analysis::contrast_interval(dy, dx, analysis::Contrast::difference, false).lo);  // seeded
+  analysis::Draws twice;
+  for (double d : dx) twice.push_back(2 * (d + 3));
+  for (double& d : dx) d += 3;
+  const auto ratio = analysis::contrast_interval(twice, dx, analysis::Contrast::ratio, true);
+  EXPECT_NEAR(ratio.lo, 2, 1e-12);
+  EXPECT_NEAR(ratio.hi, 2, 1e-12);
+  // Resamples without a value stay in place as NaN; under 90 % finite pairs, no interval.
+  analysis::Draws gappy(1000, NAN);
+  for (int i = 0; i < 800; ++i) gappy[i] = 1;
+  EXPECT_TRUE(std::isnan(analysis::contrast_interval(gappy, dx, analysis::Contrast::difference, true).lo));
+  EXPECT_TRUE(std::isnan(analysis::contrast_interval({}, dx, analysis::Contrast::difference, false).lo));
+  std::vector<analysis::Draws> two;
+  analysis::bootstrap_two_samples(5, 5, 2, [](const std::vector<int>& a, const std::vector<int>&) {
+    return std::vector<double>{a[0] == 0 ? NAN : 1.0, 2.0};  // the first statistic fails in about 1 of 5
+  }, 100, 7, &two);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].size(), 100u);
+  EXPECT_TRUE(std::isnan(two[1][std::find_if(two[0].begin(), two[0].end(), [](double v) { return std::isnan(v); }) - two[0].begin()]));
 }
 
 TEST(Stats, LeastSquaresCrossValidationAndPareto) {
