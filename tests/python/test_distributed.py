@@ -78,6 +78,18 @@ def _torchrun(tmp_path, kill_rank, script_text=DDP, **more_env):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
+def _assert_the_job_row_adds_its_ranks(job, ranks, shared):
+    """The job's row against its ranks' rows. Ranks sharing one GPU (two ranks, one GPU: the GPU machine) each
+    read the whole GPU: counted once, from the longest window; elsewhere each rank's GPU energy is its own and
+    they add up. CPU and RAM: each rank counted its share of the host, so they add up."""
+    gpu = ranks.gpu_energy[ranks.duration.idxmax()] if shared else ranks.gpu_energy.sum()
+    expected = {"cpu_energy": ranks.cpu_energy.sum(), "gpu_energy": gpu, "ram_energy": ranks.ram_energy.sum()}
+    expected["energy_consumed"] = sum(expected.values())
+    for column, value in expected.items():
+        assert job[column][0] == pytest.approx(value, rel=1e-4), column
+    assert job.duration[0] == pytest.approx(ranks.duration.max(), rel=1e-4)
+
+
 def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path, cli):
     r = _torchrun(tmp_path, kill_rank=-1)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -85,15 +97,8 @@ def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path, cli):
     ranks = pd.read_csv(tmp_path / "emissions_ranks.csv")
     assert len(job) == 1 and len(ranks) == 2 and ranks.run_id.nunique() == 2
     record = json.loads(next(tmp_path.glob("sedenergy-job-*.json")).read_text())
-    # Ranks sharing one GPU (two ranks, one GPU: the GPU machine) each read the whole GPU: counted once, from the
-    # longest window; elsewhere each rank's GPU energy is its own and they add up.
     shared = any("(they share it)" in f for f in record["flags"])
-    gpu = ranks.gpu_energy[ranks.duration.idxmax()] if shared else ranks.gpu_energy.sum()
-    expected = {"cpu_energy": ranks.cpu_energy.sum(), "gpu_energy": gpu, "ram_energy": ranks.ram_energy.sum()}
-    expected["energy_consumed"] = sum(expected.values())
-    for column, value in expected.items():
-        assert job[column][0] == pytest.approx(value, rel=1e-4), column
-    assert job.duration[0] == pytest.approx(ranks.duration.max(), rel=1e-4)
+    _assert_the_job_row_adds_its_ranks(job, ranks, shared)
     assert sorted(record["ranks"]) == ["0", "1"] and record["ranks_missing"] == []
     # Each rank counted half of the node's CPU and RAM: the host once across both.
     for rank in (0, 1):
@@ -115,7 +120,7 @@ def test_a_torchrun_job_gives_one_row_the_sum_of_its_ranks(tmp_path, cli):
     fit, fit_ranks = pd.read_csv(tmp_path / "phases" / "emissions_fit.csv"), pd.read_csv(
         tmp_path / "phases" / "emissions_fit_ranks.csv")
     assert len(fit) == 1 and len(fit_ranks) == 2
-    assert fit.energy_consumed[0] == pytest.approx(fit_ranks.energy_consumed.sum(), rel=1e-4)
+    _assert_the_job_row_adds_its_ranks(fit, fit_ranks, shared)
 
 
 def test_a_killed_rank_is_named_missing_and_the_others_are_kept(tmp_path, cli):
