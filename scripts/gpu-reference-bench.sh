@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR}"
-scripts/gpu-prepare.sh "$OUT" reference-bench || exit 1
+BUILD_TARGETS=bench_train_step scripts/gpu-prepare.sh "$OUT" reference-bench || exit 1  # the bench alone
 # shellcheck source=gpu-python-env.sh
 source scripts/gpu-python-env.sh
 IMPLS=pytorch-default PYTORCH_ARGS=--dataloader ROUNDS="${ROUNDS:-2}" BLOCK_S="${BLOCK_S:-1.0}" CLIPS="${CLIPS:-1578}" \
