@@ -4,7 +4,7 @@
 # tracker energy against the same process's NVML counter read at the same hooks; then the Python tests on the
 # node (complexity against PyTorch's FlopCounterMode on CUDA, the tracker, the replica under Lightning).
 # Usage: scripts/gpu-dcase-check.sh OUTDIR      (EPOCHS, TEST_PASSES, CLIPS: the windows' length, by default
-# at least 5 s on an H100: 40 test passes gave 3.1 and 4.4 s there; MODES: plain
+# chosen for at least 5 s on an H100, where 40 test passes gave 3.1 and 4.4 s; not yet run at 80; MODES: plain
 # and/or lightning; PYTEST_FILES, PYTEST_LIMIT_S: the tests run after, and their time limit)
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -245,16 +245,17 @@ def largest_factor(ratios):
 def software_words(software, trend, ref):
     """What the software-choice finding must say of one GPU and phase, up to its verdict: the software choice's
     largest established saving and the family's (the verdict follows from the interval of their ratio, which
-    needs the report's draws: verdict_follows checks it)."""
+    needs the report's draws: verdict_follows checks it). Returns (words, the factors' ratio), the ratio None
+    where nothing is compared and the words are whole."""
     if not software:
-        return f"no implementation but {ref} ran here, so no software choice is compared."
+        return f"no implementation but {ref} ran here, so no software choice is compared.", None
     family = largest_factor([(trend[f"ratio_{p}"], trend[f"ratio_{p}_ci_lo"], trend[f"ratio_{p}_ci_hi"])
                              for p in ("low", "mid", "high")])
     soft = largest_factor([(r["ratio_to_reference"], r["ratio_ci_lo"], r["ratio_ci_hi"]) for r in software])
     if not family:
-        return "the family's factor at equal FLOPs is not established (every interval includes 1)"
+        return "the family's factor at equal FLOPs is not established (every interval includes 1)", None
     if not soft:
-        return "no software choice's saving is established beyond its interval."
+        return "no software choice's saving is established beyond its interval.", None
     return (f"the software choice saves up to {soft[0]:.3g}x [{soft[1]:.3g}, {soft[2]:.3g}] on one model, the family "
             f"choice up to {family[0]:.3g}x [{family[1]:.3g}, {family[2]:.3g}]: the software choice's is "), soft[0] / family[0]
 
@@ -279,18 +280,15 @@ def check_software_words(analysis, ref, c):
         return
     for trend in table(analysis, "two_trends"):
         phase, gpu = trend["phase"], trend.get("gpu")
-        mine = software_words([r for r in software if r["phase"] == phase and r["impl"] != ref and
-                               (gpu is None or r.get("gpu") == gpu)], trend, ref)
+        words, ratio = software_words([r for r in software if r["phase"] == phase and r["impl"] != ref and
+                                       (gpu is None or r.get("gpu") == gpu)], trend, ref)
         said = [f for f in analysis["findings"] if f.startswith(f"Software choices ({phase}):")]
         part = next((seg for seg in (said[0].split(" Model choice at equal FLOPs")[1:] if said else [])
                      if seg.startswith(f", {gpu}:" if gpu else ":")), "")
         what = f"software_choices {gpu or ''} {phase}: against the family, the finding's words"
-        if isinstance(mine, str):  # nothing compared: the whole words
-            c.same(what, mine in part, True)
-            continue
-        words, ratio = mine
         c.same(what, words in part, True)
-        c.same(what + " (verdict from the ratio's interval)", words in part and verdict_follows(part.split(words, 1)[1], ratio), True)
+        if ratio is not None:
+            c.same(what + " (verdict from the ratio's interval)", words in part and verdict_follows(part.split(words, 1)[1], ratio), True)
 
 
 FAMILIES = ("MLP", "CNN", "RNN", "CRNN")  # the report's order in "by held-out family"
@@ -360,15 +358,20 @@ def cross_verdict(values, none):
     if all(v["lo"] > none for v in values) or all(v["hi"] < none for v in values):
         return "holds"
     for v in values[1:]:
-        no_contrast = 1.0 if v["contrast"].startswith("ratio to ") else 0.0
+        no_contrast = 1.0 if is_ratio(v["contrast"]) else 0.0
         if v["contrast_lo"] is not None and (v["contrast_lo"] > no_contrast or v["contrast_hi"] < no_contrast):
             return "differs"
     return "not established"
 
 
+def is_ratio(contrast):
+    """Whether a contrast column names a ratio ("ratio to H100") rather than a difference ("minus H100")."""
+    return contrast.startswith("ratio to ")
+
+
 def contrast_value(value, first, contrast):
     """An analysis's value set against the first analysis's, as its contrast column names it."""
-    return value / first if contrast.startswith("ratio to ") else value - first
+    return value / first if is_ratio(contrast) else value - first
 
 
 def no_difference(quantity):

@@ -106,6 +106,8 @@ const Table* table(const Analysis& a, const std::string& id) {
   return nullptr;
 }
 
+IntervalColumns with_ci(const std::string& v) { return {v, v + "_ci_lo", v + "_ci_hi"}; }
+
 void keep_draws(Analysis& a, const Table& t, const std::string& column, Draws draws) {
   if (!t.rows.empty()) a.draws[{t.id, t.rows.size() - 1, column}] = std::move(draws);
 }

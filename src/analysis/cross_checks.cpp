@@ -25,16 +25,9 @@ struct Quantity {
 
 using RowName = std::function<std::string(const Table&, const std::vector<json>&)>;  // "": not a headline row
 
-// The columns of a number and of its interval.
-struct Columns {
-  std::string v, lo, hi;
-};
-
-Columns with_ci(const std::string& v) { return {v, v + "_ci_lo", v + "_ci_hi"}; }
-
 // The rows of table `id` with a number and its interval, named by `name` ("": not a headline row). A ratio's
 // no-difference is 1 and two analyses' ratios are contrasted by their ratio; anything else by its difference.
-void numbers(const Analysis& sub, const std::string& id, const RowName& name, double none, const Columns& c,
+void numbers(const Analysis& sub, const std::string& id, const RowName& name, double none, const IntervalColumns& c,
              std::vector<Quantity>& out, Contrast contrast = Contrast::difference) {
   const Table* t = table(sub, id);
   if (!t) return;
@@ -80,11 +73,11 @@ std::vector<Quantity> headline_quantities(const Analysis& sub, bool with_power) 
   std::vector<Quantity> out;
   const char* where_of[] = {"low end", "middle", "high end"};
   for (int k = 0; k < 3; ++k) {
-    const std::string pos = kTrendPositions[k], where = where_of[k];
+    const std::string where = where_of[k];
     numbers(sub, "two_trends", [&](const Table& t, const std::vector<json>& row) {
       return "MLP/RNN over CNN/CRNN energy at equal FLOPs, " + where + " of the shared range (" + cell_text(t, row, "phase") +
              gpu_of(t, row) + ")";
-    }, 1, with_ci("ratio_" + pos), out, Contrast::ratio);
+    }, 1, with_ci(trend_ratio_column(kTrendPositions[k])), out, Contrast::ratio);
   }
   numbers(sub, "slopes", [](const Table& t, const std::vector<json>& row) {
     return "log-log slope of energy on FLOPs, " + cell_text(t, row, "family") + " (" + cell_text(t, row, "phase") +

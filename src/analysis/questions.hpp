@@ -37,6 +37,11 @@ std::string cell_text(const Table& t, const std::vector<json>& row, const std::s
 std::size_t distinct(const Table& t, const std::string& column);
 std::string gpu_of(const Table& t, const std::vector<json>& row);
 const Table* table(const Analysis& a, const std::string& id);
+// A number's column and its interval's, as a table names them.
+struct IntervalColumns {
+  std::string v, lo, hi;
+};
+IntervalColumns with_ci(const std::string& v);  // v, v_ci_lo, v_ci_hi
 // The draws of the interval in `column` of the last row of `t` (being built), kept for the cross-checks.
 void keep_draws(Analysis& a, const Table& t, const std::string& column, Draws draws);
 const Draws* draws_of(const Analysis& a, const std::string& id, std::size_t row, const std::string& column);  // null: none kept
@@ -75,8 +80,9 @@ void measure_ieee_extra(Analysis& a);
 const Point::IeeeCost* ieee_cost_without(const Point& p, const std::set<std::string>& excluded);
 void add_runs_summary(Analysis& a, const std::map<std::string, Acc>& acc);
 
-// The two trends' positions in the FLOPs range both groups cover (the two_trends table's ratio_<position>).
+// The two trends' positions in the FLOPs range both groups cover, and the two_trends table's ratio at each.
 inline constexpr const char* kTrendPositions[3] = {"low", "mid", "high"};
+inline std::string trend_ratio_column(const char* position) { return std::string("ratio_") + position; }
 
 // ---- the questions ----
 void add_correlations(Analysis& a, const std::vector<std::string>& phases);      // trends.cpp

@@ -77,14 +77,15 @@ std::optional<Factor> established_factor(const json& r, const json& lo, const js
   const double v = r.get<double>(), l = lo.get<double>(), h = hi.get<double>();
   if (l <= 1 && h >= 1) return std::nullopt;
   Factor f = l > 1 ? Factor{v, l, h, {}} : Factor{1 / v, 1 / h, 1 / l, {}};
-  for (double d : draws ? *draws : Draws{}) f.draws.push_back(l > 1 ? d : 1 / d);
+  if (draws) {
+    for (double d : *draws) f.draws.push_back(l > 1 ? d : 1 / d);
+  }
   return f;
 }
 
-// The largest established factor of rows of table `id` for one phase, or none; `columns` name its ratios (each
-// with _ci_lo and _ci_hi, or the given interval columns).
+// The largest established factor of rows of table `id` for one phase, or none; `columns` name its ratios.
 std::optional<Factor> largest_factor(const Analysis& a, const std::string& id, const std::string& phase,
-                                     const std::vector<std::array<std::string, 3>>& columns,
+                                     const std::vector<IntervalColumns>& columns,
                                      const std::function<bool(const std::vector<json>&)>& use) {
   const Table& t = *table(a, id);
   std::optional<Factor> best;
@@ -112,8 +113,8 @@ std::string software_against_family(const Analysis& a, const std::string& phase,
     return "no implementation but " + reference + " ran here, so no software choice is compared.";
   }
   const auto soft = largest_factor(a, software.id, phase, {{"ratio_to_reference", "ratio_ci_lo", "ratio_ci_hi"}}, other_impl_here);
-  std::vector<std::array<std::string, 3>> positions;
-  for (const char* pos : kTrendPositions) positions.push_back({std::string("ratio_") + pos, std::string("ratio_") + pos + "_ci_lo", std::string("ratio_") + pos + "_ci_hi"});
+  std::vector<IntervalColumns> positions;
+  for (const char* pos : kTrendPositions) positions.push_back(with_ci(trend_ratio_column(pos)));
   const auto family = largest_factor(a, trends.id, phase, positions, [&](const std::vector<json>& row) { return here(trends, row); });
   auto text = [](const Factor& f) { return fmt(f.v) + "x" + interval_text({f.lo, f.hi}, "%.3g"); };
   if (!family) return "the family's factor at equal FLOPs is not established (every interval includes 1), so the two are not compared.";
@@ -151,7 +152,7 @@ void add_software_finding(Analysis& a, const Table& t, const std::string& phase)
       if (at(*trends, row, "phase") != phase) continue;
       std::vector<double> across;  // the ratio at the low end, middle and high end of the shared FLOPs range
       for (const char* pos : kTrendPositions) {
-        const json& r = at(*trends, row, std::string("ratio_") + pos);
+        const json& r = at(*trends, row, trend_ratio_column(pos));
         if (r.is_number()) across.push_back(r.get<double>());
       }
       if (across.empty()) continue;

@@ -280,7 +280,7 @@ void add_two_trends(Analysis& a, const std::vector<std::string>& phases) {
       row.insert(row.end(), {num(std::pow(10.0, xs[k])), num(v[k + 1]), num(ci[k + 1].lo), num(ci[k + 1].hi)});
     }
     t.rows.push_back(row);
-    for (int k = 0; k < 3; ++k) keep_draws(a, t, std::string("ratio_") + kTrendPositions[k], std::move(draws[k + 1]));
+    for (int k = 0; k < 3; ++k) keep_draws(a, t, trend_ratio_column(kTrendPositions[k]), std::move(draws[k + 1]));
     if (fits.ok()) a.findings.push_back(two_trends_finding(phase, xs, {v[1], v[2], v[3]}, {ci[1], ci[2], ci[3]}, sa, sb));
   }
   a.tables.push_back(t);
