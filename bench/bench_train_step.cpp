@@ -1,11 +1,12 @@
-// Training- and test-step time of sedenergy's runner (runner::Trainer, the study's own steps) for each
+// Training- and test-step time of sedenergy's runner (the study's own loop: runner::Trainer, or
+// runner::PythonLoop for the implementations spelled .../python, pytorch-default among them) for each
 // configuration of a grid under one implementation (models/implementation.hpp), on one device: BCE on
 // softmax, batch 8, whole epochs over a random 1578-clip set as the study runs them (the last partial batch
 // included). Prints one JSON line per configuration: the median of 5 timed blocks of whole epochs, per step,
 // and on a GPU with NVML each block's energy per epoch (the GPU's total-energy counter around the block).
 // Usage: bench_train_step [--grid paper43] [--impl default|pytorch-default|fastest|...|foreach/eager/fp32/host]
 //                         [--optimizer auto|fused|foreach|libtorch] [--device cuda] [--block-seconds 0.3]
-//                         [--clips 1578] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1]
+//                         [--clips 1578] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1] [--python python3]
 // bench/train_step_vs_pytorch.sh runs it next to bench/pytorch_train_step.py on the same GPU.
 #include <algorithm>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include "energy/nvml.hpp"
 #include "models/grids.hpp"
 #include "models/torch_models.hpp"
+#include "runner/python_loop.hpp"
 #include "runner/trainer.hpp"
 
 using namespace sedenergy;
@@ -30,7 +32,7 @@ using namespace sedenergy;
 namespace {
 
 struct BenchOptions {
-  std::string grid = "paper43", impl = "default", optimizer = "auto";
+  std::string grid = "paper43", impl = "default", optimizer = "auto", python = "python3";
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu";
   double block_s = 0.3;
   int clips = 1578;
@@ -47,6 +49,7 @@ BenchOptions parse(int argc, char** argv) {
     if (k == "--grid") o.grid = v;
     else if (k == "--impl") o.impl = v;
     else if (k == "--optimizer") o.optimizer = v;
+    else if (k == "--python") o.python = v;
     else if (k == "--device") o.device = v;
     else if (k == "--block-seconds") o.block_s = std::stod(v);
     else if (k == "--clips") o.clips = std::stoi(v);
@@ -125,6 +128,18 @@ nlohmann::json finite_or_null(const std::vector<double>& v) {
   return a;
 }
 
+// One configuration's loop, its weights from manual_seed(1): the C++ steps, or the Python worker's.
+std::unique_ptr<runner::Loop> make_loop(const models::ModelSpec& spec, const models::InputShape& shape,
+                                        const runner::BatchSource& data, const runner::DeviceChoice& dev,
+                                        const runner::StudyOptions& so, const models::Implementation& impl,
+                                        runner::PythonWorker* python) {
+  if (python) return std::make_unique<runner::PythonLoop>(*python, data, data, nullptr, dev, so, impl, spec, shape, 1);
+  torch::manual_seed(1);
+  models::SedNet model(spec, shape);
+  model->to(dev.device);
+  return std::make_unique<runner::Trainer>(data, data, dev, so, impl, model);
+}
+
 int run(int argc, char** argv) {
   const BenchOptions o = parse(argc, argv);
   runner::DeviceChoice dev;
@@ -145,21 +160,24 @@ int run(int argc, char** argv) {
   const auto all = torch::arange(o.clips, torch::TensorOptions().dtype(torch::kLong));
   const int steps = runner::Trainer::steps_per_epoch(o.clips, so.batch);
   const EnergyCounter counter(dev.cuda);
+  so.python = o.python;
+  std::unique_ptr<runner::PythonWorker> python;
+  if (impl.python) python = std::make_unique<runner::PythonWorker>(o.python);
   for (const auto& spec : models::resolve_grid(o.grid)) {
-    torch::manual_seed(1);
-    models::SedNet model(spec, shape);
-    model->to(dev.device);
-    runner::Trainer trainer(data, data, dev, so, impl, model);
-    trainer.warm_up(all, 5);
-    const Blocks train = time_blocks([&] { trainer.train_epoch(all); }, steps, o.block_s, dev.cuda, counter);
-    const Blocks test = time_blocks([&] { trainer.test_epoch(); }, steps, o.block_s, dev.cuda, counter);
-    std::string why;
-    const auto [train_kernels, test_kernels] = trainer.count_kernels(why);  // after the timing: it runs a step
+    const auto loop = make_loop(spec, shape, data, dev, so, impl, python.get());
+    loop->warm_up(all, 5);
+    const Blocks train = time_blocks([&] { loop->train_epoch(all); }, steps, o.block_s, dev.cuda, counter);
+    const Blocks test = time_blocks([&] { loop->test_epoch(); }, steps, o.block_s, dev.cuda, counter);
+    std::string why = "the Python loop: kernels are counted on the C++ loop's captured graphs";
+    auto* trainer = dynamic_cast<runner::Trainer*>(loop.get());
+    // After the timing: counting runs a step.
+    const auto [train_kernels, test_kernels] = trainer ? trainer->count_kernels(why) : std::pair<int, int>{-1, -1};
     nlohmann::json row = {{"config", spec.name()},
                           {"family", models::family_name(spec.family)},
                           {"impl", impl.name()},
                           {"spelled", impl.spelled()},
-                          {"side", "sedenergy C++ (" + trainer.optimizer_method() + ")"},
+                          {"side", std::string(impl.python ? "sedenergy's Python loop (" : "sedenergy C++ (") +
+                                       loop->optimizer_method() + ")"},
                           {"step_ms", 1e3 * train.s_per_step},
                           {"test_step_ms", 1e3 * test.s_per_step},
                           {"train_j_per_epoch_blocks", finite_or_null(train.j_per_epoch)},

@@ -38,7 +38,7 @@ class Loop:
     """One model trained and tested as an implementation says."""
 
     def __init__(self, spec, impl, x, y, dev, dataloader=False):
-        self.optimizer, graphs, precision, data = impl.split("/")
+        self.optimizer, graphs, precision, data = impl.split("/")[:4]  # sedenergy's spelling may end in /python
         self.graph, self.bf16, self.device_data = graphs == "graph", precision == "bf16", data == "device"
         if dataloader and (self.graph or self.device_data):
             raise SystemExit("--dataloader: host data and eager steps only, not " + impl)

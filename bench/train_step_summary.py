@@ -34,9 +34,11 @@ def main():
     lines = ["impl,step,config,family,cpp_ms,pytorch_ms,ratio_pytorch_over_cpp,paired_passes,pass_ratio_min,"
              "pass_ratio_max,ratio_cpp_first,ratio_pytorch_first,verdict,pytorch_eager_foreach_ms,speedup_over_pytorch_eager,cpp_kernels,pytorch_kernels"]
     summary = {"ratio": "PyTorch step time / C++ step time of the same implementation, medians over the passes "
-                        "(> 1: C++ faster); speedup: PyTorch eager foreach (pytorch-default) time / C++ time",
+                        "(> 1: C++ faster); speedup: PyTorch eager foreach (pytorch-default's PyTorch side) time / C++ time; "
+                        "sedenergy's side of an implementation spelled .../python is its Python loop",
                "implementations": {}}
-    eager = py.get("pytorch-default", {})
+    # PyTorch's side of either is the same plain eager foreach loop (pytorch_train_step.py drops /python).
+    eager = py.get("pytorch-default") or py.get("libtorch-default") or {}
     for impl, configs in sorted(cpp.items()):
         fam, verdicts = {}, {}
         for field, step in (("step_ms", "train"), ("test_step_ms", "test")):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the C++ step and PyTorch's differ, which setting explains it: ROUNDS (default 3) alternating passes
-# over CONFIGS of the C++ step (implementation pytorch-default, as PyTorch eager below; cuDNN TF32 forced on;
+# over CONFIGS of the C++ step (implementation libtorch-default, as PyTorch eager below; cuDNN TF32 forced on;
 # forced off; cuDNN autotuning on)
 # and of PyTorch eager (TF32 set as bench/pytorch_train_step.py does; PyTorch's untouched defaults).
 # Prints each variant's median over the passes per configuration, and each variant's flags.
@@ -19,7 +19,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for v in cpp pytorch cpp-tf32-on pytorch-defaults cpp-tf32-off cpp-cudnn-benchmark; do
     if [ -n "${cpp[$v]+x}" ]; then
       # shellcheck disable=SC2086
-      "$BUILD/bench_train_step" --impl pytorch-default --grid "$CONFIGS" --block-seconds 0.25 ${cpp[$v]} | sed "s/^{/{\"variant\":\"$v\",\"pass\":$r,/" >> "$OUT/variant_$v.jsonl"
+      "$BUILD/bench_train_step" --impl libtorch-default --grid "$CONFIGS" --block-seconds 0.25 ${cpp[$v]} | sed "s/^{/{\"variant\":\"$v\",\"pass\":$r,/" >> "$OUT/variant_$v.jsonl"
     else
       # shellcheck disable=SC2086
       python3 bench/pytorch_train_step.py --configs "$CONFIGS" --block-seconds 0.25 ${py[$v]} | sed "s/^{/{\"variant\":\"$v\",\"pass\":$r,/" >> "$OUT/variant_$v.jsonl"

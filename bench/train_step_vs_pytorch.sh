@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# sedenergy's training and test steps (runner::Trainer, bench_train_step) against PyTorch's Python loop
-# (bench/pytorch_train_step.py), same models, same GPU, in one run, for each implementation of IMPLS
-# (preset names of src/models/implementation.cpp; default: pytorch-default fastest device-data bf16).
+# sedenergy's training and test steps (bench_train_step: runner::Trainer, the C++ loop, or runner::PythonLoop
+# for implementations spelled .../python such as pytorch-default; its files are named _cpp_ either way)
+# against PyTorch's Python loop (bench/pytorch_train_step.py), same models, same GPU, in one run, for each
+# implementation of IMPLS (preset names of src/models/implementation.cpp; default: libtorch-default fastest
+# device-data bf16).
 # Per implementation: ROUNDS (default 3) passes of each, in counterbalanced order (C++ then PyTorch, then
 # PyTorch then C++, ...), so a drift of the host or the GPU hits both alike. Per configuration the median over the passes counts; each
 # C++ pass and the PyTorch pass right after it give one paired ratio, and a configuration is called faster
 # (or slower) only when every paired ratio says so, else parity within the pass-to-pass noise. Writes
 # per-configuration times and per-family median ratios (PyTorch time / C++ time: > 1 means sedenergy's
-# step is faster), for training and test steps, and C++ against PyTorch eager foreach (pytorch-default).
+# step is faster), for training and test steps, and C++ against PyTorch eager foreach.
 # On a GPU with an NVML energy counter, also the energy per epoch (bench/energy_vs_pytorch_summary.py: ratios
 # with intervals, and whether each family is within TOLERANCE). PYTORCH_ARGS: more options of the PyTorch side
 # (--dataloader: batches from torch.utils.data.DataLoader with pinned memory, as a user's loop has them).
@@ -23,7 +25,7 @@ ROUNDS="${ROUNDS:-3}"
 BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of 5 blocks of whole epochs)
 CLIPS="${CLIPS:-1578}"
 GRID="${GRID:-paper43}"
-IMPLS="${IMPLS:-pytorch-default fastest device-data bf16}"
+IMPLS="${IMPLS:-libtorch-default fastest device-data bf16}"
 mkdir -p "$OUT"
 PASSES="${PASSES:-$(seq 1 "$ROUNDS")}"
 [ -n "${SUMMARY_ONLY:-}" ] || [[ " $PASSES " != *" 1 "* ]] || rm -f "$OUT"/train_step_*.jsonl

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 33 item 1 on a GPU node: the study's reference (pytorch-default, runner::Trainer) against a plain
-# PyTorch loop a user writes (torch.optim.Adam() foreach, eager, fp32, torch.utils.data.DataLoader with pinned
-# memory), the same configurations on the same GPU in one call: training and testing energy per epoch from
+# Issue 33 item 1 on a GPU node: the study's reference (pytorch-default: since 2026-12-07 the Python loop,
+# runner::PythonLoop driving python/sedenergy/study_loop.py, as bench_train_step runs it; before, the C++
+# loop now called libtorch-default) against a plain PyTorch loop a user writes (torch.optim.Adam() foreach,
+# eager, fp32, torch.utils.data.DataLoader with pinned memory), the same configurations on the same GPU in one call: training and testing energy per epoch from
 # the NVML total-energy counter on both sides, per family the median ratio with its bootstrap interval, and
 # whether each lies within 5 % (bench/energy_vs_pytorch_summary.py). Counterbalanced passes (C++ first, then
 # PyTorch first). Two configurations per family, the study's 1578-clip input, blocks of at least 1 s (the

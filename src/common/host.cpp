@@ -187,6 +187,13 @@ int parent_pid(int pid, const std::string& proc_root) {
   return fields.size() > 1 && parse_int(fields[1], ppid) ? static_cast<int>(ppid) : 0;
 }
 
+double process_cpu_seconds(int pid, const std::string& proc_root) {
+  const auto fields = stat_fields(pid, proc_root);  // from the state on: utime and stime are the 12th and 13th
+  long long user = 0, sys = 0;
+  if (fields.size() <= 12 || !parse_int(fields[11], user) || !parse_int(fields[12], sys)) return 0;
+  return static_cast<double>(user + sys) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 std::string process_identity(int pid, const std::string& proc_root) {
   const auto fields = stat_fields(pid, proc_root);
   return host_name() + ":" + std::to_string(pid) + ":" + (fields.size() > 19 ? fields[19] : "?");

@@ -59,6 +59,8 @@ std::string cpu_list_text(const std::vector<int>& cpus);
 
 // The parent of process `pid` from <proc_root>/<pid>/stat; 0 when the process is gone or unreadable.
 int parent_pid(int pid, const std::string& proc_root = "/proc");
+// The user and system CPU seconds of process `pid` so far (<proc_root>/<pid>/stat); 0 when it is gone.
+double process_cpu_seconds(int pid, const std::string& proc_root = "/proc");
 // "<hostname>:<pid>:<start time>": one process for its whole life (a PID used again later starts at
 // another time).
 std::string process_identity(int pid, const std::string& proc_root = "/proc");

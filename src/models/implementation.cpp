@@ -35,9 +35,10 @@ Implementation parse_spelled(const std::string& text, const std::string& option)
     std::vector<std::string> names;
     for (const auto& p : implementation_presets()) names.push_back(p.name);
     return InputError(option + " '" + text + "': " + why + " (a preset: " + join(names, ", ") +
-                      "; or optimizer/graphs/precision/data, e.g. fused/graph/fp32/device)");
+                      "; or optimizer/graphs/precision/data[/python], e.g. fused/graph/fp32/device)");
   };
-  if (parts.size() != 4) throw bad("not an implementation");
+  if (parts.size() != 4 && parts.size() != 5) throw bad("not an implementation");
+  if (parts.size() == 5 && parts[4] != "python") throw bad("the loop is python (or left out: C++), not '" + parts[4] + "'");
   Implementation impl;
   impl.preset.clear();
   impl.optimizer = parts[0];
@@ -49,6 +50,7 @@ Implementation parse_spelled(const std::string& text, const std::string& option)
   impl.graph = parts[1] == "graph";
   impl.precision = parse_precision(parts[2], bad);
   impl.device_data = parts[3] == "device";
+  impl.python = parts.size() == 5;
   return impl;
 }
 
@@ -69,7 +71,7 @@ const char* precision_name(Precision p) {
 
 std::string Implementation::spelled() const {
   return optimizer + "/" + (graph ? "graph" : "eager") + "/" + precision_name(precision) + "/" +
-         (device_data ? "device" : "host");
+         (device_data ? "device" : "host") + (python ? "/python" : "");
 }
 
 Implementation Implementation::resolved() const {
@@ -81,14 +83,15 @@ Implementation Implementation::resolved() const {
 const std::vector<ImplementationPreset>& implementation_presets() {
   static const std::vector<ImplementationPreset> p = {
       {kDefaultImplementation, "auto/eager/fp32/host", "the study's default: --optimizer's Adam (auto: PyTorch's foreach), eager, fp32, pinned batches from the host"},
-      {kPytorchDefaultImplementation, "foreach/eager/fp32/host", "a PyTorch user's plain loop: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches"},
-      {"pytorch-fused", "fused/eager/fp32/host", "the same with Adam(fused=True)"},
+      {kPytorchDefaultImplementation, "foreach/eager/fp32/host/python", "a PyTorch user's plain loop, in Python: torch.optim.Adam's default (foreach), eager, fp32, DataLoader batches with pinned memory"},
+      {"libtorch-default", "foreach/eager/fp32/host", "the same choices in sedenergy's C++ loop (no Python per step; pytorch-default before 2026-12-07)"},
+      {"pytorch-fused", "fused/eager/fp32/host/python", "a PyTorch user's plain loop with Adam(fused=True)"},
       {"device-data", "fused/eager/fp32/device", "fused Adam, the dataset resident on the GPU"},
       {"fastest", "fused/graph/fp32/device", "the whole step in a CUDA graph, the dataset on the GPU"},
       {"bf16", "fused/eager/bf16/device", "bf16 autocast, fused Adam, the dataset on the GPU"},
       {"graph-bf16", "fused/graph/bf16/device", "bf16 autocast inside a CUDA graph, the dataset on the GPU"},
-      {"pytorch-tf32", "foreach/eager/tf32/host", "a PyTorch user's plain loop with torch.backends.cuda.matmul.allow_tf32 = True: TF32 tensor cores for every float32 matrix product"},
-      {"pytorch-ieee", "foreach/eager/ieee/host", "a PyTorch user's plain loop with TF32 off in cuDNN too: IEEE float32 throughout"},
+      {"pytorch-tf32", "foreach/eager/tf32/host/python", "a PyTorch user's plain loop with torch.backends.cuda.matmul.allow_tf32 = True: TF32 tensor cores for every float32 matrix product"},
+      {"pytorch-ieee", "foreach/eager/ieee/host/python", "a PyTorch user's plain loop with TF32 off in cuDNN too: IEEE float32 throughout"},
   };
   return p;
 }
@@ -136,6 +139,8 @@ std::string implementation_refusal(const Implementation& impl, const RunContext&
   if (impl.device_data && !ctx.cached_features) {
     return "device-resident data needs cached features (--feature-mode on-the-fly computes each batch on the host)";
   }
+  if (impl.python && (impl.graph || impl.device_data)) return "the Python loop is a user's plain loop: eager steps, host batches";
+  if (impl.python && !ctx.cached_features) return "the Python loop reads cached features (not --feature-mode on-the-fly)";
   return "";
 }
 

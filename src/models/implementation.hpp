@@ -1,5 +1,5 @@
 // How a model is run, apart from what it is: the software choices that change one model's energy by up to
-// 2.5x on one GPU (issue 16). An implementation is four choices:
+// 2.5x on one GPU (issue 16). An implementation is four choices, and the loop that runs them:
 //   optimizer  foreach     PyTorch's default Adam (multi-tensor _foreach_ ops; bias corrections on the host)
 //              fused       one fused Adam kernel for all tensors (CUDA; step counters on the device)
 //              per-tensor  LibTorch's torch::optim::Adam (a loop over tensors, several kernels each)
@@ -13,7 +13,11 @@
 //              bf16        bf16 autocast (weights, gradients and Adam stay fp32)
 //   data       host        each batch gathered on the host and copied, as a DataLoader does
 //              device      the dataset resident on the GPU, batches indexed there
-// Written "fused/graph/fp32/device", or by a preset's name. Torch-free: the CLI, the plan and the
+//   loop       (libtorch)  sedenergy's own steps in C++ (runner::Trainer): no Python between kernels
+//              python      a Python process running PyTorch as a user writes the loop (runner::PythonLoop,
+//                          python/sedenergy/study_loop.py): torch.optim.Adam, a DataLoader with pinned memory;
+//                          eager steps and host batches only (issue 33: the study's reference)
+// Written "fused/graph/fp32/device" (the C++ loop) or "foreach/eager/fp32/host/python", or by a preset's name. Torch-free: the CLI, the plan and the
 // analysis read it.
 #pragma once
 #include <string>
@@ -22,7 +26,9 @@
 namespace sedenergy::models {
 
 inline constexpr const char* kDefaultImplementation = "default";
-// What a PyTorch user's plain loop runs: what software choices are measured against where a study ran it.
+// What a PyTorch user's plain loop runs, in Python: the study's reference, what the model findings read and the
+// software choices are measured against where a study ran it. Before 2026-12-07 the name meant the same choices
+// run by the C++ loop, which is now libtorch-default (a run's spec_json says which: its impl ends in /python).
 inline constexpr const char* kPytorchDefaultImplementation = "pytorch-default";
 
 enum class Precision { fp32, tf32, ieee, bf16 };
@@ -41,9 +47,10 @@ struct Implementation {
   bool graph = false;
   Precision precision = Precision::fp32;
   bool device_data = false;
+  bool python = false;  // the loop: a Python process (true) or sedenergy's C++ steps
   std::string preset = kDefaultImplementation;  // the preset it was named by ("" when written out)
 
-  // "fused/graph/fp32/device"
+  // "fused/graph/fp32/device", "foreach/eager/fp32/host/python"
   std::string spelled() const;
   // The preset's name, else spelled(): what runs, variants and reports call it.
   std::string name() const { return preset.empty() ? spelled() : preset; }
@@ -69,7 +76,8 @@ std::vector<Implementation> parse_implementations(const std::string& list, const
                                                   const std::string& option);
 
 // Why the implementation cannot run here, "" when it can: graphs need CUDA (and a build with CUDA graphs)
-// and the fused optimizer; bf16, tf32 and ieee need CUDA; device-resident data needs cached features.
+// and the fused optimizer; bf16, tf32 and ieee need CUDA; device-resident data needs cached features; the
+// Python loop runs eager steps on host batches of cached features.
 struct RunContext {
   bool cuda = false;
   bool cuda_graphs_built = false;

@@ -44,6 +44,7 @@
 #include "runner/probes.hpp"
 #include "runner/study_options.hpp"
 #include "runner/study_parts.hpp"
+#include "runner/python_loop.hpp"
 #include "runner/trainer.hpp"
 #include "store/store.hpp"
 
@@ -262,8 +263,8 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
 
 
 // The test metrics of a trained model (outside any window).
-void record_quality(store::RunRecord& rec, Trainer& trainer) {
-  auto [scores, targets] = trainer.predict();
+void record_quality(store::RunRecord& rec, Loop& loop) {
+  auto [scores, targets] = loop.predict();
   const auto tm = analysis::tagging_metrics(scores, targets, data::kNumClasses);
   rec.metrics.accuracy = tm.accuracy;
   rec.metrics.label_accuracy = tm.label_accuracy;
@@ -273,11 +274,33 @@ void record_quality(store::RunRecord& rec, Trainer& trainer) {
   rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
 }
 
+// The loop of a run: sedenergy's C++ steps, or the Python worker's (started by the first run that needs it,
+// and again after one that ended), its model checked against the accounting as the C++ one is.
+std::unique_ptr<Loop> make_loop(const WorkItem& item, const StudyPlan& plan, const compute::ModelCount& counts,
+                                const StudyData& data, std::uint64_t seed, std::unique_ptr<PythonWorker>& python,
+                                std::ostream& log) {
+  if (!item.impl.python) {
+    return std::make_unique<Trainer>(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
+                                     build_model(item.spec, plan, counts, seed));
+  }
+  if (!python || !python->running()) {
+    python = std::make_unique<PythonWorker>(plan.opt.python);
+    log << "    Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n";
+  }
+  auto loop = std::make_unique<PythonLoop>(*python, *data.train, data.test_set(), data.validation.get(), plan.dev,
+                                           plan.opt, item.impl, item.spec, plan.shape, seed);
+  if (loop->parameter_count() != counts.params) {
+    throw Error("the Python loop's model has " + std::to_string(loop->parameter_count()) +
+                " parameters, the accounting says " + std::to_string(counts.params));
+  }
+  return loop;
+}
+
 // Kernels per training and test step, counted on a fresh copy of the run's model and optimizer (capture
 // needs a real step first, which must not touch the measured model); after the windows, outside them.
 void record_kernels(store::RunRecord& rec, const WorkItem& item, const StudyPlan& plan, const compute::ModelCount& counts,
                     const StudyData& data, std::ostream& log) {
-  if (!plan.dev.cuda) return;
+  if (!plan.dev.cuda || item.impl.python) return;  // counted on the C++ loop's captured graphs
   Trainer counter(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
                   build_model(item.spec, plan, counts, plan.opt.seed));
   std::string why;
@@ -288,27 +311,26 @@ void record_kernels(store::RunRecord& rec, const WorkItem& item, const StudyPlan
 // One work item measured into its record (status ok, failed or interrupted); adds to the summary.
 void measure_run(store::RunRecord& rec, const WorkItem& item, const compute::ModelCount& counts, const StudyPlan& plan,
                  const StudyData& data, const torch::Tensor& subset, energy::Meter& meter, StudySummary& sum,
-                 std::ostream& log) {
+                 std::unique_ptr<PythonWorker>& python, std::ostream& log) {
   std::string optimizer_method;
   try {
     refuse_what_cannot_fit(counts, plan.dev, meter);
     {
       const std::uint64_t seed = training_seed(item, plan.opt);
-      Trainer trainer(*data.train, data.test_set(), plan.dev, plan.opt, item.impl,
-                      build_model(item.spec, plan, counts, seed));
-      trainer.stop_when(&g_stop);  // a long epoch (full-length input on a CPU) ends at the next step
-      rec.params = trainer.model()->parameter_count();
-      optimizer_method = trainer.optimizer_method();
-      trainer.warm_up(subset, plan.opt.warmup_steps);
+      const auto loop = make_loop(item, plan, counts, data, seed, python, log);
+      loop->stop_when(&g_stop);  // a long epoch (full-length input on a CPU) ends at the next step
+      rec.params = loop->parameter_count();
+      optimizer_method = loop->optimizer_method();
+      loop->warm_up(subset, plan.opt.warmup_steps);
       const double min_window = plan.opt.min_window_s;
       const auto train = data.validation && plan.opt.early_stop > 0
-                             ? learning_window(item, trainer, subset, *data.validation, plan.opt.early_stop, seed,
+                             ? learning_window(item, *loop, subset, *data.validation, plan.opt.early_stop, seed,
                                                meter, rec.learning_json)
-                             : training_window(item, trainer, subset, meter, min_window);
-      const auto test = test_window(item, trainer, meter, min_window);
+                             : training_window(item, *loop, subset, meter, min_window);
+      const auto test = test_window(item, *loop, meter, min_window);
       static const int host_cpus = read_host_info().cpu_count;
       rec.phases = {to_phase("train", train, host_cpus), to_phase("test", test, host_cpus)};
-      record_quality(rec, trainer);
+      record_quality(rec, *loop);
       for (const auto& ph : {train, test}) {
         sum.gpu_energy_j += ph.window.energy_j(energy::Domain::gpu);
         sum.energy_j += ph.window.total_energy_j();
@@ -398,6 +420,7 @@ struct Sweep {
   std::ostream& log;
   double t_runs = monotonic_s();
   int done_here = 0;
+  std::unique_ptr<PythonWorker> python;  // the Python loop's process, for the runs that use it
 
   // A stop was requested: the sweep ends, `left` runs untouched, and says how to continue.
   bool stopped(std::size_t left) {
@@ -448,7 +471,7 @@ struct Sweep {
       rec.retry_of = item.repetition - opt.repetitions;
       rec.retry_reason = item.retry_reason;
     }
-    measure_run(rec, item, counts, plan, data, subset, meter, sum, log);
+    measure_run(rec, item, counts, plan, data, subset, meter, sum, python, log);
     db.add_run(rec);
     ++done_here;
   }

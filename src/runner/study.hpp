@@ -58,6 +58,7 @@ struct StudyOptions {
   // How each configuration is run (models/implementation.hpp): preset names or optimizer/graphs/precision/data,
   // comma-separated; several make the implementation a dimension of the study.
   std::string impl = models::kDefaultImplementation;
+  std::string python = "python3";       // the interpreter of the Python loop (implementations spelled /python)
   std::vector<int> devices;             // several GPUs: one worker process per GPU (run_study_on_devices)
   std::string worker_group;             // set in the worker processes of a multi-GPU study
   std::string worker_name;

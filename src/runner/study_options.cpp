@@ -92,6 +92,8 @@ void add_training_options(TableBuilder&& b) {
                                "dimension"});
   impl.record_key = "impl";
   impl.unrecorded = std::string(models::kDefaultImplementation);  // sessions from before --impl ran the default and recorded nothing
+  add({"--python", &O::python, "the Python interpreter (with PyTorch) that runs the Python loop: pytorch-default and the "
+                               "other implementations spelled .../python"}).in_config = false;  // the machine's, not the study's
 }
 
 // How windows are measured, and what happens between runs.

@@ -38,11 +38,11 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
 torch::Tensor training_subset(int64_t n, double fraction, std::uint64_t seed);
 
 // ---- study_windows.cpp ----
-PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter,
+PhaseOutcome training_window(const WorkItem& item, Loop& loop, const torch::Tensor& subset, energy::Meter& meter,
                              double min_window_s);
-PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
+PhaseOutcome learning_window(const WorkItem& item, Loop& loop, const torch::Tensor& subset,
                              const BatchSource& validation, int patience, std::uint64_t seed, energy::Meter& meter,
                              std::string& curve_json);
-PhaseOutcome test_window(const WorkItem& item, Trainer& trainer, energy::Meter& meter, double min_window_s);
+PhaseOutcome test_window(const WorkItem& item, Loop& loop, energy::Meter& meter, double min_window_s);
 
 }  // namespace sedenergy::runner

@@ -13,47 +13,25 @@ namespace sedenergy::runner {
 namespace {
 
 // Times epochs inside a window: each lap ends with the device synchronised, so a lap is the epoch's work,
-// not only its launches; and the process's CPU seconds over the whole window.
+// not only its launches; and the loop's CPU seconds over the whole window.
 class EpochClock {
  public:
-  explicit EpochClock(const Trainer& trainer) : trainer_(trainer), cpu0_(process_cpu_seconds()), t_(monotonic_s()) {}
+  explicit EpochClock(const Loop& loop) : loop_(loop), cpu0_(loop.cpu_seconds()), t_(monotonic_s()) {}
   void lap(PhaseOutcome& o) {
-    trainer_.synchronize();
+    loop_.synchronize();
     const double now = monotonic_s();
     o.epoch_s.push_back(now - t_);
     t_ = now;
   }
-  void stop(PhaseOutcome& o) const { o.own_cpu_s = process_cpu_seconds() - cpu0_; }
+  void stop(PhaseOutcome& o) const { o.own_cpu_s = loop_.cpu_seconds() - cpu0_; }
 
  private:
-  const Trainer& trainer_;
+  const Loop& loop_;
   double cpu0_, t_;
 };
 
-// The weights of a model, copied on its device, to go back to.
-class Snapshot {
- public:
-  explicit Snapshot(models::SedNet& model) : model_(model) { take(); }
-  void take() {
-    torch::NoGradGuard no_grad;
-    saved_.clear();
-    for (const auto& p : model_->parameters()) saved_.push_back(p.detach().clone());
-    for (const auto& b : model_->buffers()) saved_.push_back(b.detach().clone());
-  }
-  void restore() {
-    torch::NoGradGuard no_grad;
-    std::size_t i = 0;
-    for (auto& p : model_->parameters()) p.copy_(saved_[i++]);
-    for (auto& b : model_->buffers()) b.copy_(saved_[i++]);
-  }
-
- private:
-  models::SedNet& model_;
-  std::vector<torch::Tensor> saved_;
-};
-
-double validation_map(Trainer& trainer, const BatchSource& validation) {
-  auto [scores, targets] = trainer.predict(&validation);
+double validation_map(Loop& loop, const BatchSource& validation) {
+  auto [scores, targets] = loop.predict(&validation);
   return analysis::tagging_metrics(scores, targets, data::kNumClasses).map;
 }
 
@@ -63,18 +41,18 @@ double validation_map(Trainer& trainer, const BatchSource& validation) {
 // window is long enough. Every measured unit starts from the same weights: each is the study's workload
 // (E epochs from one starting point), and a long window cannot drift into divergence; restoring is one
 // device copy of the weights per unit, inside the window.
-PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset, energy::Meter& meter,
+PhaseOutcome training_window(const WorkItem& item, Loop& loop, const torch::Tensor& subset, energy::Meter& meter,
                              double min_window_s) {
   PhaseOutcome train;
   {
-    Snapshot start(trainer.model());
+    loop.keep_weights("start");
     auto w = meter.begin(item.variant + "/train");
     const double t0 = monotonic_s();
-    EpochClock clock(trainer);
+    EpochClock clock(loop);
     do {
-      if (train.epochs > 0) start.restore();
+      if (train.epochs > 0) loop.restore_weights("start");
       for (int e = 0; e < item.epochs; ++e) {
-        trainer.train_epoch(subset);
+        loop.train_epoch(subset);
         clock.lap(train);
       }
       train.epochs += item.epochs;
@@ -83,7 +61,7 @@ PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch
     clock.stop(train);
   }  // the test phase has the memory
   if (stop_requested()) throw RunInterrupted();
-  train.loss = trainer.training_loss(subset);
+  train.loss = loop.training_loss(subset);
   if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
   return train;
 }
@@ -94,20 +72,20 @@ PhaseOutcome training_window(const WorkItem& item, Trainer& trainer, const torch
 // mark on one long window, not a window per epoch, which would last under the meter's 1 s), so the curve
 // carries the time and energy spent from the start up to every epoch. The model ends with its best epoch's
 // weights.
-PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch::Tensor& subset,
+PhaseOutcome learning_window(const WorkItem& item, Loop& loop, const torch::Tensor& subset,
                              const BatchSource& validation, int patience, std::uint64_t seed, energy::Meter& meter,
                              std::string& curve_json) {
   PhaseOutcome train;
-  Snapshot best(trainer.model());
+  loop.keep_weights("best");
   nlohmann::json curve = nlohmann::json::array();
   double best_map = -1;
   int best_epoch = 0, since_best = 0;
   auto w = meter.begin(item.variant + "/train");
-  EpochClock clock(trainer);
+  EpochClock clock(loop);
   while (!stop_requested() && train.epochs < item.epochs && since_best < patience) {
-    trainer.train_epoch(subset);
+    loop.train_epoch(subset);
     clock.lap(train);
-    const double map = validation_map(trainer, validation);  // its scores came to the host: the device is synchronised
+    const double map = validation_map(loop, validation);  // its scores came to the host: the device is synchronised
     const auto mark = meter.read(w);
     ++train.epochs;
     curve.push_back({{"epoch", train.epochs}, {"validation_map", map}, {"seconds", mark.duration_s},
@@ -116,7 +94,7 @@ PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch
       best_map = map;
       best_epoch = train.epochs;
       since_best = 0;
-      best.take();
+      loop.keep_weights("best");
     } else {
       ++since_best;
     }
@@ -124,8 +102,8 @@ PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch
   train.window = meter.end(w);
   clock.stop(train);
   if (stop_requested()) throw RunInterrupted();
-  best.restore();
-  train.loss = trainer.training_loss(subset);
+  loop.restore_weights("best");
+  train.loss = loop.training_loss(subset);
   if (!std::isfinite(train.loss)) throw Error("training loss is not finite (NaN/Inf): the model diverged");
   curve_json = nlohmann::json{{"seed", seed}, {"patience", patience}, {"max_epochs", item.epochs}, {"best_epoch", best_epoch},
                               {"stopped", since_best >= patience ? "early stop" : "most epochs"}, {"curve", curve},
@@ -136,13 +114,13 @@ PhaseOutcome learning_window(const WorkItem& item, Trainer& trainer, const torch
 }
 
 // The test window: test epochs until it is long enough.
-PhaseOutcome test_window(const WorkItem& item, Trainer& trainer, energy::Meter& meter, double min_window_s) {
+PhaseOutcome test_window(const WorkItem& item, Loop& loop, energy::Meter& meter, double min_window_s) {
   PhaseOutcome test;
   auto w = meter.begin(item.variant + "/test");
   const double t0 = monotonic_s();
-  EpochClock test_clock(trainer);
+  EpochClock test_clock(loop);
   do {
-    trainer.test_epoch();
+    loop.test_epoch();
     test_clock.lap(test);
     ++test.epochs;
   } while (!stop_requested() && monotonic_s() - t0 < min_window_s);

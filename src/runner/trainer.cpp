@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "common/error.hpp"
+#include "common/host.hpp"
 
 namespace fs = std::filesystem;
 
@@ -325,6 +326,24 @@ std::pair<std::vector<float>, std::vector<float>> Trainer::predict(const BatchSo
     targets.insert(targets.end(), yc.data_ptr<float>(), yc.data_ptr<float>() + yc.numel());
   }
   return {scores, targets};
+}
+
+double Trainer::cpu_seconds() const { return process_cpu_seconds(); }
+
+void Trainer::keep_weights(const std::string& slot) {
+  torch::NoGradGuard no_grad;
+  auto& saved = kept_[slot];
+  saved.clear();
+  for (const auto& p : model_->parameters()) saved.push_back(p.detach().clone());
+  for (const auto& b : model_->buffers()) saved.push_back(b.detach().clone());
+}
+
+void Trainer::restore_weights(const std::string& slot) {
+  torch::NoGradGuard no_grad;
+  const auto& saved = kept_.at(slot);
+  std::size_t i = 0;
+  for (auto& p : model_->parameters()) p.copy_(saved[i++]);
+  for (auto& b : model_->buffers()) b.copy_(saved[i++]);
 }
 
 std::pair<int, int> Trainer::count_kernels(std::string& why) {

@@ -20,6 +20,7 @@
 #include "models/implementation.hpp"
 #include "models/torch_models.hpp"
 #include "runner/cuda_graph.hpp"
+#include "runner/loop.hpp"
 #include "runner/plan.hpp"
 
 namespace sedenergy::runner {
@@ -45,6 +46,9 @@ class BatchSource {
   std::pair<torch::Tensor, torch::Tensor> batch(const torch::Tensor& idx, bool pinned = false) const;
   // Keeps a copy of the whole set on `device` (cached features only), for device-resident batches.
   void keep_on(const torch::Device& device);
+  // The whole set on the host (cached features only; undefined for features computed per batch).
+  const torch::Tensor& host_x() const { return x_; }
+  const torch::Tensor& host_y() const { return y_; }
   const torch::Tensor& resident_x() const { return x_dev_; }
   const torch::Tensor& resident_y() const { return y_dev_; }
 
@@ -87,36 +91,33 @@ class Float32Math {
   bool cublas_was_ = false, cudnn_was_ = true;
 };
 
-class Trainer {
+// sedenergy's own steps in C++ (the loop of every implementation not spelled /python).
+class Trainer : public Loop {
  public:
   Trainer(const BatchSource& train, const BatchSource& test, const DeviceChoice& dev, const StudyOptions& opt,
           const models::Implementation& impl, models::SedNet model);
 
   static int steps_per_epoch(int64_t clips, int batch) { return static_cast<int>((clips + batch - 1) / batch); }
   models::SedNet& model() { return model_; }
-  // Epochs end early, after the step in progress, once `*flag` is set (a stop signal): their windows are then
-  // cut short, and the caller records the run as interrupted.
-  void stop_when(const std::atomic<bool>* flag) { stop_ = flag; }
-  std::string optimizer_method() const { return optim_.method(); }
-  // Waits for the device's queued work (a no-op on the CPU).
-  void synchronize() const {
+  void stop_when(const std::atomic<bool>* flag) override { stop_ = flag; }
+  std::string optimizer_method() const override { return optim_.method(); }
+  std::int64_t parameter_count() override { return model_->parameter_count(); }
+  void synchronize() const override {
     if (dev_.cuda) torch::cuda::synchronize();
   }
+  double cpu_seconds() const override;
 
-  // The unmeasured start: with graphs, each step shape the epochs use (full batches and the last partial
-  // one, training and test) captured after two warm-up steps, or with device data the whole training and
-  // test epochs captured after one eager epoch each; then `steps` training steps.
-  void warm_up(const torch::Tensor& subset, int steps);
-  // Trains `steps` steps (all of an epoch when steps < 0) over the clips `subset` (indices into the
-  // training source) in a fresh random order; returns the steps run.
-  int train_epoch(const torch::Tensor& subset, int steps = -1);
-  // The mean loss of the model as it is (eval mode) over the clips `subset`, outside any window; NaN when
-  // the model diverged. The steps keep no loss: summing it would be one more kernel in every step.
-  double training_loss(const torch::Tensor& subset);
-  void test_epoch();
-  // Class probabilities and targets over the test set, or over `source` (e.g. a validation split), for
-  // the quality metrics.
-  std::pair<std::vector<float>, std::vector<float>> predict(const BatchSource* source = nullptr);
+  // With graphs, each step shape the epochs use (full batches and the last partial one, training and
+  // test) captured after two warm-up steps, or with device data the whole training and test epochs captured
+  // after one eager epoch each; then `steps` training steps.
+  void warm_up(const torch::Tensor& subset, int steps) override;
+  int train_epoch(const torch::Tensor& subset, int steps = -1) override;
+  // The steps keep no loss: summing it would be one more kernel in every step.
+  double training_loss(const torch::Tensor& subset) override;
+  void test_epoch() override;
+  std::pair<std::vector<float>, std::vector<float>> predict(const BatchSource* source = nullptr) override;
+  void keep_weights(const std::string& slot) override;
+  void restore_weights(const std::string& slot) override;
   // Kernels one training step and one test step of a full batch launch, counted on captured graphs
   // (CUDA only; the model and optimizer take one more real step first): {train, test}, -1 where unknown.
   std::pair<int, int> count_kernels(std::string& why);
@@ -163,6 +164,7 @@ class Trainer {
   std::map<int64_t, torch::Tensor> mean_scales_;            // by output size
   EpochGraph train_epoch_graph_, test_epoch_graph_;
   const std::atomic<bool>* stop_ = nullptr;
+  std::map<std::string, std::vector<torch::Tensor>> kept_;  // weights and buffers, by slot
 };
 
 }  // namespace sedenergy::runner

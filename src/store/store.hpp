@@ -73,7 +73,7 @@ struct PhaseRecord {
   std::string flags;        // "; "-separated validity flags
   std::string window_json;  // the full window record
   // Host stalls: each epoch's seconds inside the window (JSON list, the GPU synchronised at each end), the
-  // CPU seconds the study process used in the window, and the CPU load of every other process on the
+  // CPU seconds the study process (and its Python loop's worker) used in the window, and the CPU load of every other process on the
   // host (share of all CPUs); -1 / "" before schema 6.
   std::string epoch_times_json;
   double own_cpu_s = kAbsent, other_cpu_load = kAbsent;

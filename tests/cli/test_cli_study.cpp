@@ -94,7 +94,8 @@ TEST(Cli, StudyComparesImplementationsOfOneModel) {
   auto dir = test::temp_dir();
   const auto out = (dir / "impl").string();
   auto r = run("study --device cpu --grid mlp:1x16,cnn:1x4 --clips 16 --min-window 0.2 --warmup-steps 1 "
-               "--repetitions 2 --impl pytorch-default,foreach/eager/fp32/device,per-tensor/eager/fp32/host --out " + out);
+               "--repetitions 2 --impl pytorch-default,foreach/eager/fp32/device,per-tensor/eager/fp32/host "
+               "--python /usr/bin/python3 --out " + out);  // Debian's interpreter, with its PyTorch
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "mlp:1x16 [impl foreach/eager/fp32/device] (repetition 2)")) << r.out;
   store::Store db(out + "/results.db");
@@ -124,6 +125,56 @@ TEST(Cli, StudyComparesImplementationsOfOneModel) {
   EXPECT_EQ(refused.rc, 2);
   EXPECT_TRUE(contains(refused.out, "--impl fastest (fused/graph/fp32/device): CUDA graphs need a CUDA device")) << refused.out;
   EXPECT_FALSE(fs::exists(out + "2/results.db"));
+}
+
+// The study's reference is a Python loop (issue 33): pytorch-default runs each configuration in a real Python
+// process with PyTorch (a DataLoader, torch.optim.Adam), inside the study's own windows; the runs say so, their
+// models have the accounting's parameters, each window's CPU time includes the worker's, and the worker ends
+// with the study. What it cannot build or run is refused before any work, by name; a missing interpreter fails
+// the run with a message that says so.
+TEST(Cli, TheReferenceRunsInAPythonLoop) {
+  auto dir = test::temp_dir();
+  const auto out = (dir / "py").string();
+  const std::string base = "study --device cpu --clips 16 --min-window 0.2 --warmup-steps 1 --repetitions 1 --python "
+                           "/usr/bin/python3 --impl pytorch-default ";
+  auto r = run(base + "--grid mlp:1x16,cnn:1x4,rnn:1x16,crnn:1x1:4x8 --out " + out);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "Python loop: pid ")) << r.out;
+  store::Store db(out + "/results.db");
+  const auto rows = db.rows();
+  ASSERT_EQ(rows.size(), 8u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.run->status, "ok") << row.run->error;
+    EXPECT_EQ(row.run->impl, "pytorch-default");
+    const auto spec = nlohmann::json::parse(row.run->spec_json);
+    EXPECT_EQ(spec["impl"], "foreach/eager/fp32/host/python");
+    EXPECT_TRUE(contains(spec["optimizer"].get<std::string>(), "torch.optim.Adam() in Python")) << row.run->spec_json;
+    EXPECT_GT(row.phase.own_cpu_s, 0);
+    EXPECT_GE(row.phase.window_s, 0.2);
+    EXPECT_GE(row.run->metrics.map, 0);
+    EXPECT_LE(row.run->metrics.map, 1);
+    if (row.phase.phase == "train") EXPECT_TRUE(present(row.phase.loss) && row.phase.loss > 0) << row.run->config;
+  }
+  const auto log = r.out.substr(r.out.find("Python loop: pid ") + 17);
+  const int pid = std::stoi(log);
+  EXPECT_FALSE(process_visible(pid)) << "the Python loop outlived the study";
+
+  auto logits = run(base + "--grid mlp:1x16 --loss bce-logits --out " + out + "2");
+  EXPECT_EQ(logits.rc, 2);
+  EXPECT_TRUE(contains(logits.out, "--impl pytorch-default (the Python loop) trains with --loss bce-softmax")) << logits.out;
+  auto modified = run(base + "--grid rnn:1x16+lstm --out " + out + "2");
+  EXPECT_EQ(modified.rc, 2);
+  EXPECT_TRUE(contains(modified.out, "plain mlp/cnn/rnn/crnn specs, not rnn:1x16+lstm")) << modified.out;
+  EXPECT_FALSE(fs::exists(out + "2/results.db"));
+  auto graph = run("study --device cpu --grid mlp:1x16 --clips 16 --impl foreach/graph/fp32/host/python --out " + out + "2");
+  EXPECT_EQ(graph.rc, 2);
+  EXPECT_TRUE(contains(graph.out, "CUDA graphs need a CUDA device")) << graph.out;
+
+  auto missing = run("study --device cpu --clips 16 --min-window 0.2 --repetitions 1 --grid mlp:1x16 --impl "
+                     "pytorch-default --python /nonexistent/python3 --out " + out + "3");
+  EXPECT_EQ(missing.rc, 1) << missing.out;  // every run failed
+  EXPECT_TRUE(contains(missing.out, "FAILED: the Python loop ended (exit 127; exit 127: the interpreter was not found"))
+      << missing.out;
 }
 
 TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {

@@ -858,6 +858,29 @@ TEST(ProcessTree, ChildrenAreInTheTreeAndOddCommandNamesParse) {
   EXPECT_FALSE(in_process_tree(77, 5, dir.string()));
 }
 
+// Another process's CPU seconds (the Python loop's worker, issue 33): utime + stime in clock ticks from its
+// stat, whatever its command name; a real busy child's grow; 0 for a process that is gone.
+TEST(ProcessTree, AnotherProcessCpuSecondsComeFromItsStat) {
+  auto dir = test::temp_dir();
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  test::write_text(dir / "77" / "stat", "77 (py (worker)) R 42 77 77 0 -1 4194304 10 0 0 0 " +
+                                            std::to_string(static_cast<int>(3 * tick)) + " " +
+                                            std::to_string(static_cast<int>(tick / 2)) + " 0 0 20 0 1 0 99\n");
+  EXPECT_NEAR(process_cpu_seconds(77, dir.string()), 3.5, 1e-9);
+  EXPECT_EQ(process_cpu_seconds(78, dir.string()), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    for (volatile long i = 0;; ++i) {
+    }
+  }
+  const double t0 = monotonic_s();
+  while (process_cpu_seconds(child) < 0.2 && monotonic_s() - t0 < 20) usleep(20000);
+  EXPECT_GE(process_cpu_seconds(child), 0.2);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(process_cpu_seconds(child), 0);
+}
+
 // A claim's holder: a process identity ("host:pid:start") stays "may be running" while the process lives,
 // and not once it has ended, even if its PID is used again (another start time); another host's cannot
 // be judged from here and is left alone.

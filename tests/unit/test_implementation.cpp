@@ -10,9 +10,15 @@ using namespace sedenergy;
 using namespace sedenergy::models;
 
 TEST(Implementation, PresetsAndSpelledNamesParse) {
+  // The study's reference is a user's loop in Python (issue 33); the same choices in C++ are libtorch-default.
   const auto d = parse_implementation("pytorch-default", "auto", "--impl");
-  EXPECT_EQ(d.spelled(), "foreach/eager/fp32/host");
+  EXPECT_EQ(d.spelled(), "foreach/eager/fp32/host/python");
+  EXPECT_TRUE(d.python);
   EXPECT_EQ(d.name(), "pytorch-default");
+  const auto c = parse_implementation("libtorch-default", "auto", "--impl");
+  EXPECT_EQ(c.spelled(), "foreach/eager/fp32/host");
+  EXPECT_FALSE(c.python);
+  EXPECT_TRUE(parse_implementation("fused/eager/bf16/host/python", "auto", "--impl").python);
   const auto f = parse_implementation("fastest", "auto", "--impl");
   EXPECT_TRUE(f.graph && f.device_data && f.precision == Precision::fp32);
   EXPECT_EQ(f.optimizer, "fused");
@@ -27,8 +33,8 @@ TEST(Implementation, PresetsAndSpelledNamesParse) {
   EXPECT_EQ(s.precision, Precision::bf16);
   // The float32 math: PyTorch's defaults (fp32), TF32 everywhere, IEEE throughout; only the precision
   // differs from pytorch-default.
-  EXPECT_EQ(parse_implementation("pytorch-tf32", "auto", "--impl").spelled(), "foreach/eager/tf32/host");
-  EXPECT_EQ(parse_implementation("pytorch-ieee", "auto", "--impl").spelled(), "foreach/eager/ieee/host");
+  EXPECT_EQ(parse_implementation("pytorch-tf32", "auto", "--impl").spelled(), "foreach/eager/tf32/host/python");
+  EXPECT_EQ(parse_implementation("pytorch-ieee", "auto", "--impl").spelled(), "foreach/eager/ieee/host/python");
   EXPECT_EQ(parse_implementation("fused/graph/tf32/device", "auto", "--impl").precision, Precision::tf32);
   // Every preset's spelling parses back to itself.
   for (const auto& p : implementation_presets()) {
@@ -49,6 +55,10 @@ TEST(Implementation, BadNamesAreRefusedByOption) {
   EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp16/host", "auto", "--impl"); }).find("precision is fp32, tf32, ieee, bf16, not 'fp16'"),
             std::string::npos);
   EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp32/disk", "auto", "--impl"); }).find("data is host or device"),
+            std::string::npos);
+  EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp32/host/jax", "auto", "--impl"); }).find("the loop is python (or left out: C++), not 'jax'"),
+            std::string::npos);
+  EXPECT_NE(test::input_error_of([] { parse_implementation("fused/eager/fp32/host/python/x", "auto", "--impl"); }).find("not an implementation"),
             std::string::npos);
   EXPECT_NE(test::input_error_of([] { parse_implementations("fastest,fastest", "auto", "--impl"); }).find("'fastest' given twice"),
             std::string::npos);
@@ -72,5 +82,9 @@ TEST(Implementation, ImpossibleCombinationsSayWhy) {
   EXPECT_EQ(why("foreach/eager/ieee/host", cpu), "ieee sets CUDA's float32 math: CUDA devices only");
   EXPECT_NE(why("device-data", on_the_fly).find("needs cached features"), std::string::npos);
   EXPECT_EQ(why("pytorch-default", cpu), "");
+  // The Python loop is a user's plain loop: eager steps on host batches of cached features.
+  EXPECT_EQ(why("fused/graph/fp32/device/python", gpu), "the Python loop is a user's plain loop: eager steps, host batches");
+  EXPECT_EQ(why("fused/eager/fp32/device/python", gpu), "the Python loop is a user's plain loop: eager steps, host batches");
+  EXPECT_NE(why("pytorch-default", on_the_fly).find("the Python loop reads cached features"), std::string::npos);
   EXPECT_EQ(why("default", cpu), "");  // auto: foreach on the CPU
 }
