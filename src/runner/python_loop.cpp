@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ PythonWorker::PythonWorker(const std::string& python) {
   const std::string path = worker_pythonpath();
   const pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a study killed outright (SIGKILL, OOM) takes its worker along
     dup2(in[0], 0);
     dup2(out[1], 1);
     if (!path.empty()) setenv("PYTHONPATH", path.c_str(), 1);

@@ -285,7 +285,7 @@ std::unique_ptr<Loop> make_loop(const WorkItem& item, const StudyPlan& plan, con
   }
   if (!python || !python->running()) {
     python = std::make_unique<PythonWorker>(plan.opt.python);
-    log << "    Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n";
+    log << "    Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n" << std::flush;
   }
   auto loop = std::make_unique<PythonLoop>(*python, *data.train, data.test_set(), data.validation.get(), plan.dev,
                                            plan.opt, item.impl, item.spec, plan.shape, seed);

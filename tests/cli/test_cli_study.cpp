@@ -758,6 +758,56 @@ TEST(Cli, StopRequestEndsALongEpochAtTheNextStep) {
   EXPECT_LT(stop_s, 8.0) << log;  // the report is still written; the epoch alone would take longer
 }
 
+// Whether `pid` runs: its /proc entry exists and is not a zombie's (an ended child not yet reaped).
+bool running(int pid) {
+  const auto stat = test::read_text(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// A stop request (Slurm's SIGTERM reaches every process of the step) while the Python loop trains: the worker
+// leaves the signal to the study, which asks it to end its epoch after the step in progress; the run is
+// recorded as interrupted, the study exits as the signal says, and the worker is gone with it. A study killed
+// outright takes its worker along too.
+TEST(Cli, StopRequestEndsThePythonLoopsWindowAndTheWorker) {
+  auto dir = test::temp_dir();
+  const std::vector<std::string> python = {"--impl", "pytorch-default", "--python", "/usr/bin/python3", "--grid",
+                                           "mlp:1x16", "--clips", "16", "--min-window", "600"};
+  const pid_t pid = start_one_run(dir, python, 120);
+  ASSERT_GT(pid, 0) << test::read_text(dir / "st.log");
+  ASSERT_TRUE(wait_for_text(dir / "st.log", "Python loop: pid ", 60)) << test::read_text(dir / "st.log");
+  usleep(1500000);  // inside the training window
+  const auto log0 = test::read_text(dir / "st.log");
+  const int worker = std::stoi(log0.substr(log0.find("Python loop: pid ") + 17));
+  kill(pid, SIGTERM);
+  kill(worker, SIGTERM);  // as Slurm signals the whole step
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto log = test::read_text(dir / "st.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;
+  EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
+  EXPECT_FALSE(running(worker)) << log;
+  {
+    store::Store db((dir / "st" / "results.db").string(), store::Store::Access::kRead);
+    const auto rows = db.rows();
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(rows[0].run->status, "interrupted");
+  }
+  const auto second = dir / "second";
+  fs::create_directories(second);
+  const pid_t killed = start_one_run(second, python, 120);
+  ASSERT_GT(killed, 0) << test::read_text(second / "st.log");
+  ASSERT_TRUE(wait_for_text(second / "st.log", "Python loop: pid ", 60)) << test::read_text(second / "st.log");
+  const auto log1 = test::read_text(second / "st.log");
+  const int orphan = std::stoi(log1.substr(log1.find("Python loop: pid ") + 17));
+  kill(killed, SIGKILL);
+  waitpid(killed, nullptr, 0);
+  const double t0 = monotonic_s();
+  while (running(orphan) && monotonic_s() - t0 < 10) usleep(50000);
+  EXPECT_FALSE(running(orphan)) << "the worker outlived a killed study";
+}
+
 // Issue 17, item 1: a real host stall (the study process stopped with SIGSTOP for 4 s inside the second
 // repetition's 1 s window) makes a repetition slower per epoch than 1.25x its configuration's median. Once
 // the planned runs are done the runner measures again exactly the repetitions the rule flags (the test
