@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -22,6 +24,8 @@
 #endif
 
 namespace fs = std::filesystem;
+
+extern char** environ;
 
 namespace sedenergy::runner {
 
@@ -49,46 +53,81 @@ std::vector<float> floats(const nlohmann::json& a) { return a.get<std::vector<fl
 }  // namespace
 
 PythonWorker::PythonWorker(const std::string& python) {
+  // A worker that ended makes a write to its pipe fail with EPIPE (an Error naming it), not end this process.
+  std::signal(SIGPIPE, SIG_IGN);
   char tmpl[] = "/tmp/sedenergy-python-loop.XXXXXX";
   if (!mkdtemp(tmpl)) throw Error("cannot make a folder for the Python loop's data in /tmp");
   folder_ = tmpl;
-  int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw Error("cannot make pipes for the Python loop");
+  try {
+    start(python);
+    const auto hello = call({{"op", "hello"}});
+    versions_ = "Python " + hello.value("python", std::string("?")) + ", PyTorch " + hello.value("torch", std::string("?"));
+  } catch (...) {
+    end();
+    throw;
+  }
+}
+
+PythonWorker::~PythonWorker() { end(); }
+
+void PythonWorker::start(const std::string& python) {
+  // Everything the child needs is made before fork: this process has threads (the meter's sampler), and
+  // between fork and exec the child may only make system calls.
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "PYTHONPATH=", 11) != 0) env_text.emplace_back(*e);
+  }
   const std::string path = worker_pythonpath();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a study killed outright (SIGKILL, OOM) takes its worker along
+  if (!path.empty()) env_text.push_back("PYTHONPATH=" + path);
+  std::vector<char*> env, argv;
+  for (auto& e : env_text) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::string program = python, dash_m = "-m", module = "sedenergy.study_loop";
+  argv = {program.data(), dash_m.data(), module.data(), nullptr};
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0) throw Error("cannot make pipes for the Python loop");
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    close(in[0]);
+    close(in[1]);
+    throw Error("cannot make pipes for the Python loop");
+  }
+  to_ = in[1];
+  from_ = out[0];
+  pid_ = fork();
+  if (pid_ == 0) {
+    // A study killed outright (SIGKILL, OOM) takes its worker along: the signal comes when the forking
+    // thread ends, and the study's runs are started from its main thread.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(in[0], 0);
     dup2(out[1], 1);
-    if (!path.empty()) setenv("PYTHONPATH", path.c_str(), 1);
-    execlp(python.c_str(), python.c_str(), "-m", "sedenergy.study_loop", static_cast<char*>(nullptr));
+    execvpe(argv[0], argv.data(), env.data());
     _exit(127);
   }
   close(in[0]);
   close(out[1]);
-  to_ = in[1];
-  from_ = out[0];
-  if (pid < 0) throw Error("cannot start the Python loop (" + python + ")");
-  pid_ = pid;
-  const auto hello = call({{"op", "hello"}});
-  if (!hello.contains("torch")) throw Error("the Python loop (" + python + ") did not start");
-  versions_ = "Python " + hello.value("python", std::string("?")) + ", PyTorch " + hello.value("torch", std::string("?"));
+  if (pid_ < 0) throw Error("cannot start the Python loop (" + python + ")");
 }
 
-PythonWorker::~PythonWorker() {
+void PythonWorker::end() {
   if (pid_ > 0) {
     const std::string quit = "{\"op\": \"quit\"}\n";
     (void)!write(to_, quit.data(), quit.size());
     close(to_);
+    to_ = -1;
     int status = 0;
     for (int i = 0; i < 100 && waitpid(pid_, &status, WNOHANG) == 0; ++i) usleep(50000);
     if (waitpid(pid_, &status, WNOHANG) == 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
     }
-    close(from_);
+    pid_ = -1;
   }
-  remove_tree(folder_);
+  for (int* fd : {&to_, &from_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  if (!folder_.empty()) remove_tree(folder_);
+  folder_.clear();
 }
 
 std::string PythonWorker::read_line() {

@@ -41,6 +41,8 @@ class PythonWorker {
   const std::string& versions() const { return versions_; }
 
  private:
+  void start(const std::string& python);  // the process and its pipes
+  void end();                              // asked to quit (killed after 5 s), its pipes and folder gone
   std::string read_line();
   pid_t pid_ = -1;
   int to_ = -1, from_ = -1;

@@ -420,7 +420,7 @@ struct Sweep {
   std::ostream& log;
   double t_runs = monotonic_s();
   int done_here = 0;
-  std::unique_ptr<PythonWorker> python;  // the Python loop's process, for the runs that use it
+  std::unique_ptr<PythonWorker> python = nullptr;  // the Python loop's process, for the runs that use it
 
   // A stop was requested: the sweep ends, `left` runs untouched, and says how to continue.
   bool stopped(std::size_t left) {
