@@ -151,10 +151,12 @@ std::string PythonWorker::read_line() {
       int status = 0;
       waitpid(pid_, &status, 0);
       pid_ = -1;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       throw Error("the Python loop ended (" +
-                  (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                     : "signal " + std::to_string(WTERMSIG(status))) +
-                  "; exit 127: the interpreter was not found, 1: see its message above, e.g. no PyTorch)");
+                  (code == 127 ? std::string("exit 127: the interpreter was not found")
+                   : code >= 0 ? "exit " + std::to_string(code) + ": its message is above, e.g. no PyTorch"
+                               : "signal " + std::to_string(WTERMSIG(status))) +
+                  ")");
     }
     pending_.append(buf, static_cast<std::size_t>(n));
   }

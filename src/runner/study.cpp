@@ -274,8 +274,24 @@ void record_quality(store::RunRecord& rec, Loop& loop) {
   rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
 }
 
-// The loop of a run: sedenergy's C++ steps, or the Python worker's (started by the first run that needs it,
-// and again after one that ended), its model checked against the accounting as the C++ one is.
+// The Python loop's process, when an implementation of the plan runs in it: started before any run, so
+// that an interpreter without PyTorch is a clear error at once rather than every run failing.
+std::unique_ptr<PythonWorker> start_python_loop(const StudyPlan& plan, std::ostream& log) {
+  if (std::none_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.python; })) return nullptr;
+  try {
+    auto python = std::make_unique<PythonWorker>(plan.opt.python);
+    log << "Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n"
+        << std::flush;
+    return python;
+  } catch (const Error& e) {
+    throw InputError("--python " + plan.opt.python + ": " + e.what() +
+                     " (the Python loop needs an interpreter with PyTorch; --impl libtorch-default runs the same "
+                     "choices in sedenergy's C++ loop)");
+  }
+}
+
+// The loop of a run: sedenergy's C++ steps, or the Python worker's (started again when one ended during a
+// run), its model checked against the accounting as the C++ one is.
 std::unique_ptr<Loop> make_loop(const WorkItem& item, const StudyPlan& plan, const compute::ModelCount& counts,
                                 const StudyData& data, std::uint64_t seed, std::unique_ptr<PythonWorker>& python,
                                 std::ostream& log) {
@@ -285,7 +301,7 @@ std::unique_ptr<Loop> make_loop(const WorkItem& item, const StudyPlan& plan, con
   }
   if (!python || !python->running()) {
     python = std::make_unique<PythonWorker>(plan.opt.python);
-    log << "    Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n" << std::flush;
+    log << "    Python loop started again: pid " << python->pid() << "\n" << std::flush;
   }
   auto loop = std::make_unique<PythonLoop>(*python, *data.train, data.test_set(), data.validation.get(), plan.dev,
                                            plan.opt, item.impl, item.spec, plan.shape, seed);
@@ -522,6 +538,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     return sum;
   }
   pin_training(opt, log);
+  auto python = start_python_loop(plan, log);  // pinned with the study; before any file is written
   auto meter = start_meter(plan, log);
   sum.db_path = (fs::path(opt.out_dir) / "results.db").string();
   store::Store db(sum.db_path);
@@ -538,6 +555,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   std::signal(SIGTERM, request_stop);
 
   Sweep sweep{plan, data, db, session, *meter, sum, log};
+  sweep.python = std::move(python);
   sweep.run_all(plan.items, "");
   // The workers of --devices each have a session: the group's are those with the same options.
   const auto sharing = opt.worker_group.empty() ? session.sessions : db.matching_sessions(sess);

@@ -170,11 +170,14 @@ TEST(Cli, TheReferenceRunsInAPythonLoop) {
   EXPECT_EQ(graph.rc, 2);
   EXPECT_TRUE(contains(graph.out, "CUDA graphs need a CUDA device")) << graph.out;
 
+  // An interpreter that is not there, or has no PyTorch: refused before any run, no results file.
   auto missing = run("study --device cpu --clips 16 --min-window 0.2 --repetitions 1 --grid mlp:1x16 --impl "
                      "pytorch-default --python /nonexistent/python3 --out " + out + "3");
-  EXPECT_EQ(missing.rc, 1) << missing.out;  // every run failed
-  EXPECT_TRUE(contains(missing.out, "FAILED: the Python loop ended (exit 127; exit 127: the interpreter was not found"))
-      << missing.out;
+  EXPECT_EQ(missing.rc, 2) << missing.out;
+  EXPECT_TRUE(contains(missing.out, "--python /nonexistent/python3: the Python loop ended (exit 127: the interpreter "
+                                    "was not found)")) << missing.out;
+  EXPECT_TRUE(contains(missing.out, "--impl libtorch-default runs the same choices")) << missing.out;
+  EXPECT_FALSE(fs::exists(out + "3/results.db"));
 }
 
 TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
