@@ -5,7 +5,7 @@ line on stdin; each reply is one JSON line on stdout ({"error": ...} when a requ
 meter and records stay the C++ runner's: this process only runs the steps, with
   torch.optim.Adam(lr) (foreach, PyTorch's default; fused=True or foreach=False where asked),
   torch.utils.data.DataLoader(TensorDataset, batch_size, shuffle=True, pin_memory=True on CUDA),
-  BCE on the softmax outputs, eager, PyTorch's float32 defaults (or TF32 / IEEE / bf16 autocast where asked).
+  BCE on the softmax outputs (or BCE with logits, --loss bce-logits), eager, PyTorch's float32 defaults (or TF32 / IEEE / bf16 autocast where asked).
 Each epoch (and each reply) ends with the device synchronised, so that a window read after it holds its work.
 SIGUSR1 ends an epoch after the step in progress, and every epoch after it (the study's stop request: the run
 in progress is recorded as interrupted, the study ends); SIGINT and SIGTERM are the study's to handle, so they
@@ -49,13 +49,14 @@ class StudyLoop:
     def model(self, req):
         torch = self.torch
         from .study_models import build
-        if req["loss"] != "bce-softmax":
-            raise SedenergyError(f"the Python loop trains with the study's BCE on softmax outputs, not {req['loss']}")
+        if req["loss"] not in ("bce-softmax", "bce-logits"):
+            raise SedenergyError(f"the Python loop trains with bce-softmax or bce-logits, not {req['loss']}")
+        self.logits = req["loss"] == "bce-logits"
         self.device = torch.device(req["device"])
         self.batch, self.train_name, self.test_name = req["batch"], req["train"], req["test"]
         self._set_precision(req["precision"])
         torch.manual_seed(req["seed"])
-        self.net = build(req["spec"], req["mels"], req["frames"]).to(self.device)
+        self.net = build(req["spec"], req["mels"], req["frames"], self.logits).to(self.device)
         kw = {"fused": True} if req["optimizer"] == "fused" else {} if req["optimizer"] == "foreach" else {"foreach": False}
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=req["lr"], **kw)
         self.kept, self.indices = {}, None
@@ -96,19 +97,22 @@ class StudyLoop:
             self.torch.cuda.synchronize(self.device)
 
     def train_epoch(self, req):
-        F = self.torch.nn.functional
         self.net.train()
         steps, limit = 0, req["steps"]
         for x, y in self._loader(self.train_name, True, self.indices):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             self.optimizer.zero_grad()
-            F.binary_cross_entropy(self._forward(x), y).backward()
+            self._loss(self._forward(x), y).backward()
             self.optimizer.step()
             steps += 1
             if steps == limit or _stop["requested"]:
                 break
         self._sync()
         return {"steps": steps, "stopped": _stop["requested"]}
+
+    def _loss(self, out, y):
+        F = self.torch.nn.functional
+        return F.binary_cross_entropy_with_logits(out, y) if self.logits else F.binary_cross_entropy(out, y)
 
     def _outputs(self, name, indices=None):
         """The model's outputs and the targets over a source, in eval mode, on the host."""
@@ -134,12 +138,13 @@ class StudyLoop:
         out, y = self._outputs(self.train_name, self.indices)
         if not bool(out.isfinite().all()):
             return {"loss": None}  # diverged
-        value = float(self.torch.nn.functional.binary_cross_entropy(out, y))
+        value = float(self._loss(out, y))
         return {"loss": value if math.isfinite(value) else None}
 
     def predict(self, req):
         out, y = self._outputs(req["source"])
-        return {"scores": out.flatten().tolist(), "targets": y.flatten().tolist()}
+        scores = self.torch.sigmoid(out) if self.logits else out  # class probabilities either way
+        return {"scores": scores.flatten().tolist(), "targets": y.flatten().tolist()}
 
     def keep(self, req):
         self.kept[req["slot"]] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}

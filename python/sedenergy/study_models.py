@@ -4,7 +4,8 @@ specs as `sedenergy flops` and `sedenergy study`: mlp:LxH, cnn:LxC, rnn:LxH, crn
     from sedenergy.study_models import build
     model = build("crnn:1x2:512x256")          # input (B, 1, 128, 64), output (B, 10) probabilities
 
-Every model ends with Linear(.., 10) and Softmax(dim=1); no BatchNorm, no dropout.
+Every model ends with Linear(.., 10) and Softmax(dim=1) (logits=True: without it, for BCE with logits, as the
+study's --loss bce-logits); no BatchNorm, no dropout.
 """
 import re
 
@@ -13,9 +14,19 @@ from .errors import SedenergyError
 _SPEC = re.compile(r"^(mlp|cnn|rnn):(\d+)x(\d+)$|^crnn:(\d+)x(\d+):(\d+)x(\d+)$")
 
 
-def build(spec, mels=128, frames=64):
+def build(spec, mels=128, frames=64, logits=False):
     """The PyTorch module of a study spec (its plain form: no +time, +bi, +lstm or +bn modifiers)."""
     import torch.nn as nn
+    model = _build(nn, spec, mels, frames)
+    if logits:  # the class softmax gives way to the loss's per-class sigmoid
+        if isinstance(model, nn.Sequential):
+            model[-1] = nn.Identity()
+        else:
+            model.softmax = nn.Identity()
+    return model
+
+
+def _build(nn, spec, mels, frames):
     m = _SPEC.match(spec)
     if not m:
         raise SedenergyError(f"study spec {spec!r}: expected mlp:LxH, cnn:LxC, rnn:LxH or crnn:LcxLr:CxH")

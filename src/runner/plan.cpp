@@ -152,13 +152,11 @@ std::vector<models::ModelSpec> shard_of(const std::vector<models::ModelSpec>& sp
   }
   return mine;
 }
-// The Python loop builds the study's plain specs (python/sedenergy/study_models.py) and trains with its loss.
-void check_python_loop(const std::vector<models::Implementation>& impls, const std::vector<models::ModelSpec>& specs,
-                       const StudyOptions& opt) {
+// The Python loop builds the study's plain specs (python/sedenergy/study_models.py).
+void check_python_loop(const std::vector<models::Implementation>& impls, const std::vector<models::ModelSpec>& specs) {
   const auto python = std::find_if(impls.begin(), impls.end(), [](const auto& i) { return i.python; });
   if (python == impls.end()) return;
   const std::string which = "--impl " + python->name() + " (the Python loop)";
-  if (opt.loss != "bce-softmax") throw InputError(which + " trains with --loss bce-softmax, not " + opt.loss);
   for (const auto& s : specs) {
     const bool plain = !s.time_steps && !s.bidirectional && s.cell == models::Cell::kGru && !s.batch_norm &&
                        s.family != models::Family::kDcaseBaseline;
@@ -183,7 +181,7 @@ StudyPlan plan_study(const StudyOptions& opt_in) {
       static_cast<std::size_t>(params.clip_seconds * params.sample_rate));
   p.shape = models::InputShape{opt.batch, params.n_mels, frames};
   for (const auto& s : p.specs) models::plan(s, p.shape);  // rejects invalid specs now
-  check_python_loop(p.impls, p.specs, opt);
+  check_python_loop(p.impls, p.specs);
   if (!opt.data_dir.empty()) p.paths = data::open_dataset(opt.data_dir, opt.data_tsv);
   if (!opt.test_data_dir.empty()) p.test_paths = data::open_dataset(opt.test_data_dir, opt.test_tsv, "--test-data");
   ensure_writable_dir(opt.out_dir);

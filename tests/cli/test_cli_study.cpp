@@ -135,9 +135,9 @@ TEST(Cli, StudyComparesImplementationsOfOneModel) {
 TEST(Cli, TheReferenceRunsInAPythonLoop) {
   auto dir = test::temp_dir();
   const auto out = (dir / "py").string();
-  const std::string base = "study --device cpu --clips 16 --min-window 0.2 --warmup-steps 1 --repetitions 1 --python "
+  const std::string base = "study --device cpu --min-window 0.2 --warmup-steps 1 --repetitions 1 --python "
                            "/usr/bin/python3 --impl pytorch-default ";
-  auto r = run(base + "--grid mlp:1x16,cnn:1x4,rnn:1x16,crnn:1x1:4x8 --out " + out);
+  auto r = run(base + "--clips 16 --grid mlp:1x16,cnn:1x4,rnn:1x16,crnn:1x1:4x8 --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "Python loop: pid ")) << r.out;
   store::Store db(out + "/results.db");
@@ -159,10 +159,19 @@ TEST(Cli, TheReferenceRunsInAPythonLoop) {
   const int pid = std::stoi(log);
   EXPECT_FALSE(process_visible(pid)) << "the Python loop outlived the study";
 
-  auto logits = run(base + "--grid mlp:1x16 --loss bce-logits --out " + out + "2");
-  EXPECT_EQ(logits.rc, 2);
-  EXPECT_TRUE(contains(logits.out, "--impl pytorch-default (the Python loop) trains with --loss bce-softmax")) << logits.out;
-  auto modified = run(base + "--grid rnn:1x16+lstm --out " + out + "2");
+  // A learning run (BCE with logits, early stop on a validation split) in the Python loop: its curve recorded.
+  auto learning = run(base + "--grid cnn:1x4 --clips 32 --loss bce-logits --validation 0.25 --early-stop 2 --epochs 4 "
+                             "--out " + out + "L");
+  ASSERT_EQ(learning.rc, 0) << learning.out;
+  store::Store ldb(out + "L/results.db");
+  const auto lrows = ldb.rows();
+  ASSERT_FALSE(lrows.empty());
+  EXPECT_EQ(lrows[0].run->status, "ok") << lrows[0].run->error;
+  const auto curve = nlohmann::json::parse(lrows[0].run->learning_json);
+  EXPECT_GE(curve["curve"].size(), 1u);
+  EXPECT_LE(curve["curve"].size(), 4u);
+  EXPECT_GE(curve["best_epoch"].get<int>(), 1);
+  auto modified = run(base + "--clips 16 --grid rnn:1x16+lstm --out " + out + "2");
   EXPECT_EQ(modified.rc, 2);
   EXPECT_TRUE(contains(modified.out, "plain mlp/cnn/rnn/crnn specs, not rnn:1x16+lstm")) << modified.out;
   EXPECT_FALSE(fs::exists(out + "2/results.db"));

@@ -88,8 +88,19 @@ def test_kept_weights_come_back_and_a_seed_gives_the_same_model(worker):
     assert np.allclose(worker.call(op="predict", source="test")["scores"], before)
 
 
+def test_bce_with_logits_drops_the_softmax_and_predicts_probabilities(worker):
+    plain = worker.model()["parameters"]
+    assert worker.model(loss="bce-logits")["parameters"] == plain  # the softmax has no parameters
+    worker.call(op="subset", indices=list(range(20)))
+    assert worker.call(op="train_epoch", steps=-1)["steps"] == 3
+    assert worker.call(op="loss")["loss"] > 0
+    scores = np.array(worker.call(op="predict", source="test")["scores"]).reshape(12, 10)
+    assert ((scores > 0) & (scores < 1)).all()
+    assert not np.allclose(scores.sum(axis=1), 1, atol=1e-3)  # per-class sigmoids, not a softmax
+
+
 def test_bad_requests_are_errors_and_the_worker_goes_on(worker):
-    assert "bce-logits" in worker.model(loss="bce-logits")["error"]
+    assert "not hinge" in worker.model(loss="hinge")["error"]
     assert "mlp:1x16+time" in worker.model(spec="mlp:1x16+time")["error"]
     assert "unknown request 'eval'" in worker.call(op="eval")["error"]
     assert "unknown request '__init__'" in worker.call(op="__init__")["error"]
