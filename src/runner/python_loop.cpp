@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cmath>
@@ -242,5 +243,19 @@ std::pair<std::vector<float>, std::vector<float>> PythonLoop::predict(const Batc
 
 void PythonLoop::keep_weights(const std::string& slot) { worker_.call({{"op", "keep"}, {"slot", slot}}); }
 void PythonLoop::restore_weights(const std::string& slot) { worker_.call({{"op", "restore"}, {"slot", slot}}); }
+
+std::unique_ptr<PythonWorker> start_python_loop(const StudyPlan& plan, std::ostream& log) {
+  if (std::none_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.python; })) return nullptr;
+  try {
+    auto python = std::make_unique<PythonWorker>(plan.opt.python);
+    log << "Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n"
+        << std::flush;
+    return python;
+  } catch (const Error& e) {
+    throw InputError("--python " + plan.opt.python + ": " + e.what() +
+                     " (the Python loop needs an interpreter with PyTorch; --impl libtorch-default runs the same "
+                     "choices in sedenergy's C++ loop)");
+  }
+}
 
 }  // namespace sedenergy::runner

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -82,5 +84,9 @@ class PythonLoop : public Loop {
   std::int64_t parameters_ = 0;
   std::vector<std::int64_t> subset_;
 };
+
+// The Python loop's process, when an implementation of the plan runs in it (else null): started before any
+// run, so that an interpreter without PyTorch is an InputError naming --python at once.
+std::unique_ptr<PythonWorker> start_python_loop(const StudyPlan& plan, std::ostream& log);
 
 }  // namespace sedenergy::runner

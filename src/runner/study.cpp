@@ -85,8 +85,6 @@ std::string clock_text(double s) {
   return buf;
 }
 
-
-
 // Free memory where the model will live: NVML's free bytes on the GPU, MemAvailable on the host; 0 if unknown.
 double available_memory_gb(const DeviceChoice& dev, const energy::Meter& meter) {
   if (dev.cuda) {
@@ -131,11 +129,6 @@ double cool_down(const StudyOptions& opt, const energy::Meter& meter, const Cool
   }
   return monotonic_s() - t0;
 }
-
-
-
-
-
 
 // The meter of a study: this CUDA device's GPU (by PCI bus id, as CUDA and NVML number GPUs differently;
 // without the CUDA driver API, the CUDA_VISIBLE_DEVICES entry, else the same index), CPU and RAM.
@@ -257,11 +250,6 @@ models::SedNet build_model(const models::ModelSpec& spec, const StudyPlan& plan,
   return model;
 }
 
-
-
-
-
-
 // The test metrics of a trained model (outside any window).
 void record_quality(store::RunRecord& rec, Loop& loop) {
   auto [scores, targets] = loop.predict();
@@ -272,22 +260,6 @@ void record_quality(store::RunRecord& rec, Loop& loop) {
   rec.metrics.map = tm.map;
   rec.metrics.map_chance = analysis::chance_map(targets, data::kNumClasses);
   rec.metrics.per_class_json = nlohmann::json{{"f1", tm.f1}, {"ap", tm.ap}}.dump();
-}
-
-// The Python loop's process, when an implementation of the plan runs in it: started before any run, so
-// that an interpreter without PyTorch is a clear error at once rather than every run failing.
-std::unique_ptr<PythonWorker> start_python_loop(const StudyPlan& plan, std::ostream& log) {
-  if (std::none_of(plan.impls.begin(), plan.impls.end(), [](const auto& i) { return i.python; })) return nullptr;
-  try {
-    auto python = std::make_unique<PythonWorker>(plan.opt.python);
-    log << "Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n"
-        << std::flush;
-    return python;
-  } catch (const Error& e) {
-    throw InputError("--python " + plan.opt.python + ": " + e.what() +
-                     " (the Python loop needs an interpreter with PyTorch; --impl libtorch-default runs the same "
-                     "choices in sedenergy's C++ loop)");
-  }
 }
 
 // The loop of a run: sedenergy's C++ steps, or the Python worker's (started again when one ended during a
