@@ -131,6 +131,18 @@ void PythonWorker::end() {
   folder_.clear();
 }
 
+Error PythonWorker::ended() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return Error("the Python loop ended (" +
+               (code == 127 ? std::string("exit 127: the interpreter was not found")
+                : code >= 0 ? "exit " + std::to_string(code) + ": its message is above, e.g. no PyTorch"
+                            : "signal " + std::to_string(WTERMSIG(status))) +
+               ")");
+}
+
 std::string PythonWorker::read_line() {
   for (;;) {
     const auto nl = pending_.find('\n');
@@ -148,17 +160,7 @@ std::string PythonWorker::read_line() {
     char buf[65536];
     const ssize_t n = read(from_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      throw Error("the Python loop ended (" +
-                  (code == 127 ? std::string("exit 127: the interpreter was not found")
-                   : code >= 0 ? "exit " + std::to_string(code) + ": its message is above, e.g. no PyTorch"
-                               : "signal " + std::to_string(WTERMSIG(status))) +
-                  ")");
-    }
+    if (n <= 0) throw ended();
     pending_.append(buf, static_cast<std::size_t>(n));
   }
 }
@@ -169,7 +171,7 @@ nlohmann::json PythonWorker::call(const nlohmann::json& request) {
   for (std::size_t done = 0; done < line.size();) {
     const ssize_t n = write(to_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error("the Python loop stopped reading (" + request.value("op", std::string("?")) + ")");
+    if (n <= 0) throw ended();  // EPIPE: it has ended, or is ending
     done += static_cast<std::size_t>(n);
   }
   const auto reply = nlohmann::json::parse(read_line(), nullptr, false);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "models/implementation.hpp"
 #include "models/spec.hpp"
 #include "runner/loop.hpp"
@@ -46,6 +47,7 @@ class PythonWorker {
   void start(const std::string& python);  // the process and its pipes
   void end();                              // asked to quit (killed after 5 s), its pipes and folder gone
   std::string read_line();
+  Error ended();  // the worker waited for, and why it ended
   pid_t pid_ = -1;
   int to_ = -1, from_ = -1;
   std::string folder_, pending_, versions_;
