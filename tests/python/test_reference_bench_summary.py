@@ -12,6 +12,8 @@ from conftest import ROOT
 
 SUMMARY = os.path.join(ROOT, "bench", "energy_vs_pytorch_summary.py")
 H100 = os.path.join(ROOT, "results", "h100-reference-bench-2026-12-07", "bench")
+# The same bench with the study's reference as a Python loop (c545324 on): two counterbalanced passes.
+H100_PYTHON = os.path.join(ROOT, "results", "h100-python-reference-bench-2026-12-07", "bench")
 FAMILIES = {"mlp:1x512": "MLP", "cnn:1x128": "CNN", "rnn:1x512": "RNN", "crnn:1x1:64x64": "CRNN"}
 
 
@@ -34,6 +36,21 @@ def test_the_h100_passes_say_what_its_readme_quotes(tmp_path):
     assert rows[("test", "crnn:1x1:64x64")]["verdict"] == "within"
     assert rows[("train", "crnn:1x1:64x64")]["verdict"] == "not established"
     assert not any(f["counterbalanced"] for step in families.values() for f in step.values())
+
+
+def test_the_python_reference_passes_say_what_their_readme_quotes(tmp_path):
+    for name in os.listdir(H100_PYTHON):
+        shutil.copy(os.path.join(H100_PYTHON, name), tmp_path)
+    rc, rows, families = summarize(tmp_path)
+    assert rc == 1  # every family counterbalanced, none established within 5 %
+    quoted = {"mlp:1x512": 0.9996, "cnn:1x128": 1.0268, "rnn:1x512": 1.0442, "crnn:1x1:64x64": 0.9923}
+    for config, ratio in quoted.items():
+        row = rows[("train", config)]
+        assert float(row["ratio_pytorch_over_cpp"]) == ratio
+        assert row["paired_passes"] == "2" and row["verdict"] == "not established"
+        assert float(row["lo"]) < 1 < float(row["hi"])
+    assert all(f["counterbalanced"] and f["verdict"] == "not established"
+               for step in families.values() for f in step.values())
 
 
 def write_pass(folder, side, number, blocks_by_config):
