@@ -545,8 +545,9 @@ TEST(Cli, StudyConfigurationsFromPresetsAndFiles) {
 TEST(Cli, LearningRunsStopEarlyAndTheReportGivesTheEnergyToATarget) {
   auto dir = test::temp_dir();
   auto out = (dir / "learn").string();
+  // The configuration's implementation, the study's reference, is the Python loop: Debian's interpreter runs it.
   auto r = run("study --device cpu --config learning --grid mlp:1x64,crnn:1x1:16x16 --clips 96 --epochs 6 --early-stop 2 "
-               "--repetitions 2 --idle 0 --cooldown 0 --min-window 0 --seed 5 --out " + out);
+               "--repetitions 2 --idle 0 --cooldown 0 --min-window 0 --seed 5 --python /usr/bin/python3 --out " + out);
   ASSERT_EQ(r.rc, 0) << r.out;
   store::Store db(out + "/results.db");
   const auto session = db.sessions().at(0);
