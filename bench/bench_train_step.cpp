@@ -2,11 +2,12 @@
 // runner::PythonLoop for the implementations spelled .../python, pytorch-default among them) for each
 // configuration of a grid under one implementation (models/implementation.hpp), on one device: BCE on
 // softmax, batch 8, whole epochs over a random 1578-clip set as the study runs them (the last partial batch
-// included). Prints one JSON line per configuration: the median of 5 timed blocks of whole epochs, per step,
+// included). Prints one JSON line per configuration: the median of --blocks (5) timed blocks of whole epochs, per step,
 // and on a GPU with NVML each block's energy per epoch (the GPU's total-energy counter around the block).
 // Usage: bench_train_step [--grid paper43] [--impl default|pytorch-default|fastest|...|foreach/eager/fp32/host]
 //                         [--optimizer auto|fused|foreach|libtorch] [--device cuda] [--block-seconds 0.3]
 //                         [--clips 1578] [--cudnn-tf32 default|on|off] [--cudnn-benchmark 0|1] [--python python3]
+//                         [--blocks 5]
 // bench/train_step_vs_pytorch.sh runs it next to bench/pytorch_train_step.py on the same GPU.
 #include <algorithm>
 #include <cmath>
@@ -36,12 +37,28 @@ struct BenchOptions {
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu";
   double block_s = 0.3;
   int clips = 1578;
+  int blocks = 5;  // more blocks: a tighter interval on the energy per epoch (issue 33 item 1)
 };
 
 BenchOptions parse(int argc, char** argv) {
   BenchOptions o;
   auto usage = [](const std::string& why) {
     return std::invalid_argument(why + " (see the usage at the top of bench/bench_train_step.cpp)");
+  };
+  // A number option's value (all of it; `whole`: an integer), at least `least`, or an error naming the option.
+  auto number = [&](const std::string& k, const std::string& v, int least, bool whole) {
+    std::size_t used = 0;
+    double x = NAN;
+    try {
+      x = std::stod(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || !(x >= least) || (whole && x != std::floor(x))) {
+      throw usage(k + " " + v + ": expected " + (whole ? "a whole number" : "a number") + " of at least " +
+                  std::to_string(least));
+    }
+    return x;
   };
   if (argc % 2 == 0) throw usage(std::string("option ") + argv[argc - 1] + " has no value");
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -51,8 +68,9 @@ BenchOptions parse(int argc, char** argv) {
     else if (k == "--optimizer") o.optimizer = v;
     else if (k == "--python") o.python = v;
     else if (k == "--device") o.device = v;
-    else if (k == "--block-seconds") o.block_s = std::stod(v);
-    else if (k == "--clips") o.clips = std::stoi(v);
+    else if (k == "--block-seconds") o.block_s = number(k, v, 0, false);
+    else if (k == "--clips") o.clips = static_cast<int>(number(k, v, 1, true));
+    else if (k == "--blocks") o.blocks = static_cast<int>(number(k, v, 1, true));
     else if (k == "--cudnn-tf32") {
       if (v != "default" && v != "on" && v != "off") throw usage("--cudnn-tf32 " + v + ": expected default, on or off");
       if (v != "default") at::globalContext().setAllowTF32CuDNN(v == "on");
@@ -92,20 +110,20 @@ class EnergyCounter {
   const energy::GpuInfo* gpu_ = nullptr;
 };
 
-// 5 timed blocks, each of whole epochs (at least one) lasting block_s: the median seconds per step, and each
+// `count` timed blocks, each of whole epochs (at least one) lasting block_s: the median seconds per step, and each
 // block's joules per epoch (NaN without an energy counter).
 struct Blocks {
   double s_per_step = 0;
   std::vector<double> j_per_epoch;
 };
-Blocks time_blocks(const std::function<void()>& epoch, int steps_per_epoch, double block_s, bool cuda,
+Blocks time_blocks(const std::function<void()>& epoch, int steps_per_epoch, double block_s, int count, bool cuda,
                    const EnergyCounter& counter) {
   auto sync = [&] {
     if (cuda) torch::cuda::synchronize();
   };
   std::vector<double> seconds;
   Blocks out;
-  for (int b = 0; b < 5; ++b) {
+  for (int b = 0; b < count; ++b) {
     sync();
     const double t0 = monotonic_s(), j0 = counter.read();
     int n = 0;
@@ -118,7 +136,7 @@ Blocks time_blocks(const std::function<void()>& epoch, int steps_per_epoch, doub
     out.j_per_epoch.push_back((counter.read() - j0) / n);
   }
   std::sort(seconds.begin(), seconds.end());
-  out.s_per_step = seconds[2];
+  out.s_per_step = seconds[seconds.size() / 2];  // the median (the upper one of an even count)
   return out;
 }
 
@@ -166,14 +184,15 @@ int run(int argc, char** argv) {
   for (const auto& spec : models::resolve_grid(o.grid)) {
     const auto loop = make_loop(spec, shape, data, dev, so, impl, python.get());
     loop->warm_up(all, 5);
-    const Blocks train = time_blocks([&] { loop->train_epoch(all); }, steps, o.block_s, dev.cuda, counter);
-    const Blocks test = time_blocks([&] { loop->test_epoch(); }, steps, o.block_s, dev.cuda, counter);
+    const Blocks train = time_blocks([&] { loop->train_epoch(all); }, steps, o.block_s, o.blocks, dev.cuda, counter);
+    const Blocks test = time_blocks([&] { loop->test_epoch(); }, steps, o.block_s, o.blocks, dev.cuda, counter);
     std::string why = "the Python loop: kernels are counted on the C++ loop's captured graphs";
     auto* trainer = dynamic_cast<runner::Trainer*>(loop.get());
     // After the timing: counting runs a step.
     const auto [train_kernels, test_kernels] = trainer ? trainer->count_kernels(why) : std::pair<int, int>{-1, -1};
     nlohmann::json row = {{"config", spec.name()},
                           {"family", models::family_name(spec.family)},
+                          {"params", loop->parameter_count()},
                           {"impl", impl.name()},
                           {"spelled", impl.spelled()},
                           {"side", std::string(impl.python ? "sedenergy's Python loop (" : "sedenergy C++ (") +

@@ -12,9 +12,12 @@ bench/bench_train_step.cpp times sedenergy's runner. One JSON line per configura
 each block's energy per epoch from the GPU's NVML total-energy counter (nvidia-ml-py; null without it).
 --dataloader: host batches from torch.utils.data.DataLoader(TensorDataset, batch_size=8, shuffle=True for
 training, pin_memory=True), as a PyTorch user writes the loop (eager only).
-The models are scripts/flops_golden.py's PyTorch rebuilds of sedenergy's specs.
+The models are the study's own modules (python/sedenergy/study_models.py, which the reference's Python loop
+trains), so a comparison with sedenergy holds the model fixed and varies the loop; the variants those do not
+build (+time, +bi, +lstm, +bn) are scripts/flops_golden.py's rebuilds.
 Usage: python3 bench/pytorch_train_step.py [--impl foreach/eager/fp32/host] [--name pytorch-default]
-       [--block-seconds 0.3] [--configs a,b] [--clips 1578] [--default-precision] [--dataloader]
+       [--block-seconds 0.3] [--blocks 5] [--configs a,b] [--clips 1578] [--default-precision] [--dataloader]
+       [--device cuda]
 (--impl is spelled out; the preset names live in sedenergy, whose bench_train_step prints each one's
 spelling: bench/train_step_vs_pytorch.sh passes it on)
 (--default-precision: leave PyTorch's TF32 settings as they are instead of setting them as below)"""
@@ -27,11 +30,35 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from flops_golden import PAPER43, Net  # noqa: E402
+from sedenergy.errors import SedenergyError  # noqa: E402
+from sedenergy.study_models import build  # noqa: E402
 
 
 def arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def number(name, default, least, kind=float):
+    text = arg(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        what = "a whole number" if kind is int else "a number"
+        raise SystemExit(f"pytorch_train_step: {name} {text}: expected {what} of at least {least}")
+    return value
+
+
+def model(spec):
+    """The study's module of a plain spec; a variant's flops_golden rebuild (there is no MLP variant: those
+    take flat input)."""
+    try:
+        return build(spec)
+    except SedenergyError:
+        return Net(spec)
 
 
 class Loop:
@@ -43,9 +70,9 @@ class Loop:
         if dataloader and (self.graph or self.device_data):
             raise SystemExit("--dataloader: host data and eager steps only, not " + impl)
         self.loaders = {train: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8,
-                                                           shuffle=train, pin_memory=True)
+                                                           shuffle=train, pin_memory=dev.type == "cuda")
                         for train in (True, False)} if dataloader else None
-        self.net = Net(spec).to(dev)
+        self.net = model(spec).to(dev)
         kw = {"fused": True} if self.optimizer == "fused" else {"foreach": self.optimizer == "foreach"}
         if self.graph:
             kw["capturable"] = True
@@ -55,7 +82,7 @@ class Loop:
         self.train_graphs, self.test_graphs = {}, {}
 
     def forward(self, x):
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=not self.graph):
+        with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=not self.graph):
             out = self.net(x)
         return out.float()
 
@@ -159,33 +186,43 @@ class EnergyCounter:
             print(f"pytorch_train_step: no NVML energy counter ({e}); energy left null", file=sys.stderr)
             self.handle = None
 
+    @classmethod
+    def absent(cls):
+        """No counter (a CPU run: times only)."""
+        counter = cls.__new__(cls)
+        counter.handle = None
+        return counter
+
     def read(self):
         return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3 if self.handle else None
 
 
-def blocks(epoch, steps, block_s, counter):
-    """5 blocks of whole epochs lasting block_s each: the median seconds per step, each block's J per epoch."""
+def blocks(epoch, steps, block_s, count, counter, sync):
+    """`count` blocks of whole epochs lasting block_s each: the median seconds per step (the upper one of an
+    even count, as bench_train_step), each block's J per epoch."""
     seconds, joules = [], []
-    for _ in range(5):
-        torch.cuda.synchronize()
+    for _ in range(count):
+        sync()
         t0, j0, n = time.perf_counter(), counter.read(), 0
         while True:
             epoch()
             n += 1
             if time.perf_counter() - t0 >= block_s:
                 break
-        torch.cuda.synchronize()
+        sync()
         seconds.append((time.perf_counter() - t0) / (n * steps))
         joules.append((counter.read() - j0) / n if j0 is not None else None)
-    return sorted(seconds)[2], joules
+    return sorted(seconds)[count // 2], joules
 
 
 def main():
-    block_s = float(arg("--block-seconds", "0.3"))
+    block_s = number("--block-seconds", "0.3", 0)
+    count = number("--blocks", "5", 1, int)
     impl = arg("--impl", "foreach/eager/fp32/host")
     name = arg("--name", impl)
     clips = int(arg("--clips", "1578"))
-    dev = torch.device("cuda")
+    dev = torch.device(arg("--device", "cuda"))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     configs = arg("--configs", ",".join(PAPER43)).split(",")
     if "--default-precision" not in sys.argv:
         # The implementation's float32 math, as sedenergy's Float32Math sets it (fp32 and bf16: LibTorch's
@@ -198,18 +235,19 @@ def main():
     y = torch.zeros(clips, 10)
     y[:, 2] = 1
     steps = (clips + 7) // 8
-    counter, dataloader = EnergyCounter(), "--dataloader" in sys.argv
+    counter = EnergyCounter() if dev.type == "cuda" else EnergyCounter.absent()
+    dataloader = "--dataloader" in sys.argv
     for spec in configs:
         torch.manual_seed(1)
-        xs = x.flatten(1) if spec.startswith("mlp") else x  # the rebuild's MLP takes flat input
-        loop = Loop(spec, impl, xs, y, dev, dataloader)
+        loop = Loop(spec, impl, x, y, dev, dataloader)
         loop.train_epoch()  # warm-up (and capture)
         loop.test_epoch()
-        train_s, train_j = blocks(loop.train_epoch, steps, block_s, counter)
-        test_s, test_j = blocks(loop.test_epoch, steps, block_s, counter)
+        train_s, train_j = blocks(loop.train_epoch, steps, block_s, count, counter, sync)
+        test_s, test_j = blocks(loop.test_epoch, steps, block_s, count, counter, sync)
         kernels = {k: max((g["kernels"] for g in graphs.values()), default=-1)  # the full batch's graph
                    for k, graphs in (("train", loop.train_graphs), ("test", loop.test_graphs))}
         print(json.dumps({"config": spec, "family": spec.split(":")[0].upper(), "impl": name, "spelled": impl,
+                          "params": sum(p.numel() for p in loop.net.parameters()),
                           "side": "PyTorch %s%s" % (torch.__version__, " DataLoader" if dataloader else ""),
                           "step_ms": 1e3 * train_s, "test_step_ms": 1e3 * test_s,
                           "train_j_per_epoch_blocks": train_j, "test_j_per_epoch_blocks": test_j, "train_kernels_per_step": kernels["train"],
@@ -217,7 +255,8 @@ def main():
                           "cublas_tf32": torch.backends.cuda.matmul.allow_tf32,
                           "cudnn_benchmark": torch.backends.cudnn.benchmark}), flush=True)
         del loop
-        torch.cuda.empty_cache()
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

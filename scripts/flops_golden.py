@@ -14,7 +14,6 @@ import sys
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 PAPER43 = [
     "mlp:1x512", "mlp:1x1024", "mlp:1x2048", "mlp:4x1024", "mlp:4x2048", "mlp:4x4096", "mlp:6x4096",
@@ -88,6 +87,8 @@ class Net(nn.Module):
 
 
 def count(spec, batch):
+    # Imported here: the models above serve bench/pytorch_train_step.py on PyTorch before 2.1 too.
+    from torch.utils.flop_counter import FlopCounterMode
     torch.manual_seed(0)
     net = Net(spec)
     x = torch.rand(batch, 1, 128, 64)

@@ -10,7 +10,11 @@
 # it that configuration; crnn:1x1:256x64 stands for it now. One pass of one configuration a family
 # (GRID=mlp:1x512,cnn:1x128,rnn:1x512,crnn:1x1:64x64) took about 2 minutes on an H100. Where a call is limited to 10 minutes, one pass a
 # call: PASSES=1, then PASSES=2 with pass 1's files copied into OUTDIR/bench (bench/train_step_vs_pytorch.sh).
-# Usage: scripts/gpu-reference-bench.sh OUTDIR   (GRID, ROUNDS, PASSES, BLOCK_S, CLIPS from the environment)
+# BLOCKS (default 5) timed blocks a side and pass: the 2026-12-07 H100 blocks, resampled, suggest interval
+# half-widths of about 4-10 % with 40 blocks a side (BLOCKS=20, two passes; estimated, not measured), against
+# 7-20 % with 10, so 5 % is within reach only where the two loops' medians agree closely; each block's
+# second of training and of testing makes BLOCKS=20 about four times as long as 5.
+# Usage: scripts/gpu-reference-bench.sh OUTDIR   (GRID, ROUNDS, PASSES, BLOCK_S, BLOCKS, CLIPS from the environment)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR}"
@@ -19,7 +23,8 @@ BUILD_TARGETS=bench_train_step scripts/gpu-prepare.sh "$OUT" reference-bench || 
 # the worker's PYTHONPATH) and the plain loop needs only torch and nvidia-ml-py (gpu-python-env.sh would
 # install the whole build, which BUILD_TARGETS did not make: it stopped the first call of 2026-12-07).
 export PYTHONUNBUFFERED=1
-IMPLS=pytorch-default PYTORCH_ARGS=--dataloader ROUNDS="${ROUNDS:-2}" BLOCK_S="${BLOCK_S:-1.0}" CLIPS="${CLIPS:-1578}" \
+IMPLS=pytorch-default PYTORCH_ARGS=--dataloader ROUNDS="${ROUNDS:-2}" BLOCK_S="${BLOCK_S:-1.0}" BLOCKS="${BLOCKS:-5}" \
+  CLIPS="${CLIPS:-1578}" \
   GRID="${GRID:-mlp:1x512,mlp:4x4096,cnn:1x128,cnn:2x512,rnn:1x512,rnn:4x2048,crnn:1x1:64x64,crnn:1x1:256x64}" \
   bench/train_step_vs_pytorch.sh "$OUT/bench" build-cuda > "$OUT/bench.log" 2>&1
 echo "exit $? (0: every family within 5 %; 1: not, or a side failed: see bench.log)"
