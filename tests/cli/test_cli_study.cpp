@@ -279,49 +279,58 @@ TEST(Cli, ResumeOfAnOlderSchemaMatchesItsSession) {
   EXPECT_EQ(split, lost);
 }
 
-TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) {
+// Whether `pid` runs: its /proc entry exists and is not a zombie's (an ended child not yet reaped).
+bool running(int pid) {
+  const auto stat = test::read_text(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// Ctrl-C (or GNU timeout's SIGINT, as the GPU sweeps end each call) once the second of six runs has begun, then
+// --resume without the generated data and features: the first study exits 130 with the runs before committed,
+// the resume makes the data again and finishes the rest in the same session. `loop`: study options choosing the loop; with the Python loop the worker gets the SIGINT too (as a
+// terminal or timeout signals the process group) and must be gone with the study.
+void ctrl_c_then_resume(const std::string& loop) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
-  const std::string grid = "mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512";
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    execl(SEDENERGY_BIN, SEDENERGY_BIN, "study", "--device", "cpu", "--grid", grid.c_str(), "--clips", "8",
-          "--min-window", "1", "--repetitions", "1", "--out", out.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[512];
-  bool sent = false;
-  while (ssize_t n = read(fds[0], buf, sizeof buf)) {
-    if (n < 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (!sent && contains(text, "[2/6]")) {
-      kill(pid, SIGINT);
-      usleep(20000);
-      kill(pid, SIGINT);  // as GNU timeout does (child, then its process group): still one request
-      sent = true;
-    }
-  }
-  close(fds[0]);
+  const std::string args = "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512 "
+                           "--clips 8 --min-window 1 --repetitions 1" + (loop.empty() ? "" : " " + loop) +
+                           " --out " + out;
+  const pid_t pid = start_cli(split(args, ' '), dir / "st.log");
+  ASSERT_TRUE(wait_for_text(dir / "st.log", "[2/6]", 120)) << test::read_text(dir / "st.log");
+  const auto before = test::read_text(dir / "st.log");
+  const auto at = before.find("Python loop: pid ");
+  const int worker = at == std::string::npos ? -1 : std::stoi(before.substr(at + 17));
+  kill(pid, SIGINT);
+  if (worker > 0) kill(worker, SIGINT);
+  usleep(20000);
+  kill(pid, SIGINT);  // as GNU timeout does (child, then its process group): still one request
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(sent) << text;
+  const auto text = test::read_text(dir / "st.log");
   ASSERT_TRUE(WIFEXITED(status)) << text;
   EXPECT_EQ(WEXITSTATUS(status), 130) << text;
   EXPECT_TRUE(contains(text, "continue with --resume")) << text;
+  if (worker > 0) EXPECT_FALSE(running(worker)) << "the Python worker outlived the study: " << text;
   EXPECT_TRUE(fs::exists(out + "/report/report.html"));
   int done = store::Store(out + "/results.db").run_count();
   EXPECT_GE(done, 1);  // the runs finished before Ctrl-C; the one in progress was cut short (interrupted)
   EXPECT_LT(done, 6);
-  auto r = run("study --device cpu --grid " + grid + " --clips 8 --min-window 1 --repetitions 1 --resume --out " + out);
+  // As on a fresh GPU node from scripts/gpu-paper43.sh's pack: the generated audio and the feature cache
+  // left behind, made again identically.
+  fs::remove_all(out + "/data");
+  fs::remove_all(out + "/cache");
+  auto r = run(args + " --resume");
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_EQ(store::Store(out + "/results.db").run_count(), 6);
+  store::Store db(out + "/results.db", store::Store::Access::kRead);
+  EXPECT_EQ(db.run_count(), 6);
+  EXPECT_EQ(db.sessions().size(), 1u) << r.out;  // resumed, not a second session beside the first
+}
+
+TEST(Cli, CtrlCFinishesTheRunInProgressAndResumeCompletes) { ctrl_c_then_resume(""); }
+
+TEST(Cli, CtrlCFinishesThePythonLoopsRunAndResumeCompletes) {
+  ctrl_c_then_resume("--impl pytorch-default --python /usr/bin/python3");  // Debian's interpreter, with PyTorch
 }
 
 TEST(Cli, TwoSweepsWriteOneDatabaseAtOnce) {
@@ -769,13 +778,6 @@ TEST(Cli, StopRequestEndsALongEpochAtTheNextStep) {
   EXPECT_TRUE(contains(log, "INTERRUPTED")) << log;
   EXPECT_FALSE(contains(log, "s/epoch")) << "the epoch ran to its end: " << log;  // no phase was reported
   EXPECT_LT(stop_s, 8.0) << log;  // the report is still written; the epoch alone would take longer
-}
-
-// Whether `pid` runs: its /proc entry exists and is not a zombie's (an ended child not yet reaped).
-bool running(int pid) {
-  const auto stat = test::read_text(fs::path("/proc") / std::to_string(pid) / "stat");
-  const auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
 
 // A stop request (Slurm's SIGTERM reaches every process of the step) while the Python loop trains: the worker
