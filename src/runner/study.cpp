@@ -150,8 +150,9 @@ energy::MeterOptions study_meter_options(const StudyPlan& plan, std::ostream& lo
   return mo;
 }
 
-// The options a session records; --resume continues a session whose record matches.
-std::string recorded_config(const StudyPlan& plan, const StudyData& data) {
+// The options a session records; --resume continues a session whose record matches. The Python loop's
+// interpreter and PyTorch are the study's software as much as the build is: another one starts a session.
+std::string recorded_config(const StudyPlan& plan, const StudyData& data, const PythonWorker* python) {
   const auto& opt = plan.opt;
   std::vector<std::string> specs;
   for (const auto& s : plan.specs) specs.push_back(s.name());
@@ -159,10 +160,12 @@ std::string recorded_config(const StudyPlan& plan, const StudyData& data) {
   recorded["extraction"] = data::describe(extraction_options(opt));
   recorded["skipped"] = data.skipped;
   recorded["specs"] = specs;
+  if (python) recorded["python_loop"] = python->versions();
   return json_text(recorded);
 }
 
-store::SessionRecord session_record(const StudyPlan& plan, const StudyData& data, const energy::Meter& meter) {
+store::SessionRecord session_record(const StudyPlan& plan, const StudyData& data, const energy::Meter& meter,
+                                    const PythonWorker* python) {
   const HostInfo host = read_host_info();
   store::SessionRecord sess;
   sess.started_at = utc_now_iso();
@@ -181,7 +184,7 @@ store::SessionRecord session_record(const StudyPlan& plan, const StudyData& data
   sess.grid = plan.opt.grid;
   sess.dataset = data.description;
   sess.features = features::describe(plan.opt.features);
-  sess.config_json = recorded_config(plan, data);
+  sess.config_json = recorded_config(plan, data, python);
   return sess;
 }
 
@@ -514,7 +517,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
   auto meter = start_meter(plan, log);
   sum.db_path = (fs::path(opt.out_dir) / "results.db").string();
   store::Store db(sum.db_path);
-  auto sess = session_record(plan, data, *meter);
+  auto sess = session_record(plan, data, *meter, python.get());
   const double idle_no_context = idle_without_context_w(plan, *meter, log);
   record_idle_baseline(plan, *meter, sess, log);
   record_hardware_probes(plan, *meter, idle_no_context, sess, log);

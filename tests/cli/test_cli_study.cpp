@@ -159,6 +159,26 @@ TEST(Cli, TheReferenceRunsInAPythonLoop) {
   const int pid = std::stoi(log);
   EXPECT_FALSE(process_visible(pid)) << "the Python loop outlived the study";
 
+  // The interpreter and its PyTorch belong to the session: --resume with the same one finds every run done;
+  // with another PyTorch (the same interpreter, its version relabelled by a sitecustomize on its path) it starts
+  // a session of its own rather than mixing two PyTorch versions in one.
+  const std::string grid = "--clips 16 --grid mlp:1x16,cnn:1x4,rnn:1x16,crnn:1x1:4x8 --resume --out " + out;
+  auto same = run(base + grid);
+  ASSERT_EQ(same.rc, 0) << same.out;
+  EXPECT_TRUE(contains(same.out, "resume: 4 of 4 runs already finished")) << same.out;
+  fs::create_directories(dir / "other");
+  test::write_text(dir / "other" / "sitecustomize.py", "import torch\ntorch.__version__ = '0.0-relabelled'\n");
+  const auto other = dir / "other" / "python3";
+  test::write_text(other, "#!/bin/sh\nPYTHONPATH=" + (dir / "other").string() +
+                              "${PYTHONPATH:+:$PYTHONPATH} exec /usr/bin/python3 \"$@\"\n");
+  fs::permissions(other, fs::perms::owner_all);
+  std::string with_other = base;
+  with_other.replace(with_other.find("/usr/bin/python3"), 16, other.string());
+  auto relabelled = run(with_other + grid);
+  ASSERT_EQ(relabelled.rc, 0) << relabelled.out;
+  EXPECT_TRUE(contains(relabelled.out, "resume: no earlier session")) << relabelled.out;
+  EXPECT_EQ(store::Store(out + "/results.db", store::Store::Access::kRead).sessions().size(), 2u);
+
   // A learning run (BCE with logits, early stop on a validation split) in the Python loop: its curve recorded.
   auto learning = run(base + "--grid cnn:1x4 --clips 32 --loss bce-logits --validation 0.25 --early-stop 2 --epochs 4 "
                              "--out " + out + "L");
