@@ -4,6 +4,8 @@
 #include "analysis/questions.hpp"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "analysis/stats.hpp"
@@ -202,6 +204,50 @@ std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows
     if (g.p.energy_j > 0 && std::isfinite(g.p.energy_j)) a.points.push_back(g.p);
   }
   return acc;
+}
+
+namespace {
+// Whether a run's recorded implementation ran in the Python loop; false for runs from before the loop existed
+// or whose spelling this version cannot read.
+bool ran_in_python(const store::RunRecord& run) {
+  const auto spec = store::read_spec_record(run.spec_json);
+  if (!spec || spec->impl.empty()) return false;
+  try {
+    return models::parse_implementation(spec->impl, "auto", "impl").python;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
+std::optional<std::vector<store::RunPhaseRow>> loops_named_apart(const std::vector<store::RunPhaseRow>& rows,
+                                                                std::string& note) {
+  std::map<std::string, std::set<bool>> loops;  // implementation name -> ran in Python?
+  for (const auto& r : rows) loops[r.run->impl].insert(ran_in_python(*r.run));
+  std::set<std::string> mixed;
+  for (const auto& [impl, kinds] : loops) {
+    if (kinds.size() > 1) mixed.insert(impl);
+  }
+  if (mixed.empty()) return std::nullopt;
+  std::vector<store::RunPhaseRow> out = rows;
+  std::map<const store::RunRecord*, std::shared_ptr<const store::RunRecord>> renamed;  // one copy a run
+  for (auto& r : out) {
+    if (!mixed.count(r.run->impl) || ran_in_python(*r.run)) continue;
+    auto& copy = renamed[r.run.get()];
+    if (!copy) {
+      auto run = std::make_shared<store::RunRecord>(*r.run);
+      const bool knob = run->variant == models::variant_name(run->config, run->fraction, run->epochs_per_unit, run->impl);
+      run->impl += kCppLoopSuffix;
+      if (knob) run->variant = models::variant_name(run->config, run->fraction, run->epochs_per_unit, run->impl);
+      copy = run;
+    }
+    r.run = copy;
+  }
+  note = "Runs named " + join(std::vector<std::string>(mixed.begin(), mixed.end()), ", ") +
+         " ran in two loops here (sedenergy's C++ loop, as the name meant until 2026-12-07, and the Python loop it "
+         "means since): the C++ loop's " + std::to_string(renamed.size()) + " runs are read as '<name>" +
+         kCppLoopSuffix + "', apart from the Python loop's.";
+  return out;
 }
 
 // The implementation the model questions read and the software choices are measured against, when runs

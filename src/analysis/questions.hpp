@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -71,6 +72,13 @@ EnergyUse choose_energy(const std::vector<store::RunPhaseRow>& rows, const Analy
 std::string device_of(const store::RunPhaseRow& r);
 std::map<std::string, Acc> aggregate(const std::vector<store::RunPhaseRow>& rows, const std::vector<WindowFacts>& facts,
                                      const EnergyUse& use, Analysis& a);
+// Runs recorded under one implementation name but in two loops (pytorch-default and its kin were sedenergy's
+// C++ loop until 2026-12-07, the Python loop since): the C++ loop's renamed "<name> (C++ loop)", variant too,
+// so no point pools the two and the name keeps its current meaning. None where no name ran in both; `note`
+// then says nothing.
+inline constexpr const char* kCppLoopSuffix = " (C++ loop)";
+std::optional<std::vector<store::RunPhaseRow>> loops_named_apart(const std::vector<store::RunPhaseRow>& rows,
+                                                                std::string& note);
 void split_implementations(Analysis& a);
 std::string without_impl(const Point& p);
 std::string comparison_key(const Point& p);

@@ -46,8 +46,12 @@ void per_gpu(Analysis& a, const std::function<void(Analysis&)>& question) {
 
 }  // namespace
 
-Analysis analyze(const std::vector<store::RunPhaseRow>& rows, const AnalysisOptions& options) {
+Analysis analyze(const std::vector<store::RunPhaseRow>& recorded, const AnalysisOptions& options) {
   Analysis a;
+  std::string loops_note;
+  const auto apart = loops_named_apart(recorded, loops_note);
+  const auto& rows = apart ? *apart : recorded;
+  if (!loops_note.empty()) a.findings.push_back(loops_note);
   const EnergyUse use = choose_energy(rows, options, a);
   std::vector<WindowFacts> facts;
   facts.reserve(rows.size());

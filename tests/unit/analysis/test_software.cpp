@@ -12,9 +12,17 @@
 using namespace sedenergy;
 using namespace sedenergy::test;
 
+// One side of a software-choice database: the implementation's name, how its runs recorded their spelling
+// (spec_json's impl; "" for none) and its share of the reference's energy.
+struct Side {
+  std::string impl, spelled;
+  double part;
+};
+
 // A database where the truth is known: every configuration runs under `reference` and under `other`, which
 // takes `share` of its energy and launches fewer kernels; three repetitions with 1 % noise. Returns the analysis.
-json software_choice_analysis(const std::string& reference, const std::string& other, double share = 0.5) {
+json software_choice_analysis(const std::string& reference, const std::string& other, double share = 0.5,
+                              const std::string& reference_spelled = "", const std::string& other_spelled = "") {
   auto dir = test::temp_dir();
   {
     store::Store db((dir / "impl.db").string());
@@ -22,7 +30,7 @@ json software_choice_analysis(const std::string& reference, const std::string& o
     std::mt19937_64 rng(3);
     std::normal_distribution<double> noise(1.0, 0.01);
     for (const std::string config : {"mlp:1x64", "cnn:1x64", "rnn:1x64", "crnn:1x1:64x64"}) {
-      for (const auto& [impl, part] : {std::pair{reference, 1.0}, std::pair{other, share}}) {
+      for (const auto& [impl, spelled, part] : {Side{reference, reference_spelled, 1.0}, Side{other, other_spelled, share}}) {
         for (int rep = 1; rep <= 3; ++rep) {
           store::RunRecord r;
           r.session_id = id;
@@ -30,10 +38,11 @@ json software_choice_analysis(const std::string& reference, const std::string& o
           r.family = config.substr(0, config.find(':'));
           for (auto& c : r.family) c = static_cast<char>(std::toupper(c));
           r.impl = impl;
+          if (!spelled.empty()) r.spec_json = json{{"impl", spelled}}.dump();
           r.variant = models::variant_name(config, 1.0, 1, impl);
           r.repetition = rep;
           r.train_work.flops_per_epoch = 1e11;
-          r.train_work.kernels_per_step = impl == other ? 29 : 35;
+          r.train_work.kernels_per_step = part == share ? 29 : 35;
           store::PhaseRecord p;
           p.phase = "train";
           p.gpu_method = "nvml total-energy counter delta";
@@ -95,4 +104,21 @@ TEST(SoftwareChoices, SoftwareChoiceThatCostsMoreIsNotTheLeast) {
                           "least: 'pytorch-default' for 4). Beyond the 95 % intervals, 'bf16' uses less energy on 0 of 4 "
                           "configurations and more on 4."),
             std::string::npos) << findings;
+}
+
+// One name, two loops (pytorch-default was sedenergy's C++ loop until 2026-12-07, the Python loop since): the
+// runs are not pooled. The C++ loop's are read as 'pytorch-default (C++ loop)', a software choice measured
+// against the Python loop's, which the model questions read; the note says so. Where the name ran in one loop
+// only, it keeps its name and no note is written.
+TEST(SoftwareChoices, OneNameInTwoLoopsIsReadAsTwoImplementations) {
+  const std::string cpp = "pytorch-default (C++ loop)";
+  const auto a = software_choice_analysis("pytorch-default", "pytorch-default", 0.5, "foreach/eager/fp32/host/python",
+                                          "foreach/eager/fp32/host");
+  expect_software_choices(a, "pytorch-default", cpp);
+  EXPECT_NE(a["findings"].dump().find("Runs named pytorch-default ran in two loops here"), std::string::npos)
+      << a["findings"].dump(1);
+  EXPECT_NE(a["findings"].dump().find("the C++ loop's 12 runs are read as '<name> (C++ loop)'"), std::string::npos);
+  const auto one_loop = software_choice_analysis("pytorch-default", "fastest", 0.5, "foreach/eager/fp32/host");
+  expect_software_choices(one_loop, "pytorch-default", "fastest");
+  EXPECT_EQ(one_loop["findings"].dump().find("two loops"), std::string::npos);
 }
