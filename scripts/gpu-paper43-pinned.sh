@@ -9,7 +9,7 @@
 #   here:  copy "$OUT"/p43-COMMIT-MODEL.tgz into .p43/ for the next call
 # A warm node keeps /tmp/p43-COMMIT-MODEL and resumes from it; a fresh one from the pack.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 COMMIT="${1:?usage: $0 COMMIT PACKDIR OUT [call seconds]}"
 PACKS="$(realpath "${2:?usage: $0 COMMIT PACKDIR OUT [call seconds]}")"
 BACK="$(realpath "${3:?usage: $0 COMMIT PACKDIR OUT [call seconds]}")"
