@@ -56,8 +56,14 @@ std::vector<float> floats(const nlohmann::json& a) { return a.get<std::vector<fl
 PythonWorker::PythonWorker(const std::string& python) {
   // A worker that ended makes a write to its pipe fail with EPIPE (an Error naming it), not end this process.
   std::signal(SIGPIPE, SIG_IGN);
-  char tmpl[] = "/tmp/sedenergy-python-loop.XXXXXX";
-  if (!mkdtemp(tmpl)) throw Error("cannot make a folder for the Python loop's data in /tmp");
+  // The sources go over as files (the paper43 input is about 50 MB): in $TMPDIR where a cluster sets it.
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string parent = tmp && *tmp ? tmp : "/tmp";
+  std::string tmpl = parent + "/sedenergy-python-loop.XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    throw InputError("cannot make a folder for the Python loop's data in " + parent + " (" + std::strerror(errno) +
+                     (tmp && *tmp ? "): set TMPDIR to a writable folder" : ")"));
+  }
   folder_ = tmpl;
   try {
     start(python);
@@ -253,6 +259,8 @@ std::unique_ptr<PythonWorker> start_python_loop(const StudyPlan& plan, std::ostr
     log << "Python loop: pid " << python->pid() << " (" << plan.opt.python << ", " << python->versions() << ")\n"
         << std::flush;
     return python;
+  } catch (const InputError&) {
+    throw;  // names what to change already
   } catch (const Error& e) {
     throw InputError("--python " + plan.opt.python + ": " + e.what() +
                      " (the Python loop needs an interpreter with PyTorch; --impl libtorch-default runs the same "

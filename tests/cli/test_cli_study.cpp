@@ -207,6 +207,13 @@ TEST(Cli, TheReferenceRunsInAPythonLoop) {
                                     "was not found)")) << missing.out;
   EXPECT_TRUE(contains(missing.out, "--impl libtorch-default runs the same choices")) << missing.out;
   EXPECT_FALSE(fs::exists(out + "3/results.db"));
+  // Its data go through $TMPDIR: one that cannot be written is named, with what to change.
+  auto no_tmp = run_with("TMPDIR=" + out + "-missing ", "study --device cpu --clips 16 --min-window 0.2 --repetitions 1 "
+                         "--grid mlp:1x16 --impl pytorch-default --python /usr/bin/python3 --out " + out + "4");
+  EXPECT_EQ(no_tmp.rc, 2) << no_tmp.out;
+  EXPECT_TRUE(contains(no_tmp.out, "in " + out + "-missing (No such file or directory): set TMPDIR to a writable folder"))
+      << no_tmp.out;
+  EXPECT_FALSE(fs::exists(out + "4/results.db"));
 }
 
 TEST(Cli, StudyRefusesAConfigurationThatCannotFit) {
