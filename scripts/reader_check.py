@@ -4,7 +4,8 @@ databases gives the same words as the report").
 
 Reads the study databases with SQLite alone (no sedenergy code), recomputes what a reader can recompute
 without the report's random draws, and compares it with the report's analysis.json:
-  - each configuration's point: repetitions, median energy per epoch, median power (runs_summary);
+  - each configuration's point: repetitions, median energy per epoch, median power (runs_summary), a name
+    that ran in both loops read as two implementations (its C++ loop's runs as '<name> (C++ loop)');
   - the energy-per-FLOP ranking and its values (per_flop), per GPU and phase;
   - the power gap per family: training minus testing power, mean over configurations (power_gap);
   - the two trends: each group's log-log least-squares line, the ratio at the low end, middle and high end of
@@ -53,20 +54,44 @@ def read_rows(path):
         if not {"config", "status"} <= have or "gpu_energy_j" not in columns(db, "phases"):
             raise BadInput(f"{path}: not a sedenergy study database (no runs/phases tables)")
         impl = "r.impl" if "impl" in have else "''"  # before schema 5: every run is 'default'
+        spec = "r.spec_json" if "spec_json" in have else "''"
         sql = f"""SELECT s.gpu_name, r.config, r.family, COALESCE(r.variant, r.config), COALESCE(r.frames, 0),
                          {impl}, r.status, p.phase, p.gpu_energy_j, p.energy_j, p.duration_s, p.gpu_power_w,
-                         p.gpu_method, r.train_flops_per_epoch, r.test_flops_per_epoch, r.params
+                         p.gpu_method, r.train_flops_per_epoch, r.test_flops_per_epoch, r.params, {spec}
                   FROM runs r JOIN sessions s ON s.id = r.session_id JOIN phases p ON p.run_id = r.id"""
         out = []
         for (gpu, config, family, variant, frames, im, status, phase, gpu_j, all_j, dur, power, method, trf,
-             tef, params) in db.execute(sql):
+             tef, params, spec_json) in db.execute(sql):
             out.append(dict(gpu=gpu or "cpu", config=config, family=family, variant=variant or config, frames=frames,
                             impl=im or "default", status=status, phase=phase, gpu_j=gpu_j, all_j=all_j, dur=dur,
                             power=power, method=method or "", flops=trf if phase == "train" else tef,
-                            params=params))
+                            params=params, python=python_loop(spec_json)))
         return out
     except sqlite3.DatabaseError as e:
         raise BadInput(f"{path}: {e}") from e
+
+
+def python_loop(spec_json):
+    """Whether the run's recorded implementation spelling says the Python loop (".../python")."""
+    try:
+        spelled = json.loads(spec_json).get("impl", "") if spec_json else ""
+    except (ValueError, AttributeError):
+        spelled = ""
+    return isinstance(spelled, str) and spelled.endswith("/python")
+
+
+def loops_apart(rows):
+    """A name that ran in both loops (pytorch-default: the C++ loop before 2026-12-07, Python since): the C++
+    loop's runs read as '<name> (C++ loop)', variant too where the name was in it."""
+    kinds = defaultdict(set)
+    for r in rows:
+        kinds[r["impl"]].add(r["python"])
+    for r in rows:
+        if len(kinds[r["impl"]]) > 1 and not r["python"]:
+            renamed = r["impl"] + " (C++ loop)"
+            r["variant"] = r["variant"].replace("impl " + r["impl"], "impl " + renamed)
+            r["impl"] = renamed
+    return rows
 
 
 def points_of(rows):
@@ -416,7 +441,7 @@ def main(argv):
             raise BadInput(f"{argv[1]}: not a report's analysis.json ({e})") from e
         if not str(analysis.get("energy", "")).startswith("GPU energy per epoch"):
             raise BadInput(f"{argv[1]}: energy is '{analysis.get('energy')}': only gross GPU energy is recomputed")
-        rows = [r for path in argv[2:] for r in read_rows(path)]
+        rows = loops_apart([r for path in argv[2:] for r in read_rows(path)])
         points = points_of(rows)
     except BadInput as e:
         print(f"reader_check: {e}", file=sys.stderr)

@@ -100,3 +100,27 @@ def test_bad_input_is_refused_by_name(tmp_path):
     assert rc == 2 and "a.json: not a report's analysis.json" in out, out
     rc, out = reader_check(analysis, [])
     assert rc == 2 and "Usage" in out, out
+
+
+def test_one_name_in_two_loops_is_read_as_two_implementations(tmp_path, cli):
+    """The implementations study's bf16 runs relabelled as Python-loop runs of pytorch-default: one name, two
+    loops. The report reads the C++ loop's runs as 'pytorch-default (C++ loop)', the model findings the
+    Python loop's; the reader, by the same rule, recomputes the same points and words."""
+    mixed = tmp_path / "mixed.db"
+    shutil.copy(os.path.join(ROOT, "results", "h200-implementations-2026-11-30", "study", "results.db"), mixed)
+    with sqlite3.connect(mixed) as db:
+        db.execute("UPDATE runs SET impl = 'pytorch-default', variant = replace(variant, 'impl bf16', 'impl pytorch-default'), "
+                   "spec_json = replace(spec_json, '\"impl\":\"fused/eager/bf16/device\"', "
+                   "'\"impl\":\"foreach/eager/fp32/host/python\"') WHERE impl = 'bf16'")
+    r = subprocess.run([cli, "report", str(mixed), "-o", str(tmp_path / "report")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(tmp_path / "report" / "analysis.json") as f:
+        analysis = json.load(f)
+    findings = " ".join(analysis["findings"])
+    assert "Runs named pytorch-default ran in two loops here" in findings, findings
+    assert "the findings on models read the 12 points of 'pytorch-default'" in findings, findings
+    impls = {row["impl"] for row in analysis["tables"]["software_choices"]["rows"]}
+    assert "pytorch-default (C++ loop)" in impls and "bf16" not in impls, impls
+    rc, out = reader_check(str(tmp_path / "report" / "analysis.json"), [str(mixed)])
+    assert rc == 0, out
