@@ -46,6 +46,14 @@ inline Result run(const std::string& args) { return run_with("", args); }
 
 inline bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
+// Whether `pid` runs: its /proc entry exists and is not a zombie's (an ended process not yet reaped, as an
+// orphan is until the host's init gets to it).
+inline bool running(int pid) {
+  const auto stat = test::read_text(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
 // Waits until a process's log holds `what` (polled every 25 ms, at most `seconds`); false if it never did.
 inline bool wait_for_text(const fs::path& log, const std::string& what, double seconds = 30) {
   for (int i = 0; i < static_cast<int>(seconds / 0.025); ++i) {

@@ -306,13 +306,6 @@ TEST(Cli, ResumeOfAnOlderSchemaMatchesItsSession) {
   EXPECT_EQ(split, lost);
 }
 
-// Whether `pid` runs: its /proc entry exists and is not a zombie's (an ended child not yet reaped).
-bool running(int pid) {
-  const auto stat = test::read_text(fs::path("/proc") / std::to_string(pid) / "stat");
-  const auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
-}
-
 // Ctrl-C (or GNU timeout's SIGINT, as the GPU sweeps end each call) once the second of six runs has begun, then
 // --resume without the generated data and features: the first study exits 130 with the runs before committed,
 // the resume makes the data again and finishes the rest in the same session. `loop`: study options choosing the loop; with the Python loop the worker gets the SIGINT too (as a
