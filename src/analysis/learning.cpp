@@ -219,7 +219,7 @@ void add_energy_to_target(Analysis& a, const std::vector<store::RunPhaseRow>& ro
               "repetitions that reach it, with the least and the most of them (learning runs train each repetition "
               "from its own seed, so the spread is training's); apart, the epochs it took and the energy per epoch "
               "on the way, each median with its distribution-free interval (lo, hi; coverage as stated, [min, max] "
-              "under 6 repetitions)",
+              "up to 8 repetitions)",
           {"config", "family", "runs", "reached", "target_map", "epochs_median", "energy_j_median", "energy_j_min",
            "energy_j_max", "best_validation_map", "best_epoch_median", "epochs_lo", "epochs_hi",
            "energy_per_epoch_j_median", "energy_per_epoch_j_lo", "energy_per_epoch_j_hi", "interval_coverage"},

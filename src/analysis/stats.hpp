@@ -19,8 +19,8 @@ struct Summary {
   double mean = NAN, median = NAN, sd = NAN;
   Interval ci95;  // Student t interval of the mean (n >= 2)
   // Distribution-free interval of the median: order statistics [x_(k), x_(n+1-k)] with the largest k whose
-  // coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least 95 %; under 6 values, [min, max], whose coverage
-  // (75 % with 3) is then what median_coverage says.
+  // coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least 95 %: [min, max] up to 8 values, whose coverage
+  // under 6 values (75 % with 3) is below 95 % and then what median_coverage says.
   Interval median_ci;
   double median_coverage = NAN;
 };

@@ -79,7 +79,7 @@ std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& d
 }
 
 std::vector<WorkItem> extra_repetitions(const StudyPlan& plan, const store::Store& db,
-                                        const std::vector<std::int64_t>& sessions) {
+                                        const std::vector<std::int64_t>& sessions, std::vector<std::string>& futile) {
   const auto& opt = plan.opt;
   if (opt.interval_target <= 0) return {};
   const RepetitionNumbers numbers{opt.repetitions};
@@ -93,13 +93,19 @@ std::vector<WorkItem> extra_repetitions(const StudyPlan& plan, const store::Stor
     if (!energy.count(item->variant)) continue;
     int extras = 0;
     while (finished.count(item->variant + "#" + std::to_string(numbers.first_extra() + extras))) ++extras;
-    const bool wide = std::any_of(energy.at(item->variant).begin(), energy.at(item->variant).end(), [&](const auto& phase) {
+    std::set<MoreRepetitions> says;  // one answer a phase: another repetition where any phase can use it
+    for (const auto& [phase, reps] : energy.at(item->variant)) {
       std::vector<double> e;
-      for (const auto& [rep, j] : phase.second) e.push_back(j);
-      return interval_too_wide(e, opt.interval_target, opt.max_repetitions);
-    });
+      for (const auto& [rep, j] : reps) e.push_back(j);
+      says.insert(more_repetitions(e, opt.interval_target, opt.max_repetitions));
+    }
     // Failed repetitions count towards the most too: a configuration that fails is not run forever.
-    if (wide && opt.repetitions + extras < opt.max_repetitions) out.push_back(numbered(*item, numbers.first_extra() + extras));
+    const bool room = opt.repetitions + extras < opt.max_repetitions;
+    if (says.count(MoreRepetitions::yes) && room) {
+      out.push_back(numbered(*item, numbers.first_extra() + extras));
+    } else if (says.count(MoreRepetitions::futile) && room) {
+      futile.push_back(item->variant);
+    }
   }
   return out;
 }

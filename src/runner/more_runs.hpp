@@ -18,8 +18,9 @@ std::vector<WorkItem> stall_retries(const StudyPlan& plan, const store::Store& d
 
 // One more repetition of each variant whose median energy per epoch, in either phase, over its ok repetitions
 // (planned and extra; re-runs stand in for nothing here) has an interval wider than the study's
-// --interval-target allows, while it has fewer than --max-repetitions.
+// --interval-target allows, while it has fewer than --max-repetitions and more could tighten it
+// (runner/repetitions.hpp). `futile` gets the variants that are wide but that no repetition left could tighten.
 std::vector<WorkItem> extra_repetitions(const StudyPlan& plan, const store::Store& db,
-                                        const std::vector<std::int64_t>& sessions);
+                                        const std::vector<std::int64_t>& sessions, std::vector<std::string>& futile);
 
 }  // namespace sedenergy::runner

@@ -26,9 +26,13 @@ struct RepetitionNumbers {
 };
 
 // The interval rule (--interval-target): whether a configuration's values (energy per epoch of one phase,
-// one per repetition) still call for another repetition: fewer than `max_repetitions` of them and the
+// one per repetition) call for another repetition. `yes`: fewer than `max_repetitions` of them and the
 // report's interval of their median (stats::summarize's distribution-free one) wider than +/- target x the
-// median. target <= 0: never.
-bool interval_too_wide(const std::vector<double>& values, double target, int max_repetitions);
+// median, which more repetitions could still tighten. `futile`: wide, but no values the repetitions left
+// could bring would tighten it (up to 8 values that interval is [min, max], which more values only widen
+// or keep: a spread over about 2 x target stays wide), so none is spent on it. `no`: tight, the most
+// reached, or target <= 0.
+enum class MoreRepetitions { no, yes, futile };
+MoreRepetitions more_repetitions(const std::vector<double>& values, double target, int max_repetitions);
 
 }  // namespace sedenergy::runner

@@ -498,6 +498,33 @@ void record_hardware_probes(const StudyPlan& plan, energy::Meter& meter, double 
       << probes.matmul_flops_s / 1e12 << " TFLOP/s, copy " << probes.copy_bytes_s / 1e9 << " GB/s (measured)\n";
 }
 
+// The interval rule: a round of extra repetitions at a time, each round judged on all before it. A round
+// whose runs another process sharing the session took ends this one's rounds (that process goes on). A
+// configuration no repetition left could tighten is named once and left as it is.
+void interval_rounds(Sweep& sweep, const StudyPlan& plan, store::Store& db, const std::vector<std::int64_t>& sharing,
+                     StudySummary& sum, std::ostream& log) {
+  const auto& opt = plan.opt;
+  std::set<std::string> told;
+  for (int ran = 1; ran > 0 && !sum.interrupted;) {
+    std::vector<std::string> futile, untold;
+    const auto extras = extra_repetitions(plan, db, sharing, futile);
+    for (const auto& v : futile) {
+      if (told.insert(v).second) untold.push_back(v);
+    }
+    if (!untold.empty()) {
+      log << untold.size() << " configuration(s) with an interval wider than +/- " << 100 * opt.interval_target
+          << " % of the median that no repetition up to " << opt.max_repetitions
+          << " could tighten, so none is added: " << join(untold, ", ") << "\n";
+    }
+    if (extras.empty()) break;
+    log << extras.size() << " configuration(s) with an interval wider than +/- " << 100 * opt.interval_target
+        << " % of the median: one more repetition each\n";
+    const int before = sum.runs_ok + sum.runs_failed;
+    sweep.run_all(extras, "extra ");
+    ran = sum.runs_ok + sum.runs_failed - before;
+  }
+}
+
 }  // namespace
 
 const std::atomic<bool>& stop_requested() { return g_stop; }
@@ -541,17 +568,7 @@ StudySummary run_study(const StudyOptions& opt_in, std::ostream& log, bool prepa
     if (retries.empty()) break;
     sweep.run_all(retries, "re-run ");
   }
-  // The interval rule: a round of extra repetitions at a time, each round judged on all before it. A round
-  // whose runs another process sharing the session took ends this one's rounds (that process goes on).
-  for (int ran = 1; ran > 0 && !sum.interrupted;) {
-    const auto extras = extra_repetitions(plan, db, sharing);
-    if (extras.empty()) break;
-    log << extras.size() << " configuration(s) with an interval wider than +/- " << 100 * opt.interval_target
-        << " % of the median: one more repetition each\n";
-    const int before = sum.runs_ok + sum.runs_failed;
-    sweep.run_all(extras, "extra ");
-    ran = sum.runs_ok + sum.runs_failed - before;
-  }
+  interval_rounds(sweep, plan, db, sharing, sum, log);
   meter->stop();
   if (!sum.interrupted) db.finish_session(session.id);
   sum.stop_signal = sum.interrupted ? g_stop_signal.load() : 0;

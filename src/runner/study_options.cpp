@@ -128,7 +128,7 @@ void add_measurement_options(TableBuilder&& b) {
   StudyOption& interval = add({"--interval-target", &O::interval_target,
                                "more repetitions of a configuration until the interval of its median energy per epoch "
                                "(each phase, as the report computes it) lies within +/- this fraction of the median "
-                               "(0: off; at most --max-repetitions)",
+                               "(0: off; at most --max-repetitions, and only while more could still tighten it)",
                                0, 1});
   interval.record_key = "interval_target";
   interval.unrecorded = 0.0;  // sessions from before the rule had none
