@@ -220,7 +220,7 @@ def main():
     count = number("--blocks", "5", 1, int)
     impl = arg("--impl", "foreach/eager/fp32/host")
     name = arg("--name", impl)
-    clips = int(arg("--clips", "1578"))
+    clips = number("--clips", "1578", 1, int)
     dev = torch.device(arg("--device", "cuda"))
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     configs = arg("--configs", ",".join(PAPER43)).split(",")

@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 OUT="${1:?usage: $0 OUTDIR [build dir]}"
 BUILD="${2:-build-cuda}"
 ROUNDS="${ROUNDS:-3}"
-BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of 5 blocks of whole epochs)
+BLOCK_S="${BLOCK_S:-0.3}"  # seconds per timed block (each median of BLOCKS blocks of whole epochs)
 BLOCKS="${BLOCKS:-5}"
 CLIPS="${CLIPS:-1578}"
 DEVICE="${DEVICE:-cuda}"

@@ -222,8 +222,13 @@ bool ran_in_python(const store::RunRecord& run) {
 
 std::optional<std::vector<store::RunPhaseRow>> loops_named_apart(const std::vector<store::RunPhaseRow>& rows,
                                                                 std::string& note) {
+  std::vector<bool> python;  // a row's run ran in Python: read once, a spec_json parse each
+  python.reserve(rows.size());
   std::map<std::string, std::set<bool>> loops;  // implementation name -> ran in Python?
-  for (const auto& r : rows) loops[r.run->impl].insert(ran_in_python(*r.run));
+  for (const auto& r : rows) {
+    python.push_back(ran_in_python(*r.run));
+    loops[r.run->impl].insert(python.back());
+  }
   std::set<std::string> mixed;
   for (const auto& [impl, kinds] : loops) {
     if (kinds.size() > 1) mixed.insert(impl);
@@ -231,8 +236,9 @@ std::optional<std::vector<store::RunPhaseRow>> loops_named_apart(const std::vect
   if (mixed.empty()) return std::nullopt;
   std::vector<store::RunPhaseRow> out = rows;
   std::map<const store::RunRecord*, std::shared_ptr<const store::RunRecord>> renamed;  // one copy a run
-  for (auto& r : out) {
-    if (!mixed.count(r.run->impl) || ran_in_python(*r.run)) continue;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto& r = out[i];
+    if (!mixed.count(r.run->impl) || python[i]) continue;
     auto& copy = renamed[r.run.get()];
     if (!copy) {
       auto run = std::make_shared<store::RunRecord>(*r.run);
