@@ -4,10 +4,8 @@
 # source (without results/) into .at/COMMIT (ignored), to be carried to the GPU machine and built there with
 # its revision named (the folder has no .git of its own):
 #   here:  scripts/pin-commit.sh 7248e3136b37           -> .at/7248e3136b37
-#   there: cd .at/7248e3136b37 && ln -sfn ../../.deps .deps && SEDENERGY_GIT_REVISION=7248e3136b37 \
-#            SEDENERGY_UNPACK=../../p43-h100.tgz SEDENERGY_PACK=$OUT/p43-h100.tgz SEDENERGY_LIMIT_S=480 \
-#            scripts/gpu-paper43.sh /tmp/p43
-# (carry .deps and .at/COMMIT; bring each call's pack back into the checkout for the next call's UNPACK).
+#   there: scripts/gpu-pinned-study.sh paper43 7248e3136b37 PACKDIR "$OUT" (builds it, resumes the pack)
+# (carry .deps and .at/COMMIT; bring each call's pack back into PACKDIR for the next call).
 # Usage: scripts/pin-commit.sh COMMIT
 set -euo pipefail
 cd "$(dirname "$0")/.."

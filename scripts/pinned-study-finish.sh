@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The last step of a pinned paper43 sweep (issue 33 item 2; scripts/gpu-paper43-pinned.sh makes the packs):
-# each GPU model's pack whose last call exited 0 becomes FOLDER/MODEL/ (results.db, study.log, machine.txt,
-# build.log) with its report in FOLDER/MODEL/report; with two or more such models, FOLDER/joint (and
-# FOLDER/joint-net, on net energy) reads those databases only. Every report made is registered in
+# The last step of a study pinned to one commit across GPU sessions (issue 33; scripts/gpu-pinned-study.sh
+# makes the packs, SWEEP-COMMIT-MODEL.tgz): each GPU model's pack whose last call exited 0 becomes
+# FOLDER/MODEL/ (results.db, study.log, machine.txt, build.log) with its report in FOLDER/MODEL/report; with
+# two or more such models, FOLDER/joint (and FOLDER/joint-net, on net energy) reads those databases only. Every report made is registered in
 # results/reports.txt, so scripts/regenerate-reports.sh remakes it and scripts/reader_check.py recomputes it.
 # A sweep not finished stays a pack and is named with its runs so far (exit 1); the finished ones are done
 # all the same. A finished pack is left in place: `git rm` it once its folder is committed.
-# Usage: scripts/paper43-pinned-finish.sh FOLDER [sedenergy binary, default build/sedenergy] [reports.txt]
+# Usage: scripts/pinned-study-finish.sh FOLDER [sedenergy binary, default build/sedenergy] [reports.txt]
 set -uo pipefail
 FOLDER="${1:?usage: $0 FOLDER [sedenergy] [reports.txt]}"
 BIN="${2:-build/sedenergy}"
@@ -49,8 +49,8 @@ finish() {
 }
 
 shopt -s nullglob
-packs=("$FOLDER"/p43-*.tgz)
-[ ${#packs[@]} -gt 0 ] || { echo "$FOLDER: no p43-COMMIT-MODEL.tgz pack" >&2; exit 2; }
+packs=("$FOLDER"/*-*-*.tgz)
+[ ${#packs[@]} -gt 0 ] || { echo "$FOLDER: no SWEEP-COMMIT-MODEL.tgz pack" >&2; exit 2; }
 rc=0
 for pack in "${packs[@]}"; do finish "$pack" || rc=1; done
 dbs=("$FOLDER"/*/results.db)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# scripts/paper43-pinned-finish.sh on packs made as gpu-paper43-pinned.sh makes them, from two committed GPU
+# scripts/pinned-study-finish.sh on packs made as gpu-pinned-study.sh makes them, from two committed GPU
 # databases (the H100's and the H200's paper43) and a third sweep cut by the call's limit. Asserts: the
 # finished ones become folders with their reports (no HTML), the joint reports read those two databases only,
 # every report registered once (a second run adds nothing), the unfinished one left a pack, named with its runs
 # so far, exit 1; bad input refused by name, exit 2.
-# Usage: tests/scripts/paper43_finish.sh BUILD_DIR SOURCE_DIR
+# Usage: tests/scripts/pinned_study_finish.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -18,7 +18,7 @@ pack() {
   printf '== 2026-12-07T23:23:49Z build-cuda/sedenergy study --config paper43\n== 2026-12-07T23:30:44Z exit %s\n' \
     "$3" > "$dir/study.log"
   echo "machine of $1" > "$dir/machine.txt"; echo built > "$dir/build.log"
-  tar czf "$T/sweep/p43-0123456789ab-$1.tgz" -C "$dir" .
+  tar czf "$T/sweep/paper43-0123456789ab-$1.tgz" -C "$dir" .
 }
 mkdir -p "$T/sweep"
 pack h100 "$SRC/results/h100-paper43-2026-11-27/results.db" 0
@@ -27,16 +27,16 @@ pack a100 "$SRC/results/h200-smoke-2026-11-30/stop/results.db" 124
 echo "# reports" > "$T/reports.txt"
 cd "$SRC"
 
-rc=0; scripts/paper43-pinned-finish.sh "$T/sweep" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
+rc=0; scripts/pinned-study-finish.sh "$T/sweep" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
 [ "$rc" = 1 ] || { cat "$T/log"; fail "exit $rc with one sweep unfinished, expected 1"; }
-grep -q "p43-0123456789ab-a100.tgz: not finished (last call: == .* exit 124); runs so far: 2 interrupted$" "$T/log" \
+grep -q "paper43-0123456789ab-a100.tgz: not finished (last call: == .* exit 124); runs so far: 2 interrupted$" "$T/log" \
   || { cat "$T/log"; fail "the unfinished sweep not named with its runs"; }
 [ ! -e "$T/sweep/a100" ] || fail "an unfinished sweep was unpacked into the folder"
 for model in h100 h200; do
   for f in results.db study.log machine.txt build.log report/summary.md report/runs.csv; do
     [ -s "$T/sweep/$model/$f" ] || fail "$model/$f missing"
   done
-  cmp -s "$T/sweep/$model/results.db" "$(tar xzf "$T/sweep/p43-0123456789ab-$model.tgz" -C "$T" ./study/results.db \
+  cmp -s "$T/sweep/$model/results.db" "$(tar xzf "$T/sweep/paper43-0123456789ab-$model.tgz" -C "$T" ./study/results.db \
     && echo "$T/study/results.db")" || fail "$model/results.db is not the pack's"
 done
 for r in h100/report h200/report joint joint-net; do
@@ -49,12 +49,12 @@ grep -q "^$T/sweep/joint-net --energy net $T/sweep/h100/results.db $T/sweep/h200
   || { cat "$T/reports.txt"; fail "joint-net not registered with the two databases only"; }
 [ "$(grep -vc '^#' "$T/reports.txt")" = 4 ] || { cat "$T/reports.txt"; fail "expected 4 reports registered"; }
 
-rc=0; scripts/paper43-pinned-finish.sh "$T/sweep" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
+rc=0; scripts/pinned-study-finish.sh "$T/sweep" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
 [ "$rc" = 1 ] && [ "$(grep -vc '^#' "$T/reports.txt")" = 4 ] || fail "a second run registered again (exit $rc)"
 
-rc=0; scripts/paper43-pinned-finish.sh "$T/nowhere" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
+rc=0; scripts/pinned-study-finish.sh "$T/nowhere" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "$T/nowhere: no such folder" "$T/log" || { cat "$T/log"; fail "a missing folder: exit $rc"; }
 mkdir "$T/empty"
-rc=0; scripts/paper43-pinned-finish.sh "$T/empty" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
-[ "$rc" = 2 ] && grep -q "no p43-COMMIT-MODEL.tgz pack" "$T/log" || { cat "$T/log"; fail "no pack: exit $rc"; }
-echo "paper43 finish: ok"
+rc=0; scripts/pinned-study-finish.sh "$T/empty" "$BUILD/sedenergy" "$T/reports.txt" > "$T/log" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "no SWEEP-COMMIT-MODEL.tgz pack" "$T/log" || { cat "$T/log"; fail "no pack: exit $rc"; }
+echo "pinned study finish: ok"
