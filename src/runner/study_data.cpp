@@ -109,9 +109,13 @@ StudyData load_study_data(StudyPlan& plan, std::ostream& log, bool prepare_only)
   for (auto* src : {d.train.get(), d.test.get(), d.validation.get()}) {
     if (src && resident) src->keep_on(plan.dev.device);
   }
-  // "synthetic" first: the analysis names the data by it (analysis/learning.cpp, data_named).
+  // "synthetic" first: the analysis names the data by it (analysis/learning.cpp, data_named). A set the study
+  // generated is named within its --out (OUT/data/...): the session's record then matches when the folder
+  // moves, as a pack resumed on another node does.
   const std::string kind = data::made_by_synth(plan.paths.root) ? "synthetic " : "";
-  if (d.train) d.description = kind + plan.paths.root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
+  const std::string root = opt.data_dir.empty()
+      ? "OUT/" + fs::path(plan.paths.root).lexically_relative(opt.out_dir).string() : plan.paths.root;
+  if (d.train) d.description = kind + root + " (" + std::to_string(d.train->size()) + " clips); test: " + test_desc;
   return d;
 }
 

@@ -313,9 +313,9 @@ TEST(Cli, ResumeOfAnOlderSchemaMatchesItsSession) {
 void ctrl_c_then_resume(const std::string& loop) {
   auto dir = test::temp_dir();
   auto out = (dir / "study").string();
-  const std::string args = "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512 "
-                           "--clips 8 --min-window 1 --repetitions 1" + (loop.empty() ? "" : " " + loop) +
-                           " --out " + out;
+  const std::string study = "study --device cpu --grid mlp:1x16,mlp:1x32,mlp:1x64,mlp:1x128,mlp:1x256,mlp:1x512 "
+                            "--clips 8 --min-window 1 --repetitions 1" + (loop.empty() ? "" : " " + loop) + " --out ";
+  const std::string args = study + out;
   const pid_t pid = start_cli(split(args, ' '), dir / "st.log");
   ASSERT_TRUE(wait_for_text(dir / "st.log", "[2/6]", 120)) << test::read_text(dir / "st.log");
   const auto before = test::read_text(dir / "st.log");
@@ -336,13 +336,15 @@ void ctrl_c_then_resume(const std::string& loop) {
   int done = store::Store(out + "/results.db").run_count();
   EXPECT_GE(done, 1);  // the runs finished before Ctrl-C; the one in progress was cut short (interrupted)
   EXPECT_LT(done, 6);
-  // As on a fresh GPU node from scripts/gpu-paper43.sh's pack: the generated audio and the feature cache
-  // left behind, made again identically.
+  // As on a fresh GPU node from a pack (scripts/gpu-pinned-study.sh): the generated audio and the feature
+  // cache left behind, made again identically, in another folder.
   fs::remove_all(out + "/data");
   fs::remove_all(out + "/cache");
-  auto r = run(args + " --resume");
+  const auto moved = (dir / "unpacked").string();
+  fs::rename(out, moved);
+  auto r = run(study + moved + " --resume");
   ASSERT_EQ(r.rc, 0) << r.out;
-  store::Store db(out + "/results.db", store::Store::Access::kRead);
+  store::Store db(moved + "/results.db", store::Store::Access::kRead);
   EXPECT_EQ(db.run_count(), 6);
   EXPECT_EQ(db.sessions().size(), 1u) << r.out;  // resumed, not a second session beside the first
 }
