@@ -24,20 +24,15 @@ PACKS="$(realpath "${3:?$usage}")" BACK="$(realpath "${4:?$usage}")"
 CALL_S="${5:-600}"
 # The study's run in progress may take this long to finish after SIGINT (paper43's largest CRNN: about 90 s).
 MARGIN_S=95
-ROOT="$PWD"
-SRC=".at/$COMMIT"
-[ -d "$SRC" ] || { echo "no $SRC: run scripts/pin-commit.sh $COMMIT here and carry it" >&2; exit 2; }
-MODEL="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oE '[HABLV][0-9]{2,3}' | head -1 \
-  | tr '[:upper:]' '[:lower:]')"
+source scripts/gpu-pinned-common.sh
+MODEL="$(gpu_model)"
 [ -n "$MODEL" ] || { echo "no GPU model from nvidia-smi" >&2; exit 2; }
 NAME="${SWEEP:-$(basename "$CONFIG" .json)}-$COMMIT-$MODEL"   # CONFIG: a committed configuration or a JSON file
 WORK="/tmp/$NAME"
-mkdir -p "$WORK" "/tmp/build-$COMMIT"
+mkdir -p "$WORK"
 [ -f "$WORK/study/results.db" ] || [ ! -f "$PACKS/$NAME.tgz" ] || tar xzf "$PACKS/$NAME.tgz" -C "$WORK" || exit 2
-cd "$SRC" || exit 2
-ln -sfn "$ROOT/.deps" .deps
-ln -sfn "/tmp/build-$COMMIT" build-cuda
-export SEDENERGY_GIT_REVISION="$COMMIT" BUILD_TARGETS=sedenergy CUDA_VISIBLE_DEVICES=0
+enter_pinned "$COMMIT" || exit 2
+export BUILD_TARGETS=sedenergy
 scripts/gpu-build.sh > "$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log"; exit 1; }
 scripts/gpu-machine.sh "$CONFIG" >> "$WORK/machine.txt" 2>&1
 LIMIT=$((CALL_S - MARGIN_S - SECONDS))

@@ -8,8 +8,9 @@
 # PyTorch first). Two configurations per family, the study's 1578-clip input, blocks of at least 1 s (the
 # meter's validity). One pass with crnn:1x2:512x256 (150 ms a step) took about 9 minutes on an H100, most of
 # it that configuration; crnn:1x1:256x64 stands for it now. One pass of one configuration a family
-# (GRID=mlp:1x512,cnn:1x128,rnn:1x512,crnn:1x1:64x64) took about 2 minutes on an H100. Where a call is limited to 10 minutes, one pass a
-# call: PASSES=1, then PASSES=2 with pass 1's files copied into OUTDIR/bench (bench/train_step_vs_pytorch.sh).
+# (GRID=mlp:1x512,cnn:1x128,rnn:1x512,crnn:1x1:64x64) took about 2 minutes on an H100. Where a call is limited
+# to 10 minutes, one pass a call: PASSES=1, then PASSES=2 with pass 1's files copied into OUTDIR/bench
+# (bench/train_step_vs_pytorch.sh); scripts/gpu-pinned-bench.sh does that at a pinned commit.
 # BLOCKS (default 5) timed blocks a side and pass: the 2026-12-07 H100 blocks, resampled, suggest interval
 # half-widths of about 4-10 % with 40 blocks a side (BLOCKS=20, two passes; estimated, not measured), against
 # 7-20 % with 10, so 5 % is within reach only where the two loops' medians agree closely; each block's
