@@ -14,8 +14,7 @@ usage="usage: $0 COMMIT PACKDIR OUT [call seconds]"
 COMMIT="${1:?$usage}" PACKS="$(realpath "${2:?$usage}")" BACK="$(realpath "${3:?$usage}")" CALL_S="${4:-600}"
 export ROUNDS="${ROUNDS:-2}" BLOCKS="${BLOCKS:-20}" GRID="${GRID:-mlp:1x512,cnn:1x128,rnn:1x512,crnn:1x1:64x64}"
 source scripts/gpu-pinned-common.sh
-MODEL="$(gpu_model)"
-[ -n "$MODEL" ] || { echo "no GPU model from nvidia-smi" >&2; exit 2; }
+MODEL="$(gpu_model)" || exit 2
 WORK="/tmp/refbench-$COMMIT-$MODEL"
 rm -rf "$WORK" && mkdir -p "$WORK/bench"
 [ ! -d "$PACKS/$MODEL/bench" ] || cp "$PACKS/$MODEL/bench/"train_step_*.jsonl "$WORK/bench/" 2>/dev/null
@@ -34,8 +33,10 @@ enter_pinned "$COMMIT" || exit 2
 rc=0
 if [ "$PASS" -le "$ROUNDS" ]; then
   echo "$MODEL: pass $PASS of $ROUNDS, GRID=$GRID BLOCKS=$BLOCKS"
-  # The build's time counts against the call; 30 s kept for the copy back.
-  PASSES="$PASS" timeout -s TERM -k 10 $((CALL_S - 30 - SECONDS)) scripts/gpu-reference-bench.sh "$WORK" || rc=$?
+  # The build's time counts against the call; 30 s kept for the copy back (timeout 0 would mean no limit).
+  LIMIT=$((CALL_S - 30 - SECONDS))
+  [ "$LIMIT" -ge 1 ] || { echo "only $LIMIT s left for the pass" >&2; exit 1; }
+  PASSES="$PASS" timeout -s TERM -k 10 "$LIMIT" scripts/gpu-reference-bench.sh "$WORK" || rc=$?
   cp "$WORK/bench.log" "$WORK/bench-pass$PASS.log" 2>/dev/null
   if [ "$rc" = 124 ] || ! pass_done "$PASS"; then
     echo "pass $PASS did not finish (exit $rc): its files dropped, it runs again next call"

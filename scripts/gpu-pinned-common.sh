@@ -1,8 +1,17 @@
-# Sourced by scripts/gpu-pinned-study.sh and scripts/gpu-pinned-bench.sh (run from the checkout's root).
+# Sourced by scripts/gpu-pinned-study.sh, scripts/gpu-pinned-bench.sh and scripts/pinned-study-finish.sh.
 # gpu_model: the node's GPU model, lower case (h100, h200), from nvidia-smi; each model has its own pack.
+# Status 2, said, where nvidia-smi names none.
 gpu_model() {
-  nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oE '[HABLV][0-9]{2,3}' | head -1 \
-    | tr '[:upper:]' '[:lower:]'
+  local model
+  model="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oE '[HABLV][0-9]{2,3}' | head -1 \
+    | tr '[:upper:]' '[:lower:]')"
+  [ -n "$model" ] || { echo "no GPU model from nvidia-smi" >&2; return 2; }
+  echo "$model"
+}
+# run_counts DB: a study store's runs by status ("63 ok, 2 interrupted"), or why it cannot be read.
+run_counts() {
+  python3 -c 'import sqlite3, sys; print(", ".join(f"{n} {s}" for s, n in sqlite3.connect(sys.argv[1])
+    .execute("select status, count(*) from runs group by status")))' "$1" 2>&1
 }
 # enter_pinned COMMIT: into .at/COMMIT (scripts/pin-commit.sh, carried), linked to the checkout's .deps and to
 # a build kept in /tmp/build-COMMIT (a carried path is replaced on each call, and a build inside it with it),

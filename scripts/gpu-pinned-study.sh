@@ -27,8 +27,7 @@ CALL_S="${5:-600}"
 # later. The rest of the margin is the report, the pack and the copy back.
 MARGIN_S=40
 source scripts/gpu-pinned-common.sh
-MODEL="$(gpu_model)"
-[ -n "$MODEL" ] || { echo "no GPU model from nvidia-smi" >&2; exit 2; }
+MODEL="$(gpu_model)" || exit 2
 NAME="${SWEEP:-$(basename "$CONFIG" .json)}-$COMMIT-$MODEL"   # CONFIG: a committed configuration or a JSON file
 WORK="/tmp/$NAME"
 mkdir -p "$WORK"
@@ -48,7 +47,6 @@ rc=$?
 echo "== $(date -u +%FT%TZ) exit $rc" >> "$WORK/study.log"
 tar czf "$BACK/$NAME.tgz" --exclude=data --exclude=cache --exclude=report -C "$WORK" . || rc=2
 grep -E '^\[|resume:|interrupted|FAILED' "$WORK/study.log" | tail -4
-python3 -c 'import sqlite3, sys; print(dict(sqlite3.connect(sys.argv[1]).execute(
-  "select status, count(*) from runs group by status")))' "$WORK/study/results.db"
+echo "runs: $(run_counts "$WORK/study/results.db")"
 echo "exit $rc (0: the sweep is complete; 124 or 130: stopped at the time limit, call again)"
 exit "$rc"

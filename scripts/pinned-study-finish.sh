@@ -15,6 +15,7 @@ REPORTS="${3:-results/reports.txt}"
 [ -x "$BIN" ] || { echo "$BIN: no sedenergy binary (build first, or name one)" >&2; exit 2; }
 [ -f "$REPORTS" ] || { echo "$REPORTS: no reports list" >&2; exit 2; }
 FOLDER="${FOLDER%/}"
+source "$(dirname "$0")/gpu-pinned-common.sh"  # run_counts
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 
 # register OUT [report options and databases]: one line of the reports list, once.
@@ -39,8 +40,7 @@ finish() {
   last="$(grep -E '^== .* exit [0-9]+$' "$work/study.log" 2>/dev/null | tail -1)"
   if [ "${last##* exit }" != 0 ]; then
     echo "$pack: not finished (last call: ${last:-none}); runs so far:" \
-      "$(python3 -c 'import sqlite3, sys; print(", ".join(f"{n} {s}" for s, n in sqlite3.connect(sys.argv[1])
-         .execute("select status, count(*) from runs group by status")))' "$work/study/results.db" 2>&1)" >&2
+      "$(run_counts "$work/study/results.db")" >&2
     return 1
   fi
   mkdir -p "$FOLDER/$model"
