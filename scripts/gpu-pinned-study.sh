@@ -15,7 +15,8 @@
 # SWEEP (default: the configuration's name) names the pack and the work folder /tmp/SWEEP-COMMIT-MODEL. A sweep
 # keeps its name from call to call: the session records its generated data's path, so --resume in another
 # folder would start a new session. A warm node keeps the work folder and resumes from it; a fresh one from the pack. It keeps the
-# build too, outside the carried source (a carried path is replaced on each call, and the build with it).
+# build too, outside the carried source (a carried path is replaced on each call, and the build with it), and
+# compiles nothing while the pinned tree's contents are unchanged (enter_pinned, gpu-pinned-common.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 usage="usage: $0 CONFIG COMMIT PACKDIR OUT [call seconds]"
