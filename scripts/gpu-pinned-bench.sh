@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call of issue 33 item 1's reference bench (scripts/gpu-reference-bench.sh: the study's reference against
 # a user's plain PyTorch loop) at the commit exported by scripts/pin-commit.sh, one counterbalanced pass a
-# call: the next pass this GPU model lacks in PACKDIR/MODEL/bench, then the summary over every pass there.
+# call: the next pass this GPU model lacks in PACKDIR/MODEL/bench, and with the last one the summary over
+# every pass there.
 # Passes of one bench thus come from one code version whichever session runs them, as the study's do
 # (scripts/gpu-pinned-study.sh).
 #   here:  scripts/pin-commit.sh COMMIT  (.at/COMMIT carried with .deps/)
@@ -44,7 +45,11 @@ if [ "$PASS" -le "$ROUNDS" ]; then
   fi
 else
   echo "$MODEL: all $ROUNDS passes are there; the summary only"
+fi
+# The summary (seconds, no GPU) in the call that finishes the last pass, so no call is spent on it alone.
+if pass_done "$ROUNDS"; then
   SUMMARY_ONLY=1 bench/train_step_vs_pytorch.sh "$WORK/bench" build-cuda > "$WORK/bench-summary.log" 2>&1 || rc=$?
+  echo "summary of $ROUNDS passes: exit $rc (1: a family's energy is not shown within 5 % of PyTorch's)"
 fi
 mkdir -p "$BACK/$MODEL" && cp -r "$WORK"/. "$BACK/$MODEL/"
 cat "$WORK/bench/energy_vs_pytorch.csv" 2>/dev/null

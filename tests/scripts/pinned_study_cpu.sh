@@ -69,14 +69,18 @@ echo "# reports" > "$T/reports.txt"
   || { cat "$T/finish.log"; fail "the finish step failed"; }
 [ -s "$T/packs/h100/report/summary.md" ] || fail "the finish step made no report"
 
-# The bench: pass 1, pass 2, then the summary only; and a pass cut by its limit leaves nothing.
+# The bench: pass 1, then pass 2 with the summary, then the summary only; a pass cut by its limit leaves nothing.
 export DEVICE=cpu PYTHON=$PY CLIPS=16 BLOCKS=3 BLOCK_S=0.01 GRID=mlp:1x16,rnn:1x16
 for want in "pass 1 of 2" "pass 2 of 2" "the summary only"; do
   rm -rf "$T/out"/*
   (cd "$T/repo" && scripts/gpu-pinned-bench.sh $C "$T/packs" "$T/out" 300) > "$T/bench.log" 2>&1 || true
   grep -q "$want" "$T/bench.log" || { cat "$T/bench.log"; fail "the bench call did not run $want"; }
+  summarised=no; grep -q "summary of 2 passes" "$T/bench.log" && summarised=yes
+  [ "$summarised" = "$([ "$want" = "pass 1 of 2" ] && echo no || echo yes)" ] \
+    || { cat "$T/bench.log"; fail "$want: summary $summarised"; }
   mkdir -p "$T/packs/h100" && cp -r "$T/out/h100/." "$T/packs/h100/"
 done
+[ -s "$T/packs/h100/bench/energy_vs_pytorch.csv" ] || fail "no summary of the bench"
 [ "$(ls "$T/packs/h100/bench/"train_step_*_pass*.jsonl | wc -l)" = 4 ] || fail "expected 4 pass files"
 rm -rf "$T/packs/h100/bench" "$T/out"/*
 # 34 s a call leaves the pass 3-4 s, fewer than its 24 blocks of at least 0.2 s.
