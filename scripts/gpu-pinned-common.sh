@@ -1,4 +1,5 @@
-# Sourced by scripts/gpu-pinned-study.sh, scripts/gpu-pinned-bench.sh and scripts/pinned-study-finish.sh.
+# Sourced by the pinned calls (scripts/gpu-pinned-next.sh, gpu-pinned-study.sh, gpu-pinned-bench.sh) and the
+# steps here that take their packs (scripts/pinned-bring-back.sh, pinned-finish.sh).
 # gpu_model: the node's GPU model, lower case (h100, h200), from nvidia-smi; each model has its own pack.
 # Status 2, said, where nvidia-smi names none.
 gpu_model() {
@@ -12,6 +13,33 @@ gpu_model() {
 run_counts() {
   python3 -c 'import sqlite3, sys; print(", ".join(f"{n} {s}" for s, n in sqlite3.connect(sys.argv[1])
     .execute("select status, count(*) from runs group by status")))' "$1" 2>&1
+}
+# last_call PACK: the line a pinned study's pack ends its last call with ('== DATE exit RC'), or nothing.
+last_call() {
+  tar xzf "$1" -O ./study.log 2>/dev/null | grep -E '^== .* exit [0-9]+$' | tail -1
+}
+# pack_done PACK: whether a pinned task's pack is complete: a study whose last call exited 0, or a bench with
+# its summary (bench-summary.log, made once every pass is there).
+pack_done() {
+  local last
+  # grep -c reads to the end: with pipefail, grep -q's early exit would fail the pipeline by tar's SIGPIPE.
+  [ "$(tar tzf "$1" 2>/dev/null | grep -cxF ./bench-summary.log)" = 0 ] || return 0
+  last="$(last_call "$1")"
+  [ -n "$last" ] && [ "${last##* exit }" = 0 ]
+}
+# pack_state PACK: where a pinned task's pack stands, in words (a study's last call and runs, a bench's
+# passes); status 0 when it is complete (pack_done).
+pack_state() {
+  local dir
+  if [ -n "$(last_call "$1")" ]; then
+    dir="$(mktemp -d)"
+    tar xzf "$1" -C "$dir" ./study/results.db 2>/dev/null
+    echo "last call: $(last_call "$1"); runs so far: $(run_counts "$dir/study/results.db")"
+    rm -rf "$dir"
+  else
+    echo "passes so far: $(tar xzf "$1" -O ./passes.txt 2>/dev/null | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')"
+  fi
+  pack_done "$1"
 }
 # enter_pinned COMMIT: into .at/COMMIT (scripts/pin-commit.sh, carried), linked to the checkout's .deps and to
 # a build kept in /tmp/build-COMMIT (a carried path is replaced on each call, and a build inside it with it),

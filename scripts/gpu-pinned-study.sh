@@ -7,8 +7,9 @@
 # instead of opening a second session in the first one's database.
 #   here:  scripts/pin-commit.sh COMMIT  (.at/COMMIT carried with .deps/)
 #   there: [SWEEP=NAME] scripts/gpu-pinned-study.sh CONFIG COMMIT PACKDIR "$OUT" [seconds the call may last]
-#   here:  copy "$OUT"/SWEEP-COMMIT-MODEL.tgz into PACKDIR for the next call; once a sweep's call exits 0,
-#          scripts/pinned-study-finish.sh PACKDIR
+#   here:  copy "$OUT"/SWEEP-COMMIT-MODEL.tgz into PACKDIR for the next call (scripts/pinned-bring-back.sh); once
+#          a sweep's call exits 0, scripts/pinned-finish.sh PACKDIR. scripts/gpu-pinned-next.sh makes these calls
+#          from the task list scripts/pinned-tasks.txt.
 # PACKDIR is a committed results folder (the sweep in progress survives a lost checkout; it travels with the
 # tree). A pack holds the store, study.log (one '== DATE command' and '== DATE exit RC' line a call),
 # build.log and machine.txt; not the regenerable report, the generated audio or the feature cache.
