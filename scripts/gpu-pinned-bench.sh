@@ -9,8 +9,9 @@
 #   here:  copy "$OUT"/refbench-COMMIT-MODEL.tgz into PACKDIR for the next call (scripts/pinned-bring-back.sh);
 #          once it holds the summary, scripts/pinned-finish.sh PACKDIR
 # The pack holds bench/ (each pass's files, then the summary), one log a pass, passes.txt (each pass's
-# seconds), build.log and machine.txt; bench-summary.log once the summary is made (a finished bench). A pass cut by the call's limit leaves nothing and runs again next call;
-# one is not started when the call has less time left than the longest pass before took.
+# seconds), build.log and machine.txt; bench-summary.log once the summary is made (a finished bench). A pass
+# cut by the call's limit leaves nothing and runs again next call; one is not started when the call has less
+# time left than the longest pass before took.
 # Exit: 0 a pass ran or the summary was made; 3 no time for the next pass; 124 a pass was cut.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -21,8 +22,12 @@ source scripts/gpu-pinned-common.sh
 MODEL="$(gpu_model)" || exit 2
 NAME="refbench-$COMMIT-$MODEL"
 WORK="/tmp/$NAME"
-rm -rf "$WORK" && mkdir -p "$WORK/bench"
-[ ! -f "$PACKS/$NAME.tgz" ] || tar xzf "$PACKS/$NAME.tgz" -C "$WORK" || exit 2
+# A warm node resumes from its work folder (the latest state, whether or not its pack was brought back yet),
+# a fresh one from the pack.
+if [ ! -d "$WORK" ]; then
+  mkdir -p "$WORK/bench" && { [ ! -f "$PACKS/$NAME.tgz" ] || tar xzf "$PACKS/$NAME.tgz" -C "$WORK"; } \
+    || { rm -rf "$WORK"; exit 2; }
+fi
 # pass_done R: both sides of pass R hold a row for every configuration of GRID.
 pass_done() {
   local side configs; configs=$(tr ',' '\n' <<< "$GRID" | grep -c .)

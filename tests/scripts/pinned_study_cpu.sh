@@ -105,12 +105,13 @@ FAKE_GPU="H200" call 300
 [ "$rc" = 0 ] && grep -q "nothing left for the h200" "$T/call.log" || { cat "$T/call.log"; fail "the H200 call: exit $rc"; }
 
 # The bench alone: a pass cut by its limit leaves nothing; one longer than the time left is not started.
-rm -rf "$T/packs" && mkdir -p "$T/packs" "$T/out"
+rm -rf "$T/packs" "/tmp/refbench-$C-h100" && mkdir -p "$T/packs" "$T/out"   # a fresh node, no pack
 # 34 s a call leaves the pass 3-4 s, fewer than its 24 blocks of at least 0.2 s.
 rc=0; (cd "$T/repo" && BLOCK_S=0.2 scripts/gpu-pinned-bench.sh $C "$T/packs" "$T/out" 34) > "$T/bench.log" 2>&1 || rc=$?
 [ "$rc" = 124 ] && grep -q "pass 1 did not finish" "$T/bench.log" || { cat "$T/bench.log"; fail "a cut pass: exit $rc"; }
 ! tar tzf "$T/out/refbench-$C-h100.tgz" | grep -q 'train_step_.*jsonl' || fail "a cut pass left files"
 mkdir -p "$T/p" && echo "1 400" > "$T/p/passes.txt" && tar czf "$T/packs/refbench-$C-h100.tgz" -C "$T/p" .
+rm -rf "/tmp/refbench-$C-h100"  # a fresh node again, with that pack
 rc=0; (cd "$T/repo" && scripts/gpu-pinned-bench.sh $C "$T/packs" "$T/out" 300) > "$T/bench.log" 2>&1 || rc=$?
 [ "$rc" = 3 ] && grep -q "pass 1 of 2 needs about 441 s, 2[0-9][0-9] s left" "$T/bench.log" \
   || { cat "$T/bench.log"; fail "a pass longer than the time left: exit $rc"; }
