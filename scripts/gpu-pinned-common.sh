@@ -41,6 +41,15 @@ pack_state() {
   fi
   pack_done "$1"
 }
+# task_lines TASKS: the task lines of a task list (scripts/pinned-tasks.txt), without comments and its commit.
+task_lines() {
+  grep -vE '^(#|commit |[[:space:]]*$)' "$1"
+}
+# task_glob FOLDER: the folders a task's FOLDER may have become (MODEL and DATE filled in when it starts).
+task_glob() {
+  local glob="${1/MODEL/*}"
+  echo "${glob/DATE/*}"
+}
 # enter_pinned COMMIT: into .at/COMMIT (scripts/pin-commit.sh, carried), linked to the checkout's .deps and to
 # a build kept in /tmp/build-COMMIT (a carried path is replaced on each call, and a build inside it with it),
 # with the revision its build records and the one GPU its runs use.

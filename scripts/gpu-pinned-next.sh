@@ -20,12 +20,11 @@ COMMIT="$(awk '$1 == "commit" { print $2 }' "$TASKS")"
 # task_folder FOLDER MODELS: the task's results folder if this GPU model runs it, else status 1. A folder
 # with MODEL and DATE belongs to the model that started it (the folder found), else this model starts it today.
 task_folder() {
-  local glob found
+  local found named
   if [ "$2" != any ]; then [[ ",$2," == *",$MODEL,"* ]] && echo "$1"; return; fi
-  glob="${1/MODEL/*}"; glob="${glob/DATE/*}"
-  found="$(compgen -G "$glob" | head -1)"
+  found="$(compgen -G "$(task_glob "$1")" | head -1)"
   [ -z "$found" ] || { [ "$(basename "$found" | cut -d- -f1)" = "$MODEL" ] && echo "$found"; return; }
-  glob="${1/MODEL/$MODEL}"; echo "${glob/DATE/$(date -u +%F)}"
+  named="${1/MODEL/$MODEL}"; echo "${named/DATE/$(date -u +%F)}"
 }
 # finished FOLDER PACK: the task is done for this model: its pack complete, or already made into its folder.
 finished() {
@@ -49,6 +48,6 @@ while read -r task config name folder models; do
   esac
   [ ! -f "$BACK/$pack" ] || echo "$folder $pack" >> "$BACK/packs.txt"
   pack_done "$BACK/$pack" || break   # only a finished task leaves time for the next
-done < <(grep -vE '^(#|commit |[[:space:]]*$)' "$TASKS")
+done < <(task_lines "$TASKS")
 [ "$ran" -gt 0 ] || echo "nothing left for the $MODEL in $TASKS"
 exit "$rc"

@@ -96,6 +96,10 @@ done
 [ -s "$T/repo/$STUDY/h100/report/summary.md" ] || fail "the finish step made no study report"
 [ -s "$T/repo/$BENCH/h100/bench/energy_vs_pytorch.csv" ] || fail "the finish step made no bench folder"
 [ "$(ls "$T/repo/$BENCH/h100/bench/"train_step_*_pass*.jsonl | wc -l)" = 4 ] || fail "expected 4 pass files"
+(cd "$T/repo" && scripts/pinned-bring-back.sh) > "$T/states.log" 2>&1 || { cat "$T/states.log"; fail "the states failed"; }
+for want in "study .*: $STUDY/h100 finished" "study .*: not started on the a100" "bench -: $BENCH/h100 finished"; do
+  grep -qx "$want" "$T/states.log" || { cat "$T/states.log"; fail "the tasks' states lack '$want'"; }
+done
 
 # Nothing left for the H100; an H200 may not take the H100's bench, nor a study listed for others.
 call 300
