@@ -21,7 +21,7 @@ export ROUNDS="${ROUNDS:-2}" BLOCKS="${BLOCKS:-20}" GRID="${GRID:-mlp:1x512,cnn:
 source scripts/gpu-pinned-common.sh
 MODEL="$(gpu_model)" || exit 2
 NAME="refbench-$COMMIT-$MODEL"
-WORK="/tmp/$NAME"
+WORK="$(work_folder "$NAME")"
 # A warm node resumes from its work folder (the latest state, whether or not its pack was brought back yet),
 # a fresh one from the pack.
 if [ ! -d "$WORK" ]; then

@@ -14,30 +14,42 @@ run_counts() {
   python3 -c 'import sqlite3, sys; print(", ".join(f"{n} {s}" for s, n in sqlite3.connect(sys.argv[1])
     .execute("select status, count(*) from runs group by status")))' "$1" 2>&1
 }
-# last_call PACK: the line a pinned study's pack ends its last call with ('== DATE exit RC'), or nothing.
-last_call() {
-  tar xzf "$1" -O ./study.log 2>/dev/null | grep -E '^== .* exit [0-9]+$' | tail -1
+# A pinned task's state lives in its pack, NAME-COMMIT-MODEL.tgz, and on the node that ran it last in its work
+# folder (work_folder NAME-COMMIT-MODEL) too: the functions below read either (STATE: a pack or a folder).
+work_folder() {
+  echo "/tmp/$1"
 }
-# pack_done PACK: whether a pinned task's pack is complete: a study whose last call exited 0, or a bench with
-# its summary (bench-summary.log, made once every pass is there).
+# state_has STATE FILE, state_file STATE FILE: whether it holds FILE, and FILE's text.
+state_has() {
+  # grep -c reads to the end: with pipefail, grep -q's early exit would fail the pipeline by tar's SIGPIPE.
+  if [ -d "$1" ]; then [ -e "$1/$2" ]; else [ "$(tar tzf "$1" 2>/dev/null | grep -cxF "./$2")" != 0 ]; fi
+}
+state_file() {
+  if [ -d "$1" ]; then cat "$1/$2" 2>/dev/null; else tar xzf "$1" -O "./$2" 2>/dev/null; fi
+}
+# last_call STATE: the line a pinned study ends its last call with ('== DATE exit RC'), or nothing.
+last_call() {
+  state_file "$1" study.log | grep -E '^== .* exit [0-9]+$' | tail -1
+}
+# pack_done STATE: whether a pinned task is complete: a study whose last call exited 0, or a bench with its
+# summary (bench-summary.log, made once every pass is there).
 pack_done() {
   local last
-  # grep -c reads to the end: with pipefail, grep -q's early exit would fail the pipeline by tar's SIGPIPE.
-  [ "$(tar tzf "$1" 2>/dev/null | grep -cxF ./bench-summary.log)" = 0 ] || return 0
+  state_has "$1" bench-summary.log && return 0
   last="$(last_call "$1")"
   [ -n "$last" ] && [ "${last##* exit }" = 0 ]
 }
-# pack_state PACK: where a pinned task's pack stands, in words (a study's last call and runs, a bench's
-# passes); status 0 when it is complete (pack_done).
+# pack_state STATE: where a pinned task stands, in words (a study's last call and runs, a bench's passes);
+# status 0 when it is complete (pack_done).
 pack_state() {
   local dir
   if [ -n "$(last_call "$1")" ]; then
     dir="$(mktemp -d)"
-    tar xzf "$1" -C "$dir" ./study/results.db 2>/dev/null
-    echo "last call: $(last_call "$1"); runs so far: $(run_counts "$dir/study/results.db")"
+    state_file "$1" study/results.db > "$dir/results.db"
+    echo "last call: $(last_call "$1"); runs so far: $(run_counts "$dir/results.db")"
     rm -rf "$dir"
   else
-    echo "passes so far: $(tar xzf "$1" -O ./passes.txt 2>/dev/null | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')"
+    echo "passes so far: $(state_file "$1" passes.txt | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')"
   fi
   pack_done "$1"
 }

@@ -31,7 +31,7 @@ MARGIN_S=40
 source scripts/gpu-pinned-common.sh
 MODEL="$(gpu_model)" || exit 2
 NAME="${SWEEP:-$(basename "$CONFIG" .json)}-$COMMIT-$MODEL"   # CONFIG: a committed configuration or a JSON file
-WORK="/tmp/$NAME"
+WORK="$(work_folder "$NAME")"
 mkdir -p "$WORK"
 [ -f "$WORK/study/results.db" ] || [ ! -f "$PACKS/$NAME.tgz" ] || tar xzf "$PACKS/$NAME.tgz" -C "$WORK" || exit 2
 enter_pinned "$COMMIT" || exit 2

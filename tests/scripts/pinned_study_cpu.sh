@@ -52,8 +52,8 @@ call() {
   rm -rf "$T/out" && mkdir -p "$T/out"
   rc=0; (cd "$T/repo" && scripts/gpu-pinned-next.sh "$T/out" "$1") > "$T/call.log" 2>&1 || rc=$?
 }
-bring_back() {
-  (cd "$T/repo" && scripts/pinned-bring-back.sh "$T/out") > "$T/back.log" 2>&1 || { cat "$T/back.log"; fail "bring-back failed"; }
+bring_back() {  # [FILES_AT, default $T/out]
+  (cd "$T/repo" && scripts/pinned-bring-back.sh "${1:-$T/out}") > "$T/back.log" 2>&1 || { cat "$T/back.log"; fail "bring-back failed"; }
 }
 
 # Call 1: 103 s a call leaves the study about 62 s, too few for twenty runs of at least 4 s of windows each.
@@ -76,7 +76,11 @@ call 500
 [ "$rc" = 0 ] || { cat "$T/call.log"; fail "call 2 exited $rc, expected 0"; }
 grep -q "pass 2 of 2" "$T/call.log" && grep -q "summary of 2 passes" "$T/call.log" \
   || { cat "$T/call.log"; fail "call 2 did not run the bench to its summary"; }
-bring_back
+# The same warm node called again before the packs are brought back: its work folders say both are done.
+mv "$T/out" "$T/out2"
+call 300
+[ "$rc" = 0 ] && grep -q "nothing left for the h100" "$T/call.log" || { cat "$T/call.log"; fail "a warm node redid done tasks"; }
+bring_back "$T/out2"
 grep -q "$BENCH/refbench-$C-h100.tgz: complete (passes so far: 1 2)" "$T/back.log" \
   || { cat "$T/back.log"; fail "the bench pack did not come back complete"; }
 tar xzf "$T/repo/$STUDY/sim-$C-h100.tgz" -C "$T/out" ./study/results.db ./study.log
