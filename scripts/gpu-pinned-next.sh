@@ -43,9 +43,9 @@ while read -r task config name folder models; do
   [ "$ran" = 0 ] || [ "$left" -ge 150 ] || { echo "$left s left: $task $config waits for the next call"; break; }
   echo "== $task $config on the $MODEL into $folder ($left s left)"
   rc=0 ran=$((ran + 1))
-  case "$task" in
-    study) SWEEP="$name" scripts/gpu-pinned-study.sh "$config" "$COMMIT" "$folder" "$BACK" "$left" || rc=$? ;;
-    bench) scripts/gpu-pinned-bench.sh "$COMMIT" "$folder" "$BACK" "$left" || rc=$? ;;
+  case "$task" in  # stdin: /dev/null, not the rest of the task list
+    study) SWEEP="$name" scripts/gpu-pinned-study.sh "$config" "$COMMIT" "$folder" "$BACK" "$left" < /dev/null || rc=$? ;;
+    bench) scripts/gpu-pinned-bench.sh "$COMMIT" "$folder" "$BACK" "$left" < /dev/null || rc=$? ;;
     *) echo "$TASKS: unknown task '$task'" >&2; exit 2 ;;
   esac
   [ ! -f "$BACK/$pack" ] || echo "$folder $pack" >> "$BACK/packs.txt"

@@ -26,6 +26,7 @@ mkdir -p "$T/repo/.at/$C"
 cp -r "$SRC/bench" "$SRC/python" "$SRC/scripts" "$T/repo/.at/$C/"
 cat > "$T/repo/.at/$C/scripts/gpu-build.sh" <<EOF
 #!/usr/bin/env bash
+read -r -t 1 _ || true  # a step that reads its stdin, as a tool may: it must not get the dispatcher's task list
 cd "\$(dirname "\$0")/.."
 printf '#!/usr/bin/env bash\nargs=("\$@"); for i in "\${!args[@]}"; do [ "\${args[\$i]}" = cuda ] && args[\$i]=cpu; done\nexec $BUILD/sedenergy "\${args[@]}"\n' > build-cuda/sedenergy
 chmod +x build-cuda/sedenergy
