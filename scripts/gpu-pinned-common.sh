@@ -14,8 +14,9 @@ run_counts() {
   python3 -c 'import sqlite3, sys; print(", ".join(f"{n} {s}" for s, n in sqlite3.connect(sys.argv[1])
     .execute("select status, count(*) from runs group by status")))' "$1" 2>&1
 }
-# A pinned task's state lives in its pack, NAME-COMMIT-MODEL.tgz, and on the node that ran it last in its work
-# folder (work_folder NAME-COMMIT-MODEL) too: the functions below read either (STATE: a pack or a folder).
+# A pinned task's state lives in its pack, NAME-COMMIT-MODEL.tgz, on the node that ran it last in its work
+# folder (work_folder NAME-COMMIT-MODEL) too, and once finished in FOLDER/MODEL (scripts/pinned-finish.sh, which
+# keeps study.log or bench-summary.log): the functions below read any of them (STATE: a pack or a folder).
 work_folder() {
   echo "/tmp/$1"
 }
@@ -42,11 +43,12 @@ pack_done() {
 # pack_state STATE: where a pinned task stands, in words (a study's last call and runs, a bench's passes);
 # status 0 when it is complete (pack_done).
 pack_state() {
-  local dir
-  if [ -n "$(last_call "$1")" ]; then
+  local dir last
+  last="$(last_call "$1")"
+  if [ -n "$last" ]; then
     dir="$(mktemp -d)"
     state_file "$1" study/results.db > "$dir/results.db"
-    echo "last call: $(last_call "$1"); runs so far: $(run_counts "$dir/results.db")"
+    echo "last call: $last; runs so far: $(run_counts "$dir/results.db")"
     rm -rf "$dir"
   else
     echo "passes so far: $(state_file "$1" passes.txt | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $1 }')"

@@ -29,8 +29,7 @@ task_folder() {
 # finished FOLDER PACK: the task is done for this model: already made into its folder, its pack complete, or
 # on a warm node its work folder (ahead of the pack when the last pack was not brought back before this call).
 finished() {
-  [ -e "$1/$MODEL/results.db" ] || [ -e "$1/$MODEL/bench-summary.log" ] || pack_done "$1/$2" \
-    || pack_done "$(work_folder "${2%.tgz}")"
+  pack_done "$1/$MODEL" || pack_done "$1/$2" || pack_done "$(work_folder "${2%.tgz}")"
 }
 
 rc=0 ran=0

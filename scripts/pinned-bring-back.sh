@@ -29,9 +29,7 @@ task_states() {
   while read -r task config name folder models; do
     found="$(compgen -G "$(task_glob "$folder")")" || { echo "$task $config: not started ($folder, $models)"; continue; }
     for f in $found; do
-      for m in "$f"/*/; do
-        [ ! -e "$m/results.db" ] && [ ! -e "$m/bench-summary.log" ] || echo "$task $config: ${m%/} finished"
-      done
+      for m in "$f"/*/; do ! pack_done "${m%/}" || echo "$task $config: ${m%/} finished"; done
       for p in "$f/$name"-*.tgz; do [ ! -f "$p" ] || echo "$task $config: $p: $(pack_state "$p")"; done
     done
     [ "$models" = any ] || for m in ${models//,/ }; do

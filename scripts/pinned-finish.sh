@@ -39,7 +39,7 @@ finish() {
   model="$(basename "$pack" .tgz)"; model="${model##*-}"
   work="$T/$model"; mkdir -p "$work"
   tar xzf "$pack" -C "$work" 2> /dev/null || { echo "$pack: not a readable pack" >&2; return 1; }
-  state="$(pack_state "$pack")" || { echo "$pack: not finished ($state)" >&2; return 1; }
+  state="$(pack_state "$work")" || { echo "$pack: not finished ($state)" >&2; return 1; }
   mkdir -p "$FOLDER/$model"
   if [ -f "$work/study/results.db" ]; then
     cp "$work/study/results.db" "$work/study.log" "$work/machine.txt" "$work/build.log" "$FOLDER/$model/"
